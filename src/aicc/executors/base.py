@@ -1,0 +1,125 @@
+"""The one small protocol every execution engine implements.
+
+AICC decides *who* runs *what* and *where* (the admission policy in
+``aicc.core.scheduling``); an executor only turns an admitted, placed job into
+running processes and reports back what happened to them. The controller is the
+only caller. Implementations: ``local`` (process groups on this machine, the
+embedded default) and ``slurm`` (sbatch/squeue/scancel on a real cluster). A
+Kubernetes executor would be a third.
+
+Executors must be *re-adoptable*: after the controller restarts it calls
+``reconcile`` with every run it believes is live, and the executor answers from
+the engine's own records (files written by the job shepherd, Slurm's queue and
+completion log), never from memory of the previous process.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+class RunPhase(enum.Enum):
+    """What the engine says about one run (one attempt of one job)."""
+
+    STARTING = "starting"  # accepted by the engine, not yet running (Slurm PENDING/CONFIGURING)
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # exit code 0
+    FAILED = "failed"  # non-zero exit code or killed by a signal we did not send
+    TIMED_OUT = "timed_out"  # killed by the engine at its time limit
+    CANCELLED = "cancelled"  # killed because AICC asked (cancel or preemption)
+    LOST = "lost"  # the engine no longer knows the run (node failure, shepherd vanished)
+
+    @property
+    def finished(self) -> bool:
+        return self not in (RunPhase.STARTING, RunPhase.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where AICC put one gang member: a node and the device indexes on it."""
+
+    node: str
+    devices: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSpec:
+    """Isolation for jobs on sensitive data (secure data zone).
+
+    ``datasets`` maps a name inside the sandbox (``/data/<name>``) to a host
+    directory that is bound read-only; ``output_dir`` is the only writable path.
+    """
+
+    datasets: Mapping[str, Path]
+    output_dir: Path
+    network: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """Everything an executor needs to start one run. Built by the controller."""
+
+    job_id: int
+    attempt: int
+    name: str  # engine-visible name; carries the AICC id so a restarted controller can find it
+    argv: Sequence[str]  # the command; a script is run as ["/bin/sh", path]
+    workdir: Path  # var/jobs/<id>/; stdout/stderr files go here
+    env: Mapping[str, str]
+    flavor: str
+    device_env: str | None  # e.g. CUDA_VISIBLE_DEVICES; None for CPU flavors
+    placements: Sequence[Placement]
+    cpus: int
+    memory_mb: int
+    time_limit_s: int
+    partition: str | None = None  # Slurm partition chosen for the flavor
+    gres_type: str | None = None  # Slurm GRES type (e.g. "h100")
+    sandbox: SandboxSpec | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def accelerators(self) -> int:
+        return sum(len(p.devices) for p in self.placements)
+
+
+@dataclass(frozen=True, slots=True)
+class RunStatus:
+    """The engine's view of one run. Times are Unix seconds (engine clock)."""
+
+    job_id: int
+    attempt: int
+    external_id: str
+    phase: RunPhase
+    started_at: float | None = None
+    ended_at: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None  # readable: "node node2 failed", "time limit 2h reached"
+
+
+class Executor(Protocol):
+    """Implemented by ``executors.local.LocalExecutor`` and ``executors.slurm.SlurmExecutor``."""
+
+    name: str
+
+    def start(self, launch: Launch) -> str:
+        """Start the run and return the engine's id for it.
+
+        Idempotent: if a run with ``launch.name`` already exists in the engine
+        (the controller crashed after starting it), return that run's id.
+        """
+        ...
+
+    def reconcile(self, runs: Sequence[tuple[int, int, str]]) -> list[RunStatus]:
+        """Report the current status of each ``(job_id, attempt, external_id)``."""
+        ...
+
+    def cancel(self, external_id: str, grace_s: float) -> None:
+        """SIGTERM, wait up to ``grace_s``, then SIGKILL the whole run. Returns at once."""
+        ...
+
+    def log_paths(self, workdir: Path) -> tuple[Path, Path]:
+        """Paths of the run's stdout and stderr files."""
+        ...
