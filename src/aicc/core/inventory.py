@@ -1,0 +1,278 @@
+"""The center's hardware as the operator describes it in a TOML file.
+
+Parsing is pure (text in, frozen dataclasses out) so the live store, the
+simulator's ``center.toml`` and the tests share one validator. Every error names
+the file, the line and the field, and the whole file is rejected on the first
+error: a half-loaded inventory would let the scheduler admit against hardware
+that is not there.
+
+Format::
+
+    [site]
+    name = "gwangju"
+    executor = "local"            # or "slurm"
+
+    [[flavors]]
+    name = "h100"
+    vendor = "nvidia"
+    memory_gb = 80
+    device_env = "CUDA_VISIBLE_DEVICES"
+    su_rate = 2.0                 # service units per accelerator-hour (per core-hour for CPU flavors)
+
+    [[nodes]]
+    name = "h100-node"
+    flavor = "h100"
+    accelerators = 8
+    cpus = 64
+    memory_gb = 1024
+    count = 2                     # optional: expands to h100-node-01, h100-node-02
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aicc.core.errors import InvalidInput
+from aicc.core.names import ENV_VAR_RE, SLUG_RE
+
+EXECUTORS = ("local", "slurm")
+VENDORS = ("nvidia", "amd", "intel", "rebellions", "furiosa", "cpu", "other")
+MAX_NODES = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    name: str
+    executor: str = "local"
+    region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Flavor:
+    """An accelerator type. A CPU flavor (``vendor = "cpu"``) is charged per core-hour."""
+
+    name: str
+    vendor: str
+    memory_gb: int
+    device_env: str | None
+    su_rate: float
+
+    @property
+    def is_cpu(self) -> bool:
+        return self.vendor == "cpu"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    name: str
+    flavor: str
+    accelerators: int
+    cpus: int
+    memory_gb: int
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    site: Site
+    flavors: Mapping[str, Flavor]
+    nodes: tuple[Node, ...]
+    extra: Mapping[str, Any] = field(default_factory=dict)  # unknown top-level tables a caller asked to keep
+
+    def capacity(self) -> dict[str, int]:
+        """Accelerators per flavor (CPU cores for CPU flavors)."""
+        total: dict[str, int] = dict.fromkeys(self.flavors, 0)
+        for node in self.nodes:
+            flavor = self.flavors[node.flavor]
+            total[node.flavor] += node.cpus if flavor.is_cpu else node.accelerators
+        return total
+
+
+class InventoryError(InvalidInput):
+    """A problem in an inventory file, located as precisely as we can."""
+
+    def __init__(self, source: str, line: int | None, field_path: str, message: str) -> None:
+        where = f"{source}:{line}" if line else source
+        super().__init__(
+            f"{where}: {field_path}: {message}" if field_path else f"{where}: {message}",
+            errors=[{"source": source, "line": line, "field": field_path, "message": message}],
+        )
+        self.source = source
+        self.line = line
+        self.field_path = field_path
+
+
+_HEADER_RE = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")
+_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+
+
+class _Locator:
+    """Maps (table, index, key) to line numbers. tomllib keeps no positions, so we scan once."""
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple[str, int, str], int] = {}
+        counts: dict[str, int] = {}
+        table, index = "", 0
+        for number, raw in enumerate(text.splitlines(), start=1):
+            header = _HEADER_RE.match(raw)
+            if header:
+                table = header.group(2)
+                if header.group(1) == "[[":
+                    index = counts.get(table, -1) + 1
+                    counts[table] = index
+                else:
+                    index = 0
+                self.lines[(table, index, "")] = number
+                continue
+            key = _KEY_RE.match(raw)
+            if key:
+                self.lines.setdefault((table, index, key.group(1)), number)
+
+    def line(self, table: str, index: int, key: str = "") -> int | None:
+        return self.lines.get((table, index, key)) or self.lines.get((table, index, ""))
+
+
+Checker = Callable[[Any], str | None]
+
+
+def _int_at_least(low: int) -> Checker:
+    def check(v: Any) -> str | None:
+        if isinstance(v, bool) or not isinstance(v, int):
+            return "must be an integer"
+        return None if v >= low else f"must be at least {low}"
+
+    return check
+
+
+def _positive_number(v: Any) -> str | None:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return "must be a number"
+    return None if 0 < v < 1e9 else "must be greater than 0"
+
+
+def _slug(v: Any) -> str | None:
+    if not isinstance(v, str):
+        return "must be a string"
+    return None if SLUG_RE.match(v) else "must be lowercase letters, digits and '-' (1-63 characters)"
+
+
+def _one_of(choices: tuple[str, ...]) -> Checker:
+    def check(v: Any) -> str | None:
+        return None if v in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+def _env_var(v: Any) -> str | None:
+    if not isinstance(v, str) or not ENV_VAR_RE.match(v):
+        return "must be an environment variable name like CUDA_VISIBLE_DEVICES"
+    return None
+
+
+def _short_text(v: Any) -> str | None:
+    return None if isinstance(v, str) and 0 < len(v) <= 200 else "must be a string of 1-200 characters"
+
+
+_SITE = {"name": (_slug, True), "executor": (_one_of(EXECUTORS), False), "region": (_short_text, False)}
+_FLAVOR = {
+    "name": (_slug, True),
+    "vendor": (_one_of(VENDORS), True),
+    "memory_gb": (_int_at_least(0), False),
+    "device_env": (_env_var, False),
+    "su_rate": (_positive_number, True),
+}
+_NODE = {
+    "name": (_slug, True),
+    "flavor": (_slug, True),
+    "accelerators": (_int_at_least(0), True),
+    "cpus": (_int_at_least(1), True),
+    "memory_gb": (_int_at_least(1), True),
+    "count": (_int_at_least(1), False),
+}
+
+
+def parse_inventory(text: str, source: str, *, keep_tables: tuple[str, ...] = ()) -> Inventory:
+    """Parse and validate an inventory; raise :class:`InventoryError` on the first problem.
+
+    ``keep_tables`` lets a caller (the simulator's center file) accept extra
+    top-level tables, returned untouched in ``Inventory.extra``.
+    """
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise InventoryError(source, int(match.group(1)) if match else None, "", f"not valid TOML: {exc}") from exc
+    loc = _Locator(text)
+
+    def fail(table: str, index: int, key: str, message: str) -> InventoryError:
+        label = table if table == "site" else f"{table}[{index}]"
+        return InventoryError(source, loc.line(table, index, key), f"{label}.{key}" if key else label, message)
+
+    for key in doc:
+        if key not in ("site", "flavors", "nodes", *keep_tables):
+            raise InventoryError(source, loc.line(key, 0), key, "unknown table (expected site, flavors, nodes)")
+
+    def table_fields(table: str, index: int, raw: Any, spec: dict[str, tuple[Checker, bool]]) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise fail(table, index, "", "must be a table")
+        for key in raw:
+            if key not in spec:
+                raise fail(table, index, key, f"unknown field (expected {', '.join(spec)})")
+        for key, (check, required) in spec.items():
+            if key not in raw:
+                if required:
+                    raise fail(table, index, key, "is required")
+                continue
+            problem = check(raw[key])
+            if problem:
+                raise fail(table, index, key, problem)
+        return raw
+
+    site_raw = table_fields("site", 0, doc.get("site", {"name": "default"}), _SITE)
+    site = Site(name=site_raw["name"], executor=site_raw.get("executor", "local"), region=site_raw.get("region"))
+
+    flavors_raw = doc.get("flavors", [])
+    if not isinstance(flavors_raw, list) or not flavors_raw:
+        raise InventoryError(source, None, "flavors", "at least one [[flavors]] table is required")
+    flavors: dict[str, Flavor] = {}
+    for i, raw in enumerate(flavors_raw):
+        f = table_fields("flavors", i, raw, _FLAVOR)
+        if f["name"] in flavors:
+            raise fail("flavors", i, "name", f"duplicate flavor {f['name']!r}")
+        is_cpu = f["vendor"] == "cpu"
+        if is_cpu and "device_env" in f:
+            raise fail("flavors", i, "device_env", "a CPU flavor selects no devices")
+        flavors[f["name"]] = Flavor(
+            name=f["name"],
+            vendor=f["vendor"],
+            memory_gb=f.get("memory_gb", 0),
+            device_env=None if is_cpu else f.get("device_env", "CUDA_VISIBLE_DEVICES"),
+            su_rate=float(f["su_rate"]),
+        )
+
+    nodes: list[Node] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(doc.get("nodes", [])):
+        n = table_fields("nodes", i, raw, _NODE)
+        flavor = flavors.get(n["flavor"])
+        if flavor is None:
+            raise fail("nodes", i, "flavor", f"unknown flavor {n['flavor']!r} (declared: {', '.join(flavors)})")
+        if flavor.is_cpu and n["accelerators"] != 0:
+            raise fail("nodes", i, "accelerators", "must be 0 on a CPU node")
+        if not flavor.is_cpu and n["accelerators"] == 0:
+            raise fail("nodes", i, "accelerators", f"an {flavor.name} node needs at least 1 accelerator")
+        count = n.get("count", 1)
+        if len(nodes) + count > MAX_NODES:
+            raise fail("nodes", i, "count", f"more than {MAX_NODES} nodes in one inventory")
+        width = max(2, len(str(count)))
+        names = [n["name"]] if count == 1 else [f"{n['name']}-{k:0{width}d}" for k in range(1, count + 1)]
+        for name in names:
+            if name in seen or len(name) > 63:
+                raise fail("nodes", i, "name", f"duplicate or too long node name {name!r}")
+            seen.add(name)
+            nodes.append(Node(name, flavor.name, n["accelerators"], n["cpus"], n["memory_gb"]))
+    extra = {k: doc[k] for k in keep_tables if k in doc}
+    return Inventory(site=site, flavors=flavors, nodes=tuple(nodes), extra=extra)

@@ -1,0 +1,26 @@
+"""ORM tables. Import from here so Alembic sees every table."""
+
+from aicc.store.models.allocations import AllocationQuotaRow, AllocationRow
+from aicc.store.models.audit import AuditEventRow, AuditHeadRow
+from aicc.store.models.auth import ApiTokenRow
+from aicc.store.models.base import Base, utcnow
+from aicc.store.models.inventory import FlavorRow, NodeRow, SiteRow
+from aicc.store.models.tenancy import MembershipRow, OrganizationRow, ProjectMemberRow, ProjectRow, UserRow
+
+__all__ = [
+    "AllocationQuotaRow",
+    "AllocationRow",
+    "ApiTokenRow",
+    "AuditEventRow",
+    "AuditHeadRow",
+    "Base",
+    "FlavorRow",
+    "MembershipRow",
+    "NodeRow",
+    "OrganizationRow",
+    "ProjectMemberRow",
+    "ProjectRow",
+    "SiteRow",
+    "UserRow",
+    "utcnow",
+]

@@ -1,0 +1,41 @@
+"""Sites, flavors (accelerator types) and nodes, as last loaded from the inventory."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aicc.store.models.base import Base
+
+
+class SiteRow(Base):
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    executor: Mapped[str] = mapped_column(String(16), default="local")
+    region: Mapped[str | None] = mapped_column(String(200))
+
+
+class FlavorRow(Base):
+    __tablename__ = "flavors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    vendor: Mapped[str] = mapped_column(String(32))
+    memory_gb: Mapped[int] = mapped_column(Integer, default=0)
+    device_env: Mapped[str | None] = mapped_column(String(64))
+    su_rate: Mapped[float] = mapped_column(Float)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Gone from the inventory file. Kept because allocations and usage refer to it."""
+
+
+class NodeRow(Base):
+    __tablename__ = "nodes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    flavor_id: Mapped[int] = mapped_column(ForeignKey("flavors.id"))
+    accelerators: Mapped[int] = mapped_column(Integer)
+    cpus: Mapped[int] = mapped_column(Integer)
+    memory_gb: Mapped[int] = mapped_column(Integer)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Gone from the inventory file; jobs that ran on it still name it."""
