@@ -6,6 +6,7 @@ from aicc.store.models.auth import ApiTokenRow
 from aicc.store.models.base import Base, utcnow
 from aicc.store.models.inventory import FlavorRow, NodeRow, SiteRow
 from aicc.store.models.tenancy import MembershipRow, OrganizationRow, ProjectMemberRow, ProjectRow, UserRow
+from aicc.store.models.usage import UsageRow
 
 __all__ = [
     "AllocationQuotaRow",
@@ -21,6 +22,7 @@ __all__ = [
     "ProjectMemberRow",
     "ProjectRow",
     "SiteRow",
+    "UsageRow",
     "UserRow",
     "utcnow",
 ]

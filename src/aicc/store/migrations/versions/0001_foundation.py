@@ -1,8 +1,8 @@
-"""foundation: inventory, tenancy, allocations, tokens, audit
+"""Foundation: inventory, tenancy, allocations, API tokens, audit log, usage ledger.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 03:52:09.929014
+Create Date: 2026-11-23 03:54:17.383052
 """
 
 from __future__ import annotations
@@ -33,9 +33,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_events_action"), ["action"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_audit_events_organization_id"), ["organization_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_audit_events_organization_id"), ["organization_id"], unique=False)
 
     op.create_table(
         "audit_head",
@@ -127,9 +125,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_memberships_user_id_users"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_memberships")),
-        sa.UniqueConstraint(
-            "user_id", "organization_id", name=op.f("uq_memberships_user_id_organization_id")
-        ),
+        sa.UniqueConstraint("user_id", "organization_id", name=op.f("uq_memberships_user_id_organization_id")),
     )
     with op.batch_alter_table("memberships", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_memberships_organization_id"), ["organization_id"], unique=False)
@@ -181,9 +177,7 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["project_id"], ["projects.id"], name=op.f("fk_allocations_project_id_projects")
-        ),
+        sa.ForeignKeyConstraint(["project_id"], ["projects.id"], name=op.f("fk_allocations_project_id_projects")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_allocations")),
     )
     with op.batch_alter_table("allocations", schema=None) as batch_op:
@@ -195,10 +189,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["project_id"],
-            ["projects.id"],
-            name=op.f("fk_project_members_project_id_projects"),
-            ondelete="CASCADE",
+            ["project_id"], ["projects.id"], name=op.f("fk_project_members_project_id_projects"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_project_members_user_id_users"), ondelete="CASCADE"
@@ -220,20 +211,39 @@ def upgrade() -> None:
             name=op.f("fk_allocation_quotas_allocation_id_allocations"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["flavor_id"], ["flavors.id"], name=op.f("fk_allocation_quotas_flavor_id_flavors")
-        ),
+        sa.ForeignKeyConstraint(["flavor_id"], ["flavors.id"], name=op.f("fk_allocation_quotas_flavor_id_flavors")),
         sa.PrimaryKeyConstraint("allocation_id", "flavor_id", name=op.f("pk_allocation_quotas")),
     )
+    op.create_table(
+        "usage_ledger",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("job_id", sa.Integer(), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("interval", sa.Integer(), nullable=False),
+        sa.Column("allocation_id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("flavor", sa.String(length=63), nullable=False),
+        sa.Column("accelerators", sa.Integer(), nullable=False),
+        sa.Column("cpus", sa.Integer(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("su", sa.Float(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["allocation_id"], ["allocations.id"], name=op.f("fk_usage_ledger_allocation_id_allocations")
+        ),
+        sa.ForeignKeyConstraint(["project_id"], ["projects.id"], name=op.f("fk_usage_ledger_project_id_projects")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_usage_ledger")),
+        sa.UniqueConstraint("job_id", "attempt", "interval", name=op.f("uq_usage_ledger_job_id_attempt_interval")),
+    )
+    with op.batch_alter_table("usage_ledger", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_usage_ledger_allocation_id"), ["allocation_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_usage_ledger_job_id"), ["job_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_usage_ledger_project_id"), ["project_id"], unique=False)
 
     _append_only_audit()
     op.bulk_insert(
-        sa.table(
-            "audit_head",
-            sa.column("id", sa.Integer),
-            sa.column("seq", sa.Integer),
-            sa.column("hash", sa.String),
-        ),
+        sa.table("audit_head", sa.column("id", sa.Integer), sa.column("seq", sa.Integer), sa.column("hash", sa.String)),
         [{"id": 1, "seq": 0, "hash": "0" * 64}],
     )
 
@@ -261,6 +271,12 @@ def downgrade() -> None:
     if op.get_context().dialect.name != "sqlite":
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_change ON audit_events")
         op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
+    with op.batch_alter_table("usage_ledger", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_usage_ledger_project_id"))
+        batch_op.drop_index(batch_op.f("ix_usage_ledger_job_id"))
+        batch_op.drop_index(batch_op.f("ix_usage_ledger_allocation_id"))
+
+    op.drop_table("usage_ledger")
     op.drop_table("allocation_quotas")
     with op.batch_alter_table("project_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_project_members_user_id"))

@@ -1,0 +1,100 @@
+"""Append events to the hash-chained audit log inside the caller's transaction.
+
+Appending in the same transaction as the change it describes means an event
+exists exactly when its change committed. Locking the head row serializes
+appends on PostgreSQL; SQLite serializes writers anyway.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aicc.core.audit import AuditRecord, ChainProblem, event_hash, verify_chain
+from aicc.services.principal import Principal
+from aicc.store.models import AuditEventRow, AuditHeadRow, utcnow
+
+
+def record(
+    s: Session,
+    actor: Principal | None,
+    action: str,
+    target_type: str,
+    target_id: object | None = None,
+    *,
+    organization_id: int | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> AuditEventRow:
+    head = s.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar_one()
+    payload = json.loads(json.dumps(dict(data or {}), default=str))
+    fields: dict[str, Any] = {
+        "seq": head.seq + 1,
+        "at": utcnow().isoformat(timespec="microseconds"),
+        "actor": actor.username if actor else None,
+        "action": action,
+        "target_type": target_type,
+        "target_id": None if target_id is None else str(target_id),
+        "organization_id": organization_id,
+        "data": payload,
+        "prev_hash": head.hash,
+    }
+    row = AuditEventRow(**fields, hash=event_hash(**fields))
+    s.add(row)
+    head.seq, head.hash = row.seq, row.hash
+    s.flush()
+    return row
+
+
+def _records(s: Session) -> Iterator[AuditRecord]:
+    rows = s.execute(select(AuditEventRow).order_by(AuditEventRow.seq).execution_options(yield_per=2000))
+    for (r,) in rows:
+        yield AuditRecord(
+            r.seq, r.at, r.actor, r.action, r.target_type, r.target_id, r.organization_id, r.data, r.prev_hash, r.hash
+        )
+
+
+def verify(s: Session, actor: Principal) -> list[ChainProblem]:
+    actor.require_center_admin()
+    head = s.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1)).scalar_one()
+    return verify_chain(_records(s), head.seq, head.hash)
+
+
+def list_events(
+    s: Session,
+    actor: Principal,
+    *,
+    after: int | None,
+    limit: int,
+    organization_id: int | None = None,
+    action: str | None = None,
+) -> list[AuditEventRow]:
+    """Center admins see everything; organization admins see their organizations' events."""
+    q = select(AuditEventRow).order_by(AuditEventRow.seq)
+    if not actor.is_center_admin:
+        admin_of = [o for o in actor.org_roles if actor.is_org_admin(o)]
+        if not admin_of:
+            actor.require_center_admin()
+        q = q.where(AuditEventRow.organization_id.in_(admin_of))
+    if organization_id is not None:
+        q = q.where(AuditEventRow.organization_id == organization_id)
+    if action:
+        q = q.where(AuditEventRow.action == action)
+    if after is not None:
+        q = q.where(AuditEventRow.seq > after)
+    return list(s.execute(q.limit(limit)).scalars())
+
+
+def export_csv(rows: list[AuditEventRow]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["seq", "at", "actor", "action", "target_type", "target_id", "organization_id", "data", "hash"])
+    for r in rows:
+        w.writerow([r.seq, r.at, r.actor, r.action, r.target_type, r.target_id, r.organization_id,
+                    json.dumps(r.data, ensure_ascii=False, sort_keys=True), r.hash])
+    return out.getvalue()
