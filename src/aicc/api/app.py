@@ -1,0 +1,78 @@
+"""The FastAPI application: routers under /api/v1, health and metrics at the root.
+
+``create_app`` takes its settings and database explicitly so tests build as many
+apps as they like, each on its own database, and nothing is global.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Response
+from sqlalchemy import text
+
+from aicc import __version__
+from aicc.api import problems
+from aicc.api.limits import BodyLimit
+from aicc.api.metrics import Metrics, MetricsMiddleware
+from aicc.api.routers import allocations, audit, inventory, organizations, projects, tokens, users
+from aicc.config import Settings, load_settings
+from aicc.services import inventory as inventory_svc
+from aicc.store.db import Database
+
+DESCRIPTION = """AICC runs a shared public AI computing center: organizations, projects,
+allocations of accelerator-hours, jobs, a secure data zone and the center's inventory.
+
+Every call needs `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`.
+Lists are paginated with `limit` and an opaque `cursor` (`next_cursor` in each page).
+Updates carry the `version` you read; a stale version gets 409 and nothing is written."""
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    db = db or Database(settings.database_url)
+    metrics = Metrics()
+    app = FastAPI(
+        title="AICC",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.metrics = metrics
+    problems.install(app)
+
+    api = APIRouter(prefix="/api/v1")
+    for module in (organizations, users, projects, allocations, tokens, inventory, audit):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/healthz", tags=["health"], include_in_schema=True)
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "database unreachable"}})
+    def readyz() -> Response:
+        """The database answers and its schema is migrated."""
+        try:
+            with db.read() as s:
+                s.execute(text("SELECT seq FROM audit_head WHERE id = 1")).one()
+        except Exception:
+            return problems.problem(503, "Not ready", "database unreachable or not migrated")
+        return Response('{"status":"ready"}', media_type="application/json")
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    def prometheus() -> Response:
+        """Prometheus text format."""
+        with db.read() as s:
+            for f in inventory_svc.flavors(s):
+                metrics.capacity.labels(f.name).set(0)
+            for n, flavor in inventory_svc.nodes(s):
+                metrics.capacity.labels(flavor).inc(n.cpus if n.accelerators == 0 else n.accelerators)
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,72 @@
+"""Wire models for the center's inventory and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from aicc.api.schemas.common import Out, Strict
+
+
+class Site(Out):
+    id: int
+    name: str
+    executor: str
+    region: str | None
+
+
+class Flavor(Out):
+    id: int
+    name: str
+    vendor: str
+    memory_gb: int
+    device_env: str | None
+    su_rate: float
+    retired: bool
+
+
+class Node(Out):
+    id: int
+    name: str
+    flavor: str
+    accelerators: int
+    cpus: int
+    memory_gb: int
+    retired: bool
+
+
+class InventoryLoad(Strict):
+    toml: str = Field(max_length=900_000, description="The inventory file's text.")
+    source: str = Field("inventory.toml", max_length=200, pattern=r"^[^\x00-\x1f]+$",
+                        description="File name shown in error messages.")
+
+
+class InventoryLoaded(Out):
+    site: str
+    flavors: int
+    nodes: int
+    retired_nodes: int
+
+
+class AuditEvent(Out):
+    seq: int
+    at: str
+    actor: str | None
+    action: str
+    target_type: str
+    target_id: str | None
+    organization_id: int | None
+    data: dict[str, Any]
+    hash: str
+
+
+class AuditProblem(Out):
+    seq: int
+    problem: str
+
+
+class AuditVerification(Out):
+    intact: bool
+    events: int
+    problems: list[AuditProblem]

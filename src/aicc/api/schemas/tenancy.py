@@ -1,0 +1,110 @@
+"""Wire models for organizations, users, memberships and projects."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field
+
+from aicc.api.schemas.common import Email, Ident, LongText, Name, Out, Strict, Title, Username, Version
+from aicc.core.tenancy import CenterRole, OrgKind, OrgRole
+
+
+class OrganizationCreate(Strict):
+    name: Name = Field(description="Short unique name used in URLs and the CLI, e.g. `haneul-ai`.")
+    display_name: Title
+    kind: OrgKind
+    region: Title | None = Field(None, description="Province or metropolitan city, e.g. 광주광역시.")
+
+
+class OrganizationUpdate(Strict):
+    version: Version
+    display_name: Title | None = None
+    kind: OrgKind | None = None
+    region: Title | None = None
+
+
+class Organization(Out):
+    id: int
+    name: str
+    display_name: str
+    kind: OrgKind
+    region: str | None
+    created_at: dt.datetime
+    version: int
+
+
+class MemberAdd(Strict):
+    username: Username
+    role: OrgRole = OrgRole.MEMBER
+
+
+class Member(Out):
+    user_id: int
+    username: str
+    display_name: str
+    role: OrgRole
+
+
+class UserCreate(Strict):
+    username: Username
+    display_name: Title
+    email: Email | None = None
+    center_role: CenterRole | None = Field(None, description="center_admin or reviewer; null for everyone else.")
+
+
+class UserUpdate(Strict):
+    version: Version
+    display_name: Title | None = None
+    email: Email | None = None
+    center_role: CenterRole | None = None
+    disabled: bool | None = None
+
+
+class User(Out):
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    center_role: CenterRole | None
+    disabled: bool
+    created_at: dt.datetime
+    version: int
+
+
+class Me(User):
+    organizations: dict[int, OrgRole] = Field(description="Organization id -> your role there.")
+    projects: list[int]
+
+
+class ProjectCreate(Strict):
+    organization_id: Ident
+    name: Name
+    title: Title
+    description: LongText = ""
+
+
+class ProjectUpdate(Strict):
+    version: Version
+    title: Title | None = None
+    description: LongText | None = None
+
+
+class Project(Out):
+    id: int
+    name: str
+    organization_id: int
+    title: str
+    description: str
+    created_at: dt.datetime
+    version: int
+
+
+class ProjectMemberAdd(Strict):
+    username: Username
+
+
+class ProjectMember(Out):
+    id: int
+    username: str
+    display_name: str

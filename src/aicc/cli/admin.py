@@ -1,0 +1,395 @@
+"""`aicc admin …` and `aicc token …`: organizations, users, projects, allocations, tokens, inventory, audit.
+
+Objects are named the way people know them (organization, project and user
+names); the CLI resolves names to ids through the API, which also enforces who
+may see what.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aicc.cli.client import Client, CliError
+from aicc.cli.output import emit
+
+app = typer.Typer(help="Administer the center (center and organization admins).", no_args_is_help=True)
+orgs = typer.Typer(help="Organizations.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+members = typer.Typer(help="Organization members and their roles.", no_args_is_help=True)
+projects_app = typer.Typer(help="Projects and their members.", no_args_is_help=True)
+allocs = typer.Typer(help="Allocations: SU budget, window, quota per flavor.", no_args_is_help=True)
+inventory_app = typer.Typer(help="The center's sites, flavors and nodes.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+token_app = typer.Typer(help="Your API tokens.", no_args_is_help=True)
+for sub, name in [(orgs, "orgs"), (users_app, "users"), (members, "members"), (projects_app, "projects"),
+                  (allocs, "allocations"), (inventory_app, "inventory"), (audit_app, "audit"),
+                  (token_app, "tokens")]:
+    app.add_typer(sub, name=name)
+
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+ORG_COLS = ("id", "name", "display_name", "kind", "region", "version")
+USER_COLS = ("id", "username", "display_name", "email", "center_role", "disabled")
+PROJECT_COLS = ("id", "name", "organization_id", "title", "version")
+ALLOC_COLS = ("id", "project", "state", "budget_su", "used_su", "remaining_su", "starts_at", "ends_at", "quotas")
+TOKEN_COLS = ("id", "name", "user_id", "public_id", "expires_at", "revoked_at")
+
+
+def _find(c: Client, path: str, key: str, value: str, what: str) -> dict[str, Any]:
+    if value.isdigit():
+        found: dict[str, Any] = c.get(f"{path}/{value}")
+        return found
+    for item in c.get(path, limit=500, **{key: value})["items"]:
+        if item[key] == value:
+            return dict(item)
+    raise CliError(f"{what} {value!r} not found")
+
+
+def org_by(c: Client, ref: str) -> dict[str, Any]:
+    return _find(c, "/organizations", "name", ref, "organization")
+
+
+def project_by(c: Client, ref: str) -> dict[str, Any]:
+    return _find(c, "/projects", "name", ref, "project")
+
+
+def user_by(c: Client, ref: str) -> dict[str, Any]:
+    return _find(c, "/users", "username", ref, "user")
+
+
+def _date(value: str, field: str) -> str:
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CliError(f"{field}: {value!r} is not a date (use 2027-01-31 or 2027-01-31T09:00+09:00)") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.isoformat()
+
+
+def _quotas(specs: list[str]) -> dict[str, dict[str, int]]:
+    """``h100=8`` or ``h100=8+4`` (nominal + borrowing limit)."""
+    out: dict[str, dict[str, int]] = {}
+    for spec in specs:
+        flavor, _, amount = spec.partition("=")
+        nominal, _, borrow = amount.partition("+")
+        if not flavor or not nominal.isdigit() or (borrow and not borrow.isdigit()):
+            raise CliError(f"quota {spec!r}: write FLAVOR=NOMINAL or FLAVOR=NOMINAL+BORROW, e.g. h100=8+4")
+        out[flavor] = {"nominal": int(nominal), "borrowing_limit": int(borrow or 0)}
+    return out
+
+
+# -- organizations -------------------------------------------------------------------------------
+
+@orgs.command("list")
+def orgs_list(kind: Annotated[str | None, typer.Option()] = None, as_json: JSON = False) -> None:
+    """Organizations you can see."""
+    emit(Client().all_pages("/organizations", kind=kind), as_json=as_json, columns=ORG_COLS)
+
+
+@orgs.command("create")
+def orgs_create(
+    name: str,
+    display_name: Annotated[str, typer.Option("--display-name", help="Full name, e.g. 하늘AI.")],
+    kind: Annotated[str, typer.Option(help="startup, university, hospital, company or public.")],
+    region: Annotated[str | None, typer.Option(help="Province or city.")] = None,
+    as_json: JSON = False,
+) -> None:
+    """Register an organization (center admins)."""
+    body = {"name": name, "display_name": display_name, "kind": kind, "region": region}
+    emit(Client().post("/organizations", body), as_json=as_json, columns=ORG_COLS)
+
+
+@orgs.command("show")
+def orgs_show(org: str, as_json: JSON = False) -> None:
+    emit(org_by(Client(), org), as_json=as_json)
+
+
+@orgs.command("update")
+def orgs_update(
+    org: str,
+    display_name: Annotated[str | None, typer.Option("--display-name")] = None,
+    kind: Annotated[str | None, typer.Option()] = None,
+    region: Annotated[str | None, typer.Option()] = None,
+    as_json: JSON = False,
+) -> None:
+    c = Client()
+    current = org_by(c, org)
+    body = {k: v for k, v in {"display_name": display_name, "kind": kind, "region": region}.items() if v}
+    emit(c.patch(f"/organizations/{current['id']}", {"version": current["version"], **body}), as_json=as_json)
+
+
+@orgs.command("delete")
+def orgs_delete(org: str) -> None:
+    c = Client()
+    c.delete(f"/organizations/{org_by(c, org)['id']}")
+    print(f"organization {org} deleted")
+
+
+# -- members ------------------------------------------------------------------------------------
+
+@members.command("list")
+def members_list(org: str, as_json: JSON = False) -> None:
+    c = Client()
+    emit(c.get(f"/organizations/{org_by(c, org)['id']}/members"), as_json=as_json,
+         columns=("user_id", "username", "display_name", "role"))
+
+
+@members.command("add")
+def members_add(
+    org: str, username: str,
+    role: Annotated[str, typer.Option(help="member, org_admin or data_custodian.")] = "member",
+    as_json: JSON = False,
+) -> None:
+    c = Client()
+    emit(c.post(f"/organizations/{org_by(c, org)['id']}/members", {"username": username, "role": role}),
+         as_json=as_json)
+
+
+@members.command("remove")
+def members_remove(org: str, username: str) -> None:
+    c = Client()
+    c.delete(f"/organizations/{org_by(c, org)['id']}/members/{user_by(c, username)['id']}")
+    print(f"{username} removed from {org}")
+
+
+# -- users -------------------------------------------------------------------------------------
+
+@users_app.command("list")
+def users_list(as_json: JSON = False) -> None:
+    emit(Client().all_pages("/users"), as_json=as_json, columns=USER_COLS)
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    display_name: Annotated[str, typer.Option("--display-name")],
+    email: Annotated[str | None, typer.Option()] = None,
+    center_role: Annotated[str | None, typer.Option("--center-role", help="center_admin or reviewer.")] = None,
+    as_json: JSON = False,
+) -> None:
+    body = {"username": username, "display_name": display_name, "email": email, "center_role": center_role}
+    emit(Client().post("/users", body), as_json=as_json, columns=USER_COLS)
+
+
+@users_app.command("show")
+def users_show(username: str, as_json: JSON = False) -> None:
+    emit(user_by(Client(), username), as_json=as_json)
+
+
+@users_app.command("disable")
+def users_disable(username: str) -> None:
+    c = Client()
+    u = user_by(c, username)
+    c.patch(f"/users/{u['id']}", {"version": u["version"], "disabled": True})
+    print(f"{username} disabled; their tokens stop working")
+
+
+# -- projects ----------------------------------------------------------------------------------
+
+@projects_app.command("list")
+def projects_list(org: Annotated[str | None, typer.Option()] = None, as_json: JSON = False) -> None:
+    c = Client()
+    org_id = org_by(c, org)["id"] if org else None
+    emit(c.all_pages("/projects", organization_id=org_id), as_json=as_json, columns=PROJECT_COLS)
+
+
+@projects_app.command("create")
+def projects_create(
+    name: str,
+    org: Annotated[str, typer.Option(help="Owning organization.")],
+    title: Annotated[str, typer.Option()],
+    description: Annotated[str, typer.Option()] = "",
+    as_json: JSON = False,
+) -> None:
+    c = Client()
+    body = {"organization_id": org_by(c, org)["id"], "name": name, "title": title, "description": description}
+    emit(c.post("/projects", body), as_json=as_json, columns=PROJECT_COLS)
+
+
+@projects_app.command("show")
+def projects_show(project: str, as_json: JSON = False) -> None:
+    emit(project_by(Client(), project), as_json=as_json)
+
+
+@projects_app.command("delete")
+def projects_delete(project: str) -> None:
+    c = Client()
+    c.delete(f"/projects/{project_by(c, project)['id']}")
+    print(f"project {project} deleted")
+
+
+@projects_app.command("add-member")
+def projects_add_member(project: str, username: str) -> None:
+    c = Client()
+    c.post(f"/projects/{project_by(c, project)['id']}/members", {"username": username})
+    print(f"{username} added to {project}")
+
+
+@projects_app.command("members")
+def projects_members(project: str, as_json: JSON = False) -> None:
+    c = Client()
+    emit(c.get(f"/projects/{project_by(c, project)['id']}/members"), as_json=as_json,
+         columns=("id", "username", "display_name"))
+
+
+# -- allocations -------------------------------------------------------------------------------
+
+@allocs.command("list")
+def allocs_list(
+    project: Annotated[str | None, typer.Option()] = None,
+    state: Annotated[str | None, typer.Option(help="active, upcoming, exhausted, expired, suspended.")] = None,
+    as_json: JSON = False,
+) -> None:
+    c = Client()
+    pid = project_by(c, project)["id"] if project else None
+    rows = c.all_pages("/allocations", project_id=pid, state=state)
+    if not as_json:
+        for r in rows:
+            r["quotas"] = ", ".join(f"{f} {q['nominal']}+{q['borrowing_limit']}" for f, q in r["quotas"].items())
+            r["starts_at"], r["ends_at"] = r["starts_at"][:10], r["ends_at"][:10]
+    emit(rows, as_json=as_json, columns=ALLOC_COLS)
+
+
+@allocs.command("create")
+def allocs_create(
+    project: str,
+    budget: Annotated[float, typer.Option(help="Service units.")],
+    start: Annotated[str, typer.Option(help="Window start, e.g. 2027-01-01.")],
+    end: Annotated[str, typer.Option(help="Window end (exclusive).")],
+    quota: Annotated[list[str] | None, typer.Option(help="FLAVOR=NOMINAL[+BORROW], repeatable.")] = None,
+    name: Annotated[str, typer.Option(help="What the allocation is, e.g. the program.")] = "allocation",
+    weight: Annotated[float, typer.Option(help="Fair-share weight.")] = 1.0,
+    as_json: JSON = False,
+) -> None:
+    """Grant a project an allocation (center admins)."""
+    c = Client()
+    body = {"project_id": project_by(c, project)["id"], "name": name, "budget_su": budget,
+            "starts_at": _date(start, "--start"), "ends_at": _date(end, "--end"),
+            "quotas": _quotas(quota or []), "weight": weight}
+    emit(c.post("/allocations", body), as_json=as_json, columns=ALLOC_COLS)
+
+
+@allocs.command("show")
+def allocs_show(allocation_id: int, as_json: JSON = False) -> None:
+    emit(Client().get(f"/allocations/{allocation_id}"), as_json=as_json)
+
+
+@allocs.command("amend")
+def allocs_amend(
+    allocation_id: int,
+    budget: Annotated[float | None, typer.Option(help="New total budget in SU.")] = None,
+    end: Annotated[str | None, typer.Option(help="New window end.")] = None,
+    quota: Annotated[list[str] | None, typer.Option(help="Replace quotas: FLAVOR=NOMINAL[+BORROW].")] = None,
+    suspend: Annotated[bool | None, typer.Option("--suspend/--resume")] = None,
+    as_json: JSON = False,
+) -> None:
+    """Top up, extend, change quotas, suspend or resume (versioned, audited)."""
+    c = Client()
+    current = c.get(f"/allocations/{allocation_id}")
+    body: dict[str, Any] = {"version": current["version"]}
+    if budget is not None:
+        body["budget_su"] = budget
+    if end is not None:
+        body["ends_at"] = _date(end, "--end")
+    if quota:
+        body["quotas"] = _quotas(quota)
+    if suspend is not None:
+        body["suspended"] = suspend
+    emit(c.patch(f"/allocations/{allocation_id}", body), as_json=as_json)
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="What it is for.")] = "cli",
+    user: Annotated[str | None, typer.Option(help="Issue for this user (center admins).")] = None,
+    days: Annotated[int | None, typer.Option(help="Lifetime in days.")] = None,
+    as_json: JSON = False,
+) -> None:
+    """Create an API token; the secret is printed once."""
+    c = Client()
+    body: dict[str, Any] = {"name": name, "ttl_days": days}
+    if user:
+        body["user_id"] = user_by(c, user)["id"]
+    issued = c.post("/tokens", body)
+    if as_json:
+        emit(issued, as_json=True)
+    else:
+        print(f"token {issued['id']} for user {issued['user_id']}, expires {issued['expires_at']}")
+        print(f"secret (shown only now): {issued['token']}")
+
+
+@token_app.command("list")
+def token_list(user: Annotated[str | None, typer.Option()] = None, as_json: JSON = False) -> None:
+    c = Client()
+    uid = user_by(c, user)["id"] if user else None
+    emit(c.get("/tokens", user_id=uid), as_json=as_json, columns=TOKEN_COLS)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    Client().delete(f"/tokens/{token_id}")
+    print(f"token {token_id} revoked")
+
+
+# -- inventory ---------------------------------------------------------------------------------
+
+@inventory_app.command("load")
+def inventory_load(path: Path, as_json: JSON = False) -> None:
+    """Load (or reload) the inventory from a TOML file; all or nothing."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from exc
+    emit(Client().post("/inventory", {"toml": text, "source": path.name}), as_json=as_json)
+
+
+@inventory_app.command("show")
+def inventory_show(as_json: JSON = False) -> None:
+    c = Client()
+    flavors = c.get("/flavors")
+    nodes = c.get("/nodes")
+    if as_json:
+        emit({"flavors": flavors, "nodes": nodes}, as_json=True)
+        return
+    emit(flavors, as_json=False, columns=("name", "vendor", "memory_gb", "device_env", "su_rate"), title="Flavors")
+    emit(nodes, as_json=False, columns=("name", "flavor", "accelerators", "cpus", "memory_gb"), title="Nodes")
+
+
+# -- audit -------------------------------------------------------------------------------------
+
+@audit_app.command("list")
+def audit_list(
+    action: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option()] = 50,
+    as_json: JSON = False,
+) -> None:
+    emit(Client().get("/audit", action=action, limit=limit), as_json=as_json,
+         columns=("seq", "at", "actor", "action", "target_type", "target_id"))
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: JSON = False) -> None:
+    """Recompute the hash chain; exit 1 and name the events if anything was changed."""
+    result = Client().get("/audit/verify")
+    if as_json:
+        emit(result, as_json=True)
+    elif result["intact"]:
+        print(f"audit log intact: {result['events']} events, hash chain verified")
+    else:
+        for p in result["problems"]:
+            print(f"event {p['seq']}: {p['problem']}")
+    if not result["intact"]:
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(out: Annotated[Path, typer.Option(help="CSV file to write.")]) -> None:
+    text = Client().request("GET", "/audit/export.csv")
+    out.write_text(text, encoding="utf-8")
+    print(f"audit log written to {out}")

@@ -1,0 +1,142 @@
+"""`aicc`: the command line of an AI computing center.
+
+Everything but ``server``, ``db`` and ``demo`` talks to the REST API over HTTP, so
+the same CLI drives a remote center. Heavy modules (the server, SQLAlchemy,
+Rich) are imported inside the commands that need them, to keep start-up fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from aicc.cli import admin
+from aicc.cli.client import CliError
+
+app = typer.Typer(
+    name="aicc",
+    help="AICC — a shared public AI computing center: allocations, jobs, data zone.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database set-up on the server machine.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(admin.app, name="admin")
+app.add_typer(admin.token_app, name="token")
+
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@app.command()
+def server(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker threads for request handlers.")] = 40,
+) -> None:
+    """Serve the REST API (and, as they land, the controller and the portal)."""
+    import anyio.to_thread
+    import uvicorn
+
+    from aicc.api.app import create_app
+
+    async def _threads() -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = workers
+
+    application = create_app()
+    application.router.on_startup.append(_threads)
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest version."""
+    from aicc.config import load_settings
+    from aicc.store.db import Database
+    from aicc.store.migrate import upgrade
+
+    settings = load_settings()
+    database = Database(settings.database_url)
+    upgrade(database.engine)
+    database.dispose()
+    print(f"database at {settings.database_url} is up to date")
+
+
+@db_app.command("bootstrap")
+def db_bootstrap(username: Annotated[str, typer.Option(help="The first center admin.")] = "admin") -> None:
+    """Create the first center admin in an empty database and print their API token once."""
+    from aicc.config import load_settings
+    from aicc.demo import bootstrap_admin
+    from aicc.store.db import Database
+
+    database = Database(load_settings().database_url)
+    try:
+        token = bootstrap_admin(database, username)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"center admin {username!r} created. API token (shown only now):\n{token}")
+
+
+@app.command("demo")
+def demo(
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the database has users.")] = False,
+    url: Annotated[str, typer.Option(help="Where `aicc login` should point.")] = "http://127.0.0.1:8000",
+) -> None:
+    """Load the demo center (inventory, two organizations, projects, allocations) into an empty database."""
+    from aicc.cli.client import save_credentials
+    from aicc.config import load_settings
+    from aicc.demo import is_empty, load_demo
+    from aicc.store.db import Database
+
+    database = Database(load_settings().database_url)
+    if not is_empty(database):
+        if if_empty:
+            print("database already has data; demo not loaded")
+            return
+        raise CliError("the database is not empty; the demo loads only into an empty one")
+    loaded = load_demo(database)
+    path = save_credentials(url, loaded.admin_token)
+    print("demo center loaded: site gwangju, 4 flavors, 7 nodes, 2 organizations, 2 projects, 2 allocations")
+    print(f"admin API token (shown only now; also saved for this CLI in {path}):\n{loaded.admin_token}")
+    for user, token in loaded.member_tokens.items():
+        print(f"token for {user}: {token}")
+
+
+@app.command()
+def login(
+    url: Annotated[str, typer.Option(help="The center's address.")] = "http://127.0.0.1:8000",
+    token: Annotated[str | None, typer.Option(help="API token (asked for if omitted).")] = None,
+) -> None:
+    """Check a token against the center and save it (file mode 0600) for later commands."""
+    from aicc.cli.client import Client, save_credentials
+
+    if token is None:
+        token = typer.prompt("API token", hide_input=True)
+    me = Client(url, token).get("/users/me")
+    path = save_credentials(url, token)
+    print(f"logged in to {url} as {me['username']}; credentials saved in {path}")
+
+
+@app.command()
+def whoami(as_json: JSON = False) -> None:
+    """Who the saved token belongs to, and their roles."""
+    from aicc.cli.client import Client
+    from aicc.cli.output import emit
+
+    me = Client().get("/users/me")
+    emit(me, as_json=as_json)
+
+
+def main() -> None:
+    try:
+        app()
+    except CliError as exc:
+        print(f"aicc: {exc}", file=sys.stderr)
+        sys.exit(exc.code)
+
+
+if __name__ == "__main__":
+    main()
