@@ -45,7 +45,9 @@ class MetricsMiddleware:
             await self.app(scope, receive, wrapped)
         finally:
             route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = getattr(route, "path", None) or "unmatched"
+            if scope.get("path", "").startswith("/api/v1/") and not path.startswith("/api/v1"):
+                path = "/api/v1" + path  # routes of included routers carry their path relative to /api/v1
             method = scope.get("method", "")
             self.metrics.requests.labels(method, path, str(status)).inc()
             self.metrics.latency.labels(method, path).observe(time.perf_counter() - start)

@@ -86,7 +86,7 @@ def nodes(s: Session, *, flavor: str | None = None, include_retired: bool = Fals
         q = q.where(NodeRow.retired.is_(False))
     if flavor:
         q = q.where(FlavorRow.name == flavor)
-    return [(n, f) for n, f in s.execute(q).tuples()]
+    return [(n, f) for n, f in s.execute(q).all()]
 
 
 def sites(s: Session) -> list[SiteRow]:

@@ -13,4 +13,4 @@ def used_by_allocation(s: Session, allocation_ids: list[int]) -> dict[int, float
         return {}
     q = (select(UsageRow.allocation_id, func.sum(UsageRow.su))
          .where(UsageRow.allocation_id.in_(allocation_ids)).group_by(UsageRow.allocation_id))
-    return {a: float(total or 0.0) for a, total in s.execute(q).tuples()}
+    return {a: float(total or 0.0) for a, total in s.execute(q).all()}

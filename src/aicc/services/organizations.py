@@ -85,7 +85,7 @@ def list_members(s: Session, actor: Principal, org_id: int) -> list[tuple[Member
     org = get(s, actor, org_id)
     q = (select(MembershipRow, UserRow).join(UserRow, UserRow.id == MembershipRow.user_id)
          .where(MembershipRow.organization_id == org.id).order_by(UserRow.username))
-    return [(m, u) for m, u in s.execute(q).tuples()]
+    return [(m, u) for m, u in s.execute(q).all()]
 
 
 def add_member(s: Session, actor: Principal, org_id: int, *, username: str, role: OrgRole) -> MembershipRow:

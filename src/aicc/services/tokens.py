@@ -150,7 +150,7 @@ def authenticate(s: Session, token: str) -> Principal:
     cached = _cache.get(token)
     if cached is not None:
         return cached
-    parts = token.split("_")
+    parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or len(parts[1]) != 12:
         raise Unauthenticated()
     row = s.execute(select(ApiTokenRow).where(ApiTokenRow.public_id == parts[1])).scalar_one_or_none()

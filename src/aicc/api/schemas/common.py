@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from aicc.core.names import SLUG_PATTERN, USERNAME_PATTERN
 
@@ -37,7 +37,8 @@ def _sane_time(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-Timestamp = Annotated[dt.datetime, AfterValidator(_sane_time)]
+Timestamp = Annotated[AwareDatetime, AfterValidator(_sane_time)]
+"""A moment with its time zone (naive times are ambiguous at a center used across zones)."""
 
 
 class Strict(BaseModel):

@@ -1,0 +1,96 @@
+"""Shared fixtures: a real, migrated database per test, on SQLite and (when configured) PostgreSQL.
+
+``AICC_TEST_POSTGRES_URL`` (set by ``.ci/run`` from ``scripts/pg-up``) adds PostgreSQL to
+every test that uses ``db``. Each xdist worker gets its own PostgreSQL database,
+migrated once and truncated between tests; SQLite tests copy a migrated file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from aicc.api.app import create_app
+from aicc.config import Settings
+from aicc.services import tokens
+from aicc.store.db import Database
+from aicc.store.migrate import upgrade
+from tests.world import World, build_world
+
+PG_URL = os.environ.get("AICC_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "aicc.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db.engine)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_worker_url(worker_id: str) -> Iterator[str | None]:
+    if not PG_URL:
+        yield None
+        return
+    name = f"aicc_test_{worker_id}".replace("-", "_")
+    admin = create_engine(make_url(PG_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    upgrade(db.engine)
+    db.dispose()
+    yield url
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(db: Database) -> None:
+    with db.engine.begin() as c:
+        tables = [r[0] for r in c.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))]
+        c.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        c.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    tokens.invalidate_cache()
+    if request.param == "sqlite":
+        path = tmp_path / "aicc.db"
+        shutil.copy(sqlite_template, path)
+        database = Database(f"sqlite:///{path}")
+    else:
+        database = Database(request.getfixturevalue("pg_worker_url"))
+        _truncate(database)
+    yield database
+    database.dispose()
+    tokens.invalidate_cache()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db: Database) -> Settings:
+    return Settings(home=tmp_path / "home", database_url=db.url, max_body_bytes=64 * 1024)
+
+
+@pytest.fixture
+def app_client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, db), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def world(db: Database) -> World:
+    return build_world(db)

@@ -1,0 +1,66 @@
+"""The inventory parser: what operators write, and how their mistakes are reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from aicc.core.inventory import InventoryError, parse_inventory
+from tests.world import INVENTORY
+
+
+def test_parses_flavors_nodes_and_expands_counts() -> None:
+    inv = parse_inventory(INVENTORY, "center.toml")
+    assert inv.site.name == "test-site"
+    assert set(inv.flavors) == {"h100", "a100", "cpu"}
+    assert [n.name for n in inv.nodes] == ["h100-node-01", "h100-node-02", "a100-node", "cpu-node"]
+    assert inv.flavors["h100"].device_env == "CUDA_VISIBLE_DEVICES"  # the default for accelerators
+    assert inv.flavors["cpu"].device_env is None and inv.flavors["cpu"].is_cpu
+    assert inv.capacity() == {"h100": 8, "a100": 4, "cpu": 16}
+
+
+@pytest.mark.parametrize(
+    ("edit", "line", "field", "message"),
+    [
+        (("su_rate = 2.0", "su_rate = -1"), 9, "flavors[0].su_rate", "greater than 0"),
+        (('flavor = "a100"', 'flavor = "v100"'), 32, "nodes[1].flavor", "unknown flavor 'v100'"),
+        (("accelerators = 0", "accelerators = 2"), 40, "nodes[2].accelerators", "must be 0 on a CPU node"),
+        (('vendor = "nvidia"\nmemory_gb = 80\nsu_rate = 1.0', 'vendor = "nvidia"\nmemory_gb = 80\nsu_rate = 1.0\ncolour = 1'),
+         16, "flavors[1].colour", "unknown field"),
+        (("cpus = 16", "cpus = \"many\""), 41, "nodes[2].cpus", "must be an integer"),
+        (('name = "a100-node"', 'name = "A100_node"'), 31, "nodes[1].name", "lowercase"),
+    ],
+)
+def test_errors_name_file_line_and_field(edit: tuple[str, str], line: int, field: str, message: str) -> None:
+    text = INVENTORY.replace(*edit, 1) if edit[0] != "accelerators = 0" else INVENTORY.replace(*edit)
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory(text, "center.toml")
+    err = caught.value
+    assert err.source == "center.toml"
+    assert err.field_path == field
+    assert message in err.detail
+    assert err.line == line, err.detail
+    assert err.detail.startswith(f"center.toml:{line}: {field}:")
+
+
+def test_syntax_error_reports_the_line() -> None:
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory("[site]\nname = \"x\"\n\n[[flavors]]\nname = \n", "broken.toml")
+    assert caught.value.line == 5
+    assert "not valid TOML" in caught.value.detail
+
+
+def test_duplicate_names_and_missing_tables_are_rejected() -> None:
+    with pytest.raises(InventoryError, match="duplicate flavor"):
+        parse_inventory(INVENTORY.replace('name = "a100"\n', 'name = "h100"\n', 1), "c.toml")
+    with pytest.raises(InventoryError, match="at least one"):
+        parse_inventory('[site]\nname = "x"\n', "c.toml")
+    with pytest.raises(InventoryError, match="unknown table"):
+        parse_inventory(INVENTORY + "\n[extras]\nx = 1\n", "c.toml")
+    doubled = INVENTORY + '\n[[nodes]]\nname = "cpu-node"\nflavor = "cpu"\naccelerators = 0\ncpus = 1\nmemory_gb = 1\n'
+    with pytest.raises(InventoryError, match="duplicate or too long node name 'cpu-node'"):
+        parse_inventory(doubled, "c.toml")
+
+
+def test_keep_tables_passes_extra_tables_through() -> None:
+    inv = parse_inventory(INVENTORY + '\n[[projects]]\nname = "p"\n', "c.toml", keep_tables=("projects",))
+    assert inv.extra["projects"] == [{"name": "p"}]
