@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -82,3 +83,52 @@ def install(app: FastAPI) -> None:
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return problem(500, "Internal error", "the server failed; the operators have the details in its log")
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_COMMON = {"401": "Missing, invalid, expired or revoked token", "413": "Request body too large",
+           "422": "Invalid input", "500": "Server error"}
+_BY_METHOD = {"get": ("403", "404"), "post": ("403", "404", "409"), "patch": ("403", "404", "409"),
+              "delete": ("403", "404", "409"), "put": ("403", "404", "409")}
+
+
+def document(app: FastAPI) -> None:
+    """Describe every error response as application/problem+json in the OpenAPI document."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        for key in ("HTTPValidationError", "ValidationError"):
+            spec["components"]["schemas"].pop(key, None)
+        ref = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path, item in spec.get("paths", {}).items():
+            for method, op in item.items():
+                responses = op.setdefault("responses", {})
+                codes = dict(_COMMON)
+                codes.update({c: "Not allowed" if c == "403" else "Not found" if c == "404" else "Conflict"
+                              for c in _BY_METHOD.get(method, ())})
+                if path in ("/healthz", "/metrics", "/readyz"):
+                    codes = {"503": "Not ready"} if path == "/readyz" else {}
+                for code, text in codes.items():
+                    responses.setdefault(code, {"description": text})
+                for code, resp in responses.items():
+                    if code[0] in "45":
+                        resp["content"] = ref
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -16,7 +16,6 @@ def emit(data: Any, *, as_json: bool, columns: Sequence[str] = (), title: str | 
     if isinstance(data, dict) and not columns:
         _pairs(data)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, show_lines=False)
@@ -24,11 +23,10 @@ def emit(data: Any, *, as_json: bool, columns: Sequence[str] = (), title: str | 
         table.add_column(col)
     for row in rows:
         table.add_row(*[_cell(row.get(c)) for c in columns])
-    Console().print(table)
+    _console().print(table)
 
 
 def _pairs(data: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(show_header=False, box=None)
@@ -36,7 +34,7 @@ def _pairs(data: dict[str, Any]) -> None:
     table.add_column()
     for k, v in data.items():
         table.add_row(k, _cell(v))
-    Console().print(table)
+    _console().print(table)
 
 
 def _cell(value: Any) -> str:
@@ -47,3 +45,10 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
+
+
+def _console() -> Any:
+    """A terminal gets its own width; a pipe or file gets wide lines instead of wrapped cells."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 200)

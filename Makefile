@@ -1,0 +1,44 @@
+# Two commands: `make run` (the platform, with a demo center) and `make test` (everything CI checks).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+EXTRAS ?= dev
+
+.PHONY: run test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Re-install whenever pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/aicc db upgrade
+	$(BIN)/aicc demo --if-empty --url http://$(HOST):$(PORT)
+	$(BIN)/aicc server --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests bench
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy src
+
+pytest: $(VENV)/.installed-test
+	$(BIN)/pytest -n $${AICC_TEST_WORKERS:-auto} --dist loadgroup -p no:cacheprovider
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.installed-test
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis
