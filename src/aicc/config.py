@@ -1,10 +1,14 @@
 """Settings, from environment variables only (twelve-factor; nothing to edit in code).
 
-AICC_HOME           working directory for the database, job directories and logs (default ./var)
-AICC_DATABASE_URL   SQLAlchemy URL; default sqlite:///$AICC_HOME/aicc.db
-AICC_INVENTORY      inventory TOML loaded by `aicc admin inventory load` / the demo
-AICC_MAX_BODY_BYTES largest request body accepted (default 1 MiB)
-AICC_TOKEN_TTL_DAYS default lifetime of new API tokens (default 90)
+AICC_HOME             working directory for the database, job directories and logs (default ./var)
+AICC_DATABASE_URL     SQLAlchemy URL; default sqlite:///$AICC_HOME/aicc.db
+AICC_MAX_BODY_BYTES   largest request body accepted (default 1 MiB)
+AICC_TOKEN_TTL_DAYS   default lifetime of new API tokens (default 90)
+AICC_MAX_TIME_LIMIT   longest time limit a job may ask for, in seconds (default 7 days)
+AICC_MAX_ARRAY        most tasks in one job array (default 10,000)
+AICC_CONTROLLER       "on" (default) runs the scheduling controller inside `aicc server`; "off" serves the API only
+AICC_TICK_SECONDS     controller period between wake-ups (default 2 s); submits and finishes wake it at once
+AICC_PREEMPT_GRACE    seconds between SIGTERM and SIGKILL when a job is cancelled or preempted (default 10)
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ class Settings:
     database_url: str
     max_body_bytes: int = 1 << 20
     token_ttl_days: int = 90
+    max_time_limit_s: int = 7 * 86400
+    max_array: int = 10_000
+    controller: bool = True
+    tick_s: float = 2.0
+    preempt_grace_s: float = 10.0
 
     @property
     def jobs_dir(self) -> Path:
@@ -35,4 +44,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         database_url=url,
         max_body_bytes=int(e.get("AICC_MAX_BODY_BYTES", str(1 << 20))),
         token_ttl_days=int(e.get("AICC_TOKEN_TTL_DAYS", "90")),
+        max_time_limit_s=int(e.get("AICC_MAX_TIME_LIMIT", str(7 * 86400))),
+        max_array=int(e.get("AICC_MAX_ARRAY", "10000")),
+        controller=e.get("AICC_CONTROLLER", "on").lower() not in ("off", "0", "false", "no"),
+        tick_s=float(e.get("AICC_TICK_SECONDS", "2")),
+        preempt_grace_s=float(e.get("AICC_PREEMPT_GRACE", "10")),
     )

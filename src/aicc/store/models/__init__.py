@@ -5,6 +5,7 @@ from aicc.store.models.audit import AuditEventRow, AuditHeadRow
 from aicc.store.models.auth import ApiTokenRow
 from aicc.store.models.base import Base, utcnow
 from aicc.store.models.inventory import FlavorRow, NodeRow, SiteRow
+from aicc.store.models.jobs import JobRow
 from aicc.store.models.tenancy import MembershipRow, OrganizationRow, ProjectMemberRow, ProjectRow, UserRow
 from aicc.store.models.usage import UsageRow
 
@@ -16,6 +17,7 @@ __all__ = [
     "AuditHeadRow",
     "Base",
     "FlavorRow",
+    "JobRow",
     "MembershipRow",
     "NodeRow",
     "OrganizationRow",

@@ -1,0 +1,77 @@
+"""/api/v1/jobs: submit, list, show, cancel, logs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from aicc.api.deps import DB, Actor, Config
+from aicc.api.schemas.common import MAX_ID, Cursor, Limit, Page, PathId, decode_cursor, encode_cursor
+from aicc.api.schemas.jobs import Job, JobSubmit, JobSubmitted, LogChunk
+from aicc.core.jobs import JobState
+from aicc.services import jobs as svc
+from aicc.services import projects
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+StateQ = Annotated[list[JobState] | None, Query(max_length=8)]
+
+
+@router.post("", response_model=JobSubmitted, status_code=201)
+def submit_job(request: Request, db: DB, actor: Actor, settings: Config, body: JobSubmit) -> JobSubmitted:
+    with db.write() as s:
+        project_id = body.project_id or projects.by_name(s, actor, body.project or "").id
+        spec = svc.JobSpec(
+            project_id=project_id, command=body.command, script=body.script, name=body.name, flavors=body.flavors,
+            accelerators=body.accelerators, cpus=body.cpus, memory_mb=body.memory_mb,
+            time_limit_s=body.time_limit_s, priority=body.priority, env=body.env,
+            workload_class=body.workload_class, depends_on=body.depends_on, array=body.array,
+        )
+        done = svc.submit(s, actor, settings, spec)
+    wake = getattr(request.app.state, "wake_controller", None)
+    if wake:
+        wake()
+    return JobSubmitted(id=done.ids[0], ids=done.ids, array_id=done.array_id)
+
+
+@router.get("", response_model=Page[Job])
+def list_jobs(
+    db: DB, actor: Actor, limit: Limit = 50, cursor: Cursor = None,
+    project_id: int | None = Query(None, ge=1, le=MAX_ID), state: StateQ = None,
+    array_id: int | None = Query(None, ge=1, le=MAX_ID), mine: bool = False,
+) -> Page[Job]:
+    with db.read() as s:
+        pg = svc.list_jobs(s, actor, after=decode_cursor(cursor), limit=limit, project_id=project_id,
+                           states=[x.value for x in state or []], array_id=array_id, mine=mine)
+        return Page(items=[Job.model_validate(j) for j in pg.items], next_cursor=encode_cursor(pg.next_after))
+
+
+@router.get("/{job_id}", response_model=Job)
+def get_job(db: DB, actor: Actor, job_id: PathId) -> Job:
+    with db.read() as s:
+        return Job.model_validate(svc.get(s, actor, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=list[Job])
+def cancel_job(request: Request, db: DB, actor: Actor, job_id: PathId, array: bool = False) -> list[Job]:
+    with db.write() as s:
+        changed = [Job.model_validate(j) for j in svc.cancel(s, actor, job_id, whole_array=array)]
+    wake = getattr(request.app.state, "wake_controller", None)
+    if wake:
+        wake()
+    return changed
+
+
+@router.get("/{job_id}/logs", response_model=LogChunk)
+def job_logs(
+    db: DB, actor: Actor, settings: Config, job_id: PathId,
+    stream: Annotated[str, Query(pattern="^(stdout|stderr)$")] = "stdout",
+    offset: Annotated[int, Query(ge=0, le=2**50)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1 << 20)] = 64 * 1024,
+) -> LogChunk:
+    with db.read() as s:
+        job = svc.get(s, actor, job_id)
+        data, nxt, size = svc.read_log(settings, job, stream, offset, limit)
+        finished = job.state not in svc.ACTIVE
+        return LogChunk(stream=stream, offset=offset, next_offset=nxt, size=size,
+                        data=data.decode("utf-8", errors="replace"), finished=finished)

@@ -1,0 +1,90 @@
+"""Wire models for jobs. Field docs double as the user manual of `POST /jobs`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Self
+
+from pydantic import Field, StringConstraints, model_validator
+
+from aicc.api.schemas.common import Ident, Name, Out, Strict
+
+Arg = Annotated[str, StringConstraints(max_length=4096, pattern=r"^[^\x00]*$")]
+EnvValue = Annotated[str, StringConstraints(max_length=32_768, pattern=r"^[^\x00]*$")]
+EnvKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+JobName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.+-]+$")]
+
+
+class JobSubmit(Strict):
+    project_id: Ident | None = Field(None, description="Project to charge (or give `project`).")
+    project: Name | None = Field(None, description="Project name, as an alternative to project_id.")
+    command: list[Arg] = Field(default_factory=list, max_length=256, description='argv, e.g. ["python", "train.py"].')
+    script: str | None = Field(None, max_length=256 * 1024, pattern=r"^[^\x00]*$",
+                               description="A shell script to run instead of a command (`aicc submit job.sh`).")
+    name: JobName | None = Field(None, description="Defaults to the command's basename.")
+    flavors: list[Name] = Field(default_factory=list, max_length=16,
+                                description="Acceptable accelerator types; empty means any that fits.")
+    accelerators: int = Field(0, ge=0, le=4096, description="Accelerators for the whole gang (0 for CPU jobs).")
+    cpus: int = Field(1, ge=1, le=65_536)
+    memory_mb: int = Field(4096, ge=1, le=64 * 1024 * 1024)
+    time_limit_s: int = Field(3600, ge=1, le=366 * 86400, description="Hard limit; the job is killed after it.")
+    priority: int = Field(0, ge=-100, le=100, description="Order among your project's own jobs.")
+    env: dict[EnvKey, EnvValue] = Field(default_factory=dict, max_length=128)
+    workload_class: Name | None = Field(None, description="e.g. llm-training; used for placement by throughput.")
+    depends_on: list[Ident] = Field(default_factory=list, max_length=100,
+                                    description="afterok: start only after these jobs succeeded.")
+    array: str | None = Field(None, max_length=200, pattern=r"^[0-9,%:-]+$",
+                              description="Slurm-style index spec: 0-99, 1,3,5-7, 0-15%4 (at most 4 at once).")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.project_id is None) == (self.project is None):
+            raise ValueError("give exactly one of project_id and project")
+        if bool(self.command) == bool(self.script):
+            raise ValueError("give exactly one of command and script")
+        return self
+
+
+class JobSubmitted(Out):
+    id: int = Field(description="The first (or only) job id.")
+    ids: list[int]
+    array_id: int | None
+
+
+class Job(Out):
+    id: int
+    name: str
+    project_id: int
+    user_id: int
+    state: str
+    reason: str
+    command: list[str]
+    flavors: list[str]
+    accelerators: int
+    cpus: int
+    memory_mb: int
+    time_limit_s: int
+    priority: int
+    workload_class: str | None
+    depends_on: list[int]
+    array_id: int | None
+    array_index: int | None
+    submitted_at: dt.datetime
+    admitted_at: dt.datetime | None
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    exit_code: int | None
+    attempt: int
+    flavor: str | None
+    placement: list[Any] | None
+    borrowed: bool
+    allocation_id: int | None
+
+
+class LogChunk(Out):
+    stream: str
+    offset: int
+    next_offset: int
+    size: int
+    data: str
+    finished: bool = Field(description="The job has ended: no more output will come.")

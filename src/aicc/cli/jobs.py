@@ -1,0 +1,184 @@
+"""`aicc submit`, `aicc jobs`, `aicc job show`, `aicc logs`, `aicc cancel` — as Slurm users expect.
+
+Kept light: only the HTTP client is imported on the submit path, so a loop of
+``aicc submit`` costs little more than Python's own start-up.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aicc.cli.client import Client, CliError
+from aicc.cli.output import emit
+
+job_app = typer.Typer(help="One job: show it.", no_args_is_help=True)
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+JOB_COLS = ("id", "name", "project", "state", "flavor", "accelerators", "time_limit", "reason")
+
+
+def time_limit_seconds(text: str) -> int:
+    """2h, 90m, 45s, 1d, 30 (minutes, as sbatch), 1:30:00, 1-00:00:00."""
+    from aicc.core.jobs import parse_time_limit
+
+    try:
+        return parse_time_limit(text)
+    except ValueError as exc:
+        raise CliError(f"--time: {exc}") from exc
+
+
+def memory_mb(text: str) -> int:
+    from aicc.core.jobs import parse_memory
+
+    try:
+        return parse_memory(text)
+    except ValueError as exc:
+        raise CliError(f"--mem: {exc}") from exc
+
+
+def _project_by_name(c: Client, name: str) -> dict[str, Any]:
+    from aicc.cli.admin import project_by
+
+    return project_by(c, name)
+
+
+def submit(
+    command: Annotated[list[str], typer.Argument(help="The command after `--`, or one script file.")],
+    project: Annotated[str | None, typer.Option("--project", "-p", help="Project to charge.")] = None,
+    gpus: Annotated[int, typer.Option("--gpus", "-G", help="Accelerators for the whole job.")] = 0,
+    flavor: Annotated[str | None, typer.Option(help="Acceptable flavors, e.g. h100,a100.")] = None,
+    cpus: Annotated[int, typer.Option("--cpus", "-c")] = 1,
+    mem: Annotated[str, typer.Option("--mem", help="Memory, e.g. 64G.")] = "4G",
+    time_limit: Annotated[str, typer.Option("--time", "-t", help="Limit, e.g. 2h or 1-00:00:00.")] = "1h",
+    priority: Annotated[int, typer.Option(help="-100..100, among your project's jobs.")] = 0,
+    array: Annotated[str | None, typer.Option("--array", "-a", help="Index spec, e.g. 0-99%10.")] = None,
+    after: Annotated[list[int] | None, typer.Option("--after", help="Start after this job succeeded.")] = None,
+    name: Annotated[str | None, typer.Option("--name", "-J")] = None,
+    workload_class: Annotated[str | None, typer.Option("--class", help="Workload class for placement.")] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE, repeatable.")] = None,
+    as_json: JSON = False,
+) -> None:
+    """Submit a job; prints its id at once (`Submitted job 42`)."""
+    c = Client()
+    body: dict[str, Any] = {
+        "accelerators": gpus, "cpus": cpus, "memory_mb": memory_mb(mem), "time_limit_s": time_limit_seconds(time_limit),
+        "priority": priority, "flavors": [f for f in (flavor or "").split(",") if f],
+        "depends_on": after or [], "env": {}, "array": array, "name": name, "workload_class": workload_class,
+    }
+    for item in env or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"--env {item!r}: write KEY=VALUE")
+        body["env"][key] = value
+    script = Path(command[0]) if len(command) == 1 else None
+    if script is not None and script.is_file() and not command[0].startswith("-"):
+        text = script.read_text(encoding="utf-8", errors="replace")
+        body["script"] = text
+        body["name"] = body["name"] or "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in script.name)
+    else:
+        body["command"] = command
+    if project is None:
+        me = c.get("/users/me")
+        if len(me["projects"]) != 1:
+            raise CliError("you are in several projects (or none): say which with --project")
+        body["project_id"] = me["projects"][0]
+    else:
+        body["project"] = project
+    done = c.post("/jobs", {k: v for k, v in body.items() if v is not None})
+    if as_json:
+        emit(done, as_json=True)
+    elif done["array_id"]:
+        print(f"Submitted array job {done['array_id']} ({len(done['ids'])} tasks: {done['ids'][0]}-{done['ids'][-1]})")
+    else:
+        print(f"Submitted job {done['id']}")
+
+
+def _rows(c: Client, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names: dict[int, str] = {}
+    for j in jobs:
+        if j["project_id"] not in names:
+            names[j["project_id"]] = c.get(f"/projects/{j['project_id']}")["name"]
+        j["project"] = names[j["project_id"]]
+        j["time_limit"] = _hms(j["time_limit_s"])
+        if j["array_id"] is not None:
+            j["name"] = f"{j['name']}[{j['array_index']}]"
+    return jobs
+
+
+def _hms(seconds: int) -> str:
+    d, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return (f"{d}-" if d else "") + f"{h:02d}:{m:02d}:{s:02d}"
+
+
+def jobs(
+    project: Annotated[str | None, typer.Option("--project", "-p")] = None,
+    state: Annotated[list[str] | None, typer.Option("--state", "-s", help="pending, running, … (repeatable)")] = None,
+    all_states: Annotated[bool, typer.Option("--all", help="Include finished jobs.")] = False,
+    mine: Annotated[bool, typer.Option("--mine", help="Only jobs you submitted.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 200,
+    as_json: JSON = False,
+) -> None:
+    """Your projects' jobs (active ones unless --all or --state)."""
+    c = Client()
+    states = state or ([] if all_states else ["pending", "admitted", "running"])
+    params: dict[str, Any] = {"state": states, "mine": mine or None, "limit": min(limit, 500)}
+    if project:
+        params["project_id"] = _project_by_name(c, project)["id"]
+    items = c.get("/jobs", **params)["items"]
+    emit(items if as_json else _rows(c, items), as_json=as_json, columns=JOB_COLS)
+
+
+@job_app.command("show")
+def job_show(job_id: int, as_json: JSON = False) -> None:
+    """Everything about one job, with the reason it waits or how it ended."""
+    c = Client()
+    job = c.get(f"/jobs/{job_id}")
+    if as_json:
+        emit(job, as_json=True)
+        return
+    _rows(c, [job])
+    for key in ("command", "flavors", "placement", "depends_on"):
+        job[key] = " ".join(map(str, job[key])) if isinstance(job[key], list) else job[key]
+    emit(job, as_json=False)
+
+
+def logs(
+    job_id: int,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")] = False,
+    stderr: Annotated[bool, typer.Option("--stderr", help="The error stream instead of stdout.")] = False,
+) -> None:
+    """Print a job's output (like `tail -f` with -f)."""
+    c = Client()
+    stream = "stderr" if stderr else "stdout"
+    offset = 0
+    while True:
+        chunk = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20)
+        sys.stdout.write(chunk["data"])
+        sys.stdout.flush()
+        offset = chunk["next_offset"]
+        if chunk["next_offset"] < chunk["size"]:
+            continue
+        if not follow or chunk["finished"]:
+            if follow:  # one last read after the end: output written just before it
+                last = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20)
+                sys.stdout.write(last["data"])
+            return
+        time.sleep(0.5)
+
+
+def cancel(
+    job_ids: Annotated[list[int], typer.Argument(help="Job ids.")],
+    array: Annotated[bool, typer.Option("--array", help="Cancel every task of the job's array.")] = False,
+) -> None:
+    """Cancel jobs: pending ones at once, running ones get SIGTERM, then SIGKILL after the grace period."""
+    c = Client()
+    for job_id in job_ids:
+        changed = c.request("POST", f"/jobs/{job_id}/cancel", params={"array": array})
+        print(f"job {job_id}: cancel requested for {len(changed)} job(s)" if changed
+              else f"job {job_id}: already finished")

@@ -1,0 +1,77 @@
+"""Applying what the engine reports to jobs in the database: starts, ends, losses, preemptions.
+
+Pure bookkeeping over rows; the loop calls it inside one transaction per cycle
+step. Usage is charged up to the engine's own end time before a run is closed,
+so the ledger matches what really ran.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aicc.core.jobs import JobState
+from aicc.executors.base import RunPhase, RunStatus
+from aicc.services import metering
+from aicc.store.models import JobRow
+
+
+def _ts(value: float | None, default: dt.datetime) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value, dt.UTC) if value is not None else default
+
+
+def requeue(job: JobRow, reason: str) -> None:
+    """Back to pending, keeping ``submitted_at`` (its place in the queue); the next start is a new attempt."""
+    job.state = JobState.PENDING.value
+    job.reason = reason
+    job.attempt += 1
+    job.external_id = None
+    job.placement = None
+    job.flavor = None
+    job.borrowed = False
+    job.started_at = None
+    job.admitted_at = None
+    job.metered_until = None
+    job.metered_intervals = 0
+    job.preempt_requested = False
+
+
+def apply_status(job: JobRow, status: RunStatus, now: dt.datetime, rates: dict[str, tuple[float, bool]],
+                 session: object) -> str | None:
+    """Update ``job`` from ``status``; return an audit action name when the job's state changed."""
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    if status.phase is RunPhase.STARTING:
+        return None
+    if status.phase is RunPhase.RUNNING:
+        if job.state == JobState.ADMITTED.value:
+            job.state = JobState.RUNNING.value
+            job.started_at = _ts(status.started_at, now)
+            job.reason = f"running on {job.flavor}" + (" (borrowed capacity)" if job.borrowed else "")
+            return "job.start"
+        return None
+    # finished: charge up to the engine's end, then close
+    if job.started_at is None:
+        job.started_at = _ts(status.started_at, now)
+    ended = _ts(status.ended_at, now)
+    metering.charge(session, job, max(ended, job.started_at), rates)
+    job.exit_code = status.exit_code
+    if status.phase is RunPhase.LOST:
+        requeue(job, f"requeued: {status.reason or 'the run was lost'}")
+        return "job.lost"
+    if status.phase is RunPhase.CANCELLED and job.preempt_requested and not job.cancel_requested:
+        requeue(job, "preempted to return borrowed capacity; waiting to run again in its original place")
+        return "job.preempted"
+    job.ended_at = ended
+    if status.phase is RunPhase.SUCCEEDED:
+        job.state, job.reason = JobState.SUCCEEDED.value, "completed"
+    elif status.phase is RunPhase.TIMED_OUT:
+        job.state = JobState.TIMED_OUT.value
+        job.reason = f"killed at its time limit of {job.time_limit_s} s"
+    elif status.phase is RunPhase.CANCELLED:
+        job.state = JobState.CANCELLED.value
+        job.reason = job.reason if job.cancel_requested else (status.reason or "cancelled by the engine")
+    else:
+        job.state = JobState.FAILED.value
+        job.reason = status.reason or f"exited with code {status.exit_code}"
+    return f"job.{job.state}"

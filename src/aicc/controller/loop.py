@@ -1,0 +1,208 @@
+"""The controller loop: reconcile → meter → schedule → start, woken by submits and finishes.
+
+Engine calls (``executor.*``) never happen inside a database transaction: a slow
+``sbatch`` must not hold SQLite's write lock. The order of writes makes a crash
+at any point safe: a job is marked admitted (with its placement) before the
+engine is asked to start it, and starting is idempotent by job name, so a
+restarted controller simply asks again and gets the same run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from aicc.config import Settings
+from aicc.controller import planning
+from aicc.controller.lifecycle import apply_status
+from aicc.controller.lock import ControllerLock
+from aicc.core.jobs import JobState
+from aicc.executors.base import Executor, Launch, Placement
+from aicc.services import audit, metering
+from aicc.store.db import Database
+from aicc.store.models import FlavorRow, JobRow, ProjectRow, utcnow
+
+log = logging.getLogger("aicc.controller")
+LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
+METER_EVERY = dt.timedelta(seconds=60)
+
+
+@dataclass
+class CycleReport:
+    finished: list[int] = field(default_factory=list)
+    started: list[int] = field(default_factory=list)
+    preempted: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Controller:
+    def __init__(self, settings: Settings, db: Database, executor: Executor) -> None:
+        self.settings = settings
+        self.db = db
+        self.executor = executor
+        self.lock = ControllerLock(db, settings.home)
+        self.planner = planning.Planner()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._signalled: set[str] = set()
+        self.cycles = 0
+
+    # -- running ------------------------------------------------------------------------------
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="aicc-controller", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=30)
+        self.lock.release()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self.lock.held and not self.lock.acquire():
+                self._stop.wait(self.settings.tick_s)  # another controller runs; stand by
+                continue
+            self._wake.clear()
+            try:
+                report = self.cycle()
+                if report.finished or report.preempted:
+                    continue  # capacity freed: schedule again at once
+            except Exception:
+                log.exception("controller cycle failed; retrying")
+            self._wake.wait(self.settings.tick_s)
+
+    # -- one cycle ----------------------------------------------------------------------------
+    def cycle(self, now: dt.datetime | None = None) -> CycleReport:
+        t0 = time.perf_counter()
+        report = CycleReport()
+        self._reconcile(report)
+        self._signal_cancels()
+        now = now or utcnow()
+        self._meter(now)
+        to_start, to_preempt = self._schedule(now)
+        report.preempted = to_preempt
+        self._start(to_start, report)
+        if report.started:
+            self._reconcile(CycleReport())  # pick up the start times at once
+        self.cycles += 1
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _reconcile(self, report: CycleReport) -> None:
+        with self.db.read() as s:
+            live = [(j.id, j.attempt, j.external_id) for j in s.execute(
+                select(JobRow).where(JobRow.state.in_(LIVE), JobRow.external_id.is_not(None))).scalars()]
+        if not live:
+            return
+        statuses = self.executor.reconcile([(i, a, e) for i, a, e in live if e])
+        now = utcnow()
+        with self.db.write() as s:
+            rates = metering.flavor_rates(s)
+            for st in statuses:
+                job = s.get(JobRow, st.job_id)
+                if job is None or job.attempt != st.attempt or job.state not in LIVE:
+                    continue
+                action = apply_status(job, st, now, rates, s)
+                if action:
+                    org = s.get(ProjectRow, job.project_id)
+                    audit.record(s, None, action, "job", job.id,
+                                 organization_id=org.organization_id if org else None,
+                                 data={"attempt": st.attempt, "phase": st.phase.value, "exit_code": st.exit_code,
+                                       "reason": st.reason})
+                    if st.phase.finished:
+                        report.finished.append(job.id)
+                        self._signalled.discard(st.external_id)
+                        self.planner.invalidate()
+
+    def _signal_cancels(self) -> None:
+        with self.db.read() as s:
+            targets = [j.external_id for j in s.execute(select(JobRow).where(
+                JobRow.state.in_(LIVE), JobRow.external_id.is_not(None),
+                JobRow.cancel_requested | JobRow.preempt_requested)).scalars() if j.external_id]
+        for ext in targets:
+            if ext not in self._signalled:
+                self.executor.cancel(ext, self.settings.preempt_grace_s)
+                self._signalled.add(ext)
+
+    def _meter(self, now: dt.datetime) -> None:
+        with self.db.write() as s:
+            rates = metering.flavor_rates(s)
+            for job in s.execute(select(JobRow).where(
+                    JobRow.state == JobState.RUNNING.value, JobRow.started_at.is_not(None))).scalars():
+                last = job.metered_until or job.started_at
+                if last is not None and now - last >= METER_EVERY:
+                    metering.charge(s, job, now, rates)
+
+    def _schedule(self, now: dt.datetime) -> tuple[list[int], list[int]]:
+        with self.db.write() as s:
+            decision = self.planner.plan(s, now)
+            for job_id in decision.preempt:
+                job = s.get(JobRow, job_id)
+                if job is not None and job.state in LIVE:
+                    job.preempt_requested = True
+                    job.reason = "being preempted: its borrowed capacity is needed by a job within its quota"
+            to_start = [j.id for j in s.execute(select(JobRow).where(
+                JobRow.state == JobState.ADMITTED.value, JobRow.external_id.is_(None))).scalars()]
+        if decision.preempt:
+            self._signal_cancels()
+        return to_start, decision.preempt
+
+    def _start(self, job_ids: list[int], report: CycleReport) -> None:
+        for job_id in job_ids:
+            with self.db.read() as s:
+                job = s.get(JobRow, job_id)
+                if job is None or job.state != JobState.ADMITTED.value or job.external_id:
+                    continue
+                flavor = s.execute(select(FlavorRow).where(FlavorRow.name == job.flavor)).scalar_one()
+                project = s.get(ProjectRow, job.project_id)
+                launch = self._launch(job, flavor, project.name if project else "")
+            try:
+                external = self.executor.start(launch)
+            except Exception as exc:
+                log.exception("starting job %s failed", job_id)
+                with self.db.write() as s:
+                    job = s.get(JobRow, job_id)
+                    if job is not None and job.state == JobState.ADMITTED.value:
+                        job.state, job.reason, job.ended_at = JobState.FAILED.value, f"could not start: {exc}", utcnow()
+                        self.planner.invalidate()
+                continue
+            with self.db.write() as s:
+                job = s.get(JobRow, job_id)
+                if job is not None:
+                    job.external_id = external
+            report.started.append(job_id)
+
+    def _launch(self, job: JobRow, flavor: FlavorRow, project: str) -> Launch:
+        workdir = self.settings.jobs_dir / str(job.id)
+        workdir.mkdir(parents=True, exist_ok=True)
+        argv = list(job.command)
+        if job.script is not None:
+            path = workdir / "job.sh"
+            path.write_text(job.script, encoding="utf-8")
+            argv = ["/bin/sh", str(path)]
+        placements = [Placement(node, tuple(devices)) for node, devices in (job.placement or [])]
+        env = {**job.env, "AICC_PROJECT": project}
+        if job.array_index is not None:
+            env["AICC_ARRAY_TASK_ID"] = str(job.array_index)
+            env["AICC_ARRAY_JOB_ID"] = str(job.array_id)
+        return Launch(
+            job_id=job.id, attempt=job.attempt, name=f"aicc-{job.id}-{job.attempt}", argv=argv, workdir=workdir,
+            env=env, flavor=flavor.name, device_env=flavor.device_env, placements=placements, cpus=job.cpus,
+            memory_mb=job.memory_mb, time_limit_s=job.time_limit_s, gres_type=flavor.name,
+        )
+
+
+def job_workdir(settings: Settings, job_id: int) -> Path:
+    return settings.jobs_dir / str(job_id)

@@ -1,0 +1,15 @@
+"""Jobs in the pure core: their states and moves, and the sizes users type."""
+
+from aicc.core.jobs.spec import ArraySpec, parse_array, parse_memory, parse_time_limit
+from aicc.core.jobs.state import FINISHED, JobEvent, JobState, transition
+
+__all__ = [
+    "FINISHED",
+    "ArraySpec",
+    "JobEvent",
+    "JobState",
+    "parse_array",
+    "parse_memory",
+    "parse_time_limit",
+    "transition",
+]

@@ -1,0 +1,67 @@
+"""A job's states and the only moves between them.
+
+    pending ──admit──▶ admitted ──start──▶ running ──▶ succeeded | failed | timed_out | cancelled
+       ▲                  │                  │
+       └──── requeue ─────┴──── preempt / lost ┘   (a new attempt, same place in the queue)
+
+Every change of ``JobRow.state`` goes through :func:`transition`, so an
+impossible move (a finished job starting again) is an error, not a silent bug.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from aicc.core.errors import Conflict
+
+
+class JobState(enum.StrEnum):
+    PENDING = "pending"
+    ADMITTED = "admitted"  # placed by the scheduler, being started by the engine
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED
+
+
+FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT})
+
+
+class JobEvent(enum.StrEnum):
+    ADMIT = "admit"
+    START = "start"
+    SUCCEED = "succeed"
+    FAIL = "fail"
+    TIME_OUT = "time_out"
+    CANCEL = "cancel"
+    REQUEUE = "requeue"  # preempted, or lost with its node
+
+
+_MOVES: dict[tuple[JobState, JobEvent], JobState] = {
+    (JobState.PENDING, JobEvent.ADMIT): JobState.ADMITTED,
+    (JobState.PENDING, JobEvent.CANCEL): JobState.CANCELLED,
+    (JobState.PENDING, JobEvent.FAIL): JobState.FAILED,  # e.g. a dependency that can never be satisfied
+    (JobState.ADMITTED, JobEvent.START): JobState.RUNNING,
+    (JobState.ADMITTED, JobEvent.FAIL): JobState.FAILED,
+    (JobState.ADMITTED, JobEvent.CANCEL): JobState.CANCELLED,
+    (JobState.ADMITTED, JobEvent.REQUEUE): JobState.PENDING,
+    (JobState.ADMITTED, JobEvent.SUCCEED): JobState.SUCCEEDED,  # finished before we saw it running
+    (JobState.ADMITTED, JobEvent.TIME_OUT): JobState.TIMED_OUT,
+    (JobState.RUNNING, JobEvent.SUCCEED): JobState.SUCCEEDED,
+    (JobState.RUNNING, JobEvent.FAIL): JobState.FAILED,
+    (JobState.RUNNING, JobEvent.TIME_OUT): JobState.TIMED_OUT,
+    (JobState.RUNNING, JobEvent.CANCEL): JobState.CANCELLED,
+    (JobState.RUNNING, JobEvent.REQUEUE): JobState.PENDING,
+}
+
+
+def transition(current: JobState, event: JobEvent) -> JobState:
+    try:
+        return _MOVES[(current, event)]
+    except KeyError:
+        raise Conflict(f"a {current.value} job cannot {event.value.replace('_', ' ')}") from None

@@ -1,0 +1,252 @@
+"""Jobs: submit (validated at the edge of the system), list, show, cancel, read logs.
+
+Submission only writes rows: the controller (``aicc.controller``) decides when
+they run. Everything a user could get wrong is checked here, at submit, with a
+reason they can act on, so nothing waits forever for a flavor the center does not
+have or a budget it will never get.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, insert, select, update
+from sqlalchemy.orm import Session
+
+from aicc.config import Settings
+from aicc.core.errors import InvalidInput, NotFound
+from aicc.core.jobs import JobState, parse_array
+from aicc.core.names import ENV_VAR_RE
+from aicc.services import audit, projects
+from aicc.services.paging import Page, page
+from aicc.services.principal import Principal
+from aicc.store.models import AllocationRow, FlavorRow, JobRow, NodeRow, ProjectRow, utcnow
+
+RESERVED_ENV_PREFIXES = ("AICC_", "SLURM_")
+RESERVED_ENV = frozenset({"CUDA_VISIBLE_DEVICES", "RBLN_DEVICES", "FURIOSA_DEVICES", "HIP_VISIBLE_DEVICES",
+                          "LD_PRELOAD", "PATH", "HOME"})
+MAX_ENV_BYTES = 64 * 1024
+ACTIVE = (JobState.PENDING.value, JobState.ADMITTED.value, JobState.RUNNING.value)
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    project_id: int
+    command: Sequence[str]
+    script: str | None = None
+    name: str | None = None
+    flavors: Sequence[str] = ()
+    accelerators: int = 0
+    cpus: int = 1
+    memory_mb: int = 4096
+    time_limit_s: int = 3600
+    priority: int = 0
+    env: Mapping[str, str] = field(default_factory=dict)
+    workload_class: str | None = None
+    depends_on: Sequence[int] = ()
+    array: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    ids: list[int]
+    array_id: int | None
+
+
+def _capacity(s: Session) -> dict[str, tuple[FlavorRow, list[NodeRow]]]:
+    flavors = {f.id: f for f in s.execute(select(FlavorRow).where(FlavorRow.retired.is_(False))).scalars()}
+    out: dict[str, tuple[FlavorRow, list[NodeRow]]] = {f.name: (f, []) for f in flavors.values()}
+    for n in s.execute(select(NodeRow).where(NodeRow.retired.is_(False))).scalars():
+        if n.flavor_id in flavors:
+            out[flavors[n.flavor_id].name][1].append(n)
+    return out
+
+
+def fits_somewhere(flavor: FlavorRow, nodes: list[NodeRow], accelerators: int, cpus: int, memory_mb: int) -> str | None:
+    """None if the center could ever run this gang on ``flavor``; else why not."""
+    if not nodes:
+        return f"{flavor.name} has no nodes"
+    if flavor.vendor == "cpu":
+        if accelerators:
+            return f"{flavor.name} is a CPU flavor; ask for 0 accelerators"
+        if not any(n.cpus >= cpus and n.memory_gb * 1024 >= memory_mb for n in nodes):
+            biggest = max(nodes, key=lambda n: n.cpus)
+            return f"no {flavor.name} node has {cpus} CPUs and {memory_mb} MB (largest: {biggest.cpus} CPUs)"
+        return None
+    if accelerators == 0:
+        return f"{flavor.name} is an accelerator flavor; ask for at least 1 accelerator or use a CPU flavor"
+    per_node = max(n.accelerators for n in nodes)
+    if accelerators <= per_node:
+        ok = any(n.accelerators >= accelerators and n.cpus >= cpus and n.memory_gb * 1024 >= memory_mb for n in nodes)
+        return None if ok else f"no {flavor.name} node has {accelerators} accelerators with {cpus} CPUs and " \
+                               f"{memory_mb} MB"
+    needed = math.ceil(accelerators / per_node)
+    whole = sorted(nodes, key=lambda n: -n.accelerators)[:needed]
+    if sum(n.accelerators for n in whole) < accelerators:
+        total = sum(n.accelerators for n in nodes)
+        return f"{flavor.name} has only {total} accelerators in all"
+    if cpus > sum(n.cpus for n in whole) or memory_mb > sum(n.memory_gb for n in whole) * 1024:
+        span = f"{accelerators} {flavor.name} accelerators span {needed} nodes"
+        return f"{span}, which together lack {cpus} CPUs or {memory_mb} MB"
+    return None
+
+
+def _validate_env(env: Mapping[str, str]) -> None:
+    if len(env) > 128:
+        raise InvalidInput("env: at most 128 variables")
+    size = 0
+    for key, value in env.items():
+        if not ENV_VAR_RE.match(key):
+            raise InvalidInput(f"env: {key!r} is not a valid variable name")
+        if key in RESERVED_ENV or key.startswith(RESERVED_ENV_PREFIXES):
+            raise InvalidInput(f"env: {key} is set by AICC and cannot be overridden")
+        if "\x00" in value:
+            raise InvalidInput(f"env: {key} contains a NUL byte")
+        size += len(key) + len(value.encode()) + 2
+    if size > MAX_ENV_BYTES:
+        raise InvalidInput(f"env: {size} bytes; at most {MAX_ENV_BYTES}")
+
+
+def submit(s: Session, actor: Principal, settings: Settings, spec: JobSpec) -> Submitted:
+    project = projects.get(s, actor, spec.project_id)
+    now = utcnow()
+    if not spec.command and not spec.script:
+        raise InvalidInput("give a command or a script")
+    if not 1 <= spec.time_limit_s <= settings.max_time_limit_s:
+        raise InvalidInput(f"time limit must be between 1 s and {settings.max_time_limit_s // 3600} h "
+                           "(the center's maximum)")
+    _validate_env(spec.env)
+    capacity = _capacity(s)
+    wanted = list(dict.fromkeys(spec.flavors))
+    if not wanted:
+        cpu_only = spec.accelerators == 0
+        wanted = [name for name, (f, _) in capacity.items() if (f.vendor == "cpu") == cpu_only]
+    unknown = [f for f in wanted if f not in capacity]
+    if unknown:
+        raise InvalidInput(f"unknown flavor {', '.join(unknown)}; the center has {', '.join(sorted(capacity))}")
+    problems = {f: fits_somewhere(capacity[f][0], capacity[f][1], spec.accelerators, spec.cpus, spec.memory_mb)
+                for f in wanted}
+    runnable = [f for f in wanted if problems[f] is None]
+    if not runnable:
+        raise InvalidInput("no flavor of this center could ever run this job: " +
+                           "; ".join(p for p in problems.values() if p))
+    allocations = s.execute(select(AllocationRow).where(
+        AllocationRow.project_id == project.id, AllocationRow.ends_at > now)).scalars().all()
+    if not allocations:
+        raise InvalidInput(f"project {project.name} has no current or upcoming allocation to charge")
+    for dep in spec.depends_on:
+        dep_job = s.get(JobRow, dep)
+        if dep_job is None or not _visible_job(s, actor, dep_job):
+            raise InvalidInput(f"dependency: job {dep} not found")
+    indexes: list[int | None] = [None]
+    max_running = None
+    if spec.array:
+        array = parse_array(spec.array, limit=settings.max_array)
+        indexes, max_running = list(array.indexes), array.max_running
+    name = spec.name or (Path(spec.command[0]).name if spec.command else "script")
+    base = {
+        "project_id": project.id, "user_id": actor.user_id, "name": name[:128], "state": JobState.PENDING.value,
+        "reason": "waiting for the next scheduling cycle", "command": list(spec.command), "script": spec.script,
+        "flavors": runnable, "accelerators": spec.accelerators, "cpus": spec.cpus, "memory_mb": spec.memory_mb,
+        "time_limit_s": spec.time_limit_s, "priority": spec.priority, "env": dict(spec.env),
+        "workload_class": spec.workload_class, "depends_on": list(spec.depends_on), "submitted_at": now,
+        "array_max_running": max_running, "attempt": 0, "borrowed": False, "metered_intervals": 0,
+        "cancel_requested": False, "preempt_requested": False, "version": 1,
+    }
+    first = s.execute(insert(JobRow).values(**base, array_index=indexes[0]).returning(JobRow.id)).scalar_one()
+    ids = [first]
+    array_id = first if spec.array else None
+    if spec.array:
+        s.execute(update(JobRow).where(JobRow.id == first).values(array_id=first))
+        if len(indexes) > 1:
+            rows = [{**base, "array_id": first, "array_index": i} for i in indexes[1:]]
+            ids += list(s.execute(insert(JobRow).returning(JobRow.id), rows).scalars())
+    audit.record(s, actor, "job.submit", "job", first, organization_id=project.organization_id,
+                 data={"project": project.name, "tasks": len(ids), "flavors": runnable,
+                       "accelerators": spec.accelerators, "time_limit_s": spec.time_limit_s})
+    return Submitted(ids, array_id)
+
+
+def _visible_job(s: Session, actor: Principal, job: JobRow) -> bool:
+    p = s.get(ProjectRow, job.project_id)
+    return p is not None and actor.sees_project(p.id, p.organization_id)
+
+
+def get(s: Session, actor: Principal, job_id: int) -> JobRow:
+    job = s.get(JobRow, job_id)
+    if job is None or not _visible_job(s, actor, job):
+        raise NotFound("job not found")
+    return job
+
+
+def query(actor: Principal) -> Select[Any]:
+    return select(JobRow).join(ProjectRow, ProjectRow.id == JobRow.project_id).where(projects._visible(actor))
+
+
+def list_jobs(
+    s: Session, actor: Principal, *, after: int | None, limit: int, project_id: int | None = None,
+    states: Sequence[str] = (), array_id: int | None = None, mine: bool = False,
+) -> Page[JobRow]:
+    q = query(actor)
+    if project_id is not None:
+        q = q.where(JobRow.project_id == project_id)
+    if states:
+        q = q.where(JobRow.state.in_(list(states)))
+    if array_id is not None:
+        q = q.where(JobRow.array_id == array_id)
+    if mine:
+        q = q.where(JobRow.user_id == actor.user_id)
+    return page(s, q, JobRow.id, after, limit)
+
+
+def cancel(s: Session, actor: Principal, job_id: int, *, whole_array: bool = False) -> list[JobRow]:
+    """Pending jobs end at once; admitted or running ones are killed by the controller (SIGTERM, grace, SIGKILL)."""
+    job = get(s, actor, job_id)
+    p = s.get(ProjectRow, job.project_id)
+    if p is not None and job.user_id != actor.user_id and not actor.is_org_admin(p.organization_id):
+        raise InvalidInput("only the submitter or an organization admin may cancel this job")
+    targets = [job]
+    if whole_array and job.array_id is not None:
+        targets = list(s.execute(select(JobRow).where(JobRow.array_id == job.array_id)).scalars())
+    now = utcnow()
+    changed = []
+    for t in targets:
+        if t.state == JobState.PENDING.value:
+            t.state, t.reason, t.ended_at = JobState.CANCELLED.value, f"cancelled by {actor.username}", now
+            changed.append(t)
+        elif t.state in (JobState.ADMITTED.value, JobState.RUNNING.value) and not t.cancel_requested:
+            t.cancel_requested = True
+            t.reason = f"cancel requested by {actor.username}"
+            changed.append(t)
+    if changed:
+        audit.record(s, actor, "job.cancel", "job", job.id, organization_id=p.organization_id if p else None,
+                     data={"jobs": [t.id for t in changed]})
+    return changed
+
+
+def job_dir(settings: Settings, job_id: int) -> Path:
+    return settings.jobs_dir / str(job_id)
+
+
+def read_log(settings: Settings, job: JobRow, stream: str, offset: int, limit: int) -> tuple[bytes, int, int]:
+    """Bytes [offset, offset+limit) of the job's stdout or stderr, the next offset and the file's size."""
+    if stream not in ("stdout", "stderr"):
+        raise InvalidInput("stream must be stdout or stderr")
+    path = job_dir(settings, job.id) / f"{stream}.log"
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, 2)
+            f.seek(min(offset, size))
+            data = f.read(limit)
+    except FileNotFoundError:
+        return b"", offset, 0
+    return data, min(offset, size) + len(data), size
+
+
+def waiting_since(job: JobRow, now: dt.datetime) -> float:
+    return (now - job.submitted_at).total_seconds()

@@ -1,0 +1,69 @@
+"""Jobs: what a project asked to run (spec), where it runs (placement) and how it ended.
+
+One row per job; a job array is one row per task sharing ``array_id`` (the id of
+its first task), as Slurm users expect (``412_3``). Each start of a job is a new
+``attempt``: a preempted or lost job goes back to pending with its original
+``submitted_at`` (its place in the queue) and runs again as attempt + 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aicc.store.models.base import Base, UTCDateTime, utcnow
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state_project", "state", "project_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    """Why it waits, or how it ended, in words a user can act on."""
+
+    # spec
+    command: Mapped[list[str]] = mapped_column(JSON)
+    """argv; a submitted script is stored in ``script`` and run as ["/bin/sh", "job.sh"]."""
+    script: Mapped[str | None] = mapped_column(Text)
+    flavors: Mapped[list[str]] = mapped_column(JSON)
+    """Acceptable flavors, in the user's order of preference."""
+    accelerators: Mapped[int] = mapped_column(Integer)
+    cpus: Mapped[int] = mapped_column(Integer)
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    time_limit_s: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    env: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    workload_class: Mapped[str | None] = mapped_column(String(63))
+    depends_on: Mapped[list[int]] = mapped_column(JSON, default=list)
+    """afterok: start only after all of these succeeded."""
+    array_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    array_index: Mapped[int | None] = mapped_column(Integer)
+    array_max_running: Mapped[int | None] = mapped_column(Integer)
+
+    # life
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    admitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    allocation_id: Mapped[int | None] = mapped_column(ForeignKey("allocations.id"))
+    flavor: Mapped[str | None] = mapped_column(String(63))
+    placement: Mapped[list[Any] | None] = mapped_column(JSON)
+    """[[node, [device indexes]], …] of the current attempt."""
+    borrowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    """The engine's id for the current attempt (Slurm job id, local run id)."""
+    metered_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """End of the last usage interval written for the current attempt."""
+    metered_intervals: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    preempt_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
