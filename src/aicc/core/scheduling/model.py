@@ -1,0 +1,147 @@
+"""The scheduler's view of the center: plain data, no I/O.
+
+The live controller fills these from the database, the simulator from a trace;
+both then call the same :class:`~aicc.core.scheduling.scheduler.Scheduler`.
+Times are Unix seconds (floats); "units" are accelerators, or CPU cores on a CPU
+flavor, which is also how quotas and service units count them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class FlavorInfo:
+    name: str
+    su_rate: float
+    cpu: bool = False
+    """A CPU flavor: units are cores and jobs ask for no accelerators."""
+
+
+@dataclass(slots=True)
+class ProjectState:
+    """A project with the allocation the scheduler charges it to."""
+
+    id: int
+    weight: float = 1.0
+    nominal: Mapping[str, int] = field(default_factory=dict)
+    """Guaranteed concurrent units per flavor."""
+    borrowing_limit: Mapping[str, int] = field(default_factory=dict)
+    """Extra units per flavor it may take from idle capacity (preemptible)."""
+    budget_left: float = float("inf")
+    """SU left in the allocation, less what running jobs may still spend up to their time limits."""
+    window_start: float = float("-inf")
+    window_end: float = float("inf")
+    active: bool = True
+    """False when suspended (or no allocation at all)."""
+    allocation_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingJob:
+    id: int
+    project: int
+    flavors: tuple[str, ...]
+    """Acceptable flavors, in the user's order of preference."""
+    accelerators: int
+    cpus: int
+    memory_mb: int
+    time_limit_s: float
+    priority: int = 0
+    submit_time: float = 0.0
+    workload_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    node: str
+    devices: tuple[int, ...]
+    cpus: int
+    memory_mb: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunningJob:
+    id: int
+    project: int
+    flavor: str
+    placements: tuple[Placement, ...]
+    start_time: float
+    time_limit_s: float
+    priority: int = 0
+    borrowed: bool = False
+    units: int = 0
+    """Units held on ``flavor`` (accelerators, or cores on a CPU flavor)."""
+
+    @property
+    def end_by(self) -> float:
+        return self.start_time + self.time_limit_s
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    name: str
+    flavor: str
+    accelerators: int
+    cpus: int
+    memory_mb: int
+    available: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """What a scheduling policy does; the presets in :data:`POLICIES` are the ones compared in simulation."""
+
+    order: str = "fairshare"
+    """"fifo": by submit time; "fairshare": projects by weighted dominant share, then priority, then submit time."""
+    backfill: bool = True
+    """EASY backfill: later jobs may start if they do not delay the reservation of the first blocked one."""
+    quotas: bool = True
+    """Enforce nominal quota and borrowing limit; off means one shared pool."""
+    preemption: bool = True
+    """A job within its nominal quota may preempt borrowed capacity."""
+    placement: str = "cheapest"
+    """"cheapest": lowest SU rate first; "throughput": best measured throughput per SU for the job's class."""
+    max_examined: int = 0
+    """Stop after examining this many jobs in one cycle (0: no limit), as Slurm's bf_max_job_test."""
+
+
+POLICIES: dict[str, PolicyConfig] = {
+    "fifo": PolicyConfig(order="fifo", backfill=False, quotas=False, preemption=False),
+    "easy": PolicyConfig(order="fifo", backfill=True, quotas=False, preemption=False),
+    "aicc": PolicyConfig(),
+    "hetero": PolicyConfig(placement="throughput"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    job_id: int
+    flavor: str
+    placements: tuple[Placement, ...]
+    borrowed: bool
+    allocation_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    job_id: int
+    flavor: str
+    start: float
+    """When enough capacity is expected to be free (from running jobs' time limits)."""
+
+
+@dataclass(slots=True)
+class CycleResult:
+    admissions: list[Admission] = field(default_factory=list)
+    preemptions: list[int] = field(default_factory=list)
+    reservation: Reservation | None = None
+    reasons: dict[int, str] = field(default_factory=dict)
+    """Why each examined pending job still waits."""
+    examined: int = 0
+    blocked_projects: dict[int, str] = field(default_factory=dict)
+    """Projects skipped whole (no quota room): the reason for all their pending jobs."""
+    idle_reason: str = ""
+    """For pending jobs not examined this cycle (the center is full)."""

@@ -1,0 +1,432 @@
+"""One scheduling cycle, over state kept between cycles and updated by deltas.
+
+The controller and the simulator hold one :class:`Scheduler`, tell it what
+changed (a submit, a finish, a node going down) and call :meth:`Scheduler.cycle`.
+A cycle walks the queue in policy order and stops as soon as nothing more can
+start, so its cost follows what can be admitted, not the length of the queue:
+with the center full, a cycle over 100,000 pending jobs examines a handful.
+
+Policy, as in DESIGN.md: drop what cannot run (allocation window, suspension,
+budget for the time limit); order projects by weighted dominant share; admit a
+gang whole on one flavor, within nominal quota first, then by borrowing idle
+capacity up to the limit; reserve for the first job that does not fit (EASY
+backfill); a job within its nominal quota may preempt borrowed capacity.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Iterable, Iterator, Mapping
+
+from aicc.core.scheduling import reasons
+from aicc.core.scheduling.capacity import FlavorPool
+from aicc.core.scheduling.fairshare import dominant_share
+from aicc.core.scheduling.model import (
+    Admission,
+    CycleResult,
+    FlavorInfo,
+    NodeInfo,
+    PendingJob,
+    Placement,
+    PolicyConfig,
+    ProjectState,
+    Reservation,
+    RunningJob,
+)
+
+_Key = tuple[int, float, int]
+
+
+def _key(job: PendingJob, fifo: bool) -> _Key:
+    return (0, job.submit_time, job.id) if fifo else (-job.priority, job.submit_time, job.id)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        flavors: Iterable[FlavorInfo],
+        nodes: Iterable[NodeInfo],
+        config: PolicyConfig,
+        throughput: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> None:
+        self.config = config
+        self.flavors = {f.name: f for f in flavors}
+        self.pools = {name: FlavorPool(f) for name, f in self.flavors.items()}
+        for n in nodes:
+            self.pools[n.flavor].add_node(n)
+        self.throughput = throughput or {}
+        self.projects: dict[int, ProjectState] = {}
+        self.usage: dict[int, dict[str, int]] = {}
+        self.pending: dict[int, PendingJob] = {}
+        self._queues: dict[int, list[_Key]] = {}  # per project (fair share) or one queue under key 0 (FIFO)
+        self.running: dict[int, RunningJob] = {}
+        self._ends: dict[str, list[tuple[float, int]]] = {f: [] for f in self.flavors}  # (end_by, job id)
+        self.preempting: set[int] = set()
+        self._can_preempt = False
+        self._now = 0.0
+        self._order_cache: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
+        self._version: dict[int, int] = {}  # bumped when a project's usage changes
+        self._share: dict[int, float] = {}
+        self._rooms: dict[tuple[int, str], tuple[int, dict[str, float]]] = {}
+        self._borrowing: set[int] = set()  # running on borrowed capacity, not being preempted
+        self._capacity_cache: dict[str, int] | None = None
+        self._blocked_last: dict[int, int] = {}
+
+    # -- deltas -----------------------------------------------------------------------------------
+    def set_project(self, project: ProjectState) -> None:
+        self.projects[project.id] = project
+        self.usage.setdefault(project.id, {})
+        self._touch(project.id)
+
+    def _touch(self, project: int) -> None:
+        self._version[project] = self._version.get(project, 0) + 1
+        self._share.pop(project, None)
+
+    def submit(self, job: PendingJob) -> None:
+        self.pending[job.id] = job
+        q = self._queues.setdefault(self._queue_of(job), [])
+        bisect.insort(q, _key(job, self.config.order == "fifo"))
+
+    def cancel(self, job_id: int) -> None:
+        job = self.pending.pop(job_id, None)
+        if job is not None:
+            q = self._queues.get(self._queue_of(job), [])
+            i = bisect.bisect_left(q, _key(job, self.config.order == "fifo"))
+            if i < len(q) and q[i][2] == job_id:
+                q.pop(i)
+
+    def add_running(self, job: RunningJob) -> None:
+        """A job already running (controller restart, or an admission the caller applied)."""
+        self.running[job.id] = job
+        pool = self.pools[job.flavor]
+        for p in job.placements:
+            pool.take(p.node, p.devices, p.cpus, p.memory_mb)
+        use = self.usage.setdefault(job.project, {})
+        use[job.flavor] = use.get(job.flavor, 0) + job.units
+        bisect.insort(self._ends[job.flavor], (job.end_by, job.id))
+        if job.borrowed and job.id not in self.preempting:
+            self._borrowing.add(job.id)
+        self._touch(job.project)
+
+    def finish(self, job_id: int) -> RunningJob | None:
+        job = self.running.pop(job_id, None)
+        if job is None:
+            return None
+        pool = self.pools[job.flavor]
+        for p in job.placements:
+            pool.give_back(p)
+        use = self.usage[job.project]
+        use[job.flavor] -= job.units
+        ends = self._ends[job.flavor]
+        i = bisect.bisect_left(ends, (job.end_by, job.id))
+        if i < len(ends) and ends[i][1] == job.id:
+            ends.pop(i)
+        self.preempting.discard(job_id)
+        self._borrowing.discard(job_id)
+        self._touch(job.project)
+        return job
+
+    def requeue(self, job_id: int, original: PendingJob) -> None:
+        """A preempted or lost job: release its capacity and queue it again in its original place."""
+        self.finish(job_id)
+        self.submit(original)
+
+    def set_node_available(self, node: str, flavor: str, available: bool) -> None:
+        self.pools[flavor].set_available(node, available)
+        self._capacity_cache = None
+        self._share.clear()
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _queue_of(self, job: PendingJob) -> int:
+        return 0 if self.config.order == "fifo" else job.project
+
+    def capacity(self) -> dict[str, int]:
+        if self._capacity_cache is None:
+            self._capacity_cache = {f: p.total for f, p in self.pools.items()}
+        return self._capacity_cache
+
+
+    def share(self, project: int, capacity: Mapping[str, int] | None = None) -> float:
+        cached = self._share.get(project)
+        if cached is None:
+            p = self.projects.get(project)
+            cached = dominant_share(self.usage.get(project, {}), capacity or self.capacity(), p.weight if p else 1.0)
+            self._share[project] = cached
+        return cached
+
+    def _flavor_order(self, job: PendingJob) -> list[str]:
+        key = (job.flavors, job.workload_class)
+        cached = self._order_cache.get(key)
+        if cached is not None:
+            return cached
+        names = [f for f in job.flavors if f in self.flavors]
+        if self.config.placement == "throughput" and job.workload_class in self.throughput:
+            speed = self.throughput[job.workload_class or ""]
+            names.sort(key=lambda f: -speed.get(f, 0.0) / max(self.flavors[f].su_rate, 1e-9))
+        else:
+            names.sort(key=lambda f: self.flavors[f].su_rate)
+        self._order_cache[key] = names
+        return names
+
+    def _units(self, job: PendingJob, flavor: str) -> int:
+        return job.cpus if self.flavors[flavor].cpu else job.accelerators
+
+    def _cost(self, job: PendingJob, flavor: str) -> float:
+        return self._units(job, flavor) * job.time_limit_s / 3600.0 * self.flavors[flavor].su_rate
+
+    def _room(self, project: int, kind: str) -> dict[str, float]:
+        """Units the project may still take per flavor in this pass (its quota headroom)."""
+        if kind == "any":
+            return dict.fromkeys(self.flavors, float("inf"))
+        version = self._version.get(project, 0)
+        hit = self._rooms.get((project, kind))
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        p = self.projects.get(project)
+        if p is None:
+            return dict.fromkeys(self.flavors, 0.0)
+        use = self.usage.get(project, {})
+        out: dict[str, float] = {}
+        for f in self.flavors:
+            limit = p.nominal.get(f, 0) + (p.borrowing_limit.get(f, 0) if kind == "borrow" else 0)
+            out[f] = limit - use.get(f, 0)
+        self._rooms[(project, kind)] = (version, out)
+        return out
+
+    def _order(self, kind: str, capacity: Mapping[str, int],
+               skipped: dict[int, int]) -> Iterator[tuple[int, dict[str, float]]]:
+        """Pending jobs in policy order with their project's room; fair-share order is re-read after admissions.
+
+        A project with no room on any flavor is skipped whole (its head job id lands in ``skipped``):
+        that is what keeps a cycle over a long queue short.
+        """
+        if self.config.order == "fifo":
+            room = dict.fromkeys(self.flavors, float("inf"))
+            for key in self._queues.get(0, []):
+                yield key[2], room
+            return
+        heap = [(self.share(p, capacity), q[0], p) for p, q in self._queues.items() if q]
+        heapq.heapify(heap)
+        pos = dict.fromkeys(self._queues, 0)
+        while heap:
+            _, _, project = heapq.heappop(heap)
+            q = self._queues[project]
+            room = self._room(project, kind)
+            if all(v <= 0 for v in room.values()):
+                if pos[project] < len(q):
+                    skipped.setdefault(project, q[pos[project]][2])
+                continue
+            before = self._version.get(project, 0)
+            while pos[project] < len(q):
+                job_id = q[pos[project]][2]
+                pos[project] += 1
+                yield job_id, room
+                if self._version.get(project, 0) != before:  # admitted: its share grew, re-queue the project
+                    if pos[project] < len(q):
+                        heapq.heappush(heap, (self.share(project, capacity), q[pos[project]], project))
+                    break
+
+    # -- the cycle --------------------------------------------------------------------------------
+    def cycle(self, now: float) -> CycleResult:
+        """Admit what fits; the admissions are applied to this state as running jobs."""
+        res = CycleResult(idle_reason=reasons.IDLE)
+        cfg = self.config
+        self._now = now
+        capacity = self.capacity()
+        budget = {p: s.budget_left for p, s in self.projects.items()}
+        blocked_shapes: set[tuple[object, ...]] = set()
+        reservation: Reservation | None = None
+        extra = 0  # units on the reserved flavor the reserved job will not need at its start
+        fifo_blocked: int | None = None
+        passes = ("guaranteed", "borrow") if cfg.quotas else ("any",)
+        admitted: set[int] = set()
+        settled: set[int] = set()  # decided for this cycle (waiting on its own preemptions)
+        skipped: dict[int, int] = {}
+        self._can_preempt = self._preemptable()
+        exhausted = self._exhausted(passes[0])
+        for kind in passes:
+            exhausted = self._exhausted(kind)
+            for job_id, room in self._order(kind, capacity, skipped):
+                if exhausted or (cfg.max_examined and res.examined >= cfg.max_examined):
+                    break
+                if job_id in admitted or job_id in settled or job_id not in self.pending:
+                    continue
+                res.examined += 1
+                job = self.pending[job_id]
+                if fifo_blocked is not None and not cfg.backfill:
+                    res.reasons[job_id] = reasons.behind_fifo(fifo_blocked)
+                    continue
+                why = self._eligible(job, now)
+                if why:
+                    res.reasons[job_id] = why
+                    continue
+                order = self._flavor_order(job)
+                flavors = [f for f in order if self._units(job, f) <= room[f]]
+                if not flavors:
+                    if kind != "guaranteed":
+                        res.reasons[job_id] = self._quota_reason(job, order)
+                    continue
+                placed = None
+                for flavor in flavors:
+                    units = self._units(job, flavor)
+                    if units > self.pools[flavor].free or self._cost(job, flavor) > budget[job.project]:
+                        continue
+                    shape = (flavor, units, job.cpus, job.memory_mb)
+                    if shape in blocked_shapes:
+                        continue
+                    if reservation is not None and flavor == reservation.flavor and now + job.time_limit_s > \
+                            reservation.start and units > extra:
+                        continue
+                    where = self.pools[flavor].place(units, job.cpus, job.memory_mb)
+                    if where is None:
+                        blocked_shapes.add(shape)
+                        continue
+                    placed = (flavor, where, units)
+                    break
+                if placed is not None:
+                    flavor, where, units = placed
+                    if reservation is not None and flavor == reservation.flavor and \
+                            now + job.time_limit_s > reservation.start:
+                        extra -= units
+                    self._admit(job, flavor, where, units, res)
+                    budget[job.project] -= self._cost(job, flavor)
+                    admitted.add(job_id)
+                    exhausted = self._exhausted(kind)
+                    continue
+                # it does not fit now
+                cheapest = min(flavors, key=lambda f: self._cost(job, f))
+                if self._cost(job, cheapest) > budget[job.project]:
+                    hours = job.time_limit_s / 3600
+                    res.reasons[job_id] = reasons.budget(hours, self._cost(job, cheapest), budget[job.project])
+                    continue
+                if kind == "guaranteed" and self._can_preempt:
+                    victims = self._preempt_for(job, flavors)
+                    if victims is not None:
+                        settled.add(job_id)
+                        res.preemptions.extend(victims)
+                        res.reasons[job_id] = reasons.preempting(victims) if victims else \
+                            reasons.preemption_in_progress()
+                        exhausted = self._exhausted(kind)
+                        continue
+                if reservation is None and fifo_blocked is None:
+                    if cfg.backfill:
+                        reservation, extra = self._reserve(job, flavors, now)
+                        res.reservation = reservation
+                        if reservation is not None:
+                            res.reasons[job_id] = reasons.reserved(reservation.flavor, reservation.start)
+                            continue
+                    else:
+                        fifo_blocked = job_id
+                    res.reasons[job_id] = reasons.capacity(tuple(flavors), self._units(job, flavors[0]),
+                                                           self.flavors[flavors[0]].cpu)
+                elif reservation is not None:
+                    res.reasons[job_id] = reasons.behind_reservation(reservation.job_id)
+                else:
+                    res.reasons[job_id] = reasons.capacity(tuple(flavors), self._units(job, flavors[0]),
+                                                           self.flavors[flavors[0]].cpu)
+        for project, head in skipped.items():
+            # a project skipped whole: explain it once, when it becomes blocked (reasons are cheap to keep)
+            if self._blocked_last.get(project) != head and head in self.pending and head not in res.reasons:
+                res.reasons[head] = self._quota_reason(self.pending[head], self._flavor_order(self.pending[head]))
+                res.blocked_projects[project] = res.reasons[head]
+        self._blocked_last = skipped
+        for job_id in admitted:
+            res.reasons.pop(job_id, None)
+            self.cancel(job_id)  # out of the queues only now: the order generator walks them during the cycle
+        return res
+
+    def _quota_reason(self, job: PendingJob, order: list[str]) -> str:
+        p = self.projects.get(job.project)
+        if p is None:
+            return reasons.suspended()
+        for f in order:
+            nominal, limit = p.nominal.get(f, 0), p.borrowing_limit.get(f, 0)
+            if nominal or limit:
+                return reasons.quota(f, nominal, limit)
+        return reasons.no_quota(tuple(order))
+
+    def _preemptable(self) -> bool:
+        return bool(self.config.preemption and self.config.quotas and self._borrowing)
+
+    def _exhausted(self, kind: str) -> bool:
+        """Nothing more can start in this pass: every flavor is full and preemption cannot help."""
+        if any(p.free > 0 for p in self.pools.values()):
+            return False
+        return not (kind == "guaranteed" and self._can_preempt)
+
+    def _eligible(self, job: PendingJob, now: float) -> str | None:
+        p = self.projects.get(job.project)
+        if p is None or not p.active:
+            return reasons.suspended()
+        if now < p.window_start:
+            return reasons.window_not_started(p.window_start)
+        if now >= p.window_end:
+            return reasons.window_ended()
+        return None
+
+    def _admit(self, job: PendingJob, flavor: str, where: tuple[Placement, ...], units: int,
+               res: CycleResult) -> None:
+        now = self._now
+        p = self.projects[job.project]
+        borrowed = False
+        if self.config.quotas:
+            borrowed = self.usage.get(job.project, {}).get(flavor, 0) + units > p.nominal.get(flavor, 0)
+        self.add_running(RunningJob(job.id, job.project, flavor, where, now, job.time_limit_s, job.priority,
+                                    borrowed, units))
+        res.admissions.append(Admission(job.id, flavor, where, borrowed, p.allocation_id))
+
+    def _preempt_for(self, job: PendingJob, flavors: list[str]) -> list[int] | None:
+        """Victims that make room for ``job`` on one of ``flavors``; [] if enough is already being freed.
+
+        None when preemption cannot help (no borrowed capacity there).
+        """
+        for flavor in flavors:
+            units = self._units(job, flavor)
+            pool = self.pools[flavor]
+            coming = sum(self.running[v].units for v in self.preempting
+                         if v in self.running and self.running[v].flavor == flavor)
+            if pool.free + coming >= units:
+                if coming:
+                    return []
+                continue  # fits by count but not by node shape: preemption would not help
+            candidates = sorted(
+                (j for j in self.running.values()
+                 if j.flavor == flavor and j.borrowed and j.id not in self.preempting and j.project != job.project),
+                key=lambda j: (j.priority, -j.start_time, -j.id),
+            )
+            chosen: list[int] = []
+            freed = pool.free + coming
+            for victim in candidates:
+                chosen.append(victim.id)
+                freed += victim.units
+                if freed >= units:
+                    self.preempting.update(chosen)
+                    self._borrowing.difference_update(chosen)
+                    self._can_preempt = self._preemptable()
+                    return chosen
+        return None
+
+    def _reserve(self, job: PendingJob, flavors: list[str], now: float) -> tuple[Reservation | None, int]:
+        """Earliest start for the blocked head job from running jobs' time limits (flavor-level)."""
+        best: tuple[float, str, int] | None = None
+        for flavor in flavors:
+            units = self._units(job, flavor)
+            pool = self.pools[flavor]
+            if units > pool.total:
+                continue
+            free = pool.free
+            at = now
+            if free < units:
+                for end_by, rid in self._ends[flavor]:
+                    free += self.running[rid].units
+                    at = max(end_by, now)
+                    if free >= units:
+                        break
+                else:
+                    continue
+            if best is None or at < best[0]:
+                best = (at, flavor, free - units)
+        if best is None:
+            return None, 0
+        return Reservation(job.id, best[1], best[0]), best[2]
