@@ -19,7 +19,7 @@ def test_time_limits(text: str, seconds: int) -> None:
 
 @pytest.mark.parametrize("text", ["", "soon", "0", "-5m", "2x", "1:2:3:4"])
 def test_bad_time_limits(text: str) -> None:
-    with pytest.raises(ValueError, match="time limit|positive"):
+    with pytest.raises(ValueError, match=r"time limit|positive"):
         parse_time_limit(text)
 
 
