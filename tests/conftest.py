@@ -82,7 +82,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) ->
 
 @pytest.fixture
 def settings(tmp_path: Path, db: Database) -> Settings:
-    return Settings(home=tmp_path / "home", database_url=db.url, max_body_bytes=256 * 1024)
+    return Settings(home=tmp_path / "home", database_url=db.url, max_body_bytes=256 * 1024, controller=False)
 
 
 @pytest.fixture

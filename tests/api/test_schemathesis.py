@@ -28,7 +28,7 @@ def _app():  # type: ignore[no-untyped-def]
     db = Database(f"sqlite:///{home / 'aicc.db'}")
     upgrade(db.engine)
     world = build_world(db)
-    app = create_app(Settings(home=home, database_url=db.url, max_body_bytes=64 * 1024), db)
+    app = create_app(Settings(home=home, database_url=db.url, max_body_bytes=64 * 1024, controller=False), db)
     app.state.fuzz_token = world.admin_token
     return app
 

@@ -6,6 +6,10 @@ apps as they like, each on its own database, and nothing is global.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import APIRouter, FastAPI, Response
 from sqlalchemy import text
 
@@ -26,11 +30,29 @@ Lists are paginated with `limit` and an opaque `cursor` (`next_cursor` in each p
 Updates carry the `version` you read; a stale version gets 409 and nothing is written."""
 
 
+def _controller(settings: Settings, db: Database) -> Any:
+    from aicc.controller.loop import Controller
+    from aicc.executors.local import LocalExecutor
+
+    return Controller(settings, db, LocalExecutor(settings.jobs_dir, grace_s=settings.preempt_grace_s))
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or load_settings()
     db = db or Database(settings.database_url)
     metrics = Metrics()
+    controller = _controller(settings, db) if settings.controller else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if controller is not None:
+            controller.start()
+        yield
+        if controller is not None:
+            controller.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="AICC",
         version=__version__,
         description=DESCRIPTION,
@@ -41,6 +63,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db
     app.state.metrics = metrics
+    app.state.controller = controller
+    app.state.wake_controller = controller.wake if controller is not None else None
     problems.install(app)
 
     api = APIRouter(prefix="/api/v1")

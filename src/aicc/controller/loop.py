@@ -19,9 +19,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from aicc.config import Settings
-from aicc.controller import planning
 from aicc.controller.lifecycle import apply_status
 from aicc.controller.lock import ControllerLock
+from aicc.controller.planning import Planner
 from aicc.core.jobs import JobState
 from aicc.executors.base import Executor, Launch, Placement
 from aicc.services import audit, metering
@@ -47,7 +47,7 @@ class Controller:
         self.db = db
         self.executor = executor
         self.lock = ControllerLock(db, settings.home)
-        self.planner = planning.Planner()
+        self.planner = Planner()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -192,7 +192,7 @@ class Controller:
             path = workdir / "job.sh"
             path.write_text(job.script, encoding="utf-8")
             argv = ["/bin/sh", str(path)]
-        placements = [Placement(node, tuple(devices)) for node, devices in (job.placement or [])]
+        placements = [Placement(str(item[0]), tuple(item[1])) for item in (job.placement or [])]
         env = {**job.env, "AICC_PROJECT": project}
         if job.array_index is not None:
             env["AICC_ARRAY_TASK_ID"] = str(job.array_index)

@@ -1,0 +1,195 @@
+"""From database rows to the core policy and back: one scheduling decision per cycle.
+
+The scheduler state is rebuilt from the database every cycle. That is the
+simplest way to be right after a restart, a cancel or an amended allocation, and
+cheap at the size of a real queue (thousands of jobs); the policy itself is
+incremental-capable (see ``bench/scheduling_cycle.py``) for when queues grow.
+
+Dependencies (``afterok``) and array throttles (``%N``) are settled here, before
+the policy sees the queue: they are facts about jobs, not about capacity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aicc.core.jobs import JobState
+from aicc.core.scheduling import (
+    POLICIES,
+    FlavorInfo,
+    NodeInfo,
+    PendingJob,
+    Placement,
+    PolicyConfig,
+    ProjectState,
+    RunningJob,
+    Scheduler,
+)
+from aicc.core.scheduling.reasons import IDLE
+from aicc.services import metering
+from aicc.store.models import AllocationRow, FlavorRow, JobRow, NodeRow
+
+SUBMITTED_REASON = "waiting for the next scheduling cycle"
+LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
+FAILED_DEP = (JobState.FAILED.value, JobState.CANCELLED.value, JobState.TIMED_OUT.value)
+
+
+@dataclass
+class Decision:
+    admitted: list[int] = field(default_factory=list)
+    preempt: list[int] = field(default_factory=list)
+    examined: int = 0
+
+
+def _ts(t: dt.datetime) -> float:
+    return t.timestamp()
+
+
+def placement_json(placements: tuple[Placement, ...]) -> list[list[object]]:
+    return [[p.node, list(p.devices), p.cpus, p.memory_mb] for p in placements]
+
+
+def placements_of(job: JobRow) -> tuple[Placement, ...]:
+    out = []
+    for item in job.placement or []:
+        node, devices = item[0], item[1]
+        cpus = item[2] if len(item) > 2 else job.cpus
+        mem = item[3] if len(item) > 3 else job.memory_mb
+        out.append(Placement(str(node), tuple(int(d) for d in devices), int(cpus), int(mem)))
+    return tuple(out)
+
+
+class Planner:
+    def __init__(self, config: PolicyConfig | None = None) -> None:
+        self.config = config or POLICIES["aicc"]
+
+    def invalidate(self) -> None:
+        """Kept for the loop's sake: state is rebuilt every cycle, so nothing is cached to drop."""
+
+    def plan(self, s: Session, now: dt.datetime) -> Decision:
+        flavors = {f.id: f for f in s.execute(select(FlavorRow).where(FlavorRow.retired.is_(False))).scalars()}
+        infos = [FlavorInfo(f.name, f.su_rate, f.vendor == "cpu") for f in flavors.values()]
+        nodes = [NodeInfo(n.name, flavors[n.flavor_id].name, n.accelerators, n.cpus, n.memory_gb * 1024)
+                 for n in s.execute(select(NodeRow).where(NodeRow.retired.is_(False))).scalars()
+                 if n.flavor_id in flavors]
+        sched = Scheduler(infos, nodes, self.config)
+        rates = {f.name: (f.su_rate, f.vendor == "cpu") for f in flavors.values()}
+        live = list(s.execute(select(JobRow).where(JobRow.state.in_(LIVE))).scalars())
+        self._projects(s, sched, now, live, rates)
+        for job in live:
+            if job.flavor in sched.pools and job.placement:
+                units = job.cpus if rates[job.flavor][1] else job.accelerators
+                start = _ts(job.started_at or job.admitted_at or now)
+                sched.add_running(RunningJob(job.id, job.project_id, job.flavor, placements_of(job), start,
+                                             job.time_limit_s, job.priority, job.borrowed, units))
+                if job.preempt_requested:
+                    sched.preempting.add(job.id)
+                    sched._borrowing.discard(job.id)
+        pending = self._eligible_pending(s, now, live)
+        for job in pending:
+            sched.submit(PendingJob(job.id, job.project_id, tuple(job.flavors), job.accelerators, job.cpus,
+                                    job.memory_mb, job.time_limit_s, job.priority, _ts(job.submitted_at),
+                                    job.workload_class))
+        result = sched.cycle(_ts(now))
+        by_id = {j.id: j for j in pending}
+        decision = Decision(preempt=list(result.preemptions), examined=result.examined)
+        for a in result.admissions:
+            job = by_id[a.job_id]
+            job.state = JobState.ADMITTED.value
+            job.flavor = a.flavor
+            job.placement = placement_json(a.placements)
+            job.borrowed = a.borrowed
+            job.allocation_id = a.allocation_id
+            job.admitted_at = now
+            job.reason = f"starting on {a.flavor}" + (" (borrowed capacity)" if a.borrowed else "")
+            decision.admitted.append(job.id)
+        for job_id, reason in result.reasons.items():
+            waiting = by_id.get(job_id)
+            if waiting is not None and waiting.reason != reason:
+                waiting.reason = reason
+        for job in pending:
+            if job.state == JobState.PENDING.value and job.reason == SUBMITTED_REASON:
+                job.reason = IDLE
+        return decision
+
+    def _projects(self, s: Session, sched: Scheduler, now: dt.datetime, live: list[JobRow],
+                  rates: dict[str, tuple[float, bool]]) -> None:
+        """Each project with the allocation to charge: the active one that ends first (use it or lose it)."""
+        allocations = list(s.execute(select(AllocationRow).where(AllocationRow.ends_at > now)
+                                     .order_by(AllocationRow.ends_at)).scalars())
+        used = metering.used_by_allocation(s, [a.id for a in allocations])
+        committed: dict[int, float] = {}
+        for job in live:
+            if job.allocation_id is None or job.flavor not in rates:
+                continue
+            rate, cpu = rates[job.flavor]
+            started = job.started_at or job.admitted_at or now
+            left_s = max(job.time_limit_s - (now - started).total_seconds(), 0.0)
+            metered = (job.metered_until or started) if job.started_at else started
+            unmetered_s = max((now - metered).total_seconds(), 0.0) if job.started_at else 0.0
+            units = job.cpus if cpu else job.accelerators
+            committed[job.allocation_id] = committed.get(job.allocation_id, 0.0) + \
+                units * (left_s + unmetered_s) / 3600 * rate
+        chosen: dict[int, AllocationRow] = {}
+        for a in allocations:
+            current = chosen.get(a.project_id)
+            left = a.budget_su - used.get(a.id, 0.0) - committed.get(a.id, 0.0)
+            usable = not a.suspended and a.starts_at <= now and left > 0
+            if current is None:
+                chosen[a.project_id] = a
+                continue
+            current_left = current.budget_su - used.get(current.id, 0.0) - committed.get(current.id, 0.0)
+            current_usable = not current.suspended and current.starts_at <= now and current_left > 0
+            if usable and not current_usable:
+                chosen[a.project_id] = a
+        names = {f.id: f.name for f in s.execute(select(FlavorRow)).scalars()}
+        for project_id, a in chosen.items():
+            left = a.budget_su - used.get(a.id, 0.0) - committed.get(a.id, 0.0)
+            sched.set_project(ProjectState(
+                project_id, weight=a.weight,
+                nominal={names[q.flavor_id]: q.nominal for q in a.quotas},
+                borrowing_limit={names[q.flavor_id]: q.borrowing_limit for q in a.quotas},
+                budget_left=left, window_start=_ts(a.starts_at), window_end=_ts(a.ends_at),
+                active=not a.suspended, allocation_id=a.id))
+
+    def _eligible_pending(self, s: Session, now: dt.datetime, live: list[JobRow]) -> list[JobRow]:
+        """Pending jobs whose dependencies succeeded and whose array has room; settles the rest."""
+        pending = list(s.execute(select(JobRow).where(JobRow.state == JobState.PENDING.value)
+                                 .order_by(JobRow.id)).scalars())
+        dep_ids = {d for j in pending for d in (j.depends_on or [])}
+        dep_state: dict[int, str] = {}
+        if dep_ids:
+            dep_state = dict(s.execute(select(JobRow.id, JobRow.state).where(JobRow.id.in_(dep_ids))).all())
+        running_per_array: dict[int, int] = {}
+        for j in live:
+            if j.array_id is not None:
+                running_per_array[j.array_id] = running_per_array.get(j.array_id, 0) + 1
+        out = []
+        for job in pending:
+            failed = [d for d in job.depends_on or [] if dep_state.get(d) in FAILED_DEP]
+            if failed:
+                job.state = JobState.CANCELLED.value
+                job.ended_at = now
+                job.reason = f"dependency never satisfied: job {failed[0]} {dep_state[failed[0]]}"
+                continue
+            waiting = [d for d in job.depends_on or [] if dep_state.get(d) != JobState.SUCCEEDED.value]
+            if waiting:
+                reason = f"waiting: for job {waiting[0]} to succeed (afterok)"
+                if job.reason != reason:
+                    job.reason = reason
+                continue
+            if job.array_id is not None and job.array_max_running:
+                n = running_per_array.get(job.array_id, 0)
+                if n >= job.array_max_running:
+                    reason = f"waiting: array limit of {job.array_max_running} running tasks"
+                    if job.reason != reason:
+                        job.reason = reason
+                    continue
+                running_per_array[job.array_id] = n + 1
+            out.append(job)
+        return out
+

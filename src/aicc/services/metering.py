@@ -101,7 +101,8 @@ def summaries(
         burn = recent.get(a.id, 0.0) / BURN_WINDOW.total_seconds() * 86400
         exhaustion = None
         if burn > 0 and remaining > 0:
-            exhaustion = now + dt.timedelta(days=remaining / burn)
+            days = remaining / burn
+            exhaustion = now + dt.timedelta(days=days) if days < 36_500 else None  # "never at this rate"
         elif remaining <= 0:
             exhaustion = now
         out.append(UsageSummary(p.name, p.id, a.id, a.name, a.budget_su, u, remaining, burn, exhaustion, a.ends_at))
