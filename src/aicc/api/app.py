@@ -20,6 +20,7 @@ from aicc.api.metrics import Metrics, MetricsMiddleware
 from aicc.api.routers import allocations, audit, inventory, jobs, organizations, projects, tokens, usage, users
 from aicc.config import Settings, load_settings
 from aicc.services import inventory as inventory_svc
+from aicc.services.submission import Submitter
 from aicc.store.db import Database
 
 DESCRIPTION = """AICC runs a shared public AI computing center: organizations, projects,
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if controller is not None:
             controller.start()
         yield
+        app.state.submitter.close()
         if controller is not None:
             controller.stop()
 
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     app.state.metrics = metrics
     app.state.controller = controller
+    app.state.submitter = Submitter(db, settings)
     app.state.wake_controller = controller.wake if controller is not None else None
     problems.install(app)
 

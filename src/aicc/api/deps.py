@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,14 +26,22 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_principal(
+async def get_principal(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
+    """Async so a cached token costs no trip through the thread pool (the submission hot path)."""
     if creds is None or creds.scheme.lower() != "bearer" or len(creds.credentials) > 200:
         raise tokens.Unauthenticated()
+    hit = tokens.cached(creds.credentials)
+    if hit is not None:
+        return hit
     db = get_db(request)
-    with db.read() as s:
-        return tokens.authenticate(s, creds.credentials)
+
+    def lookup() -> Principal:
+        with db.read() as s:
+            return tokens.authenticate(s, creds.credentials)
+
+    return await asyncio.to_thread(lookup)
 
 
 DB = Annotated[Database, Depends(get_db)]

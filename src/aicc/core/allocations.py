@@ -53,8 +53,8 @@ def validate_terms(
         raise InvalidInput("budget_su must not be negative")
     if ends_at <= starts_at:
         raise InvalidInput("ends_at must be after starts_at")
-    if not 0 < weight <= 1000:
-        raise InvalidInput("weight must be greater than 0 and at most 1000")
+    if not 0.01 <= weight <= 1000:
+        raise InvalidInput("weight must be between 0.01 and 1000")
     for flavor, quota in quotas.items():
         if quota.nominal < 0 or quota.borrowing_limit < 0:
             raise InvalidInput(f"quota for {flavor}: nominal and borrowing_limit must not be negative")

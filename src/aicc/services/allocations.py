@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from aicc.core.allocations import AllocationState, FlavorQuota, derive_state, validate_terms
 from aicc.core.errors import InvalidInput, NotFound, StaleVersion
-from aicc.services import audit, projects
+from aicc.services import audit, generation, projects
 from aicc.services.paging import Page, page
 from aicc.services.principal import Principal
 from aicc.store.models import AllocationQuotaRow, AllocationRow, FlavorRow, ProjectRow, utcnow
@@ -123,6 +123,7 @@ def create(
     _set_quotas(s, a, quotas)
     s.add(a)
     s.flush()
+    generation.bump()
     audit.record(s, actor, "allocation.create", "allocation", a.id, organization_id=p.organization_id,
                  data={"project": p.name, "budget_su": budget_su, "starts_at": starts_at, "ends_at": ends_at,
                        "quotas": {f: [q.nominal, q.borrowing_limit] for f, q in quotas.items()}, "weight": weight})
@@ -151,6 +152,7 @@ def update(
         _set_quotas(s, a, quotas)
         changes["quotas"] = {f: [q.nominal, q.borrowing_limit] for f, q in quotas.items()}
     s.flush()
+    generation.bump()
     audit.record(s, actor, "allocation.amend", "allocation", a.id, organization_id=view.project.organization_id,
                  data={**changes, "version": a.version})
     return get(s, actor, a.id)

@@ -11,9 +11,9 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from aicc.core.audit import AuditRecord, ChainProblem, event_hash, verify_chain
@@ -49,6 +49,30 @@ def record(
     head.seq, head.hash = row.seq, row.hash
     s.flush()
     return row
+
+
+def record_many(s: Session, events: list[tuple[Principal | None, str, str, object, int | None, Mapping[str, Any]]]
+                ) -> None:
+    """Append many events at once (actor, action, target type, target id, organization, data): one head
+    update and one multi-row insert, for the group-committed submission path."""
+    if not events:
+        return
+    head = s.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar_one()
+    seq, prev = head.seq, head.hash
+    at = utcnow().isoformat(timespec="microseconds")
+    rows = []
+    for actor, action, target_type, target_id, org, data in events:
+        seq += 1
+        fields: dict[str, Any] = {
+            "seq": seq, "at": at, "actor": actor.username if actor else None, "action": action,
+            "target_type": target_type, "target_id": None if target_id is None else str(target_id),
+            "organization_id": org, "data": json.loads(json.dumps(dict(data), default=str)), "prev_hash": prev,
+        }
+        prev = event_hash(**fields)
+        rows.append({**fields, "hash": prev})
+    s.execute(insert(cast(Table, AuditEventRow.__table__)), rows)
+    head.seq, head.hash = seq, prev
+    s.flush()
 
 
 def _records(s: Session) -> Iterator[AuditRecord]:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicc.core.inventory import Inventory, parse_inventory
-from aicc.services import audit
+from aicc.services import audit, generation
 from aicc.services.principal import Principal
 from aicc.store.models import FlavorRow, NodeRow, SiteRow
 
@@ -68,6 +68,7 @@ def apply(s: Session, actor: Principal, inv: Inventory, source: str) -> LoadResu
             retired += 1
     s.flush()
     result = LoadResult(inv.site.name, len(inv.flavors), len(inv.nodes), retired)
+    generation.bump()
     audit.record(s, actor, "inventory.load", "site", site.id,
                  data={"source": source, "flavors": result.flavors, "nodes": result.nodes, "retired": retired})
     return result

@@ -13,9 +13,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from aicc.config import Settings
@@ -27,6 +27,7 @@ from aicc.services.paging import Page, page
 from aicc.services.principal import Principal
 from aicc.store.models import AllocationRow, FlavorRow, JobRow, NodeRow, ProjectRow, utcnow
 
+JOBS = cast(Table, JobRow.__table__)
 RESERVED_ENV_PREFIXES = ("AICC_", "SLURM_")
 RESERVED_ENV = frozenset({"CUDA_VISIBLE_DEVICES", "RBLN_DEVICES", "FURIOSA_DEVICES", "HIP_VISIBLE_DEVICES",
                           "LD_PRELOAD", "PATH", "HOME"})
@@ -112,16 +113,49 @@ def _validate_env(env: Mapping[str, str]) -> None:
         raise InvalidInput(f"env: {size} bytes; at most {MAX_ENV_BYTES}")
 
 
-def submit(s: Session, actor: Principal, settings: Settings, spec: JobSpec) -> Submitted:
-    project = projects.get(s, actor, spec.project_id)
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What submission checks read: the inventory, projects and which of them can be charged.
+
+    Loaded in one go so the fast submission path (``services.submission``) can keep a
+    copy for a few seconds instead of querying it for every job.
+    """
+
+    capacity: dict[str, tuple[FlavorRow, list[NodeRow]]]
+    projects: dict[int, tuple[int, str]]  # id -> (organization id, name)
+    chargeable: frozenset[int]  # projects with a current or upcoming allocation
+
+
+def load_reference(s: Session) -> Reference:
     now = utcnow()
+    projects_ = {p.id: (p.organization_id, p.name) for p in s.execute(select(ProjectRow)).scalars()}
+    chargeable = frozenset(s.execute(select(AllocationRow.project_id).where(AllocationRow.ends_at > now)).scalars())
+    return Reference(_capacity(s), projects_, chargeable)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    spec: JobSpec
+    organization_id: int
+    project_name: str
+    flavors: list[str]
+    indexes: list[int | None]
+    max_running: int | None
+    name: str
+
+
+def check(actor: Principal, settings: Settings, spec: JobSpec, ref: Reference) -> Prepared:
+    """Everything about a submission that needs no transaction; raises with a reason the user can act on."""
+    org = ref.projects.get(spec.project_id)
+    if org is None or not actor.sees_project(spec.project_id, org[0]):
+        raise NotFound("project not found")
     if not spec.command and not spec.script:
         raise InvalidInput("give a command or a script")
     if not 1 <= spec.time_limit_s <= settings.max_time_limit_s:
         raise InvalidInput(f"time limit must be between 1 s and {settings.max_time_limit_s // 3600} h "
                            "(the center's maximum)")
     _validate_env(spec.env)
-    capacity = _capacity(s)
+    capacity = ref.capacity
     wanted = list(dict.fromkeys(spec.flavors))
     if not wanted:
         cpu_only = spec.accelerators == 0
@@ -135,41 +169,76 @@ def submit(s: Session, actor: Principal, settings: Settings, spec: JobSpec) -> S
     if not runnable:
         raise InvalidInput("no flavor of this center could ever run this job: " +
                            "; ".join(p for p in problems.values() if p))
-    allocations = s.execute(select(AllocationRow).where(
-        AllocationRow.project_id == project.id, AllocationRow.ends_at > now)).scalars().all()
-    if not allocations:
-        raise InvalidInput(f"project {project.name} has no current or upcoming allocation to charge")
-    for dep in spec.depends_on:
-        dep_job = s.get(JobRow, dep)
-        if dep_job is None or not _visible_job(s, actor, dep_job):
-            raise InvalidInput(f"dependency: job {dep} not found")
+    if spec.project_id not in ref.chargeable:
+        raise InvalidInput(f"project {org[1]} has no current or upcoming allocation to charge")
     indexes: list[int | None] = [None]
     max_running = None
     if spec.array:
         array = parse_array(spec.array, limit=settings.max_array)
         indexes, max_running = list(array.indexes), array.max_running
     name = spec.name or (Path(spec.command[0]).name if spec.command else "script")
-    base = {
-        "project_id": project.id, "user_id": actor.user_id, "name": name[:128], "state": JobState.PENDING.value,
+    return Prepared(spec, org[0], org[1], runnable, indexes, max_running, name[:128])
+
+
+def _row(actor: Principal, p: Prepared, now: dt.datetime) -> dict[str, Any]:
+    spec = p.spec
+    return {
+        "project_id": spec.project_id, "user_id": actor.user_id, "name": p.name, "state": JobState.PENDING.value,
         "reason": "waiting for the next scheduling cycle", "command": list(spec.command), "script": spec.script,
-        "flavors": runnable, "accelerators": spec.accelerators, "cpus": spec.cpus, "memory_mb": spec.memory_mb,
+        "flavors": p.flavors, "accelerators": spec.accelerators, "cpus": spec.cpus, "memory_mb": spec.memory_mb,
         "time_limit_s": spec.time_limit_s, "priority": spec.priority, "env": dict(spec.env),
         "workload_class": spec.workload_class, "depends_on": list(spec.depends_on), "submitted_at": now,
-        "array_max_running": max_running, "attempt": 0, "borrowed": False, "metered_intervals": 0,
-        "cancel_requested": False, "preempt_requested": False, "version": 1,
+        "array_max_running": p.max_running, "attempt": 0, "borrowed": False, "metered_intervals": 0,
+        "cancel_requested": False, "preempt_requested": False, "version": 1, "array_id": None,
+        "array_index": p.indexes[0],
     }
-    first = s.execute(insert(JobRow).values(**base, array_index=indexes[0]).returning(JobRow.id)).scalar_one()
+
+
+def _audit_data(p: Prepared, tasks: int) -> dict[str, Any]:
+    return {"project": p.project_name, "tasks": tasks, "flavors": p.flavors, "accelerators": p.spec.accelerators,
+            "time_limit_s": p.spec.time_limit_s}
+
+
+def write_many(s: Session, items: list[tuple[Principal, Prepared]]) -> list[Submitted]:
+    """Plain jobs (no array, no dependency) in one multi-row insert and one audit append."""
+    assert all(not p.spec.array and not p.spec.depends_on for _, p in items)
+    if not items:
+        return []
+    now = utcnow()
+    table = JOBS
+    ids = list(s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                         [_row(actor, p, now) for actor, p in items]).scalars())
+    audit.record_many(s, [(actor, "job.submit", "job", job_id, p.organization_id, _audit_data(p, 1))
+                          for (actor, p), job_id in zip(items, ids, strict=True)])
+    return [Submitted([job_id], None) for job_id in ids]
+
+
+def write(s: Session, actor: Principal, p: Prepared) -> Submitted:
+    """Insert the checked job (or array) and its audit event in the caller's transaction."""
+    spec = p.spec
+    for dep in spec.depends_on:
+        dep_job = s.get(JobRow, dep)
+        if dep_job is None or not _visible_job(s, actor, dep_job):
+            raise InvalidInput(f"dependency: job {dep} not found")
+    base = _row(actor, p, utcnow())
+    table = JOBS
+    first = s.execute(insert(table).returning(table.c.id), [base]).scalar_one()
     ids = [first]
     array_id = first if spec.array else None
     if spec.array:
         s.execute(update(JobRow).where(JobRow.id == first).values(array_id=first))
-        if len(indexes) > 1:
-            rows = [{**base, "array_id": first, "array_index": i} for i in indexes[1:]]
-            ids += list(s.execute(insert(JobRow).returning(JobRow.id), rows).scalars())
-    audit.record(s, actor, "job.submit", "job", first, organization_id=project.organization_id,
-                 data={"project": project.name, "tasks": len(ids), "flavors": runnable,
-                       "accelerators": spec.accelerators, "time_limit_s": spec.time_limit_s})
+        if len(p.indexes) > 1:
+            rows = [{**base, "array_id": first, "array_index": i} for i in p.indexes[1:]]
+            ids += list(s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                  rows).scalars())
+    audit.record(s, actor, "job.submit", "job", first, organization_id=p.organization_id,
+                 data=_audit_data(p, len(ids)))
     return Submitted(ids, array_id)
+
+
+def submit(s: Session, actor: Principal, settings: Settings, spec: JobSpec) -> Submitted:
+    """Check and write in one transaction (the plain path; the API uses ``services.submission``)."""
+    return write(s, actor, check(actor, settings, spec, load_reference(s)))
 
 
 def _visible_job(s: Session, actor: Principal, job: JobRow) -> bool:

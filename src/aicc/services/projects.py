@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from aicc.core.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from aicc.core.names import check_slug
-from aicc.services import audit, tokens
+from aicc.services import audit, generation, tokens
 from aicc.services.paging import Page, page
 from aicc.services.principal import Principal
 from aicc.store.models import AllocationRow, MembershipRow, OrganizationRow, ProjectMemberRow, ProjectRow, UserRow
@@ -61,6 +61,7 @@ def create(
     p = ProjectRow(organization_id=org.id, name=name, title=title, description=description)
     s.add(p)
     s.flush()
+    generation.bump()
     audit.record(s, actor, "project.create", "project", p.id, organization_id=org.id, data={"name": name})
     return p
 
@@ -84,6 +85,7 @@ def delete(s: Session, actor: Principal, project_id: int) -> None:
         raise Conflict("project has allocations; it is kept as the record of what they paid for")
     for pm in s.execute(select(ProjectMemberRow).where(ProjectMemberRow.project_id == p.id)).scalars():
         s.delete(pm)
+    generation.bump()
     audit.record(s, actor, "project.delete", "project", p.id, organization_id=p.organization_id,
                  data={"name": p.name})
     s.delete(p)

@@ -8,8 +8,9 @@ upgrades; read transactions stay deferred so reads never wait on writes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,15 @@ class Database:
         self._writer = sessionmaker(
             self.engine.execution_options(aicc_write=True), expire_on_commit=False
         )
+        # SQLite has one writer at a time. Queueing writers of this process on a lock hands the
+        # database over in microseconds; left to SQLite's busy handler they would sleep and retry
+        # for milliseconds each, which is what made concurrent submissions slow.
+        self._write_lock = threading.Lock() if is_sqlite(self.engine) else None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One command, one transaction: everything commits together or nothing does."""
-        with self._writer() as session, session.begin():
+        with self._write_lock or nullcontext(), self._writer() as session, session.begin():
             yield session
 
     @contextmanager

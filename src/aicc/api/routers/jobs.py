@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -9,25 +10,32 @@ from fastapi import APIRouter, Query, Request
 from aicc.api.deps import DB, Actor, Config
 from aicc.api.schemas.common import MAX_ID, Cursor, Limit, Page, PathId, decode_cursor, encode_cursor
 from aicc.api.schemas.jobs import Job, JobSubmit, JobSubmitted, LogChunk
+from aicc.core.errors import NotFound
 from aicc.core.jobs import JobState
 from aicc.services import jobs as svc
-from aicc.services import projects
+from aicc.services.submission import Submitter
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 StateQ = Annotated[list[JobState] | None, Query(max_length=8)]
 
 
 @router.post("", response_model=JobSubmitted, status_code=201)
-def submit_job(request: Request, db: DB, actor: Actor, settings: Config, body: JobSubmit) -> JobSubmitted:
-    with db.write() as s:
-        project_id = body.project_id or projects.by_name(s, actor, body.project or "").id
-        spec = svc.JobSpec(
-            project_id=project_id, command=body.command, script=body.script, name=body.name, flavors=body.flavors,
-            accelerators=body.accelerators, cpus=body.cpus, memory_mb=body.memory_mb,
-            time_limit_s=body.time_limit_s, priority=body.priority, env=body.env,
-            workload_class=body.workload_class, depends_on=body.depends_on, array=body.array,
-        )
-        done = svc.submit(s, actor, settings, spec)
+async def submit_job(request: Request, actor: Actor, body: JobSubmit) -> JobSubmitted:
+    """Returns as soon as the job is stored; the controller schedules it (`GET /jobs/{id}` says why it waits)."""
+    submitter: Submitter = request.app.state.submitter
+    project_id = body.project_id
+    if project_id is None:
+        ref = await asyncio.to_thread(submitter.reference)
+        project_id = next((pid for pid, (_, name) in ref.projects.items() if name == body.project), None)
+        if project_id is None:
+            raise NotFound(f"project {body.project!r} not found")
+    spec = svc.JobSpec(
+        project_id=project_id, command=body.command, script=body.script, name=body.name, flavors=body.flavors,
+        accelerators=body.accelerators, cpus=body.cpus, memory_mb=body.memory_mb,
+        time_limit_s=body.time_limit_s, priority=body.priority, env=body.env,
+        workload_class=body.workload_class, depends_on=body.depends_on, array=body.array,
+    )
+    done = await submitter.submit(actor, spec)
     wake = getattr(request.app.state, "wake_controller", None)
     if wake:
         wake()

@@ -11,7 +11,7 @@ from aicc.api.schemas.common import Ident, LongText, Name, Out, Strict, Timestam
 from aicc.core.allocations import AllocationState
 
 Budget = Annotated[float, Field(ge=0, le=1e12, description="Service units (SU).")]
-Weight = Annotated[float, Field(gt=0, le=1000, description="Fair-share weight (default 1).")]
+Weight = Annotated[float, Field(ge=0.01, le=1000, description="Fair-share weight (default 1).")]
 
 
 class Quota(Strict):

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from aicc.executors.base import Launch, RunPhase, RunStatus
+from aicc.executors.local import shepherd
 from aicc.executors.local.shepherd import boot_id, proc_start_ticks, write_json
 
+SHEPHERD = shepherd.__file__
 STARTING_GRACE_S = 30.0
 
 
@@ -90,7 +92,7 @@ class LocalExecutor:
         log = open(run_dir / "shepherd.log", "ab")  # noqa: SIM115 - closed right after the spawn
         try:
             proc = subprocess.Popen(
-                [self.python, "-m", "aicc.executors.local.shepherd", str(run_dir), "--detach"],
+                [self.python, "-I", "-S", SHEPHERD, str(run_dir), "--detach"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
             )
             proc.wait(timeout=30)

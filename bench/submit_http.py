@@ -1,0 +1,153 @@
+"""Benchmark: job submission through the HTTP API on SQLite, 32 concurrent clients.
+
+Targets (issue "Jobs end to end"): >= 1,000 jobs/s sustained, p99 <= 50 ms; an array of
+10,000 tasks <= 1 s; admission to process start on an idle center <= 50 ms median.
+Starts a real `aicc server` (uvicorn) on a free port with a fresh demo center.
+Writes bench/results/submit_http.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine
+
+AICC = str(Path(sys.executable).with_name("aicc"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(home: Path, controller: bool) -> tuple[subprocess.Popen[bytes], str, str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "AICC_HOME": str(home), "AICC_CONFIG_DIR": str(home / "cfg"),
+           "AICC_CONTROLLER": "on" if controller else "off", "AICC_TICK_SECONDS": "0.5"}
+    subprocess.run([AICC, "db", "upgrade"], env=env, check=True, capture_output=True)
+    out = subprocess.run([AICC, "demo", "--url", url], env=env, check=True, capture_output=True, text=True).stdout
+    token = next(line.split()[-1] for line in out.splitlines() if line.startswith("token for bob"))
+    proc = subprocess.Popen([AICC, "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return proc, url, token
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+async def load(url: str, token: str, total: int, concurrency: int) -> tuple[float, list[float]]:
+    body = {"project": "haneul-llm", "command": ["true"], "flavors": ["cpu"], "time_limit_s": 600}
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for _ in counter:
+            t0 = time.perf_counter()
+            r = await client.post("/api/v1/jobs", json=body)
+            latencies.append(time.perf_counter() - t0)
+            if r.status_code != 201:
+                raise RuntimeError(r.text)
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits,
+                                 timeout=60) as client:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        return time.perf_counter() - t0, latencies
+
+
+def pct(values: list[float], p: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(len(values) * p))] * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--jobs", type=int, default=5000)
+    ap.add_argument("--concurrency", type=int, default=32)
+    args = ap.parse_args()
+    result: dict[str, object] = {"benchmark": "submit_http", "jobs": args.jobs, "concurrency": args.concurrency}
+    with tempfile.TemporaryDirectory(prefix="aicc-bench-") as tmp:
+        proc, url, token = start_server(Path(tmp) / "api-only", controller=False)
+        try:
+            asyncio.run(load(url, token, 200, args.concurrency))  # warm up
+            wall, lat = asyncio.run(load(url, token, args.jobs, args.concurrency))
+            result["api_only"] = {"jobs_per_s": round(args.jobs / wall, 1), "p50_ms": round(pct(lat, 0.5), 2),
+                                  "p99_ms": round(pct(lat, 0.99), 2)}
+            h = {"Authorization": f"Bearer {token}"}
+            t0 = time.perf_counter()
+            r = httpx.post(url + "/api/v1/jobs", headers=h, timeout=60, json={
+                "project": "haneul-llm", "command": ["true"], "flavors": ["cpu"], "array": "0-9999"})
+            result["array_10000_s"] = round(time.perf_counter() - t0, 3)
+            assert r.status_code == 201 and len(r.json()["ids"]) == 10_000, r.text
+        finally:
+            proc.terminate()
+            proc.wait()
+        proc, url, token = start_server(Path(tmp) / "with-controller", controller=True)
+        try:
+            h = {"Authorization": f"Bearer {token}"}
+            starts = []
+            for _ in range(20):
+                t0 = time.time()
+                r = httpx.post(url + "/api/v1/jobs", headers=h, json={
+                    "project": "haneul-llm", "flavors": ["cpu"], "command": ["true"]})
+                job_id = r.json()["id"]
+                for _ in range(400):
+                    job = httpx.get(f"{url}/api/v1/jobs/{job_id}", headers=h).json()
+                    if job["started_at"]:
+                        break
+                    time.sleep(0.01)
+                started = time.mktime(time.strptime(job["started_at"][:19], "%Y-%m-%dT%H:%M:%S")) + \
+                    float("0." + job["started_at"][20:26]) - time.timezone
+                admitted = time.mktime(time.strptime(job["admitted_at"][:19], "%Y-%m-%dT%H:%M:%S")) + \
+                    float("0." + job["admitted_at"][20:26]) - time.timezone
+                starts.append(((started - admitted) * 1000, (started - t0) * 1000))
+            result["admission_to_start_ms_median"] = round(statistics.median(a for a, _ in starts), 1)
+            result["submit_to_start_ms_median"] = round(statistics.median(b for _, b in starts), 1)
+            asyncio.run(load(url, token, 200, args.concurrency))
+            wall, lat = asyncio.run(load(url, token, args.jobs, args.concurrency))
+            result["with_controller"] = {"jobs_per_s": round(args.jobs / wall, 1), "p50_ms": round(pct(lat, 0.5), 2),
+                                         "p99_ms": round(pct(lat, 0.99), 2)}
+        finally:
+            proc.terminate()
+            proc.wait()
+    result["targets"] = {"jobs_per_s": 1000, "p99_ms": 50, "array_10000_s": 1.0, "admission_to_start_ms": 50}
+    result["machine"] = machine()
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "submit_http.json").write_text(json.dumps(result, indent=2) + "\n")
+    a, c, m = result["api_only"], result["with_controller"], result["machine"]
+    md = (f"# Submission through the HTTP API (SQLite, {args.concurrency} concurrent clients, {args.jobs} jobs)\n\n"
+          f"Machine: {m['cpus']} cores, {m['cpu_model']}, Python {m['python']}; the load generator runs on the "  # type: ignore[index]
+          "same machine.\n\n| measure | result | target |\n|---|---|---|\n"
+          f"| API only: sustained rate | {a['jobs_per_s']} jobs/s (p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms) | "  # type: ignore[index]
+          "≥ 1,000 jobs/s, p99 ≤ 50 ms |\n"
+          f"| with the controller scheduling | {c['jobs_per_s']} jobs/s (p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms) "  # type: ignore[index]
+          "| |\n"
+          f"| array of 10,000 tasks | {result['array_10000_s']} s | ≤ 1 s |\n"
+          f"| admission → process start (idle center) | {result['admission_to_start_ms_median']} ms median | ≤ 50 ms |\n"
+          f"| submit → process start (idle center) | {result['submit_to_start_ms_median']} ms median | |\n")
+    (out / "submit_http.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
