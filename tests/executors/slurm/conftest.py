@@ -119,8 +119,13 @@ LaunchFactory = Callable[..., Launch]
 
 
 @pytest.fixture
-def make_launch(tmp_path: Path) -> LaunchFactory:
-    """A Launch with a unique engine name (tests share one cluster and its completion log)."""
+def make_launch(tmp_path: Path) -> Iterator[LaunchFactory]:
+    """A Launch with a unique engine name (tests share one cluster and its completion log).
+
+    Jobs still alive under these names when the test ends are cancelled, so a failed
+    assertion never leaves a ``sleep 300`` holding a node for the next test.
+    """
+    names: list[str] = []
 
     def make(
         argv: Sequence[str],
@@ -133,6 +138,7 @@ def make_launch(tmp_path: Path) -> LaunchFactory:
         attempt: int = 1,
     ) -> Launch:
         name = f"aicc-test-{uuid.uuid4().hex[:12]}-{job_id}.{attempt}"
+        names.append(name)
         return Launch(
             job_id=job_id,
             attempt=attempt,
@@ -148,7 +154,10 @@ def make_launch(tmp_path: Path) -> LaunchFactory:
             time_limit_s=time_limit_s,
         )
 
-    return make
+    yield make
+    env = {**os.environ, "SLURM_CONF": str(CLUSTER_DIR / "etc" / "slurm.conf")}
+    for name in names:
+        subprocess.run(["scancel", f"--name={name}"], env=env, capture_output=True, timeout=30, check=False)
 
 
 def wait_for(

@@ -7,9 +7,11 @@ are exceptions here, never run states: a down slurmctld must not mark runs lost.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aicc.executors.slurm.config import SlurmConfig
 
@@ -78,3 +80,24 @@ def run_slurm(
             raise SlurmUnavailable(f"{argv[0]}: {message}")
         raise SlurmError(f"{argv[0]}: {message}")
     return proc.stdout
+
+
+def run_slurm_json(config: SlurmConfig, argv: Sequence[str]) -> dict[str, Any]:
+    """Run a ``--json`` query. 22.05 exits 0 with an empty list and an ``errors`` entry
+    when slurmctld is down ("Failed while looking for jobs"): reading that as "no jobs"
+    would mark every run lost, so any reported error is ``SlurmUnavailable``."""
+    text = run_slurm(config, argv)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SlurmError(f"{argv[0]} gave an answer that is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SlurmError(f"{argv[0]} gave an unexpected answer: {text[:200]!r}")
+    errors = data.get("errors") or []
+    if errors:
+        details = "; ".join(
+            str(e.get("description") or e.get("error") or e) if isinstance(e, dict) else str(e)
+            for e in errors
+        )
+        raise SlurmUnavailable(f"{' '.join(argv)}: {details}")
+    return data

@@ -14,13 +14,12 @@ constructor's config carries ``kill_wait_s`` so callers can see it).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from aicc.executors.base import Launch, RunStatus
 from aicc.executors.slurm import batch
-from aicc.executors.slurm.commands import SlurmError, run_slurm, slurm_env
+from aicc.executors.slurm.commands import SlurmError, run_slurm, run_slurm_json, slurm_env
 from aicc.executors.slurm.config import SlurmConfig
 from aicc.executors.slurm.records import JobCompLog, SlurmJobRecord, from_squeue_job
 from aicc.executors.slurm.states import lost_status, run_status
@@ -42,12 +41,11 @@ class SlurmExecutor:
         22.05's ``squeue --json`` ignores filters such as ``--name``, so filtering
         happens here, on one call per reconcile.
         """
-        text = run_slurm(self.config, ["squeue", "--json"])
+        jobs = run_slurm_json(self.config, ["squeue", "--json"]).get("jobs", [])
         try:
-            jobs = json.loads(text).get("jobs", [])
-        except ValueError as exc:
-            raise SlurmError(f"squeue --json gave an answer we cannot read: {exc}") from exc
-        return [from_squeue_job(job) for job in jobs]
+            return [from_squeue_job(job) for job in jobs]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SlurmError(f"squeue --json gave a job we cannot read: {exc}") from exc
 
     def find_by_name(self, name: str) -> SlurmJobRecord | None:
         """The newest job with this name: live ones first, then the completion log."""

@@ -7,13 +7,12 @@ so the capacity AICC admits against shrinks when an operator drains a node.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aicc.executors.slurm.commands import SlurmError, run_slurm
+from aicc.executors.slurm.commands import SlurmError, run_slurm_json
 from aicc.executors.slurm.config import SlurmConfig
 
 _UNAVAILABLE_STATES = frozenset(
@@ -93,16 +92,15 @@ def node_from_sinfo(node: Mapping[str, Any], config: SlurmConfig) -> SlurmNode:
     )
 
 
-def parse_sinfo_json(text: str, config: SlurmConfig) -> list[SlurmNode]:
-    data = json.loads(text)
+def parse_sinfo_json(data: Mapping[str, Any], config: SlurmConfig) -> list[SlurmNode]:
     nodes = [node_from_sinfo(n, config) for n in data.get("nodes", [])]
     return sorted({n.name: n for n in nodes}.values(), key=lambda n: n.name)
 
 
 def read_inventory(config: SlurmConfig) -> list[SlurmNode]:
     """Ask Slurm now. Raises ``SlurmUnavailable`` when slurmctld is unreachable."""
-    text = run_slurm(config, ["sinfo", "--json"])
+    data = run_slurm_json(config, ["sinfo", "--json"])
     try:
-        return parse_sinfo_json(text, config)
-    except (ValueError, KeyError) as exc:
+        return parse_sinfo_json(data, config)
+    except (ValueError, KeyError, TypeError) as exc:
         raise SlurmError(f"sinfo --json gave an answer we cannot read: {exc}") from exc
