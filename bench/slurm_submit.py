@@ -23,8 +23,10 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def machine() -> dict[str, object]:
-    version = subprocess.run(["sbatch", "--version"], capture_output=True, text=True, check=False).stdout
+def machine(env: dict[str, str]) -> dict[str, object]:
+    version = subprocess.run(
+        ["sbatch", "--version"], env=env, capture_output=True, text=True, check=False
+    ).stdout
     version = version or "slurm (version unknown)"
     return {
         "hostname": platform.node(),
@@ -60,7 +62,7 @@ def main() -> int:
     result = {
         "benchmark": "slurm_submit",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine(),
+        "machine": machine(env),
         "jobs": opts.jobs,
         "sbatch_loop": {
             "total_s": round(loop_s, 3),
