@@ -76,16 +76,22 @@ def test_nonzero_exit_is_failed_with_its_exit_code_and_same_times_in_both_record
     assert completed.end_time == queued.end_time == status.ended_at
 
 
-def test_cancel_ends_a_running_job_cancelled(slurm_executor: SlurmExecutor, make_launch, wait_run) -> None:
-    launch = make_launch(["/bin/sh", "-c", "echo started; sleep 300"], job_id=43)
+def test_cancel_sends_sigterm_first_and_ends_the_job_cancelled(
+    slurm_executor: SlurmExecutor, make_launch, wait_run
+) -> None:
+    script = 'trap "echo got TERM; exit 0" TERM; echo started; sleep 300 & wait'
+    launch = make_launch(["/bin/sh", "-c", script], job_id=43)
     external_id = slurm_executor.start(launch)
-    wait_run(slurm_executor, (43, 1, external_id), _running)
+    stdout, _ = slurm_executor.log_paths(launch.workdir)
+    wait_run(slurm_executor, (43, 1, external_id), lambda s: _running(s) and stdout.exists()
+             and "started" in stdout.read_text())  # fmt: skip
 
-    slurm_executor.cancel(external_id, grace_s=1)
+    slurm_executor.cancel(external_id, grace_s=5)
     status = wait_run(slurm_executor, (43, 1, external_id), _finished)
     assert status.phase is RunPhase.CANCELLED
     assert status.reason == "cancelled"
     assert status.ended_at is not None
+    assert "got TERM" in stdout.read_text()  # the job had its grace period to clean up
 
 
 def test_start_twice_with_the_same_name_submits_once(
