@@ -1,0 +1,98 @@
+"""Slurm job states -> AICC run phases, with a reason a person can read.
+
+Only this module knows Slurm's state names. Anything Slurm ended without AICC
+asking (node failure, Slurm's own preemption) is LOST, so the controller decides
+about a retry; a job Slurm simply does not know any more is LOST as well.
+"""
+
+from __future__ import annotations
+
+from aicc.executors.base import RunPhase, RunStatus
+from aicc.executors.slurm.records import SlurmJobRecord
+
+_PHASES: dict[str, RunPhase] = {
+    "PENDING": RunPhase.STARTING,
+    "CONFIGURING": RunPhase.STARTING,
+    "REQUEUED": RunPhase.STARTING,
+    "REQUEUE_HOLD": RunPhase.STARTING,
+    "REQUEUE_FED": RunPhase.STARTING,
+    "RESV_DEL_HOLD": RunPhase.STARTING,
+    "RUNNING": RunPhase.RUNNING,
+    "COMPLETING": RunPhase.RUNNING,
+    "SUSPENDED": RunPhase.RUNNING,
+    "STOPPED": RunPhase.RUNNING,
+    "SIGNALING": RunPhase.RUNNING,
+    "STAGE_OUT": RunPhase.RUNNING,
+    "RESIZING": RunPhase.RUNNING,
+    "COMPLETED": RunPhase.SUCCEEDED,
+    "FAILED": RunPhase.FAILED,
+    "OUT_OF_MEMORY": RunPhase.FAILED,
+    "SPECIAL_EXIT": RunPhase.FAILED,
+    "TIMEOUT": RunPhase.TIMED_OUT,
+    "DEADLINE": RunPhase.TIMED_OUT,
+    "CANCELLED": RunPhase.CANCELLED,
+    "NODE_FAIL": RunPhase.LOST,
+    "BOOT_FAIL": RunPhase.LOST,
+    "PREEMPTED": RunPhase.LOST,
+    "REVOKED": RunPhase.LOST,
+}
+
+
+def phase_of(state: str) -> RunPhase:
+    """Unknown (newer) states count as still running: never lose a run by guessing."""
+    return _PHASES.get(state.upper(), RunPhase.RUNNING)
+
+
+def _reason(record: SlurmJobRecord, phase: RunPhase) -> str | None:
+    nodes = record.nodes or "its node"
+    state = record.state
+    if state == "NODE_FAIL":
+        return f"node {nodes} failed"
+    if state == "BOOT_FAIL":
+        return f"node {nodes} failed to boot"
+    if state == "PREEMPTED":
+        return "preempted by Slurm"
+    if state == "REVOKED":
+        return "revoked by Slurm (federation)"
+    if state == "OUT_OF_MEMORY":
+        return "out of memory"
+    if state == "DEADLINE":
+        return "deadline reached"
+    if phase is RunPhase.TIMED_OUT:
+        if record.time_limit_min:
+            return f"time limit {record.time_limit_min} min reached"
+        return "time limit reached"
+    if phase is RunPhase.CANCELLED:
+        return "cancelled"
+    if phase is RunPhase.FAILED:
+        code = record.exit_code
+        if code is not None and code > 128:
+            return f"killed by signal {code - 128}"
+        return f"exit code {code}" if code is not None else "failed"
+    if phase is RunPhase.STARTING and record.reason and record.reason != "None":
+        return f"waiting in Slurm: {record.reason}"
+    return None
+
+
+def run_status(job_id: int, attempt: int, record: SlurmJobRecord) -> RunStatus:
+    phase = phase_of(record.state)
+    return RunStatus(
+        job_id=job_id,
+        attempt=attempt,
+        external_id=str(record.job_id),
+        phase=phase,
+        started_at=record.start_time if phase is not RunPhase.STARTING else None,
+        ended_at=record.end_time if phase.finished else None,
+        exit_code=record.exit_code if phase.finished else None,
+        reason=_reason(record, phase),
+    )
+
+
+def lost_status(job_id: int, attempt: int, external_id: str) -> RunStatus:
+    return RunStatus(
+        job_id=job_id,
+        attempt=attempt,
+        external_id=external_id,
+        phase=RunPhase.LOST,
+        reason=f"Slurm job {external_id} is neither in the queue nor in the completion log",
+    )

@@ -1,0 +1,128 @@
+"""Real jobs through SlurmExecutor: placement, env, exit codes, cancel, idempotent start."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from aicc.executors.base import Placement, RunPhase, RunStatus
+from aicc.executors.slurm import SlurmExecutor
+from aicc.executors.slurm.records import JobCompLog
+
+pytestmark = pytest.mark.slurm
+
+
+def _finished(status: RunStatus) -> bool:
+    return status.phase.finished
+
+
+def _running(status: RunStatus) -> bool:
+    return status.phase is RunPhase.RUNNING
+
+
+def _env_file(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def test_placed_gpu_job_runs_on_its_node_with_slurm_and_aicc_env(
+    slurm_executor: SlurmExecutor, make_launch, wait_run, monkeypatch
+) -> None:
+    monkeypatch.setenv("AICC_CONTROLLER_SECRET", "must-not-leak")
+    launch = make_launch(
+        ["/bin/sh", "-c", 'env; echo "NODE=$SLURMD_NODENAME"'],
+        flavor="h100",
+        placements=[Placement("node1", (0, 1))],
+        env={"GREETING": "hello, world = yes"},
+        job_id=41,
+    )
+    external_id = slurm_executor.start(launch)
+    status = wait_run(slurm_executor, (41, 1, external_id), _finished)
+
+    assert status.phase is RunPhase.SUCCEEDED, status
+    assert status.exit_code == 0
+    assert status.started_at is not None and status.ended_at is not None
+    assert status.started_at <= status.ended_at
+    stdout, _ = slurm_executor.log_paths(launch.workdir)
+    env = _env_file(stdout.read_text())
+    assert env["SLURM_JOB_ID"] == external_id
+    assert env["SLURM_JOB_NAME"] == launch.name
+    assert env["SLURM_GPUS_ON_NODE"] == "2"
+    assert env["NODE"] == "node1"
+    assert env["AICC_JOB_ID"] == "41"
+    assert env["GREETING"] == "hello, world = yes"
+    assert "AICC_CONTROLLER_SECRET" not in env
+
+
+def test_nonzero_exit_is_failed_with_its_exit_code_and_same_times_in_both_records(
+    slurm_executor: SlurmExecutor, make_launch, wait_run
+) -> None:
+    launch = make_launch(["/bin/sh", "-c", "exit 3"], job_id=42)
+    external_id = slurm_executor.start(launch)
+    status = wait_run(slurm_executor, (42, 1, external_id), _finished)
+
+    assert status.phase is RunPhase.FAILED
+    assert status.exit_code == 3
+    assert status.reason == "exit code 3"
+    # Metering bills from these times: squeue (Unix seconds) and the jobcomp log
+    # (local time, no zone) must agree for the same job.
+    queued = {r.job_id: r for r in slurm_executor.queue()}[int(external_id)]
+    log = JobCompLog(slurm_executor.config.jobcomp_log)
+    log.refresh()
+    completed = log.by_id(int(external_id))
+    assert completed is not None
+    assert (completed.state, completed.exit_code) == ("FAILED", 3)
+    assert completed.start_time == queued.start_time == status.started_at
+    assert completed.end_time == queued.end_time == status.ended_at
+
+
+def test_cancel_sends_sigterm_first_and_ends_the_job_cancelled(
+    slurm_executor: SlurmExecutor, make_launch, wait_run
+) -> None:
+    script = 'trap "echo got TERM; exit 0" TERM; echo started; sleep 300 & wait'
+    launch = make_launch(["/bin/sh", "-c", script], job_id=43)
+    external_id = slurm_executor.start(launch)
+    stdout, _ = slurm_executor.log_paths(launch.workdir)
+    wait_run(slurm_executor, (43, 1, external_id), lambda s: _running(s) and stdout.exists()
+             and "started" in stdout.read_text())  # fmt: skip
+
+    slurm_executor.cancel(external_id, grace_s=5)
+    status = wait_run(slurm_executor, (43, 1, external_id), _finished)
+    assert status.phase is RunPhase.CANCELLED
+    assert status.reason == "cancelled"
+    assert status.ended_at is not None
+    assert "got TERM" in stdout.read_text()  # the job had its grace period to clean up
+
+
+def test_start_twice_with_the_same_name_submits_once(
+    slurm_executor: SlurmExecutor, make_launch, wait_run
+) -> None:
+    launch = make_launch(["/bin/sh", "-c", "echo once"], job_id=44)
+    first = slurm_executor.start(launch)
+    again_live = slurm_executor.start(launch)
+    wait_run(slurm_executor, (44, 1, first), _finished)
+    # Finished jobs are found too, and by a brand-new executor (a restarted controller).
+    again_new_executor = SlurmExecutor(slurm_executor.config).start(launch)
+
+    assert first == again_live == again_new_executor
+    assert [r.job_id for r in slurm_executor.queue() if r.name == launch.name] == [int(first)]
+    stdout, _ = slurm_executor.log_paths(launch.workdir)
+    assert stdout.read_text().splitlines() == ["once"]
+
+
+def test_a_job_slurm_never_knew_is_lost(slurm_executor: SlurmExecutor) -> None:
+    [status] = slurm_executor.reconcile([(45, 1, str(10**9))])
+    assert status.phase is RunPhase.LOST
+    assert status.reason is not None and "neither in the queue" in status.reason
+
+
+def test_job_over_its_time_limit_is_timed_out(slurm_executor: SlurmExecutor, make_launch, wait_run) -> None:
+    # Slurm's smallest limit is one minute and slurmctld checks limits every 30 s:
+    # this test takes 60-90 s, so it is the only one that waits for a limit.
+    launch = make_launch(["/bin/sh", "-c", "sleep 600"], time_limit_s=30, job_id=46)
+    external_id = slurm_executor.start(launch)
+    wait_run(slurm_executor, (46, 1, external_id), _running)
+    status = wait_run(slurm_executor, (46, 1, external_id), _finished, timeout_s=150)
+    assert status.phase is RunPhase.TIMED_OUT
+    assert status.reason == "time limit 1 min reached"
+    assert os.path.exists(launch.workdir / "stdout.log")

@@ -1,0 +1,144 @@
+"""Pure parsing and mapping of Slurm's records (no cluster needed)."""
+
+from __future__ import annotations
+
+import calendar
+import time
+from pathlib import Path
+
+import pytest
+
+from aicc.executors.base import Launch, Placement, RunPhase
+from aicc.executors.slurm import SlurmConfig, SlurmFlavor
+from aicc.executors.slurm.batch import batch_script, sbatch_argv
+from aicc.executors.slurm.inventory import node_from_sinfo, parse_gpu_gres
+from aicc.executors.slurm.records import (
+    from_squeue_job,
+    local_time_to_epoch,
+    parse_jobcomp_line,
+    parse_jobcomp_lines,
+)
+from aicc.executors.slurm.states import run_status
+
+CONFIG = SlurmConfig(
+    flavors={
+        "h100": SlurmFlavor("h100", "gpu-h100"),
+        "a100": SlurmFlavor("a100", "gpu-a100"),
+        "cpu": SlurmFlavor(None, "cpu"),
+    }
+)
+
+JOBCOMP = (
+    "JobId=12 UserId=root(0) GroupId=root(0) Name=aicc-7.2 JobState=NODE_FAIL Partition=a100 "
+    "TimeLimit=5 StartTime=2026-11-23T13:00:00 EndTime=2026-11-23T13:00:30 NodeList=node2 NodeCnt=1 "
+    "ProcCnt=1 WorkDir=/var/jobs/with space ReservationName= Tres=cpu=1,mem=100M,node=1 Account= QOS= "
+    "WcKey= Cluster=unknown SubmitTime=2026-11-23T12:59:59 EligibleTime=2026-11-23T12:59:59 "
+    "DerivedExitCode=0:0 ExitCode=0:0 \n"
+)
+
+
+@pytest.fixture
+def seoul_time(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TZ", "KST-9")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_jobcomp_values_may_contain_spaces_and_empty_values() -> None:
+    fields = parse_jobcomp_line(JOBCOMP.rstrip("\n"))
+    assert fields["WorkDir"] == "/var/jobs/with space"
+    assert fields["ReservationName"] == ""
+    assert fields["Tres"] == "cpu=1,mem=100M,node=1"
+    assert fields["ExitCode"] == "0:0"
+
+
+def test_jobcomp_times_are_read_in_the_cluster_local_zone(seoul_time: None) -> None:
+    [record] = parse_jobcomp_lines([JOBCOMP])
+    assert record.start_time == calendar.timegm((2026, 11, 23, 4, 0, 0, 0, 0, 0))
+    assert record.end_time == record.start_time + 30
+    assert local_time_to_epoch("Unknown") is None
+
+
+def test_node_failure_from_the_log_is_lost_naming_the_node() -> None:
+    [record] = parse_jobcomp_lines([JOBCOMP])
+    status = run_status(7, 2, record)
+    assert (status.phase, status.reason, status.external_id) == (RunPhase.LOST, "node node2 failed", "12")
+
+
+@pytest.mark.parametrize(
+    ("state", "raw_exit", "phase", "exit_code", "reason"),
+    [
+        ("COMPLETED", 0, RunPhase.SUCCEEDED, 0, None),
+        ("FAILED", 3 << 8, RunPhase.FAILED, 3, "exit code 3"),
+        ("FAILED", 9, RunPhase.FAILED, 137, "killed by signal 9"),
+        ("OUT_OF_MEMORY", 9, RunPhase.FAILED, 137, "out of memory"),
+        ("TIMEOUT", 15, RunPhase.TIMED_OUT, 143, "time limit 5 min reached"),
+        ("CANCELLED", 15, RunPhase.CANCELLED, 143, "cancelled"),
+        ("PREEMPTED", 15, RunPhase.LOST, 143, "preempted by Slurm"),
+        ("BOOT_FAIL", 0, RunPhase.LOST, 0, "node node1 failed to boot"),
+    ],
+)
+def test_finished_squeue_states_map_to_phases_exit_codes_and_reasons(
+    state: str, raw_exit: int, phase: RunPhase, exit_code: int, reason: str | None
+) -> None:
+    job = {
+        "job_id": 5, "name": "x", "job_state": state, "nodes": "node1", "start_time": 100,
+        "end_time": 160, "exit_code": raw_exit, "state_reason": "None", "time_limit": 5,
+    }  # fmt: skip
+    status = run_status(1, 1, from_squeue_job(job))
+    assert (status.phase, status.exit_code, status.reason) == (phase, exit_code, reason)
+    assert (status.started_at, status.ended_at) == (100.0, 160.0)
+
+
+def test_pending_job_has_no_times_and_says_why_it_waits() -> None:
+    job = {
+        "job_id": 5, "name": "x", "job_state": "PENDING", "nodes": "", "start_time": 1795400000,
+        "end_time": 1795403600, "exit_code": 0, "state_reason": "Resources", "time_limit": 60,
+    }  # fmt: skip
+    status = run_status(1, 1, from_squeue_job(job))
+    assert status.phase is RunPhase.STARTING
+    assert (status.started_at, status.ended_at, status.exit_code) == (None, None, None)
+    assert status.reason == "waiting in Slurm: Resources"
+
+
+def test_sbatch_pins_the_placement_and_rounds_the_time_limit_up(tmp_path: Path) -> None:
+    launch = Launch(
+        job_id=9, attempt=2, name="aicc-9.2", argv=["python", "train.py", "--lr", "1e-3 x"],
+        workdir=tmp_path, env={}, flavor="h100", device_env="CUDA_VISIBLE_DEVICES",
+        placements=[Placement("node1", (0, 1)), Placement("node4", (2, 3))],
+        cpus=4, memory_mb=2048, time_limit_s=61,
+    )  # fmt: skip
+    argv = sbatch_argv(launch, CONFIG)
+    assert "--job-name=aicc-9.2" in argv
+    assert "--partition=gpu-h100" in argv
+    assert "--gres=gpu:h100:2" in argv
+    assert [a for a in argv if a.startswith("--node")] == ["--nodes=2", "--nodelist=node1,node4"]
+    assert "--time=2" in argv
+    assert "--cpus-per-task=4" in argv and "--mem=2048M" in argv
+    assert f"--output={tmp_path}/stdout.log" in argv
+    assert argv[-1] == str(tmp_path / "slurm-batch-2.sh")
+    assert batch_script(launch).endswith("exec python train.py --lr '1e-3 x'\n")
+
+
+def test_gres_strings() -> None:
+    assert parse_gpu_gres("gpu:h100:4") == ("h100", 4)
+    assert parse_gpu_gres("gpu:a100:8(S:0-1)") == ("a100", 8)
+    assert parse_gpu_gres("gpu:2") == (None, 2)
+    assert parse_gpu_gres("") == (None, 0)
+    assert parse_gpu_gres("(null)") == (None, 0)
+
+
+def test_down_or_drained_nodes_are_unavailable() -> None:
+    base = {"name": "n", "gres": "gpu:a100:4", "cpus": 8, "real_memory": 1000, "partitions": ["gpu-a100"]}
+    idle = node_from_sinfo({**base, "state": "idle", "state_flags": []}, CONFIG)
+    down = node_from_sinfo({**base, "state": "down", "state_flags": [], "reason": "Not responding"}, CONFIG)
+    draining = node_from_sinfo({**base, "state": "mixed", "state_flags": ["DRAIN"]}, CONFIG)
+    assert (idle.flavor, idle.available, idle.reason) == ("a100", True, None)
+    assert (down.available, down.reason) == (False, "Not responding")
+    assert (draining.available, draining.reason, draining.state) == (
+        False,
+        "node is mixed+drain",
+        "mixed+drain",
+    )
