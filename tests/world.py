@@ -91,10 +91,10 @@ def _token(s: object, user_id: int) -> str:
     return tokens.issue(s, SYSTEM, user_id=user_id, name="test", ttl_days=1, default_ttl_days=1).token  # type: ignore[arg-type]
 
 
-def build_world(db: Database) -> World:
+def build_world(db: Database, inventory_text: str = INVENTORY) -> World:
     now = utcnow()
     with db.write() as s:
-        inventory.load(s, SYSTEM, INVENTORY, "test.toml")
+        inventory.load(s, SYSTEM, inventory_text, "test.toml")
         admin = users.create(s, SYSTEM, username="root", display_name="Admin", email=None,
                              center_role=CenterRole.CENTER_ADMIN)
         reviewer = users.create(s, SYSTEM, username="rev", display_name="Reviewer", email=None,

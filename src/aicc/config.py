@@ -9,6 +9,10 @@ AICC_MAX_ARRAY        most tasks in one job array (default 10,000)
 AICC_CONTROLLER       "on" (default) runs the scheduling controller inside `aicc server`; "off" serves the API only
 AICC_TICK_SECONDS     controller period between wake-ups (default 2 s); submits and finishes wake it at once
 AICC_PREEMPT_GRACE    seconds between SIGTERM and SIGKILL when a job is cancelled or preempted (default 10)
+AICC_JOB_PREFIX       engine-visible job names are PREFIX-<job>-<attempt> (default "aicc"); give each AICC
+                      its own when several share one Slurm cluster
+AICC_SLURM_DIR        for a site with executor = "slurm": the directory with cluster.json (flavor -> GRES type
+                      and partition) as scripts/slurm-up writes it (default /tmp/aicc-slurm)
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ class Settings:
     controller: bool = True
     tick_s: float = 2.0
     preempt_grace_s: float = 10.0
+    job_prefix: str = "aicc"
+    slurm_dir: Path | None = None
 
     @property
     def jobs_dir(self) -> Path:
@@ -49,4 +55,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         controller=e.get("AICC_CONTROLLER", "on").lower() not in ("off", "0", "false", "no"),
         tick_s=float(e.get("AICC_TICK_SECONDS", "2")),
         preempt_grace_s=float(e.get("AICC_PREEMPT_GRACE", "10")),
+        job_prefix=e.get("AICC_JOB_PREFIX", "aicc"),
+        slurm_dir=Path(e["AICC_SLURM_DIR"]) if e.get("AICC_SLURM_DIR") else None,
     )

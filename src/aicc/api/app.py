@@ -32,10 +32,21 @@ Updates carry the `version` you read; a stale version gets 409 and nothing is wr
 
 
 def _controller(settings: Settings, db: Database) -> Any:
-    from aicc.controller.loop import Controller
-    from aicc.executors.local import LocalExecutor
+    """The controller for the site's executor ("local" unless the inventory says "slurm")."""
+    from sqlalchemy import select
 
-    return Controller(settings, db, LocalExecutor(settings.jobs_dir, grace_s=settings.preempt_grace_s))
+    from aicc.controller.loop import Controller
+    from aicc.executors import make_executor
+    from aicc.store.models import SiteRow
+
+    kind = "local"
+    try:
+        with db.read() as s:
+            site = s.execute(select(SiteRow).order_by(SiteRow.id)).scalars().first()
+            kind = site.executor if site else "local"
+    except Exception:
+        kind = "local"
+    return Controller(settings, db, make_executor(kind, settings))
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:

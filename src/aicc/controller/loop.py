@@ -145,9 +145,22 @@ class Controller:
                 if last is not None and now - last >= METER_EVERY:
                     metering.charge(s, job, now, rates)
 
+    def _availability(self) -> dict[str, bool] | None:
+        """Which nodes the engine can run on now (Slurm: drained or down nodes are not), if it knows."""
+        probe = getattr(self.executor, "node_availability", None)
+        if probe is None:
+            return None
+        try:
+            result: dict[str, bool] | None = probe()
+        except Exception:
+            log.warning("engine did not say which nodes are available; admitting nothing this cycle")
+            return {}
+        return result
+
     def _schedule(self, now: dt.datetime) -> tuple[list[int], list[int]]:
+        available = self._availability()
         with self.db.write() as s:
-            decision = self.planner.plan(s, now)
+            decision = self.planner.plan(s, now, available)
             for job_id in decision.preempt:
                 job = s.get(JobRow, job_id)
                 if job is not None and job.state in LIVE:
@@ -198,7 +211,8 @@ class Controller:
             env["AICC_ARRAY_TASK_ID"] = str(job.array_index)
             env["AICC_ARRAY_JOB_ID"] = str(job.array_id)
         return Launch(
-            job_id=job.id, attempt=job.attempt, name=f"aicc-{job.id}-{job.attempt}", argv=argv, workdir=workdir,
+            job_id=job.id, attempt=job.attempt, name=f"{self.settings.job_prefix}-{job.id}-{job.attempt}",
+            argv=argv, workdir=workdir,
             env=env, flavor=flavor.name, device_env=flavor.device_env, placements=placements, cpus=job.cpus,
             memory_mb=job.memory_mb, time_limit_s=job.time_limit_s, gres_type=flavor.name,
         )

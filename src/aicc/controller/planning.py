@@ -12,7 +12,7 @@ the policy sees the queue: they are facts about jobs, not about capacity.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -70,12 +70,16 @@ class Planner:
     def invalidate(self) -> None:
         """Kept for the loop's sake: state is rebuilt every cycle, so nothing is cached to drop."""
 
-    def plan(self, s: Session, now: dt.datetime) -> Decision:
+    def plan(self, s: Session, now: dt.datetime, available: dict[str, bool] | None = None) -> Decision:
+        """One cycle. ``available``: the engine's view of its nodes (a node it does not list, or lists as
+        unavailable, gets no new work); None when the engine is this machine and always available."""
         flavors = {f.id: f for f in s.execute(select(FlavorRow).where(FlavorRow.retired.is_(False))).scalars()}
         infos = [FlavorInfo(f.name, f.su_rate, f.vendor == "cpu") for f in flavors.values()]
         nodes = [NodeInfo(n.name, flavors[n.flavor_id].name, n.accelerators, n.cpus, n.memory_gb * 1024)
                  for n in s.execute(select(NodeRow).where(NodeRow.retired.is_(False))).scalars()
                  if n.flavor_id in flavors]
+        if available is not None:
+            nodes = [replace(n, available=available.get(n.name, False)) for n in nodes]
         sched = Scheduler(infos, nodes, self.config)
         rates = {f.name: (f.su_rate, f.vendor == "cpu") for f in flavors.values()}
         live = list(s.execute(select(JobRow).where(JobRow.state.in_(LIVE))).scalars())

@@ -1,1 +1,22 @@
-"""See DESIGN.md for this layer's place."""
+"""Execution engines behind one protocol (``base.Executor``), chosen per site by configuration."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aicc.config import Settings
+    from aicc.executors.base import Executor
+
+
+def make_executor(kind: str, settings: Settings) -> Executor:
+    """``kind`` is the site's ``executor`` from the inventory: "local" or "slurm"."""
+    if kind == "slurm":
+        from aicc.executors.slurm import SlurmConfig, SlurmExecutor
+
+        return SlurmExecutor(SlurmConfig.from_cluster_dir(settings.slurm_dir))
+    if kind == "local":
+        from aicc.executors.local import LocalExecutor
+
+        return LocalExecutor(settings.jobs_dir, grace_s=settings.preempt_grace_s)
+    raise ValueError(f"unknown executor {kind!r} (expected local or slurm)")

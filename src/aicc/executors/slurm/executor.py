@@ -98,5 +98,11 @@ class SlurmExecutor:
             raise SlurmError(f"not a Slurm job id: {external_id!r}")
         run_slurm(self.config, ["scancel", external_id])
 
+    def node_availability(self) -> dict[str, bool]:
+        """Nodes AICC may place work on now: drained, down or not responding ones are not."""
+        from aicc.executors.slurm.inventory import read_inventory
+
+        return {n.name: n.available for n in read_inventory(self.config)}
+
     def log_paths(self, workdir: Path) -> tuple[Path, Path]:
         return workdir / batch.STDOUT_NAME, workdir / batch.STDERR_NAME

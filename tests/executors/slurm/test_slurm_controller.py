@@ -1,0 +1,115 @@
+"""The controller's job lifecycle on the real Slurm cluster: same behaviour as the local executor."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from aicc.api.app import create_app
+from aicc.config import Settings
+from aicc.controller.loop import Controller
+from aicc.executors.slurm import SlurmExecutor
+from aicc.store.db import Database
+from aicc.store.models import UsageRow
+from tests.controller.conftest import Harness
+from tests.world import World, build_world
+
+pytestmark = pytest.mark.slurm
+
+SLURM_INVENTORY = """
+[site]
+name = "slurm-test"
+executor = "slurm"
+
+[[flavors]]
+name = "h100"
+vendor = "nvidia"
+su_rate = 2.0
+
+[[flavors]]
+name = "a100"
+vendor = "nvidia"
+su_rate = 1.0
+
+[[flavors]]
+name = "cpu"
+vendor = "cpu"
+su_rate = 0.02
+
+[[nodes]]
+name = "node1"
+flavor = "h100"
+accelerators = 4
+cpus = 8
+memory_gb = 15
+
+[[nodes]]
+name = "node2"
+flavor = "a100"
+accelerators = 4
+cpus = 8
+memory_gb = 15
+
+[[nodes]]
+name = "node3"
+flavor = "cpu"
+accelerators = 0
+cpus = 8
+memory_gb = 15
+"""
+
+
+@pytest.fixture
+def slurm_harness(shared_cluster, db: Database, tmp_path) -> Iterator[Harness]:  # type: ignore[no-untyped-def]
+    world = build_world(db, SLURM_INVENTORY)
+    settings = Settings(home=tmp_path / "home", database_url=db.url, controller=False, preempt_grace_s=1,
+                        job_prefix=f"t{uuid.uuid4().hex[:8]}", slurm_dir=shared_cluster.directory)
+    with TestClient(create_app(settings, db), raise_server_exceptions=False) as client:
+        yield Harness(client, world, settings, db, Controller(settings, db, SlurmExecutor(shared_cluster.config)))
+
+
+def test_job_runs_on_slurm_and_is_charged_with_slurms_times(slurm_harness: Harness) -> None:
+    h = slurm_harness
+    job_id = h.submit(h.world.a.member_token, accelerators=2, flavors=["h100"], time_limit_s=120,
+                      command=["sh", "-c", "echo on $SLURM_JOB_ID gpus=$SLURM_GPUS_ON_NODE; sleep 1"])
+    job = h.until_state(job_id, "succeeded", timeout=60)
+    assert job["placement"][0][0] == "node1" and job["exit_code"] == 0
+    logs = h.client.get(f"/api/v1/jobs/{job_id}/logs", headers=World.auth(h.world.a.member_token)).json()
+    assert "gpus=2" in logs["data"]
+    with h.db.read() as s:
+        rows = list(s.execute(select(UsageRow).where(UsageRow.job_id == job_id)).scalars())
+    assert rows and rows[0].started_at.isoformat()[:19] == job["started_at"][:19]
+    assert rows[-1].ended_at.isoformat()[:19] == job["ended_at"][:19]
+
+
+def test_failure_cancel_and_dependency_on_slurm(slurm_harness: Harness) -> None:
+    h = slurm_harness
+    token = h.world.a.member_token
+    bad = h.submit(token, flavors=["cpu"], command=["sh", "-c", "exit 3"])
+    after = h.submit(token, flavors=["cpu"], depends_on=[bad])
+    job = h.until_state(bad, "failed", timeout=60)
+    assert job["exit_code"] == 3
+    assert h.until_state(after, "cancelled")["reason"] == f"dependency never satisfied: job {bad} failed"
+    long = h.submit(token, flavors=["cpu"], command=["sleep", "120"])
+    h.until_state(long, "running", timeout=60)
+    h.client.post(f"/api/v1/jobs/{long}/cancel", headers=World.auth(token))
+    assert h.until_state(long, "cancelled", timeout=60)["state"] == "cancelled"
+
+
+def test_controller_restart_re_adopts_slurm_jobs_without_resubmitting(slurm_harness: Harness) -> None:
+    h = slurm_harness
+    job_id = h.submit(h.world.a.member_token, flavors=["cpu"], command=["sleep", "4"])
+    job = h.until_state(job_id, "running", timeout=60)
+    h.controller = Controller(h.settings, h.db, SlurmExecutor(h.controller.executor.config))  # type: ignore[attr-defined]
+    h.controller.cycle()
+    again = h.job(job_id)
+    assert again["state"] == "running" and again["started_at"] == job["started_at"]
+    assert h.until_state(job_id, "succeeded", timeout=60)["attempt"] == 0
+    executor = h.controller.executor
+    assert isinstance(executor, SlurmExecutor)
+    records = [r for r in executor.queue() if r.name.startswith(h.settings.job_prefix)]
+    assert [r.name for r in records] == [f"{h.settings.job_prefix}-{job_id}-0"]  # submitted once
