@@ -143,7 +143,8 @@ def main() -> None:
           f"| with the controller scheduling | {c['jobs_per_s']} jobs/s (p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms) "  # type: ignore[index]
           "| |\n"
           f"| array of 10,000 tasks | {result['array_10000_s']} s | ≤ 1 s |\n"
-          f"| admission → process start (idle center) | {result['admission_to_start_ms_median']} ms median | ≤ 50 ms |\n"
+          f"| admission → process start (idle center) | {result['admission_to_start_ms_median']} ms median "
+          "| ≤ 50 ms |\n"
           f"| submit → process start (idle center) | {result['submit_to_start_ms_median']} ms median | |\n")
     (out / "submit_http.md").write_text(md)
     print(md)

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests.controller.conftest import Harness
+from tests.world import World, build_world
 
 from aicc.api.app import create_app
 from aicc.config import Settings
@@ -15,8 +17,6 @@ from aicc.controller.loop import Controller
 from aicc.executors.slurm import SlurmExecutor
 from aicc.store.db import Database
 from aicc.store.models import UsageRow
-from tests.controller.conftest import Harness
-from tests.world import World, build_world
 
 pytestmark = pytest.mark.slurm
 
