@@ -111,6 +111,22 @@ def demo(
         print(f"token for {user}: {token}")
 
 
+@app.command("discover")
+def discover(as_json: Annotated[bool, typer.Option("--json", help="Devices as JSON.")] = False) -> None:
+    """List this machine's accelerators (NVML) and print inventory tables for them, to review and load."""
+    import dataclasses
+    import json
+
+    from aicc.executors.discovery import inventory_toml, nvidia_devices
+
+    devices = nvidia_devices()
+    if as_json:
+        print(json.dumps([dataclasses.asdict(d) for d in devices], indent=2))
+        return
+    print(f"# {len(devices)} NVIDIA device(s) found" + ("" if devices else "; describing this host as CPU only"))
+    print(inventory_toml(devices))
+
+
 @app.command()
 def login(
     url: Annotated[str, typer.Option(help="The center's address.")] = "http://127.0.0.1:8000",
