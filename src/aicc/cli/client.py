@@ -11,9 +11,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -77,12 +78,15 @@ class Client:
         self.url = (url or saved_url).rstrip("/")
         token = token or saved_token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        import httpx  # here, not at the top: most of `aicc --help`'s start-up time was this import
+
+        self._httpx = httpx
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             resp = self.http.request(method, "/api/v1" + path, **kwargs)
-        except httpx.HTTPError as exc:
+        except self._httpx.HTTPError as exc:
             raise CliError(f"cannot reach AICC at {self.url}: {exc}") from exc
         if resp.status_code >= 400:
             _explain(resp)
