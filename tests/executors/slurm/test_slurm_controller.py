@@ -113,3 +113,38 @@ def test_controller_restart_re_adopts_slurm_jobs_without_resubmitting(slurm_harn
     assert isinstance(executor, SlurmExecutor)
     records = [r for r in executor.queue() if r.name.startswith(h.settings.job_prefix)]
     assert [r.name for r in records] == [f"{h.settings.job_prefix}-{job_id}-0"]  # submitted once
+
+
+def test_wait_reason_arrays_and_preemption_on_slurm(slurm_harness: Harness) -> None:
+    h = slurm_harness
+    admin = World.auth(h.world.admin_token)
+    # project a may only borrow h100s; project b is entitled to all four
+    for alloc, quotas in [(h.world.a.allocation_id, {"h100": {"nominal": 0, "borrowing_limit": 4}, "cpu":
+                                                     {"nominal": 8}}),
+                          (h.world.b.allocation_id, {"h100": {"nominal": 4}})]:
+        current = h.client.get(f"/api/v1/allocations/{alloc}", headers=admin).json()
+        r = h.client.patch(f"/api/v1/allocations/{alloc}", headers=admin,
+                           json={"version": current["version"], "quotas": quotas})
+        assert r.status_code == 200, r.text
+    token = h.world.a.member_token
+    borrower = h.submit(token, accelerators=4, flavors=["h100"], command=["sleep", "120"])
+    assert h.until_state(borrower, "running", timeout=60)["borrowed"] is True
+    waiting = h.submit(token, accelerators=1, flavors=["h100"])
+    h.controller.cycle()
+    assert h.job(waiting)["reason"] == "waiting: project quota of 0 h100 and borrowing limit of 4 in use"
+    r = h.client.post("/api/v1/jobs", headers=World.auth(token), json={
+        "project": "proj-a", "command": ["sh", "-c", "echo task $AICC_ARRAY_TASK_ID"], "flavors": ["cpu"],
+        "array": "0-3%2"})
+    tasks = r.json()["ids"]
+    entitled = h.submit(h.world.b.member_token, project="proj-b", accelerators=4, flavors=["h100"],
+                        command=["sh", "-c", "echo mine"])
+    assert h.until_state(entitled, "succeeded", timeout=90)["borrowed"] is False
+    victim = h.job(borrower)
+    assert victim["attempt"] == 1  # preempted on Slurm (scancel), back in the queue
+    for t in tasks:
+        h.until_state(t, "succeeded", timeout=90)
+    out = h.client.get(f"/api/v1/jobs/{tasks[2]}/logs", headers=World.auth(token)).json()["data"]
+    assert "task 2" in out
+    h.client.post(f"/api/v1/jobs/{borrower}/cancel", headers=World.auth(token))
+    h.client.post(f"/api/v1/jobs/{waiting}/cancel", headers=World.auth(token))
+    h.until_state(borrower, "cancelled", timeout=60)
