@@ -33,6 +33,7 @@ log = logging.getLogger("aicc.controller")
 LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
 METER_EVERY = dt.timedelta(seconds=60)
 START_THREADS = 8
+MIN_GAP_S = 0.05
 
 
 @dataclass
@@ -81,10 +82,14 @@ class Controller:
             self._wake.clear()
             try:
                 report = self.cycle()
-                if report.finished or report.preempted:
-                    continue  # capacity freed: schedule again at once
             except Exception:  # the loop must survive any one bad cycle
                 log.exception("controller cycle failed; retrying")
+                report = CycleReport()
+            # A burst of submits wakes us once per submit; a short pause lets one cycle take the whole
+            # burst instead of contending with it for the database and the interpreter.
+            self._stop.wait(MIN_GAP_S)
+            if report.finished or report.preempted:
+                continue  # capacity freed: schedule again at once
             self._wake.wait(self.settings.tick_s)
 
     # -- one cycle ----------------------------------------------------------------------------
