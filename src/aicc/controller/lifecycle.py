@@ -48,6 +48,7 @@ def apply_status(job: JobRow, status: RunStatus, now: dt.datetime, rates: dict[s
             job.state = JobState.RUNNING.value
             job.started_at = _ts(status.started_at, now)
             job.reason = f"running on {job.flavor}" + (" (borrowed capacity)" if job.borrowed else "")
+            metering.charge(session, job, max(now, job.started_at), rates)  # balances move from the start
             return "job.start"
         return None
     # finished: charge up to the engine's end, then close

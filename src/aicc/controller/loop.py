@@ -9,8 +9,12 @@ restarted controller simply asks again and gets the same run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
+import socket
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +60,7 @@ class Controller:
         self._thread: threading.Thread | None = None
         self._signalled: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=START_THREADS, thread_name_prefix="aicc-start")
+        self._exit_socket: socket.socket | None = None
         self.cycles = 0
 
     # -- running ------------------------------------------------------------------------------
@@ -63,8 +68,30 @@ class Controller:
         self._wake.set()
 
     def start(self) -> None:
+        self._listen_for_exits()
         self._thread = threading.Thread(target=self._run, name="aicc-controller", daemon=True)
         self._thread.start()
+
+    def _listen_for_exits(self) -> None:
+        """Engines that can (the local one) tell us the moment a run ends: a datagram on a socket in AICC_HOME."""
+        if not hasattr(self.executor, "notify_path"):
+            return
+        # A short private path: socket paths are limited to ~100 bytes, AICC_HOME may be longer.
+        path = Path(tempfile.mkdtemp(prefix="aicc-ctl-")) / "exits.sock"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(path))
+        self._exit_socket = sock
+        self.executor.notify_path = path
+
+        def listen() -> None:
+            while not self._stop.is_set():
+                try:
+                    sock.recv(64)
+                except OSError:
+                    return
+                self._wake.set()
+
+        threading.Thread(target=listen, name="aicc-exits", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -72,6 +99,12 @@ class Controller:
         if self._thread:
             self._thread.join(timeout=30)
         self._pool.shutdown(wait=False)
+        if self._exit_socket is not None:
+            path = self._exit_socket.getsockname()
+            self._exit_socket.close()
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+                os.rmdir(os.path.dirname(path))
         self.lock.release()
 
     def _run(self) -> None:

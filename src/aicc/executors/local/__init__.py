@@ -43,6 +43,8 @@ class LocalExecutor:
         self.python = python
         self._zygote: subprocess.Popen[bytes] | None = None
         self._zygote_lock = threading.Lock()
+        self.notify_path: Path | None = None
+        """A Unix datagram socket the controller listens on; shepherds send to it when a run ends."""
 
     def _spawn_shepherd(self, run_dir: Path) -> None:
         """Through the zygote (fast); if it cannot be reached, start a shepherd directly (slow, always works)."""
@@ -124,6 +126,7 @@ class LocalExecutor:
             "argv": argv, "cwd": str(launch.workdir), "env": env, "time_limit_s": launch.time_limit_s,
             "grace_s": float(launch.extra.get("grace_s", self.grace_s)), "attempt": launch.attempt,
             "stdout": str(stdout), "stderr": str(stderr),
+            "notify": str(self.notify_path) if self.notify_path else None,
         })
         self._spawn_shepherd(run_dir)
         return external_id

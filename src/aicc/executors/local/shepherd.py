@@ -142,7 +142,21 @@ def run(run_dir: Path) -> int:
         phase, why = "failed", f"exited with code {code}"
     write_json(run_dir / "exit.json", {"phase": phase, "exit_code": code, "started_at": started, "ended_at": ended,
                                        "reason": why})
+    notify(spec.get("notify"))
     return 0
+
+
+def notify(path: str | None) -> None:
+    """Wake the controller (a datagram to its socket) so a finish frees capacity at once, not at the next tick."""
+    if not path:
+        return
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.sendto(b"exit", path)
+    except OSError:
+        pass  # no controller listening: it will see the exit at its next tick
 
 
 def zygote() -> int:
