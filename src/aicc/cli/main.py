@@ -112,12 +112,31 @@ def demo(
 
 
 @app.command("discover")
-def discover(as_json: Annotated[bool, typer.Option("--json", help="Devices as JSON.")] = False) -> None:
+def discover(
+    as_json: Annotated[bool, typer.Option("--json", help="Devices as JSON.")] = False,
+    slurm: Annotated[bool, typer.Option("--slurm", help="Read a Slurm cluster ($AICC_SLURM_DIR) instead.")] = False,
+) -> None:
     """List this machine's accelerators (NVML) and print inventory tables for them, to review and load."""
     import dataclasses
     import json
 
-    from aicc.executors.discovery import inventory_toml, nvidia_devices
+    from aicc.executors.discovery import inventory_toml, nvidia_devices, slurm_inventory_toml
+
+    if slurm:
+        from aicc.config import load_settings
+        from aicc.executors.slurm import SlurmConfig, read_inventory
+
+        config = SlurmConfig.from_cluster_dir(load_settings().slurm_dir)
+        found = read_inventory(config)
+        if as_json:
+            print(json.dumps([dataclasses.asdict(n) for n in found], indent=2))
+            return
+        skipped = [n.name for n in found if n.flavor is None]
+        rows = [(n.name, n.flavor, n.gres_type is None, n.accelerators, n.cpus, n.memory_mb)
+                for n in found if n.flavor is not None]
+        print(f"# {len(rows)} Slurm node(s)" + (f"; no flavor for {', '.join(skipped)}" if skipped else ""))
+        print(slurm_inventory_toml(rows))
+        return
 
     devices = nvidia_devices()
     if as_json:

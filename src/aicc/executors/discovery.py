@@ -89,3 +89,22 @@ def inventory_toml(devices: list[Device], *, host: str | None = None, cpus: int 
                   "[[nodes]]", f'name = "{node}"', 'flavor = "cpu"', "accelerators = 0", f"cpus = {cpus}",
                   f"memory_gb = {memory_gb}", ""]
     return "\n".join(lines)
+
+
+def slurm_inventory_toml(nodes: list[tuple[str, str, bool, int, int, int]], site: str = "slurm") -> str:
+    """Inventory for a Slurm site from ``(name, flavor, is_cpu, accelerators, cpus, memory_mb)`` per node.
+
+    Node names stay Slurm's, which is how AICC matches a drained node to its own inventory.
+    """
+    flavors: dict[str, bool] = {}
+    for _, flavor, cpu, *_ in nodes:
+        flavors.setdefault(flavor, cpu)
+    lines = ["[site]", f'name = "{site}"', 'executor = "slurm"', ""]
+    for flavor, cpu in flavors.items():
+        lines += ["[[flavors]]", f'name = "{flavor}"', f'vendor = "{"cpu" if cpu else "nvidia"}"',
+                  f"su_rate = {0.02 if cpu else 1.0}  # set the center's rate", ""]
+    for name, flavor, cpu, accelerators, cpus, memory_mb in nodes:
+        lines += ["[[nodes]]", f'name = "{name}"', f'flavor = "{flavor}"',
+                  f"accelerators = {0 if cpu else accelerators}", f"cpus = {cpus}",
+                  f"memory_gb = {max(1, memory_mb // 1024)}", ""]
+    return "\n".join(lines)
