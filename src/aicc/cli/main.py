@@ -52,6 +52,9 @@ def server(
     async def _threads() -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = workers
 
+    # Hand the interpreter between threads every 0.5 ms instead of 5 ms: a submission waits on the
+    # group-commit thread, and the default interval added milliseconds to every request.
+    sys.setswitchinterval(0.0005)
     application = create_app()
     application.router.on_startup.append(_threads)
     uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)

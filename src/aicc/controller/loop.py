@@ -61,10 +61,19 @@ class Controller:
         self._signalled: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=START_THREADS, thread_name_prefix="aicc-start")
         self._exit_socket: socket.socket | None = None
+        self._engine_news = False
+        self._last_full = 0.0
+        self._available: dict[str, bool] | None = None
         self.cycles = 0
 
     # -- running ------------------------------------------------------------------------------
     def wake(self) -> None:
+        """Something to schedule (a submit, a cancel): a light cycle, without asking the engine for news."""
+        self._wake.set()
+
+    def wake_engine(self) -> None:
+        """The engine has news (a run ended): a full cycle."""
+        self._engine_news = True
         self._wake.set()
 
     def start(self) -> None:
@@ -89,7 +98,7 @@ class Controller:
                     sock.recv(64)
                 except OSError:
                     return
-                self._wake.set()
+                self.wake_engine()
 
         threading.Thread(target=listen, name="aicc-exits", daemon=True).start()
 
@@ -114,7 +123,9 @@ class Controller:
                 continue
             self._wake.clear()
             try:
-                report = self.cycle()
+                full = self._engine_news or time.monotonic() - self._last_full >= self.settings.tick_s
+                self._engine_news = False
+                report = self.cycle(full=full)
             except Exception:  # the loop must survive any one bad cycle
                 log.exception("controller cycle failed; retrying")
                 report = CycleReport()
@@ -126,17 +137,22 @@ class Controller:
             self._wake.wait(self.settings.tick_s)
 
     # -- one cycle ----------------------------------------------------------------------------
-    def cycle(self, now: dt.datetime | None = None) -> CycleReport:
+    def cycle(self, now: dt.datetime | None = None, *, full: bool = True) -> CycleReport:
+        """One pass. ``full=False`` (woken by a submit) skips asking the engine what changed (squeue and sinfo
+        on Slurm cost tens of milliseconds): only the periodic tick and engine news need that."""
         t0 = time.perf_counter()
         report = CycleReport()
-        self._reconcile(report)
+        if full:
+            self._reconcile(report)
+            self._last_full = time.monotonic()
         self._signal_cancels()
         now = now or utcnow()
-        self._meter(now)
-        to_start, to_preempt = self._schedule(now)
+        if full:
+            self._meter(now)
+        to_start, to_preempt = self._schedule(now, probe=full)
         report.preempted = to_preempt
         self._start(to_start, report)
-        if report.started:
+        if report.started and full:
             self._reconcile(CycleReport())  # pick up the start times at once
         self.cycles += 1
         report.seconds = time.perf_counter() - t0
@@ -199,8 +215,10 @@ class Controller:
             return {}
         return result
 
-    def _schedule(self, now: dt.datetime) -> tuple[list[int], list[int]]:
-        available = self._availability()
+    def _schedule(self, now: dt.datetime, *, probe: bool = True) -> tuple[list[int], list[int]]:
+        if probe or self._available is None:
+            self._available = self._availability()
+        available = self._available
         with self.db.write() as s:
             decision = self.planner.plan(s, now, available)
             for job_id in decision.preempt:

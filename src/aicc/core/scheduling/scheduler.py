@@ -245,6 +245,10 @@ class Scheduler:
         skipped: dict[int, int] = {}
         self._can_preempt = self._preemptable()
         exhausted = self._exhausted(passes[0])
+        eligible: dict[int, str | None] = {}  # per project: the window/suspension verdict, once per cycle
+        cpu = {f: fl.cpu for f, fl in self.flavors.items()}
+        per_s = {f: fl.su_rate / 3600.0 for f, fl in self.flavors.items()}
+        pools = self.pools
         for kind in passes:
             exhausted = self._exhausted(kind)
             for job_id, room in self._order(kind, capacity, skipped):
@@ -257,20 +261,24 @@ class Scheduler:
                 if fifo_blocked is not None and not cfg.backfill:
                     res.reasons[job_id] = reasons.behind_fifo(fifo_blocked)
                     continue
-                why = self._eligible(job, now)
+                if job.project in eligible:
+                    why = eligible[job.project]
+                else:
+                    why = eligible[job.project] = self._eligible(job, now)
                 if why:
                     res.reasons[job_id] = why
                     continue
                 order = self._flavor_order(job)
-                flavors = [f for f in order if self._units(job, f) <= room[f]]
+                flavors = [f for f in order if (job.cpus if cpu[f] else job.accelerators) <= room[f]]
                 if not flavors:
                     if kind != "guaranteed":
                         res.reasons[job_id] = self._quota_reason(job, order)
                     continue
                 placed = None
+                left = budget[job.project]
                 for flavor in flavors:
-                    units = self._units(job, flavor)
-                    if units > self.pools[flavor].free or self._cost(job, flavor) > budget[job.project]:
+                    units = job.cpus if cpu[flavor] else job.accelerators
+                    if units > pools[flavor].free or units * job.time_limit_s * per_s[flavor] > left:
                         continue
                     shape = (flavor, units, job.cpus, job.memory_mb)
                     if shape in blocked_shapes:
@@ -278,7 +286,7 @@ class Scheduler:
                     if reservation is not None and flavor == reservation.flavor and now + job.time_limit_s > \
                             reservation.start and units > extra:
                         continue
-                    where = self.pools[flavor].place(units, job.cpus, job.memory_mb)
+                    where = pools[flavor].place(units, job.cpus, job.memory_mb)
                     if where is None:
                         blocked_shapes.add(shape)
                         continue
