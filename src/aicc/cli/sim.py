@@ -42,7 +42,8 @@ def _load(trace: Path | None, center: Path | None, synthetic: int, seed: int,
           lenient: bool) -> tuple[Trace, SimCenter]:
     from aicc.core.errors import InvalidInput
     from aicc.sim.center import CenterError, gavel_center, gavel_center_from_json, parse_center
-    from aicc.sim.trace import TraceError, load_trace, synthetic as generate
+    from aicc.sim.trace import TraceError, load_trace
+    from aicc.sim.trace import synthetic as generate
 
     try:
         if center is None:

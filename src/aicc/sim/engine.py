@@ -45,6 +45,8 @@ class SimResult:
     cycles: int
     events: int
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[tuple[int, str, float, float]] = field(default_factory=list)
+    """(job index, flavor, start, end) of every run, preempted ones included, with ``record_runs``."""
 
 
 def _policy(policy: str | PolicyConfig) -> tuple[str, PolicyConfig]:
@@ -56,7 +58,7 @@ def _policy(policy: str | PolicyConfig) -> tuple[str, PolicyConfig]:
 
 
 def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc", *,
-             cycle_interval: float = 0.0, decision_log: bool = False,
+             cycle_interval: float = 0.0, decision_log: bool = False, record_runs: bool = False,
              on_cycle: Callable[[float, CycleResult], None] | None = None) -> SimResult:
     """Replay ``trace`` on ``center`` under ``policy`` and return what happened to every job."""
     name, config = _policy(policy)
@@ -88,6 +90,7 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
     decisions: list[dict[str, Any]] = []
     preemptions = unschedulable = cycles = events = 0
     limit_of = [0.0] * n_jobs
+    runs: list[tuple[int, str, float, float]] = []
 
     def fits(j: SimJob) -> bool:
         return any(capacity.get(f, 0) >= j.accelerators and
@@ -100,6 +103,8 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
         j = jobs[i]
         ran = t - began[i]
         f = on[i]
+        if record_runs:
+            runs.append((i, f, began[i], t))
         left[i] = max(0.0, left[i] - ran / j.durations[f])
         unit_s[j.project] += ran * j.accelerators
         cost = ran / 3600.0 * j.accelerators * su_rate[f]
@@ -182,7 +187,7 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
         queue.set(t, len(pending_of))
     return SimResult(name, jobs, start, end, on, preemptions, unschedulable, unit_s, su,
                      {n: s.budget_su for n, s in specs.items()}, {n: s.weight for n, s in specs.items()},
-                     capacity, busy, queue, cycles, events, decisions)
+                     capacity, busy, queue, cycles, events, decisions, runs)
 
 
 def _pending(i: int, j: SimJob, pid: dict[str, int], limit: float) -> PendingJob:
