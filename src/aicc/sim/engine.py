@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,8 @@ class SimResult:
     events: int
     decisions: list[dict[str, Any]] = field(default_factory=list)
     runs: list[tuple[int, str, float, float]] = field(default_factory=list)
+    policy_s: float = 0.0
+    """Wall seconds spent inside ``Scheduler.cycle`` (the rest is the simulator's own work)."""
     """(job index, flavor, start, end) of every run, preempted ones included, with ``record_runs``."""
 
 
@@ -74,6 +77,8 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
         states[pid[n]] = st
         sched.set_project(st)
     jobs = trace.jobs
+    if any(jobs[k].submit > jobs[k + 1].submit for k in range(len(jobs) - 1)):
+        jobs = sorted(jobs, key=lambda j: j.submit)
     n_jobs = len(jobs)
     start = [math.nan] * n_jobs
     end = [math.nan] * n_jobs
@@ -91,12 +96,15 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
     preemptions = unschedulable = cycles = events = 0
     limit_of = [0.0] * n_jobs
     runs: list[tuple[int, str, float, float]] = []
+    policy_s = 0.0
+
+    limits = {n: {f: (s.nominal or {}).get(f, 0) + (s.borrowing or {}).get(f, 0) for f in capacity}
+              for n, s in specs.items()}
 
     def fits(j: SimJob) -> bool:
+        """Whether the gang can ever start: some acceptable flavor is big enough (and within quota)."""
         return any(capacity.get(f, 0) >= j.accelerators and
-                   specs[j.project].nominal.get(f, 0) + specs[j.project].borrowing.get(f, 0) >= j.accelerators  # type: ignore[union-attr]
-                   for f in j.flavors) if config.quotas else \
-            any(capacity.get(f, 0) >= j.accelerators for f in j.flavors)
+                   (not config.quotas or limits[j.project].get(f, 0) >= j.accelerators) for f in j.flavors)
 
     def charge(i: int, t: float) -> None:
         """Account the run that ends now: work done, usage, SU, and the budget hold given back."""
@@ -113,9 +121,11 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
         st.budget_left += limit_of[i] / 3600.0 * j.accelerators * su_rate[f] - cost
 
     def run_cycle(t: float) -> None:
-        nonlocal cycles, preemptions
+        nonlocal cycles, preemptions, policy_s
         for _ in range(4):  # a preempting cycle is followed by one that admits into the freed room
+            began_at = time.perf_counter()
             res = sched.cycle(t)
+            policy_s += time.perf_counter() - began_at
             cycles += 1
             for a in res.admissions:
                 i = a.job_id
@@ -187,7 +197,7 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
         queue.set(t, len(pending_of))
     return SimResult(name, jobs, start, end, on, preemptions, unschedulable, unit_s, su,
                      {n: s.budget_su for n, s in specs.items()}, {n: s.weight for n, s in specs.items()},
-                     capacity, busy, queue, cycles, events, decisions, runs)
+                     capacity, busy, queue, cycles, events, decisions, runs, policy_s)
 
 
 def _pending(i: int, j: SimJob, pid: dict[str, int], limit: float) -> PendingJob:
