@@ -64,3 +64,19 @@ def test_plan_reports_the_smallest_size_and_a_chart(tmp_path: Path) -> None:
     doc = json.loads(res.stdout)
     assert doc["best"] == 8  # the Gavel cluster's nodes hold 4 GPUs: 6 jobs need two nodes
     assert "<svg" in (tmp_path / "p" / "plan.html").read_text()
+
+
+def test_run_on_a_center_file_charges_budgets(tmp_path: Path) -> None:
+    csv = tmp_path / "t.csv"
+    rows = [f"{i * 60},{p},{g},h100|a100,h100:3600|a100:5400" for i, (p, g) in
+            enumerate([("climate", 8), ("genomics", 4), ("climate", 4), ("other", 2)] * 5)]
+    csv.write_text("submit,project,accelerators,flavors,duration\n" + "\n".join(rows) + "\n")
+    center = Path(__file__).parent.parent / "data" / "center-small.toml"
+    res = runner.invoke(app, ["run", "--trace", str(csv), "--center", str(center), "--policy", "aicc",
+                              "--out", str(tmp_path / "o"), "--json"])
+    assert res.exit_code == 0, res.output
+    projects = json.loads((tmp_path / "o" / "report.json").read_text())["policies"]["aicc"]["fairness"]["projects"]
+    assert projects["climate"]["budget_su"] == 100.0
+    assert 0 < projects["climate"]["su"] <= 100.0 + 1e-6
+    assert projects["other"]["budget_su"] is None and projects["other"]["su"] > 0
+    assert "Budgets" in (tmp_path / "o" / "report.html").read_text()
