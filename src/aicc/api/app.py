@@ -44,7 +44,7 @@ def _controller(settings: Settings, db: Database) -> Any:
         with db.read() as s:
             site = s.execute(select(SiteRow).order_by(SiteRow.id)).scalars().first()
             kind = site.executor if site else "local"
-    except Exception:
+    except Exception:  # not migrated yet: /readyz says so; run locally meanwhile
         kind = "local"
     return Controller(settings, db, make_executor(kind, settings))
 
@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         try:
             with db.read() as s:
                 s.execute(text("SELECT seq FROM audit_head WHERE id = 1")).one()
-        except Exception:
+        except Exception:  # any failure means not ready
             return problems.problem(503, "Not ready", "database unreachable or not migrated")
         return Response('{"status":"ready"}', media_type="application/json")
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from aicc.core.jobs import JobState
@@ -93,7 +94,7 @@ class Planner:
                 if job.preempt_requested:
                     sched.preempting.add(job.id)
                     sched._borrowing.discard(job.id)
-        pending = self._eligible_pending(s, now, live)
+        pending, updates = self._eligible_pending(s, now, live)
         for job in pending:
             sched.submit(PendingJob(job.id, job.project_id, tuple(job.flavors), job.accelerators, job.cpus,
                                     job.memory_mb, job.time_limit_s, job.priority, _ts(job.submitted_at),
@@ -102,23 +103,31 @@ class Planner:
         by_id = {j.id: j for j in pending}
         decision = Decision(preempt=list(result.preemptions), examined=result.examined)
         for a in result.admissions:
-            job = by_id[a.job_id]
-            job.state = JobState.ADMITTED.value
-            job.flavor = a.flavor
-            job.placement = placement_json(a.placements)
-            job.borrowed = a.borrowed
-            job.allocation_id = a.allocation_id
-            job.admitted_at = now
-            job.reason = f"starting on {a.flavor}" + (" (borrowed capacity)" if a.borrowed else "")
-            decision.admitted.append(job.id)
+            updates[a.job_id] = {
+                "id": a.job_id, "state": JobState.ADMITTED.value, "flavor": a.flavor,
+                "placement": placement_json(a.placements), "borrowed": a.borrowed, "allocation_id": a.allocation_id,
+                "admitted_at": now,
+                "reason": f"starting on {a.flavor}" + (" (borrowed capacity)" if a.borrowed else ""),
+            }
+            decision.admitted.append(a.job_id)
         for job_id, reason in result.reasons.items():
             waiting = by_id.get(job_id)
-            if waiting is not None and waiting.reason != reason:
-                waiting.reason = reason
+            if waiting is not None and waiting.reason != reason and job_id not in updates:
+                updates[job_id] = {"id": job_id, "reason": reason}
         for job in pending:
-            if job.state == JobState.PENDING.value and job.reason == SUBMITTED_REASON:
-                job.reason = IDLE
+            if job.reason == SUBMITTED_REASON and job.id not in updates:
+                updates[job.id] = {"id": job.id, "reason": IDLE}
+        self._write(s, list(updates.values()))
         return decision
+
+    @staticmethod
+    def _write(s: Session, updates: list[dict[str, Any]]) -> None:
+        """Bulk UPDATE by primary key, grouped by the set of columns (one executemany each)."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for u in updates:
+            groups.setdefault(tuple(sorted(u)), []).append(u)
+        for rows in groups.values():
+            s.execute(update(JobRow), rows)
 
     def _projects(self, s: Session, sched: Scheduler, now: dt.datetime, live: list[JobRow],
                   rates: dict[str, tuple[float, bool]]) -> None:
@@ -160,40 +169,44 @@ class Planner:
                 budget_left=left, window_start=_ts(a.starts_at), window_end=_ts(a.ends_at),
                 active=not a.suspended, allocation_id=a.id))
 
-    def _eligible_pending(self, s: Session, now: dt.datetime, live: list[JobRow]) -> list[JobRow]:
-        """Pending jobs whose dependencies succeeded and whose array has room; settles the rest."""
-        pending = list(s.execute(select(JobRow).where(JobRow.state == JobState.PENDING.value)
-                                 .order_by(JobRow.id)).scalars())
+    def _eligible_pending(
+        self, s: Session, now: dt.datetime, live: list[JobRow]
+    ) -> tuple[list[Any], dict[int, dict[str, Any]]]:
+        """Pending jobs whose dependencies succeeded and whose array has room, as light rows (not ORM objects:
+        the queue can be long); plus the updates that settle the others."""
+        cols = (JobRow.id, JobRow.project_id, JobRow.flavors, JobRow.accelerators, JobRow.cpus, JobRow.memory_mb,
+                JobRow.time_limit_s, JobRow.priority, JobRow.submitted_at, JobRow.workload_class, JobRow.depends_on,
+                JobRow.array_id, JobRow.array_max_running, JobRow.reason)
+        pending = s.execute(select(*cols).where(JobRow.state == JobState.PENDING.value).order_by(JobRow.id)).all()
         dep_ids = {d for j in pending for d in (j.depends_on or [])}
         dep_state: dict[int, str] = {}
         if dep_ids:
-            dep_state = dict(s.execute(select(JobRow.id, JobRow.state).where(JobRow.id.in_(dep_ids))).all())
+            dep_state = {i: st for i, st in s.execute(select(JobRow.id, JobRow.state).where(JobRow.id.in_(dep_ids)))}
         running_per_array: dict[int, int] = {}
         for j in live:
             if j.array_id is not None:
                 running_per_array[j.array_id] = running_per_array.get(j.array_id, 0) + 1
         out = []
+        updates: dict[int, dict[str, Any]] = {}
         for job in pending:
             failed = [d for d in job.depends_on or [] if dep_state.get(d) in FAILED_DEP]
             if failed:
-                job.state = JobState.CANCELLED.value
-                job.ended_at = now
-                job.reason = f"dependency never satisfied: job {failed[0]} {dep_state[failed[0]]}"
+                updates[job.id] = {"id": job.id, "state": JobState.CANCELLED.value, "ended_at": now,
+                                   "reason": f"dependency never satisfied: job {failed[0]} {dep_state[failed[0]]}"}
                 continue
             waiting = [d for d in job.depends_on or [] if dep_state.get(d) != JobState.SUCCEEDED.value]
             if waiting:
                 reason = f"waiting: for job {waiting[0]} to succeed (afterok)"
                 if job.reason != reason:
-                    job.reason = reason
+                    updates[job.id] = {"id": job.id, "reason": reason}
                 continue
             if job.array_id is not None and job.array_max_running:
                 n = running_per_array.get(job.array_id, 0)
                 if n >= job.array_max_running:
                     reason = f"waiting: array limit of {job.array_max_running} running tasks"
                     if job.reason != reason:
-                        job.reason = reason
+                        updates[job.id] = {"id": job.id, "reason": reason}
                     continue
                 running_per_array[job.array_id] = n + 1
             out.append(job)
-        return out
-
+        return out, updates

@@ -110,13 +110,13 @@ class Submitter:
                 for i, (actor, prepared, _) in enumerate(batch):
                     if results[i] is None:
                         results[i] = jobs.write(s, actor, prepared)
-        except Exception:
+        except Exception:  # retried one by one below, each failing on its own
             if len(batch) == 1:
                 actor, prepared, fut = batch[0]
                 try:
                     with self.db.write() as s:
                         fut.set_result(jobs.write(s, actor, prepared))
-                except Exception as exc:
+                except Exception as exc:  # handed to the waiting request
                     fut.set_exception(exc)
                 return
             for one in batch:

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,41 @@ class LocalExecutor:
         self.jobs_dir = jobs_dir
         self.grace_s = grace_s
         self.python = python
+        self._zygote: subprocess.Popen[bytes] | None = None
+        self._zygote_lock = threading.Lock()
+
+    def _spawn_shepherd(self, run_dir: Path) -> None:
+        """Through the zygote (fast); if it cannot be reached, start a shepherd directly (slow, always works)."""
+        with self._zygote_lock:
+            for _ in range(2):
+                if self._zygote is None or self._zygote.poll() is not None:
+                    self._zygote = subprocess.Popen(
+                        [self.python, "-I", "-S", SHEPHERD, "--zygote"], stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                    )
+                try:
+                    assert self._zygote.stdin is not None
+                    self._zygote.stdin.write(f"{run_dir}\n".encode())
+                    self._zygote.stdin.flush()
+                    return
+                except (BrokenPipeError, OSError):
+                    self._zygote = None
+        log = open(run_dir / "shepherd.log", "ab")  # noqa: SIM115 - closed right after the spawn
+        try:
+            proc = subprocess.Popen(
+                [self.python, "-I", "-S", SHEPHERD, str(run_dir), "--detach"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
+            )
+            proc.wait(timeout=30)
+        finally:
+            log.close()
+
+    def close(self) -> None:
+        with self._zygote_lock:
+            if self._zygote is not None and self._zygote.stdin is not None:
+                self._zygote.stdin.close()
+                self._zygote.wait(timeout=10)
+            self._zygote = None
 
     # -- paths ---------------------------------------------------------------------------------
     def _run_dir(self, external_id: str) -> Path:
@@ -89,15 +125,7 @@ class LocalExecutor:
             "grace_s": float(launch.extra.get("grace_s", self.grace_s)), "attempt": launch.attempt,
             "stdout": str(stdout), "stderr": str(stderr),
         })
-        log = open(run_dir / "shepherd.log", "ab")  # noqa: SIM115 - closed right after the spawn
-        try:
-            proc = subprocess.Popen(
-                [self.python, "-I", "-S", SHEPHERD, str(run_dir), "--detach"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-            )
-            proc.wait(timeout=30)
-        finally:
-            log.close()
+        self._spawn_shepherd(run_dir)
         return external_id
 
     def reconcile(self, runs: Sequence[tuple[int, int, str]]) -> list[RunStatus]:

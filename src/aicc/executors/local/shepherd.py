@@ -145,7 +145,32 @@ def run(run_dir: Path) -> int:
     return 0
 
 
+def zygote() -> int:
+    """Fork a shepherd for every run directory read from stdin; exit when stdin closes.
+
+    Python's start-up is most of a shepherd's cost; forking an interpreter that is
+    already up takes about a millisecond. Children are reaped by the kernel
+    (SIGCHLD ignored) and each shepherd starts its own session, so shepherds live
+    on when the zygote or the controller goes away.
+    """
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    for line in sys.stdin:
+        run_dir = line.strip()
+        if not run_dir:
+            continue
+        if os.fork() == 0:
+            os.setsid()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            try:
+                run(Path(run_dir))
+            finally:
+                os._exit(0)
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1] == "--zygote":
+        return zygote()
     run_dir = Path(sys.argv[1])
     if len(sys.argv) > 2 and sys.argv[2] == "--detach":
         if os.fork() > 0:
