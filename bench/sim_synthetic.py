@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,6 +32,18 @@ def center(total: int = 10_000) -> SimCenter:
     per = total // len(SPEEDS) // 8  # 8-GPU nodes, a quarter of the accelerators per flavor
     nodes = tuple(NodeInfo(f"{f}-{k:05d}", f, 8, 64, 1024 * 1024) for f in SPEEDS for k in range(per))
     return SimCenter("synthetic-4-flavor", tuple(FlavorInfo(f, RATES[f]) for f in SPEEDS), nodes)
+
+
+def _progress(policy: str, began: float) -> Callable[[float, object], None]:
+    seen = [0]
+
+    def report(now: float, res: object) -> None:
+        seen[0] += 1
+        if seen[0] % 5000 == 0:
+            print(f"  {policy}: cycle {seen[0]}, simulated day {now / 86400:.2f}, "
+                  f"wall {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
+
+    return report
 
 
 def main() -> None:
@@ -54,7 +67,7 @@ def main() -> None:
     rows = []
     for policy in args.policy:
         t0 = time.perf_counter()
-        r = simulate(trace, c, policy, cycle_interval=args.interval)
+        r = simulate(trace, c, policy, cycle_interval=args.interval, on_cycle=_progress(policy, t0))
         wall = time.perf_counter() - t0
         s = summarize(r)
         row = {"policy": policy, "cycle_interval_s": args.interval, "wall_s": round(wall, 1),
