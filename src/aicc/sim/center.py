@@ -1,0 +1,123 @@
+"""The simulated center: an inventory TOML (the controller's format) plus optional ``[[projects]]``.
+
+``[[projects]]`` tables (name, weight, nominal = {flavor = units}, borrowing = {flavor = units},
+budget_su) are read here, not by the inventory parser. Projects a trace mentions but the file does
+not list get equal shares: nominal = capacity x weight / total weight, borrowing up to the whole flavor.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from aicc.core.inventory import parse_inventory
+from aicc.core.scheduling import FlavorInfo, NodeInfo
+
+
+class CenterError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSpec:
+    name: str
+    weight: float = 1.0
+    nominal: Mapping[str, int] | None = None
+    """None: an equal share of each flavor."""
+    borrowing: Mapping[str, int] | None = None
+    """None: may borrow up to the whole flavor."""
+    budget_su: float = math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class SimCenter:
+    name: str
+    flavors: tuple[FlavorInfo, ...]
+    nodes: tuple[NodeInfo, ...]
+    projects: Mapping[str, ProjectSpec] = field(default_factory=dict)
+
+    def capacity(self) -> dict[str, int]:
+        cpu = {f.name for f in self.flavors if f.cpu}
+        out = {f.name: 0 for f in self.flavors}
+        for n in self.nodes:
+            out[n.flavor] += n.cpus if n.flavor in cpu else n.accelerators
+        return out
+
+    def with_accelerators(self, flavor: str, units: int) -> SimCenter:
+        """The same center with ``units`` accelerators of ``flavor`` (whole nodes of its first node shape)."""
+        shape = next((n for n in self.nodes if n.flavor == flavor), None)
+        if shape is None:
+            if flavor not in {f.name for f in self.flavors}:
+                raise CenterError(f"unknown flavor {flavor!r}")
+            shape = NodeInfo(f"{flavor}-node", flavor, 8, 64, 1024 * 1024)
+        count = max(1, math.ceil(units / max(shape.accelerators, 1)))
+        others = tuple(n for n in self.nodes if n.flavor != flavor)
+        new = tuple(replace(shape, name=f"{flavor}-sim-{k:05d}") for k in range(count))
+        return replace(self, nodes=others + new)
+
+    def resolve_projects(self, names: Iterable[str]) -> dict[str, ProjectSpec]:
+        """Every project of the trace with its quotas filled in."""
+        specs = {n: self.projects.get(n, ProjectSpec(n)) for n in names}
+        total_w = sum(s.weight for s in specs.values()) or 1.0
+        cap = self.capacity()
+        out: dict[str, ProjectSpec] = {}
+        for n, s in specs.items():
+            nominal = s.nominal if s.nominal is not None else \
+                {f: math.floor(c * s.weight / total_w) for f, c in cap.items()}
+            borrowing = s.borrowing if s.borrowing is not None else dict(cap)
+            out[n] = replace(s, nominal=nominal, borrowing=borrowing)
+        return out
+
+
+def _units_table(raw: Any, where: str) -> dict[str, int] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not all(isinstance(v, int) and v >= 0 for v in raw.values()):
+        raise CenterError(f"{where}: must be a table of flavor = non-negative integer")
+    return {str(k): int(v) for k, v in raw.items()}
+
+
+def parse_center(text: str, source: str) -> SimCenter:
+    inv = parse_inventory(text, source, keep_tables=("projects",))
+    flavors = tuple(FlavorInfo(f.name, f.su_rate, f.is_cpu) for f in inv.flavors.values())
+    nodes = tuple(NodeInfo(n.name, n.flavor, n.accelerators, n.cpus, n.memory_gb * 1024) for n in inv.nodes)
+    projects: dict[str, ProjectSpec] = {}
+    raw_projects = inv.extra.get("projects", [])
+    if not isinstance(raw_projects, list):
+        raise CenterError(f"{source}: projects must be [[projects]] tables")
+    for i, raw in enumerate(raw_projects):
+        where = f"{source}: projects[{i}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            raise CenterError(f"{where}: needs a name")
+        unknown = set(raw) - {"name", "weight", "nominal", "borrowing", "budget_su"}
+        if unknown:
+            raise CenterError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        weight = raw.get("weight", 1.0)
+        budget = raw.get("budget_su", math.inf)
+        if not isinstance(weight, int | float) or weight <= 0 or not isinstance(budget, int | float) or budget < 0:
+            raise CenterError(f"{where}: weight must be > 0 and budget_su >= 0")
+        projects[raw["name"]] = ProjectSpec(raw["name"], float(weight), _units_table(raw.get("nominal"), where),
+                                            _units_table(raw.get("borrowing"), where), float(budget))
+    return SimCenter(inv.site.name, flavors, nodes, projects)
+
+
+def gavel_center(spec: str = "300:300:300", per_node: int = 4,
+                 flavors: tuple[str, ...] = ("k80", "p100", "v100")) -> SimCenter:
+    """Gavel's heterogeneous cluster (``cluster_specs_heterogeneous.json``: "k80:p100:v100" counts).
+
+    Every flavor charges 1 SU per GPU-hour, so placement differs only by what a policy knows of speed.
+    """
+    counts = [int(c) for c in spec.split(":")]
+    nodes: list[NodeInfo] = []
+    for flavor, count in zip(flavors, counts, strict=True):
+        nodes += [NodeInfo(f"{flavor}-{k:04d}", flavor, per_node, 8 * per_node, 64 * 1024 * per_node)
+                  for k in range(math.ceil(count / per_node))]
+    return SimCenter("gavel-heterogeneous", tuple(FlavorInfo(f, 1.0) for f in flavors), tuple(nodes))
+
+
+def gavel_center_from_json(text: str) -> SimCenter:
+    raw = json.loads(text)
+    return gavel_center(next(iter(raw.values()))[0])

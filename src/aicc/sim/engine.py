@@ -1,0 +1,205 @@
+"""The event loop: a virtual clock, a heap of completions and cycle ticks, the controller's Scheduler.
+
+No sleeping, no threads. Arrivals come from the time-sorted trace, completions and cycle ticks from a
+heap. After the events of one instant, a scheduling cycle runs (``cycle_interval = 0``), or cycles run
+on a fixed period as a controller's loop would. Preempted jobs keep their progress (checkpointed) and
+queue again in their original place; a cycle that preempts is followed at once by another, as the
+controller's would be once the victims have stopped.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aicc.core.scheduling import POLICIES, CycleResult, PendingJob, PolicyConfig, ProjectState, Scheduler
+from aicc.sim.center import SimCenter
+from aicc.sim.series import StepSeries
+from aicc.sim.trace import SimJob, Trace
+
+_FINISH, _TICK = 0, 1
+
+
+@dataclass(slots=True)
+class SimResult:
+    policy: str
+    jobs: list[SimJob]
+    start: list[float]
+    """First start per job (index = position in ``jobs``); NaN if it never ran."""
+    end: list[float]
+    flavor: list[str]
+    """Flavor it finished on."""
+    preemptions: int
+    unschedulable: int
+    """Jobs dropped before the replay: no acceptable flavor in the center can ever hold the gang."""
+    unit_seconds: dict[str, float]
+    su: dict[str, float]
+    budgets: dict[str, float]
+    weights: dict[str, float]
+    capacity: dict[str, int]
+    busy: dict[str, StepSeries]
+    queue: StepSeries
+    cycles: int
+    events: int
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[tuple[int, str, float, float]] = field(default_factory=list)
+    policy_s: float = 0.0
+    """Wall seconds spent inside ``Scheduler.cycle`` (the rest is the simulator's own work)."""
+    """(job index, flavor, start, end) of every run, preempted ones included, with ``record_runs``."""
+
+
+def _policy(policy: str | PolicyConfig) -> tuple[str, PolicyConfig]:
+    if isinstance(policy, PolicyConfig):
+        return "custom", policy
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r} (known: {', '.join(POLICIES)})")
+    return policy, POLICIES[policy]
+
+
+def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc", *,
+             cycle_interval: float = 0.0, decision_log: bool = False, record_runs: bool = False,
+             on_cycle: Callable[[float, CycleResult], None] | None = None) -> SimResult:
+    """Replay ``trace`` on ``center`` under ``policy`` and return what happened to every job."""
+    name, config = _policy(policy)
+    sched = Scheduler(center.flavors, center.nodes, config, trace.throughput)
+    capacity = center.capacity()
+    su_rate = {f.name: f.su_rate for f in center.flavors}
+    specs = center.resolve_projects(trace.projects)
+    pid = {n: i + 1 for i, n in enumerate(sorted(specs))}
+    states: dict[int, ProjectState] = {}
+    for n, s in specs.items():
+        st = ProjectState(pid[n], s.weight, dict(s.nominal or {}), dict(s.borrowing or {}), s.budget_su,
+                          allocation_id=pid[n])
+        states[pid[n]] = st
+        sched.set_project(st)
+    jobs = trace.jobs
+    if any(jobs[k].submit > jobs[k + 1].submit for k in range(len(jobs) - 1)):
+        jobs = sorted(jobs, key=lambda j: j.submit)
+    n_jobs = len(jobs)
+    start = [math.nan] * n_jobs
+    end = [math.nan] * n_jobs
+    on = [""] * n_jobs
+    left = [1.0] * n_jobs  # fraction of the work still to do
+    began = [0.0] * n_jobs  # start of the current run
+    epoch = [0] * n_jobs
+    pending_of: dict[int, PendingJob] = {}
+    unit_s: dict[str, float] = dict.fromkeys(specs, 0.0)
+    su: dict[str, float] = dict.fromkeys(specs, 0.0)
+    busy = {f: StepSeries() for f in capacity}
+    queue = StepSeries()
+    heap: list[tuple[float, int, int, int]] = []
+    decisions: list[dict[str, Any]] = []
+    preemptions = unschedulable = cycles = events = 0
+    limit_of = [0.0] * n_jobs
+    runs: list[tuple[int, str, float, float]] = []
+    policy_s = 0.0
+
+    limits = {n: {f: (s.nominal or {}).get(f, 0) + (s.borrowing or {}).get(f, 0) for f in capacity}
+              for n, s in specs.items()}
+
+    def fits(j: SimJob) -> bool:
+        """Whether the gang can ever start: some acceptable flavor is big enough (and within quota)."""
+        return any(capacity.get(f, 0) >= j.accelerators and
+                   (not config.quotas or limits[j.project].get(f, 0) >= j.accelerators) for f in j.flavors)
+
+    def charge(i: int, t: float) -> None:
+        """Account the run that ends now: work done, usage, SU, and the budget hold given back."""
+        j = jobs[i]
+        ran = t - began[i]
+        f = on[i]
+        if record_runs:
+            runs.append((i, f, began[i], t))
+        left[i] = max(0.0, left[i] - ran / j.durations[f])
+        unit_s[j.project] += ran * j.accelerators
+        cost = ran / 3600.0 * j.accelerators * su_rate[f]
+        su[j.project] += cost
+        st = states[pid[j.project]]
+        st.budget_left += limit_of[i] / 3600.0 * j.accelerators * su_rate[f] - cost
+
+    def run_cycle(t: float) -> None:
+        nonlocal cycles, preemptions, policy_s
+        for _ in range(4):  # a preempting cycle is followed by one that admits into the freed room
+            began_at = time.perf_counter()
+            res = sched.cycle(t)
+            policy_s += time.perf_counter() - began_at
+            cycles += 1
+            for a in res.admissions:
+                i = a.job_id
+                j = jobs[i]
+                pending_of.pop(i)
+                if math.isnan(start[i]):
+                    start[i] = t
+                on[i], began[i] = a.flavor, t
+                epoch[i] += 1
+                st = states[pid[j.project]]
+                st.budget_left -= limit_of[i] / 3600.0 * j.accelerators * su_rate[a.flavor]
+                heapq.heappush(heap, (t + left[i] * j.durations[a.flavor], _FINISH, i, epoch[i]))
+            for v in res.preemptions:
+                charge(v, t)
+                epoch[v] += 1
+                preemptions += 1
+                pj = _pending(v, jobs[v], pid, limit_of[v])
+                pending_of[v] = pj
+                sched.requeue(v, pj)
+            if decision_log:
+                decisions.append({"t": t, "admitted": [[a.job_id, a.flavor, a.borrowed] for a in res.admissions],
+                                  "preempted": list(res.preemptions),
+                                  "reservation": None if res.reservation is None else
+                                  [res.reservation.job_id, res.reservation.flavor, res.reservation.start]})
+            if on_cycle is not None:
+                on_cycle(t, res)
+            if not res.preemptions:
+                break
+
+    nxt = 0
+    tick_at = math.inf
+    while nxt < n_jobs or heap:
+        t = jobs[nxt].submit if nxt < n_jobs else math.inf
+        if heap and heap[0][0] <= t:
+            t = heap[0][0]
+        changed = False
+        while heap and heap[0][0] <= t:
+            _, kind, i, ep = heapq.heappop(heap)
+            events += 1
+            if kind == _TICK:
+                tick_at = math.inf
+                run_cycle(t)
+                continue
+            if ep != epoch[i]:
+                continue  # a run that was preempted
+            charge(i, t)
+            end[i] = t
+            sched.finish(i)
+            changed = True
+        while nxt < n_jobs and jobs[nxt].submit <= t:
+            j = jobs[nxt]
+            events += 1
+            if fits(j):
+                limit_of[nxt] = max(j.durations.values())
+                pending_of[nxt] = _pending(nxt, j, pid, limit_of[nxt])
+                sched.submit(pending_of[nxt])
+                changed = True
+            else:
+                unschedulable += 1
+            nxt += 1
+        if changed:
+            if cycle_interval <= 0:
+                run_cycle(t)
+            elif tick_at == math.inf:
+                tick_at = math.ceil(t / cycle_interval) * cycle_interval
+                heapq.heappush(heap, (tick_at, _TICK, -1, 0))
+        for f, pool in sched.pools.items():
+            busy[f].set(t, pool.total - pool.free)
+        queue.set(t, len(pending_of))
+    return SimResult(name, jobs, start, end, on, preemptions, unschedulable, unit_s, su,
+                     {n: s.budget_su for n, s in specs.items()}, {n: s.weight for n, s in specs.items()},
+                     capacity, busy, queue, cycles, events, decisions, runs, policy_s)
+
+
+def _pending(i: int, j: SimJob, pid: dict[str, int], limit: float) -> PendingJob:
+    """The scheduler's view of job ``i`` (its index in the trace is its id)."""
+    return PendingJob(i, pid[j.project], j.flavors, j.accelerators, 1, 0, limit, 0, j.submit, j.workload_class)

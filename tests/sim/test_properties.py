@@ -1,0 +1,49 @@
+"""Whatever the trace and policy: capacity is never exceeded, every job finishes, work is conserved."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aicc.core.scheduling import POLICIES
+from aicc.sim.center import ProjectSpec
+from aicc.sim.engine import simulate
+from aicc.sim.trace import SimJob, Trace
+from tests.sim.helpers import center
+
+jobs_st = st.lists(
+    st.tuples(st.integers(0, 200), st.sampled_from(["a", "b", "c"]), st.integers(1, 4),
+              st.sampled_from([("x",), ("y",), ("x", "y"), ("y", "x")]), st.integers(1, 120)),
+    min_size=1, max_size=25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(jobs=jobs_st, policy=st.sampled_from(sorted(POLICIES)), quota=st.booleans())
+def test_schedule_respects_capacity_and_finishes_every_job(
+        jobs: list[tuple[int, str, int, tuple[str, ...], int]], policy: str, quota: bool) -> None:
+    projects = {p: ProjectSpec(p, nominal={"x": 1, "y": 2}, borrowing={"x": 3, "y": 2}) for p in "abc"} \
+        if quota else {}
+    c = center(("x", 2, 2), ("y", 1, 4), projects=projects)
+    sim_jobs = [SimJob(i, p, float(t), g, {f: float(d) * (1 + k) for k, f in enumerate(fl)}, f"c{g}")
+                for i, (t, p, g, fl, d) in enumerate(jobs)]
+    sim_jobs.sort(key=lambda j: (j.submit, j.id))
+    trace = Trace(sim_jobs, throughput={f"c{g}": {"x": 1.0, "y": 2.0} for g in range(1, 5)})
+    r = simulate(trace, c, policy, record_runs=True)
+    assert r.unschedulable == 0
+    for i, j in enumerate(trace.jobs):
+        assert r.end[i] == r.end[i], f"job {i} never finished"
+        assert j.submit <= r.start[i] <= r.end[i]
+        # the work done over all runs adds up to the whole job
+        done = sum((e - s) / j.durations[f] for k, f, s, e in r.runs if k == i)
+        assert abs(done - 1.0) < 1e-9
+    cap = c.capacity()
+    deltas: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for i, f, s, e in r.runs:
+        deltas[f] += [(s, trace.jobs[i].accelerators), (e, -trace.jobs[i].accelerators)]
+    for f, ds in deltas.items():
+        busy = 0
+        for _, d in sorted(ds, key=lambda x: (x[0], x[1])):  # ends before starts at the same instant
+            busy += d
+            assert 0 <= busy <= cap[f]
