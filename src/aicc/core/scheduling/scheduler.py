@@ -72,6 +72,9 @@ class Scheduler:
         self._borrowing: set[int] = set()  # running on borrowed capacity, not being preempted
         self._capacity_cache: dict[str, int] | None = None
         self._blocked_last: dict[int, int] = {}
+        self._head_last: dict[int, int] = {}
+        self._demand: dict[str, dict[int, int]] = {f: {} for f in self.flavors}
+        """Per flavor: units asked by pending jobs that accept it -> how many such jobs (for the early stop)."""
 
     # -- deltas -----------------------------------------------------------------------------------
     def set_project(self, project: ProjectState) -> None:
@@ -83,14 +86,25 @@ class Scheduler:
         self._version[project] = self._version.get(project, 0) + 1
         self._share.pop(project, None)
 
+    def _count_demand(self, job: PendingJob, delta: int) -> None:
+        for f in job.flavors:
+            if f in self.flavors:
+                units = job.cpus if self.flavors[f].cpu else job.accelerators
+                d = self._demand[f]
+                d[units] = d.get(units, 0) + delta
+                if d[units] <= 0:
+                    del d[units]
+
     def submit(self, job: PendingJob) -> None:
         self.pending[job.id] = job
+        self._count_demand(job, +1)
         q = self._queues.setdefault(self._queue_of(job), [])
         bisect.insort(q, _key(job, self.config.order == "fifo"))
 
     def cancel(self, job_id: int) -> None:
         job = self.pending.pop(job_id, None)
         if job is not None:
+            self._count_demand(job, -1)
             q = self._queues.get(self._queue_of(job), [])
             i = bisect.bisect_left(q, _key(job, self.config.order == "fifo"))
             if i < len(q) and q[i][2] == job_id:
@@ -239,6 +253,7 @@ class Scheduler:
         reservation: Reservation | None = None
         extra = 0  # units on the reserved flavor the reserved job will not need at its start
         fifo_blocked: int | None = None
+        behind: str | None = None  # the one "behind reservation" text of this cycle
         passes = ("guaranteed", "borrow") if cfg.quotas else ("any",)
         admitted: set[int] = set()
         settled: set[int] = set()  # decided for this cycle (waiting on its own preemptions)
@@ -303,11 +318,12 @@ class Scheduler:
                     exhausted = self._exhausted(kind)
                     continue
                 # it does not fit now
-                cheapest = min(flavors, key=lambda f: self._cost(job, f))
-                if self._cost(job, cheapest) > budget[job.project]:
-                    hours = job.time_limit_s / 3600
-                    res.reasons[job_id] = reasons.budget(hours, self._cost(job, cheapest), budget[job.project])
-                    continue
+                if left != float("inf"):
+                    cheapest = min(flavors, key=lambda f: self._cost(job, f))
+                    if self._cost(job, cheapest) > left:
+                        hours = job.time_limit_s / 3600
+                        res.reasons[job_id] = reasons.budget(hours, self._cost(job, cheapest), left)
+                        continue
                 if kind == "guaranteed" and self._can_preempt:
                     victims = self._preempt_for(job, flavors)
                     if victims is not None:
@@ -329,10 +345,14 @@ class Scheduler:
                     res.reasons[job_id] = reasons.capacity(tuple(flavors), self._units(job, flavors[0]),
                                                            self.flavors[flavors[0]].cpu)
                 elif reservation is not None:
-                    res.reasons[job_id] = reasons.behind_reservation(reservation.job_id)
+                    if behind is None:
+                        behind = reasons.behind_reservation(reservation.job_id)
+                    res.reasons[job_id] = behind
                 else:
                     res.reasons[job_id] = reasons.capacity(tuple(flavors), self._units(job, flavors[0]),
                                                            self.flavors[flavors[0]].cpu)
+        if exhausted:
+            self._explain_heads(res, skipped)
         for project, head in skipped.items():
             # a project skipped whole: explain it once, when it becomes blocked (reasons are cheap to keep)
             if self._blocked_last.get(project) != head and head in self.pending and head not in res.reasons:
@@ -343,6 +363,25 @@ class Scheduler:
             res.reasons.pop(job_id, None)
             self.cancel(job_id)  # out of the queues only now: the order generator walks them during the cycle
         return res
+
+    def _explain_heads(self, res: CycleResult, skipped: dict[int, int]) -> None:
+        """The walk stopped early (nothing can start): still tell each project's first waiting job why,
+        once, when that job changes: its quota if the project has no room for it, else capacity."""
+        for project, q in self._queues.items():
+            if not q or project in skipped:
+                continue
+            head = q[0][2]
+            if head in res.reasons or self._head_last.get(project) == head or head not in self.pending:
+                continue
+            self._head_last[project] = head
+            job = self.pending[head]
+            order = self._flavor_order(job)
+            room = self._room(project, "borrow" if self.config.quotas else "any")
+            if all((job.cpus if self.flavors[f].cpu else job.accelerators) > room[f] for f in order):
+                res.reasons[head] = self._quota_reason(job, order)
+            elif order:
+                f = order[0]
+                res.reasons[head] = reasons.capacity(tuple(order), self._units(job, f), self.flavors[f].cpu)
 
     def _quota_reason(self, job: PendingJob, order: list[str]) -> str:
         p = self.projects.get(job.project)
@@ -358,10 +397,21 @@ class Scheduler:
         return bool(self.config.preemption and self.config.quotas and self._borrowing)
 
     def _exhausted(self, kind: str) -> bool:
-        """Nothing more can start in this pass: every flavor is full and preemption cannot help."""
-        if any(p.free > 0 for p in self.pools.values()):
+        """Nothing more can start in this pass: no flavor has a hole for its smallest waiting gang, and
+        preemption cannot help. This is what ends a cycle early when the queue is long."""
+        if kind == "guaranteed" and self._can_preempt:
             return False
-        return not (kind == "guaranteed" and self._can_preempt)
+        for f, pool in self.pools.items():
+            demand = self._demand[f]
+            if pool.free <= 0 or not demand:
+                continue
+            smallest = min(demand)
+            if smallest > pool.per_node_max:
+                if pool.free >= smallest:
+                    return False
+            elif any(pool.buckets.get(k) for k in range(smallest, pool.per_node_max + 1)):
+                return False
+        return True
 
     def _eligible(self, job: PendingJob, now: float) -> str | None:
         p = self.projects.get(job.project)
