@@ -9,6 +9,7 @@ AICC_MAX_ARRAY        most tasks in one job array (default 10,000)
 AICC_CONTROLLER       "on" (default) runs the scheduling controller inside `aicc server`; "off" serves the API only
 AICC_TICK_SECONDS     controller period between wake-ups (default 2 s); submits and finishes wake it at once
 AICC_PREEMPT_GRACE    seconds between SIGTERM and SIGKILL when a job is cancelled or preempted (default 10)
+AICC_PREEMPT_AFTER    seconds a job on borrowed capacity runs before it may be preempted (default 600)
 AICC_JOB_PREFIX       engine-visible job names are PREFIX-<job>-<attempt> (default "aicc"); give each AICC
                       its own when several share one Slurm cluster
 AICC_SLURM_DIR        for a site with executor = "slurm": the directory with cluster.json (flavor -> GRES type
@@ -33,6 +34,7 @@ class Settings:
     controller: bool = True
     tick_s: float = 2.0
     preempt_grace_s: float = 10.0
+    preempt_after_s: float = 600.0
     job_prefix: str = "aicc"
     slurm_dir: Path | None = None
 
@@ -55,6 +57,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         controller=e.get("AICC_CONTROLLER", "on").lower() not in ("off", "0", "false", "no"),
         tick_s=float(e.get("AICC_TICK_SECONDS", "2")),
         preempt_grace_s=float(e.get("AICC_PREEMPT_GRACE", "10")),
+        preempt_after_s=float(e.get("AICC_PREEMPT_AFTER", "600")),
         job_prefix=e.get("AICC_JOB_PREFIX", "aicc"),
         slurm_dir=Path(e["AICC_SLURM_DIR"]) if e.get("AICC_SLURM_DIR") else None,
     )

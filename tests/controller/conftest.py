@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class Harness:
 
 @pytest.fixture
 def harness(app_client: TestClient, world: World, settings: Settings, db: Database) -> Iterator[Harness]:
-    fast = Settings(**{**{f: getattr(settings, f) for f in settings.__slots__}, "preempt_grace_s": 0.5})  # type: ignore[attr-defined]
+    fast = dataclasses.replace(settings, preempt_grace_s=0.5, preempt_after_s=0.0)
     app_client.app.state.settings = fast  # type: ignore[attr-defined]
     controller = Controller(fast, db, LocalExecutor(fast.jobs_dir, grace_s=0.5))
     yield Harness(app_client, world, fast, db, controller)

@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from aicc.controller.lifecycle import apply_status
 from aicc.controller.lock import ControllerLock
 from aicc.controller.planning import Planner
 from aicc.core.jobs import JobState
+from aicc.core.scheduling import POLICIES
 from aicc.executors.base import Executor, Launch, Placement
 from aicc.services import audit, metering
 from aicc.store.db import Database
@@ -54,7 +55,7 @@ class Controller:
         self.db = db
         self.executor = executor
         self.lock = ControllerLock(db, settings.home)
-        self.planner = Planner()
+        self.planner = Planner(replace(POLICIES["aicc"], preempt_after_s=settings.preempt_after_s))
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -121,19 +121,31 @@ def test_preemption_takes_newest_borrowed_lowest_priority_first_and_only_what_is
     assert admitted(r) == [1, 2, 3, 4] and all(a.borrowed for a in r.admissions)
     # started in order 1..4; make start times differ
     s.submit(job(10, 2, gpus=2, t=10))
-    r = s.cycle(now=20)
+    r = s.cycle(now=700)
     assert admitted(r) == []
     assert sorted(r.preemptions) == [2, 3]  # priority 0 first; both needed, nothing more
     assert r.reasons[10].startswith("waiting: preempting borrowed capacity")
     # next cycle: victims still exiting, no more victims are taken
-    r = s.cycle(now=21)
+    r = s.cycle(now=701)
     assert r.preemptions == [] and r.reasons[10] == "waiting: borrowed capacity is being returned for this job"
     # the victims exit and go back to pending with their original submit times
     for v in (2, 3):
         s.requeue(v, job(v, 1, t=v - 1))
-    r = s.cycle(now=30)
+    r = s.cycle(now=710)
     assert admitted(r) == [10]
     assert sorted(s.pending) == [2, 3] and s.pending[2].submit_time == 1  # back in line, original place
+
+
+def test_young_borrowed_jobs_are_exempt_from_preemption() -> None:
+    s = center(h100_nodes=1, per_node=4)
+    project(s, 1, h100=0, borrow=4)
+    project(s, 2, h100=4, borrow=0)
+    for i in range(4):
+        s.submit(job(i + 1, 1, t=i))
+    s.cycle(now=0)
+    s.submit(job(10, 2, gpus=4))
+    assert s.cycle(now=599).preemptions == []  # ten minutes of progress first
+    assert sorted(s.cycle(now=600).preemptions) == [1, 2, 3, 4]
 
 
 def test_no_preemption_beyond_nominal_quota() -> None:
@@ -144,7 +156,7 @@ def test_no_preemption_beyond_nominal_quota() -> None:
         s.submit(job(i + 1, 1, t=i))
     s.cycle(now=0)
     s.submit(job(10, 2, gpus=2))  # exceeds its nominal 1: may not preempt
-    r = s.cycle(now=1)
+    r = s.cycle(now=1000)
     assert r.preemptions == [] and admitted(r) == []
 
 

@@ -115,7 +115,8 @@ def assert_within_nominal_not_blocked_by_borrowed(s: Scheduler, r, before) -> No
             if within and s.pools[f].free < j.accelerators:
                 foreign_borrowed = [x for x in s.running.values()
                                     if x.flavor == f and x.borrowed and x.project != j.project
-                                    and x.id not in s.preempting and x.id in before]
+                                    and x.id not in s.preempting and x.id in before
+                                    and s._now - x.start_time >= s.config.preempt_after_s]
                 could_free = s.pools[f].free + sum(x.units for x in foreign_borrowed)
                 assert could_free < j.accelerators, \
                     f"job {jid} within nominal {f} waits while {foreign_borrowed} borrow enough to make room"

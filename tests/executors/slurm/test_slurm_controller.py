@@ -67,7 +67,7 @@ memory_gb = 15
 def slurm_harness(shared_cluster, db: Database, tmp_path) -> Iterator[Harness]:  # type: ignore[no-untyped-def]
     world = build_world(db, SLURM_INVENTORY)
     settings = Settings(home=tmp_path / "home", database_url=db.url, controller=False, preempt_grace_s=1,
-                        job_prefix=f"t{uuid.uuid4().hex[:8]}", slurm_dir=shared_cluster.directory)
+                        preempt_after_s=0, job_prefix=f"t{uuid.uuid4().hex[:8]}", slurm_dir=shared_cluster.directory)
     with TestClient(create_app(settings, db), raise_server_exceptions=False) as client:
         yield Harness(client, world, settings, db, Controller(settings, db, SlurmExecutor(shared_cluster.config)))
 

@@ -104,6 +104,9 @@ class PolicyConfig:
     """A job within its nominal quota may preempt borrowed capacity."""
     placement: str = "cheapest"
     """"cheapest": lowest SU rate first; "throughput": best measured throughput per SU for the job's class."""
+    preempt_after_s: float = 0.0
+    """A borrowed job is safe from preemption for this long after it started (as Slurm's PreemptExemptTime):
+    it makes progress before it can be sent back, and capacity does not ping-pong between projects."""
     max_examined: int = 0
     """Stop after examining this many jobs in one cycle (0: no limit), as Slurm's bf_max_job_test."""
 
@@ -111,8 +114,8 @@ class PolicyConfig:
 POLICIES: dict[str, PolicyConfig] = {
     "fifo": PolicyConfig(order="fifo", backfill=False, quotas=False, preemption=False),
     "easy": PolicyConfig(order="fifo", backfill=True, quotas=False, preemption=False),
-    "aicc": PolicyConfig(),
-    "hetero": PolicyConfig(placement="throughput"),
+    "aicc": PolicyConfig(preempt_after_s=600.0),
+    "hetero": PolicyConfig(placement="throughput", preempt_after_s=600.0),
 }
 
 

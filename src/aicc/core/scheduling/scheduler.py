@@ -450,7 +450,8 @@ class Scheduler:
                 continue  # fits by count but not by node shape: preemption would not help
             candidates = sorted(
                 (j for j in self.running.values()
-                 if j.flavor == flavor and j.borrowed and j.id not in self.preempting and j.project != job.project),
+                 if j.flavor == flavor and j.borrowed and j.id not in self.preempting and j.project != job.project
+                 and self._now - j.start_time >= self.config.preempt_after_s),
                 key=lambda j: (j.priority, -j.start_time, -j.id),
             )
             chosen: list[int] = []
