@@ -73,6 +73,8 @@ class Scheduler:
         self._capacity_cache: dict[str, int] | None = None
         self._blocked_last: dict[int, int] = {}
         self._head_last: dict[int, int] = {}
+        self._smallest: dict[str, int] = {}
+        self._borrow_starts: list[tuple[float, int]] = []  # heap over _borrowing, cleaned lazily
         self._demand: dict[str, dict[int, int]] = {f: {} for f in self.flavors}
         """Per flavor: units asked by pending jobs that accept it -> how many such jobs (for the early stop)."""
 
@@ -121,6 +123,7 @@ class Scheduler:
         bisect.insort(self._ends[job.flavor], (job.end_by, job.id))
         if job.borrowed and job.id not in self.preempting:
             self._borrowing.add(job.id)
+            heapq.heappush(self._borrow_starts, (job.start_time, job.id))
         self._touch(job.project)
 
     def finish(self, job_id: int) -> RunningJob | None:
@@ -259,6 +262,8 @@ class Scheduler:
         settled: set[int] = set()  # decided for this cycle (waiting on its own preemptions)
         skipped: dict[int, int] = {}
         self._can_preempt = self._preemptable()
+        # the smallest waiting gang per flavor; constant during the cycle (queues change only at its end)
+        self._smallest = {f: min(d) for f, d in self._demand.items() if d}
         exhausted = self._exhausted(passes[0])
         eligible: dict[int, str | None] = {}  # per project: the window/suspension verdict, once per cycle
         cpu = {f: fl.cpu for f, fl in self.flavors.items()}
@@ -394,7 +399,13 @@ class Scheduler:
         return reasons.no_quota(tuple(order))
 
     def _preemptable(self) -> bool:
-        return bool(self.config.preemption and self.config.quotas and self._borrowing)
+        """Some borrowed job could be preempted now (it is past its exemption)."""
+        if not (self.config.preemption and self.config.quotas and self._borrowing):
+            return False
+        heap = self._borrow_starts
+        while heap and heap[0][1] not in self._borrowing:
+            heapq.heappop(heap)  # finished or already being preempted
+        return bool(heap) and heap[0][0] <= self._now - self.config.preempt_after_s
 
     def _exhausted(self, kind: str) -> bool:
         """Nothing more can start in this pass: no flavor has a hole for its smallest waiting gang, and
@@ -402,10 +413,9 @@ class Scheduler:
         if kind == "guaranteed" and self._can_preempt:
             return False
         for f, pool in self.pools.items():
-            demand = self._demand[f]
-            if pool.free <= 0 or not demand:
+            smallest = self._smallest.get(f)
+            if pool.free <= 0 or smallest is None:
                 continue
-            smallest = min(demand)
             if smallest > pool.per_node_max:
                 if pool.free >= smallest:
                     return False
