@@ -57,6 +57,8 @@ class SandboxSpec:
     datasets: Mapping[str, Path]
     output_dir: Path
     network: bool = False
+    readonly: tuple[Path, ...] = ()
+    """Further host paths bound read-only at the same place (the job's script)."""
 
 
 @dataclass(frozen=True, slots=True)

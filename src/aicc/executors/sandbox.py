@@ -31,8 +31,12 @@ def bwrap_available() -> bool:
 
 
 def python_dirs() -> list[str]:
-    """The interpreter and environment a Python job needs (venv and the base install it links to)."""
-    dirs = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
+    """The interpreter and environment a Python job needs (venv and the base install it links to), and
+    AICC's own package (for ``aicc.datazone``) when it is installed from a source checkout."""
+    import aicc
+
+    dirs = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
+            os.path.dirname(os.path.realpath(aicc.__file__))}
     return sorted(d for d in dirs if d and not d.startswith("/usr"))
 
 
@@ -60,9 +64,10 @@ def wrap(
     for f in ETC_FILES:
         if os.path.exists(f):
             args += ["--ro-bind", f, f]
-    for d in [*python_dirs(), *map(str, extra_ro)]:
-        args += ["--ro-bind", d, d]
+    # the private /tmp first: the Python environment may itself live under the host's /tmp (a CI checkout)
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/data"]  # noqa: S108 - private
+    for d in [*python_dirs(), *map(str, spec.readonly), *map(str, extra_ro)]:
+        args += ["--ro-bind", d, d]
     for name, host_dir in sorted(spec.datasets.items()):
         if "/" in name or name in ("", ".", ".."):
             raise ValueError(f"dataset mount name {name!r} is not a plain name")
