@@ -12,6 +12,9 @@ AICC_PREEMPT_GRACE    seconds between SIGTERM and SIGKILL when a job is cancelle
 AICC_PREEMPT_AFTER    seconds a job on borrowed capacity runs before it may be preempted (default 600)
 AICC_JOB_PREFIX       engine-visible job names are PREFIX-<job>-<attempt> (default "aicc"); give each AICC
                       its own when several share one Slurm cluster
+AICC_DATA_ROOT        the only directory datasets may be registered from (default $AICC_HOME/data)
+AICC_OUTPUT_RETENTION_DAYS  days a sensitive job's held outputs are kept before they may be deleted (default 365)
+AICC_OUTPUT_MAX_FILE  largest single output file that may leave the data zone, bytes (default 10 MiB)
 AICC_SLURM_DIR        for a site with executor = "slurm": the directory with cluster.json (flavor -> GRES type
                       and partition) as scripts/slurm-up writes it (default /tmp/aicc-slurm)
 """
@@ -37,10 +40,27 @@ class Settings:
     preempt_after_s: float = 600.0
     job_prefix: str = "aicc"
     slurm_dir: Path | None = None
+    data_root: Path | None = None
+    output_retention_days: int = 365
+    output_max_file_bytes: int = 10 * 1024 * 1024
 
     @property
     def jobs_dir(self) -> Path:
         return self.home / "jobs"
+
+    @property
+    def datasets_root(self) -> Path:
+        """Where datasets are registered from (custodians place them here)."""
+        return self.data_root or self.home / "data"
+
+    @property
+    def published_dir(self) -> Path:
+        """Pseudonymised copies of datasets, the only form grantees see of those."""
+        return self.home / "published"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -60,4 +80,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         preempt_after_s=float(e.get("AICC_PREEMPT_AFTER", "600")),
         job_prefix=e.get("AICC_JOB_PREFIX", "aicc"),
         slurm_dir=Path(e["AICC_SLURM_DIR"]) if e.get("AICC_SLURM_DIR") else None,
+        data_root=Path(e["AICC_DATA_ROOT"]).absolute() if e.get("AICC_DATA_ROOT") else None,
+        output_retention_days=int(e.get("AICC_OUTPUT_RETENTION_DAYS", "365")),
+        output_max_file_bytes=int(e.get("AICC_OUTPUT_MAX_FILE", str(10 * 1024 * 1024))),
     )

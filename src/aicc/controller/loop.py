@@ -29,10 +29,12 @@ from aicc.controller.lock import ControllerLock
 from aicc.controller.planning import Planner
 from aicc.core.jobs import JobState
 from aicc.core.scheduling import POLICIES
-from aicc.executors.base import Executor, Launch, Placement
+from aicc.executors.base import Executor, Launch, Placement, SandboxSpec
 from aicc.services import audit, metering
+from aicc.services.datazone import outputs
+from aicc.services.datazone.datasets import mounted_dir, sdc_env
 from aicc.store.db import Database
-from aicc.store.models import FlavorRow, JobRow, ProjectRow, utcnow
+from aicc.store.models import DatasetRow, FlavorRow, JobRow, ProjectRow, utcnow
 
 log = logging.getLogger("aicc.controller")
 LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
@@ -181,6 +183,8 @@ class Controller:
                                  data={"attempt": st.attempt, "phase": st.phase.value, "exit_code": st.exit_code,
                                        "reason": st.reason})
                     if st.phase.finished:
+                        if job.state not in LIVE and job.state != JobState.PENDING.value and job.datasets:
+                            outputs.hold(s, self.settings, job)
                         report.finished.append(job.id)
                         self._signalled.discard(st.external_id)
                         self.planner.invalidate()
@@ -243,7 +247,9 @@ class Controller:
                 if job is None or job.state != JobState.ADMITTED.value or job.external_id or job.flavor not in flavors:
                     continue
                 project = s.get(ProjectRow, job.project_id)
-                launches.append(self._launch(job, flavors[job.flavor], project.name if project else ""))
+                data = list(s.execute(select(DatasetRow).where(DatasetRow.id.in_(job.datasets))).scalars()) \
+                    if job.datasets else []
+                launches.append(self._launch(job, flavors[job.flavor], project.name if project else "", data))
         if not launches:
             return
         results = list(self._pool.map(self._start_one, launches))
@@ -265,7 +271,7 @@ class Controller:
             log.exception("starting job %s failed", launch.job_id)
             return None, str(exc) or type(exc).__name__
 
-    def _launch(self, job: JobRow, flavor: FlavorRow, project: str) -> Launch:
+    def _launch(self, job: JobRow, flavor: FlavorRow, project: str, data: list[DatasetRow]) -> Launch:
         workdir = self.settings.jobs_dir / str(job.id)
         workdir.mkdir(parents=True, exist_ok=True)
         argv = list(job.command)
@@ -278,11 +284,22 @@ class Controller:
         if job.array_index is not None:
             env["AICC_ARRAY_TASK_ID"] = str(job.array_index)
             env["AICC_ARRAY_JOB_ID"] = str(job.array_id)
+        sandbox = None
+        if any(d.classification == "sensitive" for d in data):
+            out = workdir / "out"
+            out.mkdir(exist_ok=True)
+            sandbox = SandboxSpec({d.name: mounted_dir(self.settings, d) for d in data}, out,
+                                  readonly=tuple(Path(a) for a in argv[1:2] if job.script is not None))
+            env.update(sdc_env(data))
+            env.update({"AICC_OUTPUT_DIR": "/out", "AICC_DATA_DIR": "/data"})
+        else:
+            for d in data:
+                env[f"AICC_DATA_{d.name.upper().replace('-', '_')}"] = str(mounted_dir(self.settings, d))
         return Launch(
             job_id=job.id, attempt=job.attempt, name=f"{self.settings.job_prefix}-{job.id}-{job.attempt}",
             argv=argv, workdir=workdir,
             env=env, flavor=flavor.name, device_env=flavor.device_env, placements=placements, cpus=job.cpus,
-            memory_mb=job.memory_mb, time_limit_s=job.time_limit_s, gres_type=flavor.name,
+            memory_mb=job.memory_mb, time_limit_s=job.time_limit_s, gres_type=flavor.name, sandbox=sandbox,
         )
 
 

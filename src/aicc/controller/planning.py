@@ -32,7 +32,8 @@ from aicc.core.scheduling import (
 )
 from aicc.core.scheduling.reasons import IDLE
 from aicc.services import metering
-from aicc.store.models import AllocationRow, FlavorRow, JobRow, NodeRow
+from aicc.services.datazone import grants
+from aicc.store.models import AllocationRow, DatasetRow, FlavorRow, JobRow, NodeRow
 
 SUBMITTED_REASON = "waiting for the next scheduling cycle"
 LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
@@ -169,6 +170,16 @@ class Planner:
                 budget_left=left, window_start=_ts(a.starts_at), window_end=_ts(a.ends_at),
                 active=not a.suspended, allocation_id=a.id))
 
+    @staticmethod
+    def _data_access(s: Session, now: dt.datetime) -> tuple[set[tuple[int, int]], set[int], dict[int, str]]:
+        """Live grants, published open datasets and dataset names: a job runs only on data it may read now."""
+        granted = grants.live_grants(s, now)
+        rows = s.execute(select(DatasetRow.id, DatasetRow.name, DatasetRow.classification, DatasetRow.state)).all()
+        published = {r.id for r in rows if r.state == "published"}
+        granted = {(p, d) for p, d in granted if d in published}
+        open_data = {r.id for r in rows if r.state == "published" and r.classification == "open"}
+        return granted, open_data, {r.id: r.name for r in rows}
+
     def _eligible_pending(
         self, s: Session, now: dt.datetime, live: list[JobRow]
     ) -> tuple[list[Any], dict[int, dict[str, Any]]]:
@@ -176,7 +187,7 @@ class Planner:
         the queue can be long); plus the updates that settle the others."""
         cols = (JobRow.id, JobRow.project_id, JobRow.flavors, JobRow.accelerators, JobRow.cpus, JobRow.memory_mb,
                 JobRow.time_limit_s, JobRow.priority, JobRow.submitted_at, JobRow.workload_class, JobRow.depends_on,
-                JobRow.array_id, JobRow.array_max_running, JobRow.reason)
+                JobRow.array_id, JobRow.array_max_running, JobRow.reason, JobRow.datasets)
         pending = s.execute(select(*cols).where(JobRow.state == JobState.PENDING.value).order_by(JobRow.id)).all()
         dep_ids = {d for j in pending for d in (j.depends_on or [])}
         dep_state: dict[int, str] = {}
@@ -186,9 +197,18 @@ class Planner:
         for j in live:
             if j.array_id is not None:
                 running_per_array[j.array_id] = running_per_array.get(j.array_id, 0) + 1
+        granted, open_data, names = self._data_access(s, now) if any(j.datasets for j in pending) else (
+            set(), set(), {})
         out = []
         updates: dict[int, dict[str, Any]] = {}
         for job in pending:
+            blocked = [d for d in job.datasets or [] if d not in open_data and (job.project_id, d) not in granted]
+            if blocked:
+                reason = f"waiting: no live grant for dataset {names.get(blocked[0], blocked[0])} " \
+                         "(revoked, expired or withdrawn); ask its custodian"
+                if job.reason != reason:
+                    updates[job.id] = {"id": job.id, "reason": reason}
+                continue
             failed = [d for d in job.depends_on or [] if dep_state.get(d) in FAILED_DEP]
             if failed:
                 updates[job.id] = {"id": job.id, "state": JobState.CANCELLED.value, "ended_at": now,

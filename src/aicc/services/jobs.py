@@ -25,7 +25,16 @@ from aicc.core.names import ENV_VAR_RE
 from aicc.services import audit, projects
 from aicc.services.paging import Page, page
 from aicc.services.principal import Principal
-from aicc.store.models import AllocationRow, FlavorRow, JobRow, NodeRow, ProjectRow, utcnow
+from aicc.store.models import (
+    AllocationRow,
+    DatasetRow,
+    FlavorRow,
+    GrantRow,
+    JobRow,
+    NodeRow,
+    ProjectRow,
+    utcnow,
+)
 
 JOBS = cast(Table, JobRow.__table__)
 RESERVED_ENV_PREFIXES = ("AICC_", "SLURM_")
@@ -51,6 +60,8 @@ class JobSpec:
     workload_class: str | None = None
     depends_on: Sequence[int] = ()
     array: str | None = None
+    datasets: Sequence[str] = ()
+    """Names of datasets to read; a sensitive one needs the project's grant and runs in the sandbox."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,13 +135,39 @@ class Reference:
     capacity: dict[str, tuple[FlavorRow, list[NodeRow]]]
     projects: dict[int, tuple[int, str]]  # id -> (organization id, name)
     chargeable: frozenset[int]  # projects with a current or upcoming allocation
+    datasets: dict[str, tuple[int, str, int]] = field(default_factory=dict)
+    """Published datasets: name -> (id, classification, custodian organization)."""
+    grants: frozenset[tuple[int, int]] = frozenset()
+    """(project, dataset) pairs with a live grant."""
 
 
 def load_reference(s: Session) -> Reference:
     now = utcnow()
     projects_ = {p.id: (p.organization_id, p.name) for p in s.execute(select(ProjectRow)).scalars()}
     chargeable = frozenset(s.execute(select(AllocationRow.project_id).where(AllocationRow.ends_at > now)).scalars())
-    return Reference(_capacity(s), projects_, chargeable)
+    datasets = {d.name: (d.id, d.classification, d.organization_id) for d in s.execute(
+        select(DatasetRow).where(DatasetRow.state == "published")).scalars()}
+    grants = frozenset((pid, did) for pid, did in s.execute(select(GrantRow.project_id, GrantRow.dataset_id).where(
+        GrantRow.state == "approved", GrantRow.expires_at > now)))
+    return Reference(_capacity(s), projects_, chargeable, datasets, grants)
+
+
+def _datasets(actor: Principal, spec: JobSpec, org_id: int, ref: Reference) -> list[int]:
+    """Ids of the datasets the job reads, each published and, if sensitive, granted to its project."""
+    if len(spec.datasets) > 16:
+        raise InvalidInput("datasets: at most 16 per job")
+    ids = []
+    for name in dict.fromkeys(spec.datasets):
+        found = ref.datasets.get(name)
+        if found is None:
+            raise InvalidInput(f"dataset {name!r} not found or not published")
+        ds_id, classification, custodian = found
+        if classification != "open" and (spec.project_id, ds_id) not in ref.grants:
+            if not actor.sees_org(custodian):
+                raise InvalidInput(f"dataset {name!r} not found or not published")
+            raise InvalidInput(f"project has no live grant for dataset {name!r}: ask its custodian")
+        ids.append(ds_id)
+    return ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +179,7 @@ class Prepared:
     indexes: list[int | None]
     max_running: int | None
     name: str
+    dataset_ids: list[int] = field(default_factory=list)
 
 
 def check(actor: Principal, settings: Settings, spec: JobSpec, ref: Reference) -> Prepared:
@@ -177,7 +215,8 @@ def check(actor: Principal, settings: Settings, spec: JobSpec, ref: Reference) -
         array = parse_array(spec.array, limit=settings.max_array)
         indexes, max_running = list(array.indexes), array.max_running
     name = spec.name or (Path(spec.command[0]).name if spec.command else "script")
-    return Prepared(spec, org[0], org[1], runnable, indexes, max_running, name[:128])
+    dataset_ids = _datasets(actor, spec, org[0], ref) if spec.datasets else []
+    return Prepared(spec, org[0], org[1], runnable, indexes, max_running, name[:128], dataset_ids)
 
 
 def _row(actor: Principal, p: Prepared, now: dt.datetime) -> dict[str, Any]:
@@ -190,13 +229,16 @@ def _row(actor: Principal, p: Prepared, now: dt.datetime) -> dict[str, Any]:
         "workload_class": spec.workload_class, "depends_on": list(spec.depends_on), "submitted_at": now,
         "array_max_running": p.max_running, "attempt": 0, "borrowed": False, "metered_intervals": 0,
         "cancel_requested": False, "preempt_requested": False, "version": 1, "array_id": None,
-        "array_index": p.indexes[0],
+        "array_index": p.indexes[0], "datasets": p.dataset_ids,
     }
 
 
 def _audit_data(p: Prepared, tasks: int) -> dict[str, Any]:
-    return {"project": p.project_name, "tasks": tasks, "flavors": p.flavors, "accelerators": p.spec.accelerators,
+    data = {"project": p.project_name, "tasks": tasks, "flavors": p.flavors, "accelerators": p.spec.accelerators,
             "time_limit_s": p.spec.time_limit_s}
+    if p.dataset_ids:
+        data["datasets"] = p.dataset_ids
+    return data
 
 
 def write_many(s: Session, items: list[tuple[Principal, Prepared]]) -> list[Submitted]:

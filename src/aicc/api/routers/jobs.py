@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query, Request
 from aicc.api.deps import DB, Actor, Config
 from aicc.api.schemas.common import MAX_ID, Cursor, Limit, Page, PathId, decode_cursor, encode_cursor
 from aicc.api.schemas.jobs import Job, JobSubmit, JobSubmitted, LogChunk
-from aicc.core.errors import NotFound
+from aicc.core.errors import Forbidden, NotFound
 from aicc.core.jobs import JobState
 from aicc.services import jobs as svc
+from aicc.services.datazone import outputs
 from aicc.services.submission import Submitter
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -33,7 +34,7 @@ async def submit_job(request: Request, actor: Actor, body: JobSubmit) -> JobSubm
         project_id=project_id, command=body.command, script=body.script, name=body.name, flavors=body.flavors,
         accelerators=body.accelerators, cpus=body.cpus, memory_mb=body.memory_mb,
         time_limit_s=body.time_limit_s, priority=body.priority, env=body.env,
-        workload_class=body.workload_class, depends_on=body.depends_on, array=body.array,
+        workload_class=body.workload_class, depends_on=body.depends_on, array=body.array, datasets=body.datasets,
     )
     done = await submitter.submit(actor, spec)
     wake = getattr(request.app.state, "wake_controller", None)
@@ -79,6 +80,9 @@ def job_logs(
 ) -> LogChunk:
     with db.read() as s:
         job = svc.get(s, actor, job_id)
+        if outputs.is_held(s, job):
+            raise Forbidden("this job read sensitive data: its logs are held with its outputs until the data "
+                            "custodian releases them (aicc outputs list)")
         data, nxt, size = svc.read_log(settings, job, stream, offset, limit)
         finished = job.state not in svc.ACTIVE
         return LogChunk(stream=stream, offset=offset, next_offset=nxt, size=size,

@@ -35,6 +35,10 @@ class JobSubmit(Strict):
                                     description="afterok: start only after these jobs succeeded.")
     array: str | None = Field(None, max_length=200, pattern=r"^[0-9,%:-]+$",
                               description="Slurm-style index spec: 0-99, 1,3,5-7, 0-15%4 (at most 4 at once).")
+    datasets: list[Name] = Field(default_factory=list, max_length=16,
+                                 description="Datasets to read under /data/<name>. A sensitive one needs the "
+                                             "project's grant; the job then runs sandboxed and its outputs and "
+                                             "logs are held for the custodian.")
 
     @model_validator(mode="after")
     def _one_of(self) -> Self:
@@ -79,6 +83,7 @@ class Job(Out):
     placement: list[Any] | None
     borrowed: bool
     allocation_id: int | None
+    datasets: list[int] = Field(default_factory=list)
 
 
 class LogChunk(Out):

@@ -4,6 +4,7 @@ from aicc.store.models.allocations import AllocationQuotaRow, AllocationRow
 from aicc.store.models.audit import AuditEventRow, AuditHeadRow
 from aicc.store.models.auth import ApiTokenRow
 from aicc.store.models.base import Base, utcnow
+from aicc.store.models.datazone import DatasetRow, GrantRow, OutputFileRow, OutputRequestRow
 from aicc.store.models.inventory import FlavorRow, NodeRow, SiteRow
 from aicc.store.models.jobs import JobRow
 from aicc.store.models.tenancy import MembershipRow, OrganizationRow, ProjectMemberRow, ProjectRow, UserRow
@@ -16,11 +17,15 @@ __all__ = [
     "AuditEventRow",
     "AuditHeadRow",
     "Base",
+    "DatasetRow",
     "FlavorRow",
+    "GrantRow",
     "JobRow",
     "MembershipRow",
     "NodeRow",
     "OrganizationRow",
+    "OutputFileRow",
+    "OutputRequestRow",
     "ProjectMemberRow",
     "ProjectRow",
     "SiteRow",

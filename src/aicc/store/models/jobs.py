@@ -46,6 +46,8 @@ class JobRow(Base):
     array_id: Mapped[int | None] = mapped_column(Integer, index=True)
     array_index: Mapped[int | None] = mapped_column(Integer)
     array_max_running: Mapped[int | None] = mapped_column(Integer)
+    datasets: Mapped[list[int]] = mapped_column(JSON, default=list)
+    """Ids of the datasets it reads (secure data zone): a sensitive one means a sandbox and held outputs."""
 
     # life
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
