@@ -16,6 +16,7 @@ from aicc.core.tenancy import OrgRole
 from aicc.services import organizations, tokens, users
 from aicc.services.principal import SYSTEM
 from aicc.store.db import Database
+from tests.controller.conftest import harness  # noqa: F401 - the controller fixture, for the end-to-end tests
 from tests.world import World
 
 COLUMNS = [

@@ -6,8 +6,8 @@ import csv
 import os
 from pathlib import Path
 
-from aicc.services.datazone.datasets import pseudonym_key
 from aicc.core.datazone.datasets import pseudonym
+from aicc.services.datazone.datasets import pseudonym_key
 from tests.datazone.conftest import COLUMNS, Zone, write_patients
 
 

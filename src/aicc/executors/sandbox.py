@@ -75,7 +75,9 @@ def wrap(
     args += ["--bind", str(spec.output_dir), "/out", "--chdir", workdir_in_sandbox]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    args += ["--setenv", "HOME", "/out", "--setenv", "TMPDIR", "/tmp"]  # noqa: S108 - the private tmpfs
+    # HOME and caches in the private /tmp: only what the job means to write lands in /out
+    args += ["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",  # noqa: S108 - the private tmpfs
+             "--setenv", "XDG_CACHE_HOME", "/tmp/.cache", "--setenv", "MPLCONFIGDIR", "/tmp/.matplotlib"]  # noqa: S108
     prlimit = shutil.which("prlimit")
     prefix = [prlimit, *LIMITS, "--"] if prlimit else []
     return [*prefix, *args, "--", *argv]

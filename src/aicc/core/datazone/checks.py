@@ -124,6 +124,8 @@ def check_file(f: FileFacts, rules: OutputRules, data: DataKnowledge) -> CheckRe
         result.add(CheckStatus.FAIL, "contains pseudonymised identifiers: row-level data about people")
     if TEXT_TYPES.get(ext) == "table":
         _check_table(text, "\t" if ext == ".tsv" else ",", f, data, result)
+    elif f.acro_status in ("review", "fail"):
+        result.add(CheckStatus(f.acro_status), "ACRO: " + (f.acro_detail or f.acro_status))
     return result
 
 

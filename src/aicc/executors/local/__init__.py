@@ -99,12 +99,6 @@ class LocalExecutor:
         os.write(fd, str(time.time()).encode())
         os.close(fd)
         argv = list(launch.argv)
-        if launch.sandbox is not None:
-            try:
-                from aicc.executors.sandbox import wrap  # type: ignore[import-not-found,unused-ignore]
-            except ImportError as exc:
-                raise SandboxUnavailable("this center has no sandbox for sensitive-data jobs") from exc
-            argv = wrap(argv, launch.sandbox, env=dict(launch.env))
         stdout, stderr = self.log_paths(launch.workdir)
         devices = [d for p in launch.placements for d in p.devices]
         env = {
@@ -122,6 +116,13 @@ class LocalExecutor:
         }
         if launch.device_env:
             env[launch.device_env] = ",".join(map(str, devices))
+        if launch.sandbox is not None:
+            try:
+                from aicc.executors.sandbox import wrap  # type: ignore[import-not-found,unused-ignore]
+            except ImportError as exc:
+                raise SandboxUnavailable("this center has no sandbox for sensitive-data jobs") from exc
+            inside = {k: v for k, v in env.items() if k != "HOME"}  # the sandbox sets HOME to its private /tmp
+            argv = wrap(argv, launch.sandbox, env=inside)
         write_json(run_dir / "spec.json", {
             "argv": argv, "cwd": str(launch.workdir), "env": env, "time_limit_s": launch.time_limit_s,
             "grace_s": float(launch.extra.get("grace_s", self.grace_s)), "attempt": launch.attempt,

@@ -1,0 +1,184 @@
+"""A sensitive job end to end on the real controller, local executor and bubblewrap sandbox.
+
+The job tries to leak (network, writing the data, a symlink to the data, copied
+rows, small cells, its own logs); each leak must be stopped by the sandbox or
+caught by the checks, and only what the custodian approves can be downloaded.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+from aicc.store.db import Database
+from tests.controller.conftest import Harness
+from tests.datazone.conftest import Zone
+
+JOB = r'''
+import json, os, socket, sys
+import pandas as pd
+from aicc import datazone
+
+df = pd.read_csv("/data/cxr/patients.csv")
+report = {"rows": len(df), "first_id": df.patient_id[0]}
+try:
+    socket.create_connection(("127.0.0.1", int(os.environ["HOST_PORT"])), timeout=2)
+    report["network"] = "connected"
+except OSError as exc:
+    report["network"] = type(exc).__name__
+try:
+    open("/data/cxr/patients.csv", "a").write("x")
+    report["data_write"] = "written"
+except OSError as exc:
+    report["data_write"] = type(exc).__name__
+report["db_visible"] = os.path.exists(os.environ["HOST_DB"])
+out = datazone.output_dir()
+(out / "summary.txt").write_text("mean length of stay: %.2f days\n" % df.los_days.mean())
+df.head(3).to_csv(out / "rows.csv", index=False, header=False)
+os.symlink("/data/cxr/patients.csv", out / "link.csv")
+acro = datazone.session()
+acro.crosstab(df.age_band, df.sex)
+small = df[df.los_days == 3]
+acro.crosstab(small.age_band, small.diagnosis)
+datazone.finalise(acro)
+print(json.dumps(report))
+print("first patient", df.patient_id[0], file=sys.stderr)
+'''
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A TCP server on the host's loopback: reachable from the host, not from the sandbox."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                srv.accept()[0].close()
+            except OSError:
+                continue
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield srv.getsockname()[1]
+    stop.set()
+    t.join()
+    srv.close()
+
+
+@pytest.fixture
+def zone_harness(harness: Harness, zone: Zone) -> tuple[Harness, Zone]:
+    zone.client = harness.client
+    zone.settings = harness.settings
+    return harness, zone
+
+
+def test_sensitive_job_is_sandboxed_held_checked_and_released_file_by_file(
+        zone_harness: tuple[Harness, Zone], listener: int, db: Database) -> None:
+    harness, zone = zone_harness
+    socket.create_connection(("127.0.0.1", listener), timeout=2).close()  # positive control: the host can connect
+    zone.ready()
+    member = zone.h(zone.world.a.member_token)
+    custodian = zone.h(zone.custodian_token)
+    job_id = harness.submit(zone.world.a.member_token, command=[sys.executable, "-c", JOB], datasets=["cxr"],
+                            env={"HOST_PORT": str(listener), "HOST_DB": str(harness.settings.home / "aicc.db")},
+                            memory_mb=2048, time_limit_s=300)
+    job = harness.until_state(job_id, "succeeded", "failed", timeout=120)
+    assert job["state"] == "succeeded", job
+
+    # logs are held too: the member cannot read them through the jobs API
+    r = harness.client.get(f"/api/v1/jobs/{job_id}/logs", headers=member)
+    assert r.status_code == 403 and "held" in r.json()["detail"]
+
+    reqs = harness.client.get("/api/v1/outputs", headers=member).json()
+    assert len(reqs) == 1 and reqs[0]["job_id"] == job_id and reqs[0]["state"] == "checked"
+    req = reqs[0]
+    files = {f["path"]: f for f in req["files"]}
+    assert files["out/link.csv"]["kind"] == "symlink" and files["out/link.csv"]["check_status"] == "fail"
+    assert files["out/rows.csv"]["check_status"] == "fail"
+    assert any("copies of rows" in x for x in files["out/rows.csv"]["check_reasons"])
+    assert files["out/summary.txt"]["check_status"] == "pass"
+    assert not [p for p in files if p.startswith("out/.")], "caches belong in the private /tmp, not in /out"
+    acro_tables = {p: f for p, f in files.items() if p.startswith("out/acro/output_") and p.endswith(".csv")}
+    assert sorted(f["check_status"] for f in acro_tables.values()) == ["fail", "pass"], acro_tables
+    assert files["stdout.log"]["check_status"] == "fail"  # the pseudonymised id printed to the log
+    assert files["stderr.log"]["check_status"] == "fail"
+
+    # what the sandbox did, read by the custodian from the held stdout
+    stdout = harness.client.get(f"/api/v1/outputs/{req['id']}/files/{files['stdout.log']['id']}/content",
+                                headers=custodian)
+    assert stdout.status_code == 200
+    report = __import__("json").loads(stdout.content.splitlines()[-1])
+    assert report["rows"] == 60 and report["first_id"].startswith("p_")  # pseudonymised, never the real id
+    assert report["network"] != "connected"  # its own network namespace: the host's loopback is not there
+    assert report["data_write"] in ("OSError", "PermissionError")
+    assert report["db_visible"] is False
+
+    summary = files["out/summary.txt"]
+    url = f"/api/v1/outputs/{req['id']}/files/{summary['id']}"
+    assert harness.client.get(url + "/content", headers=member).status_code == 403  # not before approval
+    outsider = zone.h(zone.world.outsider_token)
+    assert harness.client.get(f"/api/v1/outputs/{req['id']}", headers=outsider).status_code == 404
+    assert harness.client.get("/api/v1/outputs", headers=zone.h(zone.world.b.member_token)).json() == []
+
+    r = harness.client.post(url + "/decision", headers=member, json={"approve": True})
+    assert r.status_code == 403  # the project cannot release its own outputs
+    r = harness.client.post(url + "/decision", headers=custodian, json={"approve": True, "comment": "aggregate"})
+    assert r.status_code == 200 and r.json()["decision"] == "approved"
+    got = harness.client.get(url + "/content", headers=member)
+    assert got.status_code == 200 and got.content.startswith(b"mean length of stay")
+
+    link = files["out/link.csv"]
+    r = harness.client.post(f"/api/v1/outputs/{req['id']}/files/{link['id']}/decision", headers=custodian,
+                            json={"approve": True, "comment": "I really want to release this link"})
+    assert r.status_code == 409 and "never released" in r.json()["detail"]
+    rows = files["out/rows.csv"]
+    r = harness.client.post(f"/api/v1/outputs/{req['id']}/files/{rows['id']}/decision", headers=custodian,
+                            json={"approve": True})
+    assert r.status_code == 422  # approving a failed file needs a reason
+    r = harness.client.post(f"/api/v1/outputs/{req['id']}/files/{rows['id']}/decision", headers=custodian,
+                            json={"approve": False, "comment": "row-level data"})
+    assert r.status_code == 200
+    assert harness.client.get(f"/api/v1/outputs/{req['id']}/files/{rows['id']}/content",
+                              headers=member).status_code == 403
+
+    # a released file changed on disk afterwards is no longer downloadable
+    (harness.settings.jobs_dir / str(job_id) / "out" / "summary.txt").write_text("patient list ...")
+    assert harness.client.get(url + "/content", headers=member).status_code == 409
+
+    # every step is in the audit chain; editing one event is detected, and where
+    admin = zone.h(zone.world.admin_token)
+    events = harness.client.get("/api/v1/audit?limit=500", headers=admin).json()
+    actions = [e["action"] for e in events]
+    for action in ("dataset.register", "dataset.publish", "grant.request", "grant.approved", "job.submit",
+                   "job.start", "output.hold", "output.view", "output.approved", "output.rejected",
+                   "output.download"):
+        assert action in actions, action
+    assert harness.client.get("/api/v1/audit/verify", headers=admin).json()["intact"] is True
+    seq = next(e["seq"] for e in events if e["action"] == "output.approved")
+    _tamper(db, seq)
+    verdict = harness.client.get("/api/v1/audit/verify", headers=admin).json()
+    assert verdict["intact"] is False and verdict["problems"][0]["seq"] == seq
+
+
+def _tamper(db: Database, seq: int) -> None:
+    """What an attacker with database access would do: rewrite a release decision's comment."""
+    with db.engine.begin() as c:
+        if db.engine.dialect.name == "postgresql":
+            c.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+            c.execute(text("UPDATE audit_events SET data = CAST(REPLACE(CAST(data AS TEXT), 'aggregate', 'nothing') "
+                           "AS JSON) WHERE seq = :seq"), {"seq": seq})
+            c.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
+        else:
+            c.execute(text("DROP TRIGGER audit_events_no_update"))
+            c.execute(text("UPDATE audit_events SET data = REPLACE(data, 'aggregate', 'nothing') WHERE seq = :seq"),
+                      {"seq": seq})
