@@ -111,6 +111,14 @@ def test_cancel_terminates_the_group_including_grandchildren(tmp_path: Path) -> 
     assert not alive(int((tmp_path / "1" / "child.pid").read_text()))
 
 
+def test_a_cancel_before_the_shepherd_is_up_is_not_lost(tmp_path: Path) -> None:
+    ex = LocalExecutor(tmp_path)
+    ext = ex.start(launch(tmp_path, 1, ["sleep", "60"]))
+    ex.cancel(ext, grace_s=1)  # at once: the shepherd has not written its state yet
+    st = wait_done(ex, 1, ext)
+    assert st.phase is RunPhase.CANCELLED
+
+
 def test_start_is_idempotent(tmp_path: Path) -> None:
     ex = LocalExecutor(tmp_path)
     spec = launch(tmp_path, 1, ["sh", "-c", "echo once >> count.txt"])

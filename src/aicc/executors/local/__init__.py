@@ -160,8 +160,13 @@ class LocalExecutor:
 
     def cancel(self, external_id: str, grace_s: float) -> None:
         run_dir = self._run_dir(external_id)
+        if _read(run_dir / "exit.json") is not None:
+            return
+        # a marker the shepherd polls: a cancel must not be lost when it comes before the shepherd is up
+        with contextlib.suppress(FileNotFoundError):
+            (run_dir / "cancel").touch()
         state = _read(run_dir / "state.json")
-        if state is None or _read(run_dir / "exit.json") is not None:
+        if state is None:
             return
         if _alive(state["shepherd_pid"], state.get("shepherd_ticks"), state.get("boot_id")):
             with contextlib.suppress(ProcessLookupError):

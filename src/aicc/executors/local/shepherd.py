@@ -120,6 +120,8 @@ def run(run_dir: Path) -> int:
         if done:
             break
         now = time.time()
+        if not cancelled["by"] and os.path.exists(run_dir / "cancel"):
+            cancelled["by"] = "cancel"  # asked before this shepherd was up to receive a signal
         if stop_at is None and (cancelled["by"] or now >= deadline):
             reason = cancelled["by"] or "time_limit"
             _kill_group(pid, signal.SIGTERM)
