@@ -96,6 +96,16 @@ class Client:
             return resp.json()
         return resp.text
 
+    def download(self, path: str) -> bytes:
+        """Raw bytes of a file endpoint (an output released by a data custodian)."""
+        try:
+            resp = self.http.get("/api/v1" + path)
+        except self._httpx.HTTPError as exc:
+            raise CliError(f"cannot reach AICC at {self.url}: {exc}") from exc
+        if resp.status_code >= 400:
+            _explain(resp)
+        return bytes(resp.content)
+
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
 

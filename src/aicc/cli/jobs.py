@@ -60,6 +60,8 @@ def submit(
     name: Annotated[str | None, typer.Option("--name", "-J")] = None,
     workload_class: Annotated[str | None, typer.Option("--class", help="Workload class for placement.")] = None,
     env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE, repeatable.")] = None,
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d", help="Read a dataset under /data/NAME "
+                                                      "(a sensitive one runs sandboxed; repeatable).")] = None,
     as_json: JSON = False,
 ) -> None:
     """Submit a job; prints its id at once (`Submitted job 42`)."""
@@ -68,6 +70,7 @@ def submit(
         "accelerators": gpus, "cpus": cpus, "memory_mb": memory_mb(mem), "time_limit_s": time_limit_seconds(time_limit),
         "priority": priority, "flavors": [f for f in (flavor or "").split(",") if f],
         "depends_on": after or [], "env": {}, "array": array, "name": name, "workload_class": workload_class,
+        "datasets": dataset or [],
     }
     for item in env or []:
         key, sep, value = item.partition("=")

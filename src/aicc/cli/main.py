@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from aicc.cli import admin, jobs, sim, usage
+from aicc.cli import admin, datazone, jobs, sim, usage
 from aicc.cli.client import CliError
 
 app = typer.Typer(
@@ -34,6 +34,9 @@ app.command("jobs")(jobs.jobs)
 app.add_typer(jobs.job_app, name="job")
 app.command("logs")(jobs.logs)
 app.command("cancel")(jobs.cancel)
+app.add_typer(datazone.datasets_app, name="datasets")
+app.add_typer(datazone.grants_app, name="grants")
+app.add_typer(datazone.outputs_app, name="outputs")
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -101,15 +104,17 @@ def demo(
     from aicc.demo import is_empty, load_demo
     from aicc.store.db import Database
 
-    database = Database(load_settings().database_url)
+    settings = load_settings()
+    database = Database(settings.database_url)
     if not is_empty(database):
         if if_empty:
             print("database already has data; demo not loaded")
             return
         raise CliError("the database is not empty; the demo loads only into an empty one")
-    loaded = load_demo(database)
+    loaded = load_demo(database, settings)
     path = save_credentials(url, loaded.admin_token)
-    print("demo center loaded: site gwangju, 4 flavors, 7 nodes, 2 organizations, 2 projects, 2 allocations")
+    print("demo center loaded: site gwangju, 4 flavors, 7 nodes, 3 organizations, 2 projects, 2 allocations, "
+          "1 sensitive dataset (cxr-cohort, granted to jnu-vision; custodian erin)")
     print(f"admin API token (shown only now; also saved for this CLI in {path}):\n{loaded.admin_token}")
     for user, token in loaded.member_tokens.items():
         print(f"token for {user}: {token}")
