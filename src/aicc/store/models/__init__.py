@@ -6,25 +6,47 @@ from aicc.store.models.auth import ApiTokenRow
 from aicc.store.models.base import Base, utcnow
 from aicc.store.models.inventory import FlavorRow, NodeRow, SiteRow
 from aicc.store.models.jobs import JobRow
+from aicc.store.models.programs import (
+    AgreementRow,
+    AmendmentRow,
+    ApplicationRow,
+    AttachmentRow,
+    CallRow,
+    OutcomeRow,
+    ProgramRow,
+    ReclaimRow,
+    ReviewRow,
+    UtilizationCheckRow,
+)
 from aicc.store.models.tenancy import MembershipRow, OrganizationRow, ProjectMemberRow, ProjectRow, UserRow
 from aicc.store.models.usage import UsageRow
 
 __all__ = [
+    "AgreementRow",
     "AllocationQuotaRow",
     "AllocationRow",
+    "AmendmentRow",
     "ApiTokenRow",
+    "ApplicationRow",
+    "AttachmentRow",
     "AuditEventRow",
     "AuditHeadRow",
     "Base",
+    "CallRow",
     "FlavorRow",
     "JobRow",
     "MembershipRow",
     "NodeRow",
     "OrganizationRow",
+    "OutcomeRow",
+    "ProgramRow",
     "ProjectMemberRow",
     "ProjectRow",
+    "ReclaimRow",
+    "ReviewRow",
     "SiteRow",
     "UsageRow",
     "UserRow",
+    "UtilizationCheckRow",
     "utcnow",
 ]
