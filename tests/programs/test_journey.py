@@ -156,8 +156,8 @@ def test_underuse_warns_then_proposes_a_reclaim_the_manager_approves(db: Databas
         assert program.remaining_su["h100"] == pytest.approx(5000.0 - 340.0)
         actions = [e.action for e in audit.list_events(s, SYSTEM, after=None, limit=1000)
                    if e.target_type == "allocation" and e.target_id == str(g.allocation_id)]
-        assert actions == ["allocation.create", "agreement.utilization.warning", "agreement.utilization.reclaim_proposed",
-                           "allocation.amend"]
+        assert actions == ["allocation.create", "agreement.utilization.warning",
+                           "agreement.utilization.reclaim_proposed", "allocation.amend"]
     with db.write() as s, pytest.raises(Conflict, match="already approved"):
         agreements.approve_reclaim(s, SYSTEM, second[0].reclaim_id, now=day71)
 
