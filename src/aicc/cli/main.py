@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from aicc.cli import admin, jobs, sim, usage
+from aicc.cli import admin, jobs, programs, sim, usage
 from aicc.cli.client import CliError
 
 app = typer.Typer(
@@ -34,6 +34,9 @@ app.command("jobs")(jobs.jobs)
 app.add_typer(jobs.job_app, name="job")
 app.command("logs")(jobs.logs)
 app.command("cancel")(jobs.cancel)
+app.add_typer(programs.app, name="programs")
+app.add_typer(programs.apply_app, name="apply")
+app.add_typer(programs.review_app, name="review")
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
