@@ -263,5 +263,9 @@ def test_visibility_applicants_and_reviewers_see_only_their_own(app_client: Test
     # the admin's view names the reviewer; the applicant's list of reviews is empty before a decision
     assert ok(c.get(f"{API}/applications/{app_a['id']}/reviews", headers=H(world.admin_token)))[0]["reviewer"] == "rev"
     assert ok(c.get(f"{API}/applications/{app_a['id']}/reviews", headers=H(world.a.admin_token))) == []
+    # nor does the organization's audit trail name the reviewer
+    events = ok(c.get(f"{API}/audit", headers=H(world.a.admin_token), params={"limit": 500}))
+    assert events and all(e["actor"] != "rev" and "rev" not in str(e["data"].get("reviewer", "")) for e in events)
+    assert not [e for e in events if e["action"].startswith("review.")]
     # a non-reviewer has no review assignments to list
     problem(c.get(f"{API}/reviews", headers=H(world.a.admin_token)), 403, "reviewers")

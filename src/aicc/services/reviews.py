@@ -50,8 +50,10 @@ def _assign(s: Session, actor: Principal, a: ApplicationRow, reviewer: UserRow) 
                   scores=None, total=None)
     s.add(r)
     s.flush()
-    audit.record(s, actor, "review.assign", "application", a.id, organization_id=a.organization_id,
-                 data={"reviewer": reviewer.username, "review_id": r.id})
+    # organization_id stays None: organization admins read their organization's audit events, and
+    # applicants must never learn who reviews them
+    audit.record(s, actor, "review.assign", "application", a.id,
+                 data={"reviewer": reviewer.username, "review_id": r.id, "applicant_org": a.organization_id})
     return r
 
 
@@ -130,9 +132,8 @@ def declare_conflict(s: Session, actor: Principal, review_id: int, *, reason: st
     r.state = rules.ReviewState.CONFLICT.value
     r.conflict_reason = reason
     s.flush()
-    a = s.get(ApplicationRow, r.application_id)
     audit.record(s, actor, "review.conflict", "application", r.application_id,
-                 organization_id=a.organization_id if a else None, data={"review_id": r.id, "reason": reason})
+                 data={"review_id": r.id, "reason": reason})
     return r
 
 
@@ -153,8 +154,7 @@ def submit_scores(s: Session, actor: Principal, review_id: int, *, scores: Mappi
     r.state = rules.ReviewState.SUBMITTED.value
     r.submitted_at = utcnow()
     s.flush()
-    audit.record(s, actor, "review.submit", "application", a.id, organization_id=a.organization_id,
-                 data={"review_id": r.id, "total": r.total})
+    audit.record(s, actor, "review.submit", "application", a.id, data={"review_id": r.id, "total": r.total})
     return r
 
 
