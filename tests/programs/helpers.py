@@ -32,7 +32,7 @@ def principal(db: Database, token: str) -> Principal:
 
 def make_program(db: Database, *, cap_su: float | None = 2000.0, threshold: float | None = 70.0,
                  budget: float = 5000.0, kinds: tuple[OrgKind, ...] = (), regions: tuple[str, ...] = (),
-                 reviewers: int = 2) -> Setup:
+                 reviewers: int = 2, call_budget: dict[str, float] | None = None) -> Setup:
     now = utcnow()
     with db.write() as s:
         p = programs.create_program(s, SYSTEM, name="ai-2027", title="2027 AI 컴퓨팅 자원 지원사업", description="",
@@ -41,7 +41,8 @@ def make_program(db: Database, *, cap_su: float | None = 2000.0, threshold: floa
             s, SYSTEM, program_id=p.row.id, name="round-1", title="1차 공모", opens_at=now - dt.timedelta(days=1),
             closes_at=now + dt.timedelta(days=10), tracks=[rules.Track.INDUSTRY, rules.Track.MEDICAL],
             eligible_kinds=list(kinds), eligible_regions=list(regions), cap_su=cap_su, rubric_=RUBRIC,
-            reviewers_per_application=reviewers, auto_award_threshold=threshold, regional_discount=0.5,
+            reviewers_per_application=reviewers, auto_award_threshold=threshold, budget_su=call_budget,
+            regional_discount=0.5,
             discount_regions=["광주광역시"], youth_discount=0.2, cost_share=0.3, su_price_krw=1000.0,
             borrowing_ratio=0.5, underuse_threshold=0.5, grace_days=30, check_interval_days=30)
         r2 = users.create(s, SYSTEM, username="rev2", display_name="Reviewer 2", email=None,

@@ -210,3 +210,28 @@ def test_reviewer_of_the_applicant_organization_is_refused_and_conflicts_drop_vi
         reviews.declare_conflict(s, rev3, review.id, reason="former advisor of the PI")
     with db.read() as s, pytest.raises(NotFound):
         applications.get(s, rev3, app_id)
+
+
+def test_a_call_budget_caps_its_awards_below_the_program_budget(db: Database, world: World) -> None:
+    setup = make_program(db, budget=5000.0, threshold=60.0, reviewers=1, call_budget={"h100": 1200.0})
+    a_admin, b_admin = principal(db, world.a.admin_token), principal(db, world.b.admin_token)
+    big = draft(db, a_admin, setup.call_id, world.a.project_id, {"h100": 1000.0}, "big")
+    small = draft(db, b_admin, setup.call_id, world.b.project_id, {"h100": 400.0}, "small")
+    with db.write() as s:
+        applications.submit(s, a_admin, big)
+        applications.submit(s, b_admin, small)
+        made = {r.application_id: r for r in reviews.assign_round_robin(s, SYSTEM, setup.call_id)}
+    with db.write() as s:
+        for app_id, ex in ((big, 10), (small, 9)):
+            r = made[app_id]
+            reviews.submit_scores(s, reviewer(r.reviewer_id, "r"), r.id, scores={"excellence": ex, "feasibility": 5},
+                                  comment="")
+        programs.close_call(s, SYSTEM, setup.call_id)
+        assert [a.id for a in reviews.auto_award(s, SYSTEM, setup.call_id)] == [big]
+    with db.write() as s, pytest.raises(Conflict, match="call's remaining budget"):
+        reviews.decide(s, SYSTEM, small, decision=rules.Decision.AWARD, reason="by hand")
+    with db.write() as s:
+        reviews.decide(s, SYSTEM, small, decision=rules.Decision.PARTIAL, reason="what is left",
+                       awarded_su={"h100": 200.0})
+        program = programs.get_program(s, SYSTEM, setup.program_id)
+    assert program.remaining_su["h100"] == pytest.approx(3800.0)

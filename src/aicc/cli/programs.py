@@ -113,6 +113,7 @@ def call_create(
     kind: Annotated[list[str] | None, typer.Option(help="Eligible organization kind, repeated; default any.")] = None,
     region: Annotated[list[str] | None, typer.Option(help="Eligible region, repeated; default any.")] = None,
     cap: Annotated[float | None, typer.Option(help="Most SU per award.")] = None,
+    budget: Annotated[list[str] | None, typer.Option(help="This round's SU per flavor; default: all left.")] = None,
     reviewers: Annotated[int, typer.Option(help="Reviewers per application.")] = 2,
     auto_award: Annotated[float | None, typer.Option(help="Auto-award threshold (mean score 0-100).")] = None,
     cost_share: Annotated[float, typer.Option(help="Organization's share of the cost, 0-1.")] = 0.0,
@@ -128,6 +129,7 @@ def call_create(
     p = program_by(c, program)
     body = {"name": name, "title": title, "opens_at": _date(opens, "--opens"), "closes_at": _date(closes, "--closes"),
             "tracks": track, "eligible_kinds": kind or [], "eligible_regions": region or [], "cap_su": cap,
+            "budget_su": _amounts(budget, "--budget") if budget else None,
             "rubric": [_criterion(x) for x in criterion], "reviewers_per_application": reviewers,
             "auto_award_threshold": auto_award, "cost_share": cost_share, "regional_discount": regional_discount,
             "discount_regions": discount_region or [], "youth_discount": youth_discount, "su_price_krw": su_price,

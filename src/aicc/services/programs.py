@@ -50,6 +50,17 @@ def remaining(s: Session, program: ProgramRow) -> dict[str, float]:
     return {f: round(v, 6) for f, v in left.items()}
 
 
+def call_remaining(s: Session, call: CallRow) -> dict[str, float]:
+    """What this round may still award: the program's remainder, capped by the call's own budget if it has one."""
+    program = s.get(ProgramRow, call.program_id)
+    assert program is not None
+    left = remaining(s, program)
+    if call.budget_su is None:
+        return left
+    mine = rules.subtract(call.budget_su, committed(s, program.id, call_id=call.id))
+    return {f: round(min(v, mine.get(f, 0.0)), 6) for f, v in left.items()}
+
+
 def _view(s: Session, p: ProgramRow) -> ProgramView:
     return ProgramView(p, {f: round(v, 6) for f, v in committed(s, p.id).items()}, remaining(s, p))
 
@@ -144,6 +155,7 @@ def create_call(
     eligible_regions: Sequence[str],
     cap_su: float | None,
     rubric_: Sequence[rules.Criterion],
+    budget_su: Mapping[str, float] | None = None,
     reviewers_per_application: int,
     auto_award_threshold: float | None = None,
     regional_discount: float = 0.0,
@@ -166,6 +178,11 @@ def create_call(
     rules.validate_rubric(rubric_)
     if reviewers_per_application < 1:
         raise InvalidInput("reviewers_per_application must be at least 1")
+    if budget_su is not None:
+        rules.validate_su(budget_su, "call budget")
+        over = sorted(f for f, su in budget_su.items() if su > program.budget_su.get(f, 0.0) + rules.EPS)
+        if over:
+            raise InvalidInput(f"the call's budget exceeds the program's on {', '.join(over)}")
     if cap_su is not None and cap_su <= 0:
         raise InvalidInput("cap_su must be positive")
     if auto_award_threshold is not None and not 0 <= auto_award_threshold <= 100:
@@ -181,6 +198,7 @@ def create_call(
         program_id=program.id, name=name, title=title, opens_at=opens_at, closes_at=closes_at,
         tracks=[t.value for t in tracks], eligible_kinds=[k.value for k in eligible_kinds],
         eligible_regions=list(eligible_regions), cap_su=cap_su,
+        budget_su=None if budget_su is None else dict(budget_su),
         rubric=[{"name": r.name, "weight": r.weight, "max_score": r.max_score} for r in rubric_],
         reviewers_per_application=reviewers_per_application, auto_award_threshold=auto_award_threshold,
         regional_discount=regional_discount, discount_regions=list(discount_regions), youth_discount=youth_discount,

@@ -24,7 +24,7 @@ from aicc.services import agreements, audit
 from aicc.services import applications as apps
 from aicc.services import programs as programs_svc
 from aicc.services.principal import Principal
-from aicc.store.models import ApplicationRow, CallRow, MembershipRow, ProgramRow, ReviewRow, UserRow, utcnow
+from aicc.store.models import ApplicationRow, CallRow, MembershipRow, ReviewRow, UserRow, utcnow
 
 
 def _reviewer_orgs(s: Session, user_id: int) -> set[int]:
@@ -261,11 +261,9 @@ def decide(s: Session, actor: Principal, application_id: int, *, decision: rules
     elif awarded_su is not None:
         raise InvalidInput("a rejection awards nothing")
     if give:
-        program = s.get(ProgramRow, call.program_id)
-        assert program is not None
-        left = programs_svc.remaining(s, program)
+        left = programs_svc.call_remaining(s, call)
         if not rules.fits(give, left):
-            raise Conflict(f"the program's remaining budget ({left}) cannot cover {give}")
+            raise Conflict(f"the call's remaining budget ({left}) cannot cover {give}")
     a.state = state.value
     a.decision_reason = reason
     a.decided_at = now
@@ -287,12 +285,10 @@ def auto_award(s: Session, actor: Principal, call_id: int, *, now: dt.datetime |
     call = programs_svc.get_call(s, actor, call_id)
     if call.auto_award_threshold is None:
         raise Conflict("this call has no auto-award threshold; decide by hand")
-    program = s.get(ProgramRow, call.program_id)
-    assert program is not None
     ranked = [rules.Candidate(r.application.id, r.mean, r.reviews, r.application.requested_su,
                               r.application.submitted_at or r.application.created_at)
               for r in ranking(s, actor, call.id) if r.application.state == rules.ApplicationState.SUBMITTED.value]
-    left = programs_svc.remaining(s, program)
+    left = programs_svc.call_remaining(s, call)
     chosen = rules.auto_awards(ranked, threshold=call.auto_award_threshold, remaining=left,
                                min_reviews=call.reviewers_per_application)
     return [decide(s, actor, i, decision=rules.Decision.AWARD, now=now,

@@ -66,6 +66,7 @@ class CallCreate(Strict):
     tracks: Annotated[list[Track], Field(min_length=1, max_length=4)]
     eligible_kinds: Annotated[list[OrgKind], Field(max_length=5)] = Field(default_factory=list)
     eligible_regions: Annotated[list[Region], Field(max_length=50)] = Field(default_factory=list)
+    budget_su: SUMap | None = Field(None, description="What this round may award; null: the program's remainder.")
     cap_su: Annotated[float | None, Field(gt=0, le=1e12, description="Most SU one award may give.")] = None
     rubric: Annotated[list[CriterionIn], Field(min_length=1, max_length=20)]
     reviewers_per_application: Annotated[int, Field(ge=1, le=20)] = 2
@@ -91,6 +92,7 @@ class Call(Out):
     tracks: list[str]
     eligible_kinds: list[str]
     eligible_regions: list[str]
+    budget_su: dict[str, float] | None
     cap_su: float | None
     rubric: list[dict[str, Any]]
     reviewers_per_application: int

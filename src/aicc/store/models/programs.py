@@ -42,6 +42,8 @@ class CallRow(Base):
     """Organization kinds that may apply; empty: any."""
     eligible_regions: Mapped[list[Any]] = mapped_column(JSON)
     """Regions that may apply; empty: any."""
+    budget_su: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """SU per flavor this round may award; null: whatever the program has left."""
     cap_su: Mapped[float | None] = mapped_column(Float)
     """Most SU (all flavors together) one award may give."""
     rubric: Mapped[list[Any]] = mapped_column(JSON)

@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.Column("tracks", sa.JSON(), nullable=False),
     sa.Column("eligible_kinds", sa.JSON(), nullable=False),
     sa.Column("eligible_regions", sa.JSON(), nullable=False),
+    sa.Column("budget_su", sa.JSON(), nullable=True),
     sa.Column("cap_su", sa.Float(), nullable=True),
     sa.Column("rubric", sa.JSON(), nullable=False),
     sa.Column("reviewers_per_application", sa.Integer(), nullable=False),
