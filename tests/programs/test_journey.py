@@ -235,3 +235,24 @@ def test_a_call_budget_caps_its_awards_below_the_program_budget(db: Database, wo
                        awarded_su={"h100": 200.0})
         program = programs.get_program(s, SYSTEM, setup.program_id)
     assert program.remaining_su["h100"] == pytest.approx(3800.0)
+
+
+def test_editing_a_withdrawn_application_voids_the_scores_given_to_the_old_text(db: Database, world: World) -> None:
+    setup = make_program(db, reviewers=1)
+    a_admin = principal(db, world.a.admin_token)
+    app_id = draft(db, a_admin, setup.call_id, world.a.project_id, {"h100": 100.0})
+    with db.write() as s:
+        applications.submit(s, a_admin, app_id)
+        (r,) = reviews.assign_round_robin(s, SYSTEM, setup.call_id)
+    with db.write() as s:
+        reviews.submit_scores(s, reviewer(r.reviewer_id, "r"), r.id, scores={"excellence": 5, "feasibility": 5},
+                              comment="")
+        applications.withdraw(s, a_admin, app_id)
+    with db.write() as s:
+        version = applications.get(s, a_admin, app_id).version
+        applications.update(s, a_admin, app_id, version=version, changes={"plan": "a better plan"})
+    with db.read() as s:
+        a = applications.get(s, a_admin, app_id)
+        (again,) = reviews.reviews_of(s, SYSTEM, app_id)
+    assert a.state == "draft" and a.plan == "a better plan"
+    assert again.state == "assigned" and again.total is None and again.scores is None

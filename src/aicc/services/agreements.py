@@ -198,6 +198,7 @@ def amend(s: Session, actor: Principal, agreement_id: int, *, kind: rules.Amendm
         raise InvalidInput("only an extension changes the end date")
     if kind is rules.AmendmentKind.TOP_UP:
         rules.validate_su(delta, "top-up")
+        programs_svc.lock_program(s, call.program_id)
         program = s.get(ProgramRow, call.program_id)
         assert program is not None
         unknown = sorted(set(delta) - set(program.budget_su))

@@ -179,11 +179,23 @@ def update(s: Session, actor: Principal, application_id: int, *, version: int, c
                  ends_at=merged["ends_at"])
     for key, value in changes.items():
         setattr(a, key, value.value if isinstance(value, rules.Track) else value)
+    if a.state == rules.ApplicationState.WITHDRAWN.value and changes:
+        _reopen_reviews(s, a)
     a.state = state.value
     s.flush()
     audit.record(s, actor, "application.update", "application", a.id, organization_id=a.organization_id,
                  data=changes)
     return a
+
+
+def _reopen_reviews(s: Session, a: ApplicationRow) -> None:
+    """A withdrawn application that is edited is a different application: scores given to the old text are void."""
+    for r in s.execute(select(ReviewRow).where(ReviewRow.application_id == a.id,
+                                               ReviewRow.state == rules.ReviewState.SUBMITTED.value)).scalars():
+        r.state = rules.ReviewState.ASSIGNED.value
+        r.scores = None
+        r.total = None
+        r.submitted_at = None
 
 
 def submit(s: Session, actor: Principal, application_id: int, *, now: dt.datetime | None = None) -> ApplicationRow:

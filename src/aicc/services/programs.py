@@ -50,6 +50,15 @@ def remaining(s: Session, program: ProgramRow) -> dict[str, float]:
     return {f: round(v, 6) for f, v in left.items()}
 
 
+def lock_program(s: Session, program_id: int) -> None:
+    """Serialize spending on one program: two managers awarding at once must not both spend the last SU.
+
+    SQLite already has one writer at a time; on PostgreSQL this row lock makes the
+    second decision wait and then see the first one's agreement.
+    """
+    s.execute(select(ProgramRow.id).where(ProgramRow.id == program_id).with_for_update())
+
+
 def call_remaining(s: Session, call: CallRow) -> dict[str, float]:
     """What this round may still award: the program's remainder, capped by the call's own budget if it has one."""
     program = s.get(ProgramRow, call.program_id)

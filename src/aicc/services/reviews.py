@@ -261,6 +261,7 @@ def decide(s: Session, actor: Principal, application_id: int, *, decision: rules
     elif awarded_su is not None:
         raise InvalidInput("a rejection awards nothing")
     if give:
+        programs_svc.lock_program(s, call.program_id)
         left = programs_svc.call_remaining(s, call)
         if not rules.fits(give, left):
             raise Conflict(f"the call's remaining budget ({left}) cannot cover {give}")
