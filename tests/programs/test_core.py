@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aicc.core import programs as rules
 from aicc.core.errors import Conflict, InvalidInput
@@ -172,3 +174,21 @@ def test_rubric_validation() -> None:
         rules.validate_rubric([rules.Criterion("a", 1, 1), rules.Criterion("a", 1, 2)])
     with pytest.raises(InvalidInput, match="positive"):
         rules.validate_rubric([rules.Criterion("a", 0, 1)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 100), st.integers(0, 3), st.floats(0, 2000)), max_size=12),
+       st.floats(0, 5000), st.floats(0, 100))
+def test_auto_award_never_spends_more_than_is_left_nor_awards_below_threshold(
+        apps: list[tuple[float, int, float]], budget: float, threshold: float) -> None:
+    ranked = rules.rank(rules.Candidate(i, mean, n, {"h100": su}, T0) for i, (mean, n, su) in enumerate(apps))
+    chosen = rules.auto_awards(ranked, threshold=threshold, remaining={"h100": budget}, min_reviews=2)
+    by_id = dict(enumerate(apps))
+    assert sum(by_id[i][2] for i in chosen) <= budget + 1e-6
+    assert all(by_id[i][0] >= threshold and by_id[i][1] >= 2 for i in chosen)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0, 10), st.floats(0, 5))
+def test_weighted_score_stays_on_0_to_100(excellence: float, feasibility: float) -> None:
+    assert 0.0 <= rules.weighted_score(RUBRIC, {"excellence": excellence, "feasibility": feasibility}) <= 100.0

@@ -256,3 +256,16 @@ def test_editing_a_withdrawn_application_voids_the_scores_given_to_the_old_text(
         (again,) = reviews.reviews_of(s, SYSTEM, app_id)
     assert a.state == "draft" and a.plan == "a better plan"
     assert again.state == "assigned" and again.total is None and again.scores is None
+
+
+def test_program_budget_cannot_drop_below_what_agreements_hold(db: Database, world: World) -> None:
+    call_id, app_id, _ = _through_review(db, world, {"h100": 1000.0})
+    with db.write() as s:
+        reviews.decide(s, SYSTEM, app_id, decision=rules.Decision.AWARD, reason="excellent")
+        program = programs.get_program(s, SYSTEM, programs.get_call(s, SYSTEM, call_id).program_id).row
+        pid, version = program.id, program.version
+    with db.write() as s, pytest.raises(Conflict, match="more than the new budget on h100"):
+        programs.update_program_budget(s, SYSTEM, pid, version=version, budget_su={"h100": 999.0, "a100": 10.0})
+    with db.write() as s:
+        view = programs.update_program_budget(s, SYSTEM, pid, version=version, budget_su={"h100": 1000.0})
+    assert view.remaining_su == {"h100": 0.0}
