@@ -235,7 +235,10 @@ def amend(
 @app.command("check-utilization")
 def check_utilization(force: Annotated[bool, typer.Option(help="Ignore each call's check interval.")] = False,
                       as_json: JSON = False) -> None:
-    """The (monthly) utilization check: warnings, and reclaim proposals after the grace period."""
+    """The (monthly) utilization check: warnings, and reclaim proposals after the grace period.
+
+    Safe to run daily from cron: an agreement is checked only when its call's check interval has passed.
+    """
     emit(Client().post("/programs/utilization-checks", {"force": force}), as_json=as_json, columns=CHECK_COLS)
 
 
