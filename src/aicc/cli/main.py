@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from aicc.cli import admin, jobs, programs, sim, usage
+from aicc.cli import admin, apply, jobs, programs, review, sim, usage
 from aicc.cli.client import CliError
 
 app = typer.Typer(
@@ -35,8 +35,8 @@ app.add_typer(jobs.job_app, name="job")
 app.command("logs")(jobs.logs)
 app.command("cancel")(jobs.cancel)
 app.add_typer(programs.app, name="programs")
-app.add_typer(programs.apply_app, name="apply")
-app.add_typer(programs.review_app, name="review")
+app.add_typer(apply.apply_app, name="apply")
+app.add_typer(review.review_app, name="review")
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 

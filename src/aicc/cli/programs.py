@@ -1,4 +1,6 @@
-"""`aicc programs …` (center staff), `aicc apply …` (organizations) and `aicc review …` (reviewers).
+"""`aicc programs …`: programs, calls, assignments, decisions, agreements, reclaims, reports (center staff).
+
+`aicc apply …` (organizations) is in ``cli/apply.py`` and `aicc review …` (reviewers) in ``cli/review.py``.
 
 Each command is one API call (or a few reads and one write); the API decides who may
 do what, so the CLI never hides a command from anyone and shows the server's reason
@@ -12,16 +14,12 @@ from typing import Annotated, Any
 
 import typer
 
-from aicc.cli.admin import _date, project_by
+from aicc.cli.admin import _date
 from aicc.cli.client import Client, CliError
 from aicc.cli.output import emit
 
 app = typer.Typer(help="Support programs, calls, decisions, agreements, reclaims, reports (center admins).",
                   no_args_is_help=True)
-apply_app = typer.Typer(help="Apply to a call, submit, attach files, accept agreements (organization admins).",
-                        no_args_is_help=True)
-review_app = typer.Typer(help="Your review assignments: read, score, declare conflicts (reviewers).",
-                         no_args_is_help=True)
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 PROGRAM_COLS = ("id", "name", "title", "budget_su", "committed_su", "remaining_su")
@@ -35,7 +33,7 @@ RECLAIM_COLS = ("id", "agreement_id", "amount_su", "state", "reason")
 CHECK_COLS = ("agreement_id", "status", "planned_su", "used_su", "ratio", "unused_su", "reclaim_id")
 
 
-def _amounts(specs: list[str], what: str, *, integer: bool = False) -> dict[str, Any]:
+def flavor_amounts(specs: list[str], what: str, *, integer: bool = False) -> dict[str, Any]:
     """``h100=5000`` pairs, repeated per flavor."""
     out: dict[str, Any] = {}
     for spec in specs:
@@ -76,7 +74,7 @@ def programs_create(
     as_json: JSON = False,
 ) -> None:
     """Create a program with its total budget per flavor."""
-    body = {"name": name, "title": title, "description": description, "budget_su": _amounts(budget, "budget")}
+    body = {"name": name, "title": title, "description": description, "budget_su": flavor_amounts(budget, "budget")}
     emit(Client().post("/programs", body), as_json=as_json, columns=PROGRAM_COLS)
 
 
@@ -129,7 +127,7 @@ def call_create(
     p = program_by(c, program)
     body = {"name": name, "title": title, "opens_at": _date(opens, "--opens"), "closes_at": _date(closes, "--closes"),
             "tracks": track, "eligible_kinds": kind or [], "eligible_regions": region or [], "cap_su": cap,
-            "budget_su": _amounts(budget, "--budget") if budget else None,
+            "budget_su": flavor_amounts(budget, "--budget") if budget else None,
             "rubric": [_criterion(x) for x in criterion], "reviewers_per_application": reviewers,
             "auto_award_threshold": auto_award, "cost_share": cost_share, "regional_discount": regional_discount,
             "discount_regions": discount_region or [], "youth_discount": youth_discount, "su_price_krw": su_price,
@@ -193,7 +191,7 @@ def decide(
     """Award, partially award or reject; the reason is shown to the applicant."""
     body: dict[str, Any] = {"decision": decision, "reason": reason}
     if su:
-        body["awarded_su"] = _amounts(su, "--su")
+        body["awarded_su"] = flavor_amounts(su, "--su")
     emit(Client().post(f"/applications/{application_id}/decision", body), as_json=as_json, columns=APP_COLS)
 
 
@@ -226,9 +224,9 @@ def amend(
     if extend_to:
         body |= {"kind": "extension", "ends_at": _date(extend_to, "--extend-to")}
     elif top_up:
-        body |= {"kind": "top_up", "delta_su": _amounts(top_up, "--top-up")}
+        body |= {"kind": "top_up", "delta_su": flavor_amounts(top_up, "--top-up")}
     else:
-        body |= {"kind": "reduction", "delta_su": _amounts(reduce or [], "--reduce")}
+        body |= {"kind": "reduction", "delta_su": flavor_amounts(reduce or [], "--reduce")}
     emit(Client().post(f"/agreements/{agreement_id}/amendments", body), as_json=as_json)
 
 
@@ -306,159 +304,3 @@ def report(
     for name, table in rep["sections"].items():
         emit([dict(zip(table["columns"], row, strict=True)) for row in table["rows"]], as_json=False,
              columns=table["columns"], title=name)
-
-
-# -- aicc apply ------------------------------------------------------------------------------------------
-
-@apply_app.command("create")
-def apply_create(
-    call: Annotated[int, typer.Option(help="The call's id (aicc programs calls).")],
-    project: Annotated[str, typer.Option(help="Your project.")],
-    track: Annotated[str, typer.Option(help="industry, academia, public or medical.")],
-    title: Annotated[str, typer.Option()],
-    su: Annotated[list[str], typer.Option(help="Requested SU per flavor, repeated: --su h100=20000.")],
-    start: Annotated[str, typer.Option(help="Period start.")],
-    end: Annotated[str, typer.Option(help="Period end.")],
-    accelerators: Annotated[list[str] | None, typer.Option(help="Concurrent accelerators: h100=8.")] = None,
-    plan: Annotated[Path | None, typer.Option(help="A text file with the plan.")] = None,
-    outcomes: Annotated[str, typer.Option(help="Expected outcomes.")] = "",
-    member: Annotated[list[str] | None, typer.Option(help="Team member NAME[:ROLE], repeated.")] = None,
-    youth: Annotated[bool, typer.Option(help="A youth-led organization (청년 기업).")] = False,
-    as_json: JSON = False,
-) -> None:
-    """Draft an application (과제); `aicc apply submit` sends it."""
-    c = Client()
-    team = [{"name": m.partition(":")[0], "role": m.partition(":")[2]} for m in member or []]
-    body = {"call_id": call, "project_id": project_by(c, project)["id"], "track": track, "title": title,
-            "plan": plan.read_text(encoding="utf-8") if plan else "", "expected_outcomes": outcomes, "team": team,
-            "requested_su": _amounts(su, "--su"),
-            "requested_accelerators": _amounts(accelerators or [], "--accelerators", integer=True),
-            "starts_at": _date(start, "--start"), "ends_at": _date(end, "--end"), "youth": youth}
-    emit(c.post("/applications", body), as_json=as_json, columns=APP_COLS)
-
-
-@apply_app.command("list")
-def apply_list(as_json: JSON = False) -> None:
-    """Your organization's applications and their decisions."""
-    emit(Client().all_pages("/applications"), as_json=as_json, columns=APP_COLS)
-
-
-@apply_app.command("show")
-def apply_show(application_id: int, as_json: JSON = False) -> None:
-    c = Client()
-    a = c.get(f"/applications/{application_id}")
-    if as_json:
-        emit({**a, "attachments": c.get(f"/applications/{application_id}/attachments"),
-              "reviews": c.get(f"/applications/{application_id}/reviews")}, as_json=True)
-        return
-    emit(a, as_json=False)
-
-
-@apply_app.command("submit")
-def apply_submit(application_id: int, as_json: JSON = False) -> None:
-    """Submit (eligibility is checked now); the application is then frozen."""
-    emit(Client().post(f"/applications/{application_id}/submit", {}), as_json=as_json, columns=APP_COLS)
-
-
-@apply_app.command("withdraw")
-def apply_withdraw(application_id: int, as_json: JSON = False) -> None:
-    """Withdraw before the close date; edit and submit again if you like."""
-    emit(Client().post(f"/applications/{application_id}/withdraw", {}), as_json=as_json, columns=APP_COLS)
-
-
-TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-         ".txt": "text/plain", ".md": "text/markdown", ".csv": "text/csv", ".hwp": "application/x-hwp",
-         ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-         ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
-
-
-@apply_app.command("attach")
-def apply_attach(application_id: int, file: Path, as_json: JSON = False) -> None:
-    """Attach a file to a draft (PDF, image, text, CSV, XLSX, DOCX, HWP)."""
-    media = TYPES.get(file.suffix.lower())
-    if media is None:
-        raise CliError(f"{file.name}: attach {', '.join(sorted(TYPES))} files")
-    row = Client().request("POST", f"/applications/{application_id}/attachments",
-                           files={"file": (file.name, file.read_bytes(), media)})
-    emit(row, as_json=as_json, columns=("id", "filename", "content_type", "size", "sha256"))
-
-
-@apply_app.command("agreements")
-def apply_agreements(as_json: JSON = False) -> None:
-    """Agreements offered to and accepted by your organization."""
-    emit(Client().all_pages("/agreements"), as_json=as_json, columns=AGREEMENT_COLS)
-
-
-@apply_app.command("accept")
-def apply_accept(agreement_id: int, as_json: JSON = False) -> None:
-    """Accept the agreement's terms; the project's allocation is created now."""
-    emit(Client().post(f"/agreements/{agreement_id}/accept", {}), as_json=as_json, columns=AGREEMENT_COLS)
-
-
-@apply_app.command("decline")
-def apply_decline(agreement_id: int, as_json: JSON = False) -> None:
-    """Decline the agreement; its SU return to the program."""
-    emit(Client().post(f"/agreements/{agreement_id}/decline", {}), as_json=as_json, columns=AGREEMENT_COLS)
-
-
-@apply_app.command("outcome")
-def apply_outcome(
-    agreement_id: int,
-    publications: Annotated[int, typer.Option()] = 0,
-    products: Annotated[int, typer.Option()] = 0,
-    patents: Annotated[int, typer.Option()] = 0,
-    hires: Annotated[int, typer.Option()] = 0,
-    funding: Annotated[float, typer.Option(help="Follow-on funding, KRW.")] = 0.0,
-    note: Annotated[str, typer.Option()] = "",
-    as_json: JSON = False,
-) -> None:
-    """Report what the project achieved with the award."""
-    body = {"publications": publications, "products": products, "patents": patents, "hires": hires,
-            "follow_on_funding_krw": funding, "note": note}
-    emit(Client().post(f"/agreements/{agreement_id}/outcomes", body), as_json=as_json)
-
-
-# -- aicc review ------------------------------------------------------------------------------------------
-
-@review_app.command("list")
-def review_list(as_json: JSON = False) -> None:
-    """Your assignments."""
-    emit(Client().get("/reviews"), as_json=as_json, columns=ASSIGN_COLS)
-
-
-@review_app.command("show")
-def review_show(application_id: int, as_json: JSON = False) -> None:
-    """An assigned application, and the rubric to score it against."""
-    c = Client()
-    a = c.get(f"/applications/{application_id}")
-    rubric = c.get(f"/calls/{a['call_id']}")["rubric"]
-    if as_json:
-        emit({**a, "rubric": rubric}, as_json=True)
-        return
-    emit(a, as_json=False)
-    emit(rubric, as_json=False, columns=("name", "weight", "max_score"), title="rubric")
-
-
-@review_app.command("score")
-def review_score(
-    review_id: int,
-    score: Annotated[list[str], typer.Option(help="CRITERION=SCORE, one per rubric criterion.")],
-    comment: Annotated[str, typer.Option()] = "",
-    as_json: JSON = False,
-) -> None:
-    """Submit your scores (once); others' scores become visible to you afterwards."""
-    body = {"scores": _amounts(score, "--score"), "comment": comment}
-    emit(Client().post(f"/reviews/{review_id}/scores", body), as_json=as_json, columns=ASSIGN_COLS)
-
-
-@review_app.command("conflict")
-def review_conflict(review_id: int, reason: Annotated[str, typer.Option()], as_json: JSON = False) -> None:
-    """Declare a conflict of interest; the assignment is released."""
-    emit(Client().post(f"/reviews/{review_id}/conflict", {"reason": reason}), as_json=as_json, columns=ASSIGN_COLS)
-
-
-@review_app.command("scores")
-def review_scores(application_id: int, as_json: JSON = False) -> None:
-    """The reviews of an application you may see (others' only after you scored, and without names)."""
-    emit(Client().get(f"/applications/{application_id}/reviews"), as_json=as_json,
-         columns=("label", "reviewer", "state", "total", "scores", "comment"))
