@@ -31,6 +31,8 @@ def test_program_call_apply_review_award_accept_report(cli: Cli, tmp_path: Path)
              "--start", today.date().isoformat(), "--end", (today + dt.timedelta(days=180)).date().isoformat(),
              "--member", "김민지:PI", token=alice)
     assert app["state"] == "draft" and app["requested_su"] == {"h100": 8000.0}
+    edited = _j(cli, "apply", "edit", str(app["id"]), "--title", "법률 LLM v2", "--su", "h100=9000", token=alice)
+    assert edited["title"] == "법률 LLM v2" and edited["requested_su"] == {"h100": 9000.0}
     plan = tmp_path / "plan.pdf"
     plan.write_bytes(b"%PDF-1.4 plan")
     attached = _j(cli, "apply", "attach", str(app["id"]), str(plan), token=alice)

@@ -6,7 +6,7 @@ For organization admins (project members may read). The API decides who may do w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -54,6 +54,7 @@ def apply_list(as_json: JSON = False) -> None:
 
 @apply_app.command("show")
 def apply_show(application_id: int, as_json: JSON = False) -> None:
+    """One application; with --json also its attachments and the reviews you may see."""
     c = Client()
     a = c.get(f"/applications/{application_id}")
     if as_json:
@@ -61,6 +62,39 @@ def apply_show(application_id: int, as_json: JSON = False) -> None:
               "reviews": c.get(f"/applications/{application_id}/reviews")}, as_json=True)
         return
     emit(a, as_json=False)
+
+
+@apply_app.command("edit")
+def apply_edit(
+    application_id: int,
+    title: Annotated[str | None, typer.Option()] = None,
+    su: Annotated[list[str] | None, typer.Option(help="Replaces the requested SU: --su h100=20000.")] = None,
+    accelerators: Annotated[list[str] | None, typer.Option(help="Replaces the accelerators: h100=8.")] = None,
+    plan: Annotated[Path | None, typer.Option(help="A text file with the new plan.")] = None,
+    outcomes: Annotated[str | None, typer.Option(help="Expected outcomes.")] = None,
+    start: Annotated[str | None, typer.Option(help="Period start.")] = None,
+    end: Annotated[str | None, typer.Option(help="Period end.")] = None,
+    as_json: JSON = False,
+) -> None:
+    """Change a draft (or a withdrawn application, which becomes a draft again)."""
+    c = Client()
+    current = c.get(f"/applications/{application_id}")
+    body: dict[str, Any] = {"version": current["version"]}
+    if title is not None:
+        body["title"] = title
+    if su:
+        body["requested_su"] = flavor_amounts(su, "--su")
+    if accelerators:
+        body["requested_accelerators"] = flavor_amounts(accelerators, "--accelerators", integer=True)
+    if plan is not None:
+        body["plan"] = plan.read_text(encoding="utf-8")
+    if outcomes is not None:
+        body["expected_outcomes"] = outcomes
+    if start is not None:
+        body["starts_at"] = _date(start, "--start")
+    if end is not None:
+        body["ends_at"] = _date(end, "--end")
+    emit(c.patch(f"/applications/{application_id}", body), as_json=as_json, columns=APP_COLS)
 
 
 @apply_app.command("submit")
