@@ -24,6 +24,7 @@ from aicc.api.routers import (
     inventory,
     jobs,
     organizations,
+    programs,
     projects,
     tokens,
     usage,
@@ -93,7 +94,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     problems.install(app)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (organizations, users, projects, allocations, jobs, usage, tokens, inventory, audit, datazone):
+    for module in (organizations, users, projects, allocations, jobs, usage, tokens, inventory, audit, datazone,
+                   programs):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from aicc.cli import admin, datazone, jobs, sim, usage
+from aicc.cli import admin, apply, datazone, jobs, programs, review, sim, usage
 from aicc.cli.client import CliError
 
 app = typer.Typer(
@@ -37,6 +37,9 @@ app.command("cancel")(jobs.cancel)
 app.add_typer(datazone.datasets_app, name="datasets")
 app.add_typer(datazone.grants_app, name="grants")
 app.add_typer(datazone.outputs_app, name="outputs")
+app.add_typer(programs.app, name="programs")
+app.add_typer(apply.apply_app, name="apply")
+app.add_typer(review.review_app, name="review")
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 

@@ -7,16 +7,33 @@ from aicc.store.models.base import Base, utcnow
 from aicc.store.models.datazone import DatasetRow, GrantRow, OutputFileRow, OutputRequestRow
 from aicc.store.models.inventory import FlavorRow, NodeRow, SiteRow
 from aicc.store.models.jobs import JobRow
+from aicc.store.models.programs import (
+    AgreementRow,
+    AmendmentRow,
+    ApplicationRow,
+    AttachmentRow,
+    CallRow,
+    OutcomeRow,
+    ProgramRow,
+    ReclaimRow,
+    ReviewRow,
+    UtilizationCheckRow,
+)
 from aicc.store.models.tenancy import MembershipRow, OrganizationRow, ProjectMemberRow, ProjectRow, UserRow
 from aicc.store.models.usage import UsageRow
 
 __all__ = [
+    "AgreementRow",
     "AllocationQuotaRow",
     "AllocationRow",
+    "AmendmentRow",
     "ApiTokenRow",
+    "ApplicationRow",
+    "AttachmentRow",
     "AuditEventRow",
     "AuditHeadRow",
     "Base",
+    "CallRow",
     "DatasetRow",
     "FlavorRow",
     "GrantRow",
@@ -24,12 +41,17 @@ __all__ = [
     "MembershipRow",
     "NodeRow",
     "OrganizationRow",
+    "OutcomeRow",
     "OutputFileRow",
     "OutputRequestRow",
+    "ProgramRow",
     "ProjectMemberRow",
     "ProjectRow",
+    "ReclaimRow",
+    "ReviewRow",
     "SiteRow",
     "UsageRow",
     "UserRow",
+    "UtilizationCheckRow",
     "utcnow",
 ]

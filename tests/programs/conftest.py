@@ -1,0 +1,3 @@
+"""The live-server CLI fixture, shared with tests/cli."""
+
+from tests.cli.conftest import cli  # noqa: F401
