@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -269,3 +270,23 @@ def test_program_budget_cannot_drop_below_what_agreements_hold(db: Database, wor
     with db.write() as s:
         view = programs.update_program_budget(s, SYSTEM, pid, version=version, budget_su={"h100": 1000.0})
     assert view.remaining_su == {"h100": 0.0}
+
+
+def test_the_controller_runs_the_utilization_check_as_housekeeping(db: Database, world: World, tmp_path: Path) -> None:
+    from aicc.config import Settings
+    from aicc.controller.loop import Controller
+    from aicc.executors.local import LocalExecutor
+    from aicc.store.models import UtilizationCheckRow
+
+    _, app_id, _ = _through_review(db, world, {"h100": 1000.0})
+    with db.write() as s:
+        reviews.decide(s, SYSTEM, app_id, decision=rules.Decision.AWARD, reason="excellent")
+        g = s.execute(select(AgreementRow).where(AgreementRow.application_id == app_id)).scalar_one()
+        agreements.accept(s, principal(db, world.a.admin_token), g.id)
+    settings = Settings(home=tmp_path / "home", database_url=db.url, controller=False)
+    controller = Controller(settings, db, LocalExecutor(settings.jobs_dir))
+    controller.cycle(now=g.starts_at + dt.timedelta(days=40))
+    controller.cycle(now=g.starts_at + dt.timedelta(days=41))  # not due again within the hour
+    with db.read() as s:
+        checks = list(s.execute(select(UtilizationCheckRow).where(UtilizationCheckRow.agreement_id == g.id)).scalars())
+    assert [c.status for c in checks] == [rules.UtilizationStatus.WARNING.value]

@@ -30,14 +30,16 @@ from aicc.controller.planning import Planner
 from aicc.core.jobs import JobState
 from aicc.core.scheduling import POLICIES
 from aicc.executors.base import Executor, Launch, Placement, SandboxSpec
-from aicc.services import audit, metering
+from aicc.services import agreements, audit, metering
 from aicc.services.datazone import outputs
 from aicc.services.datazone.datasets import mounted_dir, sdc_env
+from aicc.services.principal import SYSTEM
 from aicc.store.db import Database
 from aicc.store.models import DatasetRow, FlavorRow, JobRow, ProjectRow, utcnow
 
 log = logging.getLogger("aicc.controller")
 LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
+HOUSEKEEPING_S = 3600.0
 METER_EVERY = dt.timedelta(seconds=60)
 START_THREADS = 8
 MIN_GAP_S = 0.05
@@ -66,6 +68,7 @@ class Controller:
         self._exit_socket: socket.socket | None = None
         self._engine_news = False
         self._last_full = 0.0
+        self._last_housekeeping = -HOUSEKEEPING_S
         self._available: dict[str, bool] | None = None
         self.cycles = 0
 
@@ -152,6 +155,7 @@ class Controller:
         now = now or utcnow()
         if full:
             self._meter(now)
+            self._housekeeping(now)
         to_start, to_preempt = self._schedule(now, probe=full)
         report.preempted = to_preempt
         self._start(to_start, report)
@@ -207,6 +211,18 @@ class Controller:
                 last = job.metered_until or job.started_at
                 if last is not None and now - last >= METER_EVERY:
                     metering.charge(s, job, now, rates)
+
+    def _housekeeping(self, now: dt.datetime) -> None:
+        """Slow duties, about hourly: the support programs' utilization check (it skips agreements checked
+        within their call's interval, so running it often costs little and never double-warns)."""
+        if time.monotonic() - self._last_housekeeping < HOUSEKEEPING_S:
+            return
+        self._last_housekeeping = time.monotonic()
+        try:
+            with self.db.write() as s:
+                agreements.check_utilization(s, SYSTEM, now=now)
+        except Exception:  # a bad agreement must not stop scheduling
+            log.exception("utilization check failed; retrying at the next housekeeping")
 
     def _availability(self) -> dict[str, bool] | None:
         """Which nodes the engine can run on now (Slurm: drained or down nodes are not), if it knows."""
