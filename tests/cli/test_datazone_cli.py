@@ -50,5 +50,9 @@ def test_custodian_releases_an_output_the_analyst_then_downloads(cli: Cli, tmp_p
     cli.run("outputs", "download", str(req["id"]), "out/summary.txt", "-o", str(tmp_path), token=dana)
     assert (tmp_path / "summary.txt").read_text().startswith("600 patients")
 
-    verified = cast(dict[str, Any], cli.json("admin", "audit", "verify"))
+    verified = cast(dict[str, Any], cli.json("audit", "verify"))
     assert verified["intact"] is True
+    cli.run("audit", "export", "--out", str(tmp_path / "trail.json"), "--format", "json", "--action",
+            "output.download", token=erin)
+    trail = __import__("json").loads((tmp_path / "trail.json").read_text())
+    assert [e["actor"] for e in trail] == ["dana"]  # the custodian sees who downloaded her data's outputs

@@ -182,3 +182,22 @@ def _tamper(db: Database, seq: int) -> None:
             c.execute(text("DROP TRIGGER audit_events_no_update"))
             c.execute(text("UPDATE audit_events SET data = REPLACE(data, 'aggregate', 'nothing') WHERE seq = :seq"),
                       {"seq": seq})
+
+
+def test_revoking_a_grant_stops_running_jobs_and_holds_back_queued_ones(
+        zone_harness: tuple[Harness, Zone]) -> None:
+    harness, zone = zone_harness
+    zone.ready()
+    token = zone.world.a.member_token
+    running = harness.submit(token, command=["sleep", "60"], datasets=["cxr"], cpus=16, memory_mb=1024)
+    harness.until_state(running, "running", timeout=60)
+    queued = harness.submit(token, command=["true"], datasets=["cxr"], cpus=16, memory_mb=1024)
+    grant = zone.client.get("/api/v1/grants", headers=zone.h(zone.custodian_token)).json()[0]
+    r = zone.client.post(f"/api/v1/grants/{grant['id']}/revoke", headers=zone.h(zone.custodian_token),
+                         json={"comment": "consent withdrawn", "stop_running": True})
+    assert r.status_code == 200 and r.json()["stopped_jobs"] == [running]
+    job = harness.until_state(running, "cancelled", timeout=30)
+    assert "revoked" in job["reason"]
+    harness.controller.cycle()
+    waiting = harness.job(queued)
+    assert waiting["state"] == "pending" and "no live grant for dataset cxr" in waiting["reason"]

@@ -8,6 +8,7 @@ may see what.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -389,7 +390,36 @@ def audit_verify(as_json: JSON = False) -> None:
 
 
 @audit_app.command("export")
-def audit_export(out: Annotated[Path, typer.Option(help="CSV file to write.")]) -> None:
-    text = Client().request("GET", "/audit/export.csv")
-    out.write_text(text, encoding="utf-8")
+def audit_export(
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    action: Annotated[str | None, typer.Option(help="Only events of this action, e.g. output.download.")] = None,
+) -> None:
+    """The events you may see (custodians: their organization's), for an inspector or an archive."""
+    c = Client()
+    if fmt == "csv" and action is None:
+        out.write_text(c.request("GET", "/audit/export.csv"), encoding="utf-8")
+    elif fmt in ("csv", "json"):
+        events: list[dict[str, Any]] = []
+        after = None
+        while True:
+            batch = c.get("/audit", limit=500, after=after, action=action)
+            events += batch
+            if len(batch) < 500:
+                break
+            after = batch[-1]["seq"]
+        if fmt == "json":
+            out.write_text(json.dumps(events, ensure_ascii=False, indent=1), encoding="utf-8")
+        else:
+            import csv
+            import io
+
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=list(events[0]) if events else ["seq"])
+            w.writeheader()
+            w.writerows({k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in e.items()}
+                        for e in events)
+            out.write_text(buf.getvalue(), encoding="utf-8")
+    else:
+        raise CliError("--format must be csv or json")
     print(f"audit log written to {out}")

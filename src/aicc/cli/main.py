@@ -37,6 +37,7 @@ app.command("cancel")(jobs.cancel)
 app.add_typer(datazone.datasets_app, name="datasets")
 app.add_typer(datazone.grants_app, name="grants")
 app.add_typer(datazone.outputs_app, name="outputs")
+app.add_typer(admin.audit_app, name="audit")  # also under `admin`: custodians read and verify it too
 app.add_typer(programs.app, name="programs")
 app.add_typer(apply.apply_app, name="apply")
 app.add_typer(review.review_app, name="review")

@@ -98,13 +98,18 @@ def list_events(
     organization_id: int | None = None,
     action: str | None = None,
 ) -> list[AuditEventRow]:
-    """Center admins see everything; organization admins see their organizations' events."""
+    """Center admins see everything; organization admins see their organizations' events; data custodians
+    also see every event about their datasets (grants, jobs on the data, outputs, downloads), whoever's it is."""
     q = select(AuditEventRow).order_by(AuditEventRow.seq)
     if not actor.is_center_admin:
+        from aicc.core.tenancy import OrgRole
+        from aicc.services.datazone.trail import custodian_condition
+
         admin_of = [o for o in actor.org_roles if actor.is_org_admin(o)]
-        if not admin_of:
+        custodian_of = [o for o, r in actor.org_roles.items() if r in (OrgRole.DATA_CUSTODIAN, OrgRole.ORG_ADMIN)]
+        if not admin_of and not custodian_of:
             actor.require_center_admin()
-        q = q.where(AuditEventRow.organization_id.in_(admin_of))
+        q = q.where(AuditEventRow.organization_id.in_(admin_of) | custodian_condition(s, custodian_of))
     if organization_id is not None:
         q = q.where(AuditEventRow.organization_id == organization_id)
     if action:

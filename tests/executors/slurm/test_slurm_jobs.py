@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
 
 import pytest
 
@@ -126,3 +128,34 @@ def test_job_over_its_time_limit_is_timed_out(slurm_executor: SlurmExecutor, mak
     assert status.phase is RunPhase.TIMED_OUT
     assert status.reason == "time limit 1 min reached"
     assert os.path.exists(launch.workdir / "stdout.log")
+
+
+def test_sensitive_job_runs_inside_the_sandbox_on_slurm(slurm_executor: SlurmExecutor, make_launch, wait_run,
+                                                         tmp_path) -> None:
+    """The same bubblewrap sandbox as on the local executor: data read-only, /out writable, no network."""
+    from aicc.executors.base import SandboxSpec
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "rows.csv").write_text("a,b\n1,2\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "secret.txt").write_text("another job's file")
+    code = (
+        "import os, socket\n"
+        "print(open('/data/cxr/rows.csv').read().splitlines()[1])\n"
+        "try:\n    open('/data/cxr/rows.csv', 'a')\n    print('data-writable')\nexcept OSError:\n"
+        "    print('data-read-only')\n"
+        "print('ifaces', sorted(n for _, n in socket.if_nameindex()))\n"
+        f"print('host', os.path.exists({str(tmp_path / 'secret.txt')!r}), os.environ.get('SLURM_JOB_ID', '') != '')\n"
+        "open('/out/result.txt', 'w').write('ok')\n"
+    )
+    launch = make_launch([sys.executable, "-c", code])
+    launch = dataclasses.replace(launch, sandbox=SandboxSpec({"cxr": data}, out))
+    ext = slurm_executor.start(launch)
+    st = wait_run(slurm_executor, (launch.job_id, launch.attempt, ext), lambda s: s.phase.finished, 60)
+    log = (launch.workdir / "stdout.log").read_text()
+    assert st.phase is RunPhase.SUCCEEDED, (st, log, (launch.workdir / "stderr.log").read_text())
+    assert "1,2" in log and "data-read-only" in log and "ifaces ['lo']" in log
+    assert "host False True" in log  # the host's files are not there; Slurm's job id is passed through
+    assert (out / "result.txt").read_text() == "ok"

@@ -22,13 +22,34 @@ def batch_script_path(launch: Launch) -> Path:
     return launch.workdir / f"slurm-batch-{launch.attempt}.sh"
 
 
+# Set by Slurm on the node at run time; a sandboxed job still needs them (device selection above all).
+SLURM_PASSTHROUGH = ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", "SLURM_JOB_NODELIST", "SLURM_CPUS_PER_TASK",
+                     "SLURM_JOB_GPUS", "SLURM_STEP_GPUS")
+
+
 def batch_script(launch: Launch) -> str:
-    """The job's command, exec'd so Slurm's signals reach it directly."""
+    """The job's command, exec'd so Slurm's signals reach it directly; on sensitive data, inside the sandbox."""
+    command = shlex.join(launch.argv)
+    if launch.sandbox is not None:
+        command = sandboxed_command(launch)
     return (
         "#!/bin/sh\n"
         f"# Written by AICC for job {launch.job_id} attempt {launch.attempt} ({launch.name}).\n"
-        f"exec {shlex.join(launch.argv)}\n"
+        f"exec {command}\n"
     )
+
+
+def sandboxed_command(launch: Launch) -> str:
+    """bubblewrap around the command, as on the local executor, plus the variables Slurm sets on the node."""
+    from aicc.executors.sandbox import wrap
+
+    assert launch.sandbox is not None
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", **job_env(launch)}
+    argv = wrap(launch.argv, launch.sandbox, env=env)
+    split = len(argv) - len(launch.argv) - 1  # the "--" before the job's own argv
+    assert argv[split] == "--"
+    passthrough = " ".join(f'--setenv {name} "${{{name}:-}}"' for name in SLURM_PASSTHROUGH)
+    return f"{shlex.join(argv[:split])} {passthrough} {shlex.join(argv[split:])}"
 
 
 def partition_for(launch: Launch, config: SlurmConfig) -> str | None:

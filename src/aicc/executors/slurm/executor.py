@@ -61,8 +61,6 @@ class SlurmExecutor:
         existing = self.find_by_name(launch.name)
         if existing is not None:
             return str(existing.job_id)
-        if launch.sandbox is not None:
-            raise SlurmError("sandboxed (secure data zone) launches are not supported on Slurm yet")
         launch.workdir.mkdir(parents=True, exist_ok=True)
         script = batch.batch_script_path(launch)
         script.write_text(batch.batch_script(launch))
