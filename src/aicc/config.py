@@ -12,6 +12,7 @@ AICC_PREEMPT_GRACE    seconds between SIGTERM and SIGKILL when a job is cancelle
 AICC_PREEMPT_AFTER    seconds a job on borrowed capacity runs before it may be preempted (default 600)
 AICC_JOB_PREFIX       engine-visible job names are PREFIX-<job>-<attempt> (default "aicc"); give each AICC
                       its own when several share one Slurm cluster
+AICC_TIMEZONE         the center's time zone, in which the portal shows times (default Asia/Seoul)
 AICC_SLURM_DIR        for a site with executor = "slurm": the directory with cluster.json (flavor -> GRES type
                       and partition) as scripts/slurm-up writes it (default /tmp/aicc-slurm)
 """
@@ -37,6 +38,7 @@ class Settings:
     preempt_after_s: float = 600.0
     job_prefix: str = "aicc"
     slurm_dir: Path | None = None
+    timezone: str = "Asia/Seoul"
 
     @property
     def jobs_dir(self) -> Path:
@@ -60,4 +62,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         preempt_after_s=float(e.get("AICC_PREEMPT_AFTER", "600")),
         job_prefix=e.get("AICC_JOB_PREFIX", "aicc"),
         slurm_dir=Path(e["AICC_SLURM_DIR"]) if e.get("AICC_SLURM_DIR") else None,
+        timezone=e.get("AICC_TIMEZONE", "Asia/Seoul"),
     )

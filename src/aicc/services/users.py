@@ -20,9 +20,9 @@ from aicc.core.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from aicc.core.names import USERNAME_RE
 from aicc.core.tenancy import CenterRole
 from aicc.services import audit, tokens
-from aicc.services.tokens import Unauthenticated
 from aicc.services.paging import Page, page
 from aicc.services.principal import Principal
+from aicc.services.tokens import Unauthenticated
 from aicc.store.models import MembershipRow, UserRow
 
 
