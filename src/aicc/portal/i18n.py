@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_skeleton, format_timedelta
+from babel.dates import format_datetime, format_skeleton, format_time, format_timedelta
 from babel.numbers import format_decimal, format_percent
 
 from aicc.portal.catalog import KO, REASONS
@@ -33,12 +33,12 @@ def negotiate(cookie: str | None, accept_language: str | None) -> str:
     for part in (accept_language or "").split(",")[:20]:
         tag, _, params = part.strip().partition(";")
         q = 1.0
-        m = re.search(r"q=([0-9.]+)", params)
+        m = re.search(r"q=([^;,\s]*)", params)
         if m:
             try:
                 q = float(m.group(1))
             except ValueError:
-                q = 0.0
+                q = 0.0  # a malformed weight counts as "not acceptable"
         lang = tag.strip().lower().split("-")[0]
         if lang in LANGS and q > best_q:
             best, best_q = lang, q
@@ -84,9 +84,14 @@ class Formats:
         return "–" if value is None else format_percent(value, format="#,##0%", locale=self.locale)
 
     def when(self, value: dt.datetime | None, style: str = "medium") -> str:
+        """"medium": 2026년 3월 5일 오후 3:30 / Mar 5, 2026, 3:30 PM; "short": 2026. 3. 5. 오후 3:30."""
         if value is None:
             return "–"
-        return format_datetime(value, format=style, tzinfo=self.tz, locale=self.locale)
+        skeleton = {"medium": "yMMMd", "short": "yMd"}.get(style)
+        if skeleton is None:
+            return format_datetime(value, format=style, tzinfo=self.tz, locale=self.locale)
+        date = format_skeleton(skeleton, value, tzinfo=self.tz, locale=self.locale)
+        return f"{date} {format_time(value, 'short', tzinfo=self.tz, locale=self.locale)}"
 
     def day(self, value: dt.datetime | None) -> str:
         if value is None:

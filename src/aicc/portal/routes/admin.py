@@ -7,12 +7,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from aicc.core.errors import NotFound
 from aicc.portal import charts
-from aicc.portal.app import Member
+from aicc.portal.app import Member, PortalRoute
 from aicc.services import metering, organizations, utilization
 from aicc.services.metering import UsageSummary
 from aicc.store.models import utcnow
 
-router = APIRouter()
+router = APIRouter(route_class=PortalRoute)
 
 
 @router.get("/orgs")

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
 from aicc.portal import i18n
-from aicc.portal.app import Anyone, Member
+from aicc.portal.app import Anyone, Member, PortalRoute
 from aicc.portal.session import COOKIE, PRE_COOKIE, check_csrf, presession, set_cookie, sign_in, sign_out
 from aicc.services.tokens import Unauthenticated
 
-router = APIRouter()
+router = APIRouter(route_class=PortalRoute)
 
 
 def safe_next(target: str | None) -> str:

@@ -11,13 +11,13 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from aicc.portal import charts
-from aicc.portal.app import Member
+from aicc.portal.app import Member, PortalRoute
 from aicc.portal.view import View
 from aicc.services import job_search, metering, organizations, projects, utilization
 from aicc.services.metering import UsageSummary
 from aicc.store.models import utcnow
 
-router = APIRouter()
+router = APIRouter(route_class=PortalRoute)
 
 
 def budget_charts(view: View, s: Session, summaries: Sequence[UsageSummary], now: dt.datetime

@@ -10,14 +10,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from aicc.core.errors import DomainError
 from aicc.core.jobs import JobState
-from aicc.portal.app import Member
+from aicc.portal.app import Member, PortalRoute
 from aicc.portal.session import check_csrf
 from aicc.portal.view import View
 from aicc.services import inventory, job_search, projects
 from aicc.services import jobs as svc
 from aicc.services.submission import Submitter
 
-router = APIRouter()
+router = APIRouter(route_class=PortalRoute)
 STATES = [s.value for s in JobState]
 TAIL = 16 * 1024
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from aicc.portal.app import Member
+from aicc.portal.app import Member, PortalRoute
 
-router = APIRouter()
+router = APIRouter(route_class=PortalRoute)
 
 
 @router.get("/programs")
