@@ -28,10 +28,19 @@ def line_chart(
     series: Mapping[str, Sequence[Point]], *, title: str, description: str,
     fmt_x: Callable[[dt.datetime], str], fmt_y: Callable[[float], str],
     y_floor: float = 0.0, y_ceiling: float | None = None, projections: Mapping[str, Sequence[Point]] | None = None,
-    chart_id: str = "chart",
+    chart_id: str = "chart", width: int = W, height: int = H,
 ) -> Markup:
-    """Time on x; a dotted continuation per series from ``projections`` (e.g. projected burn)."""
+    """Time on x; a dotted continuation per series from ``projections`` (e.g. projected burn).
+
+    ``width`` and ``height`` set the drawing's own units: text is 12 units tall, so a chart
+    meant for a narrow card gets a smaller width to keep its labels readable when scaled.
+    """
     projections = projections or {}
+    per_row = max(1, (width - ML) // 150)
+    legend_rows = -(-len(series) // per_row)
+    pb = height - MB  # the plot's bottom edge; ticks and the legend go below it
+    H = height + 18 * (legend_rows - 1)
+    W = width
     pts = [p for v in list(series.values()) + list(projections.values()) for p in v]
     if not pts:
         return Markup("")
@@ -42,23 +51,24 @@ def line_chart(
 
     def xy(p: Point) -> str:
         x = _scale(p[0].timestamp(), t0, t1, ML, W - MR)
-        y = _scale(p[1], y0, y1, H - MB, MT)
+        y = _scale(p[1], y0, y1, pb, MT)
         return f"{x:.1f},{y:.1f}"
 
     tid, did = f"{chart_id}-title", f"{chart_id}-desc"
     out = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-labelledby="{tid} {did}" '
            f'preserveAspectRatio="xMidYMid meet"><title id="{tid}">{escape(title)}</title>'
            f'<desc id="{did}">{escape(description)}</desc>',
-           f'<rect x="{ML}" y="{MT}" width="{W - ML - MR}" height="{H - MT - MB}" fill="#fff" stroke="#6b6b6b"/>']
+           f'<rect x="{ML}" y="{MT}" width="{W - ML - MR}" height="{pb - MT}" fill="#fff" stroke="#6b6b6b"/>']
     for k in range(5):
         v = y0 + (y1 - y0) * k / 4
-        py = _scale(v, y0, y1, H - MB, MT)
+        py = _scale(v, y0, y1, pb, MT)
         out.append(f'<line x1="{ML}" x2="{W - MR}" y1="{py:.1f}" y2="{py:.1f}" stroke="#d9d9d9"/>'
                    f'<text x="{ML - 6}" y="{py + 4:.1f}" text-anchor="end" class="tick">{escape(fmt_y(v))}</text>')
         t = t0 + (t1 - t0) * k / 4
         px = _scale(t, t0, t1, ML, W - MR)
         label = fmt_x(dt.datetime.fromtimestamp(t, dt.UTC))
-        out.append(f'<text x="{px:.1f}" y="{H - MB + 16}" text-anchor="middle" class="tick">{escape(label)}</text>')
+        anchor = "start" if k == 0 else "end" if k == 4 else "middle"
+        out.append(f'<text x="{px:.1f}" y="{pb + 16}" text-anchor="{anchor}" class="tick">{escape(label)}</text>')
     for n, (label, values) in enumerate(series.items()):
         color, dash = COLORS[n % len(COLORS)], DASHES[n % len(DASHES)]
         if values:
@@ -69,12 +79,11 @@ def line_chart(
         if proj:
             out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" stroke-dasharray="2 4" '
                        f'points="{" ".join(xy(p) for p in proj)}"/>')
-        lx = ML + (n % 3) * 190
-        ly = H - 12 + 0 * n
-        if n < 3:
-            out.append(f'<line x1="{lx}" x2="{lx + 22}" y1="{ly - 4}" y2="{ly - 4}" stroke="{color}" '
-                       f'stroke-width="2.5"{f" stroke-dasharray={chr(34)}{dash}{chr(34)}" if dash else ""}/>'
-                       f'<text x="{lx + 28}" y="{ly}" class="legend">{escape(label[:28])}</text>')
+        lx = ML + (n % per_row) * 150
+        ly = pb + 38 + 18 * (n // per_row)
+        out.append(f'<line x1="{lx}" x2="{lx + 22}" y1="{ly - 4}" y2="{ly - 4}" stroke="{color}" '
+                   f'stroke-width="2.5"{f" stroke-dasharray={chr(34)}{dash}{chr(34)}" if dash else ""}/>'
+                   f'<text x="{lx + 28}" y="{ly}" class="legend">{escape(label[:18])}</text>')
     out.append("</svg>")
     return Markup("".join(out))  # noqa: S704 (every text and label above went through escape())
 

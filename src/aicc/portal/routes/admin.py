@@ -60,7 +60,8 @@ def center(view: Member) -> Response:
         {u.flavor: [(day, frac * 100) for day, frac in u.daily] for u in use if u.capacity},
         title=_("Utilization per flavor, last 14 days"),
         description=_("Share of each flavor's capacity in use per day, in percent; the table below has the numbers."),
-        fmt_x=f.day, fmt_y=lambda v: f.num(v, 0) + "%", y_ceiling=100.0, chart_id="util")
+        fmt_x=f.day, fmt_y=lambda v: f.num(v, 0) + "%", y_ceiling=100.0, chart_id="util",
+        width=900, height=300)
     bars = charts.bar_chart([(q.project, float(q.pending)) for q in queue[:12]], title=_("Pending jobs by project"),
                             description=_("Number of waiting jobs per project."), fmt=lambda v: f.num(v, 0),
                             chart_id="queue")

@@ -98,7 +98,9 @@ def job_page(view: Member, job_id: int, submitted: bool = False, cancelled: bool
         size = svc.read_log(view.settings, job, "stdout", 0, 0)[2]
         data, offset, _ = svc.read_log(view.settings, job, "stdout", max(0, size - TAIL), TAIL)
         can_cancel = job.state in svc.ACTIVE and (job.user_id == p.user_id or p.is_org_admin(project.organization_id))
+        command = "(script)" if job.script else shlex.join(job.command)
         return view.render("job.html", job=job, project=project, log=data.decode("utf-8", errors="replace"),
+                           command=command,
                            log_offset=offset, active=job.state in svc.ACTIVE, can_cancel=can_cancel,
                            submitted=submitted, cancelled=cancelled)
 
