@@ -31,6 +31,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
 class Center:
     url: str
     password: str
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError("aicc server did not start: " + (home / "server.log").read_text())
             time.sleep(0.1)
-        yield Center(url, m.group(1))
+        yield Center(url, m.group(1), env)
     finally:
         server.terminate()
         server.wait(10)
@@ -169,4 +170,14 @@ def test_phone_width_has_no_sideways_scrolling(browser: Browser, center: Center)
         assert overflow <= 0, (path, overflow)
     page.goto(center.url + "/")
     page.screenshot(path=str(SHOTS / "08-dashboard-phone.png"), full_page=True)
+    page.context.close()
+
+
+def test_cli_sets_a_portal_password_the_browser_then_uses(browser: Browser, center: Center) -> None:
+    """`aicc admin users set-password` (as the demo's admin) goes through the API; dana signs in with it."""
+    subprocess.run([AICC, "admin", "users", "set-password", "dana", "--password-stdin"], env=center.env,
+                   input="dana's new passphrase\n", check=True, capture_output=True, text=True, timeout=60)
+    page = _page(browser, lang="en-US")
+    _sign_in(page, Center(center.url, "dana's new passphrase", center.env), "dana")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")  # Accept-Language: en
     page.context.close()

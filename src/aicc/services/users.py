@@ -95,7 +95,7 @@ _N, _R, _P = 2**14, 8, 1  # about 16 MiB and 40 ms per check: slow for guessing,
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
     """``scrypt$N$r$p$salt$hash``: the parameters travel with the hash so they can be raised later."""
     salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    digest = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=_N, r=_R, p=_P, dklen=32)
     b64 = base64.b64encode
     return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
 
@@ -106,7 +106,7 @@ def check_password(stored: str | None, password: str) -> bool:
         kind, n, r, p, salt, digest = (stored or "").split("$")
         if kind != "scrypt":
             raise ValueError(kind)
-        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+        got = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
                              dklen=32)
         return hmac.compare_digest(got, base64.b64decode(digest))
     except ValueError:
@@ -133,7 +133,9 @@ def set_password(s: Session, actor: Principal, user_id: int, *, password: str, c
 
 def sign_in(s: Session, username: str, password: str) -> UserRow:
     """The enabled user with this name and password; :class:`Unauthenticated` says nothing about which was wrong."""
-    user = s.execute(select(UserRow).where(UserRow.username == username[:64])).scalar_one_or_none()
+    user = None
+    if USERNAME_RE.match(username):  # anything else cannot exist, and a NUL byte would upset PostgreSQL
+        user = s.execute(select(UserRow).where(UserRow.username == username)).scalar_one_or_none()
     ok = check_password(user.password_hash if user else None, password[:MAX_PASSWORD])
     if user is None or user.disabled or not ok:
         raise Unauthenticated()
