@@ -133,3 +133,40 @@ def test_portal_password_can_be_set_through_the_api(portal: Portal, pworld: Worl
                headers=World.auth(pworld.b.admin_token))
     assert r.status_code == 404  # another organization's user does not exist for b's admin
     sign_in(portal(None), "a-member", "a new password 1")
+
+
+def test_repeated_failures_lock_the_username_for_a_while(portal: Portal) -> None:
+    anon = portal(None)
+    for _ in range(5):
+        page = anon.get("/signin")
+        r = anon.post("/signin", data={"username": "a-admin", "password": "guess guess 1", "csrf": csrf_of(page.text)})
+        assert r.status_code == 401
+    page = anon.get("/signin")
+    r = anon.post("/signin", data={"username": "a-admin", "password": PASSWORD, "csrf": csrf_of(page.text)})
+    assert r.status_code == 429 and "로그인 실패가 너무 많습니다" in r.text  # even the right password, for now
+
+
+def test_users_change_their_own_password_on_the_account_page(portal: Portal) -> None:
+    c = portal("a-member")
+    page = c.get("/account")
+    assert "a-member" in page.text and "org-a" not in page.text and "Org A: 구성원" in page.text
+    csrf = csrf_of(page.text)
+    r = c.post("/account/password", data={"csrf": csrf, "current": PASSWORD, "new": "another secret 2",
+                                          "confirm": "another secret 3"})
+    assert r.status_code == 422 and "서로 다릅니다" in r.text
+    r = c.post("/account/password", data={"csrf": csrf, "current": "not it at all", "new": "another secret 2",
+                                          "confirm": "another secret 2"})
+    assert r.status_code == 422 and "현재 비밀번호가 틀렸습니다" in r.text
+    r = c.post("/account/password", data={"csrf": csrf, "current": PASSWORD, "new": "short", "confirm": "short"},
+               headers={"Accept-Language": "en"})
+    assert r.status_code == 422 and "10 to 1024 characters" in r.text
+    r = c.post("/account/password", data={"csrf": csrf, "current": PASSWORD, "new": "another secret 2",
+                                          "confirm": "another secret 2"}, follow_redirects=False)
+    assert r.status_code == 303
+    sign_in(portal(None), "a-member", "another secret 2")
+
+
+def test_a_form_posted_after_the_session_ended_leads_to_sign_in_then_home(portal: Portal) -> None:
+    anon = portal(None)
+    r = anon.post("/jobs/1/cancel", data={"csrf": "x"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/signin?next=%2F"

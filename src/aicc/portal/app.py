@@ -76,8 +76,9 @@ class PortalRoute(APIRoute):
             response: Response
             try:
                 response = await handler(request)
-            except NeedsSignIn:
+            except NeedsSignIn:  # after signing in, come back (to the page; a form's POST is not repeatable)
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                target = target if request.method == "GET" else "/"
                 response = RedirectResponse("/signin?next=" + quote(target, safe=""), status_code=303)
             except BadCsrf:
                 response = _error_page(request, 403, "Form expired",
@@ -106,5 +107,9 @@ def router() -> APIRouter:
 
 def install(app: FastAPI) -> None:
     """Add the portal to ``app``: pages under /, static files under /static."""
+    from aicc.portal.session import Throttle
+
+    # Per username: 5 failures in 5 minutes. Per address, more: behind a proxy many people share one.
+    app.state.portal_throttles = (Throttle(limit=5), Throttle(limit=50))
     app.mount("/static", StaticFiles(packages=[("aicc.portal", "static")]), name="portal-static")
     app.include_router(router())

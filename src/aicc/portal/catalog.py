@@ -37,6 +37,26 @@ KO: dict[str, str] = {
         "스크립트와 aicc 명령줄 도구는 API 토큰을 사용합니다: aicc login.",
     "Wrong username or password, or the account is disabled.":
         "사용자 이름이나 비밀번호가 틀렸거나 사용 중지된 계정입니다.",
+    "Too many failed attempts. Wait a few minutes and try again.":
+        "로그인 실패가 너무 많습니다. 몇 분 뒤에 다시 시도하세요.",
+    # account
+    "My account": "내 계정",
+    "Roles": "역할",
+    "Center role": "센터 역할",
+    "center_admin": "센터 관리자",
+    "reviewer": "심사위원",
+    "Change password": "비밀번호 변경",
+    "Current password": "현재 비밀번호",
+    "New password": "새 비밀번호",
+    "New password, again": "새 비밀번호 확인",
+    "At least 10 characters.": "10자 이상.",
+    "Password changed.": "비밀번호를 바꾸었습니다.",
+    "The two new passwords differ.": "새 비밀번호 두 개가 서로 다릅니다.",
+    "a password has 10 to 1024 characters": "비밀번호는 10자 이상 1024자 이하여야 합니다",
+    "choose a password that is not your username or a common sequence":
+        "사용자 이름이나 흔한 연속 문자가 아닌 비밀번호를 고르세요",
+    "the current password is wrong": "현재 비밀번호가 틀렸습니다",
+    "Email": "이메일",
     # errors
     "Not found": "찾을 수 없음",
     "Not allowed": "권한 없음",

@@ -13,6 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 
 from fastapi import Request, Response
@@ -95,3 +98,38 @@ def set_cookie(request: Request, response: Response, name: str, value: str, *, m
 def presession(request: Request) -> str:
     value = request.cookies.get(PRE_COOKIE)
     return value if value and len(value) == 32 else secrets.token_hex(16)
+
+
+class Throttle:
+    """At most ``limit`` failed sign-ins per key (a username, a client address) in ``window`` seconds.
+
+    In memory, per process: it slows guessing down by orders of magnitude without a
+    table, and a person who mistyped waits a few minutes at most. scrypt's cost
+    already bounds how fast one process can check guesses.
+    """
+
+    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
+        self.limit, self.window = limit, window
+        self._lock = threading.Lock()
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        q = self._failures.setdefault(key, deque())
+        while q and q[0] < now - self.window:
+            q.popleft()
+        return q
+
+    def blocked(self, key: str) -> bool:
+        with self._lock:
+            return len(self._recent(key, time.monotonic())) >= self.limit
+
+    def fail(self, key: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failures) > 100_000:
+                self._failures.clear()
+            self._recent(key, now).append(now)
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)

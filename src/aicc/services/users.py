@@ -89,6 +89,9 @@ def update(s: Session, actor: Principal, user_id: int, *, version: int, changes:
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
+MSG_LENGTH = f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters"
+MSG_WEAK = "choose a password that is not your username or a common sequence"
+MSG_WRONG_CURRENT = "the current password is wrong"
 _N, _R, _P = 2**14, 8, 1  # about 16 MiB and 40 ms per check: slow for guessing, fine for signing in
 
 
@@ -106,8 +109,8 @@ def check_password(stored: str | None, password: str) -> bool:
         kind, n, r, p, salt, digest = (stored or "").split("$")
         if kind != "scrypt":
             raise ValueError(kind)
-        got = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=32)
+        got = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=base64.b64decode(salt),
+                             n=int(n), r=int(r), p=int(p), dklen=32)
         return hmac.compare_digest(got, base64.b64decode(digest))
     except ValueError:
         hash_password(password)  # same work as a real check: no timing hint that the account has no password
@@ -120,11 +123,11 @@ def set_password(s: Session, actor: Principal, user_id: int, *, password: str, c
     if user.id != actor.user_id or current is None:
         actor.require_center_admin()
     elif user.password_hash is not None and not check_password(user.password_hash, current):
-        raise InvalidInput("the current password is wrong")
+        raise InvalidInput(MSG_WRONG_CURRENT)
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidInput(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        raise InvalidInput(MSG_LENGTH)
     if password.strip().lower() in (user.username.lower(), "password12", "0123456789", "1234567890"):
-        raise InvalidInput("choose a password that is not your username or a common sequence")
+        raise InvalidInput(MSG_WEAK)
     user.password_hash = hash_password(password)
     s.flush()
     audit.record(s, actor, "user.password", "user", user.id, data={"username": user.username})
