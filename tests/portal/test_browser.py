@@ -181,3 +181,48 @@ def test_cli_sets_a_portal_password_the_browser_then_uses(browser: Browser, cent
     _sign_in(page, Center(center.url, "dana's new passphrase", center.env), "dana")
     expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")  # Accept-Language: en
     page.context.close()
+
+
+A11Y_PROBLEMS = """() => {
+  const problems = [];
+  const name = (el) => (el.getAttribute('aria-label') || el.textContent || el.getAttribute('title') || '').trim();
+  if (!document.documentElement.lang) problems.push('html without lang');
+  if (document.querySelectorAll('h1').length !== 1) problems.push('not exactly one h1');
+  if (document.querySelectorAll('main').length !== 1) problems.push('not exactly one main');
+  for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    if (!el.labels.length && !el.getAttribute('aria-label')) problems.push('unlabelled field ' + (el.id || el.name));
+  }
+  for (const el of document.querySelectorAll('a, button')) {
+    if (!name(el)) problems.push('nameless ' + el.tagName + ' ' + el.outerHTML.slice(0, 80));
+  }
+  for (const el of document.querySelectorAll('[role=img]')) {
+    const ids = (el.getAttribute('aria-labelledby') || '').split(' ').filter(Boolean);
+    if (!ids.length || ids.some(id => !(document.getElementById(id) || {}).textContent)) problems.push('unnamed chart');
+  }
+  for (const t of document.querySelectorAll('table')) {
+    const caption = t.querySelector('caption');
+    if (!caption || !caption.textContent.trim()) problems.push('table without caption');
+  }
+  return problems;
+}"""
+
+
+def test_every_page_has_landmarks_labels_and_names(browser: Browser, center: Center) -> None:
+    page = _page(browser)
+    _sign_in(page, center, "admin")
+    paths = ["/", "/jobs", "/jobs/new", "/projects", "/projects/1", "/orgs", "/orgs/1", "/center", "/account",
+             "/programs", "/datazone"]
+    page.goto(center.url + "/jobs")
+    first_job = page.locator("table.jobs tbody a").first
+    if first_job.count():
+        paths.append(first_job.get_attribute("href") or "/")
+    for path in paths:
+        page.goto(center.url + path)
+        assert page.evaluate(A11Y_PROBLEMS) == [], path
+    # focus is visible: a keyboard user sees where they are
+    page.goto(center.url + "/")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", ""), outline
+    page.context.close()
