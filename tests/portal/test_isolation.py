@@ -24,8 +24,8 @@ def a_job(db: Database, settings: Settings, pworld: World) -> int:
 @pytest.mark.parametrize("username", ["b-member", "b-admin", "nobody", "rev"])
 def test_other_tenants_jobs_are_not_found(portal: Portal, a_job: int, pworld: World, username: str) -> None:
     c = portal(username)
-    for path in [f"/jobs/{a_job}", f"/jobs/{a_job}/log", f"/projects/{pworld.a.project_id}",
-                 f"/orgs/{pworld.a.org_id}"]:
+    for path in [f"/jobs/{a_job}", f"/jobs/{a_job}/log", f"/jobs/{a_job}/log?stream=stderr",
+                 f"/projects/{pworld.a.project_id}", f"/orgs/{pworld.a.org_id}"]:
         r = c.get(path)
         assert r.status_code == 404, path
         assert "secret-a-job" not in r.text and "proj-a" not in r.text

@@ -142,6 +142,8 @@ KO: dict[str, str] = {
     "Exit code": "종료 코드",
     "Output (last lines)": "출력 (마지막 부분)",
     "Standard output of the job": "작업의 표준 출력",
+    "Errors (standard error)": "오류 (표준 오류)",
+    "Standard error of the job": "작업의 표준 오류",
     "Updates every few seconds while the job runs.": "작업이 실행되는 동안 몇 초마다 갱신됩니다.",
     "The job has ended; this is its final output.": "작업이 끝났습니다. 최종 출력입니다.",
     # submit

@@ -16,6 +16,7 @@ from aicc.portal.view import View
 from aicc.services import inventory, job_search, projects
 from aicc.services import jobs as svc
 from aicc.services.submission import Submitter
+from aicc.store.models import JobRow
 
 router = APIRouter(route_class=PortalRoute)
 STATES = [s.value for s in JobState]
@@ -95,14 +96,21 @@ def job_page(view: Member, job_id: int, submitted: bool = False, cancelled: bool
     with view.db.read() as s:
         job = svc.get(s, p, job_id)
         project = projects.get(s, p, job.project_id)
-        size = svc.read_log(view.settings, job, "stdout", 0, 0)[2]
-        data, offset, _ = svc.read_log(view.settings, job, "stdout", max(0, size - TAIL), TAIL)
+        logs = {stream: _tail(view, job, stream) for stream in ("stdout", "stderr")}
         can_cancel = job.state in svc.ACTIVE and (job.user_id == p.user_id or p.is_org_admin(project.organization_id))
         command = "(script)" if job.script else shlex.join(job.command)
-        return view.render("job.html", job=job, project=project, log=data.decode("utf-8", errors="replace"),
-                           command=command,
-                           log_offset=offset, active=job.state in svc.ACTIVE, can_cancel=can_cancel,
+        return view.render("job.html", job=job, project=project, logs=logs, command=command,
+                           active=job.state in svc.ACTIVE, can_cancel=can_cancel,
                            submitted=submitted, cancelled=cancelled)
+
+
+def _tail(view: View, job: JobRow, stream: str) -> tuple[str, int]:
+    """The last ``TAIL`` bytes of a log (cut at a line start when possible) and the offset after them."""
+    size = svc.read_log(view.settings, job, stream, 0, 0)[2]
+    data, offset, _ = svc.read_log(view.settings, job, stream, max(0, size - TAIL), TAIL)
+    if size > TAIL and b"\n" in data:
+        data = data[data.index(b"\n") + 1:]
+    return data.decode("utf-8", errors="replace"), offset
 
 
 @router.get("/jobs/{job_id}/log")
