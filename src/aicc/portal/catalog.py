@@ -82,6 +82,7 @@ KO: dict[str, str] = {
     "My projects' budgets": "내 프로젝트 예산",
     "Budgets in numbers": "예산 현황 (표)",
     "You are not a member of any project with an allocation.": "자원이 배정된 프로젝트에 속해 있지 않습니다.",
+    "The center's utilization, queue and allocations": "센터 가동률, 대기열, 자원 배정 보기",
     "{left} of {budget} SU left": "{budget} SU 중 {left} SU 남음",
     "Projected exhaustion: {date}.": "예상 소진일: {date}.",
     "No projected exhaustion at the current rate.": "현재 사용 속도로는 소진 예상일이 없습니다.",

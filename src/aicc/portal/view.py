@@ -9,7 +9,8 @@ reaches the page unescaped.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from aicc.config import Settings
 from aicc.portal import i18n
 from aicc.portal.session import PRE_COOKIE, SignedIn, presession, set_cookie
+from aicc.services.principal import Principal
 from aicc.store.db import Database
 
 
@@ -64,10 +66,9 @@ class View:
     me: SignedIn | None
     settings: Settings
     db: Database
-    extra_cookies: dict[str, str] = field(default_factory=dict)
 
     @property
-    def _(self) -> Any:
+    def _(self) -> Callable[..., str]:
         return i18n.gettext(self.lang)
 
     @property
@@ -75,16 +76,18 @@ class View:
         return i18n.Formats(self.lang, _zone(self.settings.timezone))
 
     @property
-    def principal(self) -> Any:
+    def principal(self) -> Principal:
+        """The signed-in user's principal (pages behind ``Member`` always have one)."""
         assert self.me is not None
         return self.me.principal
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         path = self.request.url.path
+        here = path + (f"?{self.request.url.query}" if self.request.url.query else "")
         csrf = self.me.csrf if self.me else presession(self.request)
         html = environment().get_template(template).render(
-            _=self._, f=self.f, me=self.me, lang=self.lang, path=path, csrf=csrf, reason=self.reason,
-            nav=navigation(self.me), request_query=str(self.request.url.query), **context)
+            _=self._, f=self.f, me=self.me, lang=self.lang, path=path, here=here, csrf=csrf, reason=self.reason,
+            nav=navigation(self.me), **context)
         response = HTMLResponse(html, status_code=status)
         if self.me is None and self.request.cookies.get(PRE_COOKIE) != csrf:
             set_cookie(self.request, response, PRE_COOKIE, csrf)
