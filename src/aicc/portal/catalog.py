@@ -87,6 +87,7 @@ KO: dict[str, str] = {
     "Projected exhaustion: {date}.": "예상 소진일: {date}.",
     "No projected exhaustion at the current rate.": "현재 사용 속도로는 소진 예상일이 없습니다.",
     "Remaining SU": "남은 SU",
+    "today": "오늘",
     "Burn-down of {name}": "{name} 예산 소진 추이",
     "At the last week's rate the budget runs out on {date}.": "지난 1주일 사용 속도라면 {date}에 예산이 소진됩니다.",
     "No use in the last week: no projected exhaustion.": "지난 1주일 사용량이 없어 소진 예상일이 없습니다.",

@@ -28,7 +28,7 @@ def line_chart(
     series: Mapping[str, Sequence[Point]], *, title: str, description: str,
     fmt_x: Callable[[dt.datetime], str], fmt_y: Callable[[float], str],
     y_floor: float = 0.0, y_ceiling: float | None = None, projections: Mapping[str, Sequence[Point]] | None = None,
-    chart_id: str = "chart", width: int = W, height: int = H,
+    chart_id: str = "chart", width: int = W, height: int = H, marker: tuple[dt.datetime, str] | None = None,
 ) -> Markup:
     """Time on x; a dotted continuation per series from ``projections`` (e.g. projected burn).
 
@@ -69,6 +69,10 @@ def line_chart(
         label = fmt_x(dt.datetime.fromtimestamp(t, dt.UTC))
         anchor = "start" if k == 0 else "end" if k == 4 else "middle"
         out.append(f'<text x="{px:.1f}" y="{pb + 16}" text-anchor="{anchor}" class="tick">{escape(label)}</text>')
+    if marker is not None and t0 < marker[0].timestamp() < t1:
+        mx = _scale(marker[0].timestamp(), t0, t1, ML, W - MR)
+        out.append(f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{MT}" y2="{pb}" stroke="#6b6b6b" stroke-dasharray="3 3"/>'
+                   f'<text x="{mx + 4:.1f}" y="{MT + 12}" class="tick">{escape(marker[1])}</text>')
     for n, (label, values) in enumerate(series.items()):
         color, dash = COLORS[n % len(COLORS)], DASHES[n % len(DASHES)]
         if values:

@@ -41,7 +41,7 @@ def budget_charts(view: View, s: Session, summaries: Sequence[UsageSummary], now
             {_("Remaining SU"): points}, projections={_("Remaining SU"): projection},
             title=_("Burn-down of {name}", name=u.allocation), description=desc, fmt_x=f.day,
             fmt_y=lambda v: f.num(v, 0), y_ceiling=u.budget_su, chart_id=f"burn-{u.allocation_id}",
-            width=440, height=230)
+            width=440, height=230, marker=(now, _("today")))
     return out
 
 
