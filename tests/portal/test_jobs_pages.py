@@ -109,9 +109,9 @@ def test_dashboard_shows_my_jobs_and_budget_burn_down(portal: Portal, pworld: Wo
 def test_center_page_shows_utilization_queue_and_allocations(portal: Portal, pworld: World, db: Database,
                                                              settings: Settings) -> None:
     submit(db, settings, pworld.a.member_token, pworld.a.project_id, "queued", n=4)
-    page = portal("root").get("/center", headers={"Accept-Language": "en"})
+    page = portal("root").get("/center?days=30", headers={"Accept-Language": "en"})
     assert page.status_code == 200
-    assert "Utilization per flavor" in page.text and 'aria-labelledby="util-title util-desc"' in page.text
+    assert "Utilization per flavor, last 30 days" in page.text and 'aria-labelledby="util-title util-desc"' in page.text
     assert "proj-a" in page.text and "Pending jobs by project" in page.text
     assert "Under-used allocations" in page.text and "Allocations near exhaustion" in page.text
 

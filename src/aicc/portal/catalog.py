@@ -187,7 +187,9 @@ KO: dict[str, str] = {
     "public": "공공기관",
     # center
     "Utilization per flavor": "가속기 종류별 가동률",
-    "Utilization per flavor, last 14 days": "가속기 종류별 가동률 (최근 14일)",
+    "Utilization per flavor, last {days} days": "가속기 종류별 가동률 (최근 {days}일)",
+    "Period": "기간",
+    "{days} days": "{days}일",
     "Share of each flavor's capacity in use per day, in percent; the table below has the numbers.":
         "가속기 종류별 하루 사용 비율(%)입니다. 아래 표에 수치가 있습니다.",
     "Daily share of capacity in use, from the usage ledger.": "사용 원장에서 계산한 일별 가동률입니다.",

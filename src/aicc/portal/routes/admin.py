@@ -44,25 +44,30 @@ def org_page(view: Member, org_id: int) -> Response:
         return view.render("org.html", org=org, members=members, projects=rows, usage=usage)
 
 
+RANGES = (7, 14, 30, 90)
+
+
 @router.get("/center")
-def center(view: Member) -> Response:
+def center(view: Member, days: int = 14) -> Response:
     p = view.principal
     p.require_center_admin()
     _, f = view._, view.f
+    days = days if days in RANGES else 14
     now = utcnow()
     with view.db.read() as s:
-        use = utilization.flavor_utilization(s, p, now)
+        use = utilization.flavor_utilization(s, p, now, days=days)
         queue = utilization.queue_by_project(s, p)
         summaries = metering.summaries(s, p, now=now)
         health = utilization.allocation_health(
             summaries, utilization.allocation_starts(s, [u.allocation_id for u in summaries]), now)
     chart = charts.line_chart(
         {u.flavor: [(day, frac * 100) for day, frac in u.daily] for u in use if u.capacity},
-        title=_("Utilization per flavor, last 14 days"),
+        title=_("Utilization per flavor, last {days} days", days=days),
         description=_("Share of each flavor's capacity in use per day, in percent; the table below has the numbers."),
         fmt_x=f.day, fmt_y=lambda v: f.num(v, 0) + "%", y_ceiling=100.0, chart_id="util",
         width=900, height=300)
     bars = charts.bar_chart([(q.project, float(q.pending)) for q in queue[:12]], title=_("Pending jobs by project"),
                             description=_("Number of waiting jobs per project."), fmt=lambda v: f.num(v, 0),
                             chart_id="queue")
-    return view.render("center.html", use=use, chart=chart, queue=queue, bars=bars, health=health, now=now)
+    return view.render("center.html", use=use, chart=chart, queue=queue, bars=bars, health=health, now=now,
+                       days=days, ranges=RANGES)
