@@ -6,9 +6,11 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from aicc.core.errors import NotFound
+from aicc.core.tenancy import OrgRole
 from aicc.portal import charts
 from aicc.portal.app import Member, PortalRoute
-from aicc.services import metering, organizations, utilization
+from aicc.portal.view import View
+from aicc.services import metering, organizations, projects, utilization
 from aicc.services.metering import UsageSummary
 from aicc.store.models import utcnow
 
@@ -26,7 +28,12 @@ def org_list(view: Member) -> Response:
 
 
 @router.get("/orgs/{org_id}")
-def org_page(view: Member, org_id: int) -> Response:
+def org_page(view: Member, org_id: int, done: str = "") -> Response:
+    return render_org(view, org_id, notice=done == "1")
+
+
+def render_org(view: View, org_id: int, *, status: int = 200, error: str | None = None, notice: bool = False
+               ) -> Response:
     """Members and projects of one organization: its admins and center admins only (others: not found)."""
     p = view.principal
     with view.db.read() as s:
@@ -34,14 +41,15 @@ def org_page(view: Member, org_id: int) -> Response:
         if not p.is_org_admin(org.id):
             raise NotFound("organization not found")
         members = organizations.list_members(s, p, org.id)
-        from aicc.services import projects as projects_svc
-
-        rows = projects_svc.list_projects(s, p, after=None, limit=500, organization_id=org.id, name=None).items
+        rows = projects.list_projects(s, p, after=None, limit=500, organization_id=org.id, name=None).items
+        ids = {r.id for r in rows}
         usage: dict[int, list[UsageSummary]] = {}
         for u in metering.summaries(s, p):
-            if any(u.project_id == r.id for r in rows):
+            if u.project_id in ids:
                 usage.setdefault(u.project_id, []).append(u)
-        return view.render("org.html", org=org, members=members, projects=rows, usage=usage)
+    roles = [OrgRole.MEMBER, OrgRole.ORG_ADMIN] + ([OrgRole.DATA_CUSTODIAN] if p.is_center_admin else [])
+    return view.render("org.html", status=status, org=org, members=members, projects=rows, usage=usage,
+                       roles=[r.value for r in roles], error=error, notice=notice)
 
 
 RANGES = (7, 14, 30, 90)

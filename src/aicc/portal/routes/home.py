@@ -70,7 +70,12 @@ def project_list(view: Member) -> Response:
 
 
 @router.get("/projects/{project_id}")
-def project_page(view: Member, project_id: int) -> Response:
+def project_page(view: Member, project_id: int, done: str = "") -> Response:
+    return render_project(view, project_id, notice=done == "1")
+
+
+def render_project(view: View, project_id: int, *, status: int = 200, error: str | None = None,
+                   notice: bool = False) -> Response:
     p = view.principal
     now = utcnow()
     with view.db.read() as s:
@@ -80,5 +85,6 @@ def project_page(view: Member, project_id: int) -> Response:
         summaries = metering.summaries(s, p, project_id=project.id, now=now)
         burn = budget_charts(view, s, summaries, now)
         jobs = job_search.search(s, p, project_id=project.id, per_page=10)
-        return view.render("project.html", project=project, org=org, members=members, summaries=summaries,
-                           burn=burn, jobs=jobs, now=now)
+        return view.render("project.html", status=status, project=project, org=org, members=members,
+                           summaries=summaries, burn=burn, jobs=jobs, now=now, error=error, notice=notice,
+                           manages=p.is_org_admin(project.organization_id))
