@@ -28,6 +28,7 @@ def test_other_tenants_jobs_are_not_found(portal: Portal, a_job: int, pworld: Wo
                  f"/projects/{pworld.a.project_id}", f"/orgs/{pworld.a.org_id}"]:
         r = c.get(path)
         assert r.status_code == 404, path
+        assert "찾을 수 없습니다" in r.text  # the same words as for an object that does not exist
         assert "secret-a-job" not in r.text and "proj-a" not in r.text
     r = c.post(f"/jobs/{a_job}/cancel", data={"csrf": csrf_of(c.get("/").text)})
     assert r.status_code == 404
@@ -50,7 +51,7 @@ def test_submitting_to_another_tenants_project_is_refused(portal: Portal, pworld
     r = c.post("/jobs", data={"csrf": csrf_of(c.get("/jobs/new").text), "project_id": pworld.a.project_id,
                               "command": "echo hi"})
     assert r.status_code == 422 and "proj-a" not in r.text
-    assert "project not found" in r.text
+    assert "프로젝트를 찾을 수 없습니다" in r.text
 
 
 def test_org_pages_are_for_that_orgs_admins_and_center_admins(portal: Portal, pworld: World) -> None:

@@ -63,7 +63,7 @@ Member = Annotated[View, Depends(member)]
 def _error_page(request: Request, status: int, title: str, detail: str) -> Response:
     view = anyone(request)
     _ = view._
-    return view.render("error.html", status=status, title=_(title), detail=detail)
+    return view.render("error.html", status=status, title=_(title), detail=view.reason(detail))
 
 
 class PortalRoute(APIRoute):

@@ -57,9 +57,15 @@ def gettext(lang: str) -> Callable[..., str]:
 
 
 def reason(lang: str, text: str) -> str:
-    """A scheduler reason ("waiting: project quota of 8 h100 in use") in the user's language."""
+    """A message of the system (a scheduler reason, a service's refusal) in the user's language.
+
+    They are built in English by the core and the services (the API and CLI speak English);
+    fixed ones are looked up in the catalog, ones with values by pattern.
+    """
     if lang != "ko":
         return text
+    if text in KO:
+        return KO[text]
     for pattern, korean in REASONS:
         m = pattern.fullmatch(text)
         if m:

@@ -83,7 +83,7 @@ def submit(
     try:
         done = submitter.submit_sync(view.principal, spec).result(timeout=60)
     except DomainError as exc:
-        return _form(view, 422, exc.detail, values)
+        return _form(view, 422, view.reason(exc.detail or ""), values)
     wake = getattr(view.request.app.state, "wake_controller", None)
     if wake:
         wake()

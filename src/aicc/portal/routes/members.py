@@ -33,9 +33,7 @@ def _checked(view: View, csrf: str) -> None:
 
 def _problem(view: View, exc: InvalidInput | NotFound) -> str:
     _ = view._
-    detail = exc.detail or "Invalid input"
-    translated = view.reason(detail)
-    return _("Nothing changed: {detail}", detail=translated if translated != detail else _(detail))
+    return _("Nothing changed: {detail}", detail=view.reason(exc.detail or "Invalid input"))
 
 
 @router.post("/orgs/{org_id}/members")
