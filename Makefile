@@ -40,7 +40,7 @@ test: lint typecheck pytest
 # The benchmarks that need nothing but this machine. With `eval "$$(scripts/slurm-up)"` first, also run
 # bench/slurm_submit.py and bench/submit_slurm_aicc.py; on a GPU machine, bench/gpu_discovery.py;
 # bench/sim_synthetic.py takes long (see its --help).
-BENCHES = bench/scheduling_cycle.py bench/submit_http.py bench/sim_philly.py
+BENCHES = bench/scheduling_cycle.py bench/submit_http.py bench/sim_philly.py bench/portal_pages.py
 
 bench: $(VENV)/.installed-test
 	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b || exit 1; done

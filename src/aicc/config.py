@@ -15,6 +15,7 @@ AICC_JOB_PREFIX       engine-visible job names are PREFIX-<job>-<attempt> (defau
 AICC_DATA_ROOT        the only directory datasets may be registered from (default $AICC_HOME/data)
 AICC_OUTPUT_RETENTION_DAYS  days a sensitive job's held outputs are kept before they may be deleted (default 365)
 AICC_OUTPUT_MAX_FILE  largest single output file that may leave the data zone, bytes (default 10 MiB)
+AICC_TIMEZONE         the center's time zone, in which the portal shows times (default Asia/Seoul)
 AICC_SLURM_DIR        for a site with executor = "slurm": the directory with cluster.json (flavor -> GRES type
                       and partition) as scripts/slurm-up writes it (default /tmp/aicc-slurm)
 """
@@ -43,6 +44,7 @@ class Settings:
     data_root: Path | None = None
     output_retention_days: int = 365
     output_max_file_bytes: int = 10 * 1024 * 1024
+    timezone: str = "Asia/Seoul"
 
     @property
     def jobs_dir(self) -> Path:
@@ -83,4 +85,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         data_root=Path(e["AICC_DATA_ROOT"]).absolute() if e.get("AICC_DATA_ROOT") else None,
         output_retention_days=int(e.get("AICC_OUTPUT_RETENTION_DAYS", "365")),
         output_max_file_bytes=int(e.get("AICC_OUTPUT_MAX_FILE", str(10 * 1024 * 1024))),
+        timezone=e.get("AICC_TIMEZONE", "Asia/Seoul"),
     )

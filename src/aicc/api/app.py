@@ -124,6 +124,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 metrics.capacity.labels(flavor).inc(n.cpus if n.accelerators == 0 else n.accelerators)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    from aicc.portal.app import install as install_portal
+
+    install_portal(app)  # after every API route: the portal's pages live under /
     problems.document(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

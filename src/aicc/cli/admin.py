@@ -181,6 +181,23 @@ def users_show(username: str, as_json: JSON = False) -> None:
     emit(user_by(Client(), username), as_json=as_json)
 
 
+@users_app.command("set-password")
+def users_set_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Set a user's portal password (center admins; the CLI keeps using API tokens)."""
+    import sys
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    c = Client()
+    c.post(f"/users/{user_by(c, username)['id']}/password", {"password": password})
+    print(f"password set for {username}; they can sign in to the portal")
+
+
 @users_app.command("disable")
 def users_disable(username: str) -> None:
     c = Client()

@@ -122,6 +122,7 @@ def demo(
     print(f"admin API token (shown only now; also saved for this CLI in {path}):\n{loaded.admin_token}")
     for user, token in loaded.member_tokens.items():
         print(f"token for {user}: {token}")
+    print(f"portal ({url}/): sign in as admin, alice, bob, chul, dana or erin with password {loaded.portal_password}")
 
 
 @app.command("discover")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+import secrets
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -30,6 +31,8 @@ from aicc.store.models import UserRow, utcnow
 class DemoLoaded:
     admin_token: str
     member_tokens: dict[str, str]
+    portal_password: str
+    """One random password for every demo account, to try the portal (printed once)."""
 
 
 def is_empty(db: Database) -> bool:
@@ -131,6 +134,9 @@ def load_demo(db: Database, settings: Settings | None = None) -> DemoLoaded:
             _demo_dataset(s, settings, hospital.id, vision.id, people["erin"], people["dana"])
         admin_token = tokens.issue(s, SYSTEM, user_id=admin.id, name="demo", ttl_days=90,
                                    default_ttl_days=90).token
+        password = secrets.token_urlsafe(9)
+        for user in (admin, *people.values()):
+            user.password_hash = users.hash_password(password)
         member_tokens = {u: tokens.issue(s, SYSTEM, user_id=people[u].id, name="demo", ttl_days=90,
                                          default_ttl_days=90).token for u in ("alice", "bob", "dana", "erin")}
-    return DemoLoaded(admin_token, member_tokens)
+    return DemoLoaded(admin_token, member_tokens, password)

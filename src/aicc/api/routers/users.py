@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from aicc.api.deps import DB, Actor
 from aicc.api.schemas.common import Cursor, Limit, NameFilter, Page, PathId, decode_cursor, encode_cursor
-from aicc.api.schemas.tenancy import Me, User, UserCreate, UserUpdate
+from aicc.api.schemas.tenancy import Me, PasswordSet, User, UserCreate, UserUpdate
 from aicc.services import users as svc
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -47,3 +47,11 @@ def update_user(db: DB, actor: Actor, user_id: PathId, body: UserUpdate) -> User
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     with db.write() as s:
         return User.model_validate(svc.update(s, actor, user_id, version=body.version, changes=changes))
+
+
+@router.post("/{user_id}/password", response_model=User)
+def set_password(db: DB, actor: Actor, user_id: PathId, body: PasswordSet) -> User:
+    """Set the password used to sign in to the portal (API tokens are unaffected)."""
+    with db.write() as s:
+        return User.model_validate(svc.set_password(s, actor, user_id, password=body.password,
+                                                    current=body.current_password))

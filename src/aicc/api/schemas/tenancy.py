@@ -61,6 +61,13 @@ class UserUpdate(Strict):
     disabled: bool | None = None
 
 
+class PasswordSet(Strict):
+    password: str = Field(min_length=10, max_length=1024, description="The new portal password (10+ characters).")
+    current_password: str | None = Field(None, max_length=1024,
+                                         description="Your current one, when you change your own; "
+                                                     "a center admin setting someone's password leaves it out.")
+
+
 class User(Out):
     id: int
     username: str

@@ -32,6 +32,8 @@ class UserRow(Base):
     center_role: Mapped[str | None] = mapped_column(String(16))
     """center_admin or reviewer; organization roles live in memberships."""
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    """scrypt hash for signing in to the portal (``services.users.set_password``); None: tokens only."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

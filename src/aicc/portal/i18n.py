@@ -1,0 +1,113 @@
+"""Korean first, English second: language negotiation, the message catalog, and locale formatting.
+
+Messages are keyed by their English text, so a template reads naturally and a
+missing Korean entry shows English instead of a blank (``tests/portal`` checks
+that every message used in a template has a Korean entry). Numbers and dates are
+formatted by Babel (CLDR data shipped in the package, nothing fetched), in the
+center's time zone, because a user compares times with the clock on the wall.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime, format_skeleton, format_time, format_timedelta
+from babel.numbers import format_decimal, format_percent
+
+from aicc.portal.catalog import KO, REASONS
+
+LANGS = ("ko", "en")
+DEFAULT = "ko"
+LOCALES = {"ko": "ko_KR", "en": "en_US"}
+COOKIE = "aicc_lang"
+
+
+def negotiate(cookie: str | None, accept_language: str | None) -> str:
+    """The user's explicit choice (cookie), else the best of Accept-Language, else Korean."""
+    if cookie in LANGS:
+        return cookie
+    best, best_q = DEFAULT, 0.0
+    for part in (accept_language or "").split(",")[:20]:
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        m = re.search(r"q=([^;,\s]*)", params)
+        if m:
+            try:
+                q = float(m.group(1))
+            except ValueError:
+                q = 0.0  # a malformed weight counts as "not acceptable"
+        lang = tag.strip().lower().split("-")[0]
+        if lang in LANGS and q > best_q:
+            best, best_q = lang, q
+    return best
+
+
+def gettext(lang: str) -> Callable[..., str]:
+    """``_("Page {n}", n=2)``: translate, then fill the named fields."""
+    table = KO if lang == "ko" else {}
+
+    def _(message: str, **fields: object) -> str:
+        text = table.get(message, message)
+        return text.format(**fields) if fields else text
+
+    return _
+
+
+def reason(lang: str, text: str) -> str:
+    """A message of the system (a scheduler reason, a service's refusal) in the user's language.
+
+    They are built in English by the core and the services (the API and CLI speak English);
+    fixed ones are looked up in the catalog, ones with values by pattern.
+    """
+    if lang != "ko":
+        return text
+    if text in KO:
+        return KO[text]
+    for pattern, korean in REASONS:
+        m = pattern.fullmatch(text)
+        if m:
+            return korean.format(*m.groups())
+    return text
+
+
+class Formats:
+    """Locale- and zone-aware formatting, bound to one request's language."""
+
+    def __init__(self, lang: str, tz: ZoneInfo) -> None:
+        self.locale = LOCALES[lang]
+        self.tz = tz
+
+    def num(self, value: float | int | None, digits: int = 1) -> str:
+        if value is None:
+            return "–"
+        fmt = "#,##0" if digits == 0 else "#,##0." + "#" * digits
+        return format_decimal(value, format=fmt, locale=self.locale)
+
+    def pct(self, value: float | None) -> str:
+        return "–" if value is None else format_percent(value, format="#,##0%", locale=self.locale)
+
+    def when(self, value: dt.datetime | None, style: str = "medium") -> str:
+        """"medium": 2026년 3월 5일 오후 3:30 / Mar 5, 2026, 3:30 PM; "short": 2026. 3. 5. 오후 3:30."""
+        if value is None:
+            return "–"
+        skeleton = {"medium": "yMMMd", "short": "yMd"}.get(style)
+        if skeleton is None:
+            return format_datetime(value, format=style, tzinfo=self.tz, locale=self.locale)
+        date = format_skeleton(skeleton, value, tzinfo=self.tz, locale=self.locale)
+        return f"{date} {format_time(value, 'short', tzinfo=self.tz, locale=self.locale)}"
+
+    def day(self, value: dt.datetime | None) -> str:
+        if value is None:
+            return "–"
+        return format_skeleton("MMMd", value, tzinfo=self.tz, locale=self.locale)
+
+    def iso(self, value: dt.datetime | None) -> str:
+        return "" if value is None else value.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+    def duration(self, seconds: float | None) -> str:
+        if seconds is None:
+            return "–"
+        return format_timedelta(dt.timedelta(seconds=seconds), threshold=1.2, locale=self.locale)

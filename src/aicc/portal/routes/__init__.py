@@ -1,0 +1,1 @@
+"""Portal pages by area: sign-in, home (dashboard, projects), jobs, admin (organization, center), slots."""

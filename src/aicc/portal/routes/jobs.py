@@ -1,0 +1,140 @@
+"""Jobs: the list (filters, sorting, pages), the submit form, a job's page with its log, cancel."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from aicc.core.errors import DomainError
+from aicc.core.jobs import JobState
+from aicc.portal.app import Member, PortalRoute
+from aicc.portal.session import check_csrf
+from aicc.portal.view import View
+from aicc.services import inventory, job_search, projects
+from aicc.services import jobs as svc
+from aicc.services.submission import Submitter
+from aicc.store.models import JobRow
+
+router = APIRouter(route_class=PortalRoute)
+STATES = [s.value for s in JobState]
+TAIL = 16 * 1024
+
+
+@router.get("/jobs")
+def job_list(
+    view: Member, state: Annotated[str, Query(max_length=16)] = "", project: Annotated[int, Query(ge=0)] = 0,
+    mine: bool = False, sort: Annotated[str, Query(max_length=16)] = "id",
+    dir: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc", page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Response:
+    p = view.principal
+    sort = sort if sort in job_search.SORTS else "id"
+    with view.db.read() as s:
+        found = job_search.search(s, p, project_id=project or None, states=[state] if state in STATES else [],
+                                  mine=mine, sort=sort, descending=dir == "desc", page=page)
+        visible = job_search.visible_projects(s, p)
+    query = {"state": state if state in STATES else "", "project": project, "mine": mine, "sort": sort, "dir": dir}
+    return view.render("jobs.html", found=found, projects=visible, states=STATES, q=query)
+
+
+def _form(view: View, status: int = 200, error: str | None = None, values: dict[str, Any] | None = None
+          ) -> Response:
+    with view.db.read() as s:
+        visible = job_search.visible_projects(s, view.principal)
+        flavors = inventory.flavors(s)
+    defaults = {"project_id": visible[0].id if visible else 0, "name": "", "command": "", "flavors": [],
+                "accelerators": 0, "cpus": 1, "memory_gb": 4, "time_limit_min": 60, "priority": 0}
+    return view.render("submit.html", status=status, projects=visible, flavors=flavors, error=error,
+                       v={**defaults, **(values or {})})
+
+
+@router.get("/jobs/new")
+def submit_form(view: Member) -> Response:
+    return _form(view)
+
+
+@router.post("/jobs")
+def submit(
+    view: Member, csrf: Annotated[str, Form(max_length=100)] = "", project_id: Annotated[int, Form(ge=1)] = 1,
+    name: Annotated[str, Form(max_length=128)] = "", command: Annotated[str, Form(max_length=8192)] = "",
+    flavors: Annotated[list[str], Form(max_length=16)] = [],  # noqa: B006 (FastAPI copies defaults)
+    accelerators: Annotated[int, Form(ge=0, le=4096)] = 0, cpus: Annotated[int, Form(ge=1, le=65536)] = 1,
+    memory_gb: Annotated[int, Form(ge=1, le=65536)] = 4, time_limit_min: Annotated[int, Form(ge=1, le=527040)] = 60,
+    priority: Annotated[int, Form(ge=-100, le=100)] = 0,
+) -> Response:
+    assert view.me is not None
+    check_csrf(view.me.csrf, csrf)
+    _ = view._
+    values = {"project_id": project_id, "name": name, "command": command, "flavors": flavors,
+              "accelerators": accelerators, "cpus": cpus, "memory_gb": memory_gb, "time_limit_min": time_limit_min,
+              "priority": priority}
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return _form(view, 422, _("The command has an unmatched quote."), values)
+    if not argv:
+        return _form(view, 422, _("Give a command to run."), values)
+    spec = svc.JobSpec(project_id=project_id, command=argv, name=name.strip() or None, flavors=flavors,
+                       accelerators=accelerators, cpus=cpus, memory_mb=memory_gb * 1024,
+                       time_limit_s=time_limit_min * 60, priority=priority)
+    submitter: Submitter = view.request.app.state.submitter
+    try:
+        done = submitter.submit_sync(view.principal, spec).result(timeout=60)
+    except DomainError as exc:
+        return _form(view, 422, view.reason(exc.detail or ""), values)
+    wake = getattr(view.request.app.state, "wake_controller", None)
+    if wake:
+        wake()
+    return RedirectResponse(f"/jobs/{done.ids[0]}?submitted=1", status_code=303)
+
+
+@router.get("/jobs/{job_id}")
+def job_page(view: Member, job_id: int, submitted: bool = False, cancelled: bool = False) -> Response:
+    p = view.principal
+    with view.db.read() as s:
+        job = svc.get(s, p, job_id)
+        project = projects.get(s, p, job.project_id)
+        logs = {stream: _tail(view, job, stream) for stream in ("stdout", "stderr")}
+        can_cancel = job.state in svc.ACTIVE and (job.user_id == p.user_id or p.is_org_admin(project.organization_id))
+        command = "(script)" if job.script else shlex.join(job.command)
+        return view.render("job.html", job=job, project=project, logs=logs, command=command,
+                           active=job.state in svc.ACTIVE, can_cancel=can_cancel,
+                           submitted=submitted, cancelled=cancelled)
+
+
+def _tail(view: View, job: JobRow, stream: str) -> tuple[str, int]:
+    """The last ``TAIL`` bytes of a log (cut at a line start when possible) and the offset after them."""
+    size = svc.read_log(view.settings, job, stream, 0, 0)[2]
+    data, offset, _ = svc.read_log(view.settings, job, stream, max(0, size - TAIL), TAIL)
+    if size > TAIL and b"\n" in data:
+        data = data[data.index(b"\n") + 1:]
+    return data.decode("utf-8", errors="replace"), offset
+
+
+@router.get("/jobs/{job_id}/log")
+def job_log(
+    view: Member, job_id: int, offset: Annotated[int, Query(ge=0, le=2**50)] = 0,
+    stream: Annotated[str, Query(pattern="^(stdout|stderr)$")] = "stdout",
+) -> Response:
+    """What the page's script polls: new log bytes since ``offset``, and the job's state in words."""
+    with view.db.read() as s:
+        job = svc.get(s, view.principal, job_id)
+        data, nxt, size = svc.read_log(view.settings, job, stream, offset, 64 * 1024)
+    _ = view._
+    return JSONResponse({"data": data.decode("utf-8", errors="replace"), "next_offset": nxt, "size": size,
+                         "finished": job.state not in svc.ACTIVE, "state": job.state, "state_label": _(job.state),
+                         "reason": view.reason(job.reason)})
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel(view: Member, job_id: int, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    assert view.me is not None
+    check_csrf(view.me.csrf, csrf)
+    with view.db.write() as s:
+        svc.cancel(s, view.principal, job_id)
+    wake = getattr(view.request.app.state, "wake_controller", None)
+    if wake:
+        wake()
+    return RedirectResponse(f"/jobs/{job_id}?cancelled=1", status_code=303)
