@@ -32,6 +32,11 @@ class LoadGenLog:
     """``result_qps_without_loadgen_overhead`` (queries per second the SUT sustained)."""
     scheduled_qps: float | None = None
     """Server: ``result_scheduled_samples_per_sec``, the Poisson rate LoadGen actually issued."""
+    completed_per_s: float | None = None
+    samples_per_s: float | None = None
+    """Offline: ``result_samples_per_second``, the scenario's figure of merit."""
+    perf_constraints_met: bool | None = None
+    """Server: the latency bound held at the target QPS."""
     samples_per_query: int = 1
     query_count: int | None = None
     min_duration_met: bool | None = None
@@ -97,8 +102,14 @@ def _apply(log: LoadGenLog, key: str, value: Any) -> None:  # noqa: C901 - one f
         log.max_ns = float(value)
     elif key == "result_qps_without_loadgen_overhead":
         log.qps = float(value)
-    elif key in ("result_scheduled_samples_per_sec", "result_samples_per_second") and log.scheduled_qps is None:
+    elif key == "result_scheduled_samples_per_sec":
         log.scheduled_qps = float(value)
+    elif key == "result_completed_samples_per_sec":
+        log.completed_per_s = float(value)
+    elif key == "result_samples_per_second":
+        log.samples_per_s = float(value)
+    elif key == "result_perf_constraints_met":
+        log.perf_constraints_met = bool(value)
     elif key == "effective_samples_per_query":
         log.samples_per_query = int(value)
     elif key == "result_query_count":
