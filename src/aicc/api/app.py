@@ -17,7 +17,7 @@ from aicc import __version__
 from aicc.api import problems
 from aicc.api.limits import BodyLimit
 from aicc.api.metrics import Metrics, MetricsMiddleware
-from aicc.api.routers import allocations, audit, inventory, jobs, organizations, projects, tokens, usage, users
+from aicc.api.routers import allocations, audit, bench, inventory, jobs, organizations, projects, tokens, usage, users
 from aicc.config import Settings, load_settings
 from aicc.services import inventory as inventory_svc
 from aicc.services.submission import Submitter
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     problems.install(app)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (organizations, users, projects, allocations, jobs, usage, tokens, inventory, audit):
+    for module in (organizations, users, projects, allocations, jobs, usage, tokens, inventory, audit, bench):
         api.include_router(module.router)
     app.include_router(api)
 

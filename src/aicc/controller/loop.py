@@ -55,7 +55,10 @@ class Controller:
         self.db = db
         self.executor = executor
         self.lock = ControllerLock(db, settings.home)
-        self.planner = Planner(replace(POLICIES["aicc"], preempt_after_s=settings.preempt_after_s))
+        # Placement by the testbed's throughput matrix (DESIGN, admission step 3): with no valid benchmark for a
+        # job's class it is the same cheapest-first order as before.
+        self.planner = Planner(replace(POLICIES["aicc"], preempt_after_s=settings.preempt_after_s,
+                                       placement="throughput"))
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -7,6 +7,7 @@ from aicc.store.models.base import Base, utcnow
 from aicc.store.models.inventory import FlavorRow, NodeRow, SiteRow
 from aicc.store.models.jobs import JobRow
 from aicc.store.models.tenancy import MembershipRow, OrganizationRow, ProjectMemberRow, ProjectRow, UserRow
+from aicc.store.models.testbed import BenchResultRow
 from aicc.store.models.usage import UsageRow
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "AuditEventRow",
     "AuditHeadRow",
     "Base",
+    "BenchResultRow",
     "FlavorRow",
     "JobRow",
     "MembershipRow",
