@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @app.get("/metrics", tags=["health"], response_class=Response)
     def prometheus() -> Response:
         """Prometheus text format."""
+        metrics.devices.refresh()
         with db.read() as s:
             for f in inventory_svc.flavors(s):
                 metrics.capacity.labels(f.name).set(0)

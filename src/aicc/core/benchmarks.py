@@ -116,3 +116,34 @@ def explain_choice(matrix: Mapping[str, Mapping[str, float]], workload_class: st
         return f"{chosen}: {ratio:.1f}× the samples/SU of {other} for class {workload_class}"
     return (f"{chosen}: {1 / ratio:.1f}× fewer samples/SU than {other} for class {workload_class}, "
             f"but {other} had no room")
+
+
+def compare_rows(results: Iterable[Mapping[str, object]], su_rates: Mapping[str, float]) -> list[dict[str, object]]:
+    """For ``aicc bench compare``: the newest valid result per (flavor, scenario), with samples/SU and the
+    ratio to the best flavor of the same scenario. Invalid results never appear here."""
+    newest: dict[tuple[str, str], Mapping[str, object]] = {}
+    for r in results:
+        if not r.get("valid"):
+            continue
+        key = (str(r["flavor"]), str(r["scenario"]))
+        if key not in newest or int(str(r["id"])) > int(str(newest[key]["id"])):
+            newest[key] = r
+    rows: list[dict[str, object]] = []
+    for (flavor, scenario), r in newest.items():
+        sps = r.get("samples_per_s")
+        units = max(int(str(r.get("units") or 1)), 1)
+        per_unit = float(str(sps)) / units if sps is not None else None
+        rate = su_rates.get(flavor)
+        rows.append({"flavor": flavor, "scenario": scenario, "metric": r.get("metric"), "value": r.get("value"),
+                     "samples_per_s_per_unit": per_unit,
+                     "samples_per_su": samples_per_su(per_unit, rate) if per_unit and rate else None,
+                     "p90_ms": r.get("p90_ms"), "p99_ms": r.get("p99_ms"),
+                     "j_per_sample": r.get("energy_j_per_sample"), "accuracy": r.get("accuracy"),
+                     "device": r.get("device_model"), "result": r.get("id")})
+    for scenario in {str(row["scenario"]) for row in rows}:
+        same = [row for row in rows if row["scenario"] == scenario and row["samples_per_su"]]
+        best = max((float(str(row["samples_per_su"])) for row in same), default=0.0)
+        for row in same:
+            row["vs_best"] = float(str(row["samples_per_su"])) / best if best else None
+    rows.sort(key=lambda row: (str(row["scenario"]), -float(str(row.get("samples_per_su") or 0.0))))
+    return rows
