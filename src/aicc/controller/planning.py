@@ -33,7 +33,7 @@ from aicc.core.scheduling import (
 )
 from aicc.core.scheduling.reasons import IDLE
 from aicc.services import metering
-from aicc.store.models import AllocationRow, FlavorRow, JobRow, NodeRow
+from aicc.store.models import AllocationRow, FlavorRow, JobRow, NodeRow, ProjectRow
 
 SUBMITTED_REASON = "waiting for the next scheduling cycle"
 LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
@@ -104,10 +104,13 @@ class Planner:
                     sched.preempting.add(job.id)
                     sched._borrowing.discard(job.id)
         pending, updates = self._eligible_pending(s, now, live)
+        project_class = dict(s.execute(select(ProjectRow.id, ProjectRow.workload_class)
+                                       .where(ProjectRow.workload_class.is_not(None))).tuples().all())
+        classes = {job.id: job.workload_class or project_class.get(job.project_id) for job in pending}
         for job in pending:
             sched.submit(PendingJob(job.id, job.project_id, tuple(job.flavors), job.accelerators, job.cpus,
                                     job.memory_mb, job.time_limit_s, job.priority, _ts(job.submitted_at),
-                                    job.workload_class))
+                                    classes[job.id]))
         result = sched.cycle(_ts(now))
         by_id = {j.id: j for j in pending}
         decision = Decision(preempt=list(result.preemptions), examined=result.examined)
@@ -115,8 +118,9 @@ class Planner:
         for a in result.admissions:
             why = ""
             job_row = by_id.get(a.job_id)
-            if throughput and job_row is not None and job_row.workload_class in throughput:
-                why = "; " + explain_choice(throughput, job_row.workload_class, a.flavor, su, job_row.flavors)
+            cls = classes.get(a.job_id)
+            if throughput and job_row is not None and cls in throughput:
+                why = "; " + explain_choice(throughput, cls, a.flavor, su, job_row.flavors)
             updates[a.job_id] = {
                 "id": a.job_id, "state": JobState.ADMITTED.value, "flavor": a.flavor,
                 "placement": placement_json(a.placements), "borrowed": a.borrowed, "allocation_id": a.allocation_id,

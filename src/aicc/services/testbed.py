@@ -161,7 +161,7 @@ def effective_class(s: Session, job: JobRow) -> str | None:
     if job.workload_class:
         return job.workload_class
     project = s.get(ProjectRow, job.project_id)
-    return getattr(project, "workload_class", None) if project is not None else None
+    return project.workload_class if project is not None else None
 
 
 def explain_job(s: Session, actor: Principal, job_id: int) -> str | None:

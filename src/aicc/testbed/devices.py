@@ -100,14 +100,14 @@ def _nvidia_device(pynvml: Any, i: int, driver: str) -> AcceleratorDevice:
 
 def furiosa() -> list[AcceleratorDevice]:
     try:
-        import furiosa_smi_py as smi  # type: ignore[import-not-found]
+        import furiosa_smi_py as smi
     except ImportError:
         return []
     try:
         if hasattr(smi, "init"):
             smi.init()
         devices = list(smi.list_devices())
-    except Exception:  # noqa: BLE001 - the bindings raise their own types when no driver is loaded
+    except Exception:
         return []
     return [furiosa_device(i, d) for i, d in enumerate(devices)]
 
@@ -118,7 +118,7 @@ def _call(obj: Any, name: str) -> Any:
         return None
     try:
         return fn() if callable(fn) else fn
-    except Exception:  # noqa: BLE001 - a missing sensor is not a failed discovery
+    except Exception:
         return None
 
 

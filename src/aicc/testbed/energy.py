@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 BOARD_LABEL = "accelerator-board energy from the device's own sensors; not MLPerf Power"
@@ -25,7 +26,7 @@ Reading = tuple[float | None, float | None]
 def _interpolate(samples: Sequence[tuple[float, float]], t: float) -> float | None:
     if not samples or t < samples[0][0] or t > samples[-1][0]:
         return None
-    for (t0, v0), (t1, v1) in zip(samples, samples[1:], strict=False):
+    for (t0, v0), (t1, v1) in pairwise(samples):
         if t0 <= t <= t1:
             return v0 if t1 == t0 else v0 + (v1 - v0) * (t - t0) / (t1 - t0)
     return samples[-1][1]
@@ -50,7 +51,7 @@ def integrated_energy(samples: Sequence[tuple[float, float]], begin: float, end:
     points = [(begin, _interpolate(samples, begin) or 0.0)]
     points += [(t, w) for t, w in samples if begin < t < end]
     points.append((end, _interpolate(samples, end) or 0.0))
-    return sum((t1 - t0) * (w0 + w1) / 2 for (t0, w0), (t1, w1) in zip(points, points[1:], strict=False))
+    return sum((t1 - t0) * (w0 + w1) / 2 for (t0, w0), (t1, w1) in pairwise(points))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ class Sampler:
     def _sample(self) -> None:
         try:
             joules, watts = self.read()
-        except Exception:  # noqa: BLE001 - a sensor read that fails once is a missing sample, not a failed run
+        except Exception:
             return
         now = time.time()
         if joules is not None:
@@ -117,7 +118,7 @@ def nvidia_reader(indices: Sequence[int]) -> Callable[[], Reading] | None:
 
         pynvml.nvmlInit()
         handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in indices]
-    except Exception:  # noqa: BLE001 - no library, no driver or no device: no reader
+    except Exception:
         return None
     if not handles:
         return None

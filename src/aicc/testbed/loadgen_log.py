@@ -84,7 +84,7 @@ def parse_detail(text: str) -> LoadGenLog:
     return log
 
 
-def _apply(log: LoadGenLog, key: str, value: Any) -> None:  # noqa: C901 - one flat dispatch table reads best
+def _apply(log: LoadGenLog, key: str, value: Any) -> None:
     m = _PCT.match(key)
     if m:
         log.percentiles_ns[float(m.group(1))] = int(value)

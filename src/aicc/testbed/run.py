@@ -18,7 +18,6 @@ import os
 import platform
 import queue
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -87,7 +86,7 @@ class SUT:
                 batch.append(nxt)
             try:
                 preds = self.workload.predict([s.index for s in batch])
-            except Exception as e:  # noqa: BLE001 - report, answer LoadGen, and let the run be invalid
+            except Exception as e:
                 self.errors.append(f"predict failed: {e!r}")
                 preds = [None] * len(batch)
             for s, p in zip(batch, preds, strict=True):
@@ -303,7 +302,7 @@ def benchmark(workload_name: str, scenarios: Sequence[str], out: Path, cfg: RunC
     finally:
         if sampler:
             sampler.__exit__(None, None, None)
-    acc_log, acc_outputs, acc_errors, _ = _loadgen_run(
+    _, acc_outputs, acc_errors, _ = _loadgen_run(
         workload, settings_for("Offline", p, cfg), out / "loadgen" / "accuracy", "AccuracyOnly", cfg, bad)
     accuracy: Accuracy = workload.check(acc_outputs)
     for r in results:

@@ -20,6 +20,7 @@ from aicc.api.schemas.bench import (
 from aicc.api.schemas.common import PathId
 from aicc.core.benchmarks import samples_per_su
 from aicc.core.errors import NotFound
+from aicc.services import jobs as jobs_svc
 from aicc.services import testbed as svc
 from aicc.store.models import ProjectRow
 
@@ -102,6 +103,6 @@ def explain(db: DB, actor: Actor, job_id: PathId) -> Explanation:
     """Why the job got its flavor, in samples/SU against the other flavors it accepted."""
     with db.read() as s:
         text = svc.explain_job(s, actor, job_id)
-        job = svc.jobs_svc.get(s, actor, job_id)
+        job = jobs_svc.get(s, actor, job_id)
         return Explanation(job_id=job_id, flavor=job.flavor, workload_class=svc.effective_class(s, job),
                            explanation=text)

@@ -12,12 +12,16 @@ from aicc.api.schemas.common import Ident, Name, Out, Strict
 Scenario = Literal["SingleStream", "MultiStream", "Server", "Offline"]
 
 
+def _offline() -> list[Scenario]:
+    return ["Offline"]
+
+
 class BenchRun(Strict):
     project_id: Ident | None = Field(None, description="Project to charge (or give `project`).")
     project: Name | None = None
     flavor: Name = Field(description="The flavor to measure; the job runs there and nowhere else.")
     workload: Name = Field(description="A workload name: `GET /bench/workloads`.")
-    scenarios: list[Scenario] = Field(default_factory=lambda: ["Offline"], min_length=1, max_length=4,
+    scenarios: list[Scenario] = Field(default_factory=_offline, min_length=1, max_length=4,
                                       description="MLPerf scenarios, run one after the other in one job.")
     accelerators: int = Field(1, ge=0, le=64, description="Ignored on a CPU flavor.")
     cpus: int = Field(1, ge=1, le=1024)

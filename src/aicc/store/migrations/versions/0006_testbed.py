@@ -1,4 +1,4 @@
-"""Testbed: benchmark results.
+"""Testbed: benchmark results; a default workload class per project.
 
 Revision ID: 0006_testbed
 Revises: 0002
@@ -16,6 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("workload_class", sa.String(length=63), nullable=True))
     op.create_table(
         "bench_results",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -57,3 +59,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_bench_results_job_id"))
         batch_op.drop_index("ix_bench_results_class_flavor")
     op.drop_table("bench_results")
+    with op.batch_alter_table("projects", schema=None) as batch_op:
+        batch_op.drop_column("workload_class")
