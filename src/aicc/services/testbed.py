@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -56,6 +57,13 @@ def runner_command(req: RunRequest, python: str | None = None) -> list[str]:
             "--duration-ms", str(req.duration_ms), "--flavor", req.flavor, *req.extra_args]
 
 
+def _code_root() -> str:
+    """The folder holding the ``aicc`` package the server runs: the job runs the same runner version."""
+    import aicc
+
+    return str(Path(aicc.__file__).resolve().parent.parent)
+
+
 def submit_run(s: Session, actor: Principal, settings: Settings, req: RunRequest) -> int:
     from aicc.testbed.workloads import available
 
@@ -68,7 +76,7 @@ def submit_run(s: Session, actor: Principal, settings: Settings, req: RunRequest
     spec = jobs_svc.JobSpec(
         project_id=req.project_id, command=runner_command(req), name=f"bench-{req.workload}"[:128],
         flavors=[req.flavor], accelerators=accelerators, cpus=req.cpus, memory_mb=req.memory_mb,
-        time_limit_s=req.time_limit_s, workload_class=None)
+        time_limit_s=req.time_limit_s, workload_class=None, env={"PYTHONPATH": _code_root()})
     return jobs_svc.submit(s, actor, settings, spec).ids[0]
 
 

@@ -49,9 +49,11 @@ def _sha256(path: Path) -> str:
 
 
 def _threads() -> int:
-    env = os.environ.get("AICC_TESTBED_THREADS")
-    if env:
-        return max(1, int(env))
+    """AICC_TESTBED_THREADS, else the cores the job was given (AICC sets OMP_NUM_THREADS), else all visible."""
+    for var in ("AICC_TESTBED_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
     return max(1, len(os.sched_getaffinity(0)))
 
 
