@@ -1,0 +1,84 @@
+"""Real LoadGen runs, briefly: every scenario valid after the pilot, a real ONNX workload with its accuracy
+check, and a fast-but-wrong run rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aicc.testbed.run import RESULT_FILE, _loadgen_run, benchmark, main
+from aicc.testbed.scenarios import RunConfig, Settings
+from aicc.testbed.workloads import get
+from aicc.testbed.workloads.base import corrupt
+
+pytest.importorskip("mlperf_loadgen")
+QUICK = RunConfig(duration_ms=300, min_queries=64, max_batch=16, server_fractions=(0.02, 0.05))
+
+
+def test_every_scenario_runs_briefly_and_is_valid(tmp_path: Path) -> None:
+    doc = benchmark("numpy-mlp", ["SingleStream", "MultiStream", "Server", "Offline"], tmp_path, QUICK,
+                    flavor="cpu")
+    by = {r["scenario"]: r for r in doc["results"]}
+    for scenario, r in by.items():
+        assert r["valid"], (scenario, r["invalid_reasons"])
+        assert r["loadgen_valid"] is True and not r["errors"]
+    assert by["SingleStream"]["metric"] == "p90_latency_ms" and by["SingleStream"]["latency_ns"]["p90"] > 0
+    assert by["MultiStream"]["metric"] == "p99_latency_ms"
+    assert by["Server"]["metric"] == "server_qps" and any(t["valid"] for t in by["Server"]["server_tries"])
+    assert by["Server"]["latency_ns"]["p99"] <= by["Server"]["latency_bound_ns"]
+    assert by["Offline"]["samples_per_s"] > 0
+    assert doc["accuracy"]["passed"] and doc["provenance"]["packages"]["mlcommons-loadgen"] != "absent"
+    assert (tmp_path / RESULT_FILE).is_file() and (tmp_path / "loadgen" / "Offline" / "mlperf_log_detail.txt").is_file()
+
+
+def test_without_calibration_loadgen_runs_out_of_queries_and_the_run_is_invalid(tmp_path: Path) -> None:
+    w = get("numpy-mlp")
+    w.load()
+    told = Settings("SingleStream", {"min_duration_ms": 300, "min_query_count": 64,
+                                     "single_stream_expected_latency_ns": 50_000_000})  # 1000x too slow
+    log, _, errors, _ = _loadgen_run(w, told, tmp_path, "PerformanceOnly", QUICK, False)
+    assert log.valid is False and any("ran out of generated queries" in e for e in errors)
+
+
+def test_real_onnx_workload_is_valid_and_accurate(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("rapidocr_onnxruntime")
+    assert main(["--workload", "ocr-cls", "--scenario", "SingleStream,Offline", "--out", str(tmp_path),
+                 "--duration-ms", "300", "--min-queries", "64"]) == 0
+    import json
+
+    doc = json.loads((tmp_path / RESULT_FILE).read_text())
+    assert doc["workload_class"] == "ocr-orientation" and doc["accuracy"]["value"] == 1.0
+    assert doc["accuracy"]["details"]["top1_vs_ground_truth"] == 1.0
+    assert doc["provenance"]["packages"]["model_sha256"]
+    assert all(r["valid"] for r in doc["results"])
+
+
+def test_a_fast_but_wrong_run_is_rejected(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("rapidocr_onnxruntime")
+    assert main(["--workload", "ocr-cls", "--scenario", "Offline", "--out", str(tmp_path), "--duration-ms", "300",
+                 "--corrupt"]) == 1
+    import json
+
+    doc = json.loads((tmp_path / RESULT_FILE).read_text())
+    (r,) = doc["results"]
+    assert r["loadgen_valid"] is True  # LoadGen saw a perfectly good run...
+    assert not r["valid"] and "accuracy check failed" in r["invalid_reasons"]  # ...the reference did not
+
+
+def test_text_recognition_matches_its_stored_reference_and_rejects_a_corrupted_output() -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("rapidocr_onnxruntime")
+    w = get("ocr-rec")
+    w.load()
+    outputs: dict[int, object] = {}
+    for start in range(0, 32, 16):  # half the set keeps the test short; check() compares what it is given
+        outputs |= dict(zip(range(start, start + 16), w.predict(list(range(start, start + 16))), strict=True))
+    good = w.check(outputs)
+    assert good.checked == 32 and good.passed and good.details["exact_match_with_ground_truth"] > 0.8
+    bad = dict(outputs)
+    for i in range(0, 32, 8):  # one sample in eight: 87.5 % agreement, below the 95 % bar
+        bad[i] = corrupt(bad[i])
+    assert not w.check(bad).passed
