@@ -59,7 +59,7 @@ class _Value:
 def test_furiosa_bindings_are_read_when_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     info = types.SimpleNamespace(arch=lambda: "Arch.RNGD", uuid=lambda: "f-uuid", name=lambda: "npu0",
                                  driver_version=lambda: _Value("2025.1.0"), firmware_version=lambda: _Value("1.2"))
-    pe = [types.SimpleNamespace(pe_usage_percentage=lambda: 40.0), types.SimpleNamespace(pe_usage_percentage=lambda: 60.0)]
+    pe = [types.SimpleNamespace(pe_usage_percentage=lambda v=v: v) for v in (40.0, 60.0)]
     dev = types.SimpleNamespace(device_info=lambda: info, power_consumption=lambda: 55.5,
                                 device_temperature=lambda: types.SimpleNamespace(soc_peak=lambda: 44.0),
                                 core_utilization=lambda: types.SimpleNamespace(pe_utilization=lambda: pe))

@@ -82,3 +82,22 @@ def test_text_recognition_matches_its_stored_reference_and_rejects_a_corrupted_o
     for i in range(0, 32, 8):  # one sample in eight: 87.5 % agreement, below the 95 % bar
         bad[i] = corrupt(bad[i])
     assert not w.check(bad).passed
+
+
+def test_an_offline_run_told_too_low_a_qps_is_recalibrated_from_its_own_measurement(tmp_path: Path) -> None:
+    from aicc.testbed.run import recalibrate
+
+    w = get("numpy-mlp")
+    w.load()
+    told = Settings("Offline", {"min_duration_ms": 200, "min_query_count": 1, "offline_expected_qps": 50.0})
+    log, _, _, _ = _loadgen_run(w, told, tmp_path / "a", "PerformanceOnly", QUICK, False)
+    assert log.valid is False and log.min_duration_met is False
+    settings = told
+    for attempt in range(3):  # as the runner does: each try is told what the last one measured
+        again = recalibrate("Offline", settings, log)
+        if again is None:
+            break
+        assert again.values["offline_expected_qps"] >= 2 * float(settings.values["offline_expected_qps"])
+        settings = again
+        log, _, _, _ = _loadgen_run(w, settings, tmp_path / str(attempt), "PerformanceOnly", QUICK, False)
+    assert log.valid is True and settings is not told

@@ -104,8 +104,8 @@ class Planner:
                     sched.preempting.add(job.id)
                     sched._borrowing.discard(job.id)
         pending, updates = self._eligible_pending(s, now, live)
-        project_class = dict(s.execute(select(ProjectRow.id, ProjectRow.workload_class)
-                                       .where(ProjectRow.workload_class.is_not(None))).tuples().all())
+        project_class = {pid: cls for pid, cls in s.execute(
+            select(ProjectRow.id, ProjectRow.workload_class).where(ProjectRow.workload_class.is_not(None)))}
         classes = {job.id: job.workload_class or project_class.get(job.project_id) for job in pending}
         for job in pending:
             sched.submit(PendingJob(job.id, job.project_id, tuple(job.flavors), job.accelerators, job.cpus,
