@@ -18,6 +18,7 @@ from aicc.core.errors import InvalidInput
 
 SCHEMA = "aicc.testbed.result/1"
 MAX_DOCUMENT_BYTES = 1 << 20
+MAX_UNITS = 65_536
 
 
 def _str(value: Any, limit: int) -> str:
@@ -55,7 +56,11 @@ def rows_from_document(doc: Mapping[str, Any], *, job_id: int | None = None, fla
     """Column values per scenario; ``flavor``/``units`` from the job row win over the file's."""
     if not isinstance(doc, Mapping) or doc.get("schema") != SCHEMA:
         raise InvalidInput(f"not a testbed result (schema must be {SCHEMA!r})")
-    if len(json.dumps(doc, default=str)) > MAX_DOCUMENT_BYTES:
+    try:
+        size = len(json.dumps(doc, default=str, allow_nan=False))
+    except ValueError:
+        raise InvalidInput("result document holds NaN or infinity") from None
+    if size > MAX_DOCUMENT_BYTES:
         raise InvalidInput("result document too large")
     results = doc.get("results")
     if not isinstance(results, list) or not results:
@@ -90,7 +95,7 @@ def rows_from_document(doc: Mapping[str, Any], *, job_id: int | None = None, fla
             "run_key": key, "job_id": job_id, "workload": workload, "workload_class": cls,
             "scenario": r["scenario"], "flavor": _str(flavor or doc.get("flavor"), 63) or "unknown",
             "device_model": _str(prov.get("device_model"), 128), "driver": _str(prov.get("driver"), 64),
-            "units": max(1, int(units if units else (_num(doc.get("units")) or 1))),
+            "units": min(MAX_UNITS, max(1, int(units if units else (_num(doc.get("units")) or 1)))),
             "valid": not reasons, "invalid_reasons": reasons,
             "metric": _str(r.get("metric"), 32), "value": _num(r.get("value")),
             "samples_per_s": _num(r.get("samples_per_s")),
