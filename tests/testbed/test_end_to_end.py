@@ -30,7 +30,9 @@ def test_benchmark_job_runs_for_real_and_its_result_lands_in_the_matrix(harness:
     logs = [harness.client.get(f"/api/v1/jobs/{job_id}/logs?stream={x}", headers=member).json()["data"]
             for x in ("stdout", "stderr")]
     assert job["state"] == "succeeded", logs
+    stored = harness.client.get("/api/v1/bench/results", headers=member).json()  # the controller ingested it
     (row,) = harness.client.post("/api/v1/bench/results/ingest", headers=member, json={"job_id": job_id}).json()
+    assert [r["id"] for r in stored] == [row["id"]]
     assert row["valid"] and row["flavor"] == "cpu" and row["units"] == 2 and row["samples_per_s"] > 0
     assert row["workload_class"] == "ocr-orientation" and row["accuracy"] == 1.0 and row["aicc_commit"]
     full = harness.client.get(f"/api/v1/bench/results/{row['id']}", headers=member).json()["document"]

@@ -55,7 +55,7 @@ def run(
     job_id = c.post("/bench/runs", body)["job_id"]
     if not wait:
         emit({"job_id": job_id}, as_json=True) if as_json else print(
-            f"Submitted benchmark job {job_id}; when it ends: aicc bench ingest {job_id}")
+            f"Submitted benchmark job {job_id}; its result is stored when it ends (aicc bench list)")
         return
     while (job := c.get(f"/jobs/{job_id}"))["state"] not in TERMINAL:
         time.sleep(1.0)
@@ -71,7 +71,8 @@ def ingest(
     file: Annotated[Path | None, typer.Option("--file", help="A bench-result.json from outside (admins).")] = None,
     as_json: JSON = False,
 ) -> None:
-    """Store the results of finished benchmark jobs (idempotent), or a result file measured elsewhere."""
+    """Store the results of finished benchmark jobs (the controller does this when they end; idempotent), or a
+    result file measured elsewhere."""
     c = Client()
     rows: list[Any] = []
     for job_id in job_ids or []:

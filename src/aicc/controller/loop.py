@@ -187,6 +187,19 @@ class Controller:
                         report.finished.append(job.id)
                         self._signalled.discard(st.external_id)
                         self.planner.invalidate()
+        for job_id in report.finished:
+            self._ingest_benchmark(job_id)
+
+    def _ingest_benchmark(self, job_id: int) -> None:
+        """A finished benchmark job's result goes into the matrix at once; any other job is left alone.
+        A failure here is logged and never stops the cycle (``aicc bench ingest`` can retry)."""
+        from aicc.services.testbed import auto_ingest
+
+        try:
+            with self.db.write() as s:
+                auto_ingest(s, self.settings, job_id)
+        except Exception:
+            log.exception("ingesting the benchmark result of job %s failed", job_id)
 
     def _signal_cancels(self) -> None:
         with self.db.read() as s:

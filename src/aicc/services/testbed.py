@@ -1,7 +1,8 @@
 """Benchmark runs and results: submit a run as an ordinary job, ingest its result, list, compare, matrix.
 
 A run is a plain AICC job (queued, charged and placed like any other) whose command is the testbed runner.
-Results are center-wide facts: every signed-in user may read them; only the job's own project (or a center
+The controller ingests a benchmark job's result when the job ends (``auto_ingest``); ``aicc bench ingest``
+does the same by hand, idempotently. Results are center-wide facts: every signed-in user may read them; only the job's own project (or a center
 admin) may ingest a job's result, and only from a job whose command *is* the runner, so a result cannot be
 forged by an arbitrary job writing a file of the right name.
 """
@@ -24,7 +25,7 @@ from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.jobs import JobState
 from aicc.services import audit
 from aicc.services import jobs as jobs_svc
-from aicc.services.principal import Principal
+from aicc.services.principal import SYSTEM, Principal
 from aicc.store.models import BenchResultRow, FlavorRow, JobRow, ProjectRow
 from aicc.testbed.results import rows_from_document
 
@@ -105,6 +106,17 @@ def ingest_job(s: Session, actor: Principal, settings: Settings, job_id: int) ->
     flavor = s.execute(select(FlavorRow).where(FlavorRow.name == job.flavor)).scalar_one_or_none()
     units = job.cpus if flavor is not None and flavor.vendor == "cpu" else job.accelerators
     return _store(s, actor, rows_from_document(doc, job_id=job_id, flavor=job.flavor, units=units))
+
+
+def auto_ingest(s: Session, settings: Settings, job_id: int) -> list[BenchResultRow]:
+    """What the controller calls for every job that ends: ingest it when it is a finished benchmark run that
+    wrote a result, else do nothing (no error: most jobs are not benchmarks)."""
+    job = s.get(JobRow, job_id)
+    if job is None or not _is_runner(job) or job.state not in FINISHED:
+        return []
+    if not (jobs_svc.job_dir(settings, job_id) / RESULT_FILE).is_file():
+        return []
+    return ingest_job(s, SYSTEM, settings, job_id)
 
 
 def ingest_document(s: Session, actor: Principal, doc: dict[str, Any]) -> list[BenchResultRow]:
