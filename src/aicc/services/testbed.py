@@ -2,9 +2,9 @@
 
 A run is a plain AICC job (queued, charged and placed like any other) whose command is the testbed runner.
 The controller ingests a benchmark job's result when the job ends (``auto_ingest``); ``aicc bench ingest``
-does the same by hand, idempotently. Results are center-wide facts: every signed-in user may read them; only the job's own project (or a center
-admin) may ingest a job's result, and only from a job whose command *is* the runner, so a result cannot be
-forged by an arbitrary job writing a file of the right name.
+does the same by hand, idempotently. Results are center-wide facts: every signed-in user may read them;
+only the job's own project (or a center admin) may ingest a job's result, and only from a job whose command
+*is* the runner, so a result cannot be forged by an arbitrary job writing a file of the right name.
 """
 
 from __future__ import annotations
