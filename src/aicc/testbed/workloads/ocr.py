@@ -63,6 +63,9 @@ def _session(path: Path) -> Any:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = _threads()
     opts.inter_op_num_threads = 1
+    # Idle worker threads sleep instead of spinning: on a node shared with other jobs (or a VM whose cores
+    # are shared) spinning threads steal the cores the computation needs, and tail latency explodes.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     wanted = [p for p in ("CUDAExecutionProvider", "ROCMExecutionProvider") if p in ort.get_available_providers()]
     return ort.InferenceSession(str(path), opts, providers=[*wanted, "CPUExecutionProvider"])
 
