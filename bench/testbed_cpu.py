@@ -23,7 +23,7 @@ from aicc.core.benchmarks import SCENARIOS
 from aicc.testbed.run import benchmark
 from aicc.testbed.scenarios import RunConfig
 
-WORKLOADS = ("ocr-cls", "ocr-rec")
+WORKLOADS = ("ocr-cls", "dicom-prep", "ocr-rec")
 
 
 def main() -> None:

@@ -101,3 +101,16 @@ def test_an_offline_run_told_too_low_a_qps_is_recalibrated_from_its_own_measurem
         settings = again
         log, _, _, _ = _loadgen_run(w, settings, tmp_path / str(attempt), "PerformanceOnly", QUICK, False)
     assert log.valid is True and settings is not told
+
+
+def test_dicom_pipeline_matches_its_reference_and_rejects_a_skipped_step() -> None:
+    pytest.importorskip("pydicom")
+    w = get("dicom-prep")
+    w.load()
+    outputs = dict(enumerate(w.predict(list(range(12)))))
+    assert w.check(outputs).passed
+    # The five MR files are one image in five encodings (RLE, big-endian, implicit VR, padded): one digest.
+    assert outputs[1] == outputs[2] == outputs[3] == outputs[4] == outputs[5]
+    skipped = dict(outputs)
+    skipped[0] = [v * 1.01 for v in skipped[0]]  # e.g. a window applied wrongly on one CT slice
+    assert not w.check(skipped).passed

@@ -22,6 +22,7 @@ ENTRY_POINT_GROUP = "aicc.testbed.workloads"
 BUILTIN: dict[str, str] = {
     "ocr-rec": "aicc.testbed.workloads.ocr:TextRecognition",
     "ocr-cls": "aicc.testbed.workloads.ocr:TextOrientation",
+    "dicom-prep": "aicc.testbed.workloads.dicom:DicomPreprocessing",
     "numpy-mlp": "aicc.testbed.workloads.mlp:NumpyMLP",
 }
 """name → ``module:factory``; imported only when that workload is asked for."""

@@ -31,7 +31,7 @@ ALPHABET = "ABDEFGHJLMNQRTY34678abdefghmnqrt"
 stays unambiguous (s/S, o/0, 9/g would not)."""
 SAMPLES = 64
 SEED = 2026
-REFERENCE = "ocr_reference.json"
+REFERENCE = "reference_outputs.json"
 MODEL_PACKAGE = "rapidocr_onnxruntime"
 
 
