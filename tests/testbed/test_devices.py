@@ -94,3 +94,16 @@ def test_metrics_use_dcgm_names_for_nvidia_and_neutral_names_for_all() -> None:
     assert "1.2345e+06" in text  # J -> mJ, as DCGM counts
     assert 'aicc_device_power_watts{index="0",model="RBLN-CA12",uuid="r-1",vendor="rebellions"} 38.5' in text
     assert 'aicc_devices{vendor="nvidia"} 1.0' in text
+
+
+def test_npus_populate_an_inventory_the_loader_accepts() -> None:
+    from aicc.core.inventory import parse_inventory
+
+    found = [*parse_rbln_json((DATA / "rbln_stat.json").read_text()),
+             AcceleratorDevice("furiosa", 0, "FuriosaAI RNGD", "f-1"), devices.cpu()]
+    text = devices.inventory_toml(found, host="npu-01.example", cpus=64, memory_gb=512)
+    inv = parse_inventory(text, "discovered.toml")
+    assert inv.capacity() == {"rbln-atom": 2, "furiosa-rngd": 1}
+    assert 'device_env = "RBLN_DEVICES"' in text and 'device_env = "FURIOSA_DEVICES"' in text
+    cpu_only = parse_inventory(devices.inventory_toml([devices.cpu()], host="login", cpus=2, memory_gb=8), "x")
+    assert cpu_only.capacity() == {"cpu": 2}

@@ -154,12 +154,20 @@ def workloads(as_json: JSON = False) -> None:
 
 
 @app.command("devices")
-def devices(as_json: JSON = False) -> None:
+def devices(
+    inventory: Annotated[bool, typer.Option(
+        "--inventory", help="Print inventory TOML for them instead (review, then `aicc admin inventory load`).")] = False,
+    as_json: JSON = False,
+) -> None:
     """Accelerators on *this* machine (NVML, furiosa-smi, rbln-stat, CPU) with live figures."""
     import dataclasses
 
-    from aicc.testbed.devices import all_devices, flavor_of
+    from aicc.testbed.devices import all_devices, flavor_of, inventory_toml
 
-    found = [dataclasses.asdict(d) | {"flavor": flavor_of(d)} for d in all_devices()]
+    probed = all_devices()
+    if inventory:
+        print(inventory_toml(probed))
+        return
+    found = [dataclasses.asdict(d) | {"flavor": flavor_of(d)} for d in probed]
     emit(found, as_json=as_json, columns=("vendor", "index", "flavor", "model", "memory_mb", "driver", "util_pct",
                                           "power_w", "energy_j", "mig_enabled"))

@@ -228,3 +228,39 @@ def flavor_of(device: AcceleratorDevice) -> str:
     if device.vendor == "furiosa" and "warboy" in device.model.lower():
         return "furiosa-warboy"
     return FLAVOR_BY_VENDOR.get(device.vendor, device.vendor)
+
+
+DEVICE_ENV = {"nvidia": "CUDA_VISIBLE_DEVICES", "rebellions": "RBLN_DEVICES", "furiosa": "FURIOSA_DEVICES"}
+"""The variable each vendor's runtime reads to select devices (what AICC sets for a placed job)."""
+
+
+def inventory_toml(found: list[AcceleratorDevice], *, host: str | None = None, cpus: int | None = None,
+                   memory_gb: int | None = None) -> str:
+    """Inventory tables for this host from every vendor's devices: one flavor per device model, one node per
+    flavor; a host with no accelerator is described as a CPU node. For the operator to review, then load."""
+    import socket
+
+    host = (host or socket.gethostname()).split(".")[0].lower()
+    cpus = cpus or os.cpu_count() or 1
+    if memory_gb is None:
+        memory_gb = max(1, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 1024**3)
+    node = re.sub(r"[^a-z0-9-]+", "-", host).strip("-") or "node"
+    accelerators = [d for d in found if d.vendor != "cpu"]
+    by_flavor: dict[str, list[AcceleratorDevice]] = {}
+    for d in accelerators:
+        by_flavor.setdefault(flavor_of(d), []).append(d)
+    lines = ["[site]", f'name = "{node}"', 'executor = "local"', ""]
+    for flavor, devs in by_flavor.items():
+        lines += ["[[flavors]]", f'name = "{flavor}"', f'vendor = "{devs[0].vendor}"']
+        if devs[0].memory_mb:
+            lines.append(f"memory_gb = {max(1, round(devs[0].memory_mb / 1024))}")
+        lines += [f'device_env = "{DEVICE_ENV.get(devs[0].vendor, "CUDA_VISIBLE_DEVICES")}"',
+                  "su_rate = 1.0  # set the center's rate", ""]
+    for flavor, devs in by_flavor.items():
+        lines += ["[[nodes]]", f'name = "{node}-{flavor}"'[:70], f'flavor = "{flavor}"',
+                  f"accelerators = {len(devs)}", f"cpus = {cpus}", f"memory_gb = {memory_gb}", ""]
+    if not accelerators:
+        lines += ["[[flavors]]", 'name = "cpu"', 'vendor = "cpu"', "su_rate = 0.02", "",
+                  "[[nodes]]", f'name = "{node}"', 'flavor = "cpu"', "accelerators = 0", f"cpus = {cpus}",
+                  f"memory_gb = {memory_gb}", ""]
+    return "\n".join(lines)
