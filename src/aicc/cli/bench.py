@@ -156,7 +156,7 @@ def workloads(as_json: JSON = False) -> None:
 @app.command("devices")
 def devices(
     inventory: Annotated[bool, typer.Option(
-        "--inventory", help="Print inventory TOML for them instead (review, then `aicc admin inventory load`).")] = False,
+        "--inventory", help="Print inventory TOML for them (review, then `aicc admin inventory load`).")] = False,
     as_json: JSON = False,
 ) -> None:
     """Accelerators on *this* machine (NVML, furiosa-smi, rbln-stat, CPU) with live figures."""
