@@ -40,5 +40,5 @@ def test_entry_point_workloads_are_found_and_builtins_win(monkeypatch: pytest.Mo
     w = workloads.get("echo")
     assert w.workload_class == "center-echo" and w.check({i: i for i in range(8)}).passed
     assert type(workloads.get("numpy-mlp")).__name__ == "NumpyMLP"
-    with pytest.raises(workloads.UnknownWorkload, match="known: echo, numpy-mlp"):
+    with pytest.raises(workloads.UnknownWorkload, match="known: dicom-prep, echo, numpy-mlp"):
         workloads.get("nope")

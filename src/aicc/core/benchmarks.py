@@ -17,9 +17,14 @@ from dataclasses import dataclass
 SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
 """MLPerf Inference scenarios, as LoadGen spells them."""
 
-THROUGHPUT_PREFERENCE = ("Offline", "Server", "MultiStream", "SingleStream")
+TRAINING = "Training"
+"""The second kind of benchmark: steps/s and time-to-quality (no LoadGen)."""
+KINDS = (*SCENARIOS, TRAINING)
+
+THROUGHPUT_PREFERENCE = ("Offline", "Server", "MultiStream", "SingleStream", TRAINING)
 """Which scenario's figure speaks for a flavor's throughput: Offline is the batch-throughput scenario; a
-latency-bound scenario is used only when no Offline result exists."""
+latency-bound scenario is used only when no Offline result exists. Training results have classes of their
+own (samples/s while reaching the target quality)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +43,17 @@ class ResultFacts:
     created: float = 0.0
 
 
-def validity(loadgen_valid: bool | None, accuracy_passed: bool | None, errors: Iterable[str] = ()) -> list[str]:
+def validity(loadgen_valid: bool | None, accuracy_passed: bool | None, errors: Iterable[str] = (), *,
+             loadgen: bool = True) -> list[str]:
     """Reasons a run must not be ranked; empty when it may be.
 
     A missing LoadGen verdict or accuracy verdict is a reason too: a result that was not checked is not valid.
+    ``loadgen=False`` for training, which has no LoadGen verdict (its quality target is its accuracy check).
     """
     reasons = list(errors)
-    if loadgen_valid is None:
+    if not loadgen:
+        pass
+    elif loadgen_valid is None:
         reasons.append("no LoadGen verdict")
     elif not loadgen_valid:
         reasons.append("LoadGen: INVALID")

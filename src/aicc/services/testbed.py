@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicc.config import Settings
-from aicc.core.benchmarks import SCENARIOS, ResultFacts, build_matrix, explain_choice
+from aicc.core.benchmarks import KINDS, ResultFacts, build_matrix, explain_choice
 from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.jobs import JobState
 from aicc.services import audit
@@ -52,8 +52,8 @@ class RunRequest:
 def runner_command(req: RunRequest, python: str | None = None) -> list[str]:
     """The job's argv; the server's own interpreter, so the job gets the packages the server has."""
     for s in req.scenarios:
-        if s not in SCENARIOS:
-            raise InvalidInput(f"unknown scenario {s!r} (known: {', '.join(SCENARIOS)})")
+        if s not in KINDS:
+            raise InvalidInput(f"unknown scenario {s!r} (known: {', '.join(KINDS)})")
     return [python or sys.executable, *RUNNER, "--workload", req.workload, "--scenario", ",".join(req.scenarios),
             "--duration-ms", str(req.duration_ms), "--flavor", req.flavor, *req.extra_args]
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from aicc.core.benchmarks import SCENARIOS, validity
+from aicc.core.benchmarks import KINDS, TRAINING, validity
 from aicc.core.errors import InvalidInput
 
 SCHEMA = "aicc.testbed.result/1"
@@ -76,7 +76,7 @@ def rows_from_document(doc: Mapping[str, Any], *, job_id: int | None = None, fla
     key = run_key(doc, job_id)
     out = []
     for r in results:
-        if not isinstance(r, Mapping) or r.get("scenario") not in SCENARIOS:
+        if not isinstance(r, Mapping) or r.get("scenario") not in KINDS:
             raise InvalidInput("a result names no known scenario")
         # Recompute validity from the facts rather than trusting the file's "valid".
         perf = r.get("perf_accuracy") if isinstance(r.get("perf_accuracy"), Mapping) else {}
@@ -84,7 +84,8 @@ def rows_from_document(doc: Mapping[str, Any], *, job_id: int | None = None, fla
         accuracy_ok = acc.get("passed") is True and perf.get("passed") is True
         loadgen = r.get("loadgen_valid")
         errors = [_str(e, 300) for e in (r.get("errors") or [])][:20] if isinstance(r.get("errors"), list) else []
-        reasons = validity(loadgen if isinstance(loadgen, bool) else None, accuracy_ok, errors)
+        reasons = validity(loadgen if isinstance(loadgen, bool) else None, accuracy_ok, errors,
+                           loadgen=r["scenario"] != TRAINING)
         if doc.get("corrupted_on_purpose"):
             reasons.append("outputs corrupted on purpose (--corrupt)")
         latency = r.get("latency_ns") if isinstance(r.get("latency_ns"), Mapping) else {}

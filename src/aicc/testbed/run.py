@@ -35,7 +35,7 @@ from aicc.testbed.energy import BOARD_LABEL, RAPL_LABEL, Sampler, nvidia_reader,
 from aicc.testbed.loadgen_log import LoadGenLog, parse_detail, ran_out_of_queries, summary_verdict
 from aicc.testbed.scenarios import Pilot, RunConfig, Settings, server_targets, settings_for
 from aicc.testbed.workloads import get as get_workload
-from aicc.testbed.workloads.base import Accuracy, Workload, corrupt
+from aicc.testbed.workloads.base import Accuracy, Provenanced, Workload, corrupt
 
 RESULT_FILE = "bench-result.json"
 SCHEMA = "aicc.testbed.result/1"
@@ -308,7 +308,7 @@ def _versions(names: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def provenance(workload: Workload, flavor: str) -> dict[str, Any]:
+def provenance(workload: Provenanced, flavor: str) -> dict[str, Any]:
     found = devs.all_devices()
     vendor = "cpu" if flavor == "cpu" else next((d.vendor for d in found if devs.flavor_of(d) == flavor), "")
     mine = [d for d in found if d.vendor == vendor] or [found[-1]]
@@ -377,6 +377,29 @@ def benchmark(workload_name: str, scenarios: Sequence[str], out: Path, cfg: RunC
     return doc
 
 
+def train(workload_name: str, out: Path, budget_s: float, *, flavor: str, bad: bool = False) -> dict[str, Any]:
+    """A training job: one run from a fixed seed to the target quality (or the budget); the result document."""
+    from aicc.testbed.training import TRAINING_WORKLOADS, training_result
+
+    out.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.UTC)
+    workload = TRAINING_WORKLOADS[workload_name]()
+    outcome = workload.train(budget_s, corrupt=bad)
+    result = training_result(outcome)
+    prov = provenance(workload, flavor)
+    doc = {
+        "schema": SCHEMA, "note": "training throughput and time-to-quality on a small task; not MLPerf Training",
+        "workload": workload.name, "workload_class": workload.workload_class, "flavor": flavor,
+        "units": units_used(flavor), "corrupted_on_purpose": bad, "started_at": started.isoformat(),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(), "config": {"budget_s": budget_s},
+        "accuracy": {"metric": "validation accuracy", "value": outcome.quality, "threshold": outcome.target,
+                     "checked": 1, "passed": outcome.reached},
+        "provenance": prov, "results": [result],
+    }
+    (out / RESULT_FILE).write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    return doc
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m aicc.testbed.run", description=__doc__.splitlines()[0])
     ap.add_argument("--workload", required=True)
@@ -384,7 +407,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                     help=f"one of {', '.join(SCENARIOS)}, several separated by commas, or 'all'")
     ap.add_argument("--out", type=Path, default=Path.cwd())
     ap.add_argument("--flavor", default=os.environ.get("AICC_FLAVOR", "cpu"))
-    ap.add_argument("--duration-ms", type=int, default=DEFAULTS.duration_ms)
+    ap.add_argument("--duration-ms", type=int, default=DEFAULTS.duration_ms,
+                    help="LoadGen minimum duration per run; for a training workload, the time budget.")
     ap.add_argument("--min-queries", type=int, default=DEFAULTS.min_queries)
     ap.add_argument("--samples-per-query", type=int, default=DEFAULTS.samples_per_query)
     ap.add_argument("--max-batch", type=int, default=DEFAULTS.max_batch)
@@ -396,6 +420,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     a = parse_args(argv)
+    from aicc.testbed.training import TRAINING_WORKLOADS
+
+    if a.workload in TRAINING_WORKLOADS:
+        doc = train(a.workload, a.out, a.duration_ms / 1000.0, flavor=a.flavor, bad=a.corrupt)
+        (r,) = doc["results"]
+        verdict = "VALID" if r["valid"] else "INVALID (" + "; ".join(r["invalid_reasons"]) + ")"
+        print(f"{doc['workload']} Training on {doc['flavor']}: {r['steps_per_s']:.1f} steps/s, "
+              f"time to {r['target']} quality {r['value']} s {verdict}")
+        return 0 if r["valid"] else 1
     scenarios = list(SCENARIOS) if a.scenario == "all" else [s.strip() for s in a.scenario.split(",") if s.strip()]
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from aicc.api.schemas.common import Ident, Name, Out, Strict
 
-Scenario = Literal["SingleStream", "MultiStream", "Server", "Offline"]
+Scenario = Literal["SingleStream", "MultiStream", "Server", "Offline", "Training"]
 
 
 def _offline() -> list[Scenario]:

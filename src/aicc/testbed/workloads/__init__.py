@@ -41,13 +41,16 @@ def _load(ref: str) -> Workload:
 
 def available() -> dict[str, str]:
     """Every workload name → where it comes from (``builtin`` or the plugin's ``module:attr``)."""
-    out = dict.fromkeys(BUILTIN, "builtin")
+    from aicc.testbed.training import TRAINING_WORKLOADS
+
+    out = dict.fromkeys(BUILTIN, "builtin") | dict.fromkeys(TRAINING_WORKLOADS, "builtin (training)")
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         out.setdefault(ep.name, ep.value)
     return out
 
 
 def get(name: str) -> Workload:
+    """An inference workload (training workloads run through ``aicc.testbed.training``)."""
     if name in BUILTIN:
         return _load(BUILTIN[name])
     for ep in entry_points(group=ENTRY_POINT_GROUP):

@@ -27,6 +27,12 @@ class Accuracy:
         return self.checked > 0 and self.value >= self.threshold
 
 
+class Provenanced(Protocol):
+    def provenance(self) -> dict[str, str]:
+        """What produced the figures: model files and hashes, package versions."""
+        ...
+
+
 class Workload(Protocol):
     name: str
     workload_class: str
