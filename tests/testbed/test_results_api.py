@@ -107,3 +107,9 @@ def test_a_job_that_is_not_the_runner_cannot_feed_the_matrix(app_client: TestCli
     unknown = app_client.post("/api/v1/bench/runs", headers=member,
                               json={"project": "proj-a", "flavor": "cpu", "workload": "nope"})
     assert unknown.status_code == 422 and "unknown workload" in unknown.json()["detail"]
+
+
+def test_metrics_endpoint_exports_this_hosts_devices(app_client: TestClient) -> None:
+    text = app_client.get("/metrics").text
+    assert 'aicc_devices{vendor="cpu"} 1.0' in text
+    assert "# HELP DCGM_FI_DEV_GPU_UTIL" in text  # declared even where no NVIDIA GPU reports into it
