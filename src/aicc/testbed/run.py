@@ -15,27 +15,23 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import queue
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from aicc.core.benchmarks import SCENARIOS, validity
-from aicc.testbed import devices as devs
 from aicc.testbed.energy import BOARD_LABEL, RAPL_LABEL, Sampler, nvidia_reader, rapl_reader
 from aicc.testbed.loadgen_log import LoadGenLog, parse_detail, ran_out_of_queries, summary_verdict
+from aicc.testbed.provenance import provenance, units_used
 from aicc.testbed.scenarios import Pilot, RunConfig, Settings, server_targets, settings_for
 from aicc.testbed.workloads import get as get_workload
-from aicc.testbed.workloads.base import Accuracy, Provenanced, Workload, corrupt
+from aicc.testbed.workloads.base import Accuracy, Workload, corrupt
 
 RESULT_FILE = "bench-result.json"
 SCHEMA = "aicc.testbed.result/1"
@@ -277,60 +273,13 @@ def run_scenario(workload: Workload, scenario: str, p: Pilot, cfg: RunConfig, ou
     begin, end = _window(log, span)
     energy = sampler.energy(begin, end) if sampler else None
     if energy is not None:
-        samples = (result.get("samples_per_s") or 0.0) * energy.window_s
+        # Samples LoadGen actually issued in the window (an Offline query holds them all), not a rate × time.
+        samples = (log.query_count or 0) * max(log.samples_per_query, 1)
         result["energy"] = {"joules": energy.joules, "window_s": energy.window_s, "source": energy.source,
                             "label": energy.label,
                             "j_per_sample": energy.joules / samples if samples else None,
                             "samples_per_s_per_w": samples / energy.joules if energy.joules else None}
     return result
-
-
-def _git_commit() -> str:
-    env = os.environ.get("AICC_GIT_COMMIT")
-    if env:
-        return env
-    try:
-        here = Path(__file__).resolve().parent
-        done = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=5, check=False)
-        return done.stdout.strip() if done.returncode == 0 else "unknown"
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-
-
-def _versions(names: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for name in names:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "absent"
-    return out
-
-
-def provenance(workload: Provenanced, flavor: str) -> dict[str, Any]:
-    found = devs.all_devices()
-    vendor = "cpu" if flavor == "cpu" else next((d.vendor for d in found if devs.flavor_of(d) == flavor), "")
-    mine = [d for d in found if d.vendor == vendor] or [found[-1]]
-    return {
-        "flavor": flavor, "vendor": vendor or "unknown", "device_model": mine[0].model, "driver": mine[0].driver,
-        "devices": [asdict(d) for d in mine],
-        "aicc_commit": _git_commit(), "aicc_version": _versions(["aicc"])["aicc"],
-        "packages": _versions(["mlcommons-loadgen", "numpy", "onnxruntime", "onnxruntime-gpu", "nvidia-ml-py"])
-        | workload.provenance(),
-        "python": platform.python_version(), "host": socket.gethostname(), "platform": platform.platform(),
-        "job_id": os.environ.get("AICC_JOB_ID"), "node": os.environ.get("AICC_NODE"),
-        "visible_devices": {k: v for k, v in os.environ.items()
-                            if k in ("CUDA_VISIBLE_DEVICES", "RBLN_DEVICES", "FURIOSA_DEVICES")},
-    }
-
-
-def units_used(flavor: str) -> int:
-    """Accelerators the job was given; on a CPU flavor, the cores it may run on (how SU count it)."""
-    acc = os.environ.get("AICC_ACCELERATORS")
-    if flavor != "cpu" and acc and acc.isdigit() and int(acc) > 0:
-        return int(acc)
-    return len(os.sched_getaffinity(0))
 
 
 def benchmark(workload_name: str, scenarios: Sequence[str], out: Path, cfg: RunConfig, *, flavor: str,
