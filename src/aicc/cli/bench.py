@@ -35,6 +35,7 @@ def run(
     gpus: Annotated[int, typer.Option("--gpus", "-G", help="Accelerators (ignored on a CPU flavor).")] = 1,
     cpus: Annotated[int, typer.Option("--cpus", "-c")] = 1,
     duration_ms: Annotated[int, typer.Option("--duration-ms", help="LoadGen minimum duration per run.")] = 10_000,
+    max_batch: Annotated[int, typer.Option("--max-batch", help="Largest batch the SUT forms (1: none).")] = 16,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the job, then ingest and show its result.")] = False,
     as_json: JSON = False,
 ) -> None:
@@ -44,7 +45,7 @@ def run(
     if "all" in scenarios:
         scenarios = ["SingleStream", "MultiStream", "Server", "Offline"]
     body: dict[str, Any] = {"flavor": flavor, "workload": workload, "scenarios": scenarios, "accelerators": gpus,
-                            "cpus": cpus, "duration_ms": duration_ms}
+                            "cpus": cpus, "duration_ms": duration_ms, "max_batch": max_batch}
     if project is None:
         me = c.get("/users/me")
         if len(me["projects"]) != 1:

@@ -48,7 +48,8 @@ def submit_run(request: Request, db: DB, actor: Actor, settings: Config, body: B
             if project_id is None:
                 raise NotFound(f"project {body.project!r} not found")
         req = svc.RunRequest(project_id, body.flavor, body.workload, tuple(body.scenarios), body.accelerators,
-                             body.cpus, body.memory_mb, body.duration_ms, body.time_limit_s)
+                             body.cpus, body.memory_mb, body.duration_ms, body.time_limit_s,
+                             ("--max-batch", str(body.max_batch)))
         job_id = svc.submit_run(s, actor, settings, req)
     wake = getattr(request.app.state, "wake_controller", None)
     if wake:

@@ -28,6 +28,7 @@ class BenchRun(Strict):
     memory_mb: int = Field(4096, ge=256, le=4 * 1024 * 1024)
     duration_ms: int = Field(10_000, ge=100, le=3_600_000, description="LoadGen minimum duration per run.")
     time_limit_s: int = Field(3600, ge=60, le=86_400)
+    max_batch: int = Field(16, ge=1, le=4096, description="Largest batch the SUT forms (1: no batching).")
 
     @model_validator(mode="after")
     def _one_project(self) -> Self:
