@@ -111,13 +111,17 @@ class Sampler:
         return None
 
 
-def nvidia_reader(indices: Sequence[int]) -> Callable[[], Reading] | None:
-    """Sum of the energy counters (and power) of the job's GPUs, or None where NVML is absent."""
+def nvidia_reader(devices: Sequence[int | str]) -> Callable[[], Reading] | None:
+    """Sum of the energy counters (and power) of the job's GPUs, or None where NVML is absent.
+
+    ``devices`` as CUDA_VISIBLE_DEVICES lists them: indexes, or UUIDs (``GPU-…``, also MIG's ``MIG-…``).
+    """
     try:
         import pynvml
 
         pynvml.nvmlInit()
-        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in indices]
+        handles = [pynvml.nvmlDeviceGetHandleByIndex(d) if isinstance(d, int) else pynvml.nvmlDeviceGetHandleByUUID(d)
+                   for d in devices]
     except Exception:
         return None
     if not handles:

@@ -217,9 +217,9 @@ def _scenario_figures(scenario: str, log: LoadGenLog, spq: int) -> dict[str, Any
 
 def _energy_reader(flavor_vendor: str) -> tuple[Callable[[], Any] | None, str]:
     if flavor_vendor == "nvidia":
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "0")
-        indices = [int(x) for x in visible.split(",") if x.strip().isdigit()] or [0]
-        return nvidia_reader(indices), BOARD_LABEL
+        visible = [x.strip() for x in os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",") if x.strip()]
+        ids: list[int | str] = [int(x) if x.isdigit() else x for x in visible] or [0]
+        return nvidia_reader(ids), BOARD_LABEL
     if flavor_vendor == "cpu":
         return rapl_reader(), RAPL_LABEL
     return None, BOARD_LABEL
