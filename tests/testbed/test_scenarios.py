@@ -114,3 +114,19 @@ def test_dicom_pipeline_matches_its_reference_and_rejects_a_skipped_step() -> No
     skipped = dict(outputs)
     skipped[0] = [v * 1.01 for v in skipped[0]]  # e.g. a window applied wrongly on one CT slice
     assert not w.check(skipped).passed
+
+
+def test_board_energy_over_loadgens_power_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from aicc.testbed import run
+
+    def watts_100() -> tuple[float | None, float | None]:
+        return time.time() * 100.0, 100.0  # a counter rising 100 J/s: a 100 W board
+
+    monkeypatch.setattr(run, "_energy_reader", lambda vendor: (watts_100, "board energy; not MLPerf Power"))
+    doc = benchmark("numpy-mlp", ["Offline"], tmp_path, QUICK, flavor="cpu")
+    e = doc["results"][0]["energy"]
+    assert e["source"] == "counter" and "not MLPerf Power" in e["label"]
+    assert e["joules"] == pytest.approx(100.0 * e["window_s"], rel=0.05) and e["window_s"] >= 0.3
+    assert e["samples_per_s_per_w"] == pytest.approx(1 / e["j_per_sample"])
