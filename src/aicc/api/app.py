@@ -20,6 +20,7 @@ from aicc.api.metrics import Metrics, MetricsMiddleware
 from aicc.api.routers import (
     allocations,
     audit,
+    bench,
     datazone,
     inventory,
     jobs,
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     problems.install(app)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (organizations, users, projects, allocations, jobs, usage, tokens, inventory, audit, datazone,
+    for module in (organizations, users, projects, allocations, jobs, usage, tokens, inventory, audit, bench, datazone,
                    programs):
         api.include_router(module.router)
     app.include_router(api)
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @app.get("/metrics", tags=["health"], response_class=Response)
     def prometheus() -> Response:
         """Prometheus text format."""
+        metrics.devices.refresh()
         with db.read() as s:
             for f in inventory_svc.flavors(s):
                 metrics.capacity.labels(f.name).set(0)

@@ -18,6 +18,10 @@ class Metrics:
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
         self.capacity = Gauge("aicc_accelerators", "Accelerators in the inventory (CPU cores for CPU flavors)",
                               ["flavor"], registry=self.registry)
+        from aicc.testbed.exporter import DeviceGauges
+
+        self.devices = DeviceGauges(self.registry)
+        """Accelerators on the server's host (DCGM names for NVIDIA), refreshed at most every few seconds."""
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

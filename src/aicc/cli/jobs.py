@@ -148,6 +148,8 @@ def job_show(job_id: int, as_json: JSON = False) -> None:
     _rows(c, [job])
     for key in ("command", "flavors", "placement", "depends_on"):
         job[key] = " ".join(map(str, job[key])) if isinstance(job[key], list) else job[key]
+    if job.get("flavor"):
+        job["placement_reason"] = c.get(f"/bench/explain/{job_id}")["explanation"]
     emit(job, as_json=False)
 
 

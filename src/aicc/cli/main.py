@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from aicc.cli import admin, apply, datazone, jobs, programs, review, sim, usage
+from aicc.cli import admin, apply, bench, datazone, jobs, programs, review, sim, usage
 from aicc.cli.client import CliError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ db_app = typer.Typer(help="Database set-up on the server machine.", no_args_is_h
 app.add_typer(db_app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(admin.token_app, name="token")
+app.add_typer(bench.app, name="bench")
 app.add_typer(sim.app, name="sim", help="Replay cluster traces through the live policy; size a center.")
 app.command("usage")(usage.usage)
 app.command("submit", context_settings={"allow_interspersed_args": False})(jobs.submit)

@@ -78,6 +78,10 @@ def run(
     max_examined: ExaminedOpt = 0,
     decision_log: Annotated[bool, typer.Option(
         "--decision-log", help="Write each cycle's admissions to decisions-<policy>.jsonl.")] = False,
+    matrix: Annotated[Path | None, typer.Option(
+        "--matrix", help="Throughput matrix JSON (`aicc bench matrix --export`): places and times jobs.")] = None,
+    matrix_class: Annotated[str | None, typer.Option(
+        "--matrix-class", help="Workload class for trace jobs that have none (with --matrix).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay a trace under one or more policies and write the report."""
@@ -87,6 +91,13 @@ def run(
     from aicc.sim.report import write_report
 
     t, c = _load(trace, center, synthetic, seed, lenient)
+    if matrix is not None:
+        from aicc.sim.measured import apply_matrix, load_matrix
+
+        try:
+            t = apply_matrix(t, load_matrix(matrix.read_text()), matrix_class)
+        except (OSError, ValueError) as e:
+            raise _fail(f"--matrix: {e}") from None
     names = policy or ["aicc"]
     for p in names:
         if p not in POLICIES:

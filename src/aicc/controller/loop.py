@@ -59,7 +59,10 @@ class Controller:
         self.db = db
         self.executor = executor
         self.lock = ControllerLock(db, settings.home)
-        self.planner = Planner(replace(POLICIES["aicc"], preempt_after_s=settings.preempt_after_s))
+        # Placement by the testbed's throughput matrix (DESIGN, admission step 3): with no valid benchmark for a
+        # job's class it is the same cheapest-first order as before.
+        self.planner = Planner(replace(POLICIES["aicc"], preempt_after_s=settings.preempt_after_s,
+                                       placement="throughput"))
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -192,6 +195,19 @@ class Controller:
                         report.finished.append(job.id)
                         self._signalled.discard(st.external_id)
                         self.planner.invalidate()
+        for job_id in report.finished:
+            self._ingest_benchmark(job_id)
+
+    def _ingest_benchmark(self, job_id: int) -> None:
+        """A finished benchmark job's result goes into the matrix at once; any other job is left alone.
+        A failure here is logged and never stops the cycle (``aicc bench ingest`` can retry)."""
+        from aicc.services.testbed import auto_ingest
+
+        try:
+            with self.db.write() as s:
+                auto_ingest(s, self.settings, job_id)
+        except Exception:
+            log.exception("ingesting the benchmark result of job %s failed", job_id)
 
     def _signal_cancels(self) -> None:
         with self.db.read() as s:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from aicc.core.benchmarks import explain_choice
 from aicc.core.jobs import JobState
 from aicc.core.scheduling import (
     POLICIES,
@@ -33,7 +34,7 @@ from aicc.core.scheduling import (
 from aicc.core.scheduling.reasons import IDLE
 from aicc.services import metering
 from aicc.services.datazone import grants
-from aicc.store.models import AllocationRow, DatasetRow, FlavorRow, JobRow, NodeRow
+from aicc.store.models import AllocationRow, DatasetRow, FlavorRow, JobRow, NodeRow, ProjectRow
 
 SUBMITTED_REASON = "waiting for the next scheduling cycle"
 LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
@@ -65,6 +66,13 @@ def placements_of(job: JobRow) -> tuple[Placement, ...]:
     return tuple(out)
 
 
+def _throughput(s: Session) -> dict[str, dict[str, float]]:
+    """The testbed's matrix (valid benchmark results only); empty until something was measured."""
+    from aicc.services.testbed import matrix
+
+    return matrix(s)
+
+
 class Planner:
     def __init__(self, config: PolicyConfig | None = None) -> None:
         self.config = config or POLICIES["aicc"]
@@ -82,7 +90,8 @@ class Planner:
                  if n.flavor_id in flavors]
         if available is not None:
             nodes = [replace(n, available=available.get(n.name, False)) for n in nodes]
-        sched = Scheduler(infos, nodes, self.config)
+        throughput = _throughput(s) if self.config.placement == "throughput" else {}
+        sched = Scheduler(infos, nodes, self.config, throughput)
         rates = {f.name: (f.su_rate, f.vendor == "cpu") for f in flavors.values()}
         live = list(s.execute(select(JobRow).where(JobRow.state.in_(LIVE))).scalars())
         self._projects(s, sched, now, live, rates)
@@ -96,19 +105,28 @@ class Planner:
                     sched.preempting.add(job.id)
                     sched._borrowing.discard(job.id)
         pending, updates = self._eligible_pending(s, now, live)
+        project_class = {pid: cls for pid, cls in s.execute(
+            select(ProjectRow.id, ProjectRow.workload_class).where(ProjectRow.workload_class.is_not(None)))}
+        classes = {job.id: job.workload_class or project_class.get(job.project_id) for job in pending}
         for job in pending:
             sched.submit(PendingJob(job.id, job.project_id, tuple(job.flavors), job.accelerators, job.cpus,
                                     job.memory_mb, job.time_limit_s, job.priority, _ts(job.submitted_at),
-                                    job.workload_class))
+                                    classes[job.id]))
         result = sched.cycle(_ts(now))
         by_id = {j.id: j for j in pending}
         decision = Decision(preempt=list(result.preemptions), examined=result.examined)
+        su = {f.name: f.su_rate for f in flavors.values()}
         for a in result.admissions:
+            why = ""
+            job_row = by_id.get(a.job_id)
+            cls = classes.get(a.job_id)
+            if throughput and job_row is not None and cls in throughput:
+                why = "; " + explain_choice(throughput, cls, a.flavor, su, job_row.flavors)
             updates[a.job_id] = {
                 "id": a.job_id, "state": JobState.ADMITTED.value, "flavor": a.flavor,
                 "placement": placement_json(a.placements), "borrowed": a.borrowed, "allocation_id": a.allocation_id,
                 "admitted_at": now,
-                "reason": f"starting on {a.flavor}" + (" (borrowed capacity)" if a.borrowed else ""),
+                "reason": f"starting on {a.flavor}" + (" (borrowed capacity)" if a.borrowed else "") + why,
             }
             decision.admitted.append(a.job_id)
         for job_id, reason in result.reasons.items():

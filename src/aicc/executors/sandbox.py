@@ -75,6 +75,10 @@ def wrap(
     args += ["--bind", str(spec.output_dir), "/out", "--chdir", workdir_in_sandbox]
     for key, value in env.items():
         args += ["--setenv", key, value]
+    if "PYTHONPATH" not in env:  # find AICC's own package (aicc.datazone) even where it is not installed
+        import aicc
+
+        args += ["--setenv", "PYTHONPATH", os.path.dirname(os.path.dirname(os.path.realpath(aicc.__file__)))]
     # HOME and caches in the private /tmp: only what the job means to write lands in /out
     args += ["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",  # noqa: S108 - the private tmpfs
              "--setenv", "XDG_CACHE_HOME", "/tmp/.cache", "--setenv", "MPLCONFIGDIR", "/tmp/.matplotlib"]  # noqa: S108

@@ -95,6 +95,7 @@ class ProjectUpdate(Strict):
     version: Version
     title: Title | None = None
     description: LongText | None = None
+    workload_class: Name | None = Field(None, description="Default workload class for the project's jobs.")
 
 
 class Project(Out):
@@ -103,6 +104,7 @@ class Project(Out):
     organization_id: int
     title: str
     description: str
+    workload_class: str | None = None
     created_at: dt.datetime
     version: int
 

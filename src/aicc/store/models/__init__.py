@@ -20,6 +20,7 @@ from aicc.store.models.programs import (
     UtilizationCheckRow,
 )
 from aicc.store.models.tenancy import MembershipRow, OrganizationRow, ProjectMemberRow, ProjectRow, UserRow
+from aicc.store.models.testbed import BenchResultRow
 from aicc.store.models.usage import UsageRow
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "AuditEventRow",
     "AuditHeadRow",
     "Base",
+    "BenchResultRow",
     "CallRow",
     "DatasetRow",
     "FlavorRow",

@@ -56,6 +56,8 @@ class ProjectRow(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    workload_class: Mapped[str | None] = mapped_column(String(63))
+    """Default workload class of the project's jobs (placement by the testbed's matrix) when a job names none."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
