@@ -111,3 +111,11 @@ class Formats:
         if seconds is None:
             return "–"
         return format_timedelta(dt.timedelta(seconds=seconds), threshold=1.2, locale=self.locale)
+
+    def local_input(self, value: dt.datetime) -> str:
+        """The value of an ``<input type="datetime-local">``: wall-clock time in the center's zone."""
+        return value.astimezone(self.tz).strftime("%Y-%m-%dT%H:%M")
+
+    def local_date(self, value: dt.datetime | None) -> str:
+        """The value of an ``<input type="date">``."""
+        return "" if value is None else value.astimezone(self.tz).date().isoformat()
