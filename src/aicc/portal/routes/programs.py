@@ -117,7 +117,7 @@ def _team(text: str) -> list[dict[str, str]]:
 
 
 def _call_state(c: CallRow, now: dt.datetime) -> str:
-    return "upcoming" if now < c.opens_at else "open" if now < c.closes_at else "closed"
+    return "upcoming" if now < c.opens_at else "accepting" if now < c.closes_at else "closed"
 
 
 def _org_names(s: Session, view: View) -> dict[int, str]:
@@ -149,7 +149,7 @@ def hub(view: Member) -> Response:
         orgs = _org_names(s, view)
         mine = reviews.my_reviews(s, p) if p.is_reviewer else []
         reclaims = agreements.list_reclaims(s, p, state=rules.ReclaimState.PROPOSED) if p.is_center_admin else []
-        open_calls = [c for c in calls if _call_state(c, now) == "open"]
+        open_calls = [c for c in calls if _call_state(c, now) == "accepting"]
         table = sort_page(view.request, apps, {
             "id": lambda a: a.id, "title": lambda a: a.title, "call": lambda a: call_names.get(a.call_id, ""),
             "state": lambda a: a.state, "submitted": lambda a: a.submitted_at}, default="id", prefix="a_")
@@ -289,7 +289,9 @@ def _draft_fields(view: View, form: dict[str, str], default_track: str) -> dict[
 
 
 async def _form(view: View) -> dict[str, str]:
-    form = await _form(view)
+    """The posted form's text fields, once its CSRF token is checked."""
+    form = {k: v for k, v in (await view.request.form()).items() if isinstance(v, str)}
+    _checked(view, form.get("csrf", ""))
     return form
 
 
@@ -370,9 +372,9 @@ def render_application(view: View, application_id: int, *, status: int = 200, er
     return view.render(
         "application.html", status=status, a=a, call=call, prog=prog, project=project, reviews=shown, deal=deal,
         history=history, outcomes=outcomes, attachments=attachments, flavors=sorted(prog.row.budget_su),
-        can_edit=editable and admin and state == "open",
-        can_submit=editable and admin and state == "open",
-        can_withdraw=a.state == rules.ApplicationState.SUBMITTED.value and admin and state == "open"
+        can_edit=editable and admin and state == "accepting",
+        can_submit=editable and admin and state == "accepting",
+        can_withdraw=a.state == rules.ApplicationState.SUBMITTED.value and admin and state == "accepting"
         and not p.is_center_admin,
         can_decide=p.is_center_admin and a.state == rules.ApplicationState.SUBMITTED.value,
         can_accept=deal is not None and deal.state == rules.AgreementState.OFFERED.value and admin,
