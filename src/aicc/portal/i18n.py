@@ -112,6 +112,14 @@ class Formats:
             return "–"
         return format_timedelta(dt.timedelta(seconds=seconds), threshold=1.2, locale=self.locale)
 
+    def stamp(self, iso: str) -> str:
+        """An ISO 8601 time as stored (audit events), shown like :meth:`when`; unparsable text as it is."""
+        try:
+            value = dt.datetime.fromisoformat(iso)
+        except ValueError:
+            return iso
+        return self.when(value if value.tzinfo else value.replace(tzinfo=dt.UTC), "short")
+
     def local_input(self, value: dt.datetime) -> str:
         """The value of an ``<input type="datetime-local">``: wall-clock time in the center's zone."""
         return value.astimezone(self.tz).strftime("%Y-%m-%dT%H:%M")
