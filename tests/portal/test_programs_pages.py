@@ -1,4 +1,4 @@
-"""Support programs on the portal: apply, edit, submit, review blind, rank, decide, accept, report; with the API's rules."""
+"""Support programs on the portal: apply, edit, submit, review blind, rank, decide, accept, report."""
 
 from __future__ import annotations
 

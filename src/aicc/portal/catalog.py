@@ -395,7 +395,8 @@ KO: dict[str, str] = {
     "Your scores": "내 점수",
     "Each criterion from 0 to its maximum; the total is the weighted share of the maximum, 0 to 100. "
     "Scores are submitted once.":
-        "항목마다 0점부터 만점까지 매깁니다. 총점은 가중 평균을 100점 만점으로 환산한 값입니다. 점수는 한 번만 제출합니다.",
+        "항목마다 0점부터 만점까지 매깁니다. 총점은 가중 평균을 100점 만점으로 환산한 값입니다. "
+        "점수는 한 번만 제출합니다.",
     "0 to {max}, weight {w}": "0~{max}점, 가중치 {w}",
     "Comment (the applicant reads it, without your name, after the decision)":
         "의견 (결정 후 신청 기관이 이름 없이 봅니다)",
@@ -406,11 +407,13 @@ KO: dict[str, str] = {
         "신청자와 함께 일하거나 경쟁 관계이거나 친인척이면 채점하지 말고 신고하세요. 과제는 다른 평가위원에게 갑니다.",
     "What the conflict is": "이해충돌 내용",
     "Declare a conflict of interest": "이해충돌 신고",
-    "Other reviewers' scores appear here after you submit yours.": "내 점수를 제출하면 다른 평가위원의 점수가 여기 나타납니다.",
+    "Other reviewers' scores appear here after you submit yours.":
+        "내 점수를 제출하면 다른 평가위원의 점수가 여기 나타납니다.",
     "You declared a conflict of interest on this application; it is no longer shown to you.":
         "이 과제에 이해충돌을 신고했으므로 더 이상 내용을 볼 수 없습니다.",
     "The monthly utilization check proposes to take back SU an agreement is not using. Nothing is taken until "
-    "you approve.": "월간 사용률 점검이 협약에서 쓰지 않는 SU의 회수를 제안합니다. 승인하기 전에는 아무것도 회수하지 않습니다.",
+    "you approve.":
+        "월간 사용률 점검이 협약에서 쓰지 않는 SU의 회수를 제안합니다. 승인하기 전에는 아무것도 회수하지 않습니다.",
     "Reclaim proposals, sorted by the column marked with an arrow": "회수 제안 목록 (화살표가 있는 열 기준으로 정렬)",
     "SU to reclaim": "회수 SU",
     "Proposed": "제안일",
@@ -419,17 +422,21 @@ KO: dict[str, str] = {
     "Reject": "반려",
     "No reclaim proposals.": "회수 제안이 없습니다.",
     # program notices
-    "Draft saved. Check it, then submit it before the call closes.": "임시 저장했습니다. 확인한 뒤 마감 전에 제출하세요.",
-    "Application submitted. Reviewers score it after assignment.": "과제를 제출했습니다. 평가위원이 배정되면 채점합니다.",
+    "Draft saved. Check it, then submit it before the call closes.":
+        "임시 저장했습니다. 확인한 뒤 마감 전에 제출하세요.",
+    "Application submitted. Reviewers score it after assignment.":
+        "과제를 제출했습니다. 평가위원이 배정되면 채점합니다.",
     "Application withdrawn. Edit it or submit it again before the call closes.":
         "과제를 철회했습니다. 마감 전에 고치거나 다시 제출할 수 있습니다.",
     "Decision recorded; the applicant sees it with its reason.": "결정을 기록했습니다. 신청 기관은 사유와 함께 봅니다.",
-    "Agreement accepted: the project's allocation now exists.": "협약을 수락했습니다. 프로젝트에 자원이 배정되었습니다.",
+    "Agreement accepted: the project's allocation now exists.":
+        "협약을 수락했습니다. 프로젝트에 자원이 배정되었습니다.",
     "Agreement declined.": "협약을 거절했습니다.",
     "Outcome report received. Thank you.": "성과 보고를 받았습니다. 감사합니다.",
     "Scores submitted. The other reviewers' scores are shown below, without names.":
         "점수를 제출했습니다. 다른 평가위원의 점수가 이름 없이 아래에 보입니다.",
-    "Conflict of interest recorded; the application leaves your list.": "이해충돌 신고를 기록했습니다. 이 과제는 목록에서 빠집니다.",
+    "Conflict of interest recorded; the application leaves your list.":
+        "이해충돌 신고를 기록했습니다. 이 과제는 목록에서 빠집니다.",
     "Reviewers assigned.": "평가위원을 배정했습니다.",
     "The call is closed; decisions may follow.": "접수를 마감했습니다. 이제 결정할 수 있습니다.",
     "Call created.": "공고를 만들었습니다.",
@@ -470,7 +477,8 @@ KO: dict[str, str] = {
     # data zone
     "Code goes to the data; data does not leave. Jobs on sensitive data run sealed off, and what they write "
     "leaves only file by file, after the data's custodian approves it.":
-        "코드가 데이터로 가고, 데이터는 나가지 않습니다. 민감 데이터를 쓰는 작업은 격리되어 실행되며, 작업이 만든 파일은 "
+        "코드가 데이터로 가고, 데이터는 나가지 않습니다. 민감 데이터를 쓰는 작업은 격리되어 실행되며, "
+        "작업이 만든 파일은 "
         "데이터 관리자가 파일별로 승인해야만 반출됩니다.",
     "Audit trail of your data": "내 데이터의 감사 기록",
     "Datasets": "데이터셋",
@@ -525,7 +533,8 @@ KO: dict[str, str] = {
     "k-anonymity per file": "파일별 k-익명성",
     "File": "파일",
     "Result": "결과",
-    "No quasi-identifiers were marked, so no k-anonymity report.": "준식별자로 표시한 열이 없어 k-익명성 보고서가 없습니다.",
+    "No quasi-identifiers were marked, so no k-anonymity report.":
+        "준식별자로 표시한 열이 없어 k-익명성 보고서가 없습니다.",
     "until {date}": "{date}까지",
     "Output request {id}": "반출 요청 {id}",
     "Datasets read": "읽은 데이터셋",
@@ -554,7 +563,8 @@ KO: dict[str, str] = {
     "Audit trail": "감사 기록",
     "Every use of your data, whoever did it: grants, jobs that read it, held outputs, views, decisions and "
     "downloads. The events are hash-chained, so a changed record is detected.":
-        "누가 했든 내 데이터의 모든 이용 기록입니다: 이용 승인, 데이터를 읽은 작업, 보관된 반출물, 열람, 결정, 내려받기. "
+        "누가 했든 내 데이터의 모든 이용 기록입니다: 이용 승인, 데이터를 읽은 작업, 보관된 반출물, 열람, "
+        "결정, 내려받기. "
         "기록은 해시로 연결되어 있어 고친 기록은 드러납니다.",
     "Filter events": "기록 거르기",
     "Action (e.g. output.download)": "동작 (예: output.download)",
@@ -565,12 +575,14 @@ KO: dict[str, str] = {
     "No events.": "기록이 없습니다.",
     "From the start": "처음부터",
     # data zone notices
-    "Dataset published: granted projects may use it now.": "데이터셋을 공개했습니다. 승인받은 프로젝트가 이제 쓸 수 있습니다.",
+    "Dataset published: granted projects may use it now.":
+        "데이터셋을 공개했습니다. 승인받은 프로젝트가 이제 쓸 수 있습니다.",
     "Grant requested. The dataset's custodian decides; you see the answer here.":
         "이용을 신청했습니다. 데이터 관리자가 결정하면 여기에서 볼 수 있습니다.",
     "Decision recorded.": "결정을 기록했습니다.",
     "Grant revoked. New jobs stop at once.": "이용 승인을 철회했습니다. 새 작업은 바로 멈춥니다.",
-    "Grant revoked; its running jobs are being stopped.": "이용 승인을 철회했습니다. 실행 중인 작업을 중지하는 중입니다.",
+    "Grant revoked; its running jobs are being stopped.":
+        "이용 승인을 철회했습니다. 실행 중인 작업을 중지하는 중입니다.",
     "Decision on the file recorded.": "파일에 대한 결정을 기록했습니다.",
     # data zone states and kinds
     "sensitive": "민감",

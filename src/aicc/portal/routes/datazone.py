@@ -100,7 +100,7 @@ def render_hub(view: View, *, status: int = 200, error: str | None = None, notic
                for g, ds in ((g, dataset_of[g.dataset_id]) for g in grant_rows)}
     grant_table = sort_page(view.request, grant_rows, {
         "id": lambda g: g.id, "state": lambda g: g.state, "expires": lambda g: g.expires_at,
-        "dataset": lambda g: dataset_of[g.dataset_id].name if dataset_of[g.dataset_id] else "",
+        "dataset": lambda g: getattr(dataset_of[g.dataset_id], "name", ""),
         "project": lambda g: project_names.get(g.project_id, "")}, default="id", prefix="g_")
     out_table = sort_page(view.request, requests, {
         "id": lambda r: r.id, "state": lambda r: r.state, "job": lambda r: r.job_id,
