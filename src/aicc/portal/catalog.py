@@ -607,6 +607,8 @@ KO: dict[str, str] = {
     "Datasets (optional, comma-separated names)": "데이터셋 (선택, 이름을 쉼표로 구분)",
     "A job on a sensitive dataset runs sealed off; its files and logs are held for the custodian.":
         "민감 데이터셋을 쓰는 작업은 격리되어 실행되며, 파일과 로그는 데이터 관리자 심의를 위해 보관됩니다.",
+    "This job reads sensitive data: its logs and files are held until the data's custodian releases them.":
+        "민감 데이터를 읽는 작업입니다. 로그와 파일은 데이터 관리자가 반출을 승인할 때까지 보관됩니다.",
     # service refusals
     "application not found": "과제를 찾을 수 없습니다",
     "call not found": "공고를 찾을 수 없습니다",

@@ -86,6 +86,10 @@ class Formats:
         fmt = "#,##0" if digits == 0 else "#,##0." + "#" * digits
         return format_decimal(value, format=fmt, locale=self.locale)
 
+    def su(self, value: float | None) -> str:
+        """Service units: one decimal, three below 10 so a short job's first charge does not read as zero."""
+        return self.num(value, 1 if value is None or abs(value) >= 10 else 3)
+
     def pct(self, value: float | None) -> str:
         return "–" if value is None else format_percent(value, format="#,##0%", locale=self.locale)
 

@@ -15,6 +15,7 @@ from aicc.portal.session import check_csrf
 from aicc.portal.view import View
 from aicc.services import inventory, job_search, projects
 from aicc.services import jobs as svc
+from aicc.services.datazone import outputs
 from aicc.services.submission import Submitter
 from aicc.store.models import JobRow
 
@@ -97,11 +98,12 @@ def job_page(view: Member, job_id: int, submitted: bool = False, cancelled: bool
     with view.db.read() as s:
         job = svc.get(s, p, job_id)
         project = projects.get(s, p, job.project_id)
-        logs = {stream: _tail(view, job, stream) for stream in ("stdout", "stderr")}
+        held = outputs.is_held(s, job)  # as the API: a sensitive job's logs leave only through its custodian
+        logs = {stream: ("", 0) if held else _tail(view, job, stream) for stream in ("stdout", "stderr")}
         can_cancel = job.state in svc.ACTIVE and (job.user_id == p.user_id or p.is_org_admin(project.organization_id))
         command = "(script)" if job.script else shlex.join(job.command)
         return view.render("job.html", job=job, project=project, logs=logs, command=command,
-                           active=job.state in svc.ACTIVE, can_cancel=can_cancel,
+                           active=job.state in svc.ACTIVE, can_cancel=can_cancel, held=held,
                            submitted=submitted, cancelled=cancelled)
 
 
@@ -122,7 +124,10 @@ def job_log(
     """What the page's script polls: new log bytes since ``offset``, and the job's state in words."""
     with view.db.read() as s:
         job = svc.get(s, view.principal, job_id)
-        data, nxt, size = svc.read_log(view.settings, job, stream, offset, 64 * 1024)
+        if outputs.is_held(s, job):
+            data, nxt, size = b"", offset, 0
+        else:
+            data, nxt, size = svc.read_log(view.settings, job, stream, offset, 64 * 1024)
     _ = view._
     return JSONResponse({"data": data.decode("utf-8", errors="replace"), "next_offset": nxt, "size": size,
                          "finished": job.state not in svc.ACTIVE, "state": job.state, "state_label": _(job.state),
