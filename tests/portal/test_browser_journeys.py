@@ -230,7 +230,7 @@ def test_custodian_releases_one_file_and_the_analyst_downloads_it(browser: Brows
     with dana.expect_download() as got:
         dana.get_by_role("link", name="out/summary.txt 내려받기").click()
     path = got.value.path()
-    assert path is not None and open(path, encoding="utf-8").read().startswith("mean length of stay")
+    assert path is not None and path.read_text(encoding="utf-8").startswith("mean length of stay")
     dana.screenshot(path=str(SHOTS / "22-output-downloaded.png"), full_page=True)
     erin.goto(center.url + "/datazone/audit?action=output.download")
     expect(erin.get_by_role("cell", name="dana")).to_be_visible()

@@ -101,7 +101,7 @@ def test_custodian_publishes_after_reading_the_k_anonymity_report(portal: Portal
     assert r.status_code == 303
     assert "데이터셋을 공개했습니다" in c.get(r.headers["location"]).text
     r = c.post(f"/datazone/datasets/{ds_id}/publish", data={"csrf": csrf_of(hub.text)})
-    assert r.status_code == 409 and "already published" in r.text
+    assert r.status_code == 409 and "이미 공개된 데이터셋입니다" in r.text
 
 
 def test_member_requests_a_grant_custodian_approves_then_revokes_stopping_jobs(
@@ -176,7 +176,7 @@ def test_custodian_reviews_files_one_by_one_and_the_member_downloads_released_on
     assert 'value="yes"' not in link_row
     r = c.post(f"{base}/{link}/decision", data={"csrf": csrf, "approve": "yes",
                                                 "comment": "I really want to release this link"})
-    assert r.status_code == 409 and "never released" in r.text
+    assert r.status_code == 409 and "심볼릭 링크라서 반출할 수 없습니다" in r.text
     r = c.post(f"{base}/{summary}/decision", data={"csrf": csrf, "approve": "yes", "comment": "aggregate"},
                follow_redirects=False)
     assert r.status_code == 303
