@@ -236,3 +236,38 @@ def test_custodian_releases_one_file_and_the_analyst_downloads_it(browser: Brows
     expect(erin.get_by_role("cell", name="dana")).to_be_visible()
     for p in (dana, erin):
         p.context.close()
+
+
+def test_new_pages_fit_a_phone_and_read_in_english(browser: Browser, center: Center) -> None:  # noqa: F811
+    """After the journeys above: every new page at 390 px without sideways scrolling; English on request."""
+    pages = {"admin": ["/programs", "/programs/1", "/calls/1", "/applications/1", "/reclaims", "/datazone"],
+             "erin": ["/datazone", "/datazone/outputs/1", "/datazone/audit",
+                      "/datazone/datasets/1"],
+             "judy": ["/reviews", "/reviews/1"]}
+    for username, paths in pages.items():
+        page = _page(browser, width=390, height=844)
+        _sign_in(page, center, username)
+        for path in paths:
+            response = page.goto(center.url + path)
+            assert response is not None and response.status == 200, path
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (path, overflow)
+        if username == "erin":
+            page.goto(center.url + "/datazone/outputs/1")
+            page.screenshot(path=str(SHOTS / "23-output-phone.png"), full_page=True)
+            page.get_by_role("link", name=re.compile("summary.txt 보기")).click()
+            expect(page.locator("pre.log")).to_contain_text("mean length of stay")
+            assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        page.context.close()
+    page = _page(browser, lang="en-US")
+    page.goto(center.url + "/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(center.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Programs").click()
+    expect(page.get_by_role("heading", name="Open calls")).to_be_visible()
+    page.goto(center.url + "/applications/1")
+    expect(page.get_by_role("heading", name=re.compile("^Agreement"))).to_be_visible()
+    expect(page.get_by_role("heading", name="Report outcomes")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "15-application-en.png"), full_page=True)
+    page.context.close()
