@@ -286,3 +286,21 @@ def test_forms_need_the_csrf_token(portal: Portal, pworld: World, setup: dict[st
 def test_reviewer_pages_are_for_reviewers(portal: Portal, setup: dict[str, int]) -> None:
     assert portal("a-member").get("/reviews").status_code == 403
     assert portal("rev").get("/reviews").status_code == 200
+
+
+def test_center_admin_creates_a_program(portal: Portal, pworld: World) -> None:
+    root = portal("root")
+    hub = root.get("/programs")
+    assert "새 지원사업" in hub.text and 'name="su_h100"' in hub.text
+    form = {"csrf": csrf_of(hub.text), "name": "ai-2028", "title": "2028 지원사업", "description": "",
+            "su_h100": "0", "su_a100": ""}
+    r = root.post("/programs", data=form)
+    assert r.status_code == 422 and 'value="2028 지원사업"' in r.text  # a budget of nothing is refused
+    r = root.post("/programs", data=form | {"su_h100": "3000"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = root.get(r.headers["location"])
+    assert "2028 지원사업" in page.text and "h100 3,000" in page.text and "지원사업을 만들었습니다" in page.text
+    admin = portal("a-admin")
+    assert "새 지원사업" not in admin.get("/programs").text
+    assert admin.post("/programs", data=form | {"csrf": csrf_of(admin.get("/").text), "su_h100": "1"}
+                      ).status_code == 403

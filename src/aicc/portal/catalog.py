@@ -440,6 +440,12 @@ KO: dict[str, str] = {
     "Reviewers assigned.": "평가위원을 배정했습니다.",
     "The call is closed; decisions may follow.": "접수를 마감했습니다. 이제 결정할 수 있습니다.",
     "Call created.": "공고를 만들었습니다.",
+    "Program created. Add its first call below.": "지원사업을 만들었습니다. 아래에서 첫 공고를 추가하세요.",
+    "New support program": "새 지원사업",
+    "Lower-case letters, digits and hyphens, e.g. ai-2027.": "영문 소문자, 숫자, 하이픈만. 예: ai-2027.",
+    "Description": "설명",
+    "Budget per flavor (SU)": "가속기 종류별 예산 (SU)",
+    "Create program": "지원사업 만들기",
     "Reclaim proposal decided.": "회수 제안을 처리했습니다.",
     "Auto-award done.": "자동 선정을 마쳤습니다.",
     # program states and kinds
@@ -639,6 +645,24 @@ KO: dict[str, str] = {
     "outcomes are reported on accepted agreements": "성과는 수락한 협약에 대해서만 보고합니다",
     "a reclaim must take a positive number of SU": "회수량은 0보다 커야 합니다",
 }
+
+EN: dict[str, str] = {
+    # English labels for values stored as identifiers (states, kinds, report sections)
+    "partially_awarded": "partially awarded",
+    "timed_out": "timed out",
+    "org_admin": "organization admin",
+    "data_custodian": "data custodian",
+    "center_admin": "center admin",
+    "accepting": "accepting applications",
+    "top_up": "top-up",
+    "quasi_identifier": "quasi-identifier",
+    "by_track": "applications by track",
+    "by_org_kind": "applications by kind of organization",
+    "by_region": "applications by region",
+    "su_by_organization": "SU by organization",
+    "utilization_by_month": "use by month",
+}
+"""Identifiers shown to English readers; every other message is its own English text."""
 
 REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), k) for p, k in [
     (r"waiting for the next scheduling cycle", "다음 스케줄링 주기를 기다리는 중"),

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime, format_skeleton, format_time, format_timedelta
 from babel.numbers import format_decimal, format_percent
 
-from aicc.portal.catalog import KO, REASONS
+from aicc.portal.catalog import EN, KO, REASONS
 
 LANGS = ("ko", "en")
 DEFAULT = "ko"
@@ -47,7 +47,7 @@ def negotiate(cookie: str | None, accept_language: str | None) -> str:
 
 def gettext(lang: str) -> Callable[..., str]:
     """``_("Page {n}", n=2)``: translate, then fill the named fields."""
-    table = KO if lang == "ko" else {}
+    table = KO if lang == "ko" else EN
 
     def _(message: str, **fields: object) -> str:
         text = table.get(message, message)
@@ -102,6 +102,12 @@ class Formats:
             return format_datetime(value, format=style, tzinfo=self.tz, locale=self.locale)
         date = format_skeleton(skeleton, value, tzinfo=self.tz, locale=self.locale)
         return f"{date} {format_time(value, 'short', tzinfo=self.tz, locale=self.locale)}"
+
+    def date(self, value: dt.datetime | None) -> str:
+        """The day alone, with its year: 2026년 3월 5일 / Mar 5, 2026."""
+        if value is None:
+            return "–"
+        return format_skeleton("yMMMd", value, tzinfo=self.tz, locale=self.locale)
 
     def day(self, value: dt.datetime | None) -> str:
         if value is None:

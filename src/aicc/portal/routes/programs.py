@@ -25,7 +25,16 @@ from aicc.portal.app import Member, PortalRoute
 from aicc.portal.session import check_csrf
 from aicc.portal.tables import sort_page
 from aicc.portal.view import View
-from aicc.services import agreements, applications, organizations, program_reports, programs, projects, reviews
+from aicc.services import (
+    agreements,
+    applications,
+    inventory,
+    organizations,
+    program_reports,
+    programs,
+    projects,
+    reviews,
+)
 from aicc.store.models import AgreementRow, ApplicationRow, CallRow, OutcomeRow, utcnow
 
 router = APIRouter(route_class=PortalRoute)
@@ -50,6 +59,7 @@ NOTICES = {
     "assigned": "Reviewers assigned.",
     "closed": "The call is closed; decisions may follow.",
     "call": "Call created.",
+    "program": "Program created. Add its first call below.",
     "reclaim": "Reclaim proposal decided.",
     "auto": "Auto-award done.",
 }
@@ -134,7 +144,12 @@ def _agreement_of(s: Session, view: View, application_id: int) -> AgreementRow |
 # -- the hub ------------------------------------------------------------------------------------------
 
 @router.get("/programs")
-def hub(view: Member) -> Response:
+def hub(view: Member, done: str = "") -> Response:
+    return render_hub(view, notice=_notice(view, done))
+
+
+def render_hub(view: View, *, status: int = 200, error: str | None = None, notice: str | None = None,
+               values: dict[str, str] | None = None) -> Response:
     p = view.principal
     now = utcnow()
     with view.db.read() as s:
@@ -154,9 +169,29 @@ def hub(view: Member) -> Response:
             "id": lambda a: a.id, "title": lambda a: a.title, "call": lambda a: call_names.get(a.call_id, ""),
             "state": lambda a: a.state, "submitted": lambda a: a.submitted_at}, default="id", prefix="a_")
         admins = any(p.is_org_admin(o) for o in p.org_roles)
-        return view.render("programs.html", programs=progs, calls=calls, open_calls=open_calls, names=names,
-                           call_names=call_names, apps=table, deals=deals, orgs=orgs, reviews=mine,
-                           reclaims=reclaims, admins=admins, now=now, call_state=_call_state)
+        flavors = [f.name for f in inventory.flavors(s)] if p.is_center_admin else []
+        return view.render("programs.html", status=status, programs=progs, calls=calls, open_calls=open_calls,
+                           names=names, call_names=call_names, apps=table, deals=deals, orgs=orgs, reviews=mine,
+                           reclaims=reclaims, admins=admins, now=now, call_state=_call_state, flavors=flavors,
+                           error=error, notice=notice, v={"name": "", "title": "", "description": "",
+                                                          **(values or {})})
+
+
+@router.post("/programs")
+async def create_program(view: Member) -> Response:
+    """A program and its budget per flavor (``su_<flavor>`` fields); its calls are created on its page."""
+    form = await _form(view)
+    made: list[int] = []
+
+    def change(s: Session) -> None:
+        made.append(programs.create_program(
+            s, view.principal, name=form.get("name", "").strip(), title=form.get("title", "").strip()[:200],
+            description=form.get("description", "")[:5000], budget_su=_amounts(form, "su_")).row.id)
+
+    response = _attempt(view, change, lambda st, e: render_hub(view, status=st, error=e, values=form), "")
+    if made:
+        return RedirectResponse(f"/programs/{made[0]}?done=program", status_code=303)
+    return response
 
 
 # -- programs and calls -------------------------------------------------------------------------------
