@@ -152,6 +152,13 @@ def test_member_requests_a_grant_custodian_approves_then_revokes_stopping_jobs(
         assert s.get(GrantRow, grant.id).state == "revoked"  # type: ignore[union-attr]
 
 
+def test_a_sensitive_jobs_log_is_held_on_its_page_too(portal: Portal, held: Held) -> None:
+    member = portal("a-member")
+    page = member.get(f"/jobs/{held.job_id}")
+    assert page.status_code == 200 and "민감 데이터를 읽는 작업입니다" in page.text and "done" not in page.text
+    assert member.get(f"/jobs/{held.job_id}/log").json()["data"] == ""
+
+
 def test_custodian_reviews_files_one_by_one_and_the_member_downloads_released_ones(
         portal: Portal, db: Database, held: Held) -> None:
     member = portal("a-member")
