@@ -302,7 +302,8 @@ KO: dict[str, str] = {
     "This saves a draft; you can still change it, and it is judged only once you submit it.":
         "임시 저장입니다. 계속 고칠 수 있으며, 제출해야 심사를 받습니다.",
     "Save draft": "임시 저장",
-    "Your organization's administrator applies for one of its projects.": "과제 신청은 기관 관리자가 기관의 프로젝트로 합니다.",
+    "Your organization's administrator applies for one of its projects.":
+        "과제 신청은 기관 관리자가 기관의 프로젝트로 합니다.",
     "Manage the call": "공고 관리",
     "Assign reviewers (round-robin)": "평가위원 배정 (순환 배정)",
     "Close the call now": "지금 접수 마감",
