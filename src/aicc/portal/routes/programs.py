@@ -165,13 +165,16 @@ def render_hub(view: View, *, status: int = 200, error: str | None = None, notic
         mine = reviews.my_reviews(s, p) if p.is_reviewer else []
         reclaims = agreements.list_reclaims(s, p, state=rules.ReclaimState.PROPOSED) if p.is_center_admin else []
         open_calls = [c for c in calls if _call_state(c, now) == "accepting"]
+        deal_table = sort_page(view.request, deals, {
+            "id": lambda g: g.id, "state": lambda g: g.state, "starts": lambda g: g.starts_at,
+            "organization": lambda g: orgs.get(g.organization_id, "")}, default="id", prefix="g_")
         table = sort_page(view.request, apps, {
             "id": lambda a: a.id, "title": lambda a: a.title, "call": lambda a: call_names.get(a.call_id, ""),
             "state": lambda a: a.state, "submitted": lambda a: a.submitted_at}, default="id", prefix="a_")
         admins = any(p.is_org_admin(o) for o in p.org_roles)
         flavors = [f.name for f in inventory.flavors(s)] if p.is_center_admin else []
         return view.render("programs.html", status=status, programs=progs, calls=calls, open_calls=open_calls,
-                           names=names, call_names=call_names, apps=table, deals=deals, orgs=orgs, reviews=mine,
+                           names=names, call_names=call_names, apps=table, deals=deal_table, orgs=orgs, reviews=mine,
                            reclaims=reclaims, admins=admins, now=now, call_state=_call_state, flavors=flavors,
                            error=error, notice=notice, v={"name": "", "title": "", "description": "",
                                                           **(values or {})})
@@ -302,11 +305,15 @@ def render_call(view: View, call_id: int, *, status: int = 200, error: str | Non
         ranking = reviews.ranking(s, p, call.id) if p.is_center_admin else []
         orgs = _org_names(s, view) if p.is_center_admin else {}
         left = programs.call_remaining(s, call)
+    ranked = sort_page(view.request, ranking, {
+        "rank": lambda r: r.rank, "mean": lambda r: r.mean, "spread": lambda r: r.spread,
+        "reviews": lambda r: r.reviews, "state": lambda r: r.application.state,
+        "organization": lambda r: orgs.get(r.organization_id, "")}, default="rank", descending=False)
     today = now.astimezone(view.f.tz).date()
     v = {"starts_at": today.isoformat(), "ends_at": (today + dt.timedelta(days=90)).isoformat(), "title": "",
          "plan": "", "expected_outcomes": "", "team": "", "track": call.tracks[0], **(values or {})}
     return view.render("call.html", status=status, call=call, prog=prog, flavors=flavors, projects=mine,
-                       ranking=ranking, orgs=orgs, left=left, state=_call_state(call, now), error=error,
+                       ranking=ranked, orgs=orgs, left=left, state=_call_state(call, now), error=error,
                        notice=notice, v=v)
 
 
