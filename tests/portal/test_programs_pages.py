@@ -304,3 +304,30 @@ def test_center_admin_creates_a_program(portal: Portal, pworld: World) -> None:
     assert "새 지원사업" not in admin.get("/programs").text
     assert admin.post("/programs", data=form | {"csrf": csrf_of(admin.get("/").text), "su_h100": "1"}
                       ).status_code == 403
+
+
+def test_drafts_take_attachments_that_only_visible_people_download(portal: Portal, pworld: World,
+                                                                   setup: dict[str, int]) -> None:
+    c = portal("a-admin")
+    app_id = _new_application(c, setup["call"], pworld.a.project_id)
+    csrf = csrf_of(c.get(f"/applications/{app_id}").text)
+    r = c.post(f"/applications/{app_id}/attachments", data={"csrf": csrf},
+               files={"file": ("plan.pdf", b"MZ not a pdf", "application/pdf")})
+    assert r.status_code == 422 and "application/pdf" in r.text  # the content is checked, not just the name
+    r = c.post(f"/applications/{app_id}/attachments", data={"csrf": csrf},
+               files={"file": ("plan.pdf", b"%PDF-1.4 plan", "application/pdf")}, follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get(r.headers["location"])
+    assert "파일을 첨부했습니다" in page.text and "plan.pdf" in page.text
+    link = re.search(rf'href="(/applications/{app_id}/attachments/\d+)"', page.text)
+    assert link
+    got = portal("a-member").get(link.group(1))
+    assert got.status_code == 200 and got.content == b"%PDF-1.4 plan"
+    other = portal("b-admin")
+    assert other.get(link.group(1)).status_code == 404
+    r = other.post(f"/applications/{app_id}/attachments", data={"csrf": csrf_of(other.get("/").text)},
+                   files={"file": ("x.txt", b"x", "text/plain")})
+    assert r.status_code == 404
+    r = other.post(f"/applications/{app_id}/attachments", data={"csrf": csrf},
+                   files={"file": ("x.txt", b"x", "text/plain")})
+    assert r.status_code == 403  # another session's CSRF token is refused before anything else

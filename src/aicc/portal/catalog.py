@@ -302,6 +302,11 @@ KO: dict[str, str] = {
     "This saves a draft; you can still change it, and it is judged only once you submit it.":
         "임시 저장입니다. 계속 고칠 수 있으며, 제출해야 심사를 받습니다.",
     "Save draft": "임시 저장",
+    "File attached.": "파일을 첨부했습니다.",
+    "Choose a file to attach.": "첨부할 파일을 고르세요.",
+    "Attach a file (PDF, image, text, office document or HWP; up to 10 MB)":
+        "파일 첨부 (PDF, 이미지, 텍스트, 오피스 문서, HWP; 10MB까지)",
+    "Attach": "첨부",
     "Your organization's administrator applies for one of its projects.":
         "과제 신청은 기관 관리자가 기관의 프로젝트로 합니다.",
     "Manage the call": "공고 관리",

@@ -48,6 +48,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NOTICES = {
     "created": "Draft saved. Check it, then submit it before the call closes.",
     "saved": "Saved.",
+    "attached": "File attached.",
     "submitted": "Application submitted. Reviewers score it after assignment.",
     "withdrawn": "Application withdrawn. Edit it or submit it again before the call closes.",
     "decided": "Decision recorded; the applicant sees it with its reason.",
@@ -444,6 +445,32 @@ async def edit_application(view: Member, application_id: int) -> Response:
 
     return _attempt(view, change, lambda st, e: render_application(view, application_id, status=st, error=e),
                     f"/applications/{application_id}?done=saved")
+
+
+@router.post("/applications/{application_id}/attachments")
+async def add_attachment(view: Member, application_id: int) -> Response:
+    """One file (PDF, image, text, office document, HWP) on a draft; the service checks type, size and content."""
+    form = await view.request.form()
+    _checked(view, str(form.get("csrf", "")))
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        return render_application(view, application_id, status=422, error=view._("Choose a file to attach."))
+    data = await upload.read(applications.MAX_ATTACHMENT_BYTES + 1)
+    return _attempt(view, lambda s: applications.add_attachment(
+        s, view.principal, application_id, home=view.settings.home, filename=upload.filename or "attachment",
+        content_type=upload.content_type or "", data=data),
+        lambda st, e: render_application(view, application_id, status=st, error=e),
+        f"/applications/{application_id}?done=attached")
+
+
+@router.get("/applications/{application_id}/attachments/{attachment_id}")
+def download_attachment(view: Member, application_id: int, attachment_id: int) -> Response:
+    with view.db.read() as s:
+        row, data = applications.read_attachment(s, view.principal, application_id, attachment_id,
+                                                 view.settings.home)
+    ext = applications.ATTACHMENT_TYPES.get(row.content_type, "")
+    return Response(data, media_type=row.content_type,
+                    headers={"Content-Disposition": f'attachment; filename="attachment-{row.id}{ext}"'})
 
 
 @router.post("/applications/{application_id}/submit")
