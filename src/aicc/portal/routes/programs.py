@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import RedirectResponse, Response
@@ -35,6 +35,7 @@ from aicc.services import (
     projects,
     reviews,
 )
+from aicc.services.paging import Page
 from aicc.store.models import AgreementRow, ApplicationRow, CallRow, OutcomeRow, utcnow
 
 router = APIRouter(route_class=PortalRoute)
@@ -127,13 +128,30 @@ def _team(text: str) -> list[dict[str, str]]:
     return out[:50]
 
 
+T = TypeVar("T")
+MOST = 20_000
+"""Rows a page sorts in memory at most (a center has hundreds of applications a round, not tens of thousands)."""
+
+
+def _every(fetch: Callable[[int | None], Page[T]]) -> list[T]:
+    """All rows of a cursor-paged service list, page after page."""
+    out: list[T] = []
+    after: int | None = None
+    while True:
+        got = fetch(after)
+        out += got.items
+        if got.next_after is None or len(out) >= MOST:
+            return out
+        after = got.next_after
+
+
 def _call_state(c: CallRow, now: dt.datetime) -> str:
     return "upcoming" if now < c.opens_at else "accepting" if now < c.closes_at else "closed"
 
 
 def _org_names(s: Session, view: View) -> dict[int, str]:
     return {o.id: o.display_name or o.name
-            for o in organizations.list_orgs(s, view.principal, after=None, limit=LIMIT).items}
+            for o in _every(lambda after: organizations.list_orgs(s, view.principal, after=after, limit=LIMIT))}
 
 
 def _agreement_of(s: Session, view: View, application_id: int) -> AgreementRow | None:
@@ -154,14 +172,14 @@ def render_hub(view: View, *, status: int = 200, error: str | None = None, notic
     p = view.principal
     now = utcnow()
     with view.db.read() as s:
-        progs = programs.list_programs(s, p, after=None, limit=LIMIT).items
+        progs = _every(lambda after: programs.list_programs(s, p, after=after, limit=LIMIT))
         names = {v.row.id: v.row.title for v in progs}
-        calls = programs.list_calls(s, p, program_id=None, after=None, limit=LIMIT).items
+        calls = _every(lambda after: programs.list_calls(s, p, program_id=None, after=after, limit=LIMIT))
         call_names = {c.id: c.title for c in calls}
-        apps = applications.list_applications(s, p, after=None, limit=LIMIT).items
+        apps = _every(lambda after: applications.list_applications(s, p, after=after, limit=LIMIT))
         if not p.is_center_admin and p.is_reviewer:  # reviewers find theirs under "My reviews"
             apps = [a for a in apps if applications.is_applicant(p, a)]
-        deals = agreements.list_agreements(s, p, after=None, limit=LIMIT).items
+        deals = _every(lambda after: agreements.list_agreements(s, p, after=after, limit=LIMIT))
         orgs = _org_names(s, view)
         mine = reviews.my_reviews(s, p) if p.is_reviewer else []
         reclaims = agreements.list_reclaims(s, p, state=rules.ReclaimState.PROPOSED) if p.is_center_admin else []
@@ -634,7 +652,7 @@ def render_reclaims(view: View, *, status: int = 200, error: str | None = None, 
     p.require_center_admin()
     with view.db.read() as s:
         rows = agreements.list_reclaims(s, p)
-        deals = {g.id: g for g in agreements.list_agreements(s, p, after=None, limit=LIMIT).items}
+        deals = {g.id: g for g in _every(lambda after: agreements.list_agreements(s, p, after=after, limit=LIMIT))}
         orgs = _org_names(s, view)
         titles = {a.id: a.title for a in s.execute(select(ApplicationRow)).scalars()}
     table = sort_page(view.request, rows, {"id": lambda r: r.id, "state": lambda r: r.state,
