@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime, format_skeleton, format_time, format_timedelta
 from babel.numbers import format_decimal, format_percent
 
-from aicc.portal.catalog import KO, REASONS
+from aicc.portal.catalog import EN, KO, REASONS
 
 LANGS = ("ko", "en")
 DEFAULT = "ko"
@@ -47,7 +47,7 @@ def negotiate(cookie: str | None, accept_language: str | None) -> str:
 
 def gettext(lang: str) -> Callable[..., str]:
     """``_("Page {n}", n=2)``: translate, then fill the named fields."""
-    table = KO if lang == "ko" else {}
+    table = KO if lang == "ko" else EN
 
     def _(message: str, **fields: object) -> str:
         text = table.get(message, message)
@@ -86,6 +86,10 @@ class Formats:
         fmt = "#,##0" if digits == 0 else "#,##0." + "#" * digits
         return format_decimal(value, format=fmt, locale=self.locale)
 
+    def su(self, value: float | None) -> str:
+        """Service units: one decimal, three below 10 so a short job's first charge does not read as zero."""
+        return self.num(value, 1 if value is None or abs(value) >= 10 else 3)
+
     def pct(self, value: float | None) -> str:
         return "–" if value is None else format_percent(value, format="#,##0%", locale=self.locale)
 
@@ -99,6 +103,12 @@ class Formats:
         date = format_skeleton(skeleton, value, tzinfo=self.tz, locale=self.locale)
         return f"{date} {format_time(value, 'short', tzinfo=self.tz, locale=self.locale)}"
 
+    def date(self, value: dt.datetime | None) -> str:
+        """The day alone, with its year: 2026년 3월 5일 / Mar 5, 2026."""
+        if value is None:
+            return "–"
+        return format_skeleton("yMMMd", value, tzinfo=self.tz, locale=self.locale)
+
     def day(self, value: dt.datetime | None) -> str:
         if value is None:
             return "–"
@@ -111,3 +121,19 @@ class Formats:
         if seconds is None:
             return "–"
         return format_timedelta(dt.timedelta(seconds=seconds), threshold=1.2, locale=self.locale)
+
+    def stamp(self, iso: str) -> str:
+        """An ISO 8601 time as stored (audit events), shown like :meth:`when`; unparsable text as it is."""
+        try:
+            value = dt.datetime.fromisoformat(iso)
+        except ValueError:
+            return iso
+        return self.when(value if value.tzinfo else value.replace(tzinfo=dt.UTC), "short")
+
+    def local_input(self, value: dt.datetime) -> str:
+        """The value of an ``<input type="datetime-local">``: wall-clock time in the center's zone."""
+        return value.astimezone(self.tz).strftime("%Y-%m-%dT%H:%M")
+
+    def local_date(self, value: dt.datetime | None) -> str:
+        """The value of an ``<input type="date">``."""
+        return "" if value is None else value.astimezone(self.tz).date().isoformat()

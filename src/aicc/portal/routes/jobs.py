@@ -15,6 +15,7 @@ from aicc.portal.session import check_csrf
 from aicc.portal.view import View
 from aicc.services import inventory, job_search, projects
 from aicc.services import jobs as svc
+from aicc.services.datazone import outputs
 from aicc.services.submission import Submitter
 from aicc.store.models import JobRow
 
@@ -45,7 +46,7 @@ def _form(view: View, status: int = 200, error: str | None = None, values: dict[
         visible = job_search.visible_projects(s, view.principal)
         flavors = inventory.flavors(s)
     defaults = {"project_id": visible[0].id if visible else 0, "name": "", "command": "", "flavors": [],
-                "accelerators": 0, "cpus": 1, "memory_gb": 4, "time_limit_min": 60, "priority": 0}
+                "accelerators": 0, "cpus": 1, "memory_gb": 4, "time_limit_min": 60, "priority": 0, "datasets": ""}
     return view.render("submit.html", status=status, projects=visible, flavors=flavors, error=error,
                        v={**defaults, **(values or {})})
 
@@ -62,14 +63,14 @@ def submit(
     flavors: Annotated[list[str], Form(max_length=16)] = [],  # noqa: B006 (FastAPI copies defaults)
     accelerators: Annotated[int, Form(ge=0, le=4096)] = 0, cpus: Annotated[int, Form(ge=1, le=65536)] = 1,
     memory_gb: Annotated[int, Form(ge=1, le=65536)] = 4, time_limit_min: Annotated[int, Form(ge=1, le=527040)] = 60,
-    priority: Annotated[int, Form(ge=-100, le=100)] = 0,
+    priority: Annotated[int, Form(ge=-100, le=100)] = 0, datasets: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     assert view.me is not None
     check_csrf(view.me.csrf, csrf)
     _ = view._
     values = {"project_id": project_id, "name": name, "command": command, "flavors": flavors,
               "accelerators": accelerators, "cpus": cpus, "memory_gb": memory_gb, "time_limit_min": time_limit_min,
-              "priority": priority}
+              "priority": priority, "datasets": datasets}
     try:
         argv = shlex.split(command)
     except ValueError:
@@ -78,7 +79,8 @@ def submit(
         return _form(view, 422, _("Give a command to run."), values)
     spec = svc.JobSpec(project_id=project_id, command=argv, name=name.strip() or None, flavors=flavors,
                        accelerators=accelerators, cpus=cpus, memory_mb=memory_gb * 1024,
-                       time_limit_s=time_limit_min * 60, priority=priority)
+                       time_limit_s=time_limit_min * 60, priority=priority,
+                       datasets=[d.strip() for d in datasets.split(",") if d.strip()][:16])
     submitter: Submitter = view.request.app.state.submitter
     try:
         done = submitter.submit_sync(view.principal, spec).result(timeout=60)
@@ -96,11 +98,12 @@ def job_page(view: Member, job_id: int, submitted: bool = False, cancelled: bool
     with view.db.read() as s:
         job = svc.get(s, p, job_id)
         project = projects.get(s, p, job.project_id)
-        logs = {stream: _tail(view, job, stream) for stream in ("stdout", "stderr")}
+        held = outputs.is_held(s, job)  # as the API: a sensitive job's logs leave only through its custodian
+        logs = {stream: ("", 0) if held else _tail(view, job, stream) for stream in ("stdout", "stderr")}
         can_cancel = job.state in svc.ACTIVE and (job.user_id == p.user_id or p.is_org_admin(project.organization_id))
         command = "(script)" if job.script else shlex.join(job.command)
         return view.render("job.html", job=job, project=project, logs=logs, command=command,
-                           active=job.state in svc.ACTIVE, can_cancel=can_cancel,
+                           active=job.state in svc.ACTIVE, can_cancel=can_cancel, held=held,
                            submitted=submitted, cancelled=cancelled)
 
 
@@ -121,7 +124,10 @@ def job_log(
     """What the page's script polls: new log bytes since ``offset``, and the job's state in words."""
     with view.db.read() as s:
         job = svc.get(s, view.principal, job_id)
-        data, nxt, size = svc.read_log(view.settings, job, stream, offset, 64 * 1024)
+        if outputs.is_held(s, job):
+            data, nxt, size = b"", offset, 0
+        else:
+            data, nxt, size = svc.read_log(view.settings, job, stream, offset, 64 * 1024)
     _ = view._
     return JSONResponse({"data": data.decode("utf-8", errors="replace"), "next_offset": nxt, "size": size,
                          "finished": job.state not in svc.ACTIVE, "state": job.state, "state_label": _(job.state),
