@@ -33,7 +33,9 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy src
 
 pytest: $(VENV)/.installed-test
-	$(BIN)/pytest -n $${AICC_TEST_WORKERS:-auto} --dist loadgroup -p no:cacheprovider
+	# loadfile: a module's tests run on one worker, in order (modules that share a live server rely on it;
+	# loadgroup's xdist_group marks were ignored by pytest 9.2 with xdist 3.8)
+	$(BIN)/pytest -n $${AICC_TEST_WORKERS:-auto} --dist loadfile -p no:cacheprovider
 
 test: lint typecheck pytest
 
