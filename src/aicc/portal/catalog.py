@@ -23,6 +23,28 @@ KO: dict[str, str] = {
     "Center": "센터 운영",
     "Programs": "지원사업",
     "Data zone": "데이터 안심구역",
+    "Testbed": "테스트베드",
+    # accelerator testbed
+    "Accelerator testbed": "가속기 테스트베드",
+    "MLPerf-style scenarios run as ordinary jobs on each accelerator type. Flavors are ranked by samples per "
+    "service unit; energy is the accelerator board's own sensors, not MLPerf Power.":
+        "MLPerf 방식의 시나리오를 가속기 종류마다 일반 작업으로 실행한 결과입니다. 서비스 단위(SU)당 처리 "
+        "샘플 수로 순위를 매기며, 에너지는 가속기 보드 자체 센서 값으로 MLPerf Power가 아닙니다.",
+    "Flavors ranked for {workload} in the {scenario} scenario": "{workload} · {scenario} 시나리오의 가속기 순위",
+    "Device": "장치",
+    "Samples/s per unit": "장치당 초당 샘플",
+    "Samples per SU": "SU당 샘플",
+    "Relative": "상대값",
+    "p90 latency (ms)": "p90 지연(ms)",
+    "p99 latency (ms)": "p99 지연(ms)",
+    "J per sample": "샘플당 J",
+    "Measured": "측정 시각",
+    "No valid benchmark results yet. Run one with aicc bench run.":
+        "아직 유효한 벤치마크 결과가 없습니다. aicc bench run 으로 실행하세요.",
+    "Invalid runs (kept, never ranked)": "무효 실행 (보관하되 순위에서 제외)",
+    "Invalid runs and why": "무효 실행과 그 이유",
+    "Workload": "워크로드",
+    "Scenario": "시나리오",
     "coming": "준비 중",
     "Sign in": "로그인",
     "Sign out": "로그아웃",
