@@ -139,6 +139,9 @@ def main() -> None:
             ("bob", f"/projects/{project}", "project (burn-down)"),
             ("alice", f"/orgs/{org}", "organization (org admin)"),
             ("admin", "/center", "center utilization (center admin)"),
+            ("admin", "/programs", "programs and calls (center admin)"),
+            ("admin", "/datazone", "data zone (center admin)"),
+            ("bob", "/testbed", "testbed leaderboard"),
         ]
         results = []
         clients: dict[str, TestClient] = {}
