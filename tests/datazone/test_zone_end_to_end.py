@@ -7,6 +7,7 @@ caught by the checks, and only what the custodian approves can be downloaded.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import sys
 import threading
@@ -201,3 +202,29 @@ def test_revoking_a_grant_stops_running_jobs_and_holds_back_queued_ones(
     harness.controller.cycle()
     waiting = harness.job(queued)
     assert waiting["state"] == "pending" and "no live grant for dataset cxr" in waiting["reason"]
+
+
+def test_a_flood_of_files_and_an_oversized_file_are_held_but_never_releasable(
+        zone_harness: tuple[Harness, Zone], monkeypatch: pytest.MonkeyPatch) -> None:
+    from aicc.services.datazone import outputs
+
+    harness, zone = zone_harness
+    monkeypatch.setattr(outputs, "MAX_HELD_FILES", 3)
+    harness.settings = dataclasses.replace(harness.settings, output_max_file_bytes=1000)
+    harness.controller.settings = harness.settings
+    zone.ready()
+    script = "for i in 1 2 3 4 5; do echo $i > /out/f$i.txt; done"
+    flood = harness.submit(zone.world.a.member_token, command=["sh", "-c", script], datasets=["cxr"])
+    big = harness.submit(zone.world.a.member_token, command=["sh", "-c", "head -c 5000 /dev/zero | tr '\\0' a "
+                                                              "> /out/big.txt"], datasets=["cxr"])
+    for job_id in (flood, big):
+        assert harness.until_state(job_id, "succeeded", "failed", timeout=60)["state"] == "succeeded"
+    custodian = zone.h(zone.custodian_token)
+    reqs = {r["job_id"]: r for r in harness.client.get("/api/v1/outputs", headers=custodian).json()}
+    flood_files = {f["path"]: f for f in reqs[flood]["files"]}
+    assert "out/f1.txt" not in flood_files and flood_files["out/"]["check_status"] == "fail"
+    big_file = next(f for f in reqs[big]["files"] if f["path"] == "out/big.txt")
+    assert big_file["check_status"] == "fail" and big_file["sha256"] is None
+    r = harness.client.post(f"/api/v1/outputs/{reqs[big]['id']}/files/{big_file['id']}/decision", headers=custodian,
+                            json={"approve": True, "comment": "it is only the letter a, many times"})
+    assert r.status_code == 409 and "cannot be released" in r.json()["detail"]

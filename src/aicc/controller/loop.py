@@ -191,12 +191,24 @@ class Controller:
                                        "reason": st.reason})
                     if st.phase.finished:
                         if job.state not in LIVE and job.state != JobState.PENDING.value and job.datasets:
-                            outputs.hold(s, self.settings, job)
+                            self._hold_outputs(s, job)
                         report.finished.append(job.id)
                         self._signalled.discard(st.external_id)
                         self.planner.invalidate()
         for job_id in report.finished:
             self._ingest_benchmark(job_id)
+
+    def _hold_outputs(self, s: object, job: JobRow) -> None:
+        """Quarantine a sensitive job's outputs; a failure is logged and never stops the cycle (nothing of the
+        job is released without a request, so the safe default holds)."""
+        from sqlalchemy.orm import Session
+
+        assert isinstance(s, Session)
+        try:
+            with s.begin_nested():
+                outputs.hold(s, self.settings, job)
+        except Exception:
+            log.exception("holding the outputs of job %s failed; none of them can be released", job.id)
 
     def _ingest_benchmark(self, job_id: int) -> None:
         """A finished benchmark job's result goes into the matrix at once; any other job is left alone.

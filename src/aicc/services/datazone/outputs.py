@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from aicc.config import Settings
 from aicc.core.datazone.checks import (
+    CheckStatus,
     DataKnowledge,
     FileFacts,
     FileKind,
@@ -39,6 +40,7 @@ from aicc.store.models import DatasetRow, JobRow, OutputFileRow, OutputRequestRo
 LOGS = ("stdout.log", "stderr.log")
 ACRO_RESULTS = "out/acro/results.json"
 MAX_ACRO_RESULTS_BYTES = 8 << 20
+MAX_HELD_FILES = 10_000
 
 
 def sensitive_datasets(s: Session, job: JobRow) -> list[DatasetRow]:
@@ -78,12 +80,18 @@ def hold(s: Session, settings: Settings, job: JobRow) -> OutputRequestRow | None
     workdir = settings.jobs_dir / str(job.id)
     entries: list[Entry] = []
     out = workdir / "out"
+    flood = False
     if out.is_dir() and not out.is_symlink():
-        entries += [Entry("out/" + e.path, e.kind, e.size) for e in walk(out, limit=10_000)]
+        try:
+            entries += [Entry("out/" + e.path, e.kind, e.size) for e in walk(out, limit=MAX_HELD_FILES)]
+        except InvalidInput:
+            flood = True  # held as one entry that can never be approved: nothing of it leaves
     for name in LOGS:
         log = workdir / name
         if log.is_file() and not log.is_symlink():
             entries.append(Entry(name, FileKind.FILE, log.stat().st_size))
+    if flood:
+        entries.insert(0, Entry("out/", FileKind.DIRECTORY, 0))
     rules = _rules(settings)
     known = {e.path for e in entries}
     acro: dict[str, tuple[str, str]] = {}
@@ -101,6 +109,8 @@ def hold(s: Session, settings: Settings, job: JobRow) -> OutputRequestRow | None
         status, detail = acro.get(e.path, (None, ""))
         facts.append(FileFacts(e.path, e.kind, e.size, content, status, detail))
     results = check_request(facts, rules, _knowledge(settings, datasets))
+    if flood:
+        results["out/"].add(CheckStatus.FAIL, f"the job wrote more than {MAX_HELD_FILES} files; none is listed")
     now = utcnow()
     project = s.get(ProjectRow, job.project_id)
     req = OutputRequestRow(job_id=job.id, project_id=job.project_id,
@@ -112,7 +122,9 @@ def hold(s: Session, settings: Settings, job: JobRow) -> OutputRequestRow | None
     for e in entries:
         r = results[e.path]
         s.add(OutputFileRow(request_id=req.id, path=e.path, kind=e.kind.value, size=e.size,
-                            sha256=sha256_of(workdir / e.path) if e.kind is FileKind.FILE else None,
+                            # a file over the size limit can never be approved: no need to read gigabytes
+                            sha256=sha256_of(workdir / e.path)
+                            if e.kind is FileKind.FILE and e.size <= rules.max_file_bytes else None,
                             check_status=r.status.value, check_reasons=r.reasons, comment=""))
     s.flush()
     audit.record(s, None, "output.hold", "output_request", req.id,
@@ -172,6 +184,9 @@ def _file(s: Session, req: OutputRequestRow, file_id: int) -> OutputFileRow:
 
 def _unchanged(settings: Settings, req: OutputRequestRow, f: OutputFileRow) -> Path:
     path = settings.jobs_dir / str(req.job_id) / f.path
+    if f.sha256 is None:
+        raise Conflict(f"{f.path} was not checksummed when it was held (over the size limit or not a file); "
+                       "it cannot be released")
     try:
         same = f.sha256 is not None and sha256_of(path) == f.sha256
     except OSError:
