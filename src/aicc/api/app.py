@@ -95,7 +95,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     problems.install(app)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (organizations, users, projects, allocations, jobs, usage, tokens, inventory, audit, bench, datazone,
+    # jobs first: the submission path is the hottest, and routes are matched in order
+    for module in (jobs, organizations, users, projects, allocations, usage, tokens, inventory, audit, bench, datazone,
                    programs):
         api.include_router(module.router)
     app.include_router(api)
