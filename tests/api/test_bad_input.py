@@ -91,3 +91,22 @@ def test_not_json_and_huge_ids_are_client_errors(app_client: TestClient, world: 
     assert app_client.get("/api/v1/projects/-1", headers=h).status_code == 422
     assert app_client.get("/api/v1/nowhere", headers=h).status_code == 404
     assert app_client.put("/api/v1/projects", headers=h).status_code == 405
+
+
+@pytest.mark.parametrize("field", ["budget_su", "ends_at", "starts_at", "weight", "name"])
+def test_null_for_a_field_that_cannot_be_empty_is_a_422_and_changes_nothing(
+        app_client: TestClient, world: World, field: str) -> None:
+    h = World.auth(world.admin_token)
+    url = f"/api/v1/allocations/{world.a.allocation_id}"
+    before = app_client.get(url, headers=h).json()
+    r = app_client.patch(url, headers=h, json={"version": before["version"], field: None, "note": "x"})
+    assert r.status_code == 422 and f"{field} cannot be null" in r.text
+    assert app_client.get(url, headers=h).json() == before
+
+
+def test_null_clears_a_field_that_may_be_empty(app_client: TestClient, world: World) -> None:
+    h = World.auth(world.admin_token)
+    url = f"/api/v1/organizations/{world.a.org_id}"
+    org = app_client.get(url, headers=h).json()
+    r = app_client.patch(url, headers=h, json={"version": org["version"], "region": None})
+    assert r.status_code == 200 and r.json()["region"] is None

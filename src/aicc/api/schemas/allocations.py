@@ -7,7 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from aicc.api.schemas.common import Ident, LongText, Name, Out, Strict, Timestamp, Title, Version
+from aicc.api.schemas.common import Ident, LongText, Name, Out, Patch, Strict, Timestamp, Title, Version
 from aicc.core.allocations import AllocationState
 
 Budget = Annotated[float, Field(ge=0, le=1e12, description="Service units (SU).")]
@@ -39,7 +39,7 @@ class AllocationCreate(Strict):
         return self
 
 
-class AllocationUpdate(Strict):
+class AllocationUpdate(Patch):
     version: Version
     name: Title | None = None
     budget_su: Budget | None = None

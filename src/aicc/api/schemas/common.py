@@ -9,10 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, ClassVar, Generic, Self, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from aicc.core.names import SLUG_PATTERN, USERNAME_PATTERN
 
@@ -45,6 +45,20 @@ class Strict(BaseModel):
     """Requests: unknown fields are errors (a typo must not be silently ignored), no NaN or infinity."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=False)
+
+
+class Patch(Strict):
+    """A partial update: a field left out keeps its value; ``null`` is refused (422) unless the field may be
+    empty (``NULLABLE``), so ``{"budget_su": null}`` is an error a user can read, not a crash."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null(self) -> Self:
+        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None and f not in self.NULLABLE)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null; leave a field out to keep its value")
+        return self
 
 
 class Out(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from aicc.api.schemas.common import LongText, Name, Out, Strict, Timestamp, Title, Username, Version
+from aicc.api.schemas.common import LongText, Name, Out, Patch, Strict, Timestamp, Title, Username, Version
 from aicc.core.programs import (
     AgreementState,
     AmendmentKind,
@@ -131,7 +131,7 @@ class ApplicationCreate(Strict):
     youth: bool = Field(False, description="A youth-led organization (청년 기업), for the youth discount.")
 
 
-class ApplicationUpdate(Strict):
+class ApplicationUpdate(Patch):
     version: Version
     track: Track | None = None
     title: Title | None = None

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import Field
 
-from aicc.api.schemas.common import Email, Ident, LongText, Name, Out, Strict, Title, Username, Version
+from aicc.api.schemas.common import Email, Ident, LongText, Name, Out, Patch, Strict, Title, Username, Version
 from aicc.core.tenancy import CenterRole, OrgKind, OrgRole
 
 
@@ -17,7 +17,8 @@ class OrganizationCreate(Strict):
     region: Title | None = Field(None, description="Province or metropolitan city, e.g. 광주광역시.")
 
 
-class OrganizationUpdate(Strict):
+class OrganizationUpdate(Patch):
+    NULLABLE = frozenset({"region"})
     version: Version
     display_name: Title | None = None
     kind: OrgKind | None = None
@@ -53,7 +54,8 @@ class UserCreate(Strict):
     center_role: CenterRole | None = Field(None, description="center_admin or reviewer; null for everyone else.")
 
 
-class UserUpdate(Strict):
+class UserUpdate(Patch):
+    NULLABLE = frozenset({"email", "center_role"})
     version: Version
     display_name: Title | None = None
     email: Email | None = None
@@ -91,7 +93,8 @@ class ProjectCreate(Strict):
     description: LongText = ""
 
 
-class ProjectUpdate(Strict):
+class ProjectUpdate(Patch):
+    NULLABLE = frozenset({"workload_class"})
     version: Version
     title: Title | None = None
     description: LongText | None = None
