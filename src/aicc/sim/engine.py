@@ -179,7 +179,7 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
             j = jobs[nxt]
             events += 1
             if fits(j):
-                limit_of[nxt] = max(j.durations.values())
+                limit_of[nxt] = j.time_limit if j.time_limit is not None else max(j.durations.values())
                 pending_of[nxt] = _pending(nxt, j, pid, limit_of[nxt])
                 sched.submit(pending_of[nxt])
                 changed = True
