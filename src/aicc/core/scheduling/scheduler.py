@@ -36,6 +36,7 @@ from aicc.core.scheduling.model import (
 )
 
 _Key = tuple[int, float, int]
+_UNSET = "unset"
 
 
 def _key(job: PendingJob, fifo: bool) -> _Key:
@@ -77,6 +78,13 @@ class Scheduler:
         self._borrow_starts: list[tuple[float, int]] = []  # heap over _borrowing, cleaned lazily
         self._demand: dict[str, dict[int, int]] = {f: {} for f in self.flavors}
         """Per flavor: units asked by pending jobs that accept it -> how many such jobs (for the early stop)."""
+        self._limits: dict[str, dict[int, list[tuple[float, int]]]] = {f: {} for f in self.flavors}
+        """Per flavor and units: a heap of (time limit, job id) of pending jobs, stale entries dropped lazily.
+        The shortest limit says whether any job could still backfill before a reservation (the early stop)."""
+        self._limit_entries = 0
+        self._plans: dict[int, tuple[tuple[str, int], ...]] = {}
+        """Per pending job: (flavor, units) in the order the policy tries them, computed once at submit."""
+        self._plan_cache: dict[tuple[object, ...], tuple[tuple[str, int], ...]] = {}
 
     # -- deltas -----------------------------------------------------------------------------------
     def set_project(self, project: ProjectState) -> None:
@@ -99,13 +107,54 @@ class Scheduler:
 
     def submit(self, job: PendingJob) -> None:
         self.pending[job.id] = job
+        key = (job.flavors, job.workload_class, job.accelerators, job.cpus)
+        plan = self._plan_cache.get(key)
+        if plan is None:
+            plan = self._plan_cache[key] = tuple((f, self._units(job, f)) for f in self._flavor_order(job))
+        self._plans[job.id] = plan
         self._count_demand(job, +1)
+        for f in job.flavors:
+            if f in self.flavors:
+                units = job.cpus if self.flavors[f].cpu else job.accelerators
+                heapq.heappush(self._limits[f].setdefault(units, []), (job.time_limit_s, job.id))
+                self._limit_entries += 1
+        if self._limit_entries > 4 * len(self.pending) + 4096:
+            self._compact_limits()
         q = self._queues.setdefault(self._queue_of(job), [])
         bisect.insort(q, _key(job, self.config.order == "fifo"))
+
+    def _compact_limits(self) -> None:
+        """Drop the entries of jobs no longer pending (admitted or cancelled), so the heaps stay small."""
+        pending = self.pending
+        total = 0
+        for per_units in self._limits.values():
+            for units, heap in list(per_units.items()):
+                live = [e for e in heap if (j := pending.get(e[1])) is not None and j.time_limit_s == e[0]]
+                if live:
+                    heapq.heapify(live)
+                    per_units[units] = live
+                    total += len(live)
+                else:
+                    del per_units[units]
+        self._limit_entries = total
+
+    def _shortest_limit(self, flavor: str, units: int) -> float:
+        """The shortest time limit among pending jobs asking ``units`` on ``flavor`` (inf if none)."""
+        heap = self._limits[flavor].get(units)
+        pending = self.pending
+        while heap:
+            limit, job_id = heap[0]
+            j = pending.get(job_id)
+            if j is not None and j.time_limit_s == limit:
+                return limit
+            heapq.heappop(heap)
+            self._limit_entries -= 1
+        return float("inf")
 
     def cancel(self, job_id: int) -> None:
         job = self.pending.pop(job_id, None)
         if job is not None:
+            del self._plans[job_id]
             self._count_demand(job, -1)
             q = self._queues.get(self._queue_of(job), [])
             i = bisect.bisect_left(q, _key(job, self.config.order == "fifo"))
@@ -256,7 +305,7 @@ class Scheduler:
         reservation: Reservation | None = None
         extra = 0  # units on the reserved flavor the reserved job will not need at its start
         fifo_blocked: int | None = None
-        behind: str | None = None  # the one "behind reservation" text of this cycle
+        behind: str | None = None  # the one "behind" text of this cycle (the reservation or the FIFO head)
         passes = ("guaranteed", "borrow") if cfg.quotas else ("any",)
         admitted: set[int] = set()
         settled: set[int] = set()  # decided for this cycle (waiting on its own preemptions)
@@ -264,49 +313,51 @@ class Scheduler:
         self._can_preempt = self._preemptable()
         # the smallest waiting gang per flavor; constant during the cycle (queues change only at its end)
         self._smallest = {f: min(d) for f, d in self._demand.items() if d}
-        exhausted = self._exhausted(passes[0])
+        exhausted = False
         eligible: dict[int, str | None] = {}  # per project: the window/suspension verdict, once per cycle
-        cpu = {f: fl.cpu for f, fl in self.flavors.items()}
+        pending, plans = self.pending, self._plans
         per_s = {f: fl.su_rate / 3600.0 for f, fl in self.flavors.items()}
         pools = self.pools
         for kind in passes:
-            exhausted = self._exhausted(kind)
+            exhausted = self._exhausted(kind, reservation, extra)
             for job_id, room in self._order(kind, capacity, skipped):
                 if exhausted or (cfg.max_examined and res.examined >= cfg.max_examined):
                     break
-                if job_id in admitted or job_id in settled or job_id not in self.pending:
+                if job_id in admitted or job_id in settled or job_id not in pending:
                     continue
                 res.examined += 1
-                job = self.pending[job_id]
+                job = pending[job_id]
                 if fifo_blocked is not None and not cfg.backfill:
-                    res.reasons[job_id] = reasons.behind_fifo(fifo_blocked)
+                    if behind is None:
+                        behind = reasons.behind_fifo(fifo_blocked)
+                    res.reasons[job_id] = behind
                     continue
-                if job.project in eligible:
-                    why = eligible[job.project]
-                else:
+                why = eligible.get(job.project, _UNSET)
+                if why is _UNSET:
                     why = eligible[job.project] = self._eligible(job, now)
                 if why:
                     res.reasons[job_id] = why
                     continue
-                order = self._flavor_order(job)
-                flavors = [f for f in order if (job.cpus if cpu[f] else job.accelerators) <= room[f]]
-                if not flavors:
+                plan = plans[job_id]
+                fits = plan if kind == "any" else [fu for fu in plan if fu[1] <= room[fu[0]]]
+                if not fits:
                     if kind != "guaranteed":
-                        res.reasons[job_id] = self._quota_reason(job, order)
+                        res.reasons[job_id] = self._quota_reason(job, self._flavor_order(job))
                     continue
                 placed = None
                 left = budget[job.project]
-                for flavor in flavors:
-                    units = job.cpus if cpu[flavor] else job.accelerators
-                    if units > pools[flavor].free or units * job.time_limit_s * per_s[flavor] > left:
+                limit = job.time_limit_s
+                for flavor, units in fits:
+                    pool = pools[flavor]
+                    if units > pool.free or units * limit * per_s[flavor] > left:
                         continue
                     shape = (flavor, units, job.cpus, job.memory_mb)
                     if shape in blocked_shapes:
                         continue
-                    if reservation is not None and flavor == reservation.flavor and now + job.time_limit_s > \
+                    if reservation is not None and flavor == reservation.flavor and now + limit > \
                             reservation.start and units > extra:
                         continue
-                    where = pools[flavor].place(units, job.cpus, job.memory_mb)
+                    where = pool.place(units, job.cpus, job.memory_mb)
                     if where is None:
                         blocked_shapes.add(shape)
                         continue
@@ -320,9 +371,10 @@ class Scheduler:
                     self._admit(job, flavor, where, units, res)
                     budget[job.project] -= self._cost(job, flavor)
                     admitted.add(job_id)
-                    exhausted = self._exhausted(kind)
+                    exhausted = self._exhausted(kind, reservation, extra)
                     continue
                 # it does not fit now
+                flavors = [f for f, _ in fits]
                 if left != float("inf"):
                     cheapest = min(flavors, key=lambda f: self._cost(job, f))
                     if self._cost(job, cheapest) > left:
@@ -336,7 +388,7 @@ class Scheduler:
                         res.preemptions.extend(victims)
                         res.reasons[job_id] = reasons.preempting(victims) if victims else \
                             reasons.preemption_in_progress()
-                        exhausted = self._exhausted(kind)
+                        exhausted = self._exhausted(kind, reservation, extra)
                         continue
                 if reservation is None and fifo_blocked is None:
                     if cfg.backfill:
@@ -344,6 +396,7 @@ class Scheduler:
                         res.reservation = reservation
                         if reservation is not None:
                             res.reasons[job_id] = reasons.reserved(reservation.flavor, reservation.start)
+                            exhausted = self._nothing_fits(kind, reservation, extra)
                             continue
                     else:
                         fifo_blocked = job_id
@@ -407,21 +460,52 @@ class Scheduler:
             heapq.heappop(heap)  # finished or already being preempted
         return bool(heap) and heap[0][0] <= self._now - self.config.preempt_after_s
 
-    def _exhausted(self, kind: str) -> bool:
+    def _exhausted(self, kind: str, reservation: Reservation | None = None, extra: int = 0) -> bool:
         """Nothing more can start in this pass: no flavor has a hole for its smallest waiting gang, and
-        preemption cannot help. This is what ends a cycle early when the queue is long."""
+        preemption cannot help. This is what ends a cycle early when the queue is long.
+
+        The smallest-gang test is the policy's historic early stop, kept as it is so that a performance
+        change does not move a decision; it is not exact (a gang larger than any node may still fit across
+        partly free nodes). :meth:`_nothing_fits` adds the reservation: it is exact, so it only ends sooner
+        a walk that would admit nothing more."""
         if kind == "guaranteed" and self._can_preempt:
             return False
         for f, pool in self.pools.items():
             smallest = self._smallest.get(f)
-            if pool.free <= 0 or smallest is None:
+            if pool.free > 0 and smallest is not None and self._hole(pool, smallest):
+                break
+        else:
+            return True
+        return reservation is not None and self._nothing_fits(kind, reservation, extra)
+
+    def _nothing_fits(self, kind: str, reservation: Reservation, extra: int) -> bool:
+        """No pending job could start on any flavor, given the reservation: a gang on the reserved flavor
+        must end before it starts or take no more than the ``extra`` units the reserved job leaves free.
+
+        Conservative over all pending jobs (quotas, budgets, cpus and memory ignored; jobs decided in
+        this cycle still counted), so it never cuts short a walk that could admit a job."""
+        if kind == "guaranteed" and self._can_preempt:
+            return False
+        for f, pool in self.pools.items():
+            if pool.free <= 0:
                 continue
-            if smallest > pool.per_node_max:
-                if pool.free >= smallest:
+            reserved = f == reservation.flavor
+            for units in sorted(self._demand[f]):
+                if units > pool.free:
+                    break
+                if not self._hole(pool, units):
+                    continue
+                if not reserved or units <= extra or self._now + self._shortest_limit(f, units) <= reservation.start:
                     return False
-            elif any(pool.buckets.get(k) for k in range(smallest, pool.per_node_max + 1)):
-                return False
         return True
+
+    @staticmethod
+    def _hole(pool: FlavorPool, units: int) -> bool:
+        """Some node (or, for a gang larger than any node, the flavor) has ``units`` free."""
+        if units > pool.per_node_max:
+            return pool.free >= units
+        buckets = pool.buckets
+        return any(buckets.get(k) for k in range(units, pool.per_node_max + 1))
 
     def _eligible(self, job: PendingJob, now: float) -> str | None:
         p = self.projects.get(job.project)
