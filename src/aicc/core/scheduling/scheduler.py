@@ -85,6 +85,7 @@ class Scheduler:
         self._plans: dict[int, tuple[tuple[str, int], ...]] = {}
         """Per pending job: (flavor, units) in the order the policy tries them, computed once at submit."""
         self._plan_cache: dict[tuple[object, ...], tuple[tuple[str, int], ...]] = {}
+        self._victim_cache: dict[str, tuple[list[RunningJob], int, int]] = {}
 
     # -- deltas -----------------------------------------------------------------------------------
     def set_project(self, project: ProjectState) -> None:
@@ -164,6 +165,7 @@ class Scheduler:
     def add_running(self, job: RunningJob) -> None:
         """A job already running (controller restart, or an admission the caller applied)."""
         self.running[job.id] = job
+        self._victim_cache.clear()
         pool = self.pools[job.flavor]
         for p in job.placements:
             pool.take(p.node, p.devices, p.cpus, p.memory_mb)
@@ -179,6 +181,7 @@ class Scheduler:
         job = self.running.pop(job_id, None)
         if job is None:
             return None
+        self._victim_cache.clear()
         pool = self.pools[job.flavor]
         for p in job.placements:
             pool.give_back(p)
@@ -310,6 +313,7 @@ class Scheduler:
         admitted: set[int] = set()
         settled: set[int] = set()  # decided for this cycle (waiting on its own preemptions)
         skipped: dict[int, int] = {}
+        self._victim_cache.clear()  # the exemption depends on now; and the controller edits ``preempting``
         self._can_preempt = self._preemptable()
         # the smallest waiting gang per flavor; constant during the cycle (queues change only at its end)
         self._smallest = {f: min(d) for f, d in self._demand.items() if d}
@@ -528,6 +532,23 @@ class Scheduler:
                                     borrowed, units))
         res.admissions.append(Admission(job.id, flavor, where, borrowed, p.allocation_id))
 
+    def _victims(self, flavor: str) -> tuple[list[RunningJob], int, int]:
+        """Borrowed jobs on ``flavor`` that may be preempted now, in the order they would be (lowest priority,
+        newest first), their units, and the units already being freed there. Kept for the cycle until the
+        running set or the preempting set changes."""
+        hit = self._victim_cache.get(flavor)
+        if hit is None:
+            running, preempting = self.running, self.preempting
+            coming = sum(running[v].units for v in preempting if v in running and running[v].flavor == flavor)
+            now, after = self._now, self.config.preempt_after_s
+            candidates = sorted(
+                (j for j in running.values()
+                 if j.flavor == flavor and j.borrowed and j.id not in preempting and now - j.start_time >= after),
+                key=lambda j: (j.priority, -j.start_time, -j.id),
+            )
+            hit = self._victim_cache[flavor] = (candidates, sum(j.units for j in candidates), coming)
+        return hit
+
     def _preempt_for(self, job: PendingJob, flavors: list[str]) -> list[int] | None:
         """Victims that make room for ``job`` on one of ``flavors``; [] if enough is already being freed.
 
@@ -536,26 +557,24 @@ class Scheduler:
         for flavor in flavors:
             units = self._units(job, flavor)
             pool = self.pools[flavor]
-            coming = sum(self.running[v].units for v in self.preempting
-                         if v in self.running and self.running[v].flavor == flavor)
+            candidates, total, coming = self._victims(flavor)
             if pool.free + coming >= units:
                 if coming:
                     return []
                 continue  # fits by count but not by node shape: preemption would not help
-            candidates = sorted(
-                (j for j in self.running.values()
-                 if j.flavor == flavor and j.borrowed and j.id not in self.preempting and j.project != job.project
-                 and self._now - j.start_time >= self.config.preempt_after_s),
-                key=lambda j: (j.priority, -j.start_time, -j.id),
-            )
+            if pool.free + coming + total < units:
+                continue  # not enough borrowed capacity there even with every candidate
             chosen: list[int] = []
             freed = pool.free + coming
             for victim in candidates:
+                if victim.project == job.project:
+                    continue
                 chosen.append(victim.id)
                 freed += victim.units
                 if freed >= units:
                     self.preempting.update(chosen)
                     self._borrowing.difference_update(chosen)
+                    self._victim_cache.clear()
                     self._can_preempt = self._preemptable()
                     return chosen
         return None
