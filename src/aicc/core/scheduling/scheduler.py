@@ -286,14 +286,17 @@ class Scheduler:
                 if pos[project] < len(q):
                     skipped.setdefault(project, q[pos[project]][2])
                 continue
-            before = self._version.get(project, 0)
-            while pos[project] < len(q):
-                job_id = q[pos[project]][2]
-                pos[project] += 1
+            version = self._version
+            before = version.get(project, 0)
+            i, n = pos[project], len(q)
+            while i < n:
+                job_id = q[i][2]
+                i += 1
                 yield job_id, room
-                if self._version.get(project, 0) != before:  # admitted: its share grew, re-queue the project
-                    if pos[project] < len(q):
-                        heapq.heappush(heap, (self.share(project, capacity), q[pos[project]], project))
+                if version.get(project, 0) != before:  # admitted: its share grew, re-queue the project
+                    pos[project] = i
+                    if i < n:
+                        heapq.heappush(heap, (self.share(project, capacity), q[i], project))
                     break
 
     # -- the cycle --------------------------------------------------------------------------------
@@ -306,6 +309,7 @@ class Scheduler:
         budget = {p: s.budget_left for p, s in self.projects.items()}
         blocked_shapes: set[tuple[object, ...]] = set()
         reservation: Reservation | None = None
+        r_flavor, r_start = "", 0.0  # the reservation's flavor and start, once there is one
         extra = 0  # units on the reserved flavor the reserved job will not need at its start
         fifo_blocked: int | None = None
         behind: str | None = None  # the one "behind" text of this cycle (the reservation or the FIFO head)
@@ -355,11 +359,10 @@ class Scheduler:
                     pool = pools[flavor]
                     if units > pool.free or units * limit * per_s[flavor] > left:
                         continue
+                    if flavor == r_flavor and now + limit > r_start and units > extra:
+                        continue
                     shape = (flavor, units, job.cpus, job.memory_mb)
                     if shape in blocked_shapes:
-                        continue
-                    if reservation is not None and flavor == reservation.flavor and now + limit > \
-                            reservation.start and units > extra:
                         continue
                     where = pool.place(units, job.cpus, job.memory_mb)
                     if where is None:
@@ -399,6 +402,7 @@ class Scheduler:
                         reservation, extra = self._reserve(job, flavors, now)
                         res.reservation = reservation
                         if reservation is not None:
+                            r_flavor, r_start = reservation.flavor, reservation.start
                             res.reasons[job_id] = reasons.reserved(reservation.flavor, reservation.start)
                             exhausted = self._nothing_fits(kind, reservation, extra)
                             continue
