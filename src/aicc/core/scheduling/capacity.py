@@ -56,7 +56,8 @@ class FlavorPool:
 
     def take(self, node_name: str, devices: tuple[int, ...], cpus: int, memory_mb: int) -> None:
         node = self.nodes[node_name]
-        before = self._bucket(node)
+        cpu = self.flavor.cpu
+        before = node.cpus if cpu else len(node.devices)
         n = len(devices)
         if tuple(node.devices[:n]) == devices:  # placements take the lowest free indexes
             node.devices = node.devices[n:]
@@ -65,9 +66,14 @@ class FlavorPool:
             node.devices = [d for d in node.devices if d not in gone]
         node.cpus -= cpus
         node.memory_mb -= memory_mb
+        after = node.cpus if cpu else len(node.devices)
+        name = node.info.name
+        bucket = self.buckets.get(before)
+        if bucket is not None:
+            bucket.pop(name, None)
         if node.info.available:
-            self.free -= before - self._bucket(node)
-        self._move(node, before)
+            self.free -= before - after
+            self.buckets.setdefault(after, {})[name] = None
 
     def give_back(self, p: Placement) -> None:
         node = self.nodes.get(p.node)

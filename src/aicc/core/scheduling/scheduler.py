@@ -169,13 +169,21 @@ class Scheduler:
         pool = self.pools[job.flavor]
         for p in job.placements:
             pool.take(p.node, p.devices, p.cpus, p.memory_mb)
-        use = self.usage.setdefault(job.project, {})
+        project = job.project
+        use = self.usage.setdefault(project, {})
         use[job.flavor] = use.get(job.flavor, 0) + job.units
         bisect.insort(self._ends[job.flavor], (job.end_by, job.id))
         if job.borrowed and job.id not in self.preempting:
             self._borrowing.add(job.id)
             heapq.heappush(self._borrow_starts, (job.start_time, job.id))
-        self._touch(job.project)
+        old = self._version.get(project, 0)
+        self._touch(project)
+        rooms = self._rooms
+        for key in ((project, "guaranteed"), (project, "borrow")):  # the quota headroom, kept current
+            hit = rooms.get(key)
+            if hit is not None and hit[0] == old:
+                hit[1][job.flavor] -= job.units
+                rooms[key] = (old + 1, hit[1])
 
     def finish(self, job_id: int) -> RunningJob | None:
         job = self.running.pop(job_id, None)
@@ -325,6 +333,7 @@ class Scheduler:
         eligible: dict[int, str | None] = {}  # per project: the window/suspension verdict, once per cycle
         pending, plans = self.pending, self._plans
         per_s = {f: fl.su_rate / 3600.0 for f, fl in self.flavors.items()}
+        rate = {f: fl.su_rate for f, fl in self.flavors.items()}
         pools = self.pools
         for kind in passes:
             exhausted = self._exhausted(kind, reservation, extra)
@@ -376,9 +385,13 @@ class Scheduler:
                             now + job.time_limit_s > reservation.start:
                         extra -= units
                     self._admit(job, flavor, where, units, res)
-                    budget[job.project] -= self._cost(job, flavor)
+                    budget[job.project] -= units * limit / 3600.0 * rate[flavor]
                     admitted.add(job_id)
-                    exhausted = self._exhausted(kind, reservation, extra)
+                    smallest = self._smallest[flavor]
+                    if reservation is None and pool.free > 0 and self._hole(pool, smallest):
+                        exhausted = False  # the flavor it took still has a hole: what _exhausted would say
+                    else:
+                        exhausted = self._exhausted(kind, reservation, extra)
                     continue
                 # it does not fit now
                 flavors = [f for f, _ in fits]
