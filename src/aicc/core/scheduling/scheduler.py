@@ -525,8 +525,7 @@ class Scheduler:
         """Some node (or, for a gang larger than any node, the flavor) has ``units`` free."""
         if units > pool.per_node_max:
             return pool.free >= units
-        buckets = pool.buckets
-        return any(buckets.get(k) for k in range(units, pool.per_node_max + 1))
+        return pool.top >= units
 
     def _eligible(self, job: PendingJob, now: float) -> str | None:
         p = self.projects.get(job.project)
