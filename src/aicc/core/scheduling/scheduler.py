@@ -157,10 +157,13 @@ class Scheduler:
         if job is not None:
             del self._plans[job_id]
             self._count_demand(job, -1)
-            q = self._queues.get(self._queue_of(job), [])
+            queue = self._queue_of(job)
+            q = self._queues.get(queue, [])
             i = bisect.bisect_left(q, _key(job, self.config.order == "fifo"))
             if i < len(q) and q[i][2] == job_id:
                 q.pop(i)
+                if not q:
+                    del self._queues[queue]  # only queues with jobs: a cycle's cost follows them, not all projects
 
     def add_running(self, job: RunningJob) -> None:
         """A job already running (controller restart, or an admission the caller applied)."""
@@ -283,20 +286,22 @@ class Scheduler:
             for key in self._queues.get(0, []):
                 yield key[2], room
             return
-        heap = [(self.share(p, capacity), q[0], p) for p, q in self._queues.items() if q]
+        share = self.share
+        heap = [(share(p, capacity), q[0], p) for p, q in self._queues.items() if q]
         heapq.heapify(heap)
-        pos = dict.fromkeys(self._queues, 0)
+        pos: dict[int, int] = {}
         while heap:
             _, _, project = heapq.heappop(heap)
             q = self._queues[project]
             room = self._room(project, kind)
             if all(v <= 0 for v in room.values()):
-                if pos[project] < len(q):
-                    skipped.setdefault(project, q[pos[project]][2])
+                i = pos.get(project, 0)
+                if i < len(q):
+                    skipped.setdefault(project, q[i][2])
                 continue
             version = self._version
             before = version.get(project, 0)
-            i, n = pos[project], len(q)
+            i, n = pos.get(project, 0), len(q)
             while i < n:
                 job_id = q[i][2]
                 i += 1
@@ -314,7 +319,7 @@ class Scheduler:
         cfg = self.config
         self._now = now
         capacity = self.capacity()
-        budget = {p: s.budget_left for p, s in self.projects.items()}
+        budget: dict[int, float] = {}  # SU left per project this cycle, read when its first job is examined
         blocked_shapes: set[tuple[object, ...]] = set()
         reservation: Reservation | None = None
         r_flavor, r_start = "", 0.0  # the reservation's flavor and start, once there is one
@@ -362,7 +367,9 @@ class Scheduler:
                         res.reasons[job_id] = self._quota_reason(job, self._flavor_order(job))
                     continue
                 placed = None
-                left = budget[job.project]
+                left = budget.get(job.project)
+                if left is None:
+                    left = budget[job.project] = self.projects[job.project].budget_left
                 limit = job.time_limit_s
                 for flavor, units in fits:
                     pool = pools[flavor]
