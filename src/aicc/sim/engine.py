@@ -104,7 +104,7 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
     def fits(j: SimJob) -> bool:
         """Whether the gang can ever start: some acceptable flavor is big enough (and within quota)."""
         return any(capacity.get(f, 0) >= j.accelerators and
-                   (not config.quotas or limits[j.project].get(f, 0) >= j.accelerators) for f in j.flavors)
+                   (not config.quotas or limits[j.project].get(f, 0) >= j.accelerators) for f in j.durations)
 
     def charge(i: int, t: float) -> None:
         """Account the run that ends now: work done, usage, SU, and the budget hold given back."""
@@ -157,17 +157,22 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
 
     nxt = 0
     tick_at = math.inf
+    t = 0.0
+    pools = list(sched.pools.items())
+    series = [busy[f] for f, _ in pools]
     while nxt < n_jobs or heap:
         t = jobs[nxt].submit if nxt < n_jobs else math.inf
         if heap and heap[0][0] <= t:
             t = heap[0][0]
         changed = False
+        moved = False  # capacity changed at this instant (a finish or a cycle): the busy series need a point
         while heap and heap[0][0] <= t:
             _, kind, i, ep = heapq.heappop(heap)
             events += 1
             if kind == _TICK:
                 tick_at = math.inf
                 run_cycle(t)
+                moved = True
                 continue
             if ep != epoch[i]:
                 continue  # a run that was preempted
@@ -187,14 +192,20 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
                 unschedulable += 1
             nxt += 1
         if changed:
+            moved = True
             if cycle_interval <= 0:
                 run_cycle(t)
             elif tick_at == math.inf:
                 tick_at = math.ceil(t / cycle_interval) * cycle_interval
                 heapq.heappush(heap, (tick_at, _TICK, -1, 0))
-        for f, pool in sched.pools.items():
-            busy[f].set(t, pool.total - pool.free)
-        queue.set(t, len(pending_of))
+        if moved:  # the series only change value when capacity or the queue does: same sums, fewer calls
+            for k, (_, pool) in enumerate(pools):
+                series[k].set(t, pool.total - pool.free)
+        if len(pending_of) != queue.value:
+            queue.set(t, len(pending_of))
+    for k, (_, pool) in enumerate(pools):  # the last instant, as every instant once set it
+        series[k].set(t, pool.total - pool.free)
+    queue.set(t, len(pending_of))
     return SimResult(name, jobs, start, end, on, preemptions, unschedulable, unit_s, su,
                      {n: s.budget_su for n, s in specs.items()}, {n: s.weight for n, s in specs.items()},
                      capacity, busy, queue, cycles, events, decisions, runs, policy_s)
