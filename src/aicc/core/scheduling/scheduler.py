@@ -124,6 +124,28 @@ class Scheduler:
         q = self._queues.setdefault(self._queue_of(job), [])
         bisect.insort(q, _key(job, self.config.order == "fifo"))
 
+    def _remove_admitted(self, admitted: set[int]) -> None:
+        """As :meth:`cancel` for each, with a queue that lost many jobs rebuilt once instead of job by job."""
+        per_queue: dict[int, list[PendingJob]] = {}
+        pending, plans = self.pending, self._plans
+        for job_id in admitted:
+            job = pending.pop(job_id)
+            del plans[job_id]
+            self._count_demand(job, -1)
+            per_queue.setdefault(self._queue_of(job), []).append(job)
+        fifo = self.config.order == "fifo"
+        for queue, jobs in per_queue.items():
+            q = self._queues[queue]
+            if len(jobs) > 8:
+                q[:] = [k for k in q if k[2] not in admitted]
+            else:
+                for job in jobs:
+                    i = bisect.bisect_left(q, _key(job, fifo))
+                    if i < len(q) and q[i][2] == job.id:
+                        q.pop(i)
+            if not q:
+                del self._queues[queue]
+
     def _compact_limits(self) -> None:
         """Drop the entries of jobs no longer pending (admitted or cancelled), so the heaps stay small."""
         pending = self.pending
@@ -168,7 +190,8 @@ class Scheduler:
     def add_running(self, job: RunningJob) -> None:
         """A job already running (controller restart, or an admission the caller applied)."""
         self.running[job.id] = job
-        self._victim_cache.clear()
+        if self._victim_cache:
+            self._victim_cache.clear()
         pool = self.pools[job.flavor]
         for p in job.placements:
             pool.take(p.node, p.devices, p.cpus, p.memory_mb)
@@ -180,7 +203,8 @@ class Scheduler:
             self._borrowing.add(job.id)
             heapq.heappush(self._borrow_starts, (job.start_time, job.id))
         old = self._version.get(project, 0)
-        self._touch(project)
+        self._version[project] = old + 1  # as _touch, which it inlines
+        self._share.pop(project, None)
         rooms = self._rooms
         for key in ((project, "guaranteed"), (project, "borrow")):  # the quota headroom, kept current
             hit = rooms.get(key)
@@ -290,26 +314,33 @@ class Scheduler:
         heap = [(share(p, capacity), q[0], p) for p, q in self._queues.items() if q]
         heapq.heapify(heap)
         pos: dict[int, int] = {}
+        version = self._version
         while heap:
             _, _, project = heapq.heappop(heap)
             q = self._queues[project]
-            room = self._room(project, kind)
-            if all(v <= 0 for v in room.values()):
-                i = pos.get(project, 0)
-                if i < len(q):
-                    skipped.setdefault(project, q[i][2])
-                continue
-            version = self._version
-            before = version.get(project, 0)
             i, n = pos.get(project, 0), len(q)
-            while i < n:
-                job_id = q[i][2]
-                i += 1
-                yield job_id, room
-                if version.get(project, 0) != before:  # admitted: its share grew, re-queue the project
-                    pos[project] = i
+            while True:  # once per visit; again at once when the project is still first after an admission
+                room = self._room(project, kind)
+                if not room or max(room.values()) <= 0:
                     if i < n:
-                        heapq.heappush(heap, (self.share(project, capacity), q[i], project))
+                        skipped.setdefault(project, q[i][2])
+                    break
+                before = version.get(project, 0)
+                again = False
+                while i < n:
+                    job_id = q[i][2]
+                    i += 1
+                    yield job_id, room
+                    if version.get(project, 0) != before:  # admitted: its share grew, re-queue the project
+                        if i < n:
+                            entry = (share(project, capacity), q[i], project)
+                            if heap and heap[0] < entry:
+                                pos[project] = i
+                                heapq.heappush(heap, entry)
+                            else:
+                                again = True  # it would be popped next: no need to push it
+                        break
+                if not again:
                     break
 
     # -- the cycle --------------------------------------------------------------------------------
@@ -395,7 +426,8 @@ class Scheduler:
                     budget[job.project] -= units * limit / 3600.0 * rate[flavor]
                     admitted.add(job_id)
                     smallest = self._smallest[flavor]
-                    if reservation is None and pool.free > 0 and self._hole(pool, smallest):
+                    if reservation is None and pool.free > 0 and (
+                            pool.top >= smallest if smallest <= pool.per_node_max else pool.free >= smallest):
                         exhausted = False  # the flavor it took still has a hole: what _exhausted would say
                     else:
                         exhausted = self._exhausted(kind, reservation, extra)
@@ -447,7 +479,7 @@ class Scheduler:
         self._blocked_last = skipped
         for job_id in admitted:
             res.reasons.pop(job_id, None)
-            self.cancel(job_id)  # out of the queues only now: the order generator walks them during the cycle
+        self._remove_admitted(admitted)  # out of the queues only now: the order generator walks them in the cycle
         return res
 
     def _explain_heads(self, res: CycleResult, skipped: dict[int, int]) -> None:
