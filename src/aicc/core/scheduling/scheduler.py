@@ -78,6 +78,9 @@ class Scheduler:
         self._borrow_starts: list[tuple[float, int]] = []  # heap over _borrowing, cleaned lazily
         self._demand: dict[str, dict[int, int]] = {f: {} for f in self.flavors}
         """Per flavor: units asked by pending jobs that accept it -> how many such jobs (for the early stop)."""
+        self._project_demand: dict[int, dict[str, dict[int, int]]] = {}
+        """The same per project: what its waiting jobs ask of each flavor (to skip a project none of whose
+        jobs fits its quota headroom in the guaranteed pass)."""
         self._limits: dict[str, dict[int, list[tuple[float, int]]]] = {f: {} for f in self.flavors}
         """Per flavor and units: a heap of (time limit, job id) of pending jobs, stale entries dropped lazily.
         The shortest limit says whether any job could still backfill before a reservation (the early stop)."""
@@ -98,13 +101,14 @@ class Scheduler:
         self._share.pop(project, None)
 
     def _count_demand(self, job: PendingJob, delta: int) -> None:
+        mine = self._project_demand.setdefault(job.project, {})
         for f in job.flavors:
             if f in self.flavors:
                 units = job.cpus if self.flavors[f].cpu else job.accelerators
-                d = self._demand[f]
-                d[units] = d.get(units, 0) + delta
-                if d[units] <= 0:
-                    del d[units]
+                for d in (self._demand[f], mine.setdefault(f, {})):
+                    d[units] = d.get(units, 0) + delta
+                    if d[units] <= 0:
+                        del d[units]
 
     def submit(self, job: PendingJob) -> None:
         self.pending[job.id] = job
@@ -325,6 +329,8 @@ class Scheduler:
                     if i < n:
                         skipped.setdefault(project, q[i][2])
                     break
+                if kind == "guaranteed" and not self.config.max_examined and self._none_within(project, room):
+                    break  # each of its jobs would be passed over without a word: leave them unvisited
                 before = version.get(project, 0)
                 again = False
                 while i < n:
@@ -342,6 +348,11 @@ class Scheduler:
                         break
                 if not again:
                     break
+
+    def _none_within(self, project: int, room: Mapping[str, float]) -> bool:
+        """No waiting job of ``project`` asks for as little as its headroom on any flavor it accepts."""
+        demand = self._project_demand.get(project, {})
+        return all(not units or min(units) > room[f] for f, units in demand.items())
 
     # -- the cycle --------------------------------------------------------------------------------
     def cycle(self, now: float) -> CycleResult:
