@@ -329,7 +329,8 @@ class Scheduler:
                     if i < n:
                         skipped.setdefault(project, q[i][2])
                     break
-                if kind == "guaranteed" and not self.config.max_examined and self._none_within(project, room):
+                if kind == "guaranteed" and i == 0 and not self.config.max_examined and \
+                        self._none_within(project, room):
                     break  # each of its jobs would be passed over without a word: leave them unvisited
                 before = version.get(project, 0)
                 again = False
