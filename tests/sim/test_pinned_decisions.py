@@ -44,8 +44,21 @@ def _trace() -> Trace:
     return Trace(jobs, throughput=CLASSES)
 
 
-def _digest(policy: str, interval: float) -> str:
-    r = simulate(_trace(), _center(), policy, cycle_interval=interval, decision_log=True)
+def _small_nodes() -> tuple[SimCenter, Trace]:
+    """Philly's shape: 4-GPU nodes, equal rates, mostly single GPUs with gangs larger than a node, overloaded;
+    the projects get the default equal shares. Fragmentation here is what tests the early stops."""
+    nodes = [NodeInfo(f"{f}-{k}", f, 4, 32, 256_000) for f in ("k80", "p100", "v100") for k in range(5)]
+    center = SimCenter("small-nodes", tuple(FlavorInfo(f, 1.0) for f in ("k80", "p100", "v100")), tuple(nodes))
+    t = synthetic(700, projects=5, flavors={"v100": 3.0, "p100": 2.0, "k80": 1.0}, mean_interarrival=40.0,
+                  median_duration=900.0, seed=11)
+    jobs = [replace(j, workload_class=f"c{j.id % 2}") for j in t.jobs]
+    return center, Trace(jobs, throughput={"c0": {"v100": 3.0, "p100": 2.0, "k80": 1.0},
+                                           "c1": {"v100": 1.2, "p100": 1.1, "k80": 1.0}})
+
+
+def _digest(policy: str, interval: float, small: bool = False) -> str:
+    center, trace = _small_nodes() if small else (_center(), _trace())
+    r = simulate(trace, center, policy, cycle_interval=interval, decision_log=True)
     h = hashlib.sha256()
     h.update(json.dumps([r.start, r.end, r.flavor, r.preemptions, r.unschedulable]).encode())
     h.update(json.dumps(r.decisions).encode())
@@ -62,6 +75,15 @@ PINNED = {
 }
 
 
+PINNED_SMALL_NODES = {"fifo": "3ccb5c221d5f2ade", "easy": "ffbb99e2aead205d", "aicc": "5a58a2c1871ba8be",
+                      "hetero": "5a58a2c1871ba8be"}
+
+
 @pytest.mark.parametrize(("policy", "interval"), sorted(PINNED))
 def test_decisions_on_a_seeded_workload_are_unchanged(policy: str, interval: float) -> None:
     assert _digest(policy, interval) == PINNED[(policy, interval)]
+
+
+@pytest.mark.parametrize("policy", sorted(PINNED_SMALL_NODES))
+def test_decisions_on_fragmented_small_nodes_are_unchanged(policy: str) -> None:
+    assert _digest(policy, 0.0, small=True) == PINNED_SMALL_NODES[policy]
