@@ -62,10 +62,14 @@ def _policy(policy: str | PolicyConfig) -> tuple[str, PolicyConfig]:
 
 def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc", *,
              cycle_interval: float = 0.0, decision_log: bool = False, record_runs: bool = False,
-             on_cycle: Callable[[float, CycleResult], None] | None = None) -> SimResult:
-    """Replay ``trace`` on ``center`` under ``policy`` and return what happened to every job."""
+             on_cycle: Callable[[float, CycleResult], None] | None = None, explain: bool = False) -> SimResult:
+    """Replay ``trace`` on ``center`` under ``policy`` and return what happened to every job.
+
+    ``explain``: give waiting jobs their reasons in the cycle results ``on_cycle`` sees, as the controller
+    does; off by default, since the replay reads only decisions (which are the same either way) and reasons
+    for a long queue cost most of a cycle."""
     name, config = _policy(policy)
-    sched = Scheduler(center.flavors, center.nodes, config, trace.throughput)
+    sched = Scheduler(center.flavors, center.nodes, config, trace.throughput, explain=explain)
     capacity = center.capacity()
     su_rate = {f.name: f.su_rate for f in center.flavors}
     specs = center.resolve_projects(trace.projects)

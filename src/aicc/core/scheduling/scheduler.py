@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from aicc.core.scheduling import reasons
 from aicc.core.scheduling.capacity import FlavorPool
@@ -50,8 +50,13 @@ class Scheduler:
         nodes: Iterable[NodeInfo],
         config: PolicyConfig,
         throughput: Mapping[str, Mapping[str, float]] | None = None,
+        *,
+        explain: bool = True,
     ) -> None:
         self.config = config
+        self.explain = explain
+        """False: decisions only. Jobs behind the reservation that could not start anyway are then passed over
+        without a reason (and not counted as examined); the simulator, which reads no reasons, runs so."""
         self.flavors = {f.name: f for f in flavors}
         self.pools = {name: FlavorPool(f) for name, f in self.flavors.items()}
         for n in nodes:
@@ -302,8 +307,9 @@ class Scheduler:
         self._rooms[(project, kind)] = (version, out)
         return out
 
-    def _order(self, kind: str, capacity: Mapping[str, int],
-               skipped: dict[int, int]) -> Iterator[tuple[int, dict[str, float]]]:
+    def _order(self, kind: str, capacity: Mapping[str, int], skipped: dict[int, int],
+               settle: Callable[[int, list[_Key], int, dict[str, float]], bool] | None = None,
+               ) -> Iterator[tuple[int, dict[str, float]]]:
         """Pending jobs in policy order with their project's room; fair-share order is re-read after admissions.
 
         A project with no room on any flavor is skipped whole (its head job id lands in ``skipped``):
@@ -332,6 +338,8 @@ class Scheduler:
                 if kind == "guaranteed" and i == 0 and not self.config.max_examined and \
                         self._none_within(project, room):
                     break  # each of its jobs would be passed over without a word: leave them unvisited
+                if settle is not None and settle(project, q, i, room):
+                    break  # none of its jobs can start: the cycle gave each its reason in one go
                 before = version.get(project, 0)
                 again = False
                 while i < n:
@@ -383,9 +391,50 @@ class Scheduler:
         per_s = {f: fl.su_rate / 3600.0 for f, fl in self.flavors.items()}
         rate = {f: fl.su_rate for f, fl in self.flavors.items()}
         pools = self.pools
+
+        def settle(project: int, q: list[_Key], i: int, room: dict[str, float]) -> bool:
+            """Behind the reservation in the borrowing pass, a project none of whose waiting jobs could be
+            placed: give its jobs the reasons the walk would, without trying to place each."""
+            nonlocal behind
+            if exhausted or reservation is None or cfg.max_examined or \
+                    not self._none_placeable(project, room, reservation, extra):
+                return False
+            if not self.explain:
+                return True
+            why = eligible.get(project, _UNSET)
+            for key in q[i:]:
+                job_id = key[2]
+                if job_id in admitted or job_id in settled or job_id not in pending:
+                    continue
+                res.examined += 1
+                job = pending[job_id]
+                if why is _UNSET:
+                    why = eligible[project] = self._eligible(job, now)
+                if why:
+                    res.reasons[job_id] = why
+                    continue
+                fits = [f for f, units in plans[job_id] if units <= room[f]]
+                if not fits:
+                    res.reasons[job_id] = self._quota_reason(job, self._flavor_order(job))
+                    continue
+                left = budget.get(project)
+                if left is None:
+                    left = budget[project] = self.projects[project].budget_left
+                if left != float("inf"):
+                    cheapest = min(fits, key=lambda f: self._cost(job, f))
+                    if self._cost(job, cheapest) > left:
+                        res.reasons[job_id] = reasons.budget(job.time_limit_s / 3600, self._cost(job, cheapest),
+                                                             left)
+                        continue
+                if behind is None:
+                    behind = reasons.behind_reservation(reservation.job_id)
+                res.reasons[job_id] = behind
+            return True
+
         for kind in passes:
             exhausted = self._exhausted(kind, reservation, extra)
-            for job_id, room in self._order(kind, capacity, skipped):
+            walk = settle if kind == "borrow" else None
+            for job_id, room in self._order(kind, capacity, skipped, walk):
                 if exhausted or (cfg.max_examined and res.examined >= cfg.max_examined):
                     break
                 if job_id in admitted or job_id in settled or job_id not in pending:
@@ -549,6 +598,24 @@ class Scheduler:
         else:
             return True
         return reservation is not None and self._nothing_fits(kind, reservation, extra)
+
+    def _none_placeable(self, project: int, room: Mapping[str, float], reservation: Reservation,
+                        extra: int) -> bool:
+        """No waiting job of ``project`` could be placed now within ``room``: as :meth:`_nothing_fits`, for one
+        project's jobs (cpus, memory and budget ignored, so it errs towards trying)."""
+        for f, demand in self._project_demand.get(project, {}).items():
+            pool = self.pools[f]
+            if not demand or pool.free <= 0:
+                continue
+            reserved = f == reservation.flavor
+            for units in sorted(demand):
+                if units > pool.free or units > room[f]:
+                    break
+                if not self._hole(pool, units):
+                    continue
+                if not reserved or units <= extra or self._now + self._shortest_limit(f, units) <= reservation.start:
+                    return False
+        return True
 
     def _nothing_fits(self, kind: str, reservation: Reservation, extra: int) -> bool:
         """No pending job could start on any flavor, given the reservation: a gang on the reserved flavor
