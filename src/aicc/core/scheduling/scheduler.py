@@ -105,15 +105,19 @@ class Scheduler:
         self._version[project] = self._version.get(project, 0) + 1
         self._share.pop(project, None)
 
-    def _count_demand(self, job: PendingJob, delta: int) -> None:
-        mine = self._project_demand.setdefault(job.project, {})
-        for f in job.flavors:
-            if f in self.flavors:
-                units = job.cpus if self.flavors[f].cpu else job.accelerators
-                for d in (self._demand[f], mine.setdefault(f, {})):
-                    d[units] = d.get(units, 0) + delta
-                    if d[units] <= 0:
-                        del d[units]
+    def _count_demand(self, job: PendingJob, delta: int, plan: tuple[tuple[str, int], ...]) -> None:
+        """Count ``job`` in (or, delta -1, out of) the demand per flavor, overall and for its project."""
+        mine = self._project_demand.get(job.project)
+        if mine is None:
+            mine = self._project_demand[job.project] = {}
+        demand = self._demand
+        for f, units in plan:
+            for d in (demand[f], mine.get(f) or mine.setdefault(f, {})):
+                count = d.get(units, 0) + delta
+                if count > 0:
+                    d[units] = count
+                else:
+                    d.pop(units, None)
 
     def submit(self, job: PendingJob) -> None:
         self.pending[job.id] = job
@@ -122,7 +126,7 @@ class Scheduler:
         if plan is None:
             plan = self._plan_cache[key] = tuple((f, self._units(job, f)) for f in self._flavor_order(job))
         self._plans[job.id] = plan
-        self._count_demand(job, +1)
+        self._count_demand(job, +1, plan)
         for f in job.flavors:
             if f in self.flavors:
                 units = job.cpus if self.flavors[f].cpu else job.accelerators
@@ -139,8 +143,7 @@ class Scheduler:
         pending, plans = self.pending, self._plans
         for job_id in admitted:
             job = pending.pop(job_id)
-            del plans[job_id]
-            self._count_demand(job, -1)
+            self._count_demand(job, -1, plans.pop(job_id))
             per_queue.setdefault(self._queue_of(job), []).append(job)
         fifo = self.config.order == "fifo"
         for queue, jobs in per_queue.items():
@@ -186,8 +189,7 @@ class Scheduler:
     def cancel(self, job_id: int) -> None:
         job = self.pending.pop(job_id, None)
         if job is not None:
-            del self._plans[job_id]
-            self._count_demand(job, -1)
+            self._count_demand(job, -1, self._plans.pop(job_id))
             queue = self._queue_of(job)
             q = self._queues.get(queue, [])
             i = bisect.bisect_left(q, _key(job, self.config.order == "fifo"))
