@@ -28,7 +28,6 @@ from aicc.core.scheduling.model import (
     FlavorInfo,
     NodeInfo,
     PendingJob,
-    Placement,
     PolicyConfig,
     ProjectState,
     Reservation,
@@ -37,6 +36,7 @@ from aicc.core.scheduling.model import (
 
 _Key = tuple[int, float, int]
 _UNSET = "unset"
+_NO_USE: dict[str, int] = {}
 
 
 def _key(job: PendingJob, fifo: bool) -> _Key:
@@ -393,6 +393,7 @@ class Scheduler:
         per_s = {f: fl.su_rate / 3600.0 for f, fl in self.flavors.items()}
         rate = {f: fl.su_rate for f, fl in self.flavors.items()}
         pools = self.pools
+        quotas, use_of = cfg.quotas, self.usage.get
 
         def settle(project: int, q: list[_Key], i: int, room: dict[str, float]) -> bool:
             """Behind the reservation in the borrowing pass, a project none of whose waiting jobs could be
@@ -460,33 +461,35 @@ class Scheduler:
                     if kind != "guaranteed":
                         res.reasons[job_id] = self._quota_reason(job, self._flavor_order(job))
                     continue
-                placed = None
-                left = budget.get(job.project)
+                where = None
+                project = job.project
+                left = budget.get(project)
                 if left is None:
-                    left = budget[job.project] = self.projects[job.project].budget_left
-                limit = job.time_limit_s
+                    left = budget[project] = self.projects[project].budget_left
+                limit, cpus, memory = job.time_limit_s, job.cpus, job.memory_mb
                 for flavor, units in fits:
                     pool = pools[flavor]
                     if units > pool.free or units * limit * per_s[flavor] > left:
                         continue
                     if flavor == r_flavor and now + limit > r_start and units > extra:
                         continue
-                    shape = (flavor, units, job.cpus, job.memory_mb)
-                    if shape in blocked_shapes:
+                    if blocked_shapes and (flavor, units, cpus, memory) in blocked_shapes:
                         continue
-                    where = pool.place(units, job.cpus, job.memory_mb)
-                    if where is None:
-                        blocked_shapes.add(shape)
-                        continue
-                    placed = (flavor, where, units)
-                    break
-                if placed is not None:
-                    flavor, where, units = placed
+                    where = pool.place(units, cpus, memory)
+                    if where is not None:
+                        break
+                    blocked_shapes.add((flavor, units, cpus, memory))
+                if where is not None:
                     if reservation is not None and flavor == reservation.flavor and \
                             now + job.time_limit_s > reservation.start:
                         extra -= units
-                    self._admit(job, flavor, where, units, res)
-                    budget[job.project] -= units * limit / 3600.0 * rate[flavor]
+                    borrowed = quotas and use_of(project, _NO_USE).get(flavor, 0) + units > \
+                        self.projects[project].nominal.get(flavor, 0)
+                    self.add_running(RunningJob(job_id, project, flavor, where, now, limit, job.priority, borrowed,
+                                                units))
+                    res.admissions.append(Admission(job_id, flavor, where, borrowed,
+                                                    self.projects[project].allocation_id))
+                    budget[project] -= units * limit / 3600.0 * rate[flavor]
                     admitted.add(job_id)
                     smallest = self._smallest[flavor]
                     if reservation is None and pool.free > 0 and (
@@ -656,17 +659,6 @@ class Scheduler:
         if now >= p.window_end:
             return reasons.window_ended()
         return None
-
-    def _admit(self, job: PendingJob, flavor: str, where: tuple[Placement, ...], units: int,
-               res: CycleResult) -> None:
-        now = self._now
-        p = self.projects[job.project]
-        borrowed = False
-        if self.config.quotas:
-            borrowed = self.usage.get(job.project, {}).get(flavor, 0) + units > p.nominal.get(flavor, 0)
-        self.add_running(RunningJob(job.id, job.project, flavor, where, now, job.time_limit_s, job.priority,
-                                    borrowed, units))
-        res.admissions.append(Admission(job.id, flavor, where, borrowed, p.allocation_id))
 
     def _victims(self, flavor: str) -> tuple[list[RunningJob], int, int]:
         """Borrowed jobs on ``flavor`` that may be preempted now, in the order they would be (lowest priority,
