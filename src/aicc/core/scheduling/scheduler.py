@@ -213,6 +213,9 @@ class Scheduler:
         if job.borrowed and job.id not in self.preempting:
             self._borrowing.add(job.id)
             heapq.heappush(self._borrow_starts, (job.start_time, job.id))
+            if len(self._borrow_starts) > 4 * len(self._borrowing) + 4096:  # finished ones linger: rebuild
+                self._borrow_starts = [(self.running[j].start_time, j) for j in self._borrowing]
+                heapq.heapify(self._borrow_starts)
         old = self._version.get(project, 0)
         self._version[project] = old + 1  # as _touch, which it inlines
         self._share.pop(project, None)
