@@ -201,7 +201,7 @@ class Scheduler:
     def add_running(self, job: RunningJob) -> None:
         """A job already running (controller restart, or an admission the caller applied)."""
         self.running[job.id] = job
-        if self._victim_cache:
+        if job.borrowed and self._victim_cache:  # only a borrowed job can be a preemption candidate
             self._victim_cache.clear()
         pool = self.pools[job.flavor]
         for p in job.placements:
@@ -672,8 +672,8 @@ class Scheduler:
             running, preempting = self.running, self.preempting
             coming = sum(running[v].units for v in preempting if v in running and running[v].flavor == flavor)
             now, after = self._now, self.config.preempt_after_s
-            candidates = sorted(
-                (j for j in running.values()
+            candidates = sorted(  # every borrowed job not being preempted is in _borrowing
+                (j for j in map(running.__getitem__, self._borrowing)
                  if j.flavor == flavor and j.borrowed and j.id not in preempting and now - j.start_time >= after),
                 key=lambda j: (j.priority, -j.start_time, -j.id),
             )
