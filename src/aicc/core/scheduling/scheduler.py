@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from aicc.core.scheduling import reasons
 from aicc.core.scheduling.capacity import FlavorPool
+from aicc.core.scheduling.demand import Demand
 from aicc.core.scheduling.fairshare import dominant_share
 from aicc.core.scheduling.model import (
     Admission,
@@ -81,15 +82,8 @@ class Scheduler:
         self._head_last: dict[int, int] = {}
         self._smallest: dict[str, int] = {}
         self._borrow_starts: list[tuple[float, int]] = []  # heap over _borrowing, cleaned lazily
-        self._demand: dict[str, dict[int, int]] = {f: {} for f in self.flavors}
-        """Per flavor: units asked by pending jobs that accept it -> how many such jobs (for the early stop)."""
-        self._project_demand: dict[int, dict[str, dict[int, int]]] = {}
-        """The same per project: what its waiting jobs ask of each flavor (to skip a project none of whose
-        jobs fits its quota headroom in the guaranteed pass)."""
-        self._limits: dict[str, dict[int, list[tuple[float, int]]]] = {f: {} for f in self.flavors}
-        """Per flavor and units: a heap of (time limit, job id) of pending jobs, stale entries dropped lazily.
-        The shortest limit says whether any job could still backfill before a reservation (the early stop)."""
-        self._limit_entries = 0
+        self.demand = Demand(self.flavors)
+        """What the waiting jobs ask for (the early stops read it)."""
         self._plans: dict[int, tuple[tuple[str, int], ...]] = {}
         """Per pending job: (flavor, units) in the order the policy tries them, computed once at submit."""
         self._plan_cache: dict[tuple[object, ...], tuple[tuple[str, int], ...]] = {}
@@ -105,20 +99,6 @@ class Scheduler:
         self._version[project] = self._version.get(project, 0) + 1
         self._share.pop(project, None)
 
-    def _count_demand(self, job: PendingJob, delta: int, plan: tuple[tuple[str, int], ...]) -> None:
-        """Count ``job`` in (or, delta -1, out of) the demand per flavor, overall and for its project."""
-        mine = self._project_demand.get(job.project)
-        if mine is None:
-            mine = self._project_demand[job.project] = {}
-        demand = self._demand
-        for f, units in plan:
-            for d in (demand[f], mine.get(f) or mine.setdefault(f, {})):
-                count = d.get(units, 0) + delta
-                if count > 0:
-                    d[units] = count
-                else:
-                    d.pop(units, None)
-
     def submit(self, job: PendingJob) -> None:
         self.pending[job.id] = job
         key = (job.flavors, job.workload_class, job.accelerators, job.cpus)
@@ -126,14 +106,7 @@ class Scheduler:
         if plan is None:
             plan = self._plan_cache[key] = tuple((f, self._units(job, f)) for f in self._flavor_order(job))
         self._plans[job.id] = plan
-        self._count_demand(job, +1, plan)
-        for f in job.flavors:
-            if f in self.flavors:
-                units = job.cpus if self.flavors[f].cpu else job.accelerators
-                heapq.heappush(self._limits[f].setdefault(units, []), (job.time_limit_s, job.id))
-                self._limit_entries += 1
-        if self._limit_entries > 4 * len(self.pending) + 4096:
-            self._compact_limits()
+        self.demand.add(job, plan, self.pending)
         q = self._queues.setdefault(self._queue_of(job), [])
         bisect.insort(q, _key(job, self.config.order == "fifo"))
 
@@ -143,7 +116,7 @@ class Scheduler:
         pending, plans = self.pending, self._plans
         for job_id in admitted:
             job = pending.pop(job_id)
-            self._count_demand(job, -1, plans.pop(job_id))
+            self.demand.remove(job, plans.pop(job_id))
             per_queue.setdefault(self._queue_of(job), []).append(job)
         fifo = self.config.order == "fifo"
         for queue, jobs in per_queue.items():
@@ -158,38 +131,10 @@ class Scheduler:
             if not q:
                 del self._queues[queue]
 
-    def _compact_limits(self) -> None:
-        """Drop the entries of jobs no longer pending (admitted or cancelled), so the heaps stay small."""
-        pending = self.pending
-        total = 0
-        for per_units in self._limits.values():
-            for units, heap in list(per_units.items()):
-                live = [e for e in heap if (j := pending.get(e[1])) is not None and j.time_limit_s == e[0]]
-                if live:
-                    heapq.heapify(live)
-                    per_units[units] = live
-                    total += len(live)
-                else:
-                    del per_units[units]
-        self._limit_entries = total
-
-    def _shortest_limit(self, flavor: str, units: int) -> float:
-        """The shortest time limit among pending jobs asking ``units`` on ``flavor`` (inf if none)."""
-        heap = self._limits[flavor].get(units)
-        pending = self.pending
-        while heap:
-            limit, job_id = heap[0]
-            j = pending.get(job_id)
-            if j is not None and j.time_limit_s == limit:
-                return limit
-            heapq.heappop(heap)
-            self._limit_entries -= 1
-        return float("inf")
-
     def cancel(self, job_id: int) -> None:
         job = self.pending.pop(job_id, None)
         if job is not None:
-            self._count_demand(job, -1, self._plans.pop(job_id))
+            self.demand.remove(job, self._plans.pop(job_id))
             queue = self._queue_of(job)
             q = self._queues.get(queue, [])
             i = bisect.bisect_left(q, _key(job, self.config.order == "fifo"))
@@ -365,7 +310,7 @@ class Scheduler:
 
     def _none_within(self, project: int, room: Mapping[str, float]) -> bool:
         """No waiting job of ``project`` asks for as little as its headroom on any flavor it accepts."""
-        demand = self._project_demand.get(project, {})
+        demand = self.demand.by_project.get(project, {})
         return all(not units or min(units) > room[f] for f, units in demand.items())
 
     # -- the cycle --------------------------------------------------------------------------------
@@ -389,7 +334,7 @@ class Scheduler:
         self._victim_cache.clear()  # the exemption depends on now; and the controller edits ``preempting``
         self._can_preempt = self._preemptable()
         # the smallest waiting gang per flavor; constant during the cycle (queues change only at its end)
-        self._smallest = {f: min(d) for f, d in self._demand.items() if d}
+        self._smallest = {f: min(d) for f, d in self.demand.by_flavor.items() if d}
         exhausted = False
         eligible: dict[int, str | None] = {}  # per project: the window/suspension verdict, once per cycle
         pending, plans = self.pending, self._plans
@@ -611,7 +556,7 @@ class Scheduler:
                         extra: int) -> bool:
         """No waiting job of ``project`` could be placed now within ``room``: as :meth:`_nothing_fits`, for one
         project's jobs (cpus, memory and budget ignored, so it errs towards trying)."""
-        for f, demand in self._project_demand.get(project, {}).items():
+        for f, demand in self.demand.by_project.get(project, {}).items():
             pool = self.pools[f]
             if not demand or pool.free <= 0:
                 continue
@@ -621,7 +566,8 @@ class Scheduler:
                     break
                 if not self._hole(pool, units):
                     continue
-                if not reserved or units <= extra or self._now + self._shortest_limit(f, units) <= reservation.start:
+                if not reserved or units <= extra or \
+                        self._now + self.demand.shortest_limit(f, units, self.pending) <= reservation.start:
                     return False
         return True
 
@@ -637,12 +583,13 @@ class Scheduler:
             if pool.free <= 0:
                 continue
             reserved = f == reservation.flavor
-            for units in sorted(self._demand[f]):
+            for units in sorted(self.demand.by_flavor[f]):
                 if units > pool.free:
                     break
                 if not self._hole(pool, units):
                     continue
-                if not reserved or units <= extra or self._now + self._shortest_limit(f, units) <= reservation.start:
+                if not reserved or units <= extra or \
+                        self._now + self.demand.shortest_limit(f, units, self.pending) <= reservation.start:
                     return False
         return True
 
