@@ -62,10 +62,14 @@ def _policy(policy: str | PolicyConfig) -> tuple[str, PolicyConfig]:
 
 def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc", *,
              cycle_interval: float = 0.0, decision_log: bool = False, record_runs: bool = False,
-             on_cycle: Callable[[float, CycleResult], None] | None = None) -> SimResult:
-    """Replay ``trace`` on ``center`` under ``policy`` and return what happened to every job."""
+             on_cycle: Callable[[float, CycleResult], None] | None = None, explain: bool = False) -> SimResult:
+    """Replay ``trace`` on ``center`` under ``policy`` and return what happened to every job.
+
+    ``explain``: give waiting jobs their reasons in the cycle results ``on_cycle`` sees, as the controller
+    does; off by default, since the replay reads only decisions (which are the same either way) and reasons
+    for a long queue cost most of a cycle."""
     name, config = _policy(policy)
-    sched = Scheduler(center.flavors, center.nodes, config, trace.throughput)
+    sched = Scheduler(center.flavors, center.nodes, config, trace.throughput, explain=explain)
     capacity = center.capacity()
     su_rate = {f.name: f.su_rate for f in center.flavors}
     specs = center.resolve_projects(trace.projects)
@@ -104,7 +108,7 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
     def fits(j: SimJob) -> bool:
         """Whether the gang can ever start: some acceptable flavor is big enough (and within quota)."""
         return any(capacity.get(f, 0) >= j.accelerators and
-                   (not config.quotas or limits[j.project].get(f, 0) >= j.accelerators) for f in j.flavors)
+                   (not config.quotas or limits[j.project].get(f, 0) >= j.accelerators) for f in j.durations)
 
     def charge(i: int, t: float) -> None:
         """Account the run that ends now: work done, usage, SU, and the budget hold given back."""
@@ -157,17 +161,22 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
 
     nxt = 0
     tick_at = math.inf
+    t = 0.0
+    pools = list(sched.pools.items())
+    series = [busy[f] for f, _ in pools]
     while nxt < n_jobs or heap:
         t = jobs[nxt].submit if nxt < n_jobs else math.inf
         if heap and heap[0][0] <= t:
             t = heap[0][0]
         changed = False
+        moved = False  # capacity changed at this instant (a finish or a cycle): the busy series need a point
         while heap and heap[0][0] <= t:
             _, kind, i, ep = heapq.heappop(heap)
             events += 1
             if kind == _TICK:
                 tick_at = math.inf
                 run_cycle(t)
+                moved = True
                 continue
             if ep != epoch[i]:
                 continue  # a run that was preempted
@@ -179,7 +188,7 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
             j = jobs[nxt]
             events += 1
             if fits(j):
-                limit_of[nxt] = max(j.durations.values())
+                limit_of[nxt] = j.time_limit if j.time_limit is not None else max(j.durations.values())
                 pending_of[nxt] = _pending(nxt, j, pid, limit_of[nxt])
                 sched.submit(pending_of[nxt])
                 changed = True
@@ -187,14 +196,20 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
                 unschedulable += 1
             nxt += 1
         if changed:
+            moved = True
             if cycle_interval <= 0:
                 run_cycle(t)
             elif tick_at == math.inf:
                 tick_at = math.ceil(t / cycle_interval) * cycle_interval
                 heapq.heappush(heap, (tick_at, _TICK, -1, 0))
-        for f, pool in sched.pools.items():
-            busy[f].set(t, pool.total - pool.free)
-        queue.set(t, len(pending_of))
+        if moved:  # the series only change value when capacity or the queue does: same sums, fewer calls
+            for k, (_, pool) in enumerate(pools):
+                series[k].set(t, pool.total - pool.free)
+        if len(pending_of) != queue.value:
+            queue.set(t, len(pending_of))
+    for k, (_, pool) in enumerate(pools):  # the last instant, as every instant once set it
+        series[k].set(t, pool.total - pool.free)
+    queue.set(t, len(pending_of))
     return SimResult(name, jobs, start, end, on, preemptions, unschedulable, unit_s, su,
                      {n: s.budget_su for n, s in specs.items()}, {n: s.weight for n, s in specs.items()},
                      capacity, busy, queue, cycles, events, decisions, runs, policy_s)

@@ -24,7 +24,8 @@ class StepSeries:
         if value != self.value:
             self._add(self.since, t, self.value)
             self.since, self.value = t, value
-        self.end = max(self.end, t)
+        if t > self.end:
+            self.end = t
 
     def _add(self, t0: float, t1: float, v: float) -> None:
         if t1 <= t0 or v == 0.0:

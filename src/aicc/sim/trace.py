@@ -34,6 +34,9 @@ class SimJob:
     durations: Mapping[str, float]
     """Seconds of run time on each acceptable flavor (keys, in order of preference)."""
     workload_class: str | None = None
+    time_limit: float | None = None
+    """What the user asked for (reservations, backfill and budget holds use it); None: the longest duration.
+    It must be at least the duration on every flavor: the simulator does not kill jobs at their limit."""
 
     @property
     def flavors(self) -> tuple[str, ...]:

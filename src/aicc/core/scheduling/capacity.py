@@ -33,6 +33,8 @@ class FlavorPool:
     total: int = 0
     free: int = 0
     per_node_max: int = 0
+    top: int = 0
+    """The most units free on one available node (the largest non-empty bucket), kept as buckets change."""
 
     def _bucket(self, node: NodeFree) -> int:
         return node.units(self.flavor.cpu)
@@ -44,19 +46,33 @@ class FlavorPool:
         if info.available:
             self.total += units
             self.free += units
-            self.buckets.setdefault(units, {})[info.name] = None
             self.per_node_max = max(self.per_node_max, units)
+            self._insert(units, info.name)
+
+    def _insert(self, units: int, name: str) -> None:
+        self.buckets.setdefault(units, {})[name] = None
+        if units > self.top:
+            self.top = units
+
+    def _remove(self, units: int, name: str) -> None:
+        bucket = self.buckets.get(units)
+        if bucket is not None:
+            bucket.pop(name, None)
+            if units == self.top and not bucket:
+                top, buckets = units, self.buckets
+                while top > 0 and not buckets.get(top):
+                    top -= 1
+                self.top = top
 
     def _move(self, node: NodeFree, before: int) -> None:
-        bucket = self.buckets.get(before)
-        if bucket is not None:
-            bucket.pop(node.info.name, None)
+        self._remove(before, node.info.name)
         if node.info.available:
-            self.buckets.setdefault(self._bucket(node), {})[node.info.name] = None
+            self._insert(self._bucket(node), node.info.name)
 
     def take(self, node_name: str, devices: tuple[int, ...], cpus: int, memory_mb: int) -> None:
         node = self.nodes[node_name]
-        before = self._bucket(node)
+        cpu = self.flavor.cpu
+        before = node.cpus if cpu else len(node.devices)
         n = len(devices)
         if tuple(node.devices[:n]) == devices:  # placements take the lowest free indexes
             node.devices = node.devices[n:]
@@ -65,9 +81,12 @@ class FlavorPool:
             node.devices = [d for d in node.devices if d not in gone]
         node.cpus -= cpus
         node.memory_mb -= memory_mb
+        after = node.cpus if cpu else len(node.devices)
+        name = node.info.name
+        self._remove(before, name)
         if node.info.available:
-            self.free -= before - self._bucket(node)
-        self._move(node, before)
+            self.free -= before - after
+            self._insert(after, name)
 
     def give_back(self, p: Placement) -> None:
         node = self.nodes.get(p.node)
@@ -91,9 +110,9 @@ class FlavorPool:
             node.info = replace(node.info, available=True)
             self.total += full
             self.free += units
-            self.buckets.setdefault(units, {})[node_name] = None
+            self._insert(units, node_name)
         else:
-            self.buckets.get(units, {}).pop(node_name, None)
+            self._remove(units, node_name)
             node.info = replace(node.info, available=False)
             self.total -= full
             self.free -= units
@@ -103,7 +122,7 @@ class FlavorPool:
         if units > self.free or units <= 0:
             return None
         if units <= self.per_node_max:
-            for k in range(units, self.per_node_max + 1):
+            for k in range(units, self.top + 1):
                 for name in self.buckets.get(k, ()):
                     node = self.nodes[name]
                     if self.flavor.cpu:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from aicc.core.scheduling import reasons
 from aicc.core.scheduling.capacity import FlavorPool
+from aicc.core.scheduling.demand import Demand
 from aicc.core.scheduling.fairshare import dominant_share
 from aicc.core.scheduling.model import (
     Admission,
@@ -28,7 +29,6 @@ from aicc.core.scheduling.model import (
     FlavorInfo,
     NodeInfo,
     PendingJob,
-    Placement,
     PolicyConfig,
     ProjectState,
     Reservation,
@@ -36,6 +36,8 @@ from aicc.core.scheduling.model import (
 )
 
 _Key = tuple[int, float, int]
+_UNSET = "unset"
+_NO_USE: dict[str, int] = {}
 
 
 def _key(job: PendingJob, fifo: bool) -> _Key:
@@ -49,8 +51,13 @@ class Scheduler:
         nodes: Iterable[NodeInfo],
         config: PolicyConfig,
         throughput: Mapping[str, Mapping[str, float]] | None = None,
+        *,
+        explain: bool = True,
     ) -> None:
         self.config = config
+        self.explain = explain
+        """False: decisions only. Jobs behind the reservation that could not start anyway are then passed over
+        without a reason (and not counted as examined); the simulator, which reads no reasons, runs so."""
         self.flavors = {f.name: f for f in flavors}
         self.pools = {name: FlavorPool(f) for name, f in self.flavors.items()}
         for n in nodes:
@@ -75,8 +82,12 @@ class Scheduler:
         self._head_last: dict[int, int] = {}
         self._smallest: dict[str, int] = {}
         self._borrow_starts: list[tuple[float, int]] = []  # heap over _borrowing, cleaned lazily
-        self._demand: dict[str, dict[int, int]] = {f: {} for f in self.flavors}
-        """Per flavor: units asked by pending jobs that accept it -> how many such jobs (for the early stop)."""
+        self.demand = Demand(self.flavors)
+        """What the waiting jobs ask for (the early stops read it)."""
+        self._plans: dict[int, tuple[tuple[str, int], ...]] = {}
+        """Per pending job: (flavor, units) in the order the policy tries them, computed once at submit."""
+        self._plan_cache: dict[tuple[object, ...], tuple[tuple[str, int], ...]] = {}
+        self._victim_cache: dict[str, tuple[list[RunningJob], int, int]] = {}
 
     # -- deltas -----------------------------------------------------------------------------------
     def set_project(self, project: ProjectState) -> None:
@@ -88,48 +99,83 @@ class Scheduler:
         self._version[project] = self._version.get(project, 0) + 1
         self._share.pop(project, None)
 
-    def _count_demand(self, job: PendingJob, delta: int) -> None:
-        for f in job.flavors:
-            if f in self.flavors:
-                units = job.cpus if self.flavors[f].cpu else job.accelerators
-                d = self._demand[f]
-                d[units] = d.get(units, 0) + delta
-                if d[units] <= 0:
-                    del d[units]
-
     def submit(self, job: PendingJob) -> None:
         self.pending[job.id] = job
-        self._count_demand(job, +1)
+        key = (job.flavors, job.workload_class, job.accelerators, job.cpus)
+        plan = self._plan_cache.get(key)
+        if plan is None:
+            plan = self._plan_cache[key] = tuple((f, self._units(job, f)) for f in self._flavor_order(job))
+        self._plans[job.id] = plan
+        self.demand.add(job, plan, self.pending)
         q = self._queues.setdefault(self._queue_of(job), [])
         bisect.insort(q, _key(job, self.config.order == "fifo"))
+
+    def _remove_admitted(self, admitted: set[int]) -> None:
+        """As :meth:`cancel` for each, with a queue that lost many jobs rebuilt once instead of job by job."""
+        per_queue: dict[int, list[PendingJob]] = {}
+        pending, plans = self.pending, self._plans
+        for job_id in admitted:
+            job = pending.pop(job_id)
+            self.demand.remove(job, plans.pop(job_id))
+            per_queue.setdefault(self._queue_of(job), []).append(job)
+        fifo = self.config.order == "fifo"
+        for queue, jobs in per_queue.items():
+            q = self._queues[queue]
+            if len(jobs) > 8:
+                q[:] = [k for k in q if k[2] not in admitted]
+            else:
+                for job in jobs:
+                    i = bisect.bisect_left(q, _key(job, fifo))
+                    if i < len(q) and q[i][2] == job.id:
+                        q.pop(i)
+            if not q:
+                del self._queues[queue]
 
     def cancel(self, job_id: int) -> None:
         job = self.pending.pop(job_id, None)
         if job is not None:
-            self._count_demand(job, -1)
-            q = self._queues.get(self._queue_of(job), [])
+            self.demand.remove(job, self._plans.pop(job_id))
+            queue = self._queue_of(job)
+            q = self._queues.get(queue, [])
             i = bisect.bisect_left(q, _key(job, self.config.order == "fifo"))
             if i < len(q) and q[i][2] == job_id:
                 q.pop(i)
+                if not q:
+                    del self._queues[queue]  # only queues with jobs: a cycle's cost follows them, not all projects
 
     def add_running(self, job: RunningJob) -> None:
         """A job already running (controller restart, or an admission the caller applied)."""
         self.running[job.id] = job
+        if job.borrowed and self._victim_cache:  # only a borrowed job can be a preemption candidate
+            self._victim_cache.clear()
         pool = self.pools[job.flavor]
         for p in job.placements:
             pool.take(p.node, p.devices, p.cpus, p.memory_mb)
-        use = self.usage.setdefault(job.project, {})
+        project = job.project
+        use = self.usage.setdefault(project, {})
         use[job.flavor] = use.get(job.flavor, 0) + job.units
         bisect.insort(self._ends[job.flavor], (job.end_by, job.id))
         if job.borrowed and job.id not in self.preempting:
             self._borrowing.add(job.id)
             heapq.heappush(self._borrow_starts, (job.start_time, job.id))
-        self._touch(job.project)
+            if len(self._borrow_starts) > 4 * len(self._borrowing) + 4096:  # finished ones linger: rebuild
+                self._borrow_starts = [(self.running[j].start_time, j) for j in self._borrowing]
+                heapq.heapify(self._borrow_starts)
+        old = self._version.get(project, 0)
+        self._version[project] = old + 1  # as _touch, which it inlines
+        self._share.pop(project, None)
+        rooms = self._rooms
+        for key in ((project, "guaranteed"), (project, "borrow")):  # the quota headroom, kept current
+            hit = rooms.get(key)
+            if hit is not None and hit[0] == old:
+                hit[1][job.flavor] -= job.units
+                rooms[key] = (old + 1, hit[1])
 
     def finish(self, job_id: int) -> RunningJob | None:
         job = self.running.pop(job_id, None)
         if job is None:
             return None
+        self._victim_cache.clear()
         pool = self.pools[job.flavor]
         for p in job.placements:
             pool.give_back(p)
@@ -211,8 +257,9 @@ class Scheduler:
         self._rooms[(project, kind)] = (version, out)
         return out
 
-    def _order(self, kind: str, capacity: Mapping[str, int],
-               skipped: dict[int, int]) -> Iterator[tuple[int, dict[str, float]]]:
+    def _order(self, kind: str, capacity: Mapping[str, int], skipped: dict[int, int],
+               settle: Callable[[int, list[_Key], int, dict[str, float]], bool] | None = None,
+               ) -> Iterator[tuple[int, dict[str, float]]]:
         """Pending jobs in policy order with their project's room; fair-share order is re-read after admissions.
 
         A project with no room on any flavor is skipped whole (its head job id lands in ``skipped``):
@@ -223,26 +270,48 @@ class Scheduler:
             for key in self._queues.get(0, []):
                 yield key[2], room
             return
-        heap = [(self.share(p, capacity), q[0], p) for p, q in self._queues.items() if q]
+        share = self.share
+        heap = [(share(p, capacity), q[0], p) for p, q in self._queues.items() if q]
         heapq.heapify(heap)
-        pos = dict.fromkeys(self._queues, 0)
+        pos: dict[int, int] = {}
+        version = self._version
         while heap:
             _, _, project = heapq.heappop(heap)
             q = self._queues[project]
-            room = self._room(project, kind)
-            if all(v <= 0 for v in room.values()):
-                if pos[project] < len(q):
-                    skipped.setdefault(project, q[pos[project]][2])
-                continue
-            before = self._version.get(project, 0)
-            while pos[project] < len(q):
-                job_id = q[pos[project]][2]
-                pos[project] += 1
-                yield job_id, room
-                if self._version.get(project, 0) != before:  # admitted: its share grew, re-queue the project
-                    if pos[project] < len(q):
-                        heapq.heappush(heap, (self.share(project, capacity), q[pos[project]], project))
+            i, n = pos.get(project, 0), len(q)
+            while True:  # once per visit; again at once when the project is still first after an admission
+                room = self._room(project, kind)
+                if not room or max(room.values()) <= 0:
+                    if i < n:
+                        skipped.setdefault(project, q[i][2])
                     break
+                if kind == "guaranteed" and i == 0 and not self.config.max_examined and \
+                        self._none_within(project, room):
+                    break  # each of its jobs would be passed over without a word: leave them unvisited
+                if settle is not None and settle(project, q, i, room):
+                    break  # none of its jobs can start: the cycle gave each its reason in one go
+                before = version.get(project, 0)
+                again = False
+                while i < n:
+                    job_id = q[i][2]
+                    i += 1
+                    yield job_id, room
+                    if version.get(project, 0) != before:  # admitted: its share grew, re-queue the project
+                        if i < n:
+                            entry = (share(project, capacity), q[i], project)
+                            if heap and heap[0] < entry:
+                                pos[project] = i
+                                heapq.heappush(heap, entry)
+                            else:
+                                again = True  # it would be popped next: no need to push it
+                        break
+                if not again:
+                    break
+
+    def _none_within(self, project: int, room: Mapping[str, float]) -> bool:
+        """No waiting job of ``project`` asks for as little as its headroom on any flavor it accepts."""
+        demand = self.demand.by_project.get(project, {})
+        return all(not units or min(units) > room[f] for f, units in demand.items())
 
     # -- the cycle --------------------------------------------------------------------------------
     def cycle(self, now: float) -> CycleResult:
@@ -251,78 +320,134 @@ class Scheduler:
         cfg = self.config
         self._now = now
         capacity = self.capacity()
-        budget = {p: s.budget_left for p, s in self.projects.items()}
+        budget: dict[int, float] = {}  # SU left per project this cycle, read when its first job is examined
         blocked_shapes: set[tuple[object, ...]] = set()
         reservation: Reservation | None = None
+        r_flavor, r_start = "", 0.0  # the reservation's flavor and start, once there is one
         extra = 0  # units on the reserved flavor the reserved job will not need at its start
         fifo_blocked: int | None = None
-        behind: str | None = None  # the one "behind reservation" text of this cycle
+        behind: str | None = None  # the one "behind" text of this cycle (the reservation or the FIFO head)
         passes = ("guaranteed", "borrow") if cfg.quotas else ("any",)
         admitted: set[int] = set()
         settled: set[int] = set()  # decided for this cycle (waiting on its own preemptions)
         skipped: dict[int, int] = {}
+        self._victim_cache.clear()  # the exemption depends on now; and the controller edits ``preempting``
         self._can_preempt = self._preemptable()
         # the smallest waiting gang per flavor; constant during the cycle (queues change only at its end)
-        self._smallest = {f: min(d) for f, d in self._demand.items() if d}
-        exhausted = self._exhausted(passes[0])
+        self._smallest = {f: min(d) for f, d in self.demand.by_flavor.items() if d}
+        exhausted = False
         eligible: dict[int, str | None] = {}  # per project: the window/suspension verdict, once per cycle
-        cpu = {f: fl.cpu for f, fl in self.flavors.items()}
+        pending, plans = self.pending, self._plans
         per_s = {f: fl.su_rate / 3600.0 for f, fl in self.flavors.items()}
+        rate = {f: fl.su_rate for f, fl in self.flavors.items()}
         pools = self.pools
-        for kind in passes:
-            exhausted = self._exhausted(kind)
-            for job_id, room in self._order(kind, capacity, skipped):
-                if exhausted or (cfg.max_examined and res.examined >= cfg.max_examined):
-                    break
-                if job_id in admitted or job_id in settled or job_id not in self.pending:
+        quotas, use_of = cfg.quotas, self.usage.get
+
+        def settle(project: int, q: list[_Key], i: int, room: dict[str, float]) -> bool:
+            """Behind the reservation in the borrowing pass, a project none of whose waiting jobs could be
+            placed: give its jobs the reasons the walk would, without trying to place each."""
+            nonlocal behind
+            if exhausted or reservation is None or cfg.max_examined or \
+                    not self._none_placeable(project, room, reservation, extra):
+                return False
+            if not self.explain:
+                return True
+            why = eligible.get(project, _UNSET)
+            for key in q[i:]:
+                job_id = key[2]
+                if job_id in admitted or job_id in settled or job_id not in pending:
                     continue
                 res.examined += 1
-                job = self.pending[job_id]
-                if fifo_blocked is not None and not cfg.backfill:
-                    res.reasons[job_id] = reasons.behind_fifo(fifo_blocked)
+                job = pending[job_id]
+                if why is _UNSET:
+                    why = eligible[project] = self._eligible(job, now)
+                if why:
+                    res.reasons[job_id] = why
                     continue
-                if job.project in eligible:
-                    why = eligible[job.project]
-                else:
+                fits = [f for f, units in plans[job_id] if units <= room[f]]
+                if not fits:
+                    res.reasons[job_id] = self._quota_reason(job, self._flavor_order(job))
+                    continue
+                left = budget.get(project)
+                if left is None:
+                    left = budget[project] = self.projects[project].budget_left
+                if left != float("inf"):
+                    cheapest = min(fits, key=lambda f: self._cost(job, f))
+                    if self._cost(job, cheapest) > left:
+                        res.reasons[job_id] = reasons.budget(job.time_limit_s / 3600, self._cost(job, cheapest),
+                                                             left)
+                        continue
+                if behind is None:
+                    behind = reasons.behind_reservation(reservation.job_id)
+                res.reasons[job_id] = behind
+            return True
+
+        for kind in passes:
+            exhausted = self._exhausted(kind, reservation, extra)
+            walk = settle if kind == "borrow" else None
+            for job_id, room in self._order(kind, capacity, skipped, walk):
+                if exhausted or (cfg.max_examined and res.examined >= cfg.max_examined):
+                    break
+                if job_id in admitted or job_id in settled or job_id not in pending:
+                    continue
+                res.examined += 1
+                job = pending[job_id]
+                if fifo_blocked is not None and not cfg.backfill:
+                    if behind is None:
+                        behind = reasons.behind_fifo(fifo_blocked)
+                    res.reasons[job_id] = behind
+                    continue
+                why = eligible.get(job.project, _UNSET)
+                if why is _UNSET:
                     why = eligible[job.project] = self._eligible(job, now)
                 if why:
                     res.reasons[job_id] = why
                     continue
-                order = self._flavor_order(job)
-                flavors = [f for f in order if (job.cpus if cpu[f] else job.accelerators) <= room[f]]
-                if not flavors:
+                plan = plans[job_id]
+                fits = plan if kind == "any" else [fu for fu in plan if fu[1] <= room[fu[0]]]
+                if not fits:
                     if kind != "guaranteed":
-                        res.reasons[job_id] = self._quota_reason(job, order)
+                        res.reasons[job_id] = self._quota_reason(job, self._flavor_order(job))
                     continue
-                placed = None
-                left = budget[job.project]
-                for flavor in flavors:
-                    units = job.cpus if cpu[flavor] else job.accelerators
-                    if units > pools[flavor].free or units * job.time_limit_s * per_s[flavor] > left:
+                where = None
+                project = job.project
+                left = budget.get(project)
+                if left is None:
+                    left = budget[project] = self.projects[project].budget_left
+                limit, cpus, memory = job.time_limit_s, job.cpus, job.memory_mb
+                for flavor, units in fits:
+                    pool = pools[flavor]
+                    if units > pool.free or units * limit * per_s[flavor] > left:
                         continue
-                    shape = (flavor, units, job.cpus, job.memory_mb)
-                    if shape in blocked_shapes:
+                    if flavor == r_flavor and now + limit > r_start and units > extra:
                         continue
-                    if reservation is not None and flavor == reservation.flavor and now + job.time_limit_s > \
-                            reservation.start and units > extra:
+                    if blocked_shapes and (flavor, units, cpus, memory) in blocked_shapes:
                         continue
-                    where = pools[flavor].place(units, job.cpus, job.memory_mb)
-                    if where is None:
-                        blocked_shapes.add(shape)
-                        continue
-                    placed = (flavor, where, units)
-                    break
-                if placed is not None:
-                    flavor, where, units = placed
+                    where = pool.place(units, cpus, memory)
+                    if where is not None:
+                        break
+                    blocked_shapes.add((flavor, units, cpus, memory))
+                if where is not None:
                     if reservation is not None and flavor == reservation.flavor and \
                             now + job.time_limit_s > reservation.start:
                         extra -= units
-                    self._admit(job, flavor, where, units, res)
-                    budget[job.project] -= self._cost(job, flavor)
+                    borrowed = quotas and use_of(project, _NO_USE).get(flavor, 0) + units > \
+                        self.projects[project].nominal.get(flavor, 0)
+                    self.add_running(RunningJob(job_id, project, flavor, where, now, limit, job.priority, borrowed,
+                                                units))
+                    res.admissions.append(Admission(job_id, flavor, where, borrowed,
+                                                    self.projects[project].allocation_id))
+                    budget[project] -= units * limit / 3600.0 * rate[flavor]
                     admitted.add(job_id)
-                    exhausted = self._exhausted(kind)
+                    smallest = self._smallest[flavor]
+                    if reservation is None and pool.free > 0 and (
+                            pool.top >= smallest if smallest <= pool.per_node_max else pool.free >= smallest):
+                        exhausted = False  # the flavor it took still has a hole: what _exhausted would say
+                    else:
+                        exhausted = self._exhausted(kind, reservation, extra)
                     continue
                 # it does not fit now
+                flavors = [f for f, _ in fits]
                 if left != float("inf"):
                     cheapest = min(flavors, key=lambda f: self._cost(job, f))
                     if self._cost(job, cheapest) > left:
@@ -336,14 +461,16 @@ class Scheduler:
                         res.preemptions.extend(victims)
                         res.reasons[job_id] = reasons.preempting(victims) if victims else \
                             reasons.preemption_in_progress()
-                        exhausted = self._exhausted(kind)
+                        exhausted = self._exhausted(kind, reservation, extra)
                         continue
                 if reservation is None and fifo_blocked is None:
                     if cfg.backfill:
                         reservation, extra = self._reserve(job, flavors, now)
                         res.reservation = reservation
                         if reservation is not None:
+                            r_flavor, r_start = reservation.flavor, reservation.start
                             res.reasons[job_id] = reasons.reserved(reservation.flavor, reservation.start)
+                            exhausted = self._nothing_fits(kind, reservation, extra)
                             continue
                     else:
                         fifo_blocked = job_id
@@ -366,7 +493,7 @@ class Scheduler:
         self._blocked_last = skipped
         for job_id in admitted:
             res.reasons.pop(job_id, None)
-            self.cancel(job_id)  # out of the queues only now: the order generator walks them during the cycle
+        self._remove_admitted(admitted)  # out of the queues only now: the order generator walks them in the cycle
         return res
 
     def _explain_heads(self, res: CycleResult, skipped: dict[int, int]) -> None:
@@ -407,21 +534,71 @@ class Scheduler:
             heapq.heappop(heap)  # finished or already being preempted
         return bool(heap) and heap[0][0] <= self._now - self.config.preempt_after_s
 
-    def _exhausted(self, kind: str) -> bool:
+    def _exhausted(self, kind: str, reservation: Reservation | None = None, extra: int = 0) -> bool:
         """Nothing more can start in this pass: no flavor has a hole for its smallest waiting gang, and
-        preemption cannot help. This is what ends a cycle early when the queue is long."""
+        preemption cannot help. This is what ends a cycle early when the queue is long.
+
+        The smallest-gang test is the policy's historic early stop, kept as it is so that a performance
+        change does not move a decision; it is not exact (a gang larger than any node may still fit across
+        partly free nodes). :meth:`_nothing_fits` adds the reservation: it is exact, so it only ends sooner
+        a walk that would admit nothing more."""
         if kind == "guaranteed" and self._can_preempt:
             return False
         for f, pool in self.pools.items():
             smallest = self._smallest.get(f)
-            if pool.free <= 0 or smallest is None:
+            if pool.free > 0 and smallest is not None and self._hole(pool, smallest):
+                break
+        else:
+            return True
+        return reservation is not None and self._nothing_fits(kind, reservation, extra)
+
+    def _none_placeable(self, project: int, room: Mapping[str, float], reservation: Reservation,
+                        extra: int) -> bool:
+        """No waiting job of ``project`` could be placed now within ``room``: as :meth:`_nothing_fits`, for one
+        project's jobs (cpus, memory and budget ignored, so it errs towards trying)."""
+        for f, demand in self.demand.by_project.get(project, {}).items():
+            pool = self.pools[f]
+            if not demand or pool.free <= 0:
                 continue
-            if smallest > pool.per_node_max:
-                if pool.free >= smallest:
+            reserved = f == reservation.flavor
+            for units in sorted(demand):
+                if units > pool.free or units > room[f]:
+                    break
+                if not self._hole(pool, units):
+                    continue
+                if not reserved or units <= extra or \
+                        self._now + self.demand.shortest_limit(f, units, self.pending) <= reservation.start:
                     return False
-            elif any(pool.buckets.get(k) for k in range(smallest, pool.per_node_max + 1)):
-                return False
         return True
+
+    def _nothing_fits(self, kind: str, reservation: Reservation, extra: int) -> bool:
+        """No pending job could start on any flavor, given the reservation: a gang on the reserved flavor
+        must end before it starts or take no more than the ``extra`` units the reserved job leaves free.
+
+        Conservative over all pending jobs (quotas, budgets, cpus and memory ignored; jobs decided in
+        this cycle still counted), so it never cuts short a walk that could admit a job."""
+        if kind == "guaranteed" and self._can_preempt:
+            return False
+        for f, pool in self.pools.items():
+            if pool.free <= 0:
+                continue
+            reserved = f == reservation.flavor
+            for units in sorted(self.demand.by_flavor[f]):
+                if units > pool.free:
+                    break
+                if not self._hole(pool, units):
+                    continue
+                if not reserved or units <= extra or \
+                        self._now + self.demand.shortest_limit(f, units, self.pending) <= reservation.start:
+                    return False
+        return True
+
+    @staticmethod
+    def _hole(pool: FlavorPool, units: int) -> bool:
+        """Some node (or, for a gang larger than any node, the flavor) has ``units`` free."""
+        if units > pool.per_node_max:
+            return pool.free >= units
+        return pool.top >= units
 
     def _eligible(self, job: PendingJob, now: float) -> str | None:
         p = self.projects.get(job.project)
@@ -433,16 +610,22 @@ class Scheduler:
             return reasons.window_ended()
         return None
 
-    def _admit(self, job: PendingJob, flavor: str, where: tuple[Placement, ...], units: int,
-               res: CycleResult) -> None:
-        now = self._now
-        p = self.projects[job.project]
-        borrowed = False
-        if self.config.quotas:
-            borrowed = self.usage.get(job.project, {}).get(flavor, 0) + units > p.nominal.get(flavor, 0)
-        self.add_running(RunningJob(job.id, job.project, flavor, where, now, job.time_limit_s, job.priority,
-                                    borrowed, units))
-        res.admissions.append(Admission(job.id, flavor, where, borrowed, p.allocation_id))
+    def _victims(self, flavor: str) -> tuple[list[RunningJob], int, int]:
+        """Borrowed jobs on ``flavor`` that may be preempted now, in the order they would be (lowest priority,
+        newest first), their units, and the units already being freed there. Kept for the cycle until the
+        running set or the preempting set changes."""
+        hit = self._victim_cache.get(flavor)
+        if hit is None:
+            running, preempting = self.running, self.preempting
+            coming = sum(running[v].units for v in preempting if v in running and running[v].flavor == flavor)
+            now, after = self._now, self.config.preempt_after_s
+            candidates = sorted(  # every borrowed job not being preempted is in _borrowing
+                (j for j in map(running.__getitem__, self._borrowing)
+                 if j.flavor == flavor and j.borrowed and j.id not in preempting and now - j.start_time >= after),
+                key=lambda j: (j.priority, -j.start_time, -j.id),
+            )
+            hit = self._victim_cache[flavor] = (candidates, sum(j.units for j in candidates), coming)
+        return hit
 
     def _preempt_for(self, job: PendingJob, flavors: list[str]) -> list[int] | None:
         """Victims that make room for ``job`` on one of ``flavors``; [] if enough is already being freed.
@@ -452,26 +635,24 @@ class Scheduler:
         for flavor in flavors:
             units = self._units(job, flavor)
             pool = self.pools[flavor]
-            coming = sum(self.running[v].units for v in self.preempting
-                         if v in self.running and self.running[v].flavor == flavor)
+            candidates, total, coming = self._victims(flavor)
             if pool.free + coming >= units:
                 if coming:
                     return []
                 continue  # fits by count but not by node shape: preemption would not help
-            candidates = sorted(
-                (j for j in self.running.values()
-                 if j.flavor == flavor and j.borrowed and j.id not in self.preempting and j.project != job.project
-                 and self._now - j.start_time >= self.config.preempt_after_s),
-                key=lambda j: (j.priority, -j.start_time, -j.id),
-            )
+            if pool.free + coming + total < units:
+                continue  # not enough borrowed capacity there even with every candidate
             chosen: list[int] = []
             freed = pool.free + coming
             for victim in candidates:
+                if victim.project == job.project:
+                    continue
                 chosen.append(victim.id)
                 freed += victim.units
                 if freed >= units:
                     self.preempting.update(chosen)
                     self._borrowing.difference_update(chosen)
+                    self._victim_cache.clear()
                     self._can_preempt = self._preemptable()
                     return chosen
         return None

@@ -1,0 +1,89 @@
+"""Every decision on a fixed seeded workload, pinned: a speed-up of the policy must not change one.
+
+The digests cover, per cycle, the admissions (job, flavor, borrowed), the preemptions and the reservation,
+and per job its first start, end and flavor. They were recorded with the policy as it was before the
+performance work; a change that means to alter decisions updates them and says why in its commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+
+import pytest
+
+from aicc.core.scheduling import FlavorInfo, NodeInfo
+from aicc.sim.center import ProjectSpec, SimCenter
+from aicc.sim.engine import simulate
+from aicc.sim.trace import Trace, synthetic
+
+SPEEDS = {"h100": 2.0, "a100": 1.5, "l40s": 1.0}
+RATES = {"h100": 2.0, "a100": 1.0, "l40s": 0.6}
+CLASSES = {"c0": {"h100": 3.0, "a100": 1.5, "l40s": 1.0}, "c1": {"h100": 1.2, "a100": 1.1, "l40s": 1.0}}
+
+
+def _center() -> SimCenter:
+    """Mixed node shapes (4 and 8 per node), quotas with borrowing for some projects, a finite budget."""
+    nodes = [NodeInfo(f"h100-{k}", "h100", 8, 64, 512_000) for k in range(4)]
+    nodes += [NodeInfo(f"a100-{k}", "a100", 4, 32, 256_000) for k in range(6)]
+    nodes += [NodeInfo(f"l40s-{k}", "l40s", 4, 32, 256_000) for k in range(4)]
+    projects = {
+        "p0000": ProjectSpec("p0000", 2.0, {"h100": 8, "a100": 8, "l40s": 4}, {"h100": 16, "a100": 8, "l40s": 8}),
+        "p0001": ProjectSpec("p0001", 1.0, {"h100": 8, "a100": 4}, {"h100": 8, "a100": 12, "l40s": 16}),
+        "p0002": ProjectSpec("p0002", 1.0, {"a100": 4, "l40s": 4}, {"h100": 8, "a100": 4, "l40s": 8},
+                             budget_su=4000.0),
+        "p0003": ProjectSpec("p0003", 0.5),
+    }
+    return SimCenter("pinned", tuple(FlavorInfo(f, r) for f, r in RATES.items()), tuple(nodes), projects)
+
+
+def _trace() -> Trace:
+    t = synthetic(600, projects=6, flavors=SPEEDS, mean_interarrival=90.0, median_duration=1200.0, seed=7)
+    jobs = [replace(j, workload_class=f"c{j.id % 2}") if j.id % 3 else j for j in t.jobs]
+    return Trace(jobs, throughput=CLASSES)
+
+
+def _small_nodes() -> tuple[SimCenter, Trace]:
+    """Philly's shape: 4-GPU nodes, equal rates, mostly single GPUs with gangs larger than a node, overloaded;
+    the projects get the default equal shares. Fragmentation here is what tests the early stops."""
+    nodes = [NodeInfo(f"{f}-{k}", f, 4, 32, 256_000) for f in ("k80", "p100", "v100") for k in range(5)]
+    center = SimCenter("small-nodes", tuple(FlavorInfo(f, 1.0) for f in ("k80", "p100", "v100")), tuple(nodes))
+    t = synthetic(700, projects=5, flavors={"v100": 3.0, "p100": 2.0, "k80": 1.0}, mean_interarrival=40.0,
+                  median_duration=900.0, seed=11)
+    jobs = [replace(j, workload_class=f"c{j.id % 2}") for j in t.jobs]
+    return center, Trace(jobs, throughput={"c0": {"v100": 3.0, "p100": 2.0, "k80": 1.0},
+                                           "c1": {"v100": 1.2, "p100": 1.1, "k80": 1.0}})
+
+
+def _digest(policy: str, interval: float, small: bool = False) -> str:
+    center, trace = _small_nodes() if small else (_center(), _trace())
+    r = simulate(trace, center, policy, cycle_interval=interval, decision_log=True)
+    h = hashlib.sha256()
+    h.update(json.dumps([r.start, r.end, r.flavor, r.preemptions, r.unschedulable]).encode())
+    h.update(json.dumps(r.decisions).encode())
+    return h.hexdigest()[:16]
+
+
+PINNED = {
+    ("fifo", 0.0): "8c3d7aaa6f82acb7",
+    ("easy", 0.0): "f34d686363289428",
+    ("aicc", 0.0): "a370cb5e5cb7a6ef",
+    ("hetero", 0.0): "9c73fceff68aacf4",
+    ("aicc", 60.0): "f9a26885a0c5161c",
+    ("hetero", 60.0): "0b15ed7c7ac7a575",
+}
+
+
+PINNED_SMALL_NODES = {"fifo": "3ccb5c221d5f2ade", "easy": "ffbb99e2aead205d", "aicc": "5a58a2c1871ba8be",
+                      "hetero": "5a58a2c1871ba8be"}
+
+
+@pytest.mark.parametrize(("policy", "interval"), sorted(PINNED))
+def test_decisions_on_a_seeded_workload_are_unchanged(policy: str, interval: float) -> None:
+    assert _digest(policy, interval) == PINNED[(policy, interval)]
+
+
+@pytest.mark.parametrize("policy", sorted(PINNED_SMALL_NODES))
+def test_decisions_on_fragmented_small_nodes_are_unchanged(policy: str) -> None:
+    assert _digest(policy, 0.0, small=True) == PINNED_SMALL_NODES[policy]
