@@ -235,3 +235,21 @@ def test_a_gang_larger_than_a_node_still_starts_across_fragments_behind_a_reserv
     r = s.cycle(10.0)
     assert r.reservation is not None and r.reservation.job_id == 10 and r.reservation.start == 100.0
     assert admitted(r) == [12]
+
+
+def test_a_preempting_job_keeps_the_free_units_it_needs_until_its_victims_are_gone() -> None:
+    """Without the hold, a small borrower takes the free GPUs in the same cycle and is preempted in turn."""
+    s = center(h100_nodes=1, per_node=4)
+    project(s, 1, h100=0, borrow=4)  # borrows
+    project(s, 2, h100=4, borrow=0)  # entitled to the whole node
+    project(s, 3, h100=0, borrow=4)  # another borrower, waiting for free GPUs
+    s.submit(job(1, 1, gpus=2, t=0))
+    assert admitted(s.cycle(now=0)) == [1]  # 2 of 4 GPUs borrowed, 2 free
+    s.submit(job(10, 2, gpus=4, t=10))  # within quota, needs all 4
+    s.submit(job(20, 3, gpus=1, t=11))  # would fit in the 2 free GPUs
+    r = s.cycle(now=700)
+    assert r.preemptions == [1] and admitted(r) == []  # job 20 does not take what job 10 is waiting for
+    assert admitted(s.cycle(now=701)) == []  # still held while the victim exits
+    s.requeue(1, job(1, 1, gpus=2, t=0))
+    r = s.cycle(now=710)
+    assert admitted(r) == [10] and r.preemptions == []

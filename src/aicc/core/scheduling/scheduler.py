@@ -71,6 +71,7 @@ class Scheduler:
         self._ends: dict[str, list[tuple[float, int]]] = {f: [] for f in self.flavors}  # (end_by, job id)
         self.preempting: set[int] = set()
         self._can_preempt = False
+        self._preempt_flavor = ""  # the flavor _preempt_for last chose
         self._now = 0.0
         self._order_cache: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
         self._version: dict[int, int] = {}  # bumped when a project's usage changes
@@ -330,6 +331,7 @@ class Scheduler:
         passes = ("guaranteed", "borrow") if cfg.quotas else ("any",)
         admitted: set[int] = set()
         settled: set[int] = set()  # decided for this cycle (waiting on its own preemptions)
+        held: dict[str, int] = {}  # free units a preempting job keeps for itself until its victims are gone
         skipped: dict[int, int] = {}
         self._victim_cache.clear()  # the exemption depends on now; and the controller edits ``preempting``
         self._can_preempt = self._preemptable()
@@ -417,7 +419,7 @@ class Scheduler:
                 limit, cpus, memory = job.time_limit_s, job.cpus, job.memory_mb
                 for flavor, units in fits:
                     pool = pools[flavor]
-                    if units > pool.free or units * limit * per_s[flavor] > left:
+                    if units > pool.free - held.get(flavor, 0) or units * limit * per_s[flavor] > left:
                         continue
                     if flavor == r_flavor and now + limit > r_start and units > extra:
                         continue
@@ -454,10 +456,14 @@ class Scheduler:
                         hours = job.time_limit_s / 3600
                         res.reasons[job_id] = reasons.budget(hours, self._cost(job, cheapest), left)
                         continue
-                if kind == "guaranteed" and self._can_preempt:
+                if kind == "guaranteed" and (self._can_preempt or self._coming(flavors)):
                     victims = self._preempt_for(job, flavors)
                     if victims is not None:
                         settled.add(job_id)
+                        # keep the free part of its gang: a later, smaller job must not take it meanwhile
+                        # (it would be preempted next, and capacity would change hands back and forth)
+                        flavor = self._preempt_flavor
+                        held[flavor] = min(pools[flavor].free, held.get(flavor, 0) + self._units(job, flavor))
                         res.preemptions.extend(victims)
                         res.reasons[job_id] = reasons.preempting(victims) if victims else \
                             reasons.preemption_in_progress()
@@ -627,6 +633,10 @@ class Scheduler:
             hit = self._victim_cache[flavor] = (candidates, sum(j.units for j in candidates), coming)
         return hit
 
+    def _coming(self, flavors: list[str]) -> bool:
+        """Capacity is already being freed on one of ``flavors`` (victims in their grace period)."""
+        return bool(self.preempting) and any(self._victims(f)[2] for f in flavors)
+
     def _preempt_for(self, job: PendingJob, flavors: list[str]) -> list[int] | None:
         """Victims that make room for ``job`` on one of ``flavors``; [] if enough is already being freed.
 
@@ -636,6 +646,7 @@ class Scheduler:
             units = self._units(job, flavor)
             pool = self.pools[flavor]
             candidates, total, coming = self._victims(flavor)
+            self._preempt_flavor = flavor
             if pool.free + coming >= units:
                 if coming:
                     return []
