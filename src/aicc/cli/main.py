@@ -7,6 +7,7 @@ Rich) are imported inside the commands that need them, to keep start-up fast.
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Annotated
 
@@ -66,6 +67,11 @@ def server(
     sys.setswitchinterval(0.0005)
     application = create_app()
     application.router.on_startup.append(_threads)
+    # The long-lived objects (modules, routes, models) out of the collector's way, and fewer full
+    # collections: a gen-2 pass over them stalled every request in flight for tens of milliseconds.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
 
 
