@@ -10,7 +10,7 @@ import time
 
 from sqlalchemy import select
 
-from aicc.store.models import UsageRow
+from aicc.store.models import UsageRow, utcnow
 from tests.controller.conftest import Harness
 from tests.world import World
 
@@ -157,3 +157,18 @@ def test_lost_run_is_requeued_with_the_reason(harness: Harness) -> None:
     assert "requeued" in job["reason"] or job["state"] in ("admitted", "running")
     harness.client.post(f"/api/v1/jobs/{job_id}/cancel", headers=H(w.a.member_token))
     harness.until_state(job_id, "cancelled")
+
+
+def test_a_job_cancelled_while_the_cycle_plans_is_not_admitted(harness: Harness) -> None:
+    """Planning reads a snapshot; its admissions are written only to jobs still pending."""
+    w = harness.world
+    job_id = harness.submit(w.a.member_token, accelerators=1, flavors=["h100"], command=["sleep", "30"])
+    with harness.db.read() as s:
+        decision = harness.controller.planner.plan(s, utcnow())
+    assert job_id in decision.admitted
+    r = harness.client.post(f"/api/v1/jobs/{job_id}/cancel", headers=H(w.a.member_token))
+    assert r.status_code == 200
+    with harness.db.write() as s:
+        harness.controller.planner.apply(s, decision)
+    job = harness.job(job_id)
+    assert job["state"] == "cancelled" and job["flavor"] is None and job["placement"] is None

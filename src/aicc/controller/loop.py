@@ -268,8 +268,10 @@ class Controller:
         if probe or self._available is None:
             self._available = self._availability()
         available = self._available
-        with self.db.write() as s:
+        with self.db.read() as s:  # think on a snapshot: submissions keep flowing meanwhile
             decision = self.planner.plan(s, now, available)
+        with self.db.write() as s:
+            self.planner.apply(s, decision)
             for job_id in decision.preempt:
                 job = s.get(JobRow, job_id)
                 if job is not None and job.state in LIVE:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from aicc.core.benchmarks import explain_choice
@@ -37,6 +37,7 @@ from aicc.services.datazone import grants
 from aicc.store.models import AllocationRow, DatasetRow, FlavorRow, JobRow, NodeRow, ProjectRow
 
 SUBMITTED_REASON = "waiting for the next scheduling cycle"
+JOBS = cast(Table, JobRow.__table__)
 LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
 FAILED_DEP = (JobState.FAILED.value, JobState.CANCELLED.value, JobState.TIMED_OUT.value)
 
@@ -46,6 +47,8 @@ class Decision:
     admitted: list[int] = field(default_factory=list)
     preempt: list[int] = field(default_factory=list)
     examined: int = 0
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    """Row changes for pending jobs (admissions, reasons, settled dependencies), written by ``apply``."""
 
 
 def _ts(t: dt.datetime) -> float:
@@ -136,17 +139,24 @@ class Planner:
         for job in pending:
             if job.reason == SUBMITTED_REASON and job.id not in updates:
                 updates[job.id] = {"id": job.id, "reason": IDLE}
-        self._write(s, list(updates.values()))
+        decision.updates = list(updates.values())
         return decision
 
     @staticmethod
-    def _write(s: Session, updates: list[dict[str, Any]]) -> None:
-        """Bulk UPDATE by primary key, grouped by the set of columns (one executemany each)."""
+    def apply(s: Session, decision: Decision) -> None:
+        """Write a plan made on a read snapshot, only to jobs still pending (a cancel may have come since).
+
+        Planning only reads, so submissions are not kept waiting while a cycle thinks; this short step
+        is all that holds the write lock. Grouped by the set of columns: one executemany each."""
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for u in updates:
+        for u in decision.updates:
             groups.setdefault(tuple(sorted(u)), []).append(u)
-        for rows in groups.values():
-            s.execute(update(JobRow), rows)
+        table = JOBS
+        for cols, rows in groups.items():
+            stmt = (update(table)
+                    .where(table.c.id == bindparam("v_id"), table.c.state == JobState.PENDING.value)
+                    .values({c: bindparam(f"v_{c}") for c in cols if c != "id"}))
+            s.execute(stmt, [{f"v_{k}": v for k, v in row.items()} for row in rows])
 
     def _projects(self, s: Session, sched: Scheduler, now: dt.datetime, live: list[JobRow],
                   rates: dict[str, tuple[float, bool]]) -> None:
