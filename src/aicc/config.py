@@ -9,6 +9,7 @@ AICC_MAX_ARRAY        most tasks in one job array (default 10,000)
 AICC_CONTROLLER       "on" (default) runs the scheduling controller inside `aicc server`; "off" serves the API only
 AICC_TICK_SECONDS     controller period between wake-ups (default 2 s); submits and finishes wake it at once
 AICC_PREEMPT_GRACE    seconds between SIGTERM and SIGKILL when a job is cancelled or preempted (default 10)
+AICC_MAX_STARTS       most jobs one scheduling cycle admits; the next cycle follows at once (default 1000)
 AICC_PREEMPT_AFTER    seconds a job on borrowed capacity runs before it may be preempted (default 600)
 AICC_JOB_PREFIX       engine-visible job names are PREFIX-<job>-<attempt> (default "aicc"); give each AICC
                       its own when several share one Slurm cluster
@@ -39,6 +40,7 @@ class Settings:
     tick_s: float = 2.0
     preempt_grace_s: float = 10.0
     preempt_after_s: float = 600.0
+    max_starts_per_cycle: int = 1000
     job_prefix: str = "aicc"
     slurm_dir: Path | None = None
     data_root: Path | None = None
@@ -80,6 +82,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         tick_s=float(e.get("AICC_TICK_SECONDS", "2")),
         preempt_grace_s=float(e.get("AICC_PREEMPT_GRACE", "10")),
         preempt_after_s=float(e.get("AICC_PREEMPT_AFTER", "600")),
+        max_starts_per_cycle=int(e.get("AICC_MAX_STARTS", "1000")),
         job_prefix=e.get("AICC_JOB_PREFIX", "aicc"),
         slurm_dir=Path(e["AICC_SLURM_DIR"]) if e.get("AICC_SLURM_DIR") else None,
         data_root=Path(e["AICC_DATA_ROOT"]).absolute() if e.get("AICC_DATA_ROOT") else None,

@@ -50,6 +50,7 @@ class CycleReport:
     finished: list[int] = field(default_factory=list)
     started: list[int] = field(default_factory=list)
     preempted: list[int] = field(default_factory=list)
+    capped: bool = False  # the cycle stopped at its admission cap; more may fit
     seconds: float = 0.0
 
 
@@ -62,7 +63,7 @@ class Controller:
         # Placement by the testbed's throughput matrix (DESIGN, admission step 3): with no valid benchmark for a
         # job's class it is the same cheapest-first order as before.
         self.planner = Planner(replace(POLICIES["aicc"], preempt_after_s=settings.preempt_after_s,
-                                       placement="throughput"))
+                                       placement="throughput", max_starts=settings.max_starts_per_cycle))
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -72,6 +73,7 @@ class Controller:
         self._engine_news = False
         self._last_full = 0.0
         self._last_housekeeping = -HOUSEKEEPING_S
+        self._capped = False
         self._available: dict[str, bool] | None = None
         self.cycles = 0
 
@@ -141,8 +143,8 @@ class Controller:
             # A burst of submits wakes us once per submit; a short pause lets one cycle take the whole
             # burst instead of contending with it for the database and the interpreter.
             self._stop.wait(MIN_GAP_S)
-            if report.finished or report.preempted:
-                continue  # capacity freed: schedule again at once
+            if report.finished or report.preempted or report.capped:
+                continue  # capacity freed, or the last cycle stopped at its admission cap: schedule again at once
             self._wake.wait(self.settings.tick_s)
 
     # -- one cycle ----------------------------------------------------------------------------
@@ -161,6 +163,7 @@ class Controller:
             self._housekeeping(now)
         to_start, to_preempt = self._schedule(now, probe=full)
         report.preempted = to_preempt
+        report.capped = self._capped
         self._start(to_start, report)
         if report.started and full:
             self._reconcile(CycleReport())  # pick up the start times at once
@@ -281,6 +284,7 @@ class Controller:
                 JobRow.state == JobState.ADMITTED.value, JobRow.external_id.is_(None))).scalars()]
         if decision.preempt:
             self._signal_cancels()
+        self._capped = decision.capped
         return to_start, decision.preempt
 
     def _start(self, job_ids: list[int], report: CycleReport) -> None:

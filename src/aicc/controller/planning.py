@@ -49,6 +49,8 @@ class Decision:
     examined: int = 0
     updates: list[dict[str, Any]] = field(default_factory=list)
     """Row changes for pending jobs (admissions, reasons, settled dependencies), written by ``apply``."""
+    capped: bool = False
+    """The cycle stopped at the policy's ``max_starts``: run the next one at once."""
 
 
 def _ts(t: dt.datetime) -> float:
@@ -117,7 +119,7 @@ class Planner:
                                     classes[job.id]))
         result = sched.cycle(_ts(now))
         by_id = {j.id: j for j in pending}
-        decision = Decision(preempt=list(result.preemptions), examined=result.examined)
+        decision = Decision(preempt=list(result.preemptions), examined=result.examined, capped=result.capped)
         su = {f.name: f.su_rate for f in flavors.values()}
         for a in result.admissions:
             why = ""

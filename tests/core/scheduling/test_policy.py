@@ -253,3 +253,23 @@ def test_a_preempting_job_keeps_the_free_units_it_needs_until_its_victims_are_go
     s.requeue(1, job(1, 1, gpus=2, t=0))
     r = s.cycle(now=710)
     assert admitted(r) == [10] and r.preemptions == []
+
+
+def test_max_starts_caps_a_cycle_and_the_next_one_continues_in_the_same_order() -> None:
+    from dataclasses import replace
+
+    from aicc.core.scheduling import POLICIES
+
+    capped = center(h100_nodes=2, per_node=4, policy=replace(POLICIES["aicc"], max_starts=3))
+    free = center(h100_nodes=2, per_node=4)
+    for s in (capped, free):
+        project(s, 1, h100=8, borrow=0)
+        for i in range(6):
+            s.submit(job(i + 1, 1, t=i))
+    r1 = capped.cycle(now=0)
+    assert admitted(r1) == [1, 2, 3] and r1.capped
+    r2 = capped.cycle(now=0)
+    assert admitted(r2) == [4, 5, 6]
+    r3 = capped.cycle(now=0)
+    assert admitted(r3) == [] and not r3.capped  # nothing more: the controller goes back to waiting
+    assert admitted(r1) + admitted(r2) == admitted(free.cycle(now=0))

@@ -109,6 +109,10 @@ class PolicyConfig:
     it makes progress before it can be sent back, and capacity does not ping-pong between projects."""
     max_examined: int = 0
     """Stop after examining this many jobs in one cycle (0: no limit), as Slurm's bf_max_job_test."""
+    max_starts: int = 0
+    """Admit at most this many jobs in one cycle (0: no limit), as Slurm's sched_max_job_start: a center
+    that comes up to a long queue drains it in short cycles, still answering submits and cancels between
+    them, instead of one long one. The controller runs the next cycle at once when this cut one short."""
 
 
 POLICIES: dict[str, PolicyConfig] = {
@@ -148,3 +152,5 @@ class CycleResult:
     """Projects skipped whole (no quota room): the reason for all their pending jobs."""
     idle_reason: str = ""
     """For pending jobs not examined this cycle (the center is full)."""
+    capped: bool = False
+    """The cycle stopped at ``max_starts`` admissions: more may fit, run another at once."""

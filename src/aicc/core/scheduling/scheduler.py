@@ -385,10 +385,15 @@ class Scheduler:
             return True
 
         for kind in passes:
+            if res.capped:
+                break
             exhausted = self._exhausted(kind, reservation, extra)
             walk = settle if kind == "borrow" else None
             for job_id, room in self._order(kind, capacity, skipped, walk):
                 if exhausted or (cfg.max_examined and res.examined >= cfg.max_examined):
+                    break
+                if cfg.max_starts and len(admitted) >= cfg.max_starts:
+                    res.capped = True
                     break
                 if job_id in admitted or job_id in settled or job_id not in pending:
                     continue
