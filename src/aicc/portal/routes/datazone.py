@@ -11,17 +11,16 @@ refuses exactly what the API refuses.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from aicc.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.tenancy import OrgRole
 from aicc.portal.app import Member, PortalRoute
-from aicc.portal.session import check_csrf
+from aicc.portal.forms import attempt, checked, notice, refusal
 from aicc.portal.tables import sort_page
 from aicc.portal.view import View
 from aicc.services import audit, job_search
@@ -31,7 +30,6 @@ from aicc.store.models import DatasetRow, JobRow, OrganizationRow, ProjectRow, U
 router = APIRouter(route_class=PortalRoute)
 Csrf = Annotated[str, Form(max_length=100)]
 Comment = Annotated[str, Form(max_length=5000)]
-REFUSALS = (InvalidInput, Conflict, Forbidden)
 SHOW_BYTES = 256 * 1024
 AUDIT_PAGE = 50
 
@@ -45,28 +43,8 @@ NOTICES = {
 }
 
 
-def _checked(view: View, csrf: str) -> None:
-    assert view.me is not None
-    check_csrf(view.me.csrf, csrf)
 
 
-def _notice(view: View, done: str) -> str | None:
-    return view._(NOTICES[done]) if done in NOTICES else None
-
-
-def _refusal(view: View, exc: DomainError) -> str:
-    return view._("Nothing changed: {detail}", detail=view.reason(exc.detail or "Invalid input"))
-
-
-def _attempt(view: View, change: Callable[[Session], Any], back: Callable[[int, str], Response],
-             target: str) -> Response:
-    try:
-        with view.db.write() as s:
-            change(s)
-    except REFUSALS as exc:
-        status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, Forbidden) else 422
-        return back(status, _refusal(view, exc))
-    return RedirectResponse(target, status_code=303)
 
 
 def custodian_orgs(view: View) -> list[int]:
@@ -78,7 +56,7 @@ def custodian_orgs(view: View) -> list[int]:
 
 @router.get("/datazone")
 def hub(view: Member, done: str = "") -> Response:
-    return render_hub(view, notice=_notice(view, done))
+    return render_hub(view, notice=notice(view, NOTICES, done))
 
 
 def render_hub(view: View, *, status: int = 200, error: str | None = None, notice: str | None = None,
@@ -138,8 +116,8 @@ def dataset_page(view: Member, dataset_id: int) -> Response:
 
 @router.post("/datazone/datasets/{dataset_id}/publish")
 def publish(view: Member, dataset_id: int, csrf: Csrf = "") -> Response:
-    _checked(view, csrf)
-    return _attempt(view, lambda s: datasets.publish(s, view.principal, view.settings, dataset_id),
+    checked(view, csrf)
+    return attempt(view, lambda s: datasets.publish(s, view.principal, view.settings, dataset_id),
                     lambda st, e: render_hub(view, status=st, error=e), "/datazone?done=published")
 
 
@@ -149,7 +127,7 @@ def publish(view: Member, dataset_id: int, csrf: Csrf = "") -> Response:
 def request_grant(view: Member, csrf: Csrf = "", dataset: Annotated[str, Form(max_length=63)] = "",
                   project_id: Annotated[int, Form(ge=1)] = 1, purpose: Comment = "",
                   expires: Annotated[str, Form(max_length=40)] = "") -> Response:
-    _checked(view, csrf)
+    checked(view, csrf)
     values = {"dataset": dataset, "project_id": str(project_id), "purpose": purpose, "expires": expires}
 
     def change(s: Session) -> None:
@@ -165,16 +143,16 @@ def request_grant(view: Member, csrf: Csrf = "", dataset: Annotated[str, Form(ma
         return render_hub(view, status=status, error=error, values=values)
 
     try:
-        return _attempt(view, change, back, "/datazone?done=requested")
+        return attempt(view, change, back, "/datazone?done=requested")
     except NotFound as exc:  # an unknown dataset or project: said on the form, as the API says it
-        return back(404, _refusal(view, exc))
+        return back(404, refusal(view, exc))
 
 
 @router.post("/datazone/grants/{grant_id}/decision")
 def decide_grant(view: Member, grant_id: int, csrf: Csrf = "", approve: Annotated[str, Form(max_length=3)] = "",
                  comment: Comment = "") -> Response:
-    _checked(view, csrf)
-    return _attempt(view, lambda s: grants.decide(s, view.principal, grant_id, approve=approve == "yes",
+    checked(view, csrf)
+    return attempt(view, lambda s: grants.decide(s, view.principal, grant_id, approve=approve == "yes",
                                                   comment=comment.strip()),
                     lambda st, e: render_hub(view, status=st, error=e), "/datazone?done=decided")
 
@@ -182,9 +160,9 @@ def decide_grant(view: Member, grant_id: int, csrf: Csrf = "", approve: Annotate
 @router.post("/datazone/grants/{grant_id}/revoke")
 def revoke_grant(view: Member, grant_id: int, csrf: Csrf = "", comment: Comment = "",
                  stop_running: Annotated[str, Form(max_length=3)] = "") -> Response:
-    _checked(view, csrf)
+    checked(view, csrf)
     stop = stop_running == "on"
-    response = _attempt(view, lambda s: grants.revoke(s, view.principal, grant_id, comment=comment.strip(),
+    response = attempt(view, lambda s: grants.revoke(s, view.principal, grant_id, comment=comment.strip(),
                                                       stop_running=stop),
                         lambda st, e: render_hub(view, status=st, error=e),
                         "/datazone?done=" + ("stopped" if stop else "revoked"))
@@ -199,7 +177,7 @@ def revoke_grant(view: Member, grant_id: int, csrf: Csrf = "", comment: Comment 
 
 @router.get("/datazone/outputs/{request_id}")
 def output_page(view: Member, request_id: int, done: str = "") -> Response:
-    return render_output(view, request_id, notice=_notice(view, done))
+    return render_output(view, request_id, notice=notice(view, NOTICES, done))
 
 
 def render_output(view: View, request_id: int, *, status: int = 200, error: str | None = None,
@@ -222,8 +200,8 @@ def render_output(view: View, request_id: int, *, status: int = 200, error: str 
 @router.post("/datazone/outputs/{request_id}/files/{file_id}/decision")
 def decide_file(view: Member, request_id: int, file_id: int, csrf: Csrf = "",
                 approve: Annotated[str, Form(max_length=3)] = "", comment: Comment = "") -> Response:
-    _checked(view, csrf)
-    return _attempt(view, lambda s: outputs.decide(s, view.principal, view.settings, request_id, file_id,
+    checked(view, csrf)
+    return attempt(view, lambda s: outputs.decide(s, view.principal, view.settings, request_id, file_id,
                                                    approve=approve == "yes", comment=comment.strip()),
                     lambda st, e: render_output(view, request_id, status=st, error=e),
                     f"/datazone/outputs/{request_id}?done=file#file-{file_id}")

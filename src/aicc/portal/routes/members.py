@@ -15,9 +15,9 @@ from fastapi.responses import RedirectResponse, Response
 from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.tenancy import OrgRole
 from aicc.portal.app import Member, PortalRoute
+from aicc.portal.forms import checked
 from aicc.portal.routes.admin import render_org
 from aicc.portal.routes.home import render_project
-from aicc.portal.session import check_csrf
 from aicc.portal.view import View
 from aicc.services import organizations, projects
 
@@ -25,10 +25,6 @@ router = APIRouter(route_class=PortalRoute)
 Csrf = Annotated[str, Form(max_length=100)]
 Username = Annotated[str, Form(max_length=64)]
 
-
-def _checked(view: View, csrf: str) -> None:
-    assert view.me is not None
-    check_csrf(view.me.csrf, csrf)
 
 
 def _problem(view: View, exc: InvalidInput | NotFound) -> str:
@@ -39,7 +35,7 @@ def _problem(view: View, exc: InvalidInput | NotFound) -> str:
 @router.post("/orgs/{org_id}/members")
 def add_org_member(view: Member, org_id: int, csrf: Csrf = "", username: Username = "",
                    role: Annotated[str, Form(max_length=32)] = "member") -> Response:
-    _checked(view, csrf)
+    checked(view, csrf)
     try:
         with view.db.write() as s:
             organizations.add_member(s, view.principal, org_id, username=username.strip().lower(),
@@ -53,7 +49,7 @@ def add_org_member(view: Member, org_id: int, csrf: Csrf = "", username: Usernam
 
 @router.post("/orgs/{org_id}/members/{user_id}/remove")
 def remove_org_member(view: Member, org_id: int, user_id: int, csrf: Csrf = "") -> Response:
-    _checked(view, csrf)
+    checked(view, csrf)
     with view.db.write() as s:
         organizations.remove_member(s, view.principal, org_id, user_id)
     return RedirectResponse(f"/orgs/{org_id}?done=1", status_code=303)
@@ -61,7 +57,7 @@ def remove_org_member(view: Member, org_id: int, user_id: int, csrf: Csrf = "") 
 
 @router.post("/projects/{project_id}/members")
 def add_project_member(view: Member, project_id: int, csrf: Csrf = "", username: Username = "") -> Response:
-    _checked(view, csrf)
+    checked(view, csrf)
     try:
         with view.db.write() as s:
             projects.add_member(s, view.principal, project_id, username=username.strip().lower())
@@ -74,7 +70,7 @@ def add_project_member(view: Member, project_id: int, csrf: Csrf = "", username:
 
 @router.post("/projects/{project_id}/members/{user_id}/remove")
 def remove_project_member(view: Member, project_id: int, user_id: int, csrf: Csrf = "") -> Response:
-    _checked(view, csrf)
+    checked(view, csrf)
     with view.db.write() as s:
         projects.remove_member(s, view.principal, project_id, user_id)
     return RedirectResponse(f"/projects/{project_id}?done=1", status_code=303)

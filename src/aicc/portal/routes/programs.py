@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicc.core import programs as rules
-from aicc.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.tenancy import OrgKind
 from aicc.portal.app import Member, PortalRoute
-from aicc.portal.session import check_csrf
+from aicc.portal.forms import attempt, checked, notice
 from aicc.portal.tables import sort_page
 from aicc.portal.view import View
 from aicc.services import (
@@ -43,7 +43,6 @@ Csrf = Annotated[str, Form(max_length=100)]
 Text = Annotated[str, Form(max_length=20_000)]
 Short = Annotated[str, Form(max_length=200)]
 LIMIT = 1000
-REFUSALS = (InvalidInput, Conflict, Forbidden)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 NOTICES = {
@@ -67,29 +66,8 @@ NOTICES = {
 }
 
 
-def _checked(view: View, csrf: str) -> None:
-    assert view.me is not None
-    check_csrf(view.me.csrf, csrf)
 
 
-def _notice(view: View, done: str) -> str | None:
-    return view._(NOTICES[done]) if done in NOTICES else None
-
-
-def _refusal(view: View, exc: DomainError) -> str:
-    return view._("Nothing changed: {detail}", detail=view.reason(exc.detail or "Invalid input"))
-
-
-def _attempt(view: View, change: Callable[[Session], Any], back: Callable[[int, str], Response],
-             target: str) -> Response:
-    """Run ``change`` in one transaction; a refusal re-renders the page (``back``), success redirects."""
-    try:
-        with view.db.write() as s:
-            change(s)
-    except REFUSALS as exc:
-        status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, Forbidden) else 422
-        return back(status, _refusal(view, exc))
-    return RedirectResponse(target, status_code=303)
 
 
 def _local(view: View, value: str, what: str) -> dt.datetime:
@@ -164,7 +142,7 @@ def _agreement_of(s: Session, view: View, application_id: int) -> AgreementRow |
 
 @router.get("/programs")
 def hub(view: Member, done: str = "") -> Response:
-    return render_hub(view, notice=_notice(view, done))
+    return render_hub(view, notice=notice(view, NOTICES, done))
 
 
 def render_hub(view: View, *, status: int = 200, error: str | None = None, notice: str | None = None,
@@ -210,7 +188,7 @@ async def create_program(view: Member) -> Response:
             s, view.principal, name=form.get("name", "").strip(), title=form.get("title", "").strip()[:200],
             description=form.get("description", "")[:5000], budget_su=_amounts(form, "su_")).row.id)
 
-    response = _attempt(view, change, lambda st, e: render_hub(view, status=st, error=e, values=form), "")
+    response = attempt(view, change, lambda st, e: render_hub(view, status=st, error=e, values=form), "")
     if made:
         return RedirectResponse(f"/programs/{made[0]}?done=program", status_code=303)
     return response
@@ -220,7 +198,7 @@ async def create_program(view: Member) -> Response:
 
 @router.get("/programs/{program_id}")
 def program_page(view: Member, program_id: int, done: str = "") -> Response:
-    return render_program(view, program_id, notice=_notice(view, done))
+    return render_program(view, program_id, notice=notice(view, NOTICES, done))
 
 
 def render_program(view: View, program_id: int, *, status: int = 200, error: str | None = None,
@@ -271,7 +249,7 @@ def create_call(
     regions: Short = "", cap_su: Short = "", rubric: Text = "", reviewers: Annotated[int, Form(ge=1, le=20)] = 2,
     threshold: Short = "", cost_share: Short = "0", price: Short = "", borrowing: Short = "0",
 ) -> Response:
-    _checked(view, csrf)
+    checked(view, csrf)
     view.principal.require_center_admin()
     values = {"name": name, "title": title, "opens_at": opens_at, "closes_at": closes_at, "tracks": tracks,
               "kinds": kinds, "regions": regions, "cap_su": cap_su, "rubric": rubric, "reviewers": reviewers,
@@ -298,7 +276,7 @@ def create_call(
     def back(status: int, error: str) -> Response:
         return render_program(view, program_id, status=status, error=error, values=values)
 
-    response = _attempt(view, change, back, "")
+    response = attempt(view, change, back, "")
     if made:
         return RedirectResponse(f"/calls/{made[0]}?done=call", status_code=303)
     return response
@@ -306,7 +284,7 @@ def create_call(
 
 @router.get("/calls/{call_id}")
 def call_page(view: Member, call_id: int, done: str = "") -> Response:
-    return render_call(view, call_id, notice=_notice(view, done))
+    return render_call(view, call_id, notice=notice(view, NOTICES, done))
 
 
 def render_call(view: View, call_id: int, *, status: int = 200, error: str | None = None,
@@ -352,7 +330,7 @@ def _draft_fields(view: View, form: dict[str, str], default_track: str) -> dict[
 async def _form(view: View) -> dict[str, str]:
     """The posted form's text fields, once its CSRF token is checked."""
     form = {k: v for k, v in (await view.request.form()).items() if isinstance(v, str)}
-    _checked(view, form.get("csrf", ""))
+    checked(view, form.get("csrf", ""))
     return form
 
 
@@ -372,7 +350,7 @@ async def apply(view: Member, call_id: int) -> Response:
                                 **_draft_fields(view, form, call.tracks[0]))
         made.append(a.id)
 
-    response = _attempt(view, change, lambda st, e: render_call(view, call_id, status=st, error=e, values=form), "")
+    response = attempt(view, change, lambda st, e: render_call(view, call_id, status=st, error=e, values=form), "")
     if made:
         return RedirectResponse(f"/applications/{made[0]}?done=created", status_code=303)
     return response
@@ -380,22 +358,22 @@ async def apply(view: Member, call_id: int) -> Response:
 
 @router.post("/calls/{call_id}/assign")
 def assign_reviewers(view: Member, call_id: int, csrf: Csrf = "") -> Response:
-    _checked(view, csrf)
-    return _attempt(view, lambda s: reviews.assign_round_robin(s, view.principal, call_id),
+    checked(view, csrf)
+    return attempt(view, lambda s: reviews.assign_round_robin(s, view.principal, call_id),
                     lambda st, e: render_call(view, call_id, status=st, error=e), f"/calls/{call_id}?done=assigned")
 
 
 @router.post("/calls/{call_id}/close")
 def close_call(view: Member, call_id: int, csrf: Csrf = "") -> Response:
-    _checked(view, csrf)
-    return _attempt(view, lambda s: programs.close_call(s, view.principal, call_id),
+    checked(view, csrf)
+    return attempt(view, lambda s: programs.close_call(s, view.principal, call_id),
                     lambda st, e: render_call(view, call_id, status=st, error=e), f"/calls/{call_id}?done=closed")
 
 
 @router.post("/calls/{call_id}/auto-award")
 def auto_award(view: Member, call_id: int, csrf: Csrf = "") -> Response:
-    _checked(view, csrf)
-    return _attempt(view, lambda s: reviews.auto_award(s, view.principal, call_id),
+    checked(view, csrf)
+    return attempt(view, lambda s: reviews.auto_award(s, view.principal, call_id),
                     lambda st, e: render_call(view, call_id, status=st, error=e), f"/calls/{call_id}?done=auto")
 
 
@@ -403,7 +381,7 @@ def auto_award(view: Member, call_id: int, csrf: Csrf = "") -> Response:
 
 @router.get("/applications/{application_id}")
 def application_page(view: Member, application_id: int, done: str = "") -> Response:
-    return render_application(view, application_id, notice=_notice(view, done))
+    return render_application(view, application_id, notice=notice(view, NOTICES, done))
 
 
 def render_application(view: View, application_id: int, *, status: int = 200, error: str | None = None,
@@ -461,7 +439,7 @@ async def edit_application(view: Member, application_id: int) -> Response:
         applications.update(s, view.principal, application_id, version=version,
                             changes=_draft_fields(view, form, a.track))
 
-    return _attempt(view, change, lambda st, e: render_application(view, application_id, status=st, error=e),
+    return attempt(view, change, lambda st, e: render_application(view, application_id, status=st, error=e),
                     f"/applications/{application_id}?done=saved")
 
 
@@ -469,12 +447,12 @@ async def edit_application(view: Member, application_id: int) -> Response:
 async def add_attachment(view: Member, application_id: int) -> Response:
     """One file (PDF, image, text, office document, HWP) on a draft; the service checks type, size and content."""
     form = await view.request.form()
-    _checked(view, str(form.get("csrf", "")))
+    checked(view, str(form.get("csrf", "")))
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return render_application(view, application_id, status=422, error=view._("Choose a file to attach."))
     data = await upload.read(applications.MAX_ATTACHMENT_BYTES + 1)
-    return _attempt(view, lambda s: applications.add_attachment(
+    return attempt(view, lambda s: applications.add_attachment(
         s, view.principal, application_id, home=view.settings.home, filename=upload.filename or "attachment",
         content_type=upload.content_type or "", data=data),
         lambda st, e: render_application(view, application_id, status=st, error=e),
@@ -493,16 +471,16 @@ def download_attachment(view: Member, application_id: int, attachment_id: int) -
 
 @router.post("/applications/{application_id}/submit")
 def submit_application(view: Member, application_id: int, csrf: Csrf = "") -> Response:
-    _checked(view, csrf)
-    return _attempt(view, lambda s: applications.submit(s, view.principal, application_id),
+    checked(view, csrf)
+    return attempt(view, lambda s: applications.submit(s, view.principal, application_id),
                     lambda st, e: render_application(view, application_id, status=st, error=e),
                     f"/applications/{application_id}?done=submitted")
 
 
 @router.post("/applications/{application_id}/withdraw")
 def withdraw_application(view: Member, application_id: int, csrf: Csrf = "") -> Response:
-    _checked(view, csrf)
-    return _attempt(view, lambda s: applications.withdraw(s, view.principal, application_id),
+    checked(view, csrf)
+    return attempt(view, lambda s: applications.withdraw(s, view.principal, application_id),
                     lambda st, e: render_application(view, application_id, status=st, error=e),
                     f"/applications/{application_id}?done=withdrawn")
 
@@ -522,14 +500,14 @@ async def decide(view: Member, application_id: int) -> Response:
         reviews.decide(s, view.principal, application_id, decision=decision,
                        reason=form.get("reason", "")[:5000], awarded_su=awarded)
 
-    return _attempt(view, change, lambda st, e: render_application(view, application_id, status=st, error=e),
+    return attempt(view, change, lambda st, e: render_application(view, application_id, status=st, error=e),
                     f"{target}?done=decided")
 
 
 @router.post("/applications/{application_id}/reviewers")
 def assign_one(view: Member, application_id: int, csrf: Csrf = "", username: Short = "") -> Response:
-    _checked(view, csrf)
-    return _attempt(view, lambda s: reviews.assign(s, view.principal, application_id,
+    checked(view, csrf)
+    return attempt(view, lambda s: reviews.assign(s, view.principal, application_id,
                                                    username=username.strip().lower()),
                     lambda st, e: render_application(view, application_id, status=st, error=e),
                     f"/applications/{application_id}?done=assigned")
@@ -544,18 +522,18 @@ def _deal_app(view: View, agreement_id: int) -> int:
 
 @router.post("/agreements/{agreement_id}/accept")
 def accept(view: Member, agreement_id: int, csrf: Csrf = "") -> Response:
-    _checked(view, csrf)
+    checked(view, csrf)
     app_id = _deal_app(view, agreement_id)
-    return _attempt(view, lambda s: agreements.accept(s, view.principal, agreement_id),
+    return attempt(view, lambda s: agreements.accept(s, view.principal, agreement_id),
                     lambda st, e: render_application(view, app_id, status=st, error=e),
                     f"/applications/{app_id}?done=accepted")
 
 
 @router.post("/agreements/{agreement_id}/decline")
 def decline(view: Member, agreement_id: int, csrf: Csrf = "") -> Response:
-    _checked(view, csrf)
+    checked(view, csrf)
     app_id = _deal_app(view, agreement_id)
-    return _attempt(view, lambda s: agreements.decline(s, view.principal, agreement_id),
+    return attempt(view, lambda s: agreements.decline(s, view.principal, agreement_id),
                     lambda st, e: render_application(view, app_id, status=st, error=e),
                     f"/applications/{app_id}?done=declined")
 
@@ -567,9 +545,9 @@ def report_outcome(
     hires: Annotated[int, Form(ge=0, le=100_000)] = 0,
     funding: Annotated[float, Form(ge=0, le=1e15)] = 0.0, note: Text = "",
 ) -> Response:
-    _checked(view, csrf)
+    checked(view, csrf)
     app_id = _deal_app(view, agreement_id)
-    return _attempt(view, lambda s: agreements.report_outcome(
+    return attempt(view, lambda s: agreements.report_outcome(
         s, view.principal, agreement_id, publications=publications, products=products, patents=patents,
         hires=hires, follow_on_funding_krw=funding, note=note),
         lambda st, e: render_application(view, app_id, status=st, error=e), f"/applications/{app_id}?done=outcome")
@@ -591,12 +569,12 @@ def my_reviews(view: Member, done: str = "") -> Response:
     table = sort_page(view.request, rows, {"id": lambda r: r.id, "state": lambda r: r.state,
                                            "title": lambda r: titles[r.id], "assigned": lambda r: r.assigned_at},
                       default="id")
-    return view.render("reviews.html", rows=table, titles=titles, notice=_notice(view, done))
+    return view.render("reviews.html", rows=table, titles=titles, notice=notice(view, NOTICES, done))
 
 
 @router.get("/reviews/{review_id}")
 def review_page(view: Member, review_id: int, done: str = "") -> Response:
-    return render_review(view, review_id, notice=_notice(view, done))
+    return render_review(view, review_id, notice=notice(view, NOTICES, done))
 
 
 def render_review(view: View, review_id: int, *, status: int = 200, error: str | None = None,
@@ -628,14 +606,14 @@ async def submit_scores(view: Member, review_id: int) -> Response:
                     raise InvalidInput(f"score for {key[6:]!r}: {raw!r} is not a number") from None
         reviews.submit_scores(s, view.principal, review_id, scores=scores, comment=form.get("comment", "")[:10_000])
 
-    return _attempt(view, change, lambda st, e: render_review(view, review_id, status=st, error=e, values=form),
+    return attempt(view, change, lambda st, e: render_review(view, review_id, status=st, error=e, values=form),
                     f"/reviews/{review_id}?done=scored")
 
 
 @router.post("/reviews/{review_id}/conflict")
 def declare_conflict(view: Member, review_id: int, csrf: Csrf = "", reason: Text = "") -> Response:
-    _checked(view, csrf)
-    return _attempt(view, lambda s: reviews.declare_conflict(s, view.principal, review_id, reason=reason),
+    checked(view, csrf)
+    return attempt(view, lambda s: reviews.declare_conflict(s, view.principal, review_id, reason=reason),
                     lambda st, e: render_review(view, review_id, status=st, error=e), "/reviews?done=conflict")
 
 
@@ -643,7 +621,7 @@ def declare_conflict(view: Member, review_id: int, csrf: Csrf = "", reason: Text
 
 @router.get("/reclaims")
 def reclaims(view: Member, done: str = "") -> Response:
-    return render_reclaims(view, notice=_notice(view, done))
+    return render_reclaims(view, notice=notice(view, NOTICES, done))
 
 
 def render_reclaims(view: View, *, status: int = 200, error: str | None = None, notice: str | None = None
@@ -665,7 +643,7 @@ def render_reclaims(view: View, *, status: int = 200, error: str | None = None, 
 @router.post("/reclaims/{reclaim_id}/decision")
 def decide_reclaim(view: Member, reclaim_id: int, csrf: Csrf = "", approve: Short = "",
                    amount: Short = "") -> Response:
-    _checked(view, csrf)
+    checked(view, csrf)
 
     def change(s: Session) -> None:
         if approve == "yes":
@@ -673,7 +651,7 @@ def decide_reclaim(view: Member, reclaim_id: int, csrf: Csrf = "", approve: Shor
         else:
             agreements.reject_reclaim(s, view.principal, reclaim_id)
 
-    return _attempt(view, change, lambda st, e: render_reclaims(view, status=st, error=e), "/reclaims?done=reclaim")
+    return attempt(view, change, lambda st, e: render_reclaims(view, status=st, error=e), "/reclaims?done=reclaim")
 
 
 @router.get("/programs/{program_id}/report.csv")
