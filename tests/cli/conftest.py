@@ -7,13 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.live_server import aicc_server
 
 AICC = str(Path(sys.executable).with_name("aicc"))
 
@@ -58,21 +58,5 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     lines = demo.stdout.splitlines()
     admin_token = lines[lines.index(next(x for x in lines if x.startswith("admin API token"))) + 1]
     tokens = {line.split()[2].rstrip(":"): line.split()[-1] for line in lines if line.startswith("token for ")}
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen([AICC, "server", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("aicc server did not start: " + (home / "server.log").read_text())
-            time.sleep(0.1)
+    with aicc_server(AICC, env, url, port, home / "server.log"):
         yield Cli(env, url, admin_token, tokens)
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()

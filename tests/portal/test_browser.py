@@ -10,16 +10,15 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.cli.conftest import AICC, free_port
+from tests.live_server import aicc_server
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -47,24 +46,8 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
                           timeout=60)
     m = re.search(r"with password (\S+)", demo.stdout)
     assert m, demo.stdout
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen([AICC, "server", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("aicc server did not start: " + (home / "server.log").read_text())
-            time.sleep(0.1)
+    with aicc_server(AICC, env, url, port, home / "server.log"):
         yield Center(url, m.group(1), env)
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
 
 
 @pytest.fixture(scope="module")

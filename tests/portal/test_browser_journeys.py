@@ -20,7 +20,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -32,6 +31,7 @@ from aicc.services.principal import SYSTEM
 from aicc.store.db import Database
 from aicc.store.models import UserRow, utcnow
 from tests.cli.conftest import AICC, free_port
+from tests.live_server import aicc_server
 from tests.portal.test_browser import SHOTS, Center, _page, _sign_in, browser  # noqa: F401 - the browser fixture
 
 
@@ -76,24 +76,8 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
     m = re.search(r"with password (\S+)", demo.stdout)
     assert m, demo.stdout
     _set_up_program(env, m.group(1))
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen([AICC, "server", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("aicc server did not start: " + (home / "server.log").read_text())
-            time.sleep(0.1)
+    with aicc_server(AICC, env, url, port, home / "server.log"):
         yield Center(url, m.group(1), env)
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
 
 
 def _as(browser: Browser, center: Center, username: str) -> Page:  # noqa: F811
