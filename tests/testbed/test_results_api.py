@@ -113,3 +113,18 @@ def test_metrics_endpoint_exports_this_hosts_devices(app_client: TestClient) -> 
     text = app_client.get("/metrics").text
     assert 'aicc_devices{vendor="cpu"} 1.0' in text
     assert "# HELP DCGM_FI_DEV_GPU_UTIL" in text  # declared even where no NVIDIA GPU reports into it
+
+
+def test_another_organization_cannot_run_benchmarks_on_a_project_or_read_its_explanations(
+        app_client: TestClient, world: World) -> None:
+    member_b = H(world.b.member_token)
+    for ref in ({"project": "proj-a"}, {"project_id": world.a.project_id}):
+        r = app_client.post("/api/v1/bench/runs", headers=member_b,
+                            json={**ref, "flavor": "cpu", "workload": "ocr-cls"})
+        assert r.status_code == 404, r.text
+    r = app_client.post("/api/v1/bench/runs", headers=H(world.a.member_token),
+                        json={"project": "proj-a", "flavor": "cpu", "workload": "ocr-cls", "scenarios": ["Batch"]})
+    assert r.status_code == 422
+    job = app_client.post("/api/v1/bench/runs", headers=H(world.a.member_token),
+                          json={"project": "proj-a", "flavor": "cpu", "workload": "ocr-cls"}).json()["job_id"]
+    assert app_client.get(f"/api/v1/bench/explain/{job}", headers=member_b).status_code == 404
