@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from aicc.config import Settings
 from aicc.controller.lifecycle import apply_status
@@ -201,12 +202,9 @@ class Controller:
         for job_id in report.finished:
             self._ingest_benchmark(job_id)
 
-    def _hold_outputs(self, s: object, job: JobRow) -> None:
+    def _hold_outputs(self, s: Session, job: JobRow) -> None:
         """Quarantine a sensitive job's outputs; a failure is logged and never stops the cycle (nothing of the
         job is released without a request, so the safe default holds)."""
-        from sqlalchemy.orm import Session
-
-        assert isinstance(s, Session)
         try:
             with s.begin_nested():
                 outputs.hold(s, self.settings, job)

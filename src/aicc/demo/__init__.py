@@ -16,13 +16,14 @@ from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from aicc.config import Settings
 from aicc.core.allocations import FlavorQuota
 from aicc.core.tenancy import CenterRole, OrgKind, OrgRole
 from aicc.services import allocations, inventory, organizations, projects, tokens, users
 from aicc.services.datazone import datasets, grants
-from aicc.services.principal import SYSTEM
+from aicc.services.principal import SYSTEM, Principal
 from aicc.store.db import Database
 from aicc.store.models import UserRow, utcnow
 
@@ -67,13 +68,8 @@ def write_demo_cohort(directory: Path, rows: int = 600, seed: int = 7) -> None:
                         rng.randint(1, 21)])
 
 
-def _demo_dataset(s: object, settings: Settings, hospital_id: int, project_id: int, custodian: UserRow,
+def _demo_dataset(s: Session, settings: Settings, hospital_id: int, project_id: int, custodian: UserRow,
                   analyst: UserRow) -> None:
-    from sqlalchemy.orm import Session
-
-    from aicc.services.principal import Principal
-
-    assert isinstance(s, Session)
     write_demo_cohort(settings.datasets_root / DEMO_DATASET)
     erin = Principal(custodian.id, custodian.username, org_roles={hospital_id: OrgRole.DATA_CUSTODIAN})
     ds = datasets.register(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session
 
 from aicc.api.deps import DB, Actor, Config
 from aicc.api.schemas.common import MAX_ID, PathId
@@ -103,10 +104,7 @@ def revoke_grant(db: DB, actor: Actor, grant_id: PathId, body: GrantRevoke) -> R
         return RevokeResult(grant=Grant.model_validate(grants.get(s, actor, grant_id)), stopped_jobs=stopped)
 
 
-def _request(s: object, req: OutputRequestRow) -> OutputRequest:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(s, Session)
+def _request(s: Session, req: OutputRequestRow) -> OutputRequest:
     out = OutputRequest.model_validate(req)
     out.files = [OutputFile.model_validate(f) for f in outputs.files(s, req.id)]
     return out
