@@ -152,7 +152,7 @@ def load_reference(s: Session) -> Reference:
     return Reference(_capacity(s), projects_, chargeable, datasets, grants)
 
 
-def _datasets(actor: Principal, spec: JobSpec, org_id: int, ref: Reference) -> list[int]:
+def _datasets(actor: Principal, spec: JobSpec, ref: Reference) -> list[int]:
     """Ids of the datasets the job reads, each published and, if sensitive, granted to its project."""
     if len(spec.datasets) > 16:
         raise InvalidInput("datasets: at most 16 per job")
@@ -215,7 +215,7 @@ def check(actor: Principal, settings: Settings, spec: JobSpec, ref: Reference) -
         array = parse_array(spec.array, limit=settings.max_array)
         indexes, max_running = list(array.indexes), array.max_running
     name = spec.name or (Path(spec.command[0]).name if spec.command else "script")
-    dataset_ids = _datasets(actor, spec, org[0], ref) if spec.datasets else []
+    dataset_ids = _datasets(actor, spec, ref) if spec.datasets else []
     return Prepared(spec, org[0], org[1], runnable, indexes, max_running, name[:128], dataset_ids)
 
 
