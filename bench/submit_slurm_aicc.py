@@ -109,6 +109,11 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait()
+            # leave the shared test cluster as we found it: thousands of queued `true` jobs would hold up
+            # whatever runs on it next (the Slurm tests, when CI reuses a cluster left up by hand)
+            subprocess.run(["scancel", "--name=bench-plain"], env=env, check=False, capture_output=True)
+            subprocess.run(["sh", "-c", f"squeue -h -o '%i %j' | awk '$2 ~ /^bench{port}-/ {{print $1}}' | "
+                                        "xargs -r scancel"], env=env, check=False, capture_output=True)
 
     ratios = sorted(sb / api for sb, api, _ in runs)
     sbatch_s, api_s, all_in_slurm_s = sorted(runs, key=lambda r: r[0] / r[1])[len(runs) // 2]  # the median run
