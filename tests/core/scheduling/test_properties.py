@@ -135,3 +135,37 @@ def test_everything_fits_when_the_center_is_big_enough(w: tuple) -> None:  # typ
         s.submit(j)
     r = s.cycle(0.0)
     assert len(r.admissions) == len(jobs) and not s.pending
+
+
+@settings(max_examples=150, deadline=None)
+@given(workloads(), st.randoms(use_true_random=False))
+def test_decisions_do_not_depend_on_explaining(w: tuple, rnd) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """The simulator runs without reasons (walks that pass over jobs which cannot start, projects that cannot
+    admit), the controller with them: cycle by cycle, both must admit, preempt and reserve the same."""
+    nodes, projects, jobs, policy = w
+    twins = [Scheduler(FLAVORS, nodes, POLICIES[policy], explain=explain) for explain in (True, False)]
+    for s in twins:
+        for p in projects:
+            s.set_project(ProjectState(p.id, p.weight, p.nominal, p.borrowing_limit, p.budget_left,
+                                       allocation_id=p.id))
+    originals = {j.id: j for j in jobs}
+    waves = [jobs[k::3] for k in range(3)]  # arrivals between cycles, as in a live center
+    now = 0.0
+    for step in range(7):
+        for j in waves[step] if step < len(waves) else []:
+            for s in twins:
+                s.submit(j)
+        seen = []
+        for s in twins:
+            r = s.cycle(now)
+            seen.append(([(a.job_id, a.flavor, a.placements, a.borrowed) for a in r.admissions],
+                         sorted(r.preemptions), r.reservation))
+        assert seen[0] == seen[1]
+        ends = [jid for jid in sorted(twins[0].running) if jid in twins[0].preempting or rnd.random() < 0.4]
+        for s in twins:
+            for jid in ends:
+                if jid in s.preempting:
+                    s.requeue(jid, originals[jid])
+                else:
+                    s.finish(jid)
+        now += 300

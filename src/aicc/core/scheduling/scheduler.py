@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from aicc.core.scheduling import reasons
 from aicc.core.scheduling.capacity import FlavorPool
-from aicc.core.scheduling.demand import Demand
+from aicc.core.scheduling.demand import Demand, Plan
 from aicc.core.scheduling.fairshare import dominant_share
 from aicc.core.scheduling.model import (
     Admission,
@@ -67,6 +67,18 @@ class Scheduler:
         self.usage: dict[int, dict[str, int]] = {}
         self.pending: dict[int, PendingJob] = {}
         self._queues: dict[int, list[_Key]] = {}  # per project (fair share) or one queue under key 0 (FIFO)
+        self._shapes: dict[int, dict[Plan, list[_Key]]] = {}
+        """The same queues split by plan (what a job asks of each flavor), so a walk can pass over every job of
+        a shape that cannot be placed now in one step."""
+        self._plan_queues: dict[Plan, set[int]] = {}
+        """Per plan: the queues holding jobs of it (which projects a walk over placeable shapes must visit)."""
+        self._within: set[int] = set()
+        """Projects with a waiting job within their nominal headroom: the only ones the guaranteed pass can admit
+        from."""
+        self._entries: dict[int, tuple[float, _Key, int]] = {}
+        """Per project with waiting jobs: its entry in a walk's heap (share, first job, project)."""
+        self._dirty: set[int] = set()
+        """Projects whose usage or queue changed since a walk last read ``_within`` and ``_entries``."""
         self.running: dict[int, RunningJob] = {}
         self._ends: dict[str, list[tuple[float, int]]] = {f: [] for f in self.flavors}  # (end_by, job id)
         self.preempting: set[int] = set()
@@ -99,6 +111,7 @@ class Scheduler:
     def _touch(self, project: int) -> None:
         self._version[project] = self._version.get(project, 0) + 1
         self._share.pop(project, None)
+        self._dirty.add(project)
 
     def submit(self, job: PendingJob) -> None:
         self.pending[job.id] = job
@@ -108,41 +121,62 @@ class Scheduler:
             plan = self._plan_cache[key] = tuple((f, self._units(job, f)) for f in self._flavor_order(job))
         self._plans[job.id] = plan
         self.demand.add(job, plan, self.pending)
-        q = self._queues.setdefault(self._queue_of(job), [])
-        bisect.insort(q, _key(job, self.config.order == "fifo"))
+        queue, key = self._queue_of(job), _key(job, self.config.order == "fifo")
+        bisect.insort(self._queues.setdefault(queue, []), key)
+        shapes = self._shapes.setdefault(queue, {})
+        keys = shapes.get(plan)
+        if keys is None:
+            keys = shapes[plan] = []
+            self._plan_queues.setdefault(plan, set()).add(queue)
+        bisect.insort(keys, key)
+        self._dirty.add(job.project)
 
     def _remove_admitted(self, admitted: set[int]) -> None:
-        """As :meth:`cancel` for each, with a queue that lost many jobs rebuilt once instead of job by job."""
-        per_queue: dict[int, list[PendingJob]] = {}
+        """As :meth:`cancel` for each (their demand is already counted out), with a queue that lost many jobs
+        rebuilt once instead of job by job."""
+        per_queue: dict[int, list[tuple[PendingJob, Plan]]] = {}
         pending, plans = self.pending, self._plans
         for job_id in admitted:
-            job = pending.pop(job_id)
-            self.demand.remove(job, plans.pop(job_id))
-            per_queue.setdefault(self._queue_of(job), []).append(job)
+            per_queue.setdefault(self._queue_of(pending[job_id]), []).append((pending.pop(job_id),
+                                                                                plans.pop(job_id)))
         fifo = self.config.order == "fifo"
         for queue, jobs in per_queue.items():
             q = self._queues[queue]
+            shapes = self._shapes[queue]
             if len(jobs) > 8:
                 q[:] = [k for k in q if k[2] not in admitted]
+                for plan in {plan for _, plan in jobs}:
+                    shapes[plan][:] = [k for k in shapes[plan] if k[2] not in admitted]
+                    if not shapes[plan]:
+                        del shapes[plan]
+                        self._plan_queues[plan].discard(queue)
             else:
-                for job in jobs:
-                    i = bisect.bisect_left(q, _key(job, fifo))
-                    if i < len(q) and q[i][2] == job.id:
-                        q.pop(i)
+                for job, plan in jobs:
+                    self._unqueue(queue, q, shapes, _key(job, fifo), plan)
             if not q:
-                del self._queues[queue]
+                del self._queues[queue], self._shapes[queue]
+        self._dirty.update(job.project for jobs in per_queue.values() for job, _ in jobs)
+
+    def _unqueue(self, queue: int, q: list[_Key], shapes: dict[Plan, list[_Key]], key: _Key, plan: Plan) -> None:
+        for keys in (q, shapes[plan]):
+            i = bisect.bisect_left(keys, key)
+            if i < len(keys) and keys[i] == key:
+                keys.pop(i)
+        if not shapes[plan]:
+            del shapes[plan]
+            self._plan_queues[plan].discard(queue)
 
     def cancel(self, job_id: int) -> None:
         job = self.pending.pop(job_id, None)
         if job is not None:
-            self.demand.remove(job, self._plans.pop(job_id))
+            plan = self._plans.pop(job_id)
+            self.demand.remove(job, plan)
             queue = self._queue_of(job)
-            q = self._queues.get(queue, [])
-            i = bisect.bisect_left(q, _key(job, self.config.order == "fifo"))
-            if i < len(q) and q[i][2] == job_id:
-                q.pop(i)
-                if not q:
-                    del self._queues[queue]  # only queues with jobs: a cycle's cost follows them, not all projects
+            q = self._queues[queue]
+            self._unqueue(queue, q, self._shapes[queue], _key(job, self.config.order == "fifo"), plan)
+            self._dirty.add(job.project)
+            if not q:
+                del self._queues[queue], self._shapes[queue]  # only queues with jobs: a cycle's cost follows them
 
     def add_running(self, job: RunningJob) -> None:
         """A job already running (controller restart, or an admission the caller applied)."""
@@ -165,6 +199,7 @@ class Scheduler:
         old = self._version.get(project, 0)
         self._version[project] = old + 1  # as _touch, which it inlines
         self._share.pop(project, None)
+        self._dirty.add(project)
         rooms = self._rooms
         for key in ((project, "guaranteed"), (project, "borrow")):  # the quota headroom, kept current
             hit = rooms.get(key)
@@ -200,6 +235,7 @@ class Scheduler:
         self.pools[flavor].set_available(node, available)
         self._capacity_cache = None
         self._share.clear()
+        self._dirty.update(self._queues)  # every share changes with the capacity
 
     # -- helpers ----------------------------------------------------------------------------------
     def _queue_of(self, job: PendingJob) -> int:
@@ -260,11 +296,13 @@ class Scheduler:
 
     def _order(self, kind: str, capacity: Mapping[str, int], skipped: dict[int, int],
                settle: Callable[[int, list[_Key], int, dict[str, float]], bool] | None = None,
+               focus: Callable[[], bool] | None = None,
                ) -> Iterator[tuple[int, dict[str, float]]]:
         """Pending jobs in policy order with their project's room; fair-share order is re-read after admissions.
 
         A project with no room on any flavor is skipped whole (its head job id lands in ``skipped``):
-        that is what keeps a cycle over a long queue short.
+        that is what keeps a cycle over a long queue short. While ``focus()`` says so, a project's jobs that
+        cannot be placed now (no hole for their shape on any flavor) are passed over unseen.
         """
         if self.config.order == "fifo":
             room = dict.fromkeys(self.flavors, float("inf"))
@@ -272,11 +310,25 @@ class Scheduler:
                 yield key[2], room
             return
         share = self.share
-        heap = [(share(p, capacity), q[0], p) for p, q in self._queues.items() if q]
+        entries = self._refresh()
+        if kind == "guaranteed" and not self.explain and not self.config.max_examined:
+            # only projects that can admit within their nominal quota; the others would be passed over (their
+            # heads named in ``skipped``, which only reasons read)
+            heap = [entries[p] for p in self._within]
+        else:
+            heap = list(entries.values())
         heapq.heapify(heap)
         pos: dict[int, int] = {}
         version = self._version
+        focused = False
         while heap:
+            if not focused and focus is not None and focus():
+                focused = True  # from now on, projects with no job that could be placed are not visited
+                live = self._placeable_queues()
+                heap = [e for e in heap if e[2] in live]
+                heapq.heapify(heap)
+                if not heap:
+                    break
             _, _, project = heapq.heappop(heap)
             q = self._queues[project]
             i, n = pos.get(project, 0), len(q)
@@ -294,8 +346,16 @@ class Scheduler:
                 before = version.get(project, 0)
                 again = False
                 while i < n:
-                    job_id = q[i][2]
-                    i += 1
+                    if focus is not None and focus():
+                        nxt = self._next_placeable(project, q[i - 1] if i else None)
+                        if nxt is None:
+                            i = n
+                            break
+                        i = bisect.bisect_right(q, nxt, i)
+                        job_id = nxt[2]
+                    else:
+                        job_id = q[i][2]
+                        i += 1
                     yield job_id, room
                     if version.get(project, 0) != before:  # admitted: its share grew, re-queue the project
                         if i < n:
@@ -308,6 +368,56 @@ class Scheduler:
                         break
                 if not again:
                     break
+
+    def _placeable(self, plan: Plan) -> bool:
+        """Some flavor of ``plan`` has a hole for it now (necessary for a start; cpus and memory aside)."""
+        pools = self.pools
+        for f, units in plan:
+            pool = pools[f]
+            if units <= pool.free and (units > pool.per_node_max or pool.top >= units):
+                return True
+        return False
+
+    def _placeable_queues(self) -> set[int]:
+        """The queues holding a job whose shape could be placed now."""
+        out: set[int] = set()
+        for plan, queues in self._plan_queues.items():
+            if queues and self._placeable(plan):
+                out |= queues
+        return out
+
+    def _refresh(self) -> dict[int, tuple[float, _Key, int]]:
+        """``_within`` and ``_entries`` brought up to date for the projects that changed since the last walk:
+        a walk then costs what changed, not a pass over every project with waiting jobs."""
+        within, entries, queues = self._within, self._entries, self._queues
+        capacity = self.capacity()
+        for p in self._dirty:
+            q = queues.get(p)
+            if not q:
+                within.discard(p)
+                entries.pop(p, None)
+                continue
+            entries[p] = (self.share(p, capacity), q[0], p)
+            room = self._room(p, "guaranteed")
+            if max(room.values(), default=0) > 0 and not self._none_within(p, room):
+                within.add(p)
+            else:
+                within.discard(p)
+        self._dirty.clear()
+        return entries
+
+    def _next_placeable(self, project: int, after: _Key | None) -> _Key | None:
+        """The first job of ``project`` after ``after`` whose shape has a hole on some flavor now.
+
+        Capacity only shrinks during a cycle, so a job passed over here could not start later in it either."""
+        best: _Key | None = None
+        for plan, keys in self._shapes[project].items():
+            if not self._placeable(plan):
+                continue
+            j = 0 if after is None else bisect.bisect_right(keys, after)
+            if j < len(keys) and (best is None or keys[j] < best):
+                best = keys[j]
+        return best
 
     def _none_within(self, project: int, room: Mapping[str, float]) -> bool:
         """No waiting job of ``project`` asks for as little as its headroom on any flavor it accepts."""
@@ -389,7 +499,9 @@ class Scheduler:
                 break
             exhausted = self._exhausted(kind, reservation, extra)
             walk = settle if kind == "borrow" else None
-            for job_id, room in self._order(kind, capacity, skipped, walk):
+            focus = (lambda: reservation is not None and not exhausted) if kind == "borrow" and not self.explain \
+                and not cfg.max_examined else None
+            for job_id, room in self._order(kind, capacity, skipped, walk, focus):
                 if exhausted or (cfg.max_examined and res.examined >= cfg.max_examined):
                     break
                 if cfg.max_starts and len(admitted) >= cfg.max_starts:
@@ -446,6 +558,9 @@ class Scheduler:
                                                     self.projects[project].allocation_id))
                     budget[project] -= units * limit / 3600.0 * rate[flavor]
                     admitted.add(job_id)
+                    # out of the demand at once, so the early stops see only what still waits (it leaves the
+                    # queues at the end of the cycle: the order generator walks them)
+                    self.demand.remove(job, plan)
                     smallest = self._smallest[flavor]
                     if reservation is None and pool.free > 0 and (
                             pool.top >= smallest if smallest <= pool.per_node_max else pool.free >= smallest):
@@ -494,7 +609,7 @@ class Scheduler:
                 else:
                     res.reasons[job_id] = reasons.capacity(tuple(flavors), self._units(job, flavors[0]),
                                                            self.flavors[flavors[0]].cpu)
-        if exhausted:
+        if exhausted and self.explain:
             self._explain_heads(res, skipped)
         for project, head in skipped.items():
             # a project skipped whole: explain it once, when it becomes blocked (reasons are cheap to keep)
