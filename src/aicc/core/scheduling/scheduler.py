@@ -115,10 +115,10 @@ class Scheduler:
 
     def submit(self, job: PendingJob) -> None:
         self.pending[job.id] = job
-        key = (job.flavors, job.workload_class, job.accelerators, job.cpus)
-        plan = self._plan_cache.get(key)
+        shape = (job.flavors, job.workload_class, job.accelerators, job.cpus)
+        plan = self._plan_cache.get(shape)
         if plan is None:
-            plan = self._plan_cache[key] = tuple((f, self._units(job, f)) for f in self._flavor_order(job))
+            plan = self._plan_cache[shape] = tuple((f, self._units(job, f)) for f in self._flavor_order(job))
         self._plans[job.id] = plan
         self.demand.add(job, plan, self.pending)
         queue, key = self._queue_of(job), _key(job, self.config.order == "fifo")
@@ -494,13 +494,16 @@ class Scheduler:
                 res.reasons[job_id] = behind
             return True
 
+        def focused() -> bool:
+            """A reservation stands and the walk goes on: from here only jobs that could start matter."""
+            return reservation is not None and not exhausted
+
         for kind in passes:
             if res.capped:
                 break
             exhausted = self._exhausted(kind, reservation, extra)
             walk = settle if kind == "borrow" else None
-            focus = (lambda: reservation is not None and not exhausted) if kind == "borrow" and not self.explain \
-                and not cfg.max_examined else None
+            focus = focused if kind == "borrow" and not self.explain and not cfg.max_examined else None
             for job_id, room in self._order(kind, capacity, skipped, walk, focus):
                 if exhausted or (cfg.max_examined and res.examined >= cfg.max_examined):
                     break
