@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from aicc.store.models import UsageRow, utcnow
 from tests.controller.conftest import Harness
-from tests.world import World
+from tests.world import INVENTORY, World
 
 H = World.auth
 
@@ -172,3 +172,25 @@ def test_a_job_cancelled_while_the_cycle_plans_is_not_admitted(harness: Harness)
         harness.controller.planner.apply(s, decision)
     job = harness.job(job_id)
     assert job["state"] == "cancelled" and job["flavor"] is None and job["placement"] is None
+
+
+def test_an_inventory_that_retires_a_busy_node_does_not_stop_scheduling(harness: Harness, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Re-inventorying a center while jobs run (a node renamed or sold): the job on the retired node runs to
+    its end and still counts against its quota; the rest of the center keeps admitting."""
+    h = harness
+    release = tmp_path / "release"
+    busy = h.submit(h.world.a.member_token, flavors=["cpu"], cpus=6,
+                    command=["sh", "-c", f"while [ ! -e {release} ]; do sleep 0.05; done"])
+    assert h.until_state(busy, "running")["placement"][0][0] == "cpu-node"
+    renamed = INVENTORY.replace('name = "cpu-node"', 'name = "cpu-node-2"')
+    r = h.client.post("/api/v1/inventory", headers=World.auth(h.world.admin_token),
+                      json={"toml": renamed, "source": "renamed.toml"})
+    assert r.status_code == 200, r.text
+    fits = h.submit(h.world.a.member_token, flavors=["cpu"], cpus=2)
+    assert h.until_state(fits, "succeeded")["placement"][0][0] == "cpu-node-2"
+    over = h.submit(h.world.a.member_token, flavors=["cpu"], cpus=11)  # 6 + 11 > quota 8 + borrowing 8
+    h.controller.cycle()
+    assert h.job(over)["state"] == "pending"
+    release.touch()
+    assert h.until_state(busy, "succeeded")["exit_code"] == 0
+    assert h.until_state(over, "succeeded")["placement"][0][0] == "cpu-node-2"

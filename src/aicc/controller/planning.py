@@ -104,7 +104,11 @@ class Planner:
             if job.flavor in sched.pools and job.placement:
                 units = job.cpus if rates[job.flavor][1] else job.accelerators
                 start = _ts(job.started_at or job.admitted_at or now)
-                sched.add_running(RunningJob(job.id, job.project_id, job.flavor, placements_of(job), start,
+                # A node an inventory load has retired (or given another flavor) holds no capacity any more;
+                # its running jobs still count against their project's quota until they end.
+                known = sched.pools[job.flavor].nodes
+                placements = tuple(p for p in placements_of(job) if p.node in known)
+                sched.add_running(RunningJob(job.id, job.project_id, job.flavor, placements, start,
                                              job.time_limit_s, job.priority, job.borrowed, units))
                 if job.preempt_requested:
                     sched.preempting.add(job.id)
