@@ -45,21 +45,10 @@ Updates carry the `version` you read; a stale version gets 409 and nothing is wr
 
 
 def _controller(settings: Settings, db: Database) -> Any:
-    """The controller for the site's executor ("local" unless the inventory says "slurm")."""
-    from sqlalchemy import select
-
+    """The controller, on the engine the site's inventory names ("local" until one says "slurm")."""
     from aicc.controller.loop import Controller
-    from aicc.executors import make_executor
-    from aicc.store.models import SiteRow
 
-    kind = "local"
-    try:
-        with db.read() as s:
-            site = s.execute(select(SiteRow).order_by(SiteRow.id)).scalars().first()
-            kind = site.executor if site else "local"
-    except Exception:  # not migrated yet: /readyz says so; run locally meanwhile
-        kind = "local"
-    return Controller(settings, db, make_executor(kind, settings))
+    return Controller(settings, db)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:

@@ -30,13 +30,14 @@ from aicc.controller.lock import ControllerLock
 from aicc.controller.planning import Planner
 from aicc.core.jobs import JobState
 from aicc.core.scheduling import POLICIES
-from aicc.executors.base import Executor, Launch, Placement, SandboxSpec
+from aicc.executors import make_executor
+from aicc.executors.base import EngineUnavailable, Executor, Launch, Placement, SandboxSpec
 from aicc.services import agreements, audit, metering
 from aicc.services.datazone import outputs
 from aicc.services.datazone.datasets import mounted_dir, sdc_env
 from aicc.services.principal import SYSTEM
 from aicc.store.db import Database
-from aicc.store.models import DatasetRow, FlavorRow, JobRow, ProjectRow, utcnow
+from aicc.store.models import DatasetRow, FlavorRow, JobRow, NodeRow, ProjectRow, SiteRow, utcnow
 
 log = logging.getLogger("aicc.controller")
 LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
@@ -56,10 +57,15 @@ class CycleReport:
 
 
 class Controller:
-    def __init__(self, settings: Settings, db: Database, executor: Executor) -> None:
+    """Without an ``executor`` the controller runs the engine the site's inventory names and follows it when
+    an inventory load changes it (a center that moves onto Slurm); an ``executor`` given here is kept."""
+
+    def __init__(self, settings: Settings, db: Database, executor: Executor | None = None) -> None:
         self.settings = settings
         self.db = db
-        self.executor = executor
+        self._follows_site = executor is None
+        self.executor = executor or make_executor(self._site_engine() or "local", settings)
+        self._switch_refused: str | None = None
         self.lock = ControllerLock(db, settings.home)
         # Placement by the testbed's throughput matrix (DESIGN, admission step 3): with no valid benchmark for a
         # job's class it is the same cheapest-first order as before.
@@ -94,15 +100,14 @@ class Controller:
         self._thread.start()
 
     def _listen_for_exits(self) -> None:
-        """Engines that can (the local one) tell us the moment a run ends: a datagram on a socket in AICC_HOME."""
-        if not hasattr(self.executor, "notify_path"):
-            return
+        """Engines that can (the local one) tell us the moment a run ends: a datagram on a socket in AICC_HOME.
+        Listened to whatever the engine is now: the site may switch to one that can."""
         # A short private path: socket paths are limited to ~100 bytes, AICC_HOME may be longer.
         path = Path(tempfile.mkdtemp(prefix="aicc-ctl-")) / "exits.sock"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.bind(str(path))
         self._exit_socket = sock
-        self.executor.notify_path = path
+        self._tell_exits()
 
         def listen() -> None:
             while not self._stop.is_set():
@@ -113,6 +118,62 @@ class Controller:
                 self.wake_engine()
 
         threading.Thread(target=listen, name="aicc-exits", daemon=True).start()
+
+    def _tell_exits(self) -> None:
+        if self._exit_socket is not None and hasattr(self.executor, "notify_path"):
+            self.executor.notify_path = Path(self._exit_socket.getsockname())
+
+    # -- the engine ---------------------------------------------------------------------------
+    def _site_engine(self) -> str | None:
+        """The engine the center's inventory names; None before any migration or inventory.
+
+        An inventory describes the whole center and retires every node it does not list, so the site in
+        effect is the one whose nodes are in service (a site an earlier inventory named may linger)."""
+        try:
+            with self.db.read() as s:
+                kind = s.execute(select(SiteRow.executor).join(NodeRow, NodeRow.site_id == SiteRow.id)
+                                 .where(NodeRow.retired.is_(False)).limit(1)).scalar()
+                if kind is None:
+                    kind = s.execute(select(SiteRow.executor).order_by(SiteRow.id.desc()).limit(1)).scalar()
+        except Exception:  # not migrated yet: /readyz says so
+            return None
+        return kind
+
+    def _follow_site(self) -> bool:
+        """Switch to the engine the site now names; False while that cannot happen yet, and nothing may start.
+
+        Runs live on the old engine are only known to it (a job row does not name its engine), so the switch
+        waits until they have ended; admitted jobs wait meanwhile instead of starting on the engine the
+        center has left."""
+        if not self._follows_site:
+            return True
+        kind = self._site_engine()
+        if kind is None or kind == self.executor.name:
+            self._switch_refused = None
+            return True
+        with self.db.read() as s:
+            live = s.execute(select(JobRow.id).where(JobRow.state.in_(LIVE), JobRow.external_id.is_not(None))
+                             ).first()
+        if live is not None:
+            self._note_refused(kind, f"runs are still live on the {self.executor.name} engine")
+            return False
+        try:
+            executor = make_executor(kind, self.settings)
+        except Exception as exc:  # e.g. no Slurm cluster description yet: start nothing anywhere
+            self._note_refused(kind, str(exc) or type(exc).__name__)
+            return False
+        log.info("the site now runs on the %s engine (was %s)", kind, self.executor.name)
+        self.executor, self._available, self._switch_refused = executor, None, None
+        self._signalled.clear()
+        self._tell_exits()
+        self.planner.invalidate()
+        return True
+
+    def _note_refused(self, kind: str, why: str) -> None:
+        if self._switch_refused != why:
+            log.warning("the site names the %s engine; not switching yet (%s); starting nothing meanwhile",
+                        kind, why)
+            self._switch_refused = why
 
     def stop(self) -> None:
         self._stop.set()
@@ -154,6 +215,7 @@ class Controller:
         on Slurm cost tens of milliseconds): only the periodic tick and engine news need that."""
         t0 = time.perf_counter()
         report = CycleReport()
+        may_start = self._follow_site()
         if full:
             self._reconcile(report)
             self._last_full = time.monotonic()
@@ -165,7 +227,8 @@ class Controller:
         to_start, to_preempt = self._schedule(now, probe=full)
         report.preempted = to_preempt
         report.capped = self._capped
-        self._start(to_start, report)
+        if may_start:
+            self._start(to_start, report)
         if report.started and full:
             self._reconcile(CycleReport())  # pick up the start times at once
         self.cycles += 1
@@ -300,6 +363,13 @@ class Controller:
                 launches.append(self._launch(job, flavors[job.flavor], project.name if project else "", data))
         if not launches:
             return
+        expect = getattr(self.executor, "expect_starts", None)
+        if expect is not None:
+            try:
+                expect([launch.name for launch in launches])
+            except Exception:  # engine unreachable: start nothing this cycle, the jobs stay admitted
+                log.warning("engine did not answer before starting %d runs; retrying next cycle", len(launches))
+                return
         results = list(self._pool.map(self._start_one, launches))
         with self.db.write() as s:
             for launch, (external, error) in zip(launches, results, strict=True):
@@ -309,12 +379,17 @@ class Controller:
                 if external is not None:
                     job.external_id = external
                     report.started.append(job.id)
+                elif error is None:
+                    continue  # the engine did not answer: still admitted, asked again next cycle
                 else:
                     job.state, job.reason, job.ended_at = JobState.FAILED.value, f"could not start: {error}", utcnow()
 
     def _start_one(self, launch: Launch) -> tuple[str | None, str | None]:
         try:
             return self.executor.start(launch), None
+        except EngineUnavailable:
+            log.warning("the engine did not answer while starting job %s; retrying next cycle", launch.job_id)
+            return None, None
         except Exception as exc:  # a failed start fails the job, not the loop
             log.exception("starting job %s failed", launch.job_id)
             return None, str(exc) or type(exc).__name__

@@ -61,6 +61,12 @@ class SandboxSpec:
     """Further host paths bound read-only at the same place (the job's script)."""
 
 
+class EngineUnavailable(RuntimeError):
+    """The engine could not be reached or did not answer in time: nothing is known to have changed, so the
+    controller keeps its state and asks again next cycle (a start may have gone through: starts are
+    idempotent by name)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Launch:
     """Everything an executor needs to start one run. Built by the controller."""

@@ -16,7 +16,7 @@ from aicc.config import Settings
 from aicc.controller.loop import Controller
 from aicc.executors.slurm import SlurmExecutor
 from aicc.store.db import Database
-from aicc.store.models import UsageRow
+from aicc.store.models import JobRow, UsageRow
 
 pytestmark = pytest.mark.slurm
 
@@ -148,3 +148,43 @@ def test_wait_reason_arrays_and_preemption_on_slurm(slurm_harness: Harness) -> N
     h.client.post(f"/api/v1/jobs/{borrower}/cancel", headers=World.auth(token))
     h.client.post(f"/api/v1/jobs/{waiting}/cancel", headers=World.auth(token))
     h.until_state(borrower, "cancelled", timeout=60)
+
+
+def test_controller_follows_the_site_onto_slurm_once_local_runs_end(shared_cluster, db: Database,  # type: ignore[no-untyped-def]
+                                                                    tmp_path) -> None:
+    """A center that starts on the local engine and loads an inventory naming Slurm: the server's controller
+    (no engine given) moves there, but never while runs it started locally are live, and never starts a job
+    on the engine the center has left."""
+    world = build_world(db)  # executor = "local"
+    settings = Settings(home=tmp_path / "home", database_url=db.url, controller=False, preempt_grace_s=1,
+                        preempt_after_s=0, job_prefix=f"t{uuid.uuid4().hex[:8]}", slurm_dir=shared_cluster.directory)
+    with TestClient(create_app(settings, db), raise_server_exceptions=False) as client:
+        h = Harness(client, world, settings, db, Controller(settings, db))
+        assert h.controller.executor.name == "local"
+        release = tmp_path / "release"
+        local = h.submit(world.a.member_token, flavors=["cpu"],
+                         command=["sh", "-c", f"while [ ! -e {release} ]; do sleep 0.1; done"])
+        h.until_state(local, "running")
+        r = client.post("/api/v1/inventory", headers=World.auth(world.admin_token),
+                        json={"toml": SLURM_INVENTORY, "source": "slurm.toml"})
+        assert r.status_code == 200, r.text
+        later = h.submit(world.a.member_token, flavors=["cpu"], command=["sh", "-c", "echo on $SLURM_JOB_ID"])
+        for _ in range(5):
+            h.controller.cycle()
+        assert h.job(later)["state"] == "admitted" and external_id(db, later) is None
+        assert h.controller.executor.name == "local"
+        release.touch()
+        assert h.until_state(local, "succeeded")["exit_code"] == 0
+        job = h.until_state(later, "succeeded", timeout=60)
+        assert isinstance(h.controller.executor, SlurmExecutor)
+        record = h.controller.executor.find_by_name(f"{settings.job_prefix}-{later}-0")
+        assert job["exit_code"] == 0 and record is not None and str(record.job_id) == external_id(db, later)
+        logs = client.get(f"/api/v1/jobs/{later}/logs", headers=World.auth(world.a.member_token)).json()
+        assert f"on {record.job_id}" in logs["data"]
+
+
+def external_id(db: Database, job_id: int) -> str | None:
+    with db.read() as s:
+        job = s.get(JobRow, job_id)
+        assert job is not None
+        return job.external_id

@@ -93,3 +93,35 @@ def test_unreachable_controller_is_slurm_unavailable(slurm_cluster, tmp_path: Pa
         SlurmExecutor(config).reconcile([(1, 1, "1")])
     with pytest.raises(SlurmUnavailable):
         read_inventory(config)
+
+
+def test_a_job_admitted_while_slurmctld_is_away_waits_and_then_runs(exclusive_cluster, db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The controller cannot reach Slurm when it would start an admitted job: the job stays admitted (not
+    failed) and starts, once, when slurmctld is back."""
+    import uuid
+
+    from fastapi.testclient import TestClient
+    from tests.controller.conftest import Harness
+    from tests.executors.slurm.test_slurm_controller import SLURM_INVENTORY, external_id
+    from tests.world import build_world
+
+    from aicc.api.app import create_app
+    from aicc.config import Settings
+    from aicc.controller.loop import Controller
+
+    world = build_world(db, SLURM_INVENTORY)
+    settings = Settings(home=tmp_path / "home", database_url=db.url, controller=False,
+                        job_prefix=f"t{uuid.uuid4().hex[:8]}", slurm_dir=exclusive_cluster.directory)
+    with TestClient(create_app(settings, db), raise_server_exceptions=False) as client:
+        h = Harness(client, world, settings, db, Controller(settings, db))
+        assert isinstance(h.controller.executor, SlurmExecutor)
+        h.controller.cycle()  # knows the nodes; a submit's light cycle admits on that knowledge
+        _stop(exclusive_cluster.pid("slurmctld"))
+        job = h.submit(world.a.member_token, flavors=["cpu"], command=["sh", "-c", "echo back"])
+        for _ in range(2):
+            h.controller.cycle(full=False)
+        assert h.job(job)["state"] == "admitted" and external_id(db, job) is None
+        exclusive_cluster.up()
+        assert h.until_state(job, "succeeded", timeout=60)["attempt"] == 0
+        records = [r for r in h.controller.executor.queue() if r.name.startswith(settings.job_prefix)]
+        assert len(records) == 1

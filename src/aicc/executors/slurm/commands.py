@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aicc.executors.base import EngineUnavailable
 from aicc.executors.slurm.config import SlurmConfig
 
 # Messages the Slurm tools print when slurmctld cannot be reached (22.05 wording).
@@ -31,7 +32,7 @@ class SlurmError(RuntimeError):
     """Slurm answered and refused (bad request, unknown partition, ...)."""
 
 
-class SlurmUnavailable(SlurmError):
+class SlurmUnavailable(SlurmError, EngineUnavailable):
     """slurmctld could not be reached or did not answer in time; retry later."""
 
 

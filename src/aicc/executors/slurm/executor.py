@@ -33,6 +33,7 @@ class SlurmExecutor:
     def __init__(self, config: SlurmConfig) -> None:
         self.config = config
         self._jobcomp = JobCompLog(config.jobcomp_log)
+        self._looked_up: dict[str, SlurmJobRecord | None] = {}
 
     # -- reading Slurm ------------------------------------------------------------
     def queue(self) -> list[SlurmJobRecord]:
@@ -49,16 +50,31 @@ class SlurmExecutor:
 
     def find_by_name(self, name: str) -> SlurmJobRecord | None:
         """The newest job with this name: live ones first, then the completion log."""
-        matches = [r for r in self.queue() if r.name == name]
-        live = [r for r in matches if r.state in _ALIVE]
-        if live or matches:
-            return max(live or matches, key=lambda r: r.job_id)
+        return self._find_all([name])[name]
+
+    def _find_all(self, names: Sequence[str]) -> dict[str, SlurmJobRecord | None]:
+        queued: dict[str, list[SlurmJobRecord]] = {}
+        for record in self.queue():
+            queued.setdefault(record.name, []).append(record)
         self._jobcomp.refresh()
-        return self._jobcomp.by_name(name)
+        found: dict[str, SlurmJobRecord | None] = {}
+        for name in names:
+            matches = queued.get(name, [])
+            live = [r for r in matches if r.state in _ALIVE]
+            found[name] = max(live or matches, key=lambda r: r.job_id) if matches else self._jobcomp.by_name(name)
+        return found
+
+    def expect_starts(self, names: Sequence[str]) -> None:
+        """The controller is about to start these runs: look for all of them in one ``squeue`` instead of one
+        each (a full ``squeue --json`` costs as much as an ``sbatch``, so this halves what a start costs)."""
+        self._looked_up = self._find_all(names)
 
     # -- Executor protocol ----------------------------------------------------------
     def start(self, launch: Launch) -> str:
-        existing = self.find_by_name(launch.name)
+        if launch.name in self._looked_up:
+            existing = self._looked_up.pop(launch.name)
+        else:
+            existing = self.find_by_name(launch.name)
         if existing is not None:
             return str(existing.job_id)
         launch.workdir.mkdir(parents=True, exist_ok=True)
