@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import calendar
+import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,3 +144,14 @@ def test_down_or_drained_nodes_are_unavailable() -> None:
         "node is mixed+drain",
         "mixed+drain",
     )
+
+
+@pytest.mark.parametrize("nice", [0, 10])
+def test_tools_run_at_the_configured_priority_and_a_missing_one_is_unavailable(nice: int, tmp_path: Path) -> None:
+    from aicc.executors.slurm import SlurmUnavailable
+    from aicc.executors.slurm.commands import run_slurm
+
+    config = SlurmConfig(flavors={}, nice=nice)
+    assert int(run_slurm(config, ["sh", "-c", "nice"])) == os.nice(0) + nice  # any program runs the same way
+    with pytest.raises(SlurmUnavailable, match="sbatch is not installed"):
+        run_slurm(replace(config, bin_dir=tmp_path), ["sbatch", "--parsable"])

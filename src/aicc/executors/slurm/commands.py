@@ -61,9 +61,10 @@ def run_slurm(
 ) -> str:
     """Run one Slurm tool and return its stdout; raise ``SlurmUnavailable`` or ``SlurmError``."""
     program = argv[0] if config.bin_dir is None else str(config.bin_dir / argv[0])
+    niced = ["nice", "-n", str(config.nice)] if config.nice else []
     try:
         proc = subprocess.run(
-            [program, *argv[1:]],
+            [*niced, program, *argv[1:]],
             capture_output=True,
             text=True,
             env=dict(env) if env is not None else slurm_env(config),
@@ -74,6 +75,8 @@ def run_slurm(
         raise SlurmUnavailable(f"{argv[0]} did not answer within {exc.timeout:.0f} s") from exc
     except FileNotFoundError as exc:
         raise SlurmUnavailable(f"{argv[0]} is not installed") from exc
+    if niced and proc.returncode == 127:  # nice found no such program
+        raise SlurmUnavailable(f"{argv[0]} is not installed")
     if proc.returncode != 0:
         message = proc.stderr.strip() or proc.stdout.strip() or f"exit status {proc.returncode}"
         lowered = message.lower()

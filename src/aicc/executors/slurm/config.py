@@ -34,7 +34,10 @@ class SlurmConfig:
     ``jobcomp/filetxt``: the only record of finished jobs without slurmdbd.
     ``kill_wait_s`` is the cluster's ``KillWait``: the grace between SIGTERM and
     SIGKILL on cancel. ``command_timeout_s`` bounds every Slurm command so a
-    hung controller never blocks AICC's loop for long.
+    hung controller never blocks AICC's loop for long. ``nice``: the CPU
+    priority the tools run at (``nice -n``; 0 leaves it): the controller starts
+    them in bursts, and where it shares its cores with the API a user's
+    submission should not wait behind them.
     """
 
     flavors: Mapping[str, SlurmFlavor]
@@ -44,6 +47,7 @@ class SlurmConfig:
     command_timeout_s: float = 10.0
     bin_dir: Path | None = None  # where sbatch & co. live; None: PATH
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    nice: int = 10
 
     def flavor_for_gres(self, gres_type: str | None) -> str | None:
         """The flavor whose GRES type is ``gres_type`` (None: a CPU-only node)."""
@@ -72,4 +76,5 @@ class SlurmConfig:
             jobcomp_log=Path(data["jobcomp_log"]),
             slurm_conf=Path(data["slurm_conf"]),
             kill_wait_s=float(data.get("kill_wait_s", 30)),
+            nice=int(data.get("nice", 10)),
         )

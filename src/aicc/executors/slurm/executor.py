@@ -64,10 +64,15 @@ class SlurmExecutor:
             found[name] = max(live or matches, key=lambda r: r.job_id) if matches else self._jobcomp.by_name(name)
         return found
 
-    def expect_starts(self, names: Sequence[str]) -> None:
-        """The controller is about to start these runs: look for all of them in one ``squeue`` instead of one
-        each (a full ``squeue --json`` costs as much as an ``sbatch``, so this halves what a start costs)."""
-        self._looked_up = self._find_all(names)
+    def expect_starts(self, launches: Sequence[Launch]) -> None:
+        """The controller is about to start these runs: look for the ones that may already be in Slurm in one
+        ``squeue`` instead of one each (a full ``squeue --json`` costs as much as an ``sbatch``).
+
+        A run may be in Slurm only if its batch script exists: ``start`` writes it before ``sbatch``, so a
+        controller that crashed after submitting finds it, and a first start asks Slurm nothing."""
+        maybe = [launch.name for launch in launches if batch.batch_script_path(launch).exists()]
+        self._looked_up = self._find_all(maybe) if maybe else {}
+        self._looked_up.update((launch.name, None) for launch in launches if launch.name not in self._looked_up)
 
     # -- Executor protocol ----------------------------------------------------------
     def start(self, launch: Launch) -> str:
