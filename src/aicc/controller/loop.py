@@ -366,14 +366,12 @@ class Controller:
                 launches.append(self._launch(job, flavors[job.flavor], project.name if project else "", data))
         if not launches:
             return
-        expect = getattr(self.executor, "expect_starts", None)
-        if expect is not None:
-            try:
-                expect(launches)
-            except Exception:  # engine unreachable: start nothing this cycle, the jobs stay admitted
-                log.warning("engine did not answer before starting %d runs; retrying next cycle", len(launches))
-                return
-        results = list(self._pool.map(self._start_one, launches))
+        start_many = getattr(self.executor, "start_many", None)
+        if start_many is not None:  # the engine batches (Slurm: like-shaped runs as one array)
+            results = [self._outcome(launch, r) for launch, r in zip(launches, start_many(launches, self._pool.map),
+                                                                       strict=True)]
+        else:
+            results = list(self._pool.map(self._start_one, launches))
         with self.db.write() as s:
             for launch, (external, error) in zip(launches, results, strict=True):
                 job = s.get(JobRow, launch.job_id)
@@ -389,13 +387,20 @@ class Controller:
 
     def _start_one(self, launch: Launch) -> tuple[str | None, str | None]:
         try:
-            return self.executor.start(launch), None
-        except EngineUnavailable:
+            return self._outcome(launch, self.executor.start(launch))
+        except Exception as exc:  # a failed start fails the job, not the loop
+            return self._outcome(launch, exc)
+
+    @staticmethod
+    def _outcome(launch: Launch, result: str | Exception) -> tuple[str | None, str | None]:
+        """(engine id, None) started; (None, None) the engine did not answer: retry; (None, why) failed."""
+        if not isinstance(result, Exception):
+            return result, None
+        if isinstance(result, EngineUnavailable):
             log.warning("the engine did not answer while starting job %s; retrying next cycle", launch.job_id)
             return None, None
-        except Exception as exc:  # a failed start fails the job, not the loop
-            log.exception("starting job %s failed", launch.job_id)
-            return None, str(exc) or type(exc).__name__
+        log.error("starting job %s failed: %s", launch.job_id, result)
+        return None, str(result) or type(result).__name__
 
     def _launch(self, job: JobRow, flavor: FlavorRow, project: str, data: list[DatasetRow]) -> Launch:
         workdir = self.settings.jobs_dir / str(job.id)

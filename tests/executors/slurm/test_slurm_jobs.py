@@ -159,3 +159,63 @@ def test_sensitive_job_runs_inside_the_sandbox_on_slurm(slurm_executor: SlurmExe
     assert "1,2" in log and "data-read-only" in log and "ifaces ['lo']" in log
     assert "host False True" in log  # the host's files are not there; Slurm's job id is passed through
     assert (out / "result.txt").read_text() == "ok"
+
+
+def _finished(status: RunStatus) -> bool:
+    return status.phase.finished
+
+
+def test_like_shaped_runs_start_as_one_array_each_with_its_own_env_logs_and_exit(
+    slurm_executor: SlurmExecutor, make_launch, wait_run
+) -> None:
+    runs = [make_launch(["/bin/sh", "-c", f'echo "run $AICC_JOB_ID $X in $PWD"; echo oops >&2; exit {code}'],
+                        env={"X": f"x {i}'s"}, job_id=300 + i) for i, code in enumerate([0, 3, 0])]
+    alone = make_launch(["/bin/sh", "-c", "echo alone"], job_id=310, time_limit_s=120)  # another limit
+    ids = slurm_executor.start_many([*runs, alone])
+    assert all(isinstance(i, str) for i in ids), ids
+    array_ids = {str(i).split("_")[0] for i in ids[:3]}
+    assert len(array_ids) == 1 and [str(i).split("_")[1] for i in ids[:3]] == ["0", "1", "2"]
+    assert str(ids[3]).isdigit()
+
+    statuses = [wait_run(slurm_executor, (r.job_id, r.attempt, str(i)), _finished)
+                for r, i in zip(runs, ids, strict=False)]
+    assert [s.exit_code for s in statuses] == [0, 3, 0]
+    assert [s.phase for s in statuses] == [RunPhase.SUCCEEDED, RunPhase.FAILED, RunPhase.SUCCEEDED]
+    assert all(s.started_at and s.ended_at and s.external_id == i for s, i in zip(statuses, ids, strict=False))
+    for i, r in enumerate(runs):
+        out, err = slurm_executor.log_paths(r.workdir)
+        assert out.read_text() == f"run {300 + i} x {i}'s in {r.workdir}\n"
+        assert err.read_text() == "oops\n"
+    assert wait_run(slurm_executor, (310, 1, str(ids[3])), _finished).phase is RunPhase.SUCCEEDED
+
+    # A restarted controller (a new executor) starting the same runs again finds them: nothing is submitted twice.
+    again = SlurmExecutor(slurm_executor.config).start_many([*runs, alone])
+    assert again == ids
+    array_name = (runs[0].workdir / "slurm-array-1").read_text().split()[0]
+    log = JobCompLog(slurm_executor.config.jobcomp_log)
+    log.refresh()
+    array_id = int(array_ids.pop())
+    assert log.by_name(array_name) is not None and all(log.by_task(array_id, t) for t in (0, 1, 2))
+
+
+def test_a_waiting_array_task_is_starting_and_can_be_cancelled_alone(
+    slurm_executor: SlurmExecutor, make_launch, wait_run
+) -> None:
+    """Tasks Slurm has not split off the array yet are still found, and a cancel ends only the one asked."""
+    runs = [make_launch(["sleep", "300"], job_id=320 + i, placements=(Placement("node2"),)) for i in range(2)]
+    blocker = make_launch(["sleep", "300"], job_id=330, placements=(Placement("node2"),), flavor="a100")
+    blocker = dataclasses.replace(blocker, cpus=8)  # the whole node: the array waits behind it
+    [block_id] = slurm_executor.start_many([blocker])
+    wait_run(slurm_executor, (330, 1, str(block_id)), lambda s: s.phase is RunPhase.RUNNING)
+    runs = [dataclasses.replace(r, flavor="a100") for r in runs]
+    ids = [str(i) for i in slurm_executor.start_many(runs)]
+    try:
+        first, second = slurm_executor.reconcile([(320, 1, ids[0]), (321, 1, ids[1])])
+        assert first.phase is RunPhase.STARTING and second.phase is RunPhase.STARTING
+        slurm_executor.cancel(ids[0], grace_s=0)
+        assert wait_run(slurm_executor, (320, 1, ids[0]), _finished).phase is RunPhase.CANCELLED
+        slurm_executor.cancel(str(block_id), grace_s=0)
+        assert wait_run(slurm_executor, (321, 1, ids[1]), lambda s: s.phase is RunPhase.RUNNING).started_at
+    finally:
+        for external in [*ids, str(block_id)]:
+            slurm_executor.cancel(external, grace_s=0)

@@ -155,3 +155,55 @@ def test_tools_run_at_the_configured_priority_and_a_missing_one_is_unavailable(n
     assert int(run_slurm(config, ["sh", "-c", "nice"])) == os.nice(0) + nice  # any program runs the same way
     with pytest.raises(SlurmUnavailable, match="sbatch is not installed"):
         run_slurm(replace(config, bin_dir=tmp_path), ["sbatch", "--parsable"])
+
+
+def test_task_expressions_as_slurm_writes_them() -> None:
+    from aicc.executors.slurm.records import task_in
+
+    assert [i for i in range(12) if task_in("0-3", i)] == [0, 1, 2, 3]
+    assert [i for i in range(12) if task_in("[2,5-9:2]%4", i)] == [2, 5, 7, 9]
+    assert [i for i in range(12) if task_in("11", i)] == [11]
+    assert not any(task_in(expr, 1) for expr in ("", "x-y", "2-"))
+
+
+def test_array_tasks_in_both_records() -> None:
+    split = from_squeue_job({"job_id": 7, "name": "a", "job_state": "RUNNING", "array_job_id": 5,
+                             "array_task_id": 2, "array_task_string": "", "start_time": 10})
+    waiting = from_squeue_job({"job_id": 5, "name": "a", "job_state": "PENDING", "array_job_id": 5,
+                               "array_task_id": None, "array_task_string": "3-9", "start_time": 0})
+    plain = from_squeue_job({"job_id": 8, "name": "b", "job_state": "PENDING", "array_job_id": 0,
+                             "array_task_id": 4294967294})
+    assert split.array_key == (5, 2) and waiting.array_key is None and waiting.array_pending == "3-9"
+    assert plain.array_job_id is None and plain.array_key is None
+    [done] = parse_jobcomp_lines(["JobId=9 Name=a JobState=FAILED ArrayJobId=5 ArrayTaskId=3 ExitCode=3:0"])
+    assert done.array_key == (5, 3) and done.exit_code == 3
+
+
+def _launch(tmp_path: Path, job_id: int, **changes: object) -> Launch:
+    launch = Launch(job_id=job_id, attempt=0, name=f"t-{job_id}-0", argv=["sh", "-c", 'echo "$AICC_JOB_ID:$X"'],
+                    workdir=tmp_path / str(job_id), env={"X": f"it's {job_id}"}, flavor="cpu", device_env=None,
+                    placements=[Placement("node3")], cpus=1, memory_mb=64, time_limit_s=60)
+    return replace(launch, **changes)  # type: ignore[arg-type]
+
+
+def test_like_shaped_runs_share_an_array_key_and_their_script_runs_each_as_itself(tmp_path: Path) -> None:
+    import subprocess
+
+    from aicc.executors.slurm.batch import array_key, array_script, batch_script_path
+
+    config = SlurmConfig(flavors={"cpu": SlurmFlavor(None, "cpu")})
+    a, b = _launch(tmp_path, 1), _launch(tmp_path, 2)
+    assert array_key(a, config) is not None and array_key(a, config) == array_key(b, config)
+    assert array_key(_launch(tmp_path, 3, cpus=2), config) != array_key(a, config)
+    assert array_key(_launch(tmp_path, 4, time_limit_s=600), config) != array_key(a, config)
+    assert array_key(_launch(tmp_path, 5, env={"NOT-A-NAME": "1"}), config) is None
+    for launch in (a, b):
+        launch.workdir.mkdir()
+        batch_script_path(launch).write_text(batch_script(launch))
+        batch_script_path(launch).chmod(0o755)
+    dispatch = tmp_path / "dispatch.sh"
+    dispatch.write_text(array_script([a, b]))
+    outs = [subprocess.run(["sh", str(dispatch)], env={"SLURM_ARRAY_TASK_ID": str(t), "PATH": "/usr/bin:/bin"},
+                           capture_output=True, text=True, check=False) for t in (0, 1, 2)]
+    assert [o.stdout for o in outs[:2]] == ["1:it's 1\n", "2:it's 2\n"]
+    assert outs[2].returncode == 1 and "no run for array task 2" in outs[2].stderr

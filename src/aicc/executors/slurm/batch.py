@@ -8,7 +8,9 @@ AICC has already decided the nodes and device counts, so the request pins them
 from __future__ import annotations
 
 import math
+import re
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 from aicc.executors.base import Launch
@@ -103,3 +105,44 @@ def job_env(launch: Launch) -> dict[str, str]:
     env.setdefault("AICC_JOB_ID", str(launch.job_id))
     env.setdefault("AICC_ATTEMPT", str(launch.attempt))
     return env
+
+
+# -- arrays: like-shaped runs started by one sbatch ----------------------------------------
+_PER_RUN = ("--job-name=", "--chdir=", "--output=", "--error=")
+_SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def array_key(launch: Launch, config: SlurmConfig) -> tuple[str, ...] | None:
+    """What must be equal for runs to share one array: every sbatch option but the run's own name, directory
+    and log files. None: this run goes alone (an environment name a shell cannot export)."""
+    if not all(_SHELL_NAME.match(name) for name in job_env(launch)):
+        return None
+    argv = sbatch_argv(launch, config)[:-1]  # the last item is the run's own batch script
+    return tuple(arg for arg in argv if not arg.startswith(_PER_RUN))
+
+
+def array_marker_path(launch: Launch) -> Path:
+    """Written before the array's sbatch: "<array name> <task>", how a restarted controller finds the run."""
+    return launch.workdir / f"slurm-array-{launch.attempt}"
+
+
+def array_script(launches: Sequence[Launch]) -> str:
+    """Task i runs launch i's own batch script in its directory with its environment; its stdout and stderr
+    are the files sbatch opens through ``<array dir>/<i>``, a link to that directory."""
+    lines = ["#!/bin/sh", f"# Written by AICC: {len(launches)} runs as one Slurm array.",
+             'case "$SLURM_ARRAY_TASK_ID" in']
+    for i, launch in enumerate(launches):
+        exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in job_env(launch).items())
+        lines.append(f"{i}) cd {shlex.quote(str(launch.workdir))} || exit 1"
+                     + (f"; export {exports}" if exports else "")
+                     + f"; exec {shlex.quote(str(batch_script_path(launch)))} ;;")
+    lines += ["esac", 'echo "AICC: no run for array task $SLURM_ARRAY_TASK_ID" >&2', "exit 1", ""]
+    return "\n".join(lines)
+
+
+def array_sbatch_argv(launches: Sequence[Launch], config: SlurmConfig, name: str, directory: Path) -> list[str]:
+    argv = sbatch_argv(launches[0], config)[:-1]
+    argv = [arg for arg in argv if not arg.startswith(_PER_RUN)]
+    return [*argv, f"--job-name={name}", f"--chdir={directory}", f"--output={directory}/%a/{STDOUT_NAME}",
+            f"--error={directory}/%a/{STDERR_NAME}", f"--array=0-{len(launches) - 1}",
+            str(directory / "dispatch.sh")]

@@ -5,6 +5,13 @@ restarted controller (a new ``SlurmExecutor``) finds its runs by name and by
 Slurm job id in ``squeue`` and in the ``jobcomp/filetxt`` log. Nothing is kept
 in memory that a restart would need.
 
+Like-shaped runs started in one cycle (same partition, nodes, GRES, CPUs,
+memory and limit) go to Slurm as one array, so AICC asks less of slurmctld
+than a user's ``sbatch`` loop would: each task runs its own batch script in its
+own directory with its own environment and log files, and AICC's id for it is
+Slurm's ``<array id>_<task>``. A marker in the run's directory, written before
+``sbatch``, names the array, so a restarted controller finds the run there.
+
 Cancel is one ``scancel``: Slurm sends SIGTERM, waits the cluster's
 ``KillWait`` and sends SIGKILL, and records the job CANCELLED. That grace is
 enforced by slurmctld even if AICC dies meanwhile, which a timer here could
@@ -14,17 +21,31 @@ constructor's config carries ``kill_wait_s`` so callers can see it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from aicc.executors.base import Launch, RunStatus
 from aicc.executors.slurm import batch
-from aicc.executors.slurm.commands import SlurmError, run_slurm, run_slurm_json, slurm_env
+from aicc.executors.slurm.commands import SlurmError, SlurmUnavailable, run_slurm, run_slurm_json, slurm_env
 from aicc.executors.slurm.config import SlurmConfig
-from aicc.executors.slurm.records import JobCompLog, SlurmJobRecord, from_squeue_job
+from aicc.executors.slurm.records import JobCompLog, SlurmJobRecord, from_squeue_job, task_in
 from aicc.executors.slurm.states import lost_status, run_status
 
 _ALIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED")
+_RUN_ID = re.compile(r"(\d+)(?:_(\d+))?\Z")
+MAX_ARRAY = 1000  # below Slurm's default MaxArraySize (1001)
+Mapper = Callable[[Callable[[list[Launch]], list[tuple[str, "str | Exception"]]], Iterable[list[Launch]]],
+                  Iterable[list[tuple[str, "str | Exception"]]]]
+
+
+def _run_id(external_id: str) -> tuple[int, int | None] | None:
+    """"123" -> (123, None); "123_4" (task 4 of array 123) -> (123, 4); anything else -> None."""
+    match = _RUN_ID.match(external_id)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2)) if match.group(2) is not None else None
 
 
 class SlurmExecutor:
@@ -33,7 +54,6 @@ class SlurmExecutor:
     def __init__(self, config: SlurmConfig) -> None:
         self.config = config
         self._jobcomp = JobCompLog(config.jobcomp_log)
-        self._looked_up: dict[str, SlurmJobRecord | None] = {}
 
     # -- reading Slurm ------------------------------------------------------------
     def queue(self) -> list[SlurmJobRecord]:
@@ -64,33 +84,103 @@ class SlurmExecutor:
             found[name] = max(live or matches, key=lambda r: r.job_id) if matches else self._jobcomp.by_name(name)
         return found
 
-    def expect_starts(self, launches: Sequence[Launch]) -> None:
-        """The controller is about to start these runs: look for the ones that may already be in Slurm in one
-        ``squeue`` instead of one each (a full ``squeue --json`` costs as much as an ``sbatch``).
-
-        A run may be in Slurm only if its batch script exists: ``start`` writes it before ``sbatch``, so a
-        controller that crashed after submitting finds it, and a first start asks Slurm nothing."""
-        maybe = [launch.name for launch in launches if batch.batch_script_path(launch).exists()]
-        self._looked_up = self._find_all(maybe) if maybe else {}
-        self._looked_up.update((launch.name, None) for launch in launches if launch.name not in self._looked_up)
-
     # -- Executor protocol ----------------------------------------------------------
     def start(self, launch: Launch) -> str:
-        if launch.name in self._looked_up:
-            existing = self._looked_up.pop(launch.name)
-        else:
-            existing = self.find_by_name(launch.name)
-        if existing is not None:
-            return str(existing.job_id)
+        [result] = self.start_many([launch])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def start_many(self, launches: Sequence[Launch], map_: Mapper = map) -> list[str | Exception]:
+        """Start these runs, like-shaped ones as arrays; per run its id, or why it did not start
+        (``SlurmUnavailable``: ask again later). ``map_`` may submit the batches in parallel."""
+        try:
+            results: dict[str, str | Exception] = dict(self._already_in_slurm(launches))
+        except SlurmUnavailable as exc:
+            return [exc for _ in launches]
+        groups: dict[tuple[str, ...], list[Launch]] = {}
+        batches: list[list[Launch]] = []
+        for launch in launches:
+            if launch.name in results:
+                continue
+            key = batch.array_key(launch, self.config)
+            if key is None:
+                batches.append([launch])
+            else:
+                groups.setdefault(key, []).append(launch)
+        for group in groups.values():
+            batches += [group[i:i + MAX_ARRAY] for i in range(0, len(group), MAX_ARRAY)]
+        for pairs in map_(self._submit, batches):
+            results.update(pairs)
+        return [results[launch.name] for launch in launches]
+
+    def _already_in_slurm(self, launches: Sequence[Launch]) -> dict[str, str]:
+        """Runs a controller started before it crashed. Only a run whose batch script exists can be in Slurm
+        (it is written before ``sbatch``), so a first start asks Slurm nothing; the rest cost one squeue."""
+        alone: list[Launch] = []
+        in_arrays: dict[str, list[tuple[Launch, int]]] = {}
+        for launch in launches:
+            marker = batch.array_marker_path(launch)
+            if marker.exists():
+                array_name, _, task = marker.read_text().strip().partition(" ")
+                if task.isdigit():
+                    in_arrays.setdefault(array_name, []).append((launch, int(task)))
+                    continue
+            if batch.batch_script_path(launch).exists():
+                alone.append(launch)
+        if not alone and not in_arrays:
+            return {}
+        found = self._find_all([launch.name for launch in alone] + list(in_arrays))
+        ids = {launch.name: str(record.job_id) for launch in alone if (record := found[launch.name])}
+        for array_name, members in in_arrays.items():
+            record = found[array_name]
+            if record is not None:
+                array_id = record.array_job_id or record.job_id
+                ids.update((launch.name, f"{array_id}_{task}") for launch, task in members)
+        return ids
+
+    def _submit(self, launches: list[Launch]) -> list[tuple[str, str | Exception]]:
+        try:
+            if len(launches) == 1:
+                return [(launches[0].name, self._submit_one(launches[0]))]
+            array_id = self._submit_array(launches)
+            return [(launch.name, f"{array_id}_{i}") for i, launch in enumerate(launches)]
+        except Exception as exc:  # per run: the controller fails or retries each
+            return [(launch.name, exc) for launch in launches]
+
+    def _write_script(self, launch: Launch) -> None:
         launch.workdir.mkdir(parents=True, exist_ok=True)
         script = batch.batch_script_path(launch)
         script.write_text(batch.batch_script(launch))
         script.chmod(0o755)
+
+    def _submit_one(self, launch: Launch) -> str:
+        self._write_script(launch)
+        batch.array_marker_path(launch).unlink(missing_ok=True)  # an earlier try as an array did not happen
         out = run_slurm(
             self.config,
             batch.sbatch_argv(launch, self.config),
             env=slurm_env(self.config, batch.job_env(launch)),
         )
+        return self._job_id(out)
+
+    def _submit_array(self, launches: list[Launch]) -> str:
+        name = f"{launches[0].name}-x{len(launches)}-{uuid.uuid4().hex[:6]}"
+        directory = launches[0].workdir.parent / ".slurm-arrays" / name
+        directory.mkdir(parents=True)
+        for i, launch in enumerate(launches):
+            self._write_script(launch)
+            (directory / str(i)).symlink_to(launch.workdir.resolve(), target_is_directory=True)
+            batch.array_marker_path(launch).write_text(f"{name} {i}\n")
+        dispatch = directory / "dispatch.sh"
+        dispatch.write_text(batch.array_script(launches))
+        dispatch.chmod(0o755)
+        out = run_slurm(self.config, batch.array_sbatch_argv(launches, self.config, name, directory),
+                        env=slurm_env(self.config))
+        return self._job_id(out)
+
+    @staticmethod
+    def _job_id(out: str) -> str:
         job_id = out.strip().split(";")[0]
         if not job_id.isdigit():
             raise SlurmError(f"sbatch gave no job id: {out!r}")
@@ -99,22 +189,44 @@ class SlurmExecutor:
     def reconcile(self, runs: Sequence[tuple[int, int, str]]) -> list[RunStatus]:
         if not runs:
             return []
-        queued = {r.job_id: r for r in self.queue()}
+        queue = self.queue()
+        by_id = {r.job_id: r for r in queue}
+        by_task = {r.array_key: r for r in queue if r.array_key is not None}
+        unsplit = {r.array_job_id or r.job_id: r for r in queue if r.array_pending}  # tasks not yet started
         self._jobcomp.refresh()
         statuses = []
         for job_id, attempt, external_id in runs:
-            slurm_id = int(external_id) if external_id.isdigit() else -1
-            record = queued.get(slurm_id) or self._jobcomp.by_id(slurm_id)
+            parsed = _run_id(external_id)
+            record: SlurmJobRecord | None = None
+            if parsed is not None and parsed[1] is None:
+                record = by_id.get(parsed[0]) or self._jobcomp.by_id(parsed[0])
+            elif parsed is not None and parsed[1] is not None:
+                array_id, task = parsed[0], parsed[1]
+                record = by_task.get((array_id, task))
+                waiting = unsplit.get(array_id)
+                if record is None and waiting is not None and task_in(waiting.array_pending, task):
+                    record = waiting
+                record = record or self._jobcomp.by_task(array_id, task)
             if record is None:
                 statuses.append(lost_status(job_id, attempt, external_id))
             else:
-                statuses.append(run_status(job_id, attempt, record))
+                statuses.append(run_status(job_id, attempt, record, external_id))
         return statuses
 
     def cancel(self, external_id: str, grace_s: float) -> None:
         """SIGTERM now, SIGKILL after the cluster's ``KillWait`` (see module docstring)."""
-        if not external_id.isdigit():
+        parsed = _run_id(external_id)
+        if parsed is None:
             raise SlurmError(f"not a Slurm job id: {external_id!r}")
+        if parsed[1] is not None:
+            # A task still waiting inside its array would vanish without a record; held, it becomes a job of
+            # its own, which the cancel leaves CANCELLED in the queue and the completion log.
+            try:
+                run_slurm(self.config, ["scontrol", "hold", external_id])
+            except SlurmUnavailable:
+                raise
+            except SlurmError:
+                pass  # already running or ended: nothing waits to be split off
         run_slurm(self.config, ["scancel", external_id])
 
     def node_availability(self) -> dict[str, bool]:

@@ -29,6 +29,45 @@ class SlurmJobRecord:
     exit_code: int | None  # exit status, or 128 + signal when killed by a signal
     reason: str  # Slurm's pending/failure reason ("Resources", "NonZeroExitCode"), may be ""
     time_limit_min: int | None
+    array_job_id: int | None = None  # a task of an array: the array's id ...
+    array_task_id: int | None = None  # ... and its index; None for the array's tasks not yet split off
+    array_pending: str = ""  # those tasks, as Slurm writes them ("3-199", "0,4-7%2")
+
+    @property
+    def array_key(self) -> tuple[int, int] | None:
+        if self.array_job_id is None or self.array_task_id is None:
+            return None
+        return self.array_job_id, self.array_task_id
+
+
+NOT_AN_ARRAY = 4294967294  # NO_VAL - 1: what 22.05 writes for "no array" in some fields
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, dict):
+        value = value.get("number")
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or value < 0 or value >= NOT_AN_ARRAY:
+        return None
+    return value
+
+
+def task_in(tasks: str, index: int) -> bool:
+    """Is ``index`` among Slurm's task expression ``tasks`` ("0-3", "[2,5-9:2]%4")?"""
+    body = tasks.strip().strip("[]").split("%")[0].rstrip("]")
+    for part in body.split(","):
+        if not part:
+            continue
+        span, _, step_text = part.partition(":")
+        first, _, last = span.partition("-")
+        try:
+            lo, hi, step = int(first), int(last or first), int(step_text or 1)
+        except ValueError:
+            continue
+        if lo <= index <= hi and (index - lo) % max(step, 1) == 0:
+            return True
+    return False
 
 
 def _epoch(value: Any) -> float | None:
@@ -67,6 +106,9 @@ def from_squeue_job(job: Mapping[str, Any]) -> SlurmJobRecord:
         exit_code=_wait_status(job.get("exit_code")) if finished else None,
         reason=str(job.get("state_reason") or ""),
         time_limit_min=limit if isinstance(limit, int) else None,
+        array_job_id=_int_or_none(job.get("array_job_id")) or None,
+        array_task_id=_int_or_none(job.get("array_task_id")),
+        array_pending=str(job.get("array_task_string") or ""),
     )
 
 
@@ -118,6 +160,8 @@ def from_jobcomp_fields(fields: Mapping[str, str]) -> SlurmJobRecord | None:
         exit_code=_exit_code(fields.get("ExitCode", "")),
         reason="",
         time_limit_min=int(limit) if limit.isdigit() else None,
+        array_job_id=_int_or_none(fields.get("ArrayJobId")) or None,
+        array_task_id=_int_or_none(fields.get("ArrayTaskId")),
     )
 
 
@@ -144,6 +188,7 @@ class JobCompLog:
         self._offset = 0
         self._by_id: dict[int, SlurmJobRecord] = {}
         self._by_name: dict[str, SlurmJobRecord] = {}
+        self._by_task: dict[tuple[int, int], SlurmJobRecord] = {}
 
     def refresh(self) -> None:
         if self.path is None:
@@ -153,7 +198,7 @@ class JobCompLog:
         except FileNotFoundError:
             return
         if size < self._offset:
-            self._offset, self._by_id, self._by_name = 0, {}, {}
+            self._offset, self._by_id, self._by_name, self._by_task = 0, {}, {}, {}
         with self.path.open("rb") as handle:
             handle.seek(self._offset)
             chunk = handle.read(size - self._offset)
@@ -161,6 +206,8 @@ class JobCompLog:
         self._offset += len(complete)
         for record in parse_jobcomp_lines(complete.decode("utf-8", "replace").splitlines()):
             self._by_id[record.job_id] = record
+            if record.array_key is not None:
+                self._by_task[record.array_key] = record
             previous = self._by_name.get(record.name)
             if previous is None or previous.job_id <= record.job_id:
                 self._by_name[record.name] = record
@@ -170,3 +217,6 @@ class JobCompLog:
 
     def by_name(self, name: str) -> SlurmJobRecord | None:
         return self._by_name.get(name)
+
+    def by_task(self, array_job_id: int, task: int) -> SlurmJobRecord | None:
+        return self._by_task.get((array_job_id, task))

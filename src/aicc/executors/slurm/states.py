@@ -74,12 +74,13 @@ def _reason(record: SlurmJobRecord, phase: RunPhase) -> str | None:
     return None
 
 
-def run_status(job_id: int, attempt: int, record: SlurmJobRecord) -> RunStatus:
+def run_status(job_id: int, attempt: int, record: SlurmJobRecord, external_id: str | None = None) -> RunStatus:
+    """``external_id``: AICC's id for the run when it is not the record's own (an array task, "123_4")."""
     phase = phase_of(record.state)
     return RunStatus(
         job_id=job_id,
         attempt=attempt,
-        external_id=str(record.job_id),
+        external_id=external_id or str(record.job_id),
         phase=phase,
         started_at=record.start_time if phase is not RunPhase.STARTING else None,
         ended_at=record.end_time if phase.finished else None,
