@@ -108,7 +108,11 @@ class RunStatus:
 
 
 class Executor(Protocol):
-    """Implemented by ``executors.local.LocalExecutor`` and ``executors.slurm.SlurmExecutor``."""
+    """Implemented by ``executors.local.LocalExecutor`` and ``executors.slurm.SlurmExecutor``.
+
+    An engine that can start many runs more cheaply together than one by one (Slurm: like-shaped runs as
+    one array) also offers ``start_many(launches, map_) -> list[str | Exception]``; the controller uses it
+    when it is there."""
 
     name: str
 
