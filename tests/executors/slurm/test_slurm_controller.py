@@ -177,8 +177,9 @@ def test_controller_follows_the_site_onto_slurm_once_local_runs_end(shared_clust
         assert h.until_state(local, "succeeded")["exit_code"] == 0
         job = h.until_state(later, "succeeded", timeout=60)
         assert isinstance(h.controller.executor, SlurmExecutor)
-        record = h.controller.executor.find_by_name(f"{settings.job_prefix}-{later}-0")
-        assert job["exit_code"] == 0 and record is not None and str(record.job_id) == external_id(db, later)
+        record = h.controller.executor.find_by_name(f"{settings.job_prefix}-{later}-{job['attempt']}")
+        assert job["exit_code"] == 0 and record is not None, (job, external_id(db, later))
+        assert str(record.job_id) == external_id(db, later)
         logs = client.get(f"/api/v1/jobs/{later}/logs", headers=World.auth(world.a.member_token)).json()
         assert f"on {record.job_id}" in logs["data"]
 
@@ -188,3 +189,30 @@ def external_id(db: Database, job_id: int) -> str | None:
         job = s.get(JobRow, job_id)
         assert job is not None
         return job.external_id
+
+
+def test_controller_restart_re_adopts_jobs_started_as_one_array(slurm_harness: Harness) -> None:
+    """Like-shaped jobs admitted together reach Slurm as one array; a restarted controller re-adopts every task
+    (same engine ids, same start times) and submits nothing again."""
+    h = slurm_harness
+    ids = [h.submit(h.world.a.member_token, flavors=["cpu"], command=["sh", "-c", "echo $AICC_JOB_ID; sleep 4"])
+           for _ in range(3)]
+    h.controller.cycle()
+    for job_id in ids:
+        h.until_state(job_id, "running", timeout=60)
+    engine_ids = [external_id(h.db, j) for j in ids]
+    assert len({e.split("_")[0] for e in engine_ids if e}) == 1  # one array
+    before = [h.job(j)["started_at"] for j in ids]
+    h.controller = Controller(h.settings, h.db, SlurmExecutor(h.controller.executor.config))  # type: ignore[attr-defined]
+    h.controller.cycle()
+    assert [external_id(h.db, j) for j in ids] == engine_ids
+    assert [h.job(j)["started_at"] for j in ids] == before
+    for job_id in ids:
+        job = h.until_state(job_id, "succeeded", timeout=60)
+        assert job["attempt"] == 0
+        logs = h.client.get(f"/api/v1/jobs/{job_id}/logs", headers=World.auth(h.world.a.member_token)).json()
+        assert logs["data"] == f"{job_id}\n"
+    executor = h.controller.executor
+    assert isinstance(executor, SlurmExecutor)
+    names = {r.name for r in executor.queue() if r.name.startswith(h.settings.job_prefix)}
+    assert len(names) == 1 and names.pop().startswith(f"{h.settings.job_prefix}-{ids[0]}-0-x3-")
