@@ -32,7 +32,7 @@ from aicc.core.jobs import JobState
 from aicc.core.scheduling import POLICIES
 from aicc.executors import make_executor
 from aicc.executors.base import EngineUnavailable, Executor, Launch, Placement, SandboxSpec
-from aicc.services import agreements, audit, metering
+from aicc.services import agreements, audit, generation, metering
 from aicc.services.datazone import outputs
 from aicc.services.datazone.datasets import mounted_dir, sdc_env
 from aicc.services.principal import SYSTEM
@@ -66,6 +66,7 @@ class Controller:
         self._follows_site = executor is None
         self.executor = executor or make_executor(self._site_engine() or "local", settings)
         self._switch_refused: str | None = None
+        self._site_generation = generation.current()
         self.lock = ControllerLock(db, settings.home)
         # Placement by the testbed's throughput matrix (DESIGN, admission step 3): with no valid benchmark for a
         # job's class it is the same cheapest-first order as before.
@@ -139,14 +140,18 @@ class Controller:
             return None
         return kind
 
-    def _follow_site(self) -> bool:
+    def _follow_site(self, full: bool) -> bool:
         """Switch to the engine the site now names; False while that cannot happen yet, and nothing may start.
 
         Runs live on the old engine are only known to it (a job row does not name its engine), so the switch
         waits until they have ended; admitted jobs wait meanwhile instead of starting on the engine the
-        center has left."""
+        center has left. A light cycle looks only when an inventory was loaded in this process since the last
+        look; a load by another process is seen at the next full cycle, as the submission path's cache."""
         if not self._follows_site:
             return True
+        if not full and self._switch_refused is None and generation.current() == self._site_generation:
+            return True
+        self._site_generation = generation.current()
         kind = self._site_engine()
         if kind is None or kind == self.executor.name:
             self._switch_refused = None
@@ -218,7 +223,7 @@ class Controller:
         on Slurm cost tens of milliseconds): only the periodic tick and engine news need that."""
         t0 = time.perf_counter()
         report = CycleReport()
-        may_start = self._follow_site()
+        may_start = self._follow_site(full)
         if full:
             self._reconcile(report)
             self._last_full = time.monotonic()

@@ -117,8 +117,12 @@ def array_key(launch: Launch, config: SlurmConfig) -> tuple[str, ...] | None:
     and log files. None: this run goes alone (an environment name a shell cannot export)."""
     if not all(_SHELL_NAME.match(name) for name in job_env(launch)):
         return None
-    argv = sbatch_argv(launch, config)[:-1]  # the last item is the run's own batch script
-    return tuple(arg for arg in argv if not arg.startswith(_PER_RUN))
+    return tuple(_shared_options(launch, config))
+
+
+def _shared_options(launch: Launch, config: SlurmConfig) -> list[str]:
+    """The run's sbatch options less its own name, directory, log files and batch script (the last item)."""
+    return [arg for arg in sbatch_argv(launch, config)[:-1] if not arg.startswith(_PER_RUN)]
 
 
 def array_marker_path(launch: Launch) -> Path:
@@ -141,8 +145,6 @@ def array_script(launches: Sequence[Launch]) -> str:
 
 
 def array_sbatch_argv(launches: Sequence[Launch], config: SlurmConfig, name: str, directory: Path) -> list[str]:
-    argv = sbatch_argv(launches[0], config)[:-1]
-    argv = [arg for arg in argv if not arg.startswith(_PER_RUN)]
-    return [*argv, f"--job-name={name}", f"--chdir={directory}", f"--output={directory}/%a/{STDOUT_NAME}",
-            f"--error={directory}/%a/{STDERR_NAME}", f"--array=0-{len(launches) - 1}",
-            str(directory / "dispatch.sh")]
+    return [*_shared_options(launches[0], config), f"--job-name={name}", f"--chdir={directory}",
+            f"--output={directory}/%a/{STDOUT_NAME}", f"--error={directory}/%a/{STDERR_NAME}",
+            f"--array=0-{len(launches) - 1}", str(directory / "dispatch.sh")]

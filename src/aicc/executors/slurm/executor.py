@@ -36,8 +36,7 @@ from aicc.executors.slurm.states import lost_status, run_status
 _ALIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED")
 _RUN_ID = re.compile(r"(\d+)(?:_(\d+))?\Z")
 MAX_ARRAY = 1000  # below Slurm's default MaxArraySize (1001)
-Mapper = Callable[[Callable[[list[Launch]], list[tuple[str, "str | Exception"]]], Iterable[list[Launch]]],
-                  Iterable[list[tuple[str, "str | Exception"]]]]
+Outcomes = list[tuple[str, "str | Exception"]]  # per run name: its Slurm id, or why it did not start
 
 
 def _run_id(external_id: str) -> tuple[int, int | None] | None:
@@ -91,7 +90,8 @@ class SlurmExecutor:
             raise result
         return result
 
-    def start_many(self, launches: Sequence[Launch], map_: Mapper = map) -> list[str | Exception]:
+    def start_many(self, launches: Sequence[Launch],
+                   map_: Callable[..., Iterable[Outcomes]] = map) -> list[str | Exception]:
         """Start these runs, like-shaped ones as arrays; per run its id, or why it did not start
         (``SlurmUnavailable``: ask again later). ``map_`` may submit the batches in parallel."""
         try:
@@ -139,7 +139,7 @@ class SlurmExecutor:
                 ids.update((launch.name, f"{array_id}_{task}") for launch, task in members)
         return ids
 
-    def _submit(self, launches: list[Launch]) -> list[tuple[str, str | Exception]]:
+    def _submit(self, launches: list[Launch]) -> Outcomes:
         try:
             if len(launches) == 1:
                 return [(launches[0].name, self._submit_one(launches[0]))]
