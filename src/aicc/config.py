@@ -19,6 +19,9 @@ AICC_OUTPUT_MAX_FILE  largest single output file that may leave the data zone, b
 AICC_TIMEZONE         the center's time zone, in which the portal shows times (default Asia/Seoul)
 AICC_SLURM_DIR        for a site with executor = "slurm": the directory with cluster.json (flavor -> GRES type
                       and partition) as scripts/slurm-up writes it (default /tmp/aicc-slurm)
+AICC_REGISTRIES       comma list of image registries jobs may name (host[:port]); empty (default): no images
+AICC_REGISTRY_MIRRORS comma list of name=host: pull references to registry `name` from `host` instead
+AICC_INSECURE_REGISTRIES  comma list of hosts spoken to over plain HTTP (a loopback test registry only)
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from aicc.core.images import RegistryPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,19 @@ class Settings:
     output_retention_days: int = 365
     output_max_file_bytes: int = 10 * 1024 * 1024
     timezone: str = "Asia/Seoul"
+    registries: str = ""
+    registry_mirrors: str = ""
+    insecure_registries: str = ""
+
+    @property
+    def registry_policy(self) -> RegistryPolicy:
+        """Which registries images may come from (``aicc.core.images``)."""
+        return RegistryPolicy.from_env(self.registries, self.registry_mirrors, self.insecure_registries)
+
+    @property
+    def images_dir(self) -> Path:
+        """The node's image cache: blobs shared between images, one read-only root filesystem per digest."""
+        return self.home / "images"
 
     @property
     def jobs_dir(self) -> Path:
@@ -71,7 +89,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     e = dict(os.environ) if env is None else env
     home = Path(e.get("AICC_HOME", "var")).absolute()
     url = e.get("AICC_DATABASE_URL") or f"sqlite:///{home / 'aicc.db'}"
-    return Settings(
+    settings = Settings(
         home=home,
         database_url=url,
         max_body_bytes=int(e.get("AICC_MAX_BODY_BYTES", str(1 << 20))),
@@ -89,4 +107,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         output_retention_days=int(e.get("AICC_OUTPUT_RETENTION_DAYS", "365")),
         output_max_file_bytes=int(e.get("AICC_OUTPUT_MAX_FILE", str(10 * 1024 * 1024))),
         timezone=e.get("AICC_TIMEZONE", "Asia/Seoul"),
+        registries=e.get("AICC_REGISTRIES", ""),
+        registry_mirrors=e.get("AICC_REGISTRY_MIRRORS", ""),
+        insecure_registries=e.get("AICC_INSECURE_REGISTRIES", ""),
     )
+    settings.registry_policy  # noqa: B018 - a malformed registry list is a start-up error, never an open policy
+    return settings

@@ -62,6 +62,9 @@ def submit(
     env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE, repeatable.")] = None,
     dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d", help="Read a dataset under /data/NAME "
                                                       "(a sensitive one runs sandboxed; repeatable).")] = None,
+    image: Annotated[str | None, typer.Option("--image", help="OCI image with a tag or digest, e.g. "
+                                              "registry.example.org/team/pytorch:2.4 (default: the host's system).")
+                     ] = None,
     as_json: JSON = False,
 ) -> None:
     """Submit a job; prints its id at once (`Submitted job 42`)."""
@@ -70,7 +73,7 @@ def submit(
         "accelerators": gpus, "cpus": cpus, "memory_mb": memory_mb(mem), "time_limit_s": time_limit_seconds(time_limit),
         "priority": priority, "flavors": [f for f in (flavor or "").split(",") if f],
         "depends_on": after or [], "env": {}, "array": array, "name": name, "workload_class": workload_class,
-        "datasets": dataset or [],
+        "datasets": dataset or [], "image": image,
     }
     for item in env or []:
         key, sep, value = item.partition("=")

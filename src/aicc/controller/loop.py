@@ -20,6 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,13 +32,16 @@ from aicc.controller.planning import Planner
 from aicc.core.jobs import JobState
 from aicc.core.scheduling import POLICIES
 from aicc.executors import make_executor
-from aicc.executors.base import EngineUnavailable, Executor, Launch, Placement, SandboxSpec
+from aicc.executors.base import EngineUnavailable, Executor, ImageSpec, Launch, Placement, SandboxSpec
 from aicc.services import agreements, audit, generation, metering
 from aicc.services.datazone import outputs
 from aicc.services.datazone.datasets import mounted_dir, sdc_env
 from aicc.services.principal import SYSTEM
 from aicc.store.db import Database
 from aicc.store.models import DatasetRow, FlavorRow, JobRow, NodeRow, ProjectRow, SiteRow, utcnow
+
+if TYPE_CHECKING:
+    from aicc.images.cache import ImageCache
 
 log = logging.getLogger("aicc.controller")
 LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
@@ -84,6 +88,8 @@ class Controller:
         self._capped = False
         self._available: dict[str, bool] | None = None
         self.cycles = 0
+        self.images: ImageCache | None = None
+        """The node's image cache (``aicc.images``), made at the first image job."""
 
     # -- running ------------------------------------------------------------------------------
     def wake(self) -> None:
@@ -358,6 +364,8 @@ class Controller:
 
     def _start(self, job_ids: list[int], report: CycleReport) -> None:
         """Ask the engine to start every admitted job, several at once (``sbatch`` takes ~10 ms each)."""
+        images, waiting = self._stage_images(job_ids)
+        job_ids = [j for j in job_ids if j not in waiting]
         launches: list[Launch] = []
         with self.db.read() as s:
             flavors = {f.name: f for f in s.execute(select(FlavorRow)).scalars()}
@@ -368,7 +376,8 @@ class Controller:
                 project = s.get(ProjectRow, job.project_id)
                 data = list(s.execute(select(DatasetRow).where(DatasetRow.id.in_(job.datasets))).scalars()) \
                     if job.datasets else []
-                launches.append(self._launch(job, flavors[job.flavor], project.name if project else "", data))
+                launches.append(self._launch(job, flavors[job.flavor], project.name if project else "", data,
+                                             images.get(job.id)))
         if not launches:
             return
         start_many = getattr(self.executor, "start_many", None)
@@ -390,6 +399,15 @@ class Controller:
                 else:
                     job.state, job.reason, job.ended_at = JobState.FAILED.value, f"could not start: {error}", utcnow()
 
+    def _stage_images(self, job_ids: list[int]) -> tuple[dict[int, ImageSpec], set[int]]:
+        """Image jobs: the unpacked images of those ready to start, and those still pulling or just failed."""
+        from aicc.images.cache import ImageCache
+        from aicc.images.stage import stage
+
+        if self.images is None:
+            self.images = ImageCache(self.settings.images_dir, self.settings.registry_policy, on_change=self.wake)
+        return stage(self.db, self.images, self.settings.registry_policy, self.executor.name, job_ids)
+
     def _start_one(self, launch: Launch) -> tuple[str | None, str | None]:
         try:
             return self._outcome(launch, self.executor.start(launch))
@@ -407,7 +425,8 @@ class Controller:
         log.error("starting job %s failed: %s", launch.job_id, result)
         return None, str(result) or type(result).__name__
 
-    def _launch(self, job: JobRow, flavor: FlavorRow, project: str, data: list[DatasetRow]) -> Launch:
+    def _launch(self, job: JobRow, flavor: FlavorRow, project: str, data: list[DatasetRow],
+                image: ImageSpec | None = None) -> Launch:
         workdir = self.settings.jobs_dir / str(job.id)
         workdir.mkdir(parents=True, exist_ok=True)
         argv = list(job.command)
@@ -436,6 +455,7 @@ class Controller:
             argv=argv, workdir=workdir,
             env=env, flavor=flavor.name, device_env=flavor.device_env, placements=placements, cpus=job.cpus,
             memory_mb=job.memory_mb, time_limit_s=job.time_limit_s, gres_type=flavor.name, sandbox=sandbox,
+            image=image,
         )
 
 

@@ -61,6 +61,16 @@ class SandboxSpec:
     """Further host paths bound read-only at the same place (the job's script)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ImageSpec:
+    """The software image a run uses: the reference as named, the digest it resolved to (recorded on the job),
+    and the node's unpacked, read-only root filesystem of that digest (``aicc.images``)."""
+
+    ref: str
+    digest: str
+    rootfs: Path
+
+
 class EngineUnavailable(RuntimeError):
     """The engine could not be reached or did not answer in time: nothing is known to have changed, so the
     controller keeps its state and asks again next cycle (a start may have gone through: starts are
@@ -86,6 +96,7 @@ class Launch:
     partition: str | None = None  # Slurm partition chosen for the flavor
     gres_type: str | None = None  # Slurm GRES type (e.g. "h100")
     sandbox: SandboxSpec | None = None
+    image: ImageSpec | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from aicc.config import Settings
 from aicc.core.errors import InvalidInput, NotFound
+from aicc.core.images import ImageRef, parse_image_ref
 from aicc.core.jobs import JobState, parse_array
 from aicc.core.names import ENV_VAR_RE
 from aicc.services import audit, projects
@@ -62,6 +63,8 @@ class JobSpec:
     array: str | None = None
     datasets: Sequence[str] = ()
     """Names of datasets to read; a sensitive one needs the project's grant and runs in the sandbox."""
+    image: str | None = None
+    """An OCI image reference (tag or digest) from an allowed registry; None runs on the host's system."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +183,7 @@ class Prepared:
     max_running: int | None
     name: str
     dataset_ids: list[int] = field(default_factory=list)
+    image: ImageRef | None = None
 
 
 def check(actor: Principal, settings: Settings, spec: JobSpec, ref: Reference) -> Prepared:
@@ -216,7 +220,8 @@ def check(actor: Principal, settings: Settings, spec: JobSpec, ref: Reference) -
         indexes, max_running = list(array.indexes), array.max_running
     name = spec.name or (Path(spec.command[0]).name if spec.command else "script")
     dataset_ids = _datasets(actor, spec, ref) if spec.datasets else []
-    return Prepared(spec, org[0], org[1], runnable, indexes, max_running, name[:128], dataset_ids)
+    image = parse_image_ref(spec.image, settings.registry_policy) if spec.image is not None else None
+    return Prepared(spec, org[0], org[1], runnable, indexes, max_running, name[:128], dataset_ids, image)
 
 
 def _row(actor: Principal, p: Prepared, now: dt.datetime) -> dict[str, Any]:
@@ -230,6 +235,7 @@ def _row(actor: Principal, p: Prepared, now: dt.datetime) -> dict[str, Any]:
         "array_max_running": p.max_running, "attempt": 0, "borrowed": False, "metered_intervals": 0,
         "cancel_requested": False, "preempt_requested": False, "version": 1, "array_id": None,
         "array_index": p.indexes[0], "datasets": p.dataset_ids,
+        "image_ref": str(p.image) if p.image else None, "image_digest": p.image.digest if p.image else None,
     }
 
 
@@ -238,6 +244,8 @@ def _audit_data(p: Prepared, tasks: int) -> dict[str, Any]:
             "time_limit_s": p.spec.time_limit_s}
     if p.dataset_ids:
         data["datasets"] = p.dataset_ids
+    if p.image:
+        data["image"] = str(p.image)
     return data
 
 

@@ -39,6 +39,10 @@ class JobSubmit(Strict):
                                  description="Datasets to read under /data/<name>. A sensitive one needs the "
                                              "project's grant; the job then runs sandboxed and its outputs and "
                                              "logs are held for the custodian.")
+    image: str | None = Field(None, min_length=1, max_length=512,
+                              description="OCI image to run in, with a tag or digest (`registry/repo:tag`, "
+                                          "`repo@sha256:…`) from a registry the center allows; resolved to a "
+                                          "digest when the job is admitted. None: the host's system.")
 
     @model_validator(mode="after")
     def _one_of(self) -> Self:
@@ -84,6 +88,8 @@ class Job(Out):
     borrowed: bool
     allocation_id: int | None
     datasets: list[int] = Field(default_factory=list)
+    image_ref: str | None = Field(None, description="The image as named at submit (normalized).")
+    image_digest: str | None = Field(None, description="The digest it resolved to; every attempt runs these bits.")
 
 
 class LogChunk(Out):

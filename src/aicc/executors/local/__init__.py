@@ -116,7 +116,14 @@ class LocalExecutor:
         }
         if launch.device_env:
             env[launch.device_env] = ",".join(map(str, devices))
-        if launch.sandbox is not None:
+        if launch.image is not None:  # the image path (aicc.images.launch); the data zone's sandbox has none yet
+            if launch.sandbox is not None:
+                raise SandboxUnavailable("a job on sensitive data cannot run in an image yet: submit it without one")
+            from aicc.images.launch import image_argv
+
+            argv = image_argv(argv, launch.image, workdir=launch.workdir, device_env=launch.device_env,
+                              devices=devices, env={k: v for k, v in env.items() if k not in ("PATH", "HOME")})
+        elif launch.sandbox is not None:
             try:
                 from aicc.executors.sandbox import wrap  # type: ignore[import-not-found,unused-ignore]
             except ImportError as exc:

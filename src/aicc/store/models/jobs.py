@@ -48,6 +48,10 @@ class JobRow(Base):
     array_max_running: Mapped[int | None] = mapped_column(Integer)
     datasets: Mapped[list[int]] = mapped_column(JSON, default=list)
     """Ids of the datasets it reads (secure data zone): a sensitive one means a sandbox and held outputs."""
+    image_ref: Mapped[str | None] = mapped_column(String(512))
+    """The OCI image reference as the user named it, normalized (registry/repository:tag[@digest]); None: host."""
+    image_digest: Mapped[str | None] = mapped_column(String(71))
+    """sha256 digest the reference resolved to when the job was admitted; every later attempt runs these bits."""
 
     # life
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

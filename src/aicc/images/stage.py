@@ -1,0 +1,68 @@
+"""The controller's gate before starting admitted image jobs: record the digest, wait for the pull, or fail.
+
+Called once per cycle with the admitted jobs about to start; never blocks (``ImageCache.request`` only reads
+or starts background work). An image job stays ``admitted`` while its image is resolved and pulled, holding
+its placement, with the progress as its reason; the controller is woken when the pull moves on. The digest a
+reference resolved to is written on the job the first time it is known and never changed after, so a rerun
+or a requeued attempt pulls the same bits even if the tag has moved.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from aicc.core.errors import InvalidInput
+from aicc.core.images import RegistryPolicy, parse_image_ref
+from aicc.core.jobs import JobState
+from aicc.executors.base import ImageSpec
+from aicc.images.cache import ImageCache, Phase
+from aicc.store.db import Database
+from aicc.store.models import JobRow, utcnow
+
+ENGINES_WITH_IMAGES = ("local",)
+
+
+def stage(db: Database, cache: ImageCache, policy: RegistryPolicy, engine: str, job_ids: list[int]
+          ) -> tuple[dict[int, ImageSpec], set[int]]:
+    """(images ready, by job id; jobs that must not start this cycle) for the admitted ``job_ids``."""
+    if not job_ids:
+        return {}, set()
+    with db.read() as s:
+        rows = s.execute(select(JobRow.id, JobRow.image_ref, JobRow.image_digest).where(
+            JobRow.id.in_(job_ids), JobRow.image_ref.is_not(None))).all()
+    ready: dict[int, ImageSpec] = {}
+    hold: set[int] = set()
+    news: dict[int, tuple[str | None, str, bool]] = {}  # job -> (digest, reason, failed)
+    for job_id, ref_text, digest in rows:
+        assert ref_text is not None  # selected for it
+        if engine not in ENGINES_WITH_IMAGES:
+            hold.add(job_id)
+            news[job_id] = (None, f"images run on the local engine only for now, not on {engine}", True)
+            continue
+        try:  # checked again: the center may have stopped allowing the registry since the submit
+            ref = parse_image_ref(ref_text, policy)
+        except InvalidInput as exc:
+            hold.add(job_id)
+            news[job_id] = (None, exc.detail, True)
+            continue
+        status = cache.request(ref.pinned(digest) if digest else ref)
+        if status.phase is Phase.READY and status.rootfs is not None and status.digest is not None:
+            ready[job_id] = ImageSpec(ref_text, status.digest, status.rootfs)
+            if digest is None:
+                news[job_id] = (status.digest, "", False)
+            continue
+        hold.add(job_id)
+        news[job_id] = (status.digest if digest is None else None, status.message, status.phase is Phase.FAILED)
+    if news:
+        with db.write() as s:
+            for job_id, (new_digest, reason, failed) in news.items():
+                job = s.get(JobRow, job_id)
+                if job is None or job.state != JobState.ADMITTED.value or job.external_id:
+                    continue
+                if new_digest and job.image_digest is None:
+                    job.image_digest = new_digest
+                if failed:
+                    job.state, job.reason, job.ended_at = JobState.FAILED.value, reason, utcnow()
+                elif reason and job.reason != reason:
+                    job.reason = reason
+    return ready, hold
