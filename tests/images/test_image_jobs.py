@@ -18,6 +18,7 @@ from tests.controller.conftest import Harness
 from tests.images.conftest import DOWN, skopeo
 from tests.world import World
 
+pytestmark = pytest.mark.registry
 H = World.auth
 HOST_FILE = Path("/var/tmp/aicc-image-host-file")
 ESCAPE_DIR = Path("/var/tmp/aicc-image-escape")

@@ -640,6 +640,11 @@ KO: dict[str, str] = {
     "quasi_identifier": "준식별자",
     "other": "기타",
     "Datasets (optional, comma-separated names)": "데이터셋 (선택, 이름을 쉼표로 구분)",
+    "Image (optional, with a tag or digest)": "이미지 (선택, 태그 또는 다이제스트 포함)",
+    "The job runs in this software image, pinned to its digest when it starts; empty runs on the center's system.":
+        "작업이 이 소프트웨어 이미지에서 실행되며, 시작할 때 다이제스트로 고정됩니다. 비워 두면 센터의 시스템에서 실행됩니다.",
+    "Image": "이미지",
+    "the center's system": "센터 시스템",
     "A job on a sensitive dataset runs sealed off; its files and logs are held for the custodian.":
         "민감 데이터셋을 쓰는 작업은 격리되어 실행되며, 파일과 로그는 데이터 관리자 심의를 위해 보관됩니다.",
     "This job reads sensitive data: its logs and files are held until the data's custodian releases them.":

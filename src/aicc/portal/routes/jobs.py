@@ -46,7 +46,8 @@ def _form(view: View, status: int = 200, error: str | None = None, values: dict[
         visible = job_search.visible_projects(s, view.principal)
         flavors = inventory.flavors(s)
     defaults = {"project_id": visible[0].id if visible else 0, "name": "", "command": "", "flavors": [],
-                "accelerators": 0, "cpus": 1, "memory_gb": 4, "time_limit_min": 60, "priority": 0, "datasets": ""}
+                "accelerators": 0, "cpus": 1, "memory_gb": 4, "time_limit_min": 60, "priority": 0, "datasets": "",
+                "image": ""}
     return view.render("submit.html", status=status, projects=visible, flavors=flavors, error=error,
                        v={**defaults, **(values or {})})
 
@@ -64,13 +65,14 @@ def submit(
     accelerators: Annotated[int, Form(ge=0, le=4096)] = 0, cpus: Annotated[int, Form(ge=1, le=65536)] = 1,
     memory_gb: Annotated[int, Form(ge=1, le=65536)] = 4, time_limit_min: Annotated[int, Form(ge=1, le=527040)] = 60,
     priority: Annotated[int, Form(ge=-100, le=100)] = 0, datasets: Annotated[str, Form(max_length=1000)] = "",
+    image: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:
     assert view.me is not None
     check_csrf(view.me.csrf, csrf)
     _ = view._
     values = {"project_id": project_id, "name": name, "command": command, "flavors": flavors,
               "accelerators": accelerators, "cpus": cpus, "memory_gb": memory_gb, "time_limit_min": time_limit_min,
-              "priority": priority, "datasets": datasets}
+              "priority": priority, "datasets": datasets, "image": image}
     try:
         argv = shlex.split(command)
     except ValueError:
@@ -80,7 +82,8 @@ def submit(
     spec = svc.JobSpec(project_id=project_id, command=argv, name=name.strip() or None, flavors=flavors,
                        accelerators=accelerators, cpus=cpus, memory_mb=memory_gb * 1024,
                        time_limit_s=time_limit_min * 60, priority=priority,
-                       datasets=[d.strip() for d in datasets.split(",") if d.strip()][:16])
+                       datasets=[d.strip() for d in datasets.split(",") if d.strip()][:16],
+                       image=image.strip() or None)
     submitter: Submitter = view.request.app.state.submitter
     try:
         done = submitter.submit_sync(view.principal, spec).result(timeout=60)
