@@ -642,7 +642,8 @@ KO: dict[str, str] = {
     "Datasets (optional, comma-separated names)": "데이터셋 (선택, 이름을 쉼표로 구분)",
     "Image (optional, with a tag or digest)": "이미지 (선택, 태그 또는 다이제스트 포함)",
     "The job runs in this software image, pinned to its digest when it starts; empty runs on the center's system.":
-        "작업이 이 소프트웨어 이미지에서 실행되며, 시작할 때 다이제스트로 고정됩니다. 비워 두면 센터의 시스템에서 실행됩니다.",
+        "작업이 이 소프트웨어 이미지에서 실행되며, 시작할 때 다이제스트로 고정됩니다. "
+        "비워 두면 센터의 시스템에서 실행됩니다.",
     "Image": "이미지",
     "the center's system": "센터 시스템",
     "A job on a sensitive dataset runs sealed off; its files and logs are held for the custodian.":
