@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -39,8 +40,7 @@ def registry() -> str:
 
 
 @pytest.fixture
-def images(registry: str, tmp_path: object, db: Database, world: World, settings: Settings
-           ) -> Iterator[Harness]:
+def images(registry: str, db: Database, world: World, settings: Settings) -> Iterator[Harness]:
     """A center that allows the test registry (and a dead one), with its own empty image cache."""
     import dataclasses
 
@@ -50,6 +50,20 @@ def images(registry: str, tmp_path: object, db: Database, world: World, settings
         controller = Controller(s, db, LocalExecutor(s.jobs_dir, grace_s=0.5))
         yield Harness(client, world, s, db, controller)
         controller.executor.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def node_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("node-images")
+
+
+@pytest.fixture
+def images_shared(images: Harness, node_cache: Path) -> Harness:
+    """The same, with an image cache shared by the tests of this worker (as by the jobs of one node): the tests
+    that do not count pulls pay for each image once."""
+    images.settings.home.mkdir(parents=True, exist_ok=True)
+    images.settings.images_dir.symlink_to(node_cache, target_is_directory=True)
+    return images
 
 
 def skopeo(*args: str) -> str:

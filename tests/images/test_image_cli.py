@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -18,8 +19,10 @@ pytestmark = pytest.mark.registry
 
 
 @pytest.fixture(scope="module")
-def center(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+def center(registry: str, tmp_path_factory: pytest.TempPathFactory, node_cache: Path) -> Iterator[Cli]:
     home = tmp_path_factory.mktemp("center")
+    (home / "var").mkdir()
+    (home / "var" / "images").symlink_to(node_cache, target_is_directory=True)  # the node's cache, shared
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AICC_")}

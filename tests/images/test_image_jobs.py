@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,8 @@ def test_an_image_job_runs_the_images_own_python_pulled_by_digest_and_a_second_j
 
 
 def test_a_requeued_job_runs_the_digest_it_was_admitted_with_even_when_the_tag_moved(
-        images: Harness, registry: str) -> None:
+        images_shared: Harness, registry: str) -> None:
+    images = images_shared
     w = images.world
     moving = f"{registry}/aicc-test/moving:1"
     skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false",
@@ -140,14 +142,15 @@ def test_a_full_image_cache_fails_the_job_with_a_readable_reason(images: Harness
 
 
 @pytest.fixture
-def host_file() -> object:
+def host_file() -> Iterator[Path]:
     HOST_FILE.write_text("HOST-SECRET\n")
     yield HOST_FILE
     HOST_FILE.unlink(missing_ok=True)
 
 
 def test_a_hostile_image_gains_no_privilege_and_reaches_no_host_file(
-        images: Harness, registry: str, host_file: Path) -> None:
+        images_shared: Harness, registry: str, host_file: Path) -> None:
+    images = images_shared
     script = ("/usr/local/bin/suid-id -u; /usr/local/bin/sgid-id -g; echo setuid-files: $(find / -xdev -perm /6000);"
               " ls /opt; cat /hostlink /rellink /escape/pwned 2>&1; echo dir: $(ls /escape); true")
     job_id = images.submit(images.world.a.member_token, image=f"{registry}/aicc-test/hostile:1", flavors=["cpu"],
