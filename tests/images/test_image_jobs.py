@@ -164,3 +164,14 @@ def test_a_hostile_image_gains_no_privilege_and_reaches_no_host_file(
     assert "mem" not in out and "sda" not in out and "fifo" not in out  # no device node, no FIFO
     assert "HOST-SECRET" not in out and out.count("No such file or directory") == 3
     assert not (ESCAPE_DIR / "pwned").exists() and not Path(f"{ESCAPE_DIR}-dotdot").exists()
+
+
+def test_a_job_cancelled_while_its_image_is_on_its_way_never_starts(images: Harness, registry: str) -> None:
+    w = images.world
+    job_id = images.submit(w.a.member_token, image=f"{registry}/aicc-test/python:3.13", flavors=["cpu"])
+    images.until(lambda: images.job(job_id)["state"] == "admitted")
+    r = images.client.post(f"/api/v1/jobs/{job_id}/cancel", headers=H(w.a.member_token))
+    assert r.status_code == 200, r.text
+    job = images.until_state(job_id, "cancelled", "running", "succeeded", timeout=60)
+    assert job["state"] == "cancelled" and job["started_at"] is None and "cancel requested" in job["reason"]
+    assert not (images.settings.jobs_dir / str(job_id) / "run-0").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from aicc.controller.lifecycle import requeue
 from aicc.core.errors import InvalidInput
 from aicc.core.images import RegistryPolicy, parse_image_ref
 from aicc.core.jobs import JobState
@@ -28,13 +29,19 @@ def stage(db: Database, cache: ImageCache, policy: RegistryPolicy, engine: str, 
     if not job_ids:
         return {}, set()
     with db.read() as s:
-        rows = s.execute(select(JobRow.id, JobRow.image_ref, JobRow.image_digest).where(
+        rows = s.execute(select(JobRow.id, JobRow.image_ref, JobRow.image_digest,
+                                JobRow.cancel_requested | JobRow.preempt_requested).where(
             JobRow.id.in_(job_ids), JobRow.image_ref.is_not(None))).all()
     ready: dict[int, ImageSpec] = {}
     hold: set[int] = set()
     news: dict[int, tuple[str | None, str, bool]] = {}  # job -> (digest, reason, failed)
-    for job_id, ref_text, digest in rows:
+    stop: set[int] = set()
+    for job_id, ref_text, digest, stopping in rows:
         assert ref_text is not None  # selected for it
+        if stopping:  # cancelled or preempted while its image was on its way: it never starts
+            hold.add(job_id)
+            stop.add(job_id)
+            continue
         if engine not in ENGINES_WITH_IMAGES:
             hold.add(job_id)
             news[job_id] = (None, f"images run on the local engine only for now, not on {engine}", True)
@@ -53,8 +60,16 @@ def stage(db: Database, cache: ImageCache, policy: RegistryPolicy, engine: str, 
             continue
         hold.add(job_id)
         news[job_id] = (status.digest if digest is None else None, status.message, status.phase is Phase.FAILED)
-    if news:
+    if news or stop:
         with db.write() as s:
+            for job_id in stop:
+                job = s.get(JobRow, job_id)
+                if job is None or job.state != JobState.ADMITTED.value or job.external_id:
+                    continue
+                if job.cancel_requested:
+                    job.state, job.ended_at = JobState.CANCELLED.value, utcnow()
+                else:
+                    requeue(job, "preempted before it started (its image was being pulled); waiting to run again")
             for job_id, (new_digest, reason, failed) in news.items():
                 job = s.get(JobRow, job_id)
                 if job is None or job.state != JobState.ADMITTED.value or job.external_id:
