@@ -6,13 +6,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from aicc.core.images import RegistryPolicy, parse_image_ref
 from aicc.images.cache import ImageCache, Phase
 
 DOWN = "127.0.0.1:9"
 
 
-def test_a_failed_pull_is_answered_from_memory_without_asking_the_registry_again(tmp_path: Path) -> None:
+@pytest.mark.registry
+def test_a_failed_pull_is_answered_from_memory_without_asking_the_registry_again(tmp_path: Path, registry: str
+                                                                                   ) -> None:
+    del registry  # not pulled from: asked for, so that this test runs (and needs skopeo) wherever the others do
     policy = RegistryPolicy.from_env(DOWN, "", DOWN)
     woken: list[float] = []
     cache = ImageCache(tmp_path / "images", policy, on_change=lambda: woken.append(time.monotonic()))

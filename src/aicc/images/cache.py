@@ -176,7 +176,8 @@ class ImageCache:
         layers = [blobs / "sha256" / _hex(d) for d in _layers(layout, blobs)]
         total = sum(p.stat().st_size for p in layers) or 1
         staging = self.root / "rootfs" / f".{_hex(ref.digest)}.{os.getpid()}.{threading.get_ident()}"
-        shutil.rmtree(staging, ignore_errors=True)
+        for stale in staging.parent.glob(f".{_hex(ref.digest)}.*") if staging.parent.is_dir() else []:
+            shutil.rmtree(stale, ignore_errors=True)  # left by a crash; we hold this digest's node-wide lock
         staging.mkdir(parents=True, mode=0o755)
         status = ImageStatus(Phase.UNPACKING, f"unpacking image {ref} … 0 %", ref.digest)
         self._set(key, status)
