@@ -221,6 +221,8 @@ def check(actor: Principal, settings: Settings, spec: JobSpec, ref: Reference) -
     name = spec.name or (Path(spec.command[0]).name if spec.command else "script")
     dataset_ids = _datasets(actor, spec, ref) if spec.datasets else []
     image = parse_image_ref(spec.image, settings.registry_policy) if spec.image is not None else None
+    if image is not None and any(ref.datasets[n][1] != "open" for n in spec.datasets if n in ref.datasets):
+        raise InvalidInput("a job on sensitive data cannot run in an image yet: submit it without --image")
     return Prepared(spec, org[0], org[1], runnable, indexes, max_running, name[:128], dataset_ids, image)
 
 
