@@ -88,7 +88,8 @@ def _info(name: str, kind: bytes = tarfile.REGTYPE, mode: int = 0o644, size: int
 def image(layout: Path, tag: str, layers: list[dict[str, object]], cmd: list[str]) -> None:
     config = {
         "architecture": "amd64", "os": "linux",
-        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": cmd},
+        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                           f"IMAGE_TAG={tag}"], "Cmd": cmd},
         "rootfs": {"type": "layers", "diff_ids": [layer["diff_id"] for layer in layers]},
     }
     cdigest, csize = _blob(layout, json.dumps(config, sort_keys=True).encode())

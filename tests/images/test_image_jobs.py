@@ -40,7 +40,8 @@ def test_an_image_job_runs_the_images_own_python_pulled_by_digest_and_a_second_j
         images: Harness, registry: str) -> None:
     w = images.world
     ref = f"{registry}/aicc-test/python:3.13"
-    code = "import sys, os; print('py', sys.version_info[:2], 'uid', os.getuid(), 'cwd', os.getcwd())"
+    code = ("import sys, os; print('py', sys.version_info[:2], 'uid', os.getuid(), 'cwd', os.getcwd(), "
+            "'tag', os.environ.get('IMAGE_TAG'))")
     first = images.submit(w.a.member_token, image=ref, flavors=["cpu"], command=["python3", "-c", code])
     seen: list[str] = []
 
@@ -55,7 +56,7 @@ def test_an_image_job_runs_the_images_own_python_pulled_by_digest_and_a_second_j
     assert job["state"] == "succeeded", job["reason"] + _log(images, first, "stderr")
     out = _log(images, first)
     assert "py (3, 13)" in out and sys.version_info[:2] != (3, 13)  # the image's Python, not the host's
-    assert "uid 65534 cwd /aicc/job" in out
+    assert "uid 65534 cwd /aicc/job tag python" in out  # the image's own environment (its config's Env)
     assert job["image_ref"] == ref and job["image_digest"] == _digest(ref, registry)
     cache = images.controller.images
     assert cache is not None and cache.pulls == 1

@@ -69,6 +69,8 @@ class ImageSpec:
     ref: str
     digest: str
     rootfs: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    """The image's own environment (its config's ``Env``); the job's variables go on top."""
 
 
 class EngineUnavailable(RuntimeError):

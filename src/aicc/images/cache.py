@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from aicc.core.images import ImageRef, RegistryPolicy
 from aicc.images import registry
@@ -37,7 +38,8 @@ from aicc.images.unpack import unpack
 FAILED_TTL_S = 60.0
 RESOLVED_TTL_S = 30.0  # a tag's answer is shared by jobs admitted together, then asked again (tags move)
 PULL_TIMEOUT_S = 3600.0
-SPACE_FACTOR = 4  # compressed layers kept + unpacked tree (~2.5x) + headroom
+SPACE_FACTOR = 4
+ENV_FILE = "image-env.json"  # compressed layers kept + unpacked tree (~2.5x) + headroom
 
 
 class Phase(enum.Enum):
@@ -76,6 +78,13 @@ class ImageCache:
 
     def ready(self, digest: str) -> bool:
         return self.rootfs(digest).is_dir()
+
+    def env(self, digest: str) -> dict[str, str]:
+        """The environment the image's config sets, as saved when it was unpacked."""
+        try:
+            return dict(json.loads((self.root / "layouts" / _hex(digest) / ENV_FILE).read_text()))
+        except (OSError, ValueError):
+            return {}
 
     # -- the controller's side ----------------------------------------------------------------
     def request(self, ref: ImageRef) -> ImageStatus:
@@ -184,6 +193,7 @@ class ImageCache:
         try:
             unpack(staging, layers, lambda done: self._set(
                 key, replace(status, message=f"unpacking image {ref} … {100 * done // total} %")))
+            (layout / ENV_FILE).write_text(json.dumps(image_env(layout, blobs)))  # before the rootfs is there
             os.chmod(staging, 0o755)  # noqa: S103 - an image is readable by every job (bound read-only)
             os.rename(staging, self.rootfs(ref.digest))  # atomic: a rootfs is complete or absent
         except BaseException:
@@ -202,10 +212,21 @@ def _bytes_in(*dirs: Path) -> int:
     return total
 
 
+def _manifest(layout: Path, blobs: Path) -> dict[str, Any]:
+    index = json.loads((layout / "index.json").read_text())
+    return dict(json.loads((blobs / "sha256" / _hex(index["manifests"][0]["digest"])).read_text()))
+
+
+def image_env(layout: Path, blobs: Path) -> dict[str, str]:
+    """The image's own environment (its config's ``Env``: a CUDA image's PATH and LD_LIBRARY_PATH, say)."""
+    config = json.loads((blobs / "sha256" / _hex(_manifest(layout, blobs)["config"]["digest"])).read_text())
+    pairs = (item.partition("=") for item in (config.get("config") or {}).get("Env") or [] if isinstance(item, str))
+    return {k: v for k, sep, v in pairs if sep and k and "\x00" not in v}
+
+
 def _layers(layout: Path, blobs: Path) -> list[str]:
     """The layer digests, bottom first, of the image skopeo wrote into ``layout``."""
-    index = json.loads((layout / "index.json").read_text())
-    manifest = json.loads((blobs / "sha256" / _hex(index["manifests"][0]["digest"])).read_text())
+    manifest = _manifest(layout, blobs)
     bad = [la["mediaType"] for la in manifest["layers"] if not la["mediaType"].endswith(("tar", "tar+gzip", "gzip"))]
     if bad:
         raise registry.RegistryError(f"layers of type {bad[0]} are not supported (gzip or plain tar only)")

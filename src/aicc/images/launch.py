@@ -9,7 +9,8 @@ lead swaps :func:`image_argv` for the runner's call at merge. What a job sees:
 - a fresh ``/proc`` (its own PID namespace), a minimal ``/dev``, private ``/tmp`` and ``/run``;
 - the accelerators it was placed on and nothing else (``aicc.images.gpu``);
 - the network (ordinary jobs keep it), no capabilities, ``no_new_privs`` (a setuid binary gains nothing),
-  uid/gid 65534 inside a user namespace; a clean environment: the job's variables only.
+  uid/gid 65534 inside a user namespace; a clean environment: the image's own (its config's ``Env``), the
+  job's variables on top.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def image_argv(
             "--tmpfs", "/aicc", "--bind", str(workdir), INSIDE_JOB]
     if network:
         args.insert(2, "--share-net")
-    job_env = {"PATH": IMAGE_PATH, **{k: inside(v, workdir) for k, v in env.items()}, "HOME": INSIDE_JOB}
+    job_env = {"PATH": IMAGE_PATH, **image.env, **{k: inside(v, workdir) for k, v in env.items()},
+               "HOME": INSIDE_JOB}
     gpu, gpu_env = gpu_args(devices) if devices else ([], {})
     args += gpu
     for key, value in gpu_env.items():  # driver libraries and tools first, the image's own after

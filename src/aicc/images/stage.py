@@ -54,7 +54,7 @@ def stage(db: Database, cache: ImageCache, policy: RegistryPolicy, engine: str, 
             continue
         status = cache.request(ref.pinned(digest) if digest else ref)
         if status.phase is Phase.READY and status.rootfs is not None and status.digest is not None:
-            ready[job_id] = ImageSpec(ref_text, status.digest, status.rootfs)
+            ready[job_id] = ImageSpec(ref_text, status.digest, status.rootfs, cache.env(status.digest))
             if digest is None:
                 news[job_id] = (status.digest, "", False)
             continue
