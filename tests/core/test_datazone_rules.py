@@ -168,3 +168,8 @@ def test_request_limits_apply_to_every_file() -> None:
     files = [FileFacts(f"out/{i}.txt", FileKind.FILE, 400, b"x") for i in range(4)]
     results = check_request(files, RULES, NONE)
     assert all(r.status is CheckStatus.FAIL and "total 1600 bytes" in r.reasons[-1] for r in results.values())
+
+
+def test_a_pseudonym_in_a_file_name_fails_whatever_the_content() -> None:
+    got = check_file(_table("nothing to see\n", f"out/{PEOPLE[2][0][2:].upper()}.txt"), RULES, _knowledge())
+    assert got.status is CheckStatus.FAIL and got.reasons[0].startswith("fail: its name contains")

@@ -119,6 +119,10 @@ def check_file(f: FileFacts, rules: OutputRules, data: DataKnowledge) -> CheckRe
     if f.name_error:
         result.add(CheckStatus.FAIL, f.name_error)
         return result
+    name = CheckResult()
+    _check_identifiers(f.path, data, name)
+    if name.status is CheckStatus.FAIL:  # a name can carry a pseudonym as well as content can
+        result.add(CheckStatus.FAIL, "its name " + name.reasons[0].removeprefix("fail: "))
     if f.kind is FileKind.SYMLINK:
         result.add(CheckStatus.FAIL, "a symbolic link is never released (it could point at the data)")
         return result

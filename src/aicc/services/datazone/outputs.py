@@ -229,7 +229,7 @@ class Access:
     member: bool
 
 
-def _access(s: Session, actor: Principal, req: OutputRequestRow) -> Access:
+def access(s: Session, actor: Principal, req: OutputRequestRow) -> Access:
     project = s.get(ProjectRow, req.project_id)
     member = project is not None and actor.sees_project(project.id, project.organization_id)
     custodian = actor.is_center_admin or any(is_custodian(actor, o) for o in req.custodian_ids)
@@ -238,10 +238,10 @@ def _access(s: Session, actor: Principal, req: OutputRequestRow) -> Access:
 
 def get(s: Session, actor: Principal, request_id: int) -> tuple[OutputRequestRow, Access]:
     req = s.get(OutputRequestRow, request_id)
-    access = _access(s, actor, req) if req is not None else None
-    if req is None or access is None or not (access.custodian or access.member):
+    acc = access(s, actor, req) if req is not None else None
+    if req is None or acc is None or not (acc.custodian or acc.member):
         raise NotFound("output request not found")
-    return req, access
+    return req, acc
 
 
 def files(s: Session, request_id: int) -> list[OutputFileRow]:
@@ -258,7 +258,7 @@ def list_requests(s: Session, actor: Principal, *, project_id: int | None = None
         q = q.where(OutputRequestRow.state == state)
     out = []
     for req in s.execute(q).scalars():
-        a = _access(s, actor, req)
+        a = access(s, actor, req)
         if a.custodian or a.member:
             out.append(req)
     return out
@@ -287,8 +287,8 @@ def _unchanged(settings: Settings, req: OutputRequestRow, f: OutputFileRow) -> P
 
 def decide(s: Session, actor: Principal, settings: Settings, request_id: int, file_id: int, *, approve: bool,
            comment: str) -> OutputFileRow:
-    req, access = get(s, actor, request_id)
-    if not access.custodian:
+    req, acc = get(s, actor, request_id)
+    if not acc.custodian:
         raise Forbidden("only a custodian of the datasets this job read may decide on its outputs")
     job = s.get(JobRow, req.job_id)
     if job is not None and job.user_id == actor.user_id:
@@ -317,9 +317,9 @@ def decide(s: Session, actor: Principal, settings: Settings, request_id: int, fi
 
 def read(s: Session, actor: Principal, settings: Settings, request_id: int, file_id: int) -> tuple[str, bytes]:
     """The file's bytes: for custodians (to review) any held file, for the project only approved ones."""
-    req, access = get(s, actor, request_id)
+    req, acc = get(s, actor, request_id)
     f = _file(s, req, file_id)
-    if not access.custodian and f.decision != "approved":
+    if not acc.custodian and f.decision != "approved":
         raise Forbidden("this file has not been released by the data custodian")
     if f.kind != FileKind.FILE.value:
         raise Conflict(f"{f.path} is a {f.kind}; it has no content to show")
@@ -327,7 +327,7 @@ def read(s: Session, actor: Principal, settings: Settings, request_id: int, file
     data = read_limited(path, max(f.size, 0))
     if data is None:
         raise Conflict(f"{f.path} could not be read")
-    if access.custodian and f.decision != "approved":
+    if acc.custodian and f.decision != "approved":
         action, org = "output.view", _custodian_org(actor, req)
     else:
         project = s.get(ProjectRow, req.project_id)
