@@ -20,6 +20,7 @@ threshold rule checks them: on the counts the table shows.
 from __future__ import annotations
 
 import enum
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,8 @@ from aicc.core.datazone.datasets import (
 
 MAX_CSV_ROWS_CHECKED = tables.MAX_ROWS
 PSEUDONYM_RE = re.compile(r"\bp_[0-9a-f]{24}\b")
-TOKEN_RE = re.compile(r"[0-9a-z][0-9a-z_\-]*")
+REVERSED_PSEUDONYM_RE = re.compile(r"\b[0-9a-f]{24}_p\b")
+TOKEN_SPLIT = re.compile(r"[+/=]")
 DEFAULT_THRESHOLD = 10  # ACRO's default smallest count shown
 TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".txt", ".md", ".json"})
 
@@ -167,18 +169,20 @@ def check_file(f: FileFacts, rules: OutputRules, data: DataKnowledge) -> CheckRe
 
 
 def _check_identifiers(text: str, data: DataKnowledge, result: CheckResult) -> list[str]:
-    """Pseudonyms and identifier values, in every variant of the text; returns the decoded runs (for the
-    row checks)."""
+    """Pseudonyms and identifier values, in every variant of the text, forwards and backwards; returns the
+    decoded runs (for the row checks)."""
     pseudonym_in: list[str] = []
     known_in: list[str] = []
     blobs: list[str] = []
     for how, variant in decode.variants(text):
         if how == "decoded":
             blobs.append(variant)
-        if PSEUDONYM_RE.search(variant):
+        if "p_" in variant and PSEUDONYM_RE.search(variant):
             pseudonym_in.append(how)
-        elif data.identifier_hashes and _known_identifier(variant, data):
-            known_in.append(how)
+        elif "_p" in variant and REVERSED_PSEUDONYM_RE.search(variant):
+            pseudonym_in.append("reversed" if how == "as written" else how)
+        elif data.identifier_hashes and (found := _known_identifier(variant, data)):
+            known_in.append(found if how == "as written" else how)
     if pseudonym_in:
         how = "" if pseudonym_in[0] == "as written" else f" ({pseudonym_in[0]})"
         result.add(CheckStatus.FAIL, f"contains pseudonymised identifiers{how}: row-level data about people")
@@ -188,16 +192,23 @@ def _check_identifiers(text: str, data: DataKnowledge, result: CheckResult) -> l
     return blobs
 
 
-def _known_identifier(text: str, data: DataKnowledge) -> bool:
-    for m in TOKEN_RE.finditer(text):
-        token = m.group(0)
-        candidates = {token, token[2:]} if token.startswith("p_") else {token}
-        if "_" in token:
-            candidates.update(token.split("_"))
-        for c in candidates:
-            if len(c) in data.identifier_lengths and value_hash(c) in data.identifier_hashes:
-                return True
-    return False
+def _known_identifier(text: str, data: DataKnowledge) -> str:
+    """"as written" or "reversed" when a token of ``text`` is an identifier of the data; "" otherwise. Only
+    tokens at least as long as the shortest identifier are looked at (C-speed ``findall``, then a set)."""
+    shortest = min(data.identifier_lengths, default=1)
+    if shortest >= 16 and text.isascii():  # every such token lies in a run of the encoded alphabet
+        tokens = {t for run in decode.encoded_runs(text) for t in TOKEN_SPLIT.split(run) if len(t) >= shortest}
+    else:
+        tokens = set(re.findall(rf"[0-9a-z_\-]{{{shortest},}}", text))
+    for how, seq in (("as written", tokens), ("reversed", {t[::-1] for t in tokens})):
+        for token in seq:
+            candidates = {token, token[2:]} if token.startswith("p_") else {token}
+            if "_" in token:
+                candidates.update(token.split("_"))
+            for c in candidates:
+                if len(c) in data.identifier_lengths and value_hash(c) in data.identifier_hashes:
+                    return how
+    return ""
 
 
 def _copied_rows(table: tables.Table, data: DataKnowledge) -> int:
@@ -247,7 +258,8 @@ def _check_table(table: tables.Table, data: DataKnowledge, result: CheckResult) 
 
 def _numbers(table: tables.Table) -> tuple[list[int], int]:
     """The counts (non-negative whole numbers) of the table's numeric columns, and how many other numbers
-    it shows; a column with any word in it holds labels and is skipped (``40s``, ``F``, ``copd``)."""
+    it shows. A column with any word in it holds labels and is skipped (``40s``, ``F``, ``copd``); so is a
+    first column that counts up by one (an index: epochs, years, row numbers), as a person reads it."""
     width = max((len(r) for r in table.rows), default=0)
     counts: list[int] = []
     magnitudes = 0
@@ -260,6 +272,8 @@ def _numbers(table: tables.Table) -> tuple[list[int], int]:
             except ValueError:
                 values = []
                 break
+        if col == 0 and len(values) > 1 and all(b - a == 1 for a, b in itertools.pairwise(values)):
+            continue
         for v in values:
             if v == v and v >= 0 and v.is_integer():
                 counts.append(int(v))

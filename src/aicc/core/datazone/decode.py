@@ -30,8 +30,8 @@ CONFUSABLES = str.maketrans({
     "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x",
     "ı": "i", "ℓ": "l", "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "−": "-",
 })
-B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
-HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
+ENCODED_RUN = re.compile(r"[A-Za-z0-9+/_=-]{16,}")
+HEX_CHARS = frozenset("0123456789abcdefABCDEF")
 B64_BLOB = re.compile(r"[A-Za-z0-9+/_=\s-]+")
 MAX_DECODED = 64  # decoded runs per text: enough for any real disguise, bounded for a flood of them
 MAX_BLOB = 4 << 20
@@ -85,34 +85,43 @@ def _hex(run: str) -> str | None:
         return None
 
 
-def decoded_runs(text: str) -> Iterator[str]:
+def encoded_runs(text: str) -> list[str]:
+    """Runs of base64/hex alphabet at least 16 long: what might decode to something (one regex pass)."""
+    return ENCODED_RUN.findall(text)
+
+
+def decoded_runs(text: str, *, backwards: bool = False, runs: list[str] | None = None) -> Iterator[str]:
     """The text of every base64 or hex run in ``text`` that decodes to text, and of the whole text when it
-    is one (possibly line-wrapped) base64 blob; at most ``MAX_DECODED`` of them."""
+    is one (possibly line-wrapped) base64 blob; at most ``MAX_DECODED`` of them. ``backwards``: decode the
+    runs read backwards (an encoding written in reverse), without copying the whole text; ``runs``: the
+    text's ``encoded_runs`` when the caller has them already."""
     found = 0
     if len(text) <= MAX_BLOB and B64_BLOB.fullmatch(text.strip() or "!"):
-        blob = _b64("".join(text.split()))
+        joined = "".join(text.split())
+        blob = _b64(joined[::-1] if backwards else joined)
         if blob is not None:
             found += 1
             yield blob
-    for pattern, decode in ((HEX_RUN, _hex), (B64_RUN, _b64)):
-        for m in pattern.finditer(text):
-            if found >= MAX_DECODED:
-                return
-            plain = decode(m.group(0))
-            if plain is not None:
-                found += 1
-                yield plain
+    for run in encoded_runs(text) if runs is None else runs:
+        if found >= MAX_DECODED:
+            return
+        run = run[::-1] if backwards else run
+        plain = _hex(run) if len(run) % 2 == 0 and HEX_CHARS.issuperset(run) else _b64(run)
+        if plain is not None:
+            found += 1
+            yield plain
 
 
 def variants(text: str) -> list[tuple[str, str]]:
-    """(how, text) for each normalised spelling of ``text`` to search: itself, reversed, and each decoded
-    run (itself and reversed); a decoded run is decoded once more (base64 of hex, say), no deeper."""
-    norm = normalise(text)
-    out = [("as written", norm), ("reversed", norm[::-1])]
-    for plain in decoded_runs(text):
+    """(how, text) for each normalised spelling of ``text`` to search: itself and each decoded run (itself
+    and reversed); a decoded run is decoded once more (base64 of hex, say), no deeper. The reversal of the
+    text itself is not listed: searchers look for reversed tokens in it (cheaper than a reversed copy)."""
+    runs = encoded_runs(text)
+    out = [("as written", normalise(text))]
+    for plain in decoded_runs(text, runs=runs):
         inner = normalise(plain)
         out += [("decoded", inner), ("decoded and reversed", inner[::-1])]
         out += [("decoded twice", normalise(p)) for p in decoded_runs(plain)]
-    for plain in decoded_runs(text[::-1]):  # an encoding written backwards
+    for plain in decoded_runs(text, backwards=True, runs=runs):  # an encoding written backwards
         out.append(("reversed and decoded", normalise(plain)))
     return out

@@ -240,6 +240,22 @@ def record_prints(settings: Settings, ds: DatasetRow, root: Path, tables: list[s
     return rows
 
 
+_PRINTS: dict[Path, tuple[tuple[int, int], Prints]] = {}
+
+
+def _cached_prints(path: Path) -> Prints:
+    """Parsed once per version of the file: the controller holds job after job on the same datasets."""
+    st = path.stat()
+    key = (st.st_mtime_ns, st.st_size)
+    hit = _PRINTS.get(path)
+    if hit is None or hit[0] != key:
+        if len(_PRINTS) >= 64:
+            _PRINTS.clear()
+        hit = (key, Prints.load(json.loads(path.read_text(encoding="ascii"))))
+        _PRINTS[path] = hit
+    return hit[1]
+
+
 def load_prints(settings: Settings, ds: DatasetRow) -> tuple[Prints, set[str]]:
     """The dataset's fingerprints (made now, once, for a dataset published before they were recorded), and
     the old-style row fingerprints if it has them."""
@@ -247,7 +263,7 @@ def load_prints(settings: Settings, ds: DatasetRow) -> tuple[Prints, set[str]]:
     if not path.exists() and ds.state == "published":
         root = mounted_dir(settings, ds)
         record_prints(settings, ds, root, [e.path for e in walk(root) if e.path.lower().endswith(".csv")])
-    prints = Prints.load(json.loads(path.read_text(encoding="ascii"))) if path.exists() else Prints.empty()
+    prints = _cached_prints(path) if path.exists() else Prints.empty()
     legacy: set[str] = set()
     old = fingerprints_path(settings, ds)
     if old.exists():
