@@ -194,6 +194,7 @@ def main() -> None:
         "publish_s": {"before": round(runs["before"]["publish_s"], 3), "after": round(runs["after"]["publish_s"], 3)},
         "ratio_median": round(ratio, 3), "goal": GOAL, "met": ratio <= GOAL,
         "statuses": {"before": runs["before"]["statuses"], "after": runs["after"]["statuses"]},
+        "code": {"before": runs["before"]["aicc"], "after": runs["after"]["aicc"]},
     }
     out = HERE / "results"
     (out / "datazone_hold.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
@@ -207,9 +208,9 @@ def main() -> None:
         f"a summary, a {args.log_lines}-line training log, stderr); cohort of {COHORT_ROWS:,} rows; "
         f"{2 * args.jobs} holds per version.", "",
         "| figure | before (ms, median / p90) | after (ms, median / p90) |", "|---|---|---|",
-        f"| hold (live path: walk, read, check, checksum, rows, audit, commit) | {result['hold_ms']['before']['median']}"
-        f" / {result['hold_ms']['before']['p90']} | {result['hold_ms']['after']['median']} / "
-        f"{result['hold_ms']['after']['p90']} |",
+        "| hold (live path: walk, read, check, checksum, rows, audit, commit) | "
+        f"{result['hold_ms']['before']['median']} / {result['hold_ms']['before']['p90']} | "
+        f"{result['hold_ms']['after']['median']} / {result['hold_ms']['after']['p90']} |",
         f"| of which the pure checks | {result['checks_only_ms']['before']['median']} / "
         f"{result['checks_only_ms']['before']['p90']} | {result['checks_only_ms']['after']['median']} / "
         f"{result['checks_only_ms']['after']['p90']} |",

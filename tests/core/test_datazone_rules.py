@@ -89,7 +89,7 @@ def test_plain_text_passes_and_the_server_checks_counts_itself() -> None:
     assert means.status is CheckStatus.REVIEW and "not counts" in means.reasons[0]
     zero = check_file(_table("region,n\nx,40\ny,0\n"), RULES, NONE)
     assert zero.status is CheckStatus.REVIEW
-    metrics = check_file(_table("epoch,loss\n0,0.9\n1,0.5\n2,0.4\n"), RULES, NONE)  # an index is no count
+    metrics = check_file(_table("epoch,loss\n0,1.000\n1,0.5\n2,0.4\n"), RULES, NONE)  # an index is no count
     assert metrics.status is CheckStatus.REVIEW and "count fewer" not in " ".join(metrics.reasons)
     strict = DataKnowledge(threshold=50)
     assert check_file(_table("region,n\nx,40\ny,60\n"), RULES, strict).status is CheckStatus.FAIL

@@ -274,8 +274,8 @@ def _numbers(table: tables.Table) -> tuple[list[int], int]:
                 break
         if col == 0 and len(values) > 1 and all(b - a == 1 for a, b in itertools.pairwise(values)):
             continue
-        for v in values:
-            if v == v and v >= 0 and v.is_integer():
+        for cell, v in zip(cells, values, strict=False):  # values is empty for a label column
+            if v >= 0 and v.is_integer() and not any(c in cell for c in ".eE"):  # "1.0000" is a magnitude
                 counts.append(int(v))
             else:
                 magnitudes += 1
