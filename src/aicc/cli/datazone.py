@@ -183,6 +183,9 @@ def _file(c: Client, request_id: int, path: str) -> dict[str, Any]:
     for f in req["files"]:
         if f["path"] == path or str(f["id"]) == path:
             return dict(f)
+    if req.get("note"):  # the project sees released files only: say so rather than "no such file"
+        raise CliError(f"{path!r} has not been released by the data custodian (or is not in output request "
+                       f"{request_id}); {req['held_files']} file(s) {req['note']}")
     raise CliError(f"output request {request_id} has no file {path!r}")
 
 
