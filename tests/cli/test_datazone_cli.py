@@ -42,6 +42,8 @@ def test_custodian_releases_an_output_the_analyst_then_downloads(cli: Cli, tmp_p
     early = cli.run("outputs", "download", str(req["id"]), "out/summary.txt", "-o", str(tmp_path), token=dana,
                     check=False)
     assert early.returncode != 0 and "not been released" in early.stderr
+    held = cli.run("outputs", "show", str(req["id"]), token=dana).stdout  # the analyst: a count, no names
+    assert "held for review" in held and "summary.txt" not in held and "stdout.log" not in held
 
     shown = cli.run("outputs", "show", str(req["id"]), token=erin).stdout
     assert "out/summary.txt" in shown and "stdout.log" in shown

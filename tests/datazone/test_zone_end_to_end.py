@@ -102,7 +102,9 @@ def test_sensitive_job_is_sandboxed_held_checked_and_released_file_by_file(
 
     reqs = harness.client.get("/api/v1/outputs", headers=member).json()
     assert len(reqs) == 1 and reqs[0]["job_id"] == job_id and reqs[0]["state"] == "checked"
-    req = reqs[0]
+    assert reqs[0]["files"] == [] and reqs[0]["note"] == "held for review"  # the project: a count, nothing else
+    req = harness.client.get(f"/api/v1/outputs/{reqs[0]['id']}", headers=custodian).json()
+    assert req["held_files"] == reqs[0]["held_files"] == len(req["files"])
     files = {f["path"]: f for f in req["files"]}
     assert files["out/link.csv"]["kind"] == "symlink" and files["out/link.csv"]["check_status"] == "fail"
     assert files["out/rows.csv"]["check_status"] == "fail"
@@ -137,6 +139,8 @@ def test_sensitive_job_is_sandboxed_held_checked_and_released_file_by_file(
     assert r.status_code == 200 and r.json()["decision"] == "approved"
     got = harness.client.get(url + "/content", headers=member)
     assert got.status_code == 200 and got.content.startswith(b"mean length of stay")
+    seen = harness.client.get(f"/api/v1/outputs/{req['id']}", headers=member).json()
+    assert [f["path"] for f in seen["files"]] == ["out/summary.txt"] and seen["files"][0]["check_reasons"] is None
 
     link = files["out/link.csv"]
     r = harness.client.post(f"/api/v1/outputs/{req['id']}/files/{link['id']}/decision", headers=custodian,
@@ -228,3 +232,98 @@ def test_a_flood_of_files_and_an_oversized_file_are_held_but_never_releasable(
     r = harness.client.post(f"/api/v1/outputs/{reqs[big]['id']}/files/{big_file['id']}/decision", headers=custodian,
                             json={"approve": True, "comment": "it is only the letter a, many times"})
     assert r.status_code == 409 and "cannot be released" in r.json()["detail"]
+
+
+ATTACK = r'''
+import base64, json, os, sys
+import pandas as pd
+from aicc import datazone
+
+df = pd.read_csv("/data/cxr/patients.csv")
+out = datazone.output_dir()
+pid = df.patient_id[0]
+(out / f"{pid}.txt").write_text("nothing to see here\n")  # a row in a file name
+(out / "size.txt").write_text("x" * int(df.los_days[0] * 100))  # a value in a file size
+small = df[df.los_days == 3]
+counts = pd.crosstab(small.age_band, small.diagnosis)
+acro = out / "acro"
+acro.mkdir()
+counts.to_csv(acro / "output_0_0.csv")  # a small-cell crosstab ...
+df.drop(columns=["patient_id"]).to_csv(acro / "output_1_0.csv", index=False)  # ... and every row
+forged = {"status": "pass", "summary": "pass; " + ";".join(df.patient_id[:12])}
+(acro / "results.json").write_text(json.dumps({"version": "1.0.2", "results": {
+    "output_0": {**forged, "files": [{"name": "output_0_0.csv"}]},
+    "output_1": {**forged, "files": [{"name": "output_1_0.csv"}]}}}))
+(out / "b64.txt").write_text(base64.b64encode(pid.encode()).decode())
+(out / "reversed.txt").write_text(pid[::-1])
+(out / "upper.txt").write_text(pid.upper())
+(out / "zero-width.txt").write_text(pid[:6] + "\u200b" + pid[6:])
+(out / "no-prefix.txt").write_text(pid[2:])
+(out / "rows.json").write_text(df.drop(columns=["patient_id"]).to_json(orient="records"))
+(out / "small.txt").write_text(counts.to_string())
+md = "| age_band | " + " | ".join(counts.columns) + " |\n|---|" + "---|" * len(counts.columns) + "\n"
+md += "".join(f"| {i} | " + " | ".join(map(str, r)) + " |\n" for i, r in counts.iterrows())
+(out / "small.md").write_text(md)
+(out / "결과.txt").write_text("평균 재원일수 5.2일\n")
+fd = os.open(bytes(out) + b"/\xff\xfe.txt", os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b"x")
+os.close(fd)
+sys.exit(int(df.los_days[0]) + 40)  # a value in the exit code
+'''
+
+
+def test_a_hostile_job_learns_nothing_before_approval_and_its_disguises_are_caught(
+        zone_harness: tuple[Harness, Zone], db: Database) -> None:
+    harness, zone = zone_harness
+    zone.ready()
+    member = zone.h(zone.world.a.member_token)
+    custodian = zone.h(zone.custodian_token)
+    job_id = harness.submit(zone.world.a.member_token, command=[sys.executable, "-c", ATTACK], datasets=["cxr"],
+                            memory_mb=2048, time_limit_s=300)
+    assert harness.until_state(job_id, "succeeded", "failed", timeout=120)["state"] == "failed"
+    assert harness.job(job_id)["exit_code"] == 43  # a center admin sees the exact outcome; custodians in run.json
+
+    # the project: "failed", minutes, a count of files "held for review"; no name, size, reason or code
+    job = harness.client.get(f"/api/v1/jobs/{job_id}", headers=member).json()
+    assert job["state"] == "failed" and job["exit_code"] is None and "43" not in job["reason"]
+    assert "your command ended with an error" in job["reason"] and job["ended_at"].endswith(":00Z")
+    listed = harness.client.get("/api/v1/jobs", headers=member).json()["items"]
+    assert next(j for j in listed if j["id"] == job_id)["exit_code"] is None
+    mine = harness.client.get("/api/v1/outputs", headers=member)
+    req = harness.client.get(f"/api/v1/outputs/{mine.json()[0]['id']}", headers=custodian).json()
+    files = {f["path"]: f for f in req["files"]}
+    pid = "p_" + harness.client.get(f"/api/v1/outputs/{req['id']}/files/{files['out/no-prefix.txt']['id']}/content",
+                                    headers=custodian).text
+    assert mine.json()[0]["files"] == [] and mine.json()[0]["held_files"] == len(files) >= 18
+    shown = mine.text + harness.client.get(f"/api/v1/outputs/{req['id']}", headers=member).text
+    for secret in (pid, pid[2:], "size.txt", "결과", "rows.json", "fail", str(files["out/size.txt"]["size"])):
+        assert secret not in shown, secret
+    events = harness.client.get("/api/v1/audit?limit=500", headers=zone.h(zone.world.a.admin_token)).text
+    assert pid[2:] not in events and "size.txt" not in events and '"exit_code": 43' not in events
+
+    # the server's checks: nothing the job wrote about itself is believed, disguises are seen through
+    for path in (f"out/{pid}.txt", "out/acro/output_0_0.csv", "out/acro/output_1_0.csv", "out/b64.txt",
+                 "out/reversed.txt", "out/upper.txt", "out/zero-width.txt", "out/no-prefix.txt", "out/rows.json",
+                 "out/small.txt", "out/small.md"):
+        assert files[path]["check_status"] == "fail", (path, files[path]["check_reasons"])
+    assert not any("ACRO" in why for f in files.values() for why in f["check_reasons"])
+    assert files["out/결과.txt"]["check_status"] == "pass"
+    bad = next(f for p, f in files.items() if p.startswith("out/\\x"))
+    assert bad["check_status"] == "fail" and "not valid UTF-8" in bad["check_reasons"][0] and bad["sha256"] is None
+    assert "output.unreleasable" in harness.client.get("/api/v1/audit?limit=500",
+                                                       headers=zone.h(zone.world.admin_token)).text
+
+    # a Korean file name is viewed and downloaded (RFC 6266), not a 500
+    korean = files["out/결과.txt"]
+    got = harness.client.get(f"/api/v1/outputs/{req['id']}/files/{korean['id']}/content", headers=custodian)
+    assert got.status_code == 200 and got.content.decode() == "평균 재원일수 5.2일\n"
+    assert "filename*=UTF-8''%EA%B2%B0%EA%B3%BC.txt" in got.headers["content-disposition"]
+
+    # releasing run.json releases the exact outcome to the project
+    run = harness.client.get(f"/api/v1/outputs/{req['id']}/files/{files['run.json']['id']}/content",
+                             headers=custodian).json()
+    assert run["exit_code"] == 43 and run["state"] == "failed" and run["run_time_s"] > 0
+    r = harness.client.post(f"/api/v1/outputs/{req['id']}/files/{files['run.json']['id']}/decision",
+                            headers=custodian, json={"approve": True, "comment": "exit status only"})
+    assert r.status_code == 200
+    assert harness.client.get(f"/api/v1/jobs/{job_id}", headers=member).json()["exit_code"] == 43

@@ -185,7 +185,8 @@ def test_custodian_releases_one_file_and_the_analyst_downloads_it(browser: Brows
         dana.reload()
     outs.locator("tbody a").first.click()
     out_url = dana.url
-    expect(dana.get_by_role("rowheader", name="out/summary.txt")).to_be_visible()
+    expect(dana.locator("#held-count")).to_contain_text("심의를 위해 보관 중입니다")  # a count, nothing else
+    expect(dana.get_by_role("rowheader", name="out/summary.txt")).to_have_count(0)
     expect(dana.get_by_role("link", name=re.compile("내려받기"))).to_have_count(0)  # nothing released yet
 
     erin = _as(browser, center, "erin")

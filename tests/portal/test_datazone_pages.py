@@ -75,6 +75,7 @@ def held(db: Database, settings: Settings, pworld: World, custodian: str) -> Hel
     (out / "summary.txt").write_text("mean length of stay: 5.90 days\n")
     os.symlink(settings.datasets_root / "cxr" / "patients.csv", out / "link.csv")
     (settings.jobs_dir / str(job_id) / "stdout.log").write_text("done\n")
+    (out / "결과.txt").write_text("요약\n")
     with db.write() as s:
         job = s.get(JobRow, job_id)
         assert job is not None
@@ -163,18 +164,24 @@ def test_custodian_reviews_files_one_by_one_and_the_member_downloads_released_on
         portal: Portal, db: Database, held: Held) -> None:
     member = portal("a-member")
     page = member.get(f"/datazone/outputs/{held.request_id}")
-    assert page.status_code == 200 and "out/summary.txt" in page.text and "out/link.csv" in page.text
-    assert "불통과" in page.text and "심볼릭 링크" in page.text  # check results are shown to the project
+    assert page.status_code == 200 and "파일 5개를 심의를 위해 보관 중입니다" in page.text  # a count, and only that
+    for secret in ("summary.txt", "link.csv", "결과.txt", "불통과", "심볼릭 링크", "stdout.log"):
+        assert secret not in page.text, secret
     summary, link = held.files["out/summary.txt"], held.files["out/link.csv"]
     base = f"/datazone/outputs/{held.request_id}/files"
     # nothing is readable before release, and the project cannot release its own outputs
     assert member.get(f"{base}/{summary}/download").status_code == 403
-    assert member.get(f"{base}/{summary}/view").status_code == 403
+    assert member.get(f"{base}/{summary}/view").status_code == 404
     assert member.post(f"{base}/{summary}/decision", data={"csrf": csrf_of(page.text), "approve": "yes"}
                        ).status_code == 403
     c = portal("b-custodian")
     page = c.get(f"/datazone/outputs/{held.request_id}")
     assert f'action="{base}/{summary}/decision"' in page.text
+    assert "불통과" in page.text and "심볼릭 링크" in page.text and "결과.txt" in page.text  # custodians: all
+    korean = c.get(f"{base}/{held.files['out/결과.txt']}/download")  # RFC 6266, not a 500
+    assert korean.status_code == 200 and korean.content == "요약\n".encode()
+    assert "filename*=UTF-8''%EA%B2%B0%EA%B3%BC.txt" in korean.headers["content-disposition"]
+    assert c.get(f"{base}/{held.files['out/결과.txt']}/view").status_code == 200
     view = c.get(f"{base}/{summary}/view")  # the custodian reads held content (audited)
     assert view.status_code == 200 and "mean length of stay" in view.text and "감사 기록에 남습니다" in view.text
     csrf = csrf_of(page.text)
@@ -247,3 +254,19 @@ def test_data_zone_forms_need_the_csrf_token(portal: Portal, held: Held) -> None
     r = c.post(f"/datazone/outputs/{held.request_id}/files/{summary}/decision", data={"approve": "yes",
                                                                                       "comment": "aggregate"})
     assert r.status_code == 403 and "양식이 만료되었습니다" in r.text
+
+
+def test_the_project_sees_a_held_job_end_only_coarsely_until_its_run_is_released(
+        portal: Portal, db: Database, held: Held) -> None:
+    with db.write() as s:
+        job = s.get(JobRow, held.job_id)
+        assert job is not None
+        started = utcnow().replace(second=7) - dt.timedelta(minutes=3)
+        job.state, job.exit_code, job.reason = "failed", 43, "exited with code 43"
+        job.started_at, job.ended_at = started, started + dt.timedelta(minutes=2, seconds=41)
+    member = portal("a-member")
+    page = member.get(f"/jobs/{held.job_id}")
+    why = page.text.split('id="job-reason">')[1].split("</span>")[0]
+    assert page.status_code == 200 and "43" not in why and "명령이 오류로 끝났습니다" in why and "약 2분" in why
+    assert "종료 코드</dt><dd>–</dd>" in page.text
+    assert "43" not in member.get(f"/jobs/{held.job_id}/log").json()["reason"]

@@ -24,7 +24,7 @@ outputs_app = typer.Typer(help="Outputs of sensitive jobs: held, checked, releas
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 DATASET_COLS = ("id", "name", "title", "classification", "state", "organization_id", "files", "bytes")
 GRANT_COLS = ("id", "dataset_id", "project_id", "state", "expires_at", "purpose", "comment")
-REQUEST_COLS = ("id", "job_id", "project_id", "state", "files", "pending", "created_at", "retain_until")
+REQUEST_COLS = ("id", "job_id", "project_id", "state", "files", "released", "note", "created_at", "retain_until")
 FILE_COLS = ("id", "path", "kind", "size", "check_status", "decision", "reasons")
 
 
@@ -148,7 +148,8 @@ def grants_revoke(grant_id: int, comment: Annotated[str, typer.Option()] = "",
 
 
 def _summary(req: dict[str, Any]) -> dict[str, Any]:
-    return {**req, "files": len(req["files"]), "pending": sum(1 for f in req["files"] if f["decision"] is None)}
+    """Counts only: the project learns nothing else of held files before the custodian approves them."""
+    return {**req, "files": req["held_files"], "released": req["released_files"]}
 
 
 @outputs_app.command("list")
@@ -164,13 +165,17 @@ def outputs_list(project: Annotated[str | None, typer.Option()] = None,
 
 @outputs_app.command("show")
 def outputs_show(request_id: int, as_json: JSON = False) -> None:
-    """Each file with its automatic check results and the custodian's decision."""
+    """Custodians: each file with its automatic check results and decision. The project: the released files,
+    and how many are held for review."""
     req = Client().get(f"/outputs/{request_id}")
     if as_json:
         emit(req, as_json=True)
         return
-    rows = [{**f, "reasons": "; ".join(f["check_reasons"])} for f in req["files"]]
-    emit(rows, as_json=False, columns=FILE_COLS, title=f"Output request {req['id']} of job {req['job_id']}")
+    rows = [{**f, "reasons": "; ".join(f["check_reasons"] or [])} for f in req["files"]]
+    title = f"Output request {req['id']} of job {req['job_id']}"
+    if req["note"]:
+        title += f": {req['held_files']} file(s), {req['note']}"
+    emit(rows, as_json=False, columns=FILE_COLS, title=title)
 
 
 def _file(c: Client, request_id: int, path: str) -> dict[str, Any]:
@@ -178,6 +183,9 @@ def _file(c: Client, request_id: int, path: str) -> dict[str, Any]:
     for f in req["files"]:
         if f["path"] == path or str(f["id"]) == path:
             return dict(f)
+    if req.get("note"):  # the project sees released files only: say so rather than "no such file"
+        raise CliError(f"{path!r} has not been released by the data custodian (or is not in output request "
+                       f"{request_id}); {req['held_files']} file(s) {req['note']}")
     raise CliError(f"output request {request_id} has no file {path!r}")
 
 

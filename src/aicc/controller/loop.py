@@ -34,7 +34,7 @@ from aicc.core.scheduling import POLICIES
 from aicc.executors import make_executor
 from aicc.executors.base import EngineUnavailable, Executor, ImageSpec, Launch, Placement, SandboxSpec
 from aicc.services import agreements, audit, generation, metering
-from aicc.services.datazone import outputs
+from aicc.services.datazone import outputs, runs
 from aicc.services.datazone.datasets import mounted_dir, sdc_env
 from aicc.services.principal import SYSTEM
 from aicc.store.db import Database
@@ -268,8 +268,8 @@ class Controller:
                     org = s.get(ProjectRow, job.project_id)
                     audit.record(s, None, action, "job", job.id,
                                  organization_id=org.organization_id if org else None,
-                                 data={"attempt": st.attempt, "phase": st.phase.value, "exit_code": st.exit_code,
-                                       "reason": st.reason})
+                                 data=runs.audit_data(s, job, {"attempt": st.attempt, "phase": st.phase.value,
+                                                               "exit_code": st.exit_code, "reason": st.reason}))
                     if st.phase.finished:
                         if job.state not in LIVE and job.state != JobState.PENDING.value and job.datasets:
                             self._hold_outputs(s, job)

@@ -3,9 +3,12 @@
 A job on sensitive data makes its tables through an ACRO session from here and
 calls :func:`finalise` at the end. ACRO checks every table as it is made
 (threshold, p-ratio, nk-dominance, with the dataset custodian's settings, which
-AICC passes in the environment) and writes ``/out/acro/results.json``; when the
-job ends, AICC's output checks read that file, so the custodian sees which table
-passed or failed and why, knowing it was computed from the data and not typed in.
+AICC passes in the environment), suppresses what it must, and writes its tables
+and ``/out/acro/results.json``. That verdict helps the analyst make tables that
+will pass; it is *not* what the custodian relies on: anything under ``/out`` is
+written by the job, so AICC's server checks every held table again itself
+(counts against the threshold, identifiers, copied rows) and treats
+``results.json`` as one more held file.
 
     from aicc import datazone
     acro = datazone.session()

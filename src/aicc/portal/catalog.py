@@ -576,8 +576,10 @@ KO: dict[str, str] = {
     "Kept until": "보관 기한",
     "You wrote this job, so you cannot review its outputs; another custodian decides.":
         "이 작업을 직접 제출했으므로 반출을 심의할 수 없습니다. 다른 데이터 관리자가 결정합니다.",
-    "You see each file's name, size and check results; its content only once the custodian releases it.":
-        "파일 이름, 크기, 점검 결과만 보입니다. 내용은 데이터 관리자가 반출을 승인한 뒤에 볼 수 있습니다.",
+    "{n} file(s) held for review.": "파일 {n}개를 심의를 위해 보관 중입니다.",
+    "You see a file's name, size and content only once the custodian releases it.":
+        "파일 이름, 크기, 내용은 데이터 관리자가 반출을 승인한 뒤에 볼 수 있습니다.",
+    "Nothing released yet.": "아직 반출된 파일이 없습니다.",
     "Held files with their automatic checks and decisions": "보관된 파일과 자동 점검 결과, 결정",
     "Size": "크기",
     "Automatic checks": "자동 점검",
@@ -727,6 +729,14 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), k) for p, k in [
     (r"cancelled by (\S+)", "{0}님이 취소함"),
     (r"cancel requested by (\S+)", "{0}님이 취소를 요청함"),
     (r"exited with code (-?\d+)", "종료 코드 {0}로 끝남"),
+    (r"succeeded after about (\d+) min; the exact exit status and times are held for the data custodian",
+     "성공 (약 {0}분 실행). 정확한 종료 상태와 시각은 데이터 관리자가 반출을 승인할 때까지 보관됩니다"),
+    (r"failed: your command ended with an error \(a non-zero exit or a signal\) after about (\d+) min; the exact "
+     r"exit status and times are held for the data custodian",
+     "실패: 명령이 오류로 끝났습니다 (0이 아닌 종료 코드 또는 시그널, 약 {0}분 실행). 정확한 종료 상태와 시각은 "
+     "데이터 관리자가 반출을 승인할 때까지 보관됩니다"),
+    (r"failed: the sandbox could not start, your command never ran \((.*)\)",
+     "실패: 샌드박스를 시작하지 못해 명령이 실행되지 않았습니다 ({0})"),
     (r"being preempted: its borrowed capacity is needed by a job within its quota",
      "선점되는 중: 할당량 안의 작업이 빌려준 자원을 필요로 함"),
     # service refusals shown on forms
@@ -759,11 +769,32 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), k) for p, k in [
      "검토 필요: 표로 읽을 수 없습니다 ({0}). 사람이 직접 확인해야 합니다"),
     (r"fail: (\d+) row\(s\) are copies of rows of the dataset",
      "불통과: {0}개 행이 데이터셋의 행을 그대로 복사했습니다"),
-    (r"review: a table not produced through aicc.datazone \(ACRO\): small cells and dominance were not checked "
-     r"automatically",
-     "검토 필요: aicc.datazone(ACRO)로 만든 표가 아니어서 작은 셀과 지배성을 자동 점검하지 못했습니다"),
-    (r"pass: ACRO found no disclosure risk(.*)", "통과: ACRO가 노출 위험을 찾지 못했습니다{0}"),
-    (r"(fail|review): ACRO: (.+)", "ACRO 점검 결과 ({0}): {1}"),
+    (r"fail: contains pseudonymised identifiers \((.+)\): row-level data about people",
+     "불통과: 가명 식별자가 들어 있습니다 ({0}, 개인 단위 자료)"),
+    (r"fail: contains identifiers of people in the dataset(.*)",
+     "불통과: 데이터셋에 있는 사람의 식별자가 들어 있습니다{0}"),
+    (r"fail: an encoded part of it decodes to rows of the dataset",
+     "불통과: 인코딩된 부분을 풀면 데이터셋의 행이 나옵니다"),
+    (r"fail: (\d+) cell\(s\) count fewer than (\d+): small counts can identify people \(suppress or combine them\)",
+     "불통과: {0}개 셀의 빈도가 {1} 미만입니다. 작은 빈도는 개인을 식별할 수 있습니다 (숨기거나 합치세요)"),
+    (r"review: (\d+) cell\(s\) are zero: an empty group can disclose something about everyone outside it",
+     "검토 필요: {0}개 셀이 0입니다. 빈 집단은 그 밖의 모두에 대해 무언가를 드러낼 수 있습니다"),
+    (r"review: has values that are not counts \(means, sums, rates\): dominance and the p-ratio rule need the "
+     r"underlying data; a person must check them",
+     "검토 필요: 빈도가 아닌 값(평균, 합계, 비율)이 있습니다. 지배성과 p-비율 규칙은 원자료가 있어야 하므로 사람이 "
+     "확인해야 합니다"),
+    (r"review: a table without counts: a person must look at it",
+     "검토 필요: 빈도가 없는 표입니다. 사람이 직접 확인해야 합니다"),
+    (r"pass: every count is at least (\d+)", "통과: 모든 빈도가 {0} 이상입니다"),
+    (r"review: could not be read as a table; a person must look at it",
+     "검토 필요: 표로 읽을 수 없습니다. 사람이 직접 확인해야 합니다"),
+    (r"fail: its name is not valid UTF-8 \(shown with \\x escapes\): it is held, and it can never be released",
+     "불통과: 파일 이름이 올바른 UTF-8이 아닙니다 (\\x 형태로 표시). 보관은 하지만 반출할 수 없습니다"),
+    (r"fail: its name is too long to keep: it is held, and it can never be released",
+     "불통과: 파일 이름이 너무 길어 보관만 하고 반출할 수 없습니다"),
+    (r"fail: holding the job's outputs failed \((\w+)\); nothing of them can be released: ask the center's "
+     r"operators",
+     "불통과: 작업 출력을 보관하는 중 오류가 났습니다 ({0}). 어떤 것도 반출할 수 없으니 센터 운영자에게 문의하세요"),
     (r"fail: the job's outputs total (\d+) bytes, over the limit of (\d+)",
      "불통과: 작업 출력 합계 {0}바이트로 한도 {1}바이트를 넘습니다"),
     (r"fail: the job wrote (\d+) files, over the limit of (\d+)",

@@ -22,7 +22,8 @@ from aicc.api.schemas.datazone import (
     RevokeResult,
 )
 from aicc.services.datazone import datasets, grants, outputs
-from aicc.store.models import DatasetRow, OutputRequestRow
+from aicc.services.datazone.files import content_disposition
+from aicc.store.models import DatasetRow, OutputFileRow, OutputRequestRow
 
 router = APIRouter(tags=["data zone"])
 OptId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
@@ -104,9 +105,19 @@ def revoke_grant(db: DB, actor: Actor, grant_id: PathId, body: GrantRevoke) -> R
         return RevokeResult(grant=Grant.model_validate(grants.get(s, actor, grant_id)), stopped_jobs=stopped)
 
 
-def _request(s: Session, req: OutputRequestRow) -> OutputRequest:
+def _request(s: Session, req: OutputRequestRow, access: outputs.Access) -> OutputRequest:
+    shown, held = outputs.visible_files(s, access, req.id)
     out = OutputRequest.model_validate(req)
-    out.files = [OutputFile.model_validate(f) for f in outputs.files(s, req.id)]
+    out.files = [_file(f, access) for f in shown]
+    out.held_files, out.released_files = held, sum(1 for f in shown if f.decision == "approved")
+    out.note = outputs.HELD_NOTE if out.released_files < held and req.state != "decided" else ""
+    return out
+
+
+def _file(f: OutputFileRow, access: outputs.Access) -> OutputFile:
+    out = OutputFile.model_validate(f)
+    if not access.custodian:
+        out.check_status, out.check_reasons = None, None
     return out
 
 
@@ -115,13 +126,14 @@ def list_outputs(db: DB, actor: Actor, project_id: OptId = None,
                  state: Literal["held", "checked", "decided"] | None = None) -> list[OutputRequest]:
     """Output requests of your projects' jobs, and those awaiting you as a custodian."""
     with db.read() as s:
-        return [_request(s, r) for r in outputs.list_requests(s, actor, project_id=project_id, state=state)]
+        return [_request(s, r, outputs.access(s, actor, r))
+                for r in outputs.list_requests(s, actor, project_id=project_id, state=state)]
 
 
 @router.get("/outputs/{request_id}", response_model=OutputRequest)
 def get_output(db: DB, actor: Actor, request_id: PathId) -> OutputRequest:
     with db.read() as s:
-        return _request(s, outputs.get(s, actor, request_id)[0])
+        return _request(s, *outputs.get(s, actor, request_id))
 
 
 @router.post("/outputs/{request_id}/files/{file_id}/decision", response_model=OutputFile)
@@ -139,7 +151,6 @@ def download_file(db: DB, actor: Actor, settings: Config, request_id: PathId, fi
     """The file's bytes: released files for the project; any held file for its custodians (audited)."""
     with db.write() as s:
         name, data = outputs.read(s, actor, settings, request_id, file_id)
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:200] or "output"
     return Response(data, media_type="application/octet-stream",
-                    headers={"Content-Disposition": f'attachment; filename="{safe}"',
+                    headers={"Content-Disposition": content_disposition(name),
                              "X-Content-Type-Options": "nosniff"})

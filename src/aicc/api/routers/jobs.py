@@ -6,15 +6,19 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import Session
 
 from aicc.api.deps import DB, Actor, Config
 from aicc.api.schemas.common import MAX_ID, Cursor, Limit, Page, PathId, decode_cursor, encode_cursor
 from aicc.api.schemas.jobs import Job, JobSubmit, JobSubmitted, LogChunk
+from aicc.config import Settings
 from aicc.core.errors import Forbidden, NotFound
 from aicc.core.jobs import JobState
 from aicc.services import jobs as svc
-from aicc.services.datazone import outputs
+from aicc.services.datazone import outputs, runs
+from aicc.services.principal import Principal
 from aicc.services.submission import Submitter
+from aicc.store.models import JobRow
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 StateQ = Annotated[list[JobState] | None, Query(max_length=8)]
@@ -46,26 +50,35 @@ async def submit_job(request: Request, actor: Actor, body: JobSubmit) -> JobSubm
 
 @router.get("", response_model=Page[Job])
 def list_jobs(
-    db: DB, actor: Actor, limit: Limit = 50, cursor: Cursor = None,
+    db: DB, actor: Actor, settings: Config, limit: Limit = 50, cursor: Cursor = None,
     project_id: int | None = Query(None, ge=1, le=MAX_ID), state: StateQ = None,
     array_id: int | None = Query(None, ge=1, le=MAX_ID), mine: bool = False,
 ) -> Page[Job]:
     with db.read() as s:
         pg = svc.list_jobs(s, actor, after=decode_cursor(cursor), limit=limit, project_id=project_id,
                            states=[x.value for x in state or []], array_id=array_id, mine=mine)
-        return Page(items=[Job.model_validate(j) for j in pg.items], next_cursor=encode_cursor(pg.next_after))
+        return Page(items=_views(s, actor, settings, pg.items), next_cursor=encode_cursor(pg.next_after))
 
 
 @router.get("/{job_id}", response_model=Job)
-def get_job(db: DB, actor: Actor, job_id: PathId) -> Job:
+def get_job(db: DB, actor: Actor, settings: Config, job_id: PathId) -> Job:
     with db.read() as s:
-        return Job.model_validate(svc.get(s, actor, job_id))
+        return _views(s, actor, settings, [svc.get(s, actor, job_id)])[0]
+
+
+def _views(s: Session, actor: Principal, settings: Settings, rows: list[JobRow]) -> list[Job]:
+    """Jobs as ``actor`` may see them: a sensitive job's exact exit code and times only once its custodian
+    released them (services.datazone.runs)."""
+    held = runs.held_overrides(s, actor, rows, settings)
+    return [Job.model_validate(j).model_copy(update=held[j.id]) if j.id in held else Job.model_validate(j)
+            for j in rows]
 
 
 @router.post("/{job_id}/cancel", response_model=list[Job])
-def cancel_job(request: Request, db: DB, actor: Actor, job_id: PathId, array: bool = False) -> list[Job]:
+def cancel_job(request: Request, db: DB, actor: Actor, settings: Config, job_id: PathId,
+               array: bool = False) -> list[Job]:
     with db.write() as s:
-        changed = [Job.model_validate(j) for j in svc.cancel(s, actor, job_id, whole_array=array)]
+        changed = _views(s, actor, settings, list(svc.cancel(s, actor, job_id, whole_array=array)))
     wake = getattr(request.app.state, "wake_controller", None)
     if wake:
         wake()

@@ -96,13 +96,16 @@ class RevokeResult(Out):
 
 
 class OutputFile(Out):
+    """A held file. Its project sees it only once the custodian approved it; the check fields are for
+    custodians only (null for the project)."""
+
     id: int
     path: str
     kind: str
     size: int
     sha256: str | None
-    check_status: str
-    check_reasons: list[str]
+    check_status: str | None = None
+    check_reasons: list[str] | None = None
     decision: str | None
     decided_at: dt.datetime | None
     comment: str
@@ -116,7 +119,12 @@ class OutputRequest(Out):
     state: str
     created_at: dt.datetime
     retain_until: dt.datetime
-    files: list[OutputFile] = Field(default_factory=list)
+    held_files: int = Field(0, description="How many files are held in all (the only thing the project "
+                                           "learns of them before the custodian approves one).")
+    released_files: int = 0
+    note: str = Field("", description="'held for review' while files await the custodian.")
+    files: list[OutputFile] = Field(default_factory=list, description="Custodians: every held file. The "
+                                    "project: the approved ones only.")
 
 
 class FileDecision(Strict):

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from aicc.core.datazone.decode import normalise
 from aicc.core.errors import InvalidInput
 
 DEFAULT_K = 5
@@ -122,3 +123,85 @@ def row_fingerprint(row: Sequence[str]) -> str:
     """A hash of a row's values (trimmed, in order), to spot dataset rows copied into an output."""
     joined = "\x1f".join(v.strip() for v in row)
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def canonical_cell(value: str) -> str:
+    """One spelling per value, so a copied row matches however it was re-written: normalised text (case,
+    width, look-alikes, zero-width characters), and numbers as numbers ("3", "3.0" and " 3" are one)."""
+    text = normalise(value.strip())
+    if text and (text[0].isdigit() or text[0] in "-+."):
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        if number.is_integer() and abs(number) < 1e15:
+            return str(int(number))
+        if number == number and abs(number) != float("inf"):
+            return repr(number)
+    return text
+
+
+def record_fingerprint(values: Sequence[str]) -> str:
+    """A hash of a record's canonical values in order: rows of the dataset are recorded at publication with
+    and without their identifier columns, so a row copied out without its id still matches."""
+    joined = "\x1f".join(canonical_cell(v) for v in values)
+    return hashlib.blake2b(joined.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def identifier_token(value: str) -> str:
+    """The part of an identifier value that identifies: normalised, without the ``p_`` pseudonym prefix."""
+    token = normalise(value.strip())
+    return token[2:] if token.startswith("p_") else token
+
+
+def value_hash(token: str) -> str:
+    return hashlib.blake2b(token.encode("utf-8"), digest_size=12).hexdigest()
+
+
+@dataclass(slots=True)
+class Prints:
+    """What publication records of a dataset so that output checks can recognise its rows and people
+    without keeping a copy of them: hashes only."""
+
+    records: set[str]
+    """record_fingerprint of every row, whole and without its identifier columns."""
+    identifiers: set[str]
+    """value_hash of every identifier value (the pseudonym a grantee sees, or the raw id when not
+    pseudonymised), without its prefix."""
+    identifier_lengths: set[int]
+    columns: set[tuple[str, ...]]
+    """The non-identifier columns of each table, in order: an output with these names in its header is
+    compared column by column, whatever order it wrote them in."""
+
+    @classmethod
+    def empty(cls) -> Prints:
+        return cls(set(), set(), set(), set())
+
+    def add_table(self, header: Sequence[str], rows: Iterable[Sequence[str]], identifiers: Iterable[str]) -> int:
+        ids = set(identifiers)
+        id_idx = [i for i, h in enumerate(header) if h in ids]
+        keep = [i for i, h in enumerate(header) if h not in ids]
+        if id_idx and keep:
+            self.columns.add(tuple(canonical_cell(header[i]) for i in keep))
+        n = 0
+        for row in rows:
+            n += 1
+            self.records.add(record_fingerprint(row))
+            if id_idx:
+                self.records.add(record_fingerprint([row[i] for i in keep if i < len(row)]))
+                for i in id_idx:
+                    if i < len(row) and row[i].strip():
+                        token = identifier_token(row[i])
+                        self.identifiers.add(value_hash(token))
+                        self.identifier_lengths.add(len(token))
+        return n
+
+    def dump(self) -> dict[str, Sequence[object]]:
+        return {"records": sorted(self.records), "identifiers": sorted(self.identifiers),
+                "identifier_lengths": sorted(self.identifier_lengths), "columns": sorted(map(list, self.columns))}
+
+    @classmethod
+    def load(cls, raw: Mapping[str, Sequence[object]]) -> Prints:
+        return cls({str(x) for x in raw.get("records", [])}, {str(x) for x in raw.get("identifiers", [])},
+                   {int(str(x)) for x in raw.get("identifier_lengths", [])},
+                   {tuple(str(c) for c in cols) for cols in raw.get("columns", []) if isinstance(cols, list)})

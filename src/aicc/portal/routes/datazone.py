@@ -25,6 +25,7 @@ from aicc.portal.tables import sort_page
 from aicc.portal.view import View
 from aicc.services import audit, job_search
 from aicc.services.datazone import datasets, grants, outputs
+from aicc.services.datazone.files import content_disposition
 from aicc.store.models import DatasetRow, JobRow, OrganizationRow, ProjectRow, UserRow, utcnow
 
 router = APIRouter(route_class=PortalRoute)
@@ -41,10 +42,6 @@ NOTICES = {
     "stopped": "Grant revoked; its running jobs are being stopped.",
     "file": "Decision on the file recorded.",
 }
-
-
-
-
 
 
 def custodian_orgs(view: View) -> list[int]:
@@ -185,14 +182,14 @@ def render_output(view: View, request_id: int, *, status: int = 200, error: str 
     p = view.principal
     with view.db.read() as s:
         req, access = outputs.get(s, p, request_id)
-        rows = outputs.files(s, req.id)
+        rows, held = outputs.visible_files(s, access, req.id)
         job = s.get(JobRow, req.job_id)
         project = s.get(ProjectRow, req.project_id)
         names = {d.id: d.name for d in (s.get(DatasetRow, i) for i in req.dataset_ids) if d is not None}
         deciders = {u.id: u.username for u in (s.get(UserRow, f.decided_by) for f in rows if f.decided_by)
                     if u is not None}
     own_job = job is not None and job.user_id == p.user_id
-    return view.render("output.html", status=status, req=req, files=rows, job=job, project=project,
+    return view.render("output.html", status=status, req=req, files=rows, held=held, job=job, project=project,
                        datasets=names, deciders=deciders, custodian=access.custodian, member=access.member,
                        may_decide=access.custodian and not own_job, own_job=own_job, error=error, notice=notice)
 
@@ -217,7 +214,7 @@ def _read(view: View, request_id: int, file_id: int) -> tuple[str, bytes]:
 def view_file(view: Member, request_id: int, file_id: int) -> Response:
     with view.db.read() as s:
         req, access = outputs.get(s, view.principal, request_id)
-        f = next((x for x in outputs.files(s, req.id) if x.id == file_id), None)
+        f = next((x for x in outputs.visible_files(s, access, req.id)[0] if x.id == file_id), None)
     if f is None:
         raise NotFound("output file not found")
     name, data = _read(view, request_id, file_id)
@@ -229,9 +226,8 @@ def view_file(view: Member, request_id: int, file_id: int) -> Response:
 @router.get("/datazone/outputs/{request_id}/files/{file_id}/download")
 def download_file(view: Member, request_id: int, file_id: int) -> Response:
     name, data = _read(view, request_id, file_id)
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:200] or "output"
     return Response(data, media_type="application/octet-stream",
-                    headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+                    headers={"Content-Disposition": content_disposition(name), "X-Content-Type-Options": "nosniff"})
 
 
 # -- the audit trail ----------------------------------------------------------------------------------

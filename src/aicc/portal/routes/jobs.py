@@ -15,7 +15,7 @@ from aicc.portal.session import check_csrf
 from aicc.portal.view import View
 from aicc.services import inventory, job_search, projects
 from aicc.services import jobs as svc
-from aicc.services.datazone import outputs
+from aicc.services.datazone import outputs, runs
 from aicc.services.submission import Submitter
 from aicc.store.models import JobRow
 
@@ -103,11 +103,23 @@ def job_page(view: Member, job_id: int, submitted: bool = False, cancelled: bool
         project = projects.get(s, p, job.project_id)
         held = outputs.is_held(s, job)  # as the API: a sensitive job's logs leave only through its custodian
         logs = {stream: ("", 0) if held else _tail(view, job, stream) for stream in ("stdout", "stderr")}
+        coarse = runs.held_overrides(s, p, [job], view.settings).get(job.id)
+        shown: Any = _Coarsened(job, coarse) if coarse else job
         can_cancel = job.state in svc.ACTIVE and (job.user_id == p.user_id or p.is_org_admin(project.organization_id))
         command = "(script)" if job.script else shlex.join(job.command)
-        return view.render("job.html", job=job, project=project, logs=logs, command=command,
+        return view.render("job.html", job=shown, project=project, logs=logs, command=command,
                            active=job.state in svc.ACTIVE, can_cancel=can_cancel, held=held,
                            submitted=submitted, cancelled=cancelled)
+
+
+class _Coarsened:
+    """A held job as its project sees it: the coarse fields over the row's (services.datazone.runs)."""
+
+    def __init__(self, job: JobRow, fields: dict[str, Any]) -> None:
+        self._job, self._fields = job, fields
+
+    def __getattr__(self, name: str) -> Any:
+        return self._fields[name] if name in self._fields else getattr(self._job, name)
 
 
 def _tail(view: View, job: JobRow, stream: str) -> tuple[str, int]:
@@ -131,10 +143,11 @@ def job_log(
             data, nxt, size = b"", offset, 0
         else:
             data, nxt, size = svc.read_log(view.settings, job, stream, offset, 64 * 1024)
+        why = runs.held_overrides(s, view.principal, [job], view.settings).get(job.id, {}).get("reason", job.reason)
     _ = view._
     return JSONResponse({"data": data.decode("utf-8", errors="replace"), "next_offset": nxt, "size": size,
                          "finished": job.state not in svc.ACTIVE, "state": job.state, "state_label": _(job.state),
-                         "reason": view.reason(job.reason)})
+                         "reason": view.reason(why)})
 
 
 @router.post("/jobs/{job_id}/cancel")

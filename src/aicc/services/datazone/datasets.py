@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import os
 import secrets
 import shutil
@@ -24,10 +25,10 @@ from aicc.core.datazone.checks import FileKind
 from aicc.core.datazone.datasets import (
     Classification,
     ColumnRole,
+    Prints,
     k_anonymity,
     parse_columns,
     pseudonymize,
-    row_fingerprint,
 )
 from aicc.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from aicc.core.names import check_slug
@@ -209,7 +210,65 @@ def mounted_dir(settings: Settings, ds: DatasetRow) -> Path:
 
 
 def fingerprints_path(settings: Settings, ds: DatasetRow) -> Path:
+    """Row fingerprints as publication recorded them before record fingerprints existed (read if present)."""
     return settings.published_dir / f"{ds.id}.rows"
+
+
+def prints_path(settings: Settings, ds: DatasetRow) -> Path:
+    return settings.published_dir / f"{ds.id}.prints.json"
+
+
+def _identifiers(ds: DatasetRow) -> list[str]:
+    return [c["name"] for c in ds.columns if c["role"] == ColumnRole.IDENTIFIER.value]
+
+
+def record_prints(settings: Settings, ds: DatasetRow, root: Path, tables: list[str]) -> int:
+    """Fingerprint every row of the published data (with and without its identifiers) and every identifier
+    value, for the output checks; returns the number of rows. Written atomically, readable by AICC only."""
+    prints = Prints.empty()
+    rows = 0
+    for rel in tables:
+        header, body = csv_rows(root / rel)
+        rows += prints.add_table(header, body, _identifiers(ds))
+    settings.published_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = prints_path(settings, ds)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        json.dump(prints.dump(), f)
+    os.replace(tmp, path)
+    return rows
+
+
+_PRINTS: dict[Path, tuple[tuple[int, int], Prints]] = {}
+
+
+def _cached_prints(path: Path) -> Prints:
+    """Parsed once per version of the file: the controller holds job after job on the same datasets."""
+    st = path.stat()
+    key = (st.st_mtime_ns, st.st_size)
+    hit = _PRINTS.get(path)
+    if hit is None or hit[0] != key:
+        if len(_PRINTS) >= 64:
+            _PRINTS.clear()
+        hit = (key, Prints.load(json.loads(path.read_text(encoding="ascii"))))
+        _PRINTS[path] = hit
+    return hit[1]
+
+
+def load_prints(settings: Settings, ds: DatasetRow) -> tuple[Prints, set[str]]:
+    """The dataset's fingerprints (made now, once, for a dataset published before they were recorded), and
+    the old-style row fingerprints if it has them."""
+    path = prints_path(settings, ds)
+    if not path.exists() and ds.state == "published":
+        root = mounted_dir(settings, ds)
+        record_prints(settings, ds, root, [e.path for e in walk(root) if e.path.lower().endswith(".csv")])
+    prints = _cached_prints(path) if path.exists() else Prints.empty()
+    legacy: set[str] = set()
+    old = fingerprints_path(settings, ds)
+    if old.exists():
+        legacy = {line.strip() for line in old.read_text(encoding="ascii").splitlines() if line.strip()}
+    return prints, legacy
 
 
 def publish(s: Session, actor: Principal, settings: Settings, dataset_id: int) -> DatasetRow:
@@ -240,12 +299,7 @@ def publish(s: Session, actor: Principal, settings: Settings, dataset_id: int) -
         published, tables = _scan(target)
     else:
         published = manifest
-    rows = 0
-    with open(fingerprints_path(settings, ds), "w", encoding="ascii") as out:
-        for rel in tables:
-            for row in csv_rows(target / rel)[1]:
-                out.write(row_fingerprint(row) + "\n")
-                rows += 1
+    rows = record_prints(settings, ds, target, tables)
     ds.manifest = {"source": manifest, "published": published}
     ds.state = "published"
     ds.version += 1

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import os
 import stat
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -19,6 +20,7 @@ from aicc.core.datazone.checks import FileKind
 from aicc.core.errors import InvalidInput
 
 MAX_DATASET_FILES = 10_000
+NAME_MAX = 255  # bytes in one path component, on every Linux file system
 CSV_FIELD_LIMIT = 1 << 20
 
 
@@ -29,8 +31,18 @@ def resolve_under(root: Path, relative: str, what: str = "path") -> Path:
     pure = PurePosixPath(relative)
     if pure.is_absolute() or ".." in pure.parts:
         raise InvalidInput(f"{what}: {relative!r} must be relative to the data root, without '..'")
+    long = next((part for part in pure.parts if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX), None)
+    if long is not None:
+        raise InvalidInput(f"{what}: the component {long[:40]!r}… is longer than {NAME_MAX} bytes, which no "
+                           "file system allows")
     root_real = root.resolve()
-    target = (root_real / pure).resolve()
+    try:
+        target = (root_real / pure).resolve()
+        target.stat()
+    except FileNotFoundError:
+        pass  # callers say what is missing in their own words
+    except OSError as exc:
+        raise InvalidInput(f"{what}: {relative!r} cannot be used ({exc.strerror or type(exc).__name__})") from None
     if target != root_real and root_real not in target.parents:
         raise InvalidInput(f"{what}: {relative!r} leads outside the data root (a symbolic link?)")
     return target
@@ -108,3 +120,11 @@ def csv_rows(path: Path) -> tuple[list[str], Iterator[list[str]]]:
                 raise InvalidInput(f"{path.name}: not a readable CSV file ({exc})") from None
 
     return [h.strip() for h in header], rows()
+
+
+def content_disposition(name: str, disposition: str = "attachment") -> str:
+    """A Content-Disposition header for any file name (RFC 6266): an ASCII fallback for old clients and the
+    real name, UTF-8 and percent-encoded, in ``filename*`` (a Korean name cannot go into a header as it is)."""
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)[:200] or "output"
+    encoded = urllib.parse.quote(name.encode("utf-8", "backslashreplace"), safe="")[:2000]
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
