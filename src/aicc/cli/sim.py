@@ -127,25 +127,27 @@ def _print_run(meta: dict[str, Any], summaries: dict[str, dict[str, Any]], as_js
                hpath: Path) -> None:
     if as_json:
         rows = {p: {k: s[k] for k in ("finished", "unfinished", "unschedulable", "preemptions", "makespan_s",
-                                      "wait_s", "jct_s", "slowdown", "wall_s")} |
-                {"jain": s["fairness"]["jain_share_over_entitlement"]} for p, s in summaries.items()}
-        typer.echo(json.dumps({"meta": meta, "policies": rows, "report": str(jpath), "html": str(hpath)},
+                                      "wait_s", "jct_s", "slowdown", "wall_s", "by_width", "preemption")} |
+                {"jain": s["fairness"]["jain_share_over_entitlement"],
+                 "wait_fairness": s["fairness"]["jain_project_mean_wait"],
+                 "window_fairness": s["fairness"]["windows"]["mean_jain"]} for p, s in summaries.items()}
+        typer.echo(json.dumps(_json_safe({"meta": meta, "policies": rows, "report": str(jpath), "html": str(hpath)}),
                               default=str))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{meta['jobs']} jobs on {meta['center']} {meta['capacity']}")
-    for col in ("policy", "finished", "mean JCT h", "p95 JCT h", "p99 JCT h", "mean wait h", "mean slowdown",
-                "makespan d", "Jain", "preempt", "wall s"):
-        table.add_column(col, justify="right")
-    for p, s in summaries.items():
-        table.add_row(p, str(s["finished"]), f"{s['jct_s']['mean'] / 3600:.2f}", f"{s['jct_s']['p95'] / 3600:.2f}",
-                      f"{s['jct_s']['p99'] / 3600:.2f}", f"{s['wait_s']['mean'] / 3600:.2f}",
-                      f"{s['slowdown']['mean']:.2f}", f"{s['makespan_s'] / 86400:.1f}",
-                      f"{s['fairness']['jain_share_over_entitlement']:.3f}", str(s["preemptions"]),
-                      f"{s['wall_s']:.1f}")
-    console = Console()
+    from aicc.sim.report import summary_rows
+
+    head, body = summary_rows(summaries)
+    keep = ("policy", "finished", "mean JCT h", "p95 JCT h", "mean wait h", "max wait h", "preemptions",
+            "lost accel-h", "window fairness")
+    table = Table(title=f"{meta['jobs']:,} jobs on {meta['center']} {meta['capacity']}")
+    for col in (*keep, "wall s"):
+        table.add_column(col, justify="right", overflow="fold")  # fold, never elide: "15,264 of 15,264"
+    for row, s in zip(body, summaries.values(), strict=True):
+        table.add_row(*(row[head.index(c)] for c in keep), f"{s['wall_s']:.1f}")
+    console = Console(width=max(Console().width, 150))  # a narrow terminal wraps lines rather than squeeze cells
     console.print(table)
     console.print(f"report: {jpath}  {hpath}")
 

@@ -107,6 +107,7 @@ def summarize(r: SimResult) -> dict[str, Any]:
                        "lossless": r.preemption.lossless},
         "cycles": r.cycles,
         "makespan_s": (last - first) if finished else 0.0,
+        "end_s": end,
         "wait_s": _stats(waits),
         "jct_s": _stats(jcts),
         "slowdown": _stats(slow),
