@@ -82,6 +82,11 @@ def run(
         "--matrix", help="Throughput matrix JSON (`aicc bench matrix --export`): places and times jobs.")] = None,
     matrix_class: Annotated[str | None, typer.Option(
         "--matrix-class", help="Workload class for trace jobs that have none (with --matrix).")] = None,
+    preempt_grace: Annotated[float | None, typer.Option(
+        "--preempt-grace", help="Seconds a preempted job keeps its units (default: the center's, else 10).")] = None,
+    checkpoint: Annotated[float | None, typer.Option(
+        "--checkpoint", help="Checkpoint interval in seconds of jobs and projects that declare none "
+                             "(default: the center's, else none: a victim loses its whole attempt).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay a trace under one or more policies and write the report."""
@@ -98,6 +103,15 @@ def run(
             t = apply_matrix(t, load_matrix(matrix.read_text()), matrix_class)
         except (OSError, ValueError) as e:
             raise _fail(f"--matrix: {e}") from None
+    if preempt_grace is not None or checkpoint is not None:
+        from aicc.sim.center import CenterError, PreemptionCost
+
+        try:
+            c = replace(c, preemption=PreemptionCost(
+                c.preemption.grace_s if preempt_grace is None else preempt_grace,
+                c.preemption.checkpoint_s if checkpoint is None else checkpoint))
+        except CenterError as e:
+            raise _fail(f"--preempt-grace/--checkpoint: {e}") from None
     names = policy or ["aicc"]
     for p in names:
         if p not in POLICIES:
@@ -118,7 +132,8 @@ def run(
                     fh.write(json.dumps(d) + "\n")
     meta = {"trace": str(trace) if trace else f"synthetic({synthetic}, seed={seed})", "jobs": len(t.jobs),
             "skipped_lines": t.skipped, "center": c.name, "capacity": c.capacity(),
-            "cycle_interval_s": cycle_interval, "max_examined": max_examined}
+            "cycle_interval_s": cycle_interval, "max_examined": max_examined,
+            "preempt_grace_s": c.preemption.grace_s, "checkpoint_s": c.preemption.checkpoint_s}
     jpath, hpath = write_report(out, meta, summaries)
     _print_run(meta, summaries, as_json, jpath, hpath)
 
