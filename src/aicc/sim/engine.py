@@ -129,8 +129,9 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
 
     def held(j: SimJob, t: float, units: int, wanted: int = 0) -> None:
         """Project ``j.project`` holds ``units`` more (fewer if negative), and wants ``wanted`` more, from ``t``."""
-        series = use_of[j.project]
-        series.set(t, series.value + units)
+        if units:
+            series = use_of[j.project]
+            series.set(t, series.value + units)
         if wanted:
             series = want_of[j.project]
             series.set(t, series.value + wanted)
