@@ -7,7 +7,7 @@ import math
 import pytest
 
 from aicc.core.errors import InvalidInput
-from aicc.sim.center import CenterError, gavel_center, gavel_center_from_json, parse_center
+from aicc.sim.center import CenterError, PreemptionCost, gavel_center, gavel_center_from_json, parse_center
 from aicc.sim.plan import parse_target, plan
 from tests.sim.helpers import center, job, trace
 
@@ -67,6 +67,27 @@ def test_center_refuses_unknown_project_fields_and_bad_inventory() -> None:
         parse_center(TOML + "quota = 3\n", "c.toml")
     with pytest.raises(InvalidInput):
         parse_center(TOML.replace('flavor = "h100"', 'flavor = "nope"'), "c.toml")
+
+
+def test_center_says_what_preemption_costs_and_projects_their_checkpoints() -> None:
+    assert parse_center(TOML, "c.toml").preemption == PreemptionCost(10.0, None)  # AICC_PREEMPT_GRACE's default
+    text = TOML + "checkpoint_s = 3600\n\n[simulation]\npreempt_grace_s = 30\ncheckpoint_s = 7200\n"
+    c = parse_center(text, "c.toml")
+    assert c.preemption == PreemptionCost(30.0, 7200.0) and c.projects["big"].checkpoint_s == 3600.0
+    assert c.with_accelerators("h100", 32).preemption == c.preemption
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("checkpoint_s = 0\n", r"projects\[0\] \(big\): checkpoint_s: a checkpoint interval must be a positive"),
+    ("checkpoint_s = -5\n", r"projects\[0\] \(big\): checkpoint_s"),
+    ("\n[simulation]\ncheckpoint_s = 0\n", r"\[simulation\] checkpoint_s: a checkpoint interval"),
+    ("\n[simulation]\npreempt_grace_s = -1\n", r"\[simulation\]: preempt_grace_s must be a non-negative"),
+    ("\n[simulation]\ngrace = 1\n", r"\[simulation\]: unknown field\(s\) grace"),
+])
+def test_bad_checkpoint_or_grace_is_a_clear_error(extra: str, message: str) -> None:
+    with pytest.raises(CenterError, match=message) as e:
+        parse_center(TOML + extra, "c.toml")
+    assert str(e.value).startswith("c.toml: ")
 
 
 def test_resizing_a_flavor_keeps_its_node_shape() -> None:

@@ -80,3 +80,14 @@ def test_run_on_a_center_file_charges_budgets(tmp_path: Path) -> None:
     assert 0 < projects["climate"]["su"] <= 100.0 + 1e-6
     assert projects["other"]["budget_su"] is None and projects["other"]["su"] > 0
     assert "Budgets" in (tmp_path / "o" / "report.html").read_text()
+
+
+def test_preemption_cost_options_reach_the_report_and_a_zero_checkpoint_is_refused(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["run", "--trace", str(SAMPLE), "--policy", "aicc", "--preempt-grace", "30",
+                              "--checkpoint", "600", "--out", str(tmp_path / "o"), "--json"])
+    assert res.exit_code == 0, res.output
+    pc = json.loads((tmp_path / "o" / "report.json").read_text())["policies"]["aicc"]["preemption"]
+    assert (pc["grace_s"], pc["checkpoint_s"], pc["lossless"]) == (30.0, 600.0, False)
+    assert pc["lost_unit_h"] >= 0
+    res = runner.invoke(app, ["run", "--trace", str(SAMPLE), "--checkpoint", "0", "--out", str(tmp_path / "p")])
+    assert res.exit_code == 2 and "--checkpoint" in res.output and "positive number of seconds" in res.output

@@ -3,6 +3,11 @@
 The digests cover, per cycle, the admissions (job, flavor, borrowed), the preemptions and the reservation,
 and per job its first start, end and flavor. They were recorded with the policy as it was before the
 performance work; a change that means to alter decisions updates them and says why in its commit.
+
+The policy's pins replay with lossless preemption (the simulator as it was when they were recorded), so they
+pin the policy alone; ``PINNED_WITH_COST`` pins the simulator's default, where a victim keeps its units
+through the grace period and loses its work since its last checkpoint. A change of policy decisions changes
+both; a change of the simulator's preemption model only the latter.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import replace
 import pytest
 
 from aicc.core.scheduling import FlavorInfo, NodeInfo
-from aicc.sim.center import ProjectSpec, SimCenter
+from aicc.sim.center import LOSSLESS, PreemptionCost, ProjectSpec, SimCenter
 from aicc.sim.engine import simulate
 from aicc.sim.trace import Trace, synthetic
 
@@ -56,9 +61,9 @@ def _small_nodes() -> tuple[SimCenter, Trace]:
                                            "c1": {"v100": 1.2, "p100": 1.1, "k80": 1.0}})
 
 
-def _digest(policy: str, interval: float, small: bool = False) -> str:
+def _digest(policy: str, interval: float, small: bool = False, preemption: PreemptionCost = LOSSLESS) -> str:
     center, trace = _small_nodes() if small else (_center(), _trace())
-    r = simulate(trace, center, policy, cycle_interval=interval, decision_log=True)
+    r = simulate(trace, center, policy, cycle_interval=interval, decision_log=True, preemption=preemption)
     h = hashlib.sha256()
     h.update(json.dumps([r.start, r.end, r.flavor, r.preemptions, r.unschedulable]).encode())
     h.update(json.dumps(r.decisions).encode())
@@ -80,6 +85,15 @@ PINNED_SMALL_NODES = {"fifo": "3ccb5c221d5f2ade", "easy": "ffbb99e2aead205d", "a
                       "hetero": "5f3c355bc1c9bec5"}
 
 
+# Recorded when preemption got its cost in the simulator (grace period, work lost since the last checkpoint).
+PINNED_WITH_COST = {
+    ("aicc", 0.0, False, PreemptionCost()): "d33f7e3f377a88c6",
+    ("hetero", 60.0, False, PreemptionCost()): "9c74e60d8cb8de66",
+    ("aicc", 0.0, True, PreemptionCost()): "bab9d25abef63045",
+    ("aicc", 0.0, False, PreemptionCost(30.0, 600.0)): "cdf67a6fa665a400",
+}
+
+
 @pytest.mark.parametrize(("policy", "interval"), sorted(PINNED))
 def test_decisions_on_a_seeded_workload_are_unchanged(policy: str, interval: float) -> None:
     assert _digest(policy, interval) == PINNED[(policy, interval)]
@@ -88,3 +102,10 @@ def test_decisions_on_a_seeded_workload_are_unchanged(policy: str, interval: flo
 @pytest.mark.parametrize("policy", sorted(PINNED_SMALL_NODES))
 def test_decisions_on_fragmented_small_nodes_are_unchanged(policy: str) -> None:
     assert _digest(policy, 0.0, small=True) == PINNED_SMALL_NODES[policy]
+
+
+@pytest.mark.parametrize("case", list(PINNED_WITH_COST), ids=lambda c: f"{c[0]}-{c[1]}-{'small' if c[2] else 'mixed'}-"
+                         f"grace{c[3].grace_s:g}-ckpt{c[3].checkpoint_s}")
+def test_decisions_with_the_cost_of_preemption_are_unchanged(case: tuple[str, float, bool, PreemptionCost]) -> None:
+    policy, interval, small, cost = case
+    assert _digest(policy, interval, small, cost) == PINNED_WITH_COST[case]

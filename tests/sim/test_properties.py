@@ -1,4 +1,5 @@
-"""Whatever the trace and policy: capacity is never exceeded, every job finishes, work is conserved."""
+"""Whatever the trace and policy: capacity is never exceeded, every job finishes, work is conserved (lossless
+preemption) or lost exactly as the runs say (the default: no checkpoints, a grace period)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aicc.core.scheduling import POLICIES
-from aicc.sim.center import ProjectSpec
+from aicc.sim.center import LOSSLESS, PreemptionCost, ProjectSpec
 from aicc.sim.engine import simulate
 from aicc.sim.trace import SimJob, Trace
 from tests.sim.helpers import center
@@ -20,9 +21,9 @@ jobs_st = st.lists(
 
 
 @settings(max_examples=60, deadline=None)
-@given(jobs=jobs_st, policy=st.sampled_from(sorted(POLICIES)), quota=st.booleans())
+@given(jobs=jobs_st, policy=st.sampled_from(sorted(POLICIES)), quota=st.booleans(), lossless=st.booleans())
 def test_schedule_respects_capacity_and_finishes_every_job(
-        jobs: list[tuple[int, str, int, tuple[str, ...], int]], policy: str, quota: bool) -> None:
+        jobs: list[tuple[int, str, int, tuple[str, ...], int]], policy: str, quota: bool, lossless: bool) -> None:
     projects = {p: ProjectSpec(p, nominal={"x": 1, "y": 2}, borrowing={"x": 3, "y": 2}) for p in "abc"} \
         if quota else {}
     c = center(("x", 2, 2), ("y", 1, 4), projects=projects)
@@ -30,14 +31,21 @@ def test_schedule_respects_capacity_and_finishes_every_job(
                 for i, (t, p, g, fl, d) in enumerate(jobs)]
     sim_jobs.sort(key=lambda j: (j.submit, j.id))
     trace = Trace(sim_jobs, throughput={f"c{g}": {"x": 1.0, "y": 2.0} for g in range(1, 5)})
-    r = simulate(trace, c, policy, record_runs=True)
+    r = simulate(trace, c, policy, record_runs=True, preemption=LOSSLESS if lossless else PreemptionCost(3.0))
     assert r.unschedulable == 0
+    lost: dict[str, float] = defaultdict(float)
     for i, j in enumerate(trace.jobs):
         assert r.end[i] == r.end[i], f"job {i} never finished"
         assert j.submit <= r.start[i] <= r.end[i]
-        # the work done over all runs adds up to the whole job
-        done = sum((e - s) / j.durations[f] for k, f, s, e in r.runs if k == i)
-        assert abs(done - 1.0) < 1e-9
+        runs = sorted((s, e, f) for k, f, s, e in r.runs if k == i)
+        if lossless:  # the work done over all runs adds up to the whole job
+            assert abs(sum((e - s) / j.durations[f] for s, e, f in runs) - 1.0) < 1e-9
+        else:  # without checkpoints the last run does all the work; every earlier one is lost
+            s, e, f = runs[-1]
+            assert abs(e - s - j.durations[f]) < 1e-9
+            lost[j.project] += sum(e - s for s, e, _ in runs[:-1]) * j.accelerators
+    for p, v in r.lost_unit_seconds.items():
+        assert abs(v - lost[p]) < 1e-6
     cap = c.capacity()
     deltas: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for i, f, s, e in r.runs:

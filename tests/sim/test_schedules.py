@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from aicc.core.scheduling import POLICIES
-from aicc.sim.center import ProjectSpec
+from aicc.sim.center import LOSSLESS, PreemptionCost, ProjectSpec
 from aicc.sim.engine import simulate
 from aicc.sim.trace import SimJob
 from tests.sim.helpers import center, job, trace
@@ -48,16 +48,59 @@ def test_heterogeneity_aware_placement_takes_the_fast_flavor() -> None:
     assert (aware.flavor[0], aware.end[0]) == ("fast", 10.0)
 
 
+QUOTAS = {p: ProjectSpec(p, nominal={"gpu": 1}, borrowing={"gpu": 1}) for p in ("a", "b")}
+# a's second job borrows b's unit; b's job arrives at 10 and preempts it
+PREEMPTED = trace(job(0, 0, 1, "a", gpu=100), job(1, 0, 1, "a", gpu=100), job(2, 10, 1, "b", gpu=10))
+NO_EXEMPTION = replace(POLICIES["aicc"], preempt_after_s=0.0)  # to check the arithmetic of one preemption exactly
+
+
 def test_a_job_within_its_quota_preempts_borrowed_capacity_and_the_victim_resumes() -> None:
-    quotas = {p: ProjectSpec(p, nominal={"gpu": 1}, borrowing={"gpu": 1}) for p in ("a", "b")}
-    c = center(("gpu", 1, 2), projects=quotas)
-    t = trace(job(0, 0, 1, "a", gpu=100), job(1, 0, 1, "a", gpu=100), job(2, 10, 1, "b", gpu=10))
-    # no exemption from preemption here, to check the arithmetic of one preemption exactly
-    r = simulate(t, c, replace(POLICIES["aicc"], preempt_after_s=0.0), record_runs=True)
+    c = center(("gpu", 1, 2), projects=QUOTAS)
+    r = simulate(PREEMPTED, c, NO_EXEMPTION, record_runs=True, preemption=LOSSLESS)
     assert r.preemptions == 1
     # a's second job borrowed b's unit; preempted at 10 with 90 s left, it resumes when b's job ends at 20
     assert list(zip(r.start, r.end, strict=True)) == [(0, 100), (0, 110), (10, 20)]
     assert sorted(r.runs) == [(0, "gpu", 0, 100), (1, "gpu", 0, 10), (1, "gpu", 20, 110), (2, "gpu", 10, 20)]
+    assert r.lost_unit_seconds == {"a": 0.0, "b": 0.0}
+
+
+def test_by_default_a_victim_holds_its_units_through_the_grace_period_and_starts_again_from_scratch() -> None:
+    c = center(("gpu", 1, 2), projects=QUOTAS)
+    r = simulate(PREEMPTED, c, NO_EXEMPTION, record_runs=True)
+    assert r.preemption == PreemptionCost(grace_s=10.0, checkpoint_s=None)
+    # preempted at 10, it stops at 20 (SIGTERM + 10 s); b's job runs 20..30; a's restarts whole at 30
+    assert list(zip(r.start, r.end, strict=True)) == [(0, 100), (0, 130), (20, 30)]
+    assert sorted(r.runs) == [(0, "gpu", 0, 100), (1, "gpu", 0, 20), (1, "gpu", 30, 130), (2, "gpu", 20, 30)]
+    assert r.lost_unit_seconds == {"a": 20.0, "b": 0.0}  # 10 s of work and 10 s of grace
+
+
+def test_a_victim_resumes_from_its_last_checkpoint() -> None:
+    c = center(("gpu", 1, 2), projects=QUOTAS)
+    t = trace(job(0, 0, 1, "a", gpu=100), replace(job(1, 0, 1, "a", gpu=100), checkpoint_s=4.0),
+              job(2, 10, 1, "b", gpu=10))
+    r = simulate(t, c, NO_EXEMPTION, record_runs=True, preemption=PreemptionCost(grace_s=5.0))
+    # checkpoints at 4 and 8; preempted at 10, stopped at 15: 8 s kept, 2 + 5 lost; 92 s left from 25
+    assert list(zip(r.start, r.end, strict=True)) == [(0, 100), (0, 117), (15, 25)]
+    assert r.lost_unit_seconds["a"] == 7.0
+
+
+def test_the_project_and_the_center_give_checkpoints_to_jobs_that_declare_none() -> None:
+    projects = {"a": replace(QUOTAS["a"], checkpoint_s=5.0), "b": QUOTAS["b"]}
+    c = replace(center(("gpu", 1, 2), projects=projects), preemption=PreemptionCost(0.0, checkpoint_s=3.0))
+    r = simulate(PREEMPTED, c, NO_EXEMPTION)
+    # the project's 5 s wins over the center's 3 s: 10 s kept at 10, nothing lost, no grace: ends at 110
+    assert list(zip(r.start, r.end, strict=True)) == [(0, 100), (0, 110), (10, 20)]
+    assert r.lost_unit_seconds["a"] == 0.0
+    r = simulate(PREEMPTED, replace(c, projects=QUOTAS), NO_EXEMPTION)
+    assert r.end[1] == 111 and r.lost_unit_seconds["a"] == 1.0  # the center's 3 s: 9 of 10 s kept
+
+
+def test_a_victim_whose_work_ends_within_the_grace_period_finishes() -> None:
+    c = center(("gpu", 1, 2), projects=QUOTAS)
+    t = trace(job(0, 0, 1, "a", gpu=100), job(1, 0, 1, "a", gpu=15), job(2, 10, 1, "b", gpu=10))
+    r = simulate(t, c, NO_EXEMPTION)
+    assert r.preemptions == 1 and r.end[1] == 15 and r.start[2] == 15
+    assert r.lost_unit_seconds["a"] == 0.0
 
 
 def test_without_preemption_the_quota_job_waits() -> None:

@@ -39,7 +39,7 @@ from aicc.core.scheduling import POLICIES, CycleResult, PolicyConfig, Scheduler
 from aicc.executors.local import LocalExecutor
 from aicc.services import allocations, projects
 from aicc.services.principal import SYSTEM
-from aicc.sim.center import ProjectSpec, parse_center
+from aicc.sim.center import LOSSLESS, ProjectSpec, parse_center
 from aicc.sim.engine import simulate
 from aicc.sim.trace import SimJob, Trace
 from aicc.store.db import Database
@@ -95,7 +95,8 @@ def simulated_waves(policy: PolicyConfig) -> list[Wave]:
     center = dataclasses.replace(parse_center(INVENTORY, "test.toml"), projects=specs)
     jobs = [SimJob(i, s.project, 0.0, s.gpus, dict.fromkeys(s.flavors, float(s.duration)), None, float(s.limit))
             for i, s in enumerate(WORKLOAD)]
-    result = simulate(Trace(jobs), center, policy, decision_log=True)
+    # the controller side's virtual clock lets a victim stop at once and keep its progress: so must the simulator
+    result = simulate(Trace(jobs), center, policy, decision_log=True, preemption=LOSSLESS)
     assert result.unschedulable == 0
     waves: dict[float, tuple[list[tuple[int, str, bool]], list[int]]] = {}
     for d in result.decisions:

@@ -80,6 +80,20 @@ def test_csv_malformed_row_reports_its_line(bad: str) -> None:
     assert load_csv(text, lenient=True).skipped == 1
 
 
+def test_csv_checkpoint_column_is_read_and_round_trips() -> None:
+    t = load_csv("submit,project,accelerators,flavors,duration,checkpoint\n0,p,1,gpu,100,1800\n1,p,1,gpu,100,\n")
+    assert [j.checkpoint_s for j in t.jobs] == [1800.0, None]
+    assert [j.checkpoint_s for j in load_csv(dump_csv(t.jobs)).jobs] == [1800.0, None]
+
+
+@pytest.mark.parametrize("bad", ["0", "-60", "soon", "inf"])
+def test_csv_checkpoint_of_zero_or_less_names_the_field_and_line(bad: str) -> None:
+    with pytest.raises(TraceError, match="checkpoint must be a positive number of seconds") as e:
+        load_csv(f"submit,project,accelerators,flavors,duration,checkpoint\n0,p,1,gpu,100,60\n0,p,1,gpu,100,{bad}\n",
+                 "t.csv")
+    assert str(e.value).startswith("t.csv:3:")
+
+
 def test_csv_without_the_required_header_is_refused() -> None:
     with pytest.raises(TraceError, match="header"):
         load_csv("a,b,c\n1,2,3\n")

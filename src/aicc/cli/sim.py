@@ -82,6 +82,11 @@ def run(
         "--matrix", help="Throughput matrix JSON (`aicc bench matrix --export`): places and times jobs.")] = None,
     matrix_class: Annotated[str | None, typer.Option(
         "--matrix-class", help="Workload class for trace jobs that have none (with --matrix).")] = None,
+    preempt_grace: Annotated[float | None, typer.Option(
+        "--preempt-grace", help="Seconds a preempted job keeps its units (default: the center's, else 10).")] = None,
+    checkpoint: Annotated[float | None, typer.Option(
+        "--checkpoint", help="Checkpoint interval in seconds of jobs and projects that declare none "
+                             "(default: the center's, else none: a victim loses its whole attempt).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay a trace under one or more policies and write the report."""
@@ -98,6 +103,15 @@ def run(
             t = apply_matrix(t, load_matrix(matrix.read_text()), matrix_class)
         except (OSError, ValueError) as e:
             raise _fail(f"--matrix: {e}") from None
+    if preempt_grace is not None or checkpoint is not None:
+        from aicc.sim.center import CenterError, PreemptionCost
+
+        try:
+            c = replace(c, preemption=PreemptionCost(
+                c.preemption.grace_s if preempt_grace is None else preempt_grace,
+                c.preemption.checkpoint_s if checkpoint is None else checkpoint))
+        except CenterError as e:
+            raise _fail(f"--preempt-grace/--checkpoint: {e}") from None
     names = policy or ["aicc"]
     for p in names:
         if p not in POLICIES:
@@ -118,7 +132,8 @@ def run(
                     fh.write(json.dumps(d) + "\n")
     meta = {"trace": str(trace) if trace else f"synthetic({synthetic}, seed={seed})", "jobs": len(t.jobs),
             "skipped_lines": t.skipped, "center": c.name, "capacity": c.capacity(),
-            "cycle_interval_s": cycle_interval, "max_examined": max_examined}
+            "cycle_interval_s": cycle_interval, "max_examined": max_examined,
+            "preempt_grace_s": c.preemption.grace_s, "checkpoint_s": c.preemption.checkpoint_s}
     jpath, hpath = write_report(out, meta, summaries)
     _print_run(meta, summaries, as_json, jpath, hpath)
 
@@ -127,25 +142,27 @@ def _print_run(meta: dict[str, Any], summaries: dict[str, dict[str, Any]], as_js
                hpath: Path) -> None:
     if as_json:
         rows = {p: {k: s[k] for k in ("finished", "unfinished", "unschedulable", "preemptions", "makespan_s",
-                                      "wait_s", "jct_s", "slowdown", "wall_s")} |
-                {"jain": s["fairness"]["jain_share_over_entitlement"]} for p, s in summaries.items()}
-        typer.echo(json.dumps({"meta": meta, "policies": rows, "report": str(jpath), "html": str(hpath)},
+                                      "wait_s", "jct_s", "slowdown", "wall_s", "by_width", "preemption")} |
+                {"jain": s["fairness"]["jain_share_over_entitlement"],
+                 "wait_fairness": s["fairness"]["jain_project_mean_wait"],
+                 "window_fairness": s["fairness"]["windows"]["mean_jain"]} for p, s in summaries.items()}
+        typer.echo(json.dumps(_json_safe({"meta": meta, "policies": rows, "report": str(jpath), "html": str(hpath)}),
                               default=str))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{meta['jobs']} jobs on {meta['center']} {meta['capacity']}")
-    for col in ("policy", "finished", "mean JCT h", "p95 JCT h", "p99 JCT h", "mean wait h", "mean slowdown",
-                "makespan d", "Jain", "preempt", "wall s"):
-        table.add_column(col, justify="right")
-    for p, s in summaries.items():
-        table.add_row(p, str(s["finished"]), f"{s['jct_s']['mean'] / 3600:.2f}", f"{s['jct_s']['p95'] / 3600:.2f}",
-                      f"{s['jct_s']['p99'] / 3600:.2f}", f"{s['wait_s']['mean'] / 3600:.2f}",
-                      f"{s['slowdown']['mean']:.2f}", f"{s['makespan_s'] / 86400:.1f}",
-                      f"{s['fairness']['jain_share_over_entitlement']:.3f}", str(s["preemptions"]),
-                      f"{s['wall_s']:.1f}")
-    console = Console()
+    from aicc.sim.report import summary_rows
+
+    head, body = summary_rows(summaries)
+    keep = ("policy", "finished", "mean JCT h", "p95 JCT h", "mean wait h", "max wait h", "preemptions",
+            "lost accel-h", "window fairness")
+    table = Table(title=f"{meta['jobs']:,} jobs on {meta['center']} {meta['capacity']}")
+    for col in (*keep, "wall s"):
+        table.add_column(col, justify="right", overflow="fold")  # fold, never elide: "15,264 of 15,264"
+    for row, s in zip(body, summaries.values(), strict=True):
+        table.add_row(*(row[head.index(c)] for c in keep), f"{s['wall_s']:.1f}")
+    console = Console(width=max(Console().width, 150))  # a narrow terminal wraps lines rather than squeeze cells
     console.print(table)
     console.print(f"report: {jpath}  {hpath}")
 

@@ -1,8 +1,11 @@
 """The simulated center: an inventory TOML (the controller's format) plus optional ``[[projects]]``.
 
 ``[[projects]]`` tables (name, weight, nominal = {flavor = units}, borrowing = {flavor = units},
-budget_su) are read here, not by the inventory parser. Projects a trace mentions but the file does
-not list get equal shares: nominal = capacity x weight / total weight, borrowing up to the whole flavor.
+budget_su, checkpoint_s) are read here, not by the inventory parser. Projects a trace mentions but the file
+does not list get equal shares: nominal = capacity x weight / total weight, borrowing up to the whole flavor.
+
+A ``[simulation]`` table says what preemption costs (:class:`PreemptionCost`): ``preempt_grace_s`` (the
+controller's ``AICC_PREEMPT_GRACE``, default 10) and a center-wide ``checkpoint_s``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,42 @@ class CenterError(ValueError):
     pass
 
 
+def check_interval(value: object, where: str) -> float | None:
+    """A checkpoint interval: None (no checkpoints) or a positive, finite number of seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (value > 0 and math.isfinite(value)):
+        raise CenterError(f"{where}: a checkpoint interval must be a positive number of seconds (got {value!r})")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class PreemptionCost:
+    """What a preempted job loses: the work since its last checkpoint, and the grace period.
+
+    A victim is sent SIGTERM and keeps its accelerators for ``grace_s`` (as the controller's
+    ``AICC_PREEMPT_GRACE``) before they are free for the job that preempted it; that time is lost too. A job
+    checkpoints every ``checkpoint_s`` seconds of run time (its own interval, else its project's, else this
+    one); with none, the whole attempt is lost and it starts again from the beginning.
+
+    ``lossless`` is the idealised victim of the simulator before preemption had a cost (it stops at once and
+    keeps all its progress): comparisons with a clock that assumes it, and decisions pinned before the cost.
+    """
+
+    grace_s: float = 10.0
+    checkpoint_s: float | None = None
+    lossless: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.grace_s >= 0 and math.isfinite(self.grace_s)):
+            raise CenterError(f"preempt_grace_s must be a non-negative number of seconds (got {self.grace_s})")
+        check_interval(self.checkpoint_s, "checkpoint_s")
+
+
+LOSSLESS = PreemptionCost(grace_s=0.0, lossless=True)
+DEFAULT_COST = PreemptionCost()
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectSpec:
     name: str
@@ -30,6 +69,8 @@ class ProjectSpec:
     borrowing: Mapping[str, int] | None = None
     """None: may borrow up to the whole flavor."""
     budget_su: float = math.inf
+    checkpoint_s: float | None = None
+    """Checkpoint interval of its jobs that declare none (None: the center's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +79,7 @@ class SimCenter:
     flavors: tuple[FlavorInfo, ...]
     nodes: tuple[NodeInfo, ...]
     projects: Mapping[str, ProjectSpec] = field(default_factory=dict)
+    preemption: PreemptionCost = DEFAULT_COST
 
     def capacity(self) -> dict[str, int]:
         cpu = {f.name for f in self.flavors if f.cpu}
@@ -81,7 +123,7 @@ def _units_table(raw: Any, where: str) -> dict[str, int] | None:
 
 
 def parse_center(text: str, source: str) -> SimCenter:
-    inv = parse_inventory(text, source, keep_tables=("projects",))
+    inv = parse_inventory(text, source, keep_tables=("projects", "simulation"))
     flavors = tuple(FlavorInfo(f.name, f.su_rate, f.is_cpu) for f in inv.flavors.values())
     nodes = tuple(NodeInfo(n.name, n.flavor, n.accelerators, n.cpus, n.memory_gb * 1024) for n in inv.nodes)
     projects: dict[str, ProjectSpec] = {}
@@ -92,16 +134,31 @@ def parse_center(text: str, source: str) -> SimCenter:
         where = f"{source}: projects[{i}]"
         if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
             raise CenterError(f"{where}: needs a name")
-        unknown = set(raw) - {"name", "weight", "nominal", "borrowing", "budget_su"}
+        unknown = set(raw) - {"name", "weight", "nominal", "borrowing", "budget_su", "checkpoint_s"}
         if unknown:
             raise CenterError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         weight = raw.get("weight", 1.0)
         budget = raw.get("budget_su", math.inf)
         if not isinstance(weight, int | float) or weight <= 0 or not isinstance(budget, int | float) or budget < 0:
             raise CenterError(f"{where}: weight must be > 0 and budget_su >= 0")
+        checkpoint = check_interval(raw.get("checkpoint_s"), f"{where} ({raw['name']}): checkpoint_s")
         projects[raw["name"]] = ProjectSpec(raw["name"], float(weight), _units_table(raw.get("nominal"), where),
-                                            _units_table(raw.get("borrowing"), where), float(budget))
-    return SimCenter(inv.site.name, flavors, nodes, projects)
+                                            _units_table(raw.get("borrowing"), where), float(budget), checkpoint)
+    return SimCenter(inv.site.name, flavors, nodes, projects, _preemption(inv.extra.get("simulation", {}), source))
+
+
+def _preemption(raw: Any, source: str) -> PreemptionCost:
+    """The ``[simulation]`` table: ``preempt_grace_s`` and ``checkpoint_s``."""
+    where = f"{source}: [simulation]"
+    if not isinstance(raw, dict):
+        raise CenterError(f"{where} must be a table")
+    unknown = set(raw) - {"preempt_grace_s", "checkpoint_s"}
+    if unknown:
+        raise CenterError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    grace = raw.get("preempt_grace_s", 10.0)
+    if isinstance(grace, bool) or not isinstance(grace, int | float) or not (grace >= 0 and math.isfinite(grace)):
+        raise CenterError(f"{where}: preempt_grace_s must be a non-negative number of seconds (got {grace!r})")
+    return PreemptionCost(float(grace), check_interval(raw.get("checkpoint_s"), f"{where} checkpoint_s"))
 
 
 def gavel_center(spec: str = "300:300:300", per_node: int = 4,

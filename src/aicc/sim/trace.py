@@ -37,6 +37,9 @@ class SimJob:
     time_limit: float | None = None
     """What the user asked for (reservations, backfill and budget holds use it); None: the longest duration.
     It must be at least the duration on every flavor: the simulator does not kill jobs at their limit."""
+    checkpoint_s: float | None = None
+    """Seconds of run time between its checkpoints (None: its project's or the center's interval, if any);
+    a preempted job resumes from its last checkpoint."""
 
     @property
     def flavors(self) -> tuple[str, ...]:
@@ -144,7 +147,8 @@ def load_csv(text: str, source: str = "<csv>", *, lenient: bool = False) -> Trac
     """Header ``submit,project,accelerators,flavors,duration`` (seconds; flavors separated by ``|``).
 
     ``duration`` may be one number (same on every flavor) or ``flavor:seconds`` pairs separated by
-    ``|``; a ``work`` column (accelerator-seconds) instead of ``duration`` divides by the gang size.
+    ``|``; a ``work`` column (accelerator-seconds) instead of ``duration`` divides by the gang size. An
+    optional ``checkpoint`` column gives the job's checkpoint interval in seconds (empty: none declared).
     """
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
@@ -196,16 +200,30 @@ def _csv_row(row: dict[str, str], complete: bool, jid: int) -> SimJob:
         raise ValueError(f"bad duration {spec!r} for flavors {flavors}") from None
     if any(not (d > 0 and math.isfinite(d)) for d in durations.values()):
         raise ValueError("durations must be positive")
-    return SimJob(jid, project, submit, gang, durations)
+    raw = (row.get("checkpoint") or "").strip()
+    checkpoint: float | None = None
+    if raw:
+        try:
+            checkpoint = float(raw)
+        except ValueError:
+            checkpoint = math.nan
+        if not (checkpoint > 0 and math.isfinite(checkpoint)):
+            raise ValueError(f"checkpoint must be a positive number of seconds (got {raw!r})")
+    return SimJob(jid, project, submit, gang, durations, checkpoint_s=checkpoint)
 
 
 def dump_csv(jobs: Iterable[SimJob]) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    jobs = list(jobs)
+    checkpoints = any(j.checkpoint_s is not None for j in jobs)
+    w.writerow(CSV_COLUMNS + (("checkpoint",) if checkpoints else ()))
     for j in jobs:
-        w.writerow([f"{j.submit:g}", j.project, j.accelerators, "|".join(j.flavors),
-                    "|".join(f"{f}:{d:g}" for f, d in j.durations.items())])
+        row = [f"{j.submit:g}", j.project, j.accelerators, "|".join(j.flavors),
+               "|".join(f"{f}:{d:g}" for f, d in j.durations.items())]
+        if checkpoints:
+            row.append("" if j.checkpoint_s is None else f"{j.checkpoint_s:g}")
+        w.writerow(row)
     return out.getvalue()
 
 
