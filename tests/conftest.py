@@ -28,6 +28,19 @@ PG_URL = os.environ.get("AICC_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
 
 
+@pytest.fixture(autouse=True)
+def _jobs_can_pass_tmp(request: pytest.FixtureRequest) -> None:
+    """Jobs run as their project's uid, not root: they must be able to pass (o+x, not list) through pytest's
+    temporary directories (0700 root) down to their own job directory, as through /var/lib on a server."""
+    if "tmp_path" not in request.fixturenames:
+        return
+    path: Path = request.getfixturevalue("tmp_path")
+    for p in [path, *path.parents]:
+        if p == Path("/") or p.stat().st_mode & 0o001:
+            continue
+        os.chmod(p, p.stat().st_mode | 0o001)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "aicc.db"
