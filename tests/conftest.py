@@ -7,8 +7,10 @@ migrated once and truncated between tests; SQLite tests copy a migrated file.
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +28,18 @@ from tests.world import World, build_world
 
 PG_URL = os.environ.get("AICC_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary directories outside /tmp/pytest-of-<user>: every pytest session resets that one to 0700,
+    and jobs (running as project uids) must pass through it to their job directories (see below)."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        root = Path(tempfile.gettempdir()) / "aicc-pytest"
+        root.mkdir(exist_ok=True)
+        os.chmod(root, 0o1777)  # noqa: S103 - like /tmp itself: sticky, each session its own subdirectory
+        config.option.basetemp = str(root / f"{getpass.getuser()}-{os.getpid()}")
+        config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
 
 
 @pytest.fixture(autouse=True)
