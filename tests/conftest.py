@@ -37,7 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.basetemp is None and not hasattr(config, "workerinput"):
         root = Path(tempfile.gettempdir()) / "aicc-pytest"
         root.mkdir(exist_ok=True)
-        os.chmod(root, 0o1777)  # noqa: S103 - like /tmp itself: sticky, each session its own subdirectory
+        os.chmod(root, 0o1777)
         config.option.basetemp = str(root / f"{getpass.getuser()}-{os.getpid()}")
         config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
 

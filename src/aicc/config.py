@@ -17,6 +17,9 @@ AICC_DATA_ROOT        the only directory datasets may be registered from (defaul
 AICC_OUTPUT_RETENTION_DAYS  days a sensitive job's held outputs are kept before they may be deleted (default 365)
 AICC_OUTPUT_MAX_FILE  largest single output file that may leave the data zone, bytes (default 10 MiB)
 AICC_TIMEZONE         the center's time zone, in which the portal shows times (default Asia/Seoul)
+AICC_UID_BASE         first Unix uid of the range jobs run as, one per project (default 200000; the first is kept
+                      for runs without a project); gid = uid
+AICC_UID_COUNT        how many uids the range holds (default 65536)
 AICC_SLURM_DIR        for a site with executor = "slurm": the directory with cluster.json (flavor -> GRES type
                       and partition) as scripts/slurm-up writes it (default /tmp/aicc-slurm)
 """
@@ -47,6 +50,8 @@ class Settings:
     output_retention_days: int = 365
     output_max_file_bytes: int = 10 * 1024 * 1024
     timezone: str = "Asia/Seoul"
+    uid_base: int = 200_000
+    uid_count: int = 65_536
 
     @property
     def jobs_dir(self) -> Path:
@@ -89,4 +94,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         output_retention_days=int(e.get("AICC_OUTPUT_RETENTION_DAYS", "365")),
         output_max_file_bytes=int(e.get("AICC_OUTPUT_MAX_FILE", str(10 * 1024 * 1024))),
         timezone=e.get("AICC_TIMEZONE", "Asia/Seoul"),
+        uid_base=int(e.get("AICC_UID_BASE", "200000")),
+        uid_count=int(e.get("AICC_UID_COUNT", "65536")),
     )

@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
     if pid == 0:
         try:
             exec_child(spec, cg, bwrap)
-        except BaseException as exc:  # noqa: BLE001 - report anything, never run unisolated
+        except BaseException as exc:
             print(f"aicc: the job was not started: {exc}", file=sys.stderr)
         os._exit(NOT_ISOLATED)
 

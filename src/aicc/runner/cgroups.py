@@ -141,9 +141,10 @@ class Cgroup:
     """The run's cgroups in every controller. Create before the job starts; ``close`` after it ended."""
 
     def __init__(self, run: str, limits: Limits, layout: Layout | None = None) -> None:
-        self.layout = layout or current_layout()
-        if self.layout is None:
+        found = layout or current_layout()
+        if found is None:
             raise CgroupUnavailable(probe() or "no cgroup hierarchy")
+        self.layout: Layout = found
         self.limits = limits
         self.dirs = plan(self.layout, run)
 

@@ -34,7 +34,7 @@ from aicc.executors.local.shepherd import boot_id, proc_start_ticks, write_json
 from aicc.runner import cgroups, identity
 from aicc.runner.identity import UidRange
 from aicc.runner.launch import IsolationUnavailable
-from aicc.runner.spec import RunSpec
+from aicc.runner.spec import Limits, RunSpec
 
 SHEPHERD = shepherd.__file__
 STARTING_GRACE_S = 30.0
@@ -73,7 +73,7 @@ class LocalExecutor:
         self.device_root = device_root
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            os.chmod(self.jobs_dir, 0o711)  # jobs may pass to their own directory, never list the others
+            os.chmod(self.jobs_dir, 0o711)  # noqa: S103 - jobs pass to their own directory, never list the others
         self.problems = isolation_problems(self.jobs_dir)
         for problem in self.problems:
             log.error("jobs cannot be isolated on this machine and will not start: %s", problem)
@@ -251,7 +251,7 @@ def _kill_cgroup(state: dict[str, Any]) -> None:
     name = state.get("cgroup")
     if isinstance(name, str) and name:
         with contextlib.suppress(cgroups.CgroupUnavailable, OSError, ValueError):
-            cgroups.Cgroup(name, cgroups.Limits()).close()
+            cgroups.Cgroup(name, Limits()).close()
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -44,7 +44,7 @@ def device_paths(launch: Launch, device_root: Path) -> list[str]:
 
 def uid_of(launch: Launch, uids: UidRange) -> int:
     uid = launch.unix_uid if launch.unix_uid is not None else uids.unowned
-    if uid <= 0 or uid == os.geteuid() and uid != 0:
+    if uid <= 0 or (uid == os.geteuid() and uid != 0):
         raise PermissionError(f"refusing to run job {launch.job_id} as uid {uid}")
     return uid
 
@@ -107,3 +107,24 @@ def run_spec(launch: Launch, env: dict[str, str], *, uid: int, device_root: Path
                    "MPLCONFIGDIR": "/tmp/.matplotlib"})  # noqa: S108
     return RunSpec(argv=argv, env=inside, cwd="/out", binds=binds, network=False, profile=Profile.SENSITIVE,
                    **common)  # type: ignore[arg-type]
+
+
+def harden_home(home: Path) -> list[str]:
+    """AICC_HOME as jobs must find it: passable (``0711``) but not listable, the database and the secrets the
+    server's alone. Returns what it changed, for the start-up log. Only the server's own files are touched."""
+    changed = []
+    wanted = [(home, 0o711), (home / "jobs", 0o711), (home / "secrets", 0o700), (home / "published", 0o711),
+              (home / "data", 0o711)]
+    wanted += [(home / name, 0o600) for name in ("aicc.db", "aicc.db-wal", "aicc.db-shm", "admin-token")]
+    if (home / "secrets").is_dir():
+        wanted += [(p, 0o600) for p in (home / "secrets").iterdir() if p.is_file() and not p.is_symlink()]
+    for path, mode in wanted:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(st.st_mode) or stat.S_IMODE(st.st_mode) == mode:
+            continue
+        os.chmod(path, mode)
+        changed.append(f"{path} {mode:o}")
+    return changed

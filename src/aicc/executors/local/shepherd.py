@@ -29,9 +29,9 @@ from typing import Any
 if __package__ in (None, ""):  # started as a script (python -I -S shepherd.py): find the aicc package
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from aicc.runner import cgroups as _cgroups  # noqa: E402 - after the path above
-from aicc.runner import launch as _runner  # noqa: E402
-from aicc.runner.spec import RunSpec  # noqa: E402
+from aicc.runner import cgroups as _cgroups
+from aicc.runner import launch as _runner
+from aicc.runner.spec import RunSpec
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -102,7 +102,7 @@ def _spawn(spec: dict[str, Any], stdout: int, stderr: int, run: RunSpec | None =
                 _runner.exec_child(run, cg, bwrap)  # only returns by raising
             os.chdir(spec["cwd"])
             os.execvpe(argv[0], argv, spec["env"])  # noqa: S606 - running the user's job is the point
-        except BaseException as exc:  # noqa: BLE001 - whatever stops it is the reason it did not start
+        except BaseException as exc:
             os.write(w, ((exc.strerror if isinstance(exc, OSError) else None) or str(exc)).encode())
         os._exit(127)
     os.close(w)
