@@ -104,7 +104,7 @@ def bwrap_argv(spec: RunSpec, bwrap: str, *, seccomp_fd: int | None = None) -> l
         args += ["--dev-bind", dev, dev]
     for b in spec.binds:
         args += ["--bind" if b.writable else "--ro-bind", b.src, b.target]
-    args += ["--chdir", spec.cwd]
+    args += ["--remount-ro", "/", "--chdir", spec.cwd]  # nothing writable but the binds, /tmp and /run
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     return [*args, "--", *spec.argv]
