@@ -14,8 +14,10 @@ def make_executor(kind: str, settings: Settings) -> Executor:
     """``kind`` is the site's ``executor`` from the inventory: "local" or "slurm"."""
     if kind == "slurm":
         from aicc.executors.slurm import SlurmConfig, SlurmExecutor
+        from aicc.runner.identity import UidRange
 
-        return SlurmExecutor(SlurmConfig.from_cluster_dir(settings.slurm_dir))
+        return SlurmExecutor(SlurmConfig.from_cluster_dir(settings.slurm_dir),
+                             uids=UidRange(settings.uid_base, settings.uid_count))
     if kind == "local":
         from aicc.executors.local import LocalExecutor
         from aicc.executors.local.isolation import harden_home

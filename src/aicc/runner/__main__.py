@@ -35,6 +35,10 @@ def main(argv: list[str]) -> int:
     except IsolationUnavailable as exc:
         print(f"aicc: the job was not started: {exc}", file=sys.stderr)
         return NOT_ISOLATED
+    if spec.step:  # the job, init of its PID namespace, is re-parented to us when bubblewrap's monitor goes
+        import ctypes
+
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     pid = os.fork()
     if pid == 0:
         try:
@@ -50,6 +54,14 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, forward)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
+    while True:  # whatever of the job outlived bubblewrap (its init after a SIGTERM to all): its status wins
+        try:
+            _, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        code = os.waitstatus_to_exitcode(status)
     oom = cg.oom_killed()
     cg.close()
     if oom:

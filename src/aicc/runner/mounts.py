@@ -79,8 +79,8 @@ def splice_rootfs(rootfs: str, mountpoints: Iterable[str], _dest: str = "") -> l
 
 def bwrap_argv(spec: RunSpec, bwrap: str, *, seccomp_fd: int | None = None) -> list[str]:
     """The whole bubblewrap command line for ``spec`` (ends with ``--`` and the job's argv)."""
-    args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL"]
+    args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--new-session", "--cap-drop", "ALL"]
+    args += ["--as-pid-1"] if spec.step else ["--die-with-parent"]
     if spec.keeps_network:
         args.append("--share-net")
     if spec.rootfs:
@@ -113,6 +113,9 @@ def bwrap_argv(spec: RunSpec, bwrap: str, *, seccomp_fd: int | None = None) -> l
 def run_env(spec: RunSpec) -> dict[str, str]:
     """The job's environment: the spec's, with the ``python`` link directory on PATH where it was made."""
     env = dict(spec.env)
+    exact = {n for n in spec.passthrough if not n.endswith("*")}
+    prefixes = tuple(n[:-1] for n in spec.passthrough if n.endswith("*"))
+    env.update({k: v for k, v in os.environ.items() if k in exact or (prefixes and k.startswith(prefixes))})
     if not spec.rootfs and not os.path.exists("/usr/bin/python"):
         env["PATH"] = f"{env.get('PATH', '/usr/local/bin:/usr/bin:/bin')}:{PYTHON_LINK_DIR}"
     return env

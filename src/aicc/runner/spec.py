@@ -60,6 +60,13 @@ class RunSpec:
     python_dirs: list[str] = field(default_factory=list)
     """The host's Python environment (venv, AICC's own package), read-only, when no image is named."""
     limits: Limits = field(default_factory=Limits)
+    step: bool = False
+    """Run as a batch step whose engine signals every process of it at once (Slurm's scancel, time limit):
+    the job is the PID namespace's init and outlives bubblewrap's monitor, so its SIGTERM handler runs
+    (the runner reaps it as a subreaper). The local shepherd signals the job's processes only."""
+    passthrough: list[str] = field(default_factory=list)
+    """Variables copied from the runner's own environment when it runs (Slurm sets ``SLURM_JOB_ID``,
+    ``CUDA_VISIBLE_DEVICES`` on the node only); a trailing ``*`` names a prefix (``SLURM_*``)."""
 
     def __post_init__(self) -> None:
         if self.uid <= 0 or self.gid <= 0:

@@ -78,12 +78,20 @@ def traversal_problem(path: Path) -> str | None:
     return None
 
 
+def write_new(path: Path, text: str, mode: int = 0o644) -> None:
+    """(Re)write a file the server keeps in a job's directory without following anything the job left there."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 def run_spec(launch: Launch, env: dict[str, str], *, uid: int, device_root: Path, rootfs: Path | None = None,
-             pids: int = PIDS_MAX) -> RunSpec:
+             pids: int = PIDS_MAX, engine: str = "job") -> RunSpec:
     """The runner's spec for ``launch``; ``rootfs`` an unpacked image to use instead of the host's system."""
     argv = list(launch.argv)
     limits = Limits(cpus=float(max(1, launch.cpus)), memory_mb=max(16, launch.memory_mb), pids=pids)
-    common = {"uid": uid, "gid": uid, "name": f"job-{launch.job_id}-{launch.attempt}", "limits": limits,
+    common = {"uid": uid, "gid": uid, "name": f"{engine}-{launch.job_id}-{launch.attempt}", "limits": limits,
               "devices": device_paths(launch, device_root), "rootfs": str(rootfs) if rootfs else None,
               "python_dirs": [] if rootfs else host_python_dirs()}
     if launch.sandbox is None:
