@@ -42,17 +42,25 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
 
 
-@pytest.fixture(autouse=True)
-def _jobs_can_pass_tmp(request: pytest.FixtureRequest) -> None:
-    """Jobs run as their project's uid, not root: they must be able to pass (o+x, not list) through pytest's
-    temporary directories (0700 root) down to their own job directory, as through /var/lib on a server."""
-    if "tmp_path" not in request.fixturenames:
-        return
-    path: Path = request.getfixturevalue("tmp_path")
+def _passable(path: Path) -> Path:
     for p in [path, *path.parents]:
-        if p == Path("/") or p.stat().st_mode & 0o001:
-            continue
-        os.chmod(p, p.stat().st_mode | 0o001)
+        if p != Path("/") and not p.stat().st_mode & 0o001:
+            os.chmod(p, p.stat().st_mode | 0o001)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _jobs_can_pass_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Jobs run as their project's uid, not root: they must be able to pass (o+x, not list) through pytest's
+    temporary directories (0700 root) down to their own job directory, as through /var/lib on a server.
+    Every directory the factory makes (``tmp_path`` and ``mktemp`` alike) is made passable."""
+    original = tmp_path_factory.mktemp
+
+    def mktemp(basename: str, numbered: bool = True) -> Path:
+        return _passable(original(basename, numbered))
+
+    tmp_path_factory.mktemp = mktemp  # type: ignore[method-assign]
+    _passable(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

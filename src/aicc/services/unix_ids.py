@@ -28,8 +28,8 @@ def project_uids(db: Database, settings: Settings, project_ids: Iterable[int]) -
     if not wanted:
         return {}
     with db.read() as s:
-        rows = s.execute(select(ProjectRow.id, ProjectRow.unix_uid).where(ProjectRow.id.in_(wanted))).tuples()
-        have = dict(rows.all())
+        rows = s.execute(select(ProjectRow.id, ProjectRow.unix_uid).where(ProjectRow.id.in_(wanted))).all()
+        have: dict[int, int | None] = {pid: uid for pid, uid in rows}
     out: dict[int, int | str] = {pid: uid for pid, uid in have.items() if uid is not None}
     missing = sorted(pid for pid in have if have[pid] is None)
     if not missing:
