@@ -212,6 +212,8 @@ class LocalExecutor:
                              reason="the run never started (its shepherd did not come up)")
         if _alive(state["shepherd_pid"], state.get("shepherd_ticks"), state.get("boot_id")):
             return RunStatus(job_id, attempt, ext, RunPhase.RUNNING, started_at=state["started_at"])
+        if (run_dir / "exit.json").exists():  # it wrote exit.json and left between our two reads
+            return self._status(job_id, attempt, ext)
         # the shepherd is gone without writing exit.json: killed, or the machine rebooted
         if state.get("boot_id") == boot_id() and _alive(state["pid"], state.get("ticks"), state.get("boot_id")):
             _killpg(state["pgid"], signal.SIGKILL)
