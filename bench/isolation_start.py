@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine  # noqa: E402
+from _machine import machine
 
-from aicc.executors.base import Launch, Placement, RunPhase  # noqa: E402
-from aicc.executors.local import LocalExecutor  # noqa: E402
-from aicc.runner.spec import RunSpec  # noqa: E402
+from aicc.executors.base import Launch, Placement
+from aicc.executors.local import LocalExecutor
+from aicc.runner.spec import RunSpec
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FIRST = ["bash", "-c", 'echo "$EPOCHREALTIME" > "$HOME/t0"']
