@@ -209,3 +209,24 @@ def test_eight_spinning_processes_with_one_cpu_get_at_most_one_core(center: dict
     if throttled.get("nr_throttled", 0) > 10:  # the quota, not other load, was the limit: one core's worth
         assert cores >= 0.8, f"{cores:.2f} cores with --cpus 1"
     assert not cg.dirs["cpu"].exists()  # removed when the run ended
+
+
+def test_cgroups_a_killed_runner_left_behind_are_swept_but_not_fresh_ones() -> None:
+    """A Slurm step's runner can be SIGKILLed before it removes its cgroups; the next run removes old empty
+    ones, never a sibling that may be between its creation and its join."""
+    layout = cgroups.current_layout()
+    assert layout is not None
+    stale = cgroups.plan(layout, f"stale-{os.getpid()}")["pids"]
+    fresh = cgroups.plan(layout, f"fresh-{os.getpid()}")["pids"]
+    stale.mkdir(parents=True)
+    fresh.mkdir()
+    try:
+        os.utime(stale, (time.time() - 3600, time.time() - 3600))
+        cg = cgroups.Cgroup(f"sweeper-{os.getpid()}", cgroups.Limits(), layout)
+        cg.create()
+        cg.close()
+        assert not stale.exists() and fresh.exists()
+    finally:
+        for d in (stale, fresh):
+            if d.exists():
+                d.rmdir()

@@ -149,6 +149,7 @@ class Cgroup:
         self.dirs = plan(self.layout, run)
 
     def create(self) -> None:
+        self.sweep()
         files = limit_files(self.layout.version, self.limits)
         for controller, path in self.dirs.items():
             try:
@@ -167,6 +168,21 @@ class Cgroup:
                     raise CgroupUnavailable(f"cgroup {path} has no {name}") from None
                 except OSError as exc:
                     raise CgroupUnavailable(f"cannot set {name} in {path}: {exc.strerror or exc}") from exc
+
+    def sweep(self, older_than_s: float = 300.0) -> None:
+        """Remove runs' cgroups left empty by a runner that was killed before it could (a Slurm step gets
+        SIGKILL after its grace). Only old ones: a new sibling may be between its creation and its join;
+        the kernel refuses to remove one that still holds a process."""
+        now = time.time()
+        for parent in {p.parent for p in self.dirs.values()}:
+            try:
+                entries = list(os.scandir(parent))
+            except OSError:
+                continue
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False) and now - entry.stat().st_mtime > older_than_s:
+                        os.rmdir(entry.path)
 
     def join(self, pid: int = 0) -> None:
         """Move ``pid`` (0: the caller) into every controller's cgroup; the job's children inherit them."""
