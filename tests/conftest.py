@@ -7,8 +7,10 @@ migrated once and truncated between tests; SQLite tests copy a migrated file.
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +28,39 @@ from tests.world import World, build_world
 
 PG_URL = os.environ.get("AICC_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary directories outside /tmp/pytest-of-<user>: every pytest session resets that one to 0700,
+    and jobs (running as project uids) must pass through it to their job directories (see below)."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        root = Path(tempfile.gettempdir()) / "aicc-pytest"
+        root.mkdir(exist_ok=True)
+        os.chmod(root, 0o1777)
+        config.option.basetemp = str(root / f"{getpass.getuser()}-{os.getpid()}")
+        config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
+
+
+def _passable(path: Path) -> Path:
+    for p in [path, *path.parents]:
+        if p != Path("/") and not p.stat().st_mode & 0o001:
+            os.chmod(p, p.stat().st_mode | 0o001)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _jobs_can_pass_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Jobs run as their project's uid, not root: they must be able to pass (o+x, not list) through pytest's
+    temporary directories (0700 root) down to their own job directory, as through /var/lib on a server.
+    Every directory the factory makes (``tmp_path`` and ``mktemp`` alike) is made passable."""
+    original = tmp_path_factory.mktemp
+
+    def mktemp(basename: str, numbered: bool = True) -> Path:
+        return _passable(original(basename, numbered))
+
+    tmp_path_factory.mktemp = mktemp  # type: ignore[method-assign]
+    _passable(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,9 @@ AICC_DATA_ROOT        the only directory datasets may be registered from (defaul
 AICC_OUTPUT_RETENTION_DAYS  days a sensitive job's held outputs are kept before they may be deleted (default 365)
 AICC_OUTPUT_MAX_FILE  largest single output file that may leave the data zone, bytes (default 10 MiB)
 AICC_TIMEZONE         the center's time zone, in which the portal shows times (default Asia/Seoul)
+AICC_UID_BASE         first Unix uid of the range jobs run as, one per project (default 200000; the first is kept
+                      for runs without a project); gid = uid
+AICC_UID_COUNT        how many uids the range holds (default 65536)
 AICC_SLURM_DIR        for a site with executor = "slurm": the directory with cluster.json (flavor -> GRES type
                       and partition) as scripts/slurm-up writes it (default /tmp/aicc-slurm)
 AICC_REGISTRIES       comma list of image registries jobs may name (host[:port]); empty (default): no images
@@ -65,6 +68,8 @@ class Settings:
     def images_dir(self) -> Path:
         """The node's image cache: blobs shared between images, one read-only root filesystem per digest."""
         return self.home / "images"
+    uid_base: int = 200_000
+    uid_count: int = 65_536
 
     @property
     def jobs_dir(self) -> Path:
@@ -110,6 +115,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         registries=e.get("AICC_REGISTRIES", ""),
         registry_mirrors=e.get("AICC_REGISTRY_MIRRORS", ""),
         insecure_registries=e.get("AICC_INSECURE_REGISTRIES", ""),
+        uid_base=int(e.get("AICC_UID_BASE", "200000")),
+        uid_count=int(e.get("AICC_UID_COUNT", "65536")),
     )
     settings.registry_policy  # noqa: B018 - a malformed registry list is a start-up error, never an open policy
     return settings

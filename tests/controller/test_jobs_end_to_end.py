@@ -178,9 +178,9 @@ def test_an_inventory_that_retires_a_busy_node_does_not_stop_scheduling(harness:
     """Re-inventorying a center while jobs run (a node renamed or sold): the job on the retired node runs to
     its end and still counts against its quota; the rest of the center keeps admitting."""
     h = harness
-    release = tmp_path / "release"
-    busy = h.submit(h.world.a.member_token, flavors=["cpu"], cpus=6,
-                    command=["sh", "-c", f"while [ ! -e {release} ]; do sleep 0.05; done"])
+    busy = h.submit(h.world.a.member_token, flavors=["cpu"], cpus=6,  # a job sees its own directory only: $HOME
+                    command=["sh", "-c", 'while [ ! -e "$HOME/release" ]; do sleep 0.05; done'])
+    release = h.settings.jobs_dir / str(busy) / "release"
     assert h.until_state(busy, "running")["placement"][0][0] == "cpu-node"
     renamed = INVENTORY.replace('name = "cpu-node"', 'name = "cpu-node-2"')
     r = h.client.post("/api/v1/inventory", headers=World.auth(h.world.admin_token),

@@ -18,7 +18,7 @@ from aicc.executors.base import Launch, Placement, RunPhase, SandboxSpec
 from aicc.executors.local import LocalExecutor
 from aicc.executors.sandbox import python_dirs, wrap
 
-ALLOWED_TOP = {"bin", "data", "dev", "etc", "lib", "lib64", "out", "proc", "sbin", "tmp", "usr"}
+ALLOWED_TOP = {"bin", "data", "dev", "etc", "lib", "lib64", "out", "proc", "run", "sbin", "tmp", "usr"}
 
 
 def parents() -> set[str]:

@@ -143,7 +143,7 @@ def controller_waves(harness: Harness, gates: Path, monkeypatch: pytest.MonkeyPa
               "proj-c": harness.world.a.member_token}
     ids = [harness.submit(tokens[s.project], project=s.project, accelerators=s.gpus, flavors=list(s.flavors),
                           time_limit_s=s.limit,
-                          command=["sh", "-c", f"while [ ! -e {gates}/{i} ]; do sleep 0.02; done"])
+                          command=["sh", "-c", 'while [ ! -e "$HOME/gate" ]; do sleep 0.02; done'])
            for i, s in enumerate(WORKLOAD)]
     index = {job_id: i for i, job_id in enumerate(ids)}
 
@@ -203,7 +203,7 @@ def controller_waves(harness: Harness, gates: Path, monkeypatch: pytest.MonkeyPa
         assert len(finishing) == 1, f"the workload must not end two jobs at once (t={vt}: {finishing})"
         (done_job,) = finishing
         del began[done_job]
-        (gates / str(done_job)).touch()
+        (gates / str(ids[done_job]) / "gate").touch()  # a job sees only its own directory
         cycle_until(lambda j=done_job: states()[j].state == "succeeded")
     pending = [i for i, r in states().items() if r.state != "succeeded"]
     assert not pending, f"jobs never ran under the controller: {pending}"
@@ -219,12 +219,13 @@ def live(app_client: TestClient, world: World, settings: Settings, db: Database)
 
 
 @pytest.fixture
-def gates(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "gates"
-    path.mkdir()
+def gates(live: Harness) -> Iterator[Path]:
+    """The jobs directory: job <id> ends once ``<id>/gate`` exists in its own directory."""
+    path = live.settings.jobs_dir
     yield path
-    for i in range(len(WORKLOAD)):  # let any process still waiting end
-        (path / str(i)).touch()
+    for job_dir in path.iterdir() if path.exists() else []:  # let any process still waiting end
+        if job_dir.name.isdigit():
+            (job_dir / "gate").touch()
 
 
 def test_simulator_and_controller_admit_the_same_jobs_in_the_same_order(

@@ -37,6 +37,7 @@ from aicc.services import agreements, audit, generation, metering
 from aicc.services.datazone import outputs, runs
 from aicc.services.datazone.datasets import mounted_dir, sdc_env
 from aicc.services.principal import SYSTEM
+from aicc.services.unix_ids import project_uids
 from aicc.store.db import Database
 from aicc.store.models import DatasetRow, FlavorRow, JobRow, NodeRow, ProjectRow, SiteRow, utcnow
 
@@ -367,17 +368,31 @@ class Controller:
         images, waiting = self._stage_images(job_ids)
         job_ids = [j for j in job_ids if j not in waiting]
         launches: list[Launch] = []
+        refused: list[tuple[int, str]] = []  # no identity to run as (uid range exhausted): fails with the reason
+        with self.db.read() as s:
+            owners = set(s.execute(select(JobRow.project_id).where(JobRow.id.in_(job_ids))).scalars())
+        uids = project_uids(self.db, self.settings, owners)
         with self.db.read() as s:
             flavors = {f.name: f for f in s.execute(select(FlavorRow)).scalars()}
             for job_id in job_ids:
                 job = s.get(JobRow, job_id)
                 if job is None or job.state != JobState.ADMITTED.value or job.external_id or job.flavor not in flavors:
                     continue
+                uid = uids.get(job.project_id)
+                if isinstance(uid, str):
+                    refused.append((job.id, uid))
+                    continue
                 project = s.get(ProjectRow, job.project_id)
                 data = list(s.execute(select(DatasetRow).where(DatasetRow.id.in_(job.datasets))).scalars()) \
                     if job.datasets else []
-                launches.append(self._launch(job, flavors[job.flavor], project.name if project else "", data,
+                launches.append(self._launch(job, flavors[job.flavor], project.name if project else "", data, uid,
                                              images.get(job.id)))
+        if refused:
+            with self.db.write() as s:
+                for job_id, why in refused:
+                    job = s.get(JobRow, job_id)
+                    if job is not None and job.state == JobState.ADMITTED.value:
+                        job.state, job.reason, job.ended_at = JobState.FAILED.value, f"could not start: {why}", utcnow()
         if not launches:
             return
         start_many = getattr(self.executor, "start_many", None)
@@ -426,13 +441,16 @@ class Controller:
         return None, str(result) or type(result).__name__
 
     def _launch(self, job: JobRow, flavor: FlavorRow, project: str, data: list[DatasetRow],
-                image: ImageSpec | None = None) -> Launch:
+                unix_uid: int | None = None, image: ImageSpec | None = None) -> Launch:
         workdir = self.settings.jobs_dir / str(job.id)
         workdir.mkdir(parents=True, exist_ok=True)
         argv = list(job.command)
         if job.script is not None:
             path = workdir / "job.sh"
-            path.write_text(job.script, encoding="utf-8")
+            path.unlink(missing_ok=True)  # never write through a link a job left in its directory
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(job.script)
             argv = ["/bin/sh", str(path)]
         placements = [Placement(str(item[0]), tuple(item[1])) for item in (job.placement or [])]
         env = {**job.env, "AICC_PROJECT": project}
@@ -440,6 +458,7 @@ class Controller:
             env["AICC_ARRAY_TASK_ID"] = str(job.array_index)
             env["AICC_ARRAY_JOB_ID"] = str(job.array_id)
         sandbox = None
+        readonly: tuple[Path, ...] = ()
         if any(d.classification == "sensitive" for d in data):
             out = workdir / "out"
             out.mkdir(exist_ok=True)
@@ -450,12 +469,13 @@ class Controller:
         else:
             for d in data:
                 env[f"AICC_DATA_{d.name.upper().replace('-', '_')}"] = str(mounted_dir(self.settings, d))
+            readonly = tuple(mounted_dir(self.settings, d) for d in data)
         return Launch(
             job_id=job.id, attempt=job.attempt, name=f"{self.settings.job_prefix}-{job.id}-{job.attempt}",
             argv=argv, workdir=workdir,
             env=env, flavor=flavor.name, device_env=flavor.device_env, placements=placements, cpus=job.cpus,
             memory_mb=job.memory_mb, time_limit_s=job.time_limit_s, gres_type=flavor.name, sandbox=sandbox,
-            image=image,
+            unix_uid=unix_uid, readonly=readonly, image=image,
         )
 
 

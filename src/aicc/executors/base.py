@@ -100,6 +100,13 @@ class Launch:
     sandbox: SandboxSpec | None = None
     image: ImageSpec | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    unix_uid: int | None = None
+    """The project's Unix uid (= gid) the run executes as (``projects.unix_uid``); None: the range's reserved
+    uid for runs without a project. Never 0, never the server's own."""
+    readonly: Sequence[Path] = ()
+    """Host paths shown read-only at the same place (open datasets the project may read)."""
+    network: bool = True
+    """Keep outbound network (ordinary jobs; a center may switch it off per project). Sensitive runs never."""
 
     @property
     def accelerators(self) -> int:

@@ -161,9 +161,9 @@ def test_controller_follows_the_site_onto_slurm_once_local_runs_end(shared_clust
     with TestClient(create_app(settings, db), raise_server_exceptions=False) as client:
         h = Harness(client, world, settings, db, Controller(settings, db))
         assert h.controller.executor.name == "local"
-        release = tmp_path / "release"
-        local = h.submit(world.a.member_token, flavors=["cpu"],
-                         command=["sh", "-c", f"while [ ! -e {release} ]; do sleep 0.1; done"])
+        local = h.submit(world.a.member_token, flavors=["cpu"],  # a job sees its own directory only: $HOME
+                         command=["sh", "-c", 'while [ ! -e "$HOME/release" ]; do sleep 0.1; done'])
+        release = settings.jobs_dir / str(local) / "release"
         h.until_state(local, "running")
         r = client.post("/api/v1/inventory", headers=World.auth(world.admin_token),
                         json={"toml": SLURM_INVENTORY, "source": "slurm.toml"})

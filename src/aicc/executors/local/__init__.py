@@ -1,4 +1,4 @@
-"""The local executor: jobs as process groups on this machine, each watched by a shepherd.
+"""The local executor: every job isolated by the runner (``aicc.runner``), each watched by a shepherd.
 
 On disk, per run (``<jobs_dir>/<job id>/run-<attempt>/``): ``spec.json`` (what to
 run), ``started`` (created exclusively: a run starts at most once), ``state.json``
@@ -6,14 +6,20 @@ run), ``started`` (created exclusively: a run starts at most once), ``state.json
 Output goes to ``stdout.log``/``stderr.log`` in the job's directory, attempts
 appended one after another with a header line. Everything ``reconcile`` needs is
 in those files, so a restarted controller re-adopts what runs.
+
+Every run goes through the runner: its own cgroups, its project's uid, a bubblewrap view of the machine
+(``isolation.py`` decides what it sees). A machine that cannot isolate (not root, no bubblewrap, no usable
+cgroups) is reported once at start-up and each start fails with that reason: no job runs unisolated.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -23,24 +29,54 @@ from pathlib import Path
 from typing import Any
 
 from aicc.executors.base import Launch, RunPhase, RunStatus
-from aicc.executors.local import shepherd
+from aicc.executors.local import isolation, shepherd
 from aicc.executors.local.shepherd import boot_id, proc_start_ticks, write_json
+from aicc.runner import cgroups, identity
+from aicc.runner.identity import UidRange
+from aicc.runner.launch import IsolationUnavailable
+from aicc.runner.spec import Limits, RunSpec
 
 SHEPHERD = shepherd.__file__
 STARTING_GRACE_S = 30.0
 
 
-class SandboxUnavailable(RuntimeError):
-    """A sensitive-data job asked for a sandbox this machine cannot provide."""
+log = logging.getLogger("aicc.executors.local")
+
+
+class SandboxUnavailable(IsolationUnavailable):
+    """A job asked for isolation this machine cannot provide (kept for callers of the data-zone era)."""
+
+
+def isolation_problems(jobs_dir: Path | None = None) -> list[str]:
+    """What stops this machine from isolating jobs, in words for the start-up log; empty when nothing."""
+    problems = identity.problems()
+    if not problems:  # cgroups are made by root: only worth probing when identity can be dropped
+        missing = cgroups.probe()
+        if missing:
+            problems.append(missing)
+    if jobs_dir is not None:
+        blocked = isolation.traversal_problem(jobs_dir / "x")
+        if blocked:
+            problems.append(blocked)
+    return problems
 
 
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, jobs_dir: Path, *, grace_s: float = 10.0, python: str = sys.executable) -> None:
+    def __init__(self, jobs_dir: Path, *, grace_s: float = 10.0, python: str = sys.executable,
+                 uids: UidRange | None = None, device_root: Path = Path("/dev")) -> None:
         self.jobs_dir = jobs_dir
         self.grace_s = grace_s
         self.python = python
+        self.uids = uids or UidRange()
+        self.device_root = device_root
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chmod(self.jobs_dir, 0o711)  # noqa: S103 - jobs pass to their own directory, never list the others
+        self.problems = isolation_problems(self.jobs_dir)
+        for problem in self.problems:
+            log.error("jobs cannot be isolated on this machine and will not start: %s", problem)
         self._zygote: subprocess.Popen[bytes] | None = None
         self._zygote_lock = threading.Lock()
         self.notify_path: Path | None = None
@@ -91,7 +127,7 @@ class LocalExecutor:
     def start(self, launch: Launch) -> str:
         external_id = f"local:{launch.job_id}:{launch.attempt}"
         run_dir = self._run_dir(external_id)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        self._make_run_dir(run_dir)
         try:
             fd = os.open(run_dir / "started", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -116,34 +152,53 @@ class LocalExecutor:
         }
         if launch.device_env:
             env[launch.device_env] = ",".join(map(str, devices))
-        if launch.image is not None:  # the image path (aicc.images.launch); the data zone's sandbox has none yet
-            if launch.sandbox is not None:
-                raise SandboxUnavailable("a job on sensitive data cannot run in an image yet: submit it without one")
-            from aicc.images.launch import image_argv
-
-            argv = image_argv(argv, launch.image, workdir=launch.workdir, device_env=launch.device_env,
-                              devices=devices, env={k: v for k, v in env.items() if k not in ("PATH", "HOME")})
-        elif launch.sandbox is not None:
-            try:
-                from aicc.executors.sandbox import wrap  # type: ignore[import-not-found,unused-ignore]
-            except ImportError as exc:
-                raise SandboxUnavailable("this center has no sandbox for sensitive-data jobs") from exc
-            inside = {k: v for k, v in env.items() if k != "HOME"}  # the sandbox sets HOME to its private /tmp
-            argv = wrap(argv, launch.sandbox, env=inside)
+        try:
+            if launch.image is not None and launch.sandbox is not None:
+                raise IsolationUnavailable("a job on sensitive data cannot run in an image yet: submit it without one")
+            run = self.run_spec(launch, env)
+        except BaseException:
+            (run_dir / "started").unlink()  # not started: a later try may start it
+            raise
         write_json(run_dir / "spec.json", {
             "argv": argv, "cwd": str(launch.workdir), "env": env, "time_limit_s": launch.time_limit_s,
             "grace_s": float(launch.extra.get("grace_s", self.grace_s)), "attempt": launch.attempt,
             "stdout": str(stdout), "stderr": str(stderr),
             "notify": str(self.notify_path) if self.notify_path else None,
+            "run": run.to_json() if run is not None else None,
         })
         self._spawn_shepherd(run_dir)
         return external_id
+
+    def run_spec(self, launch: Launch, env: dict[str, str], rootfs: Path | None = None) -> RunSpec | None:
+        """How the runner isolates ``launch`` (``rootfs``: an unpacked image instead of the host's system).
+        Raises IsolationUnavailable with the reason when this machine cannot isolate it: it never starts
+        unisolated. (A benchmark overrides this to return None, today's bare process, for comparison only.)"""
+        if self.problems:
+            raise IsolationUnavailable("this job cannot be isolated here: " + "; ".join(self.problems))
+        uid = isolation.uid_of(launch, self.uids)
+        isolation.prepare_dirs(launch, uid)
+        return isolation.run_spec(launch, env, uid=uid, device_root=self.device_root, rootfs=rootfs)
+
+    def _make_run_dir(self, run_dir: Path) -> None:
+        """The run's own directory, root's and nobody else's: one a job made in its place is moved aside."""
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(mode=0o700)
+            return
+        except FileExistsError:
+            pass
+        if not _trusted(run_dir):
+            os.rename(run_dir, run_dir.with_name(f"{run_dir.name}.untrusted-{time.time_ns()}"))
+            run_dir.mkdir(mode=0o700)
 
     def reconcile(self, runs: Sequence[tuple[int, int, str]]) -> list[RunStatus]:
         return [self._status(job_id, attempt, ext) for job_id, attempt, ext in runs]
 
     def _status(self, job_id: int, attempt: int, ext: str) -> RunStatus:
         run_dir = self._run_dir(ext)
+        if run_dir.exists() and not _trusted(run_dir):
+            return RunStatus(job_id, attempt, ext, RunPhase.LOST, ended_at=time.time(),
+                             reason="the run's state directory was replaced (not the server's): run lost")
         done = _read(run_dir / "exit.json")
         state = _read(run_dir / "state.json")
         if done is not None:
@@ -159,9 +214,12 @@ class LocalExecutor:
                              reason="the run never started (its shepherd did not come up)")
         if _alive(state["shepherd_pid"], state.get("shepherd_ticks"), state.get("boot_id")):
             return RunStatus(job_id, attempt, ext, RunPhase.RUNNING, started_at=state["started_at"])
+        if (run_dir / "exit.json").exists():  # it wrote exit.json and left between our two reads
+            return self._status(job_id, attempt, ext)
         # the shepherd is gone without writing exit.json: killed, or the machine rebooted
         if state.get("boot_id") == boot_id() and _alive(state["pid"], state.get("ticks"), state.get("boot_id")):
             _killpg(state["pgid"], signal.SIGKILL)
+        _kill_cgroup(state)
         return RunStatus(job_id, attempt, ext, RunPhase.LOST, started_at=state["started_at"], ended_at=time.time(),
                          reason="the job's shepherd process vanished (machine restart or killed)")
 
@@ -180,6 +238,24 @@ class LocalExecutor:
                 os.kill(int(state["shepherd_pid"]), signal.SIGTERM)  # the shepherd applies its grace, then SIGKILL
         elif _alive(state["pid"], state.get("ticks"), state.get("boot_id")):
             _killpg(state["pgid"], signal.SIGKILL)
+            _kill_cgroup(state)
+
+
+def _trusted(run_dir: Path) -> bool:
+    """A directory (not a link) owned by this server's user: what the executor made, not what a job made."""
+    try:
+        st = os.lstat(run_dir)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+
+
+def _kill_cgroup(state: dict[str, Any]) -> None:
+    """The shepherd is gone: kill whatever of the run is left in its cgroups and remove them."""
+    name = state.get("cgroup")
+    if isinstance(name, str) and name:
+        with contextlib.suppress(cgroups.CgroupUnavailable, OSError, ValueError):
+            cgroups.Cgroup(name, Limits()).close()
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -9,7 +9,11 @@ reads it.
 
 Standard library only, and only its cheapest parts (no ``subprocess``): it is
 started as ``python -I -S shepherd.py`` for every job, and its start-up time is
-most of the admission-to-start latency users see.
+most of the admission-to-start latency users see. It loads the runner
+(``aicc.runner``, standard library too) from the source tree it sits in: when
+the spec carries a ``run``, the job gets its cgroups, the project's identity
+and bubblewrap's view through it; the shepherd signals and kills the job
+through the cgroup, which holds every process of it wherever it went.
 """
 
 from __future__ import annotations
@@ -21,6 +25,13 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # started as a script (python -I -S shepherd.py): find the aicc package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from aicc.runner import cgroups as _cgroups
+from aicc.runner import launch as _runner
+from aicc.runner.spec import RunSpec
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -54,7 +65,25 @@ def _kill_group(pgid: int, sig: int) -> None:
         pass
 
 
-def _spawn(spec: dict[str, Any], stdout: int, stderr: int) -> int:
+class Job:
+    """The running job: its pid (bubblewrap's, or the bare process's) and its cgroups when isolated."""
+
+    def __init__(self, pid: int, cg: _cgroups.Cgroup | None) -> None:
+        self.pid = pid
+        self.cg = cg
+
+    def signal(self, sig: int) -> None:
+        """The job's own processes; bubblewrap's monitor and init are spared a SIGTERM, so the job gets its
+        grace period and bubblewrap reports its exit."""
+        if self.cg is None or sig == signal.SIGKILL:
+            _kill_group(self.pid, sig)
+        if self.cg is not None:
+            spare = frozenset() if sig == signal.SIGKILL else frozenset({self.pid, *_runner.children_of(self.pid)})
+            self.cg.signal_all(sig, spare)
+
+
+def _spawn(spec: dict[str, Any], stdout: int, stderr: int, run: RunSpec | None = None,
+           cg: _cgroups.Cgroup | None = None, bwrap: str = "") -> int:
     """fork + exec into a new session; returns the pid (also the process group id)."""
     argv = spec["argv"]
     r, w = os.pipe()
@@ -67,12 +96,14 @@ def _spawn(spec: dict[str, Any], stdout: int, stderr: int) -> int:
             os.dup2(devnull, 0)
             os.dup2(stdout, 1)
             os.dup2(stderr, 2)
-            os.chdir(spec["cwd"])
             os.set_inheritable(w, False)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if run is not None and cg is not None:
+                _runner.exec_child(run, cg, bwrap)  # only returns by raising
+            os.chdir(spec["cwd"])
             os.execvpe(argv[0], argv, spec["env"])  # noqa: S606 - running the user's job is the point
-        except OSError as exc:
-            os.write(w, (exc.strerror or str(exc)).encode())
+        except BaseException as exc:
+            os.write(w, ((exc.strerror if isinstance(exc, OSError) else None) or str(exc)).encode())
         os._exit(127)
     os.close(w)
     error = os.read(r, 4096)
@@ -87,7 +118,7 @@ def run(run_dir: Path) -> int:
     spec = json.loads((run_dir / "spec.json").read_text())
     grace = float(spec.get("grace_s", 10))
     limit = float(spec["time_limit_s"])
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW  # a job's link never redirects root's write
     stdout = os.open(spec["stdout"], flags, 0o640)
     stderr = os.open(spec["stderr"], flags, 0o640)
     os.write(stdout, f"== attempt {spec['attempt']} started {time.strftime('%Y-%m-%d %H:%M:%S')} ==\n".encode())
@@ -97,16 +128,31 @@ def run(run_dir: Path) -> int:
         cancelled["by"] = "cancel"
 
     signal.signal(signal.SIGTERM, on_term)
+    run = RunSpec.from_json(spec["run"]) if spec.get("run") else None
+    cg = None
     try:
-        pid = _spawn(spec, stdout, stderr)
-    except OSError as exc:
-        write_json(run_dir / "exit.json", {"phase": "failed", "exit_code": 127, "ended_at": time.time(),
-                                           "reason": f"could not start the command: {exc}"})
-        return 0
+        if run is not None:
+            missing = _runner.check_command(run)
+            if missing:
+                raise OSError(missing)
+            bwrap = _runner.bwrap_path()
+            try:
+                cg = _runner.prepare(run)
+            except _runner.IsolationUnavailable as exc:
+                return _not_started(run_dir, spec, f"the job could not be isolated: {exc}")
+            pid = _spawn(spec, stdout, stderr, run, cg, bwrap)
+        else:
+            pid = _spawn(spec, stdout, stderr)
+    except (OSError, _runner.IsolationUnavailable) as exc:
+        if cg is not None:
+            cg.close()
+        return _not_started(run_dir, spec, f"could not start the command: {exc}")
+    job = Job(pid, cg)
     started = time.time()
     write_json(run_dir / "state.json", {
         "shepherd_pid": os.getpid(), "shepherd_ticks": proc_start_ticks(os.getpid()), "pid": pid,
         "pgid": pid, "ticks": proc_start_ticks(pid), "boot_id": boot_id(), "started_at": started,
+        "cgroup": run.name if run is not None else None,
     })
     reason = ""
     deadline = started + limit
@@ -124,15 +170,24 @@ def run(run_dir: Path) -> int:
             cancelled["by"] = "cancel"  # asked before this shepherd was up to receive a signal
         if stop_at is None and (cancelled["by"] or now >= deadline):
             reason = cancelled["by"] or "time_limit"
-            _kill_group(pid, signal.SIGTERM)
+            job.signal(signal.SIGTERM)
             stop_at = now + grace
         elif stop_at is not None and now >= stop_at:
-            _kill_group(pid, signal.SIGKILL)
+            job.signal(signal.SIGKILL)
         time.sleep(0.05)
     ended = time.time()
     _kill_group(pid, signal.SIGKILL)  # nothing of the job outlives it
     code = os.waitstatus_to_exitcode(status)
-    if reason == "cancel":
+    oom = False
+    if cg is not None:
+        oom = cg.oom_killed()
+        cg.close()
+        if code > 128 and code - 128 < signal.NSIG:
+            code = 128 - code  # bubblewrap reports a job killed by signal n as 128 + n
+    if oom and reason != "cancel":
+        assert run is not None
+        phase, why = "failed", f"out of memory (limit {_cgroups.human_mb(run.limits.memory_mb)})"
+    elif reason == "cancel":
         phase, why = "cancelled", "cancelled"
     elif reason == "time_limit":
         phase, why = "timed_out", f"time limit of {limit:g} s reached"
@@ -144,6 +199,12 @@ def run(run_dir: Path) -> int:
         phase, why = "failed", f"exited with code {code}"
     write_json(run_dir / "exit.json", {"phase": phase, "exit_code": code, "started_at": started, "ended_at": ended,
                                        "reason": why})
+    notify(spec.get("notify"))
+    return 0
+
+
+def _not_started(run_dir: Path, spec: dict[str, Any], why: str) -> int:
+    write_json(run_dir / "exit.json", {"phase": "failed", "exit_code": 127, "ended_at": time.time(), "reason": why})
     notify(spec.get("notify"))
     return 0
 

@@ -29,10 +29,18 @@ SLURM_PASSTHROUGH = ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", "SLURM_JOB_NODELIST
                      "SLURM_JOB_GPUS", "SLURM_STEP_GPUS")
 
 
-def batch_script(launch: Launch) -> str:
-    """The job's command, exec'd so Slurm's signals reach it directly; on sensitive data, inside the sandbox."""
+def run_spec_path(launch: Launch) -> Path:
+    return launch.workdir / f"slurm-run-{launch.attempt}.json"
+
+
+def batch_script(launch: Launch, runner: Sequence[str] | None = None) -> str:
+    """The job's command, exec'd so Slurm's signals reach it directly. With ``runner`` (the command that
+    runs the run spec beside the script: ``python -I -m aicc.runner spec.json``), through the same runner
+    as on the local engine; without (only the script tests), the bare command or the old sandbox."""
     command = shlex.join(launch.argv)
-    if launch.sandbox is not None:
+    if runner is not None:
+        command = shlex.join([*runner, str(run_spec_path(launch))])
+    elif launch.sandbox is not None:
         command = sandboxed_command(launch)
     return (
         "#!/bin/sh\n"

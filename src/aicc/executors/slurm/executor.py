@@ -21,7 +21,10 @@ constructor's config carries ``kill_wait_s`` so callers can see it).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -32,6 +35,7 @@ from aicc.executors.slurm.commands import SlurmError, SlurmUnavailable, run_slur
 from aicc.executors.slurm.config import SlurmConfig
 from aicc.executors.slurm.records import JobCompLog, SlurmJobRecord, from_squeue_job, task_in
 from aicc.executors.slurm.states import lost_status, run_status
+from aicc.runner.identity import UidRange
 
 _ALIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED")
 _RUN_ID = re.compile(r"(\d+)(?:_(\d+))?\Z")
@@ -50,9 +54,12 @@ def _run_id(external_id: str) -> tuple[int, int | None] | None:
 class SlurmExecutor:
     name = "slurm"
 
-    def __init__(self, config: SlurmConfig) -> None:
+    def __init__(self, config: SlurmConfig, *, uids: UidRange | None = None, isolate: bool = True) -> None:
         self.config = config
         self._jobcomp = JobCompLog(config.jobcomp_log)
+        self.uids = uids or UidRange()
+        self.isolate = isolate
+        """Every run through ``aicc.runner`` inside its batch step (the default; off only for script tests)."""
 
     # -- reading Slurm ------------------------------------------------------------
     def queue(self) -> list[SlurmJobRecord]:
@@ -149,10 +156,26 @@ class SlurmExecutor:
             return [(launch.name, exc) for launch in launches]
 
     def _write_script(self, launch: Launch) -> None:
+        """The batch script and, beside it, the runner's spec: the step (root, as slurmd starts it) runs the
+        job through ``aicc.runner`` exactly as the local shepherd does (cgroups beneath the step's own,
+        the project's uid, bubblewrap). Both files are root's in a directory the job cannot rename in."""
         launch.workdir.mkdir(parents=True, exist_ok=True)
-        script = batch.batch_script_path(launch)
-        script.write_text(batch.batch_script(launch))
-        script.chmod(0o755)
+        runner = None
+        if self.isolate:
+            from aicc.executors.local import isolation
+
+            uid = isolation.uid_of(launch, self.uids)
+            isolation.prepare_dirs(launch, uid)
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(launch.workdir), "LANG": "C.UTF-8",
+                   **batch.job_env(launch)}
+            spec = isolation.run_spec(launch, env, uid=uid, device_root=Path("/dev"), engine="slurm")
+            spec = dataclasses.replace(spec, passthrough=[*batch.SLURM_PASSTHROUGH, "SLURM_*", "SLURMD_*"],
+                                       step=True)
+            isolation.write_new(batch.run_spec_path(launch), json.dumps(spec.to_json()))
+            runner = [sys.executable, "-I", "-m", "aicc.runner"]
+        from aicc.executors.local.isolation import write_new
+
+        write_new(batch.batch_script_path(launch), batch.batch_script(launch, runner), 0o755)
 
     def _submit_one(self, launch: Launch) -> str:
         self._write_script(launch)

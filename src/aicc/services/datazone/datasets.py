@@ -288,7 +288,8 @@ def publish(s: Session, actor: Principal, settings: Settings, dataset_id: int) -
                          {p for p in manifest if ds.manifest.get("source", {}).get(p) != manifest[p]})
         raise Conflict(f"the data changed since registration ({', '.join(changed[:5])}); register it again")
     identifiers = [c["name"] for c in ds.columns if c["role"] == ColumnRole.IDENTIFIER.value]
-    settings.published_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # passable, not listable: a granted job's runner (its project's uid) reaches its one copy by name
+    settings.published_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
     target = root
     if ds.pseudonymize:
         target = settings.published_dir / f"{ds.id}-{ds.name}"

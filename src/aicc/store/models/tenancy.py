@@ -58,6 +58,8 @@ class ProjectRow(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     workload_class: Mapped[str | None] = mapped_column(String(63))
     """Default workload class of the project's jobs (placement by the testbed's matrix) when a job names none."""
+    unix_uid: Mapped[int | None] = mapped_column(Integer, unique=True)
+    """The Unix uid (= gid) its jobs run as, from AICC_UID_BASE/AICC_UID_COUNT; given at its first job's start."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

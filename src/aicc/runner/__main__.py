@@ -1,0 +1,74 @@
+"""``python -m aicc.runner SPEC.json``: run one isolated job in the foreground and exit with its status.
+
+What a Slurm batch step (started as root by slurmd) calls, so a Slurm job is isolated exactly as a local
+one: the same cgroups beneath the step's own, the same identity drop, the same bubblewrap view. Exit
+status: the job's own; 125 when the run could not be isolated (the reason on stderr, the job not started);
+137 with "out of memory (limit …)" on stderr when the kernel killed it for its memory limit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+from aicc.runner import cgroups
+from aicc.runner.launch import IsolationUnavailable, bwrap_path, check_command, children_of, exec_child, prepare
+from aicc.runner.spec import RunSpec
+
+NOT_ISOLATED = 125
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m aicc.runner SPEC.json", file=sys.stderr)
+        return 2
+    spec = RunSpec.read(Path(argv[0]))
+    missing = check_command(spec)
+    if missing:
+        print(f"aicc: could not start the command: {missing}", file=sys.stderr)
+        return 127
+    try:
+        bwrap = bwrap_path()
+        cg = prepare(spec)
+    except IsolationUnavailable as exc:
+        print(f"aicc: the job was not started: {exc}", file=sys.stderr)
+        return NOT_ISOLATED
+    if spec.step:  # the job, init of its PID namespace, is re-parented to us when bubblewrap's monitor goes
+        import ctypes
+
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    pid = os.fork()
+    if pid == 0:
+        try:
+            exec_child(spec, cg, bwrap)
+        except BaseException as exc:
+            print(f"aicc: the job was not started: {exc}", file=sys.stderr)
+        os._exit(NOT_ISOLATED)
+
+    def forward(sig: int, _frame: object) -> None:  # Slurm's SIGTERM at cancel or time limit
+        cg.signal_all(sig, frozenset({pid, *children_of(pid)}))
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+        signal.signal(sig, forward)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    while True:  # whatever of the job outlived bubblewrap (its init after a SIGTERM to all): its status wins
+        try:
+            _, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+    oom = cg.oom_killed()
+    cg.close()
+    if oom:
+        print(f"aicc: out of memory (limit {cgroups.human_mb(spec.limits.memory_mb)})", file=sys.stderr)
+        return 137
+    return code if code >= 0 else 128 - code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,84 @@
+"""The privileged steps of a run, in order: cgroups (as root), then the identity drop, then bubblewrap.
+
+Called by the local shepherd in the child it forked (``exec_child``), and by ``python -m aicc.runner`` in a
+Slurm batch step. Everything here happens before the job's first instruction and nothing after it: once
+``execve`` of bubblewrap returns control to the job, the job holds no privilege, no capability, no file
+descriptor of ours (all are close-on-exec but the ones named), and cannot regain any (``no_new_privs``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from aicc.runner import cgroups, identity, mounts, seccomp
+from aicc.runner.spec import RunSpec
+
+
+class IsolationUnavailable(RuntimeError):
+    """This run cannot be isolated here; it must not start (the message says what is missing)."""
+
+
+def bwrap_path() -> str:
+    path = shutil.which("bwrap")
+    if path is None:
+        raise IsolationUnavailable("bubblewrap (bwrap) is not installed (scripts/install-bubblewrap)")
+    return path
+
+
+def check_command(spec: RunSpec) -> str | None:
+    """Why the command cannot start (a missing program), checked before the sandbox hides the reason in a
+    log line; None when it looks startable. Host paths mean the same inside, or the image's paths."""
+    prog = spec.argv[0]
+    root = spec.rootfs or ""
+    if "/" in prog:
+        path = prog if os.path.isabs(prog) else os.path.join(spec.cwd, prog)
+        return None if os.path.exists(root + path) else f"{prog}: No such file or directory"
+    for d in mounts.run_env(spec).get("PATH", "/usr/bin:/bin").split(":"):
+        if d and os.path.exists(os.path.join(root + d, prog)):
+            return None
+    if prog == "python" and not spec.rootfs and os.path.exists("/usr/bin/python3"):
+        return None
+    return f"{prog}: command not found"
+
+
+def prepare(spec: RunSpec) -> cgroups.Cgroup:
+    """In the (root) parent: the run's cgroups with their limits. Raises IsolationUnavailable."""
+    problems = identity.problems()
+    if problems:
+        raise IsolationUnavailable("; ".join(problems))
+    try:
+        cg = cgroups.Cgroup(spec.name, spec.limits)
+        cg.create()
+    except (cgroups.CgroupUnavailable, OSError) as exc:
+        raise IsolationUnavailable(f"cannot set the job's limits: {exc}") from exc
+    return cg
+
+
+def exec_child(spec: RunSpec, cg: cgroups.Cgroup, bwrap: str) -> None:
+    """In the forked child: join the cgroups, drop to the project's identity, execute bubblewrap. Only
+    returns by raising (the caller reports the error and exits)."""
+    cg.join()
+    program = seccomp.program(spec.profile.denied_syscalls, spec.profile.denied_socket_families)
+    r, w = os.pipe()
+    os.write(w, program)  # a few hundred bytes: fits the pipe's buffer, so no reader is needed yet
+    os.close(w)
+    os.set_inheritable(r, True)
+    identity.drop_to(spec.uid, spec.gid)
+    argv = mounts.bwrap_argv(spec, bwrap, seccomp_fd=r)
+    os.execve(bwrap, argv, mounts.run_env(spec))  # noqa: S606 - a fixed program with our own argv
+
+
+def usage_ns(cg: cgroups.Cgroup) -> int:
+    return cg.cpu_usage_ns()
+
+
+def children_of(pid: int) -> set[int]:
+    """Direct children of ``pid`` (bubblewrap's PID-namespace init under its monitor), to spare them when
+    the job's own processes get SIGTERM and a grace period."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return set()
+    return {int(x) for x in text.split()}
