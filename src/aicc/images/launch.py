@@ -1,7 +1,8 @@
 """Run a job's command inside its image: bubblewrap with the image's root filesystem bound read-only at ``/``.
 
-A small, self-contained path until the shared runner (``aicc.runner``: identities, cgroups) takes over; the
-lead swaps :func:`image_argv` for the runner's call at merge. What a job sees:
+Jobs run through the shared runner (``aicc.runner``; ``executors.local.isolation`` builds an image run's spec
+from the constants and :func:`inside` here, with the project's uid and cgroups). :func:`image_argv` stays as the
+bare bubblewrap view for the benchmarks' inner figure and the GPU check script. What a job sees:
 
 - ``/``: the image, read-only (an absolute symlink in it resolves inside the image, never on the host);
 - ``/aicc/job``: its own job directory, read-write (also ``HOME`` and the working directory); the image has an

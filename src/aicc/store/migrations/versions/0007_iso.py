@@ -1,7 +1,7 @@
 """Isolation: each project's Unix uid (= gid), allocated by AICC from AICC_UID_BASE/AICC_UID_COUNT.
 
 Revision ID: 0007_iso
-Revises: 0006_testbed
+Revises: 0007_images
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_iso"
-down_revision = "0006_testbed"
+down_revision = "0007_images"
 branch_labels = None
 depends_on = None
 
