@@ -29,7 +29,7 @@ from aicc.controller.lifecycle import apply_status
 from aicc.controller.lock import ControllerLock
 from aicc.controller.planning import Planner
 from aicc.core.jobs import JobState
-from aicc.core.scheduling import POLICIES
+from aicc.core.scheduling import POLICIES, FlavorChoice
 from aicc.executors import make_executor
 from aicc.executors.base import EngineUnavailable, Executor, Launch, Placement, SandboxSpec
 from aicc.services import agreements, audit, generation, metering
@@ -71,7 +71,7 @@ class Controller:
         # Placement by the testbed's throughput matrix (DESIGN, admission step 3): with no valid benchmark for a
         # job's class it is the same cheapest-first order as before.
         self.planner = Planner(replace(POLICIES["aicc"], preempt_after_s=settings.preempt_after_s,
-                                       placement="throughput", max_starts=settings.max_starts_per_cycle))
+                                       placement=FlavorChoice.THROUGHPUT, max_starts=settings.max_starts_per_cycle))
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

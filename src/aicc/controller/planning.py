@@ -19,6 +19,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from aicc.core.benchmarks import explain_choice
+from aicc.core.charging import su
 from aicc.core.jobs import JobState
 from aicc.core.scheduling import (
     POLICIES,
@@ -180,8 +181,7 @@ class Planner:
             metered = (job.metered_until or started) if job.started_at else started
             unmetered_s = max((now - metered).total_seconds(), 0.0) if job.started_at else 0.0
             units = job.cpus if cpu else job.accelerators
-            committed[job.allocation_id] = committed.get(job.allocation_id, 0.0) + \
-                units * (left_s + unmetered_s) / 3600 * rate
+            committed[job.allocation_id] = committed.get(job.allocation_id, 0.0) + su(units, left_s + unmetered_s, rate)
         chosen: dict[int, AllocationRow] = {}
         for a in allocations:
             current = chosen.get(a.project_id)

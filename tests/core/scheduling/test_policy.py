@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aicc.core.scheduling import Placement, PolicyConfig, RunningJob
+from aicc.core.scheduling import FlavorChoice, Placement, PolicyConfig, RunningJob
 from tests.core.scheduling.helpers import center, job, project
 
 
@@ -191,7 +191,7 @@ def test_throughput_placement_prefers_best_samples_per_su() -> None:
     s.submit(job(1, 1, flavors=("h100", "a100"), cls="ocr"))
     (a,) = s.cycle(now=0).admissions
     assert a.flavor == "a100"  # 2.0 per SU vs 1.5 per SU on h100
-    s2 = center(h100_nodes=1, a100_nodes=1, policy=PolicyConfig(placement="cheapest"), throughput=tp)
+    s2 = center(h100_nodes=1, a100_nodes=1, policy=PolicyConfig(placement=FlavorChoice.CHEAPEST), throughput=tp)
     project(s2, 1, h100=4, a100=4)
     s2.submit(job(1, 1, flavors=("h100", "a100"), cls="ocr"))
     assert s2.cycle(now=0).admissions[0].flavor == "a100"  # cheapest too

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,20 +91,47 @@ class NodeInfo:
     available: bool = True
 
 
+class Order(StrEnum):
+    """The order in which waiting jobs are examined."""
+
+    FIFO = "fifo"
+    """By submit time, one queue for the whole center."""
+    FAIRSHARE = "fairshare"
+    """Projects by weighted dominant share, then priority, then submit time."""
+
+
+class FlavorChoice(StrEnum):
+    """Which of a job's acceptable flavors is tried first."""
+
+    CHEAPEST = "cheapest"
+    """Lowest SU rate first."""
+    THROUGHPUT = "throughput"
+    """Best measured throughput per SU for the job's workload class."""
+
+
+class Pass(StrEnum):
+    """One walk over the queue within a cycle, with the quota headroom it admits against."""
+
+    GUARANTEED = "guaranteed"
+    """Within nominal quota (may preempt borrowed capacity)."""
+    BORROW = "borrow"
+    """Up to nominal quota plus borrowing limit (what it takes beyond nominal is preemptible)."""
+    ANY = "any"
+    """Quotas off: one shared pool."""
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
     """What a scheduling policy does; the presets in :data:`POLICIES` are the ones compared in simulation."""
 
-    order: str = "fairshare"
-    """"fifo": by submit time; "fairshare": projects by weighted dominant share, then priority, then submit time."""
+    order: Order = Order.FAIRSHARE
     backfill: bool = True
     """EASY backfill: later jobs may start if they do not delay the reservation of the first blocked one."""
     quotas: bool = True
     """Enforce nominal quota and borrowing limit; off means one shared pool."""
     preemption: bool = True
     """A job within its nominal quota may preempt borrowed capacity."""
-    placement: str = "cheapest"
-    """"cheapest": lowest SU rate first; "throughput": best measured throughput per SU for the job's class."""
+    placement: FlavorChoice = FlavorChoice.CHEAPEST
     preempt_after_s: float = 0.0
     """A borrowed job is safe from preemption for this long after it started (as Slurm's PreemptExemptTime):
     it makes progress before it can be sent back, and capacity does not ping-pong between projects."""
@@ -116,10 +144,10 @@ class PolicyConfig:
 
 
 POLICIES: dict[str, PolicyConfig] = {
-    "fifo": PolicyConfig(order="fifo", backfill=False, quotas=False, preemption=False),
-    "easy": PolicyConfig(order="fifo", backfill=True, quotas=False, preemption=False),
+    "fifo": PolicyConfig(order=Order.FIFO, backfill=False, quotas=False, preemption=False),
+    "easy": PolicyConfig(order=Order.FIFO, backfill=True, quotas=False, preemption=False),
     "aicc": PolicyConfig(preempt_after_s=600.0),
-    "hetero": PolicyConfig(placement="throughput", preempt_after_s=600.0),
+    "hetero": PolicyConfig(placement=FlavorChoice.THROUGHPUT, preempt_after_s=600.0),
 }
 
 
