@@ -273,3 +273,16 @@ def test_max_starts_caps_a_cycle_and_the_next_one_continues_in_the_same_order() 
     r3 = capped.cycle(now=0)
     assert admitted(r3) == [] and not r3.capped  # nothing more: the controller goes back to waiting
     assert admitted(r1) + admitted(r2) == admitted(free.cycle(now=0))
+
+
+def test_a_cycle_goes_on_while_a_gang_wider_than_a_node_fits_though_the_smallest_gang_has_no_node() -> None:
+    """2 nodes x 8 with 6 free on each: a 12-GPU gang fits (6 + 6) though the 7-GPU job finds no node."""
+    s = center(h100_nodes=2, per_node=8, policy="easy")
+    project(s, 1, h100=16, borrow=0)
+    for rid, node in ((100, "h0"), (101, "h1")):
+        s.add_running(RunningJob(rid, 1, "h100", (Placement(node, (0, 1), 1, 1000),), 0.0, 3600, units=2))
+    s.submit(job(1, 1, 12, t=1.0))
+    s.submit(job(2, 1, 7, t=2.0))
+    res = s.cycle(now=10.0)
+    assert [a.job_id for a in res.admissions] == [1]
+    assert sorted(p.node for p in res.admissions[0].placements) == ["h0", "h1"]

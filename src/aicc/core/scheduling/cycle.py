@@ -256,6 +256,12 @@ class Cycling(Preemption):
         self._can_preempt = self._preemptable()
         # the smallest waiting gang per flavor; constant during the cycle (queues change only at its end)
         self._smallest = {f: min(d) for f, d in self.demand.by_flavor.items() if d}
+        self._wide = {}  # and the smallest wider than any node of its flavor
+        for f, d in self.demand.by_flavor.items():
+            widest = self.pools[f].per_node_max
+            wide = [u for u in d if u > widest]
+            if wide:
+                self._wide[f] = min(wide)
         return Walk(self, now).run()
 
     def _explain_heads(self, res: CycleResult, skipped: dict[int, int]) -> None:

@@ -13,18 +13,22 @@ from aicc.core.scheduling.queues import Queues
 
 class Backfill(Queues):
     def _exhausted(self, kind: Pass, reservation: Reservation | None = None, extra: int = 0) -> bool:
-        """Nothing more can start in this pass: no flavor has a hole for its smallest waiting gang, and
-        preemption cannot help. This is what ends a cycle early when the queue is long.
+        """Nothing more can start in this pass: no flavor has a hole for its smallest waiting gang, nor for
+        its smallest gang wider than a node, and preemption cannot help. This is what ends a cycle early
+        when the queue is long.
 
-        The smallest-gang test is the policy's historic early stop, kept as it is so that a performance
-        change does not move a decision; it is not exact (a gang larger than any node may still fit across
-        partly free nodes). :meth:`_nothing_fits` adds the reservation: it is exact, so it only ends sooner
-        a walk that would admit nothing more."""
+        Both tests are needed: with every node partly used, the smallest one-node gang may find no node
+        while a wider gang still fits across nodes (the older stop, on the smallest gang alone, ended the
+        cycle there). :meth:`_nothing_fits` adds the reservation: it is exact, so it only ends sooner a walk
+        that would admit nothing more."""
         if kind is Pass.GUARANTEED and self._can_preempt:
             return False
         for f, pool in self.pools.items():
-            smallest = self._smallest.get(f)
-            if pool.free > 0 and smallest is not None and self._hole(pool, smallest):
+            if pool.free <= 0:
+                continue
+            smallest, wide = self._smallest.get(f), self._wide.get(f)
+            if (smallest is not None and self._hole(pool, smallest)) or \
+                    (wide is not None and self._hole(pool, wide)):
                 break
         else:
             return True

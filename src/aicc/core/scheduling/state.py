@@ -88,6 +88,7 @@ class SchedulerState:
         self._blocked_last: dict[int, int] = {}
         self._head_last: dict[int, int] = {}
         self._smallest: dict[str, int] = {}
+        self._wide: dict[str, int] = {}
         self._borrow_starts: list[tuple[float, int]] = []  # heap over _borrowing, cleaned lazily
         self.demand = Demand(self.flavors)
         """What the waiting jobs ask for (the early stops read it)."""
