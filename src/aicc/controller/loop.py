@@ -29,6 +29,7 @@ from aicc.controller.lifecycle import apply_status
 from aicc.controller.lock import ControllerLock
 from aicc.controller.planning import Planner
 from aicc.core.jobs import JobState
+from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.core.scheduling import POLICIES, FlavorChoice
 from aicc.executors import make_executor
 from aicc.executors.base import EngineUnavailable, Executor, Launch, Placement, SandboxSpec
@@ -348,7 +349,7 @@ class Controller:
                 job = s.get(JobRow, job_id)
                 if job is not None and job.state in LIVE:
                     job.preempt_requested = True
-                    job.reason = "being preempted: its borrowed capacity is needed by a job within its quota"
+                    job.set_reason(Reason(ReasonCode.BEING_PREEMPTED))
             to_start = [j.id for j in s.execute(select(JobRow).where(
                 JobRow.state == JobState.ADMITTED.value, JobRow.external_id.is_(None))).scalars()]
         if decision.preempt:
@@ -388,7 +389,8 @@ class Controller:
                 elif error is None:
                     continue  # the engine did not answer: still admitted, asked again next cycle
                 else:
-                    job.state, job.reason, job.ended_at = JobState.FAILED.value, f"could not start: {error}", utcnow()
+                    job.state, job.ended_at = JobState.FAILED.value, utcnow()
+                    job.set_reason(Reason(ReasonCode.COULD_NOT_START, {"error": error}))
 
     def _start_one(self, launch: Launch) -> tuple[str | None, str | None]:
         try:

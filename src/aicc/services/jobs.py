@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from aicc.config import Settings
 from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.jobs import JobState, parse_array
+from aicc.core.jobs.reasons import Reason, ReasonCode
+from aicc.core.jobs.reasons import columns as reason_columns
 from aicc.core.names import ENV_VAR_RE
 from aicc.services import audit, projects
 from aicc.services.paging import Page, page
@@ -223,7 +225,7 @@ def _row(actor: Principal, p: Prepared, now: dt.datetime) -> dict[str, Any]:
     spec = p.spec
     return {
         "project_id": spec.project_id, "user_id": actor.user_id, "name": p.name, "state": JobState.PENDING.value,
-        "reason": "waiting for the next scheduling cycle", "command": list(spec.command), "script": spec.script,
+        **reason_columns(Reason(ReasonCode.SUBMITTED)), "command": list(spec.command), "script": spec.script,
         "flavors": p.flavors, "accelerators": spec.accelerators, "cpus": spec.cpus, "memory_mb": spec.memory_mb,
         "time_limit_s": spec.time_limit_s, "priority": spec.priority, "env": dict(spec.env),
         "workload_class": spec.workload_class, "depends_on": list(spec.depends_on), "submitted_at": now,
@@ -328,11 +330,12 @@ def cancel(s: Session, actor: Principal, job_id: int, *, whole_array: bool = Fal
     changed = []
     for t in targets:
         if t.state == JobState.PENDING.value:
-            t.state, t.reason, t.ended_at = JobState.CANCELLED.value, f"cancelled by {actor.username}", now
+            t.state, t.ended_at = JobState.CANCELLED.value, now
+            t.set_reason(Reason(ReasonCode.CANCELLED_BY, {"user": actor.username}))
             changed.append(t)
         elif t.state in (JobState.ADMITTED.value, JobState.RUNNING.value) and not t.cancel_requested:
             t.cancel_requested = True
-            t.reason = f"cancel requested by {actor.username}"
+            t.set_reason(Reason(ReasonCode.CANCEL_REQUESTED_BY, {"user": actor.username}))
             changed.append(t)
     if changed:
         audit.record(s, actor, "job.cancel", "job", job.id, organization_id=p.organization_id if p else None,

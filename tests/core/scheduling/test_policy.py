@@ -17,7 +17,7 @@ def test_within_quota_jobs_start_and_the_rest_waits_for_quota() -> None:
         s.submit(job(i + 1, 1, gpus=2, t=i))
     r = s.cycle(now=100)
     assert admitted(r) == [1, 2]
-    assert r.reasons[3] == "waiting: project quota of 4 h100 in use"
+    assert r.reasons[3].text() == "waiting: project quota of 4 h100 in use"
 
 
 def test_borrowing_idle_capacity_up_to_the_limit_is_marked_borrowed() -> None:
@@ -28,7 +28,7 @@ def test_borrowing_idle_capacity_up_to_the_limit_is_marked_borrowed() -> None:
     r = s.cycle(now=100)
     assert admitted(r) == [1, 2, 3, 4]
     assert [a.borrowed for a in sorted(r.admissions, key=lambda a: a.job_id)] == [False, False, True, True]
-    assert r.reasons[5] == "waiting: project quota of 4 h100 and borrowing limit of 4 in use"
+    assert r.reasons[5].text() == "waiting: project quota of 4 h100 and borrowing limit of 4 in use"
 
 
 def test_fair_share_prefers_the_project_with_the_lower_weighted_dominant_share() -> None:
@@ -95,7 +95,7 @@ def test_backfill_never_delays_the_reservation() -> None:
     r = s.cycle(now=10)
     assert admitted(r) == [4]
     assert r.reservation is not None and r.reservation.job_id == 2 and r.reservation.start == 1000
-    assert r.reasons[3] == "waiting: behind reservation for job 2"
+    assert r.reasons[3].text() == "waiting: behind reservation for job 2"
 
 
 def test_fifo_without_backfill_blocks_everything_behind_the_head() -> None:
@@ -106,7 +106,7 @@ def test_fifo_without_backfill_blocks_everything_behind_the_head() -> None:
     s.submit(job(2, 1, gpus=4, t=1))
     s.submit(job(3, 1, gpus=1, t=2, limit=10))
     r = s.cycle(now=5)
-    assert admitted(r) == [] and r.reasons[3] == "waiting: behind job 2 (first in line)"
+    assert admitted(r) == [] and r.reasons[3].text() == "waiting: behind job 2 (first in line)"
 
 
 def test_preemption_takes_newest_borrowed_lowest_priority_first_and_only_what_is_needed() -> None:
@@ -124,10 +124,10 @@ def test_preemption_takes_newest_borrowed_lowest_priority_first_and_only_what_is
     r = s.cycle(now=700)
     assert admitted(r) == []
     assert sorted(r.preemptions) == [2, 3]  # priority 0 first; both needed, nothing more
-    assert r.reasons[10].startswith("waiting: preempting borrowed capacity")
+    assert r.reasons[10].text().startswith("waiting: preempting borrowed capacity")
     # next cycle: victims still exiting, no more victims are taken
     r = s.cycle(now=701)
-    assert r.preemptions == [] and r.reasons[10] == "waiting: borrowed capacity is being returned for this job"
+    assert r.preemptions == [] and r.reasons[10].text() == "waiting: borrowed capacity is being returned for this job"
     # the victims exit and go back to pending with their original submit times
     for v in (2, 3):
         s.requeue(v, job(v, 1, t=v - 1))
@@ -170,9 +170,9 @@ def test_budget_and_window_checks_give_readable_reasons() -> None:
     s.submit(job(3, 3))
     r = s.cycle(now=1000)
     assert admitted(r) == []
-    assert r.reasons[1] == "waiting: allocation budget too low for 2 h time limit (needs 16.0 SU, 3.5 left)"
-    assert r.reasons[2].startswith("waiting: allocation window starts 2033-05-18")
-    assert r.reasons[3] == "waiting: the project's allocation is suspended"
+    assert r.reasons[1].text() == "waiting: allocation budget too low for 2 h time limit (needs 16.0 SU, 3.5 left)"
+    assert r.reasons[2].text().startswith("waiting: allocation window starts 2033-05-18")
+    assert r.reasons[3].text() == "waiting: the project's allocation is suspended"
 
 
 def test_budget_is_spent_as_jobs_are_admitted_in_one_cycle() -> None:

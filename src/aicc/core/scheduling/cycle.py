@@ -8,6 +8,7 @@ steps of a cycle are methods over it rather than closures inside one long functi
 from __future__ import annotations
 
 from aicc.core.charging import su
+from aicc.core.jobs.reasons import Reason
 from aicc.core.scheduling import reasons
 from aicc.core.scheduling.model import (
     Admission,
@@ -20,7 +21,6 @@ from aicc.core.scheduling.model import (
 from aicc.core.scheduling.preemption import Preemption
 from aicc.core.scheduling.state import Key
 
-_UNSET = "unset"
 _NO_USE: dict[str, int] = {}
 
 
@@ -40,7 +40,7 @@ class Walk:
         self.extra = 0
         """Units on the reserved flavor the reserved job will not need at its start."""
         self.fifo_blocked: int | None = None
-        self.behind: str | None = None
+        self.behind: Reason | None = None
         """The one "behind" text of this cycle (the reservation or the FIFO head)."""
         self.admitted: set[int] = set()
         self.settled: set[int] = set()
@@ -49,7 +49,7 @@ class Walk:
         """Free units a preempting job keeps for itself until its victims are gone."""
         self.skipped: dict[int, int] = {}
         self.exhausted = False
-        self.eligible: dict[int, str | None] = {}
+        self.eligible: dict[int, Reason | None] = {}
         """Per project: the window/suspension verdict, once per cycle."""
         self.rate = {f: fl.su_rate for f, fl in s.flavors.items()}
         self.kind = Pass.ANY
@@ -60,10 +60,10 @@ class Walk:
             left = self.budget[project] = self.s.projects[project].budget_left
         return left
 
-    def _eligible(self, job: PendingJob) -> str | None:
-        why = self.eligible.get(job.project, _UNSET)
-        if why is _UNSET:
-            why = self.eligible[job.project] = self.s._eligible(job, self.now)
+    def _eligible(self, job: PendingJob) -> Reason | None:
+        if job.project in self.eligible:
+            return self.eligible[job.project]
+        why = self.eligible[job.project] = self.s._eligible(job, self.now)
         return why
 
     def settle(self, project: int, q: list[Key], i: int, room: dict[str, float]) -> bool:
@@ -232,7 +232,7 @@ class Walk:
                 self.reservation = res.reservation = reservation
                 if reservation is not None:
                     self.r_flavor, self.r_start = reservation.flavor, reservation.start
-                    res.reasons[job_id] = reasons.reserved(reservation.flavor, reservation.start)
+                    res.reasons[job_id] = reasons.reserved(reservation.flavor, reservation.start, self.now)
                     self.exhausted = s._nothing_fits(self.kind, reservation, self.extra)
                     return
             else:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from aicc.core.jobs.reasons import Reason
+
 
 @dataclass(frozen=True, slots=True)
 class FlavorInfo:
@@ -173,12 +175,12 @@ class CycleResult:
     admissions: list[Admission] = field(default_factory=list)
     preemptions: list[int] = field(default_factory=list)
     reservation: Reservation | None = None
-    reasons: dict[int, str] = field(default_factory=dict)
+    reasons: dict[int, Reason] = field(default_factory=dict)
     """Why each examined pending job still waits."""
     examined: int = 0
-    blocked_projects: dict[int, str] = field(default_factory=dict)
+    blocked_projects: dict[int, Reason] = field(default_factory=dict)
     """Projects skipped whole (no quota room): the reason for all their pending jobs."""
-    idle_reason: str = ""
+    idle_reason: Reason | None = None
     """For pending jobs not examined this cycle (the center is full)."""
     capped: bool = False
     """The cycle stopped at ``max_starts`` admissions: more may fit, run another at once."""

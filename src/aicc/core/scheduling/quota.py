@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aicc.core.jobs.reasons import Reason
 from aicc.core.scheduling import reasons
 from aicc.core.scheduling.model import Pass, PendingJob
 from aicc.core.scheduling.state import SchedulerState
@@ -41,7 +42,7 @@ class QuotaState(SchedulerState):
         return all(not units or min(units) > room[f] for f, units in demand.items())
 
 
-    def _quota_reason(self, job: PendingJob, order: list[str]) -> str:
+    def _quota_reason(self, job: PendingJob, order: list[str]) -> Reason:
         p = self.projects.get(job.project)
         if p is None:
             return reasons.suspended()
@@ -52,7 +53,7 @@ class QuotaState(SchedulerState):
         return reasons.no_quota(tuple(order))
 
 
-    def _eligible(self, job: PendingJob, now: float) -> str | None:
+    def _eligible(self, job: PendingJob, now: float) -> Reason | None:
         p = self.projects.get(job.project)
         if p is None or not p.active:
             return reasons.suspended()

@@ -131,7 +131,7 @@ def job_log(
     _ = view._
     return JSONResponse({"data": data.decode("utf-8", errors="replace"), "next_offset": nxt, "size": size,
                          "finished": job.state not in svc.ACTIVE, "state": job.state, "state_label": _(job.state),
-                         "reason": view.reason(job.reason)})
+                         "reason": view.job_reason(job)})
 
 
 @router.post("/jobs/{job_id}/cancel")
