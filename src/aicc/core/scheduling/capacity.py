@@ -133,24 +133,52 @@ class FlavorPool:
             return None
         return self._place_across(units, cpus, memory_mb)
 
+    def fits_across(self, units: int) -> bool:
+        """The fewest nodes a gang of ``units`` needs (``ceil(units / per_node_max)``) have that many free
+        between them: what :meth:`_place_across` needs, cpus and memory aside."""
+        k = -(-units // self.per_node_max) if self.per_node_max else 0
+        if self.flavor.cpu or not k or units > self.free:
+            return False
+        got = 0
+        for free in range(self.top, 0, -1):
+            n = len(self.buckets.get(free, ()))
+            if n:
+                take = min(n, k)
+                got += take * free
+                k -= take
+                if got >= units:
+                    return True
+                if not k:
+                    return False
+        return False
+
     def _place_across(self, units: int, cpus: int, memory_mb: int) -> tuple[Placement, ...] | None:
-        """A gang larger than any node: whole free nodes first, the rest on the fullest partial node."""
-        if self.flavor.cpu:
+        """A gang larger than any node takes the fewest nodes (``ceil(units / per_node_max)``): whole free
+        nodes first, the rest on the node that fits it best (the smallest hole that holds it, which keeps
+        larger holes for later gangs). It waits rather than spread over more, partly used, nodes: a gang's
+        ranks talk to each other, and every extra node is more traffic between nodes."""
+        if self.flavor.cpu or not self.fits_across(units):
             return None  # CPU jobs run on one node
         nodes_needed = math.ceil(units / self.per_node_max)
         per_cpu = math.ceil(cpus / nodes_needed)
         per_mem = math.ceil(memory_mb / nodes_needed)
         chosen: list[Placement] = []
+        used: set[str] = set()
         left = units
-        for k in range(self.per_node_max, 0, -1):
-            for name in self.buckets.get(k, ()):
-                node = self.nodes[name]
-                if node.cpus < per_cpu or node.memory_mb < per_mem:
-                    continue
-                n = min(k, left)
-                chosen.append(Placement(name, tuple(node.devices[:n]), per_cpu, per_mem))
-                left -= n
-                if left == 0:
-                    return tuple(chosen)
-        return None
 
+        def fits(name: str) -> bool:
+            node = self.nodes[name]
+            return name not in used and node.cpus >= per_cpu and node.memory_mb >= per_mem
+
+        while left > 0 and len(chosen) < nodes_needed:
+            last = len(chosen) == nodes_needed - 1
+            sizes = range(left, self.top + 1) if last else range(self.top, 0, -1)  # best fit for the last part
+            name = next((n for k in sizes for n in self.buckets.get(k, ()) if fits(n)), None)
+            if name is None:
+                return None
+            node = self.nodes[name]
+            n = min(len(node.devices), left)
+            chosen.append(Placement(name, tuple(node.devices[:n]), per_cpu, per_mem))
+            used.add(name)
+            left -= n
+        return tuple(chosen) if left == 0 else None

@@ -146,7 +146,7 @@ class Queues(QuotaState):
         pools = self.pools
         for f, units in plan:
             pool = pools[f]
-            if units <= pool.free and (units > pool.per_node_max or pool.top >= units):
+            if units <= pool.free and (pool.fits_across(units) if units > pool.per_node_max else pool.top >= units):
                 return True
         return False
 

@@ -77,9 +77,9 @@ class Backfill(Queues):
 
     @staticmethod
     def _hole(pool: FlavorPool, units: int) -> bool:
-        """Some node (or, for a gang larger than any node, the flavor) has ``units`` free."""
+        """Some node (or, for a gang larger than any node, the fewest nodes it needs) has ``units`` free."""
         if units > pool.per_node_max:
-            return pool.free >= units
+            return pool.fits_across(units)
         return pool.top >= units
 
 
