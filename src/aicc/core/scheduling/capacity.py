@@ -8,9 +8,39 @@ nodes free for the large gangs that need them.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from aicc.core.scheduling.model import FlavorInfo, NodeInfo, Placement
+
+
+def pick_nodes(free: Mapping[str, int], units: int, per_node_max: int) -> dict[str, int] | None:
+    """The nodes a gang of ``units`` takes given each node's free units, as :meth:`FlavorPool.place` chooses
+    them (one node: the smallest hole that holds it; wider: the fewest nodes, largest holes first, the
+    smallest hole that holds the rest last), with the units on each; None if it does not fit so."""
+    if units <= 0 or per_node_max <= 0:
+        return None
+    k = math.ceil(units / per_node_max)
+    chosen: dict[str, int] = {}
+    left = units
+    ranked = sorted(free.items(), key=lambda item: -item[1])
+    for i in range(k):
+        if i == k - 1:
+            best = min(((n, f) for n, f in ranked if f >= left and n not in chosen), key=lambda item: item[1],
+                       default=None)
+            if best is None:
+                return None
+            chosen[best[0]] = left
+            return chosen
+        name, f = next(((n, f) for n, f in ranked if n not in chosen), ("", 0))
+        if f <= 0:
+            return None
+        take = min(f, left)
+        chosen[name] = take
+        left -= take
+        if left == 0:
+            return chosen
+    return None
 
 
 @dataclass(slots=True)
@@ -117,13 +147,21 @@ class FlavorPool:
             self.total -= full
             self.free -= units
 
-    def place(self, units: int, cpus: int, memory_mb: int) -> tuple[Placement, ...] | None:
-        """Where a gang of ``units`` fits now, or None. Does not take it."""
+    def place(self, units: int, cpus: int, memory_mb: int,
+              cap: Mapping[str, int] | None = None) -> tuple[Placement, ...] | None:
+        """Where a gang of ``units`` fits now, or None. Does not take it.
+
+        ``cap``: the most units it may take on some nodes (a reservation's nodes, for a job that would still
+        run when the reservation starts)."""
         if units > self.free or units <= 0:
             return None
+        if cap and units > self.per_node_max:
+            return self._place_capped(units, cpus, memory_mb, cap)
         if units <= self.per_node_max:
             for k in range(units, self.top + 1):
                 for name in self.buckets.get(k, ()):
+                    if cap and cap.get(name, units) < units:
+                        continue
                     node = self.nodes[name]
                     if self.flavor.cpu:
                         if node.cpus >= units and node.memory_mb >= memory_mb:
@@ -132,6 +170,21 @@ class FlavorPool:
                         return (Placement(name, tuple(node.devices[:units]), cpus, memory_mb),)
             return None
         return self._place_across(units, cpus, memory_mb)
+
+    def _place_capped(self, units: int, cpus: int, memory_mb: int,
+                      cap: Mapping[str, int]) -> tuple[Placement, ...] | None:
+        """:meth:`_place_across` with some nodes capped (a walk over all nodes: rare, so kept simple)."""
+        if self.flavor.cpu:
+            return None
+        k = math.ceil(units / self.per_node_max)
+        per_cpu, per_mem = math.ceil(cpus / k), math.ceil(memory_mb / k)
+        usable = {name: min(len(n.devices), cap.get(name, len(n.devices))) for name, n in self.nodes.items()
+                  if n.info.available and n.cpus >= per_cpu and n.memory_mb >= per_mem}
+        chosen = pick_nodes(usable, units, self.per_node_max)
+        if chosen is None:
+            return None
+        return tuple(Placement(name, tuple(self.nodes[name].devices[:n]), per_cpu, per_mem)
+                     for name, n in chosen.items())
 
     def fits_across(self, units: int) -> bool:
         """The fewest nodes a gang of ``units`` needs (``ceil(units / per_node_max)``) have that many free

@@ -38,7 +38,9 @@ class Walk:
         self.r_flavor, self.r_start = "", 0.0
         """The reservation's flavor and start, once there is one."""
         self.extra = 0
-        """Units on the reserved flavor the reserved job will not need at its start."""
+        """Units on the reserved flavor a job still running at the reservation's start may take (at most)."""
+        self.spare: dict[str, int] = {}
+        """Per reserved node: the units such a job may still take there."""
         self.fifo_blocked: int | None = None
         self.behind: Reason | None = None
         """The one "behind" text of this cycle (the reservation or the FIFO head)."""
@@ -192,19 +194,26 @@ class Walk:
             pool = s.pools[flavor]
             if units > pool.free - self.held.get(flavor, 0) or su(units, limit, self.rate[flavor]) > left:
                 continue
-            if flavor == self.r_flavor and now + limit > self.r_start and units > self.extra:
+            outlasts = flavor == self.r_flavor and now + limit > self.r_start
+            if outlasts and units > self.extra:
                 continue
-            if self.blocked_shapes and (flavor, units, cpus, memory) in self.blocked_shapes:
+            shape = (flavor, units, cpus, memory, outlasts)
+            if self.blocked_shapes and shape in self.blocked_shapes:
                 continue
-            where = pool.place(units, cpus, memory)
+            # a job still running when the reservation starts keeps off the reserved nodes' needed units
+            where = pool.place(units, cpus, memory, self.spare if outlasts else None)
             if where is not None:
                 break
-            self.blocked_shapes.add((flavor, units, cpus, memory))
+            self.blocked_shapes.add(shape)
         if where is None:
             return False
         reservation, project = self.reservation, job.project
         if reservation is not None and flavor == reservation.flavor and now + limit > reservation.start:
             self.extra -= units
+            cpu = s.flavors[flavor].cpu
+            for pl in where:
+                if pl.node in self.spare:
+                    self.spare[pl.node] -= pl.cpus if cpu else len(pl.devices)
         p = s.projects[project]
         borrowed = s.config.quotas and s.usage.get(project, _NO_USE).get(flavor, 0) + units > p.nominal.get(flavor, 0)
         s.add_running(RunningJob(job.id, project, flavor, where, now, limit, job.priority, borrowed, units))
@@ -232,6 +241,7 @@ class Walk:
                 self.reservation = res.reservation = reservation
                 if reservation is not None:
                     self.r_flavor, self.r_start = reservation.flavor, reservation.start
+                    self.spare = dict(reservation.spare)
                     res.reasons[job_id] = reasons.reserved(reservation.flavor, reservation.start, self.now)
                     self.exhausted = s._nothing_fits(self.kind, reservation, self.extra)
                     return

@@ -167,7 +167,10 @@ class Reservation:
     job_id: int
     flavor: str
     start: float
-    """When enough capacity is expected to be free (from running jobs' time limits)."""
+    """When a node set of the job's shape is expected to be free (from running jobs' time limits)."""
+    spare: Mapping[str, int] = field(default_factory=dict)
+    """The nodes it will take, each with the units a job still running at ``start`` may take there now
+    without delaying it (EASY's promise, node by node: other nodes are not the reservation's)."""
 
 
 @dataclass(slots=True)

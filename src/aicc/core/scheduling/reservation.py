@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aicc.core.scheduling.capacity import FlavorPool
+from aicc.core.scheduling.capacity import FlavorPool, pick_nodes
 from aicc.core.scheduling.model import Pass, PendingJob, Reservation
 from aicc.core.scheduling.queues import Queues
 
@@ -84,25 +84,69 @@ class Backfill(Queues):
 
 
     def _reserve(self, job: PendingJob, flavors: list[str], now: float) -> tuple[Reservation | None, int]:
-        """Earliest start for the blocked head job from running jobs' time limits (flavor-level)."""
-        best: tuple[float, str, int] | None = None
+        """The blocked head's reservation: on the flavor where it can start first, the earliest time (from
+        running jobs' time limits) at which a node set of its shape is free, released devices counted on
+        their own nodes; the nodes it will take, and what a job that outlasts that time may still take on
+        each (``spare``). With it, the units on the flavor such a job may take in all (an upper bound)."""
+        best: tuple[float, str, dict[str, int], dict[str, int]] | None = None
         for flavor in flavors:
             units = self._units(job, flavor)
             pool = self.pools[flavor]
             if units > pool.total:
                 continue
-            free = pool.free
-            at = now
-            if free < units:
-                for end_by, rid in self._ends[flavor]:
-                    free += self.running[rid].units
-                    at = max(end_by, now)
-                    if free >= units:
-                        break
-                else:
-                    continue
-            if best is None or at < best[0]:
-                best = (at, flavor, free - units)
+            found = self._earliest(pool, flavor, units, now)
+            if found is not None and (best is None or found[0] < best[0]):
+                best = (found[0], flavor, found[1], found[2])
         if best is None:
             return None, 0
-        return Reservation(job.id, best[1], best[0]), best[2]
+        at, flavor, chosen, free_at = best
+        pool = self.pools[flavor]
+        cpu = pool.flavor.cpu
+        spare = {n: free_at[n] - chosen[n] for n in chosen}
+        locked = sum(max(pool.nodes[n].units(cpu) - spare[n], 0) for n in chosen)
+        return Reservation(job.id, flavor, at, spare), pool.free - locked
+
+    def _earliest(self, pool: FlavorPool, flavor: str, units: int,
+                  now: float) -> tuple[float, dict[str, int], dict[str, int]] | None:
+        """When and where a gang of ``units`` first fits by node shape as running jobs end, with each node's
+        free units then; None if it never does (a gang wider than the available nodes can hold)."""
+        cpu, widest = pool.flavor.cpu, pool.per_node_max
+        free = {name: node.units(cpu) for name, node in pool.nodes.items() if node.info.available}
+        k = -(-units // widest) if widest else 0
+        if not k or (cpu and units > widest):
+            return None
+        hist = [0] * (widest + 1)
+        for f in free.values():
+            hist[min(f, widest)] += 1
+
+        def fits() -> bool:
+            need, got = k, 0
+            for v in range(widest, 0, -1):
+                take = min(hist[v], need)
+                got += take * v
+                need -= take
+                if got >= units and (k > 1 or v >= units):
+                    return True
+                if not need:
+                    return False
+            return False
+
+        at = now
+        if not fits():
+            running = self.running
+            for end_by, rid in self._ends[flavor]:
+                for p in running[rid].placements:
+                    before = free.get(p.node)
+                    if before is None:
+                        continue
+                    after = before + (p.cpus if cpu else len(p.devices))
+                    free[p.node] = after
+                    hist[min(before, widest)] -= 1
+                    hist[min(after, widest)] += 1
+                at = max(end_by, now)
+                if fits():
+                    break
+            else:
+                return None
+        chosen = pick_nodes(free, units, widest)
+        return None if chosen is None else (at, chosen, free)
