@@ -70,20 +70,22 @@ def _digest(policy: str, interval: float, small: bool = False) -> str:
 # a node: cycles the older stop ended while such a gang still fitted across partly free nodes now start it.
 # Re-pinned (all) when a gang wider than a node began to take the fewest nodes, whole free nodes first, and to
 # wait rather than spread over more partly used nodes (issue 24, point 3).
+# Re-pinned (aicc, hetero) when a job that fits on one node began to preempt for a hole of its shape, choosing
+# the node where that costs least (GPU-time lost, then priority, then newest) (issue 24, point 2).
 # Re-pinned (all but fifo) when reservations became node-aware: the head's reservation is the first time a
 # node set of its shape is free, and a job still running then keeps off those nodes (issue 24, point 1).
 PINNED = {
     ("fifo", 0.0): "2d775097f6bf48cb",
     ("easy", 0.0): "43d6e7c19cc82cba",
-    ("aicc", 0.0): "4a495ad27a682284",
-    ("hetero", 0.0): "63147ae904c98ab4",
-    ("aicc", 60.0): "88ec6fd2accc915f",
-    ("hetero", 60.0): "9622621758767f5a",
+    ("aicc", 0.0): "b98c28efc78f6530",
+    ("hetero", 0.0): "db672abd0fdb090a",
+    ("aicc", 60.0): "92c395240d7118cc",
+    ("hetero", 60.0): "a9f3896b2458efc3",
 }
 
 
-PINNED_SMALL_NODES = {"fifo": "4ae26aba5cb42d7f", "easy": "5871e413b1654a2e", "aicc": "ca3462d38f5db7fb",
-                      "hetero": "ca3462d38f5db7fb"}
+PINNED_SMALL_NODES = {"fifo": "4ae26aba5cb42d7f", "easy": "5871e413b1654a2e", "aicc": "0c6e6fa94c9f9b98",
+                      "hetero": "0c6e6fa94c9f9b98"}
 
 
 @pytest.mark.parametrize(("policy", "interval"), sorted(PINNED))

@@ -62,3 +62,29 @@ def test_a_short_job_may_use_the_reserved_node_when_it_ends_before_the_head_star
     s.submit(job(2, 1, 1, t=2.0, limit=50))
     r = s.cycle(2.0)
     assert _admitted_on(r, 2) == ["h0"]
+
+
+def test_a_job_within_quota_preempts_to_open_a_hole_of_its_shape_when_free_capacity_is_scattered() -> None:
+    """2 x 8 GPUs; another project's two borrowed long jobs hold 4 on each node, 8 GPUs free in total. A
+    project entitled to 8 does not wait for ever: the cheaper victim (newer: less work lost) is preempted and
+    the job takes its node."""
+    s = center(h100_nodes=2, per_node=8, policy="aicc")
+    project(s, 1, h100=8, borrow=0)
+    project(s, 2, h100=0, borrow=16)
+    for jid, node, start in ((100, "h0", 0.0), (101, "h1", 500.0)):
+        s.add_running(RunningJob(jid, 2, "h100", (Placement(node, tuple(range(4)), 1, 1000),), start, 100_000,
+                                 borrowed=True, units=4))
+    s.submit(job(1, 1, 8, t=2000.0))
+    r = s.cycle(2000.0)
+    assert r.preemptions == [101] and r.admissions == []
+    assert s.cycle(2001.0).preemptions == []  # its victim is leaving: it waits for it, choosing no more
+    s.finish(101)
+    assert _admitted_on(s.cycle(2100.0), 1) == ["h1"]
+
+
+def test_a_reservation_that_could_start_now_names_no_past_time() -> None:
+    from aicc.core.jobs.reasons import ReasonCode
+    from aicc.core.scheduling import reasons
+
+    assert reasons.reserved("h100", 99.0, 100.0).code is ReasonCode.RESERVED_NOW
+    assert reasons.reserved("h100", 101.0, 100.0).code is ReasonCode.RESERVED
