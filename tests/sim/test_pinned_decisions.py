@@ -70,13 +70,15 @@ def _digest(policy: str, interval: float, small: bool = False) -> str:
 # a node: cycles the older stop ended while such a gang still fitted across partly free nodes now start it.
 # Re-pinned (all) when a gang wider than a node began to take the fewest nodes, whole free nodes first, and to
 # wait rather than spread over more partly used nodes (issue 24, point 3).
+# Re-pinned (easy; aicc, hetero, easy on small nodes) when the reservation's node profile began to cost the
+# jobs it walks rather than the nodes: among equally good nodes, ties now break by free-units bucket order.
 # Re-pinned (aicc, hetero) when a job that fits on one node began to preempt for a hole of its shape, choosing
 # the node where that costs least (GPU-time lost, then priority, then newest) (issue 24, point 2).
 # Re-pinned (all but fifo) when reservations became node-aware: the head's reservation is the first time a
 # node set of its shape is free, and a job still running then keeps off those nodes (issue 24, point 1).
 PINNED = {
     ("fifo", 0.0): "2d775097f6bf48cb",
-    ("easy", 0.0): "43d6e7c19cc82cba",
+    ("easy", 0.0): "75ac1b623a7b45c4",
     ("aicc", 0.0): "b98c28efc78f6530",
     ("hetero", 0.0): "db672abd0fdb090a",
     ("aicc", 60.0): "92c395240d7118cc",
@@ -84,8 +86,8 @@ PINNED = {
 }
 
 
-PINNED_SMALL_NODES = {"fifo": "4ae26aba5cb42d7f", "easy": "5871e413b1654a2e", "aicc": "0c6e6fa94c9f9b98",
-                      "hetero": "0c6e6fa94c9f9b98"}
+PINNED_SMALL_NODES = {"fifo": "4ae26aba5cb42d7f", "easy": "bee253b3b61c1531", "aicc": "57d86bdfb7a784c3",
+                      "hetero": "57d86bdfb7a784c3"}
 
 
 @pytest.mark.parametrize(("policy", "interval"), sorted(PINNED))

@@ -150,7 +150,7 @@ class Planner:
                     updates[job_id] = {"id": job_id, **rc}
         for job in pending:
             if job.reason == SUBMITTED_REASON and job.id not in updates:
-                updates[job.id] = {"id": job.id, **columns(IDLE)}
+                updates[job.id] = {"id": job.id, **columns(result.idle_reason or IDLE)}
         decision.updates = list(updates.values())
         return decision
 

@@ -103,7 +103,11 @@ def fits_somewhere(flavor: FlavorRow, nodes: list[NodeRow], accelerators: int, c
     whole = sorted(nodes, key=lambda n: -n.accelerators)[:needed]
     if sum(n.accelerators for n in whole) < accelerators:
         total = sum(n.accelerators for n in nodes)
-        return f"{flavor.name} has only {total} accelerators in all"
+        if total < accelerators:
+            return f"{flavor.name} has only {total} accelerators in all"
+        # a gang takes the fewest nodes (as the scheduler places it): mixed node sizes may never hold it
+        return f"no {needed} {flavor.name} nodes hold {accelerators} accelerators together (a gang wider than " \
+               f"a node takes the fewest nodes it can)"
     if cpus > sum(n.cpus for n in whole) or memory_mb > sum(n.memory_gb for n in whole) * 1024:
         span = f"{accelerators} {flavor.name} accelerators span {needed} nodes"
         return f"{span}, which together lack {cpus} CPUs or {memory_mb} MB"

@@ -106,7 +106,10 @@ def test_fifo_without_backfill_blocks_everything_behind_the_head() -> None:
     s.submit(job(2, 1, gpus=4, t=1))
     s.submit(job(3, 1, gpus=1, t=2, limit=10))
     r = s.cycle(now=5)
-    assert admitted(r) == [] and r.reasons[3].text() == "waiting: behind job 2 (first in line)"
+    assert admitted(r) == []
+    # nothing behind the blocked head can start: the walk stops there, the rest read the cycle's idle reason
+    assert r.examined == 1 and 3 not in r.reasons and r.idle_reason is not None
+    assert r.idle_reason.text() == "waiting: behind job 2 (first in line)"
 
 
 def test_preemption_takes_newest_borrowed_lowest_priority_first_and_only_what_is_needed() -> None:

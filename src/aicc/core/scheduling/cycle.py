@@ -15,6 +15,7 @@ from aicc.core.scheduling.model import (
     CycleResult,
     Pass,
     PendingJob,
+    Placement,
     Reservation,
     RunningJob,
 )
@@ -111,59 +112,95 @@ class Walk:
         s, cfg, res = self.s, self.s.config, self.res
         capacity = s.capacity()
         passes = (Pass.GUARANTEED, Pass.BORROW) if cfg.quotas else (Pass.ANY,)
+        pending, plans, pools, eligible, budget = s.pending, s._plans, s.pools, self.eligible, self.budget
+        admitted, settled, held, rate, now, reasons_of = self.admitted, self.settled, self.held, self.rate, \
+            self.now, res.reasons
+        strict = not cfg.backfill
         for kind in passes:
             if res.capped:
                 break
             self.kind = kind
+            guaranteed = kind is Pass.GUARANTEED
             self.exhausted = s._exhausted(kind, self.reservation, self.extra)
             walk = self.settle if kind is Pass.BORROW else None
             focus = self.focused if kind is Pass.BORROW and not s.explain and not cfg.max_examined else None
+            # one job at a time, inline: this loop is the policy's hot path (a long queue behind a reservation)
             for job_id, room in s._order(kind, capacity, self.skipped, walk, focus):
                 if self.exhausted or (cfg.max_examined and res.examined >= cfg.max_examined):
                     break
-                if cfg.max_starts and len(self.admitted) >= cfg.max_starts:
+                if cfg.max_starts and len(admitted) >= cfg.max_starts:
                     res.capped = True
                     break
-                if job_id in self.admitted or job_id in self.settled or job_id not in s.pending:
+                if job_id in admitted or job_id in settled or job_id not in pending:
                     continue
                 res.examined += 1
-                self.examine(s.pending[job_id], kind, room)
+                job = pending[job_id]
+                project = job.project
+                if project in eligible:
+                    why = eligible[project]
+                else:
+                    why = eligible[project] = s._eligible(job, now)
+                if why:
+                    reasons_of[job_id] = why
+                    continue
+                plan = plans[job_id]
+                fits = plan if kind is Pass.ANY else [fu for fu in plan if fu[1] <= room[fu[0]]]
+                if not fits:
+                    if not guaranteed:
+                        reasons_of[job_id] = s._quota_reason(job, s._flavor_order(job))
+                    continue
+                left = budget.get(project)
+                if left is None:
+                    left = budget[project] = s.projects[project].budget_left
+                limit, cpus, memory = job.time_limit_s, job.cpus, job.memory_mb
+                where = None
+                flavor, units = "", 0
+                for flavor, units in fits:
+                    pool = pools[flavor]
+                    if units > pool.free - held.get(flavor, 0) or su(units, limit, rate[flavor]) > left:
+                        continue
+                    outlasts = flavor == self.r_flavor and now + limit > self.r_start
+                    if outlasts and units > self.extra:
+                        continue
+                    shape = (flavor, units, cpus, memory, outlasts)
+                    if shape in self.blocked_shapes:
+                        continue
+                    # a job still running when the reservation starts keeps off the reserved nodes' needed units
+                    where = pool.place(units, cpus, memory, self.spare if outlasts else None)
+                    if where is not None:
+                        break
+                    self.blocked_shapes.add(shape)
+                if where is not None:
+                    self.admit(job, kind, flavor, units, where)
+                    continue
+                if self.reservation is not None and left == float("inf") and not (
+                        guaranteed and (s._can_preempt or s._coming([f for f, _ in fits]))):
+                    if self.behind is None:
+                        self.behind = reasons.behind_reservation(self.reservation.job_id)
+                    reasons_of[job_id] = self.behind
+                    continue
+                self.not_placed(job, kind, [f for f, _ in fits], left)
+                if self.fifo_blocked is not None and strict:
+                    # strict FIFO: nothing behind a blocked head can start, so look no further; the jobs not
+                    # examined read the cycle's idle reason
+                    res.idle_reason = reasons.behind_fifo(self.fifo_blocked)
+                    break
         if self.exhausted and s.explain:
             s._explain_heads(res, self.skipped)
         for project, head in self.skipped.items():
             # a project skipped whole: explain it once, when it becomes blocked (reasons are cheap to keep)
-            if s._blocked_last.get(project) != head and head in s.pending and head not in res.reasons:
-                res.reasons[head] = s._quota_reason(s.pending[head], s._flavor_order(s.pending[head]))
+            if s._blocked_last.get(project) != head and head in pending and head not in res.reasons:
+                res.reasons[head] = s._quota_reason(pending[head], s._flavor_order(pending[head]))
                 res.blocked_projects[project] = res.reasons[head]
         s._blocked_last = self.skipped
-        for job_id in self.admitted:
+        for job_id in admitted:
             res.reasons.pop(job_id, None)
-        s._remove_admitted(self.admitted)  # out of the queues only now: the order generator walks them
+        s._remove_admitted(admitted)  # out of the queues only now: the order generator walks them
         return res
 
-    def examine(self, job: PendingJob, kind: Pass, room: dict[str, float]) -> None:
-        """One job: admit it, or preempt for it, or reserve for it, or say why it waits."""
+    def not_placed(self, job: PendingJob, kind: Pass, flavors: list[str], left: float) -> None:
+        """It does not fit now: too little budget, or preempt for it, or reserve for it, or it waits behind."""
         s, res, job_id = self.s, self.res, job.id
-        if self.fifo_blocked is not None and not s.config.backfill:
-            if self.behind is None:
-                self.behind = reasons.behind_fifo(self.fifo_blocked)
-            res.reasons[job_id] = self.behind
-            return
-        why = self._eligible(job)
-        if why:
-            res.reasons[job_id] = why
-            return
-        plan = s._plans[job_id]
-        fits = plan if kind is Pass.ANY else [fu for fu in plan if fu[1] <= room[fu[0]]]
-        if not fits:
-            if kind is not Pass.GUARANTEED:
-                res.reasons[job_id] = s._quota_reason(job, s._flavor_order(job))
-            return
-        left = self._budget_of(job.project)
-        if self.try_admit(job, kind, fits, left):
-            return
-        # it does not fit now
-        flavors = [f for f, _ in fits]
         if left != float("inf"):
             cheapest = min(flavors, key=lambda f: s._cost(job, f))
             if s._cost(job, cheapest) > left:
@@ -183,30 +220,9 @@ class Walk:
                 return
         self.blocked(job, flavors)
 
-    def try_admit(self, job: PendingJob, kind: Pass, fits: list[tuple[str, int]] | tuple[tuple[str, int], ...],
-                  left: float) -> bool:
-        """Place ``job`` on the first flavor of ``fits`` with a hole that keeps the reservation; apply it."""
-        s, now = self.s, self.now
-        limit, cpus, memory = job.time_limit_s, job.cpus, job.memory_mb
-        where = None
-        flavor, units = "", 0
-        for flavor, units in fits:
-            pool = s.pools[flavor]
-            if units > pool.free - self.held.get(flavor, 0) or su(units, limit, self.rate[flavor]) > left:
-                continue
-            outlasts = flavor == self.r_flavor and now + limit > self.r_start
-            if outlasts and units > self.extra:
-                continue
-            shape = (flavor, units, cpus, memory, outlasts)
-            if self.blocked_shapes and shape in self.blocked_shapes:
-                continue
-            # a job still running when the reservation starts keeps off the reserved nodes' needed units
-            where = pool.place(units, cpus, memory, self.spare if outlasts else None)
-            if where is not None:
-                break
-            self.blocked_shapes.add(shape)
-        if where is None:
-            return False
+    def admit(self, job: PendingJob, kind: Pass, flavor: str, units: int, where: tuple[Placement, ...]) -> None:
+        """Apply an admission to the scheduler's state and to this cycle's bookkeeping."""
+        s, now, limit = self.s, self.now, job.time_limit_s
         reservation, project = self.reservation, job.project
         if reservation is not None and flavor == reservation.flavor and now + limit > reservation.start:
             self.extra -= units
@@ -230,7 +246,6 @@ class Walk:
             self.exhausted = False  # the flavor it took still has a hole: what _exhausted would say
         else:
             self.exhausted = s._exhausted(kind, reservation, self.extra)
-        return True
 
     def blocked(self, job: PendingJob, flavors: list[str]) -> None:
         """It cannot start now: the first such job reserves (EASY) or blocks the queue (FIFO); the rest wait."""

@@ -108,16 +108,15 @@ class Backfill(Queues):
 
     def _earliest(self, pool: FlavorPool, flavor: str, units: int,
                   now: float) -> tuple[float, dict[str, int], dict[str, int]] | None:
-        """When and where a gang of ``units`` first fits by node shape as running jobs end, with each node's
-        free units then; None if it never does (a gang wider than the available nodes can hold)."""
-        cpu, widest = pool.flavor.cpu, pool.per_node_max
-        free = {name: node.units(cpu) for name, node in pool.nodes.items() if node.info.available}
+        """When and where a gang of ``units`` first fits by node shape as running jobs end, with the free units
+        then of the nodes it takes; None if it never does. Costs the jobs it walks past and the node shapes
+        (a histogram of free units), not the number of nodes: it runs each cycle a head is blocked."""
+        cpu, widest, nodes = pool.flavor.cpu, pool.per_node_max, pool.nodes
         k = -(-units // widest) if widest else 0
         if not k or (cpu and units > widest):
             return None
-        hist = [0] * (widest + 1)
-        for f in free.values():
-            hist[min(f, widest)] += 1
+        hist = [len(pool.buckets.get(v, ())) for v in range(widest + 1)]
+        touched: dict[str, int] = {}  # free units of the nodes running jobs' ends change, as of ``at``
 
         def fits() -> bool:
             need, got = k, 0
@@ -136,11 +135,14 @@ class Backfill(Queues):
             running = self.running
             for end_by, rid in self._ends[flavor]:
                 for p in running[rid].placements:
-                    before = free.get(p.node)
-                    if before is None:
+                    node = nodes.get(p.node)
+                    if node is None or not node.info.available:
                         continue
+                    before = touched.get(p.node)
+                    if before is None:
+                        before = node.units(cpu)
                     after = before + (p.cpus if cpu else len(p.devices))
-                    free[p.node] = after
+                    touched[p.node] = after
                     hist[min(before, widest)] -= 1
                     hist[min(after, widest)] += 1
                 at = max(end_by, now)
@@ -148,5 +150,16 @@ class Backfill(Queues):
                     break
             else:
                 return None
+        # the candidates: the nodes that changed, and up to k untouched nodes of each free size (any node of a
+        # size serves as well as another)
+        free = dict(touched)
+        for v in range(widest, 0, -1):
+            taken = 0
+            for name in pool.buckets.get(v, ()):
+                if taken == k:
+                    break
+                if name not in touched:
+                    free[name] = v
+                    taken += 1
         chosen = pick_nodes(free, units, widest)
         return None if chosen is None else (at, chosen, free)
