@@ -88,3 +88,26 @@ def test_a_reservation_that_could_start_now_names_no_past_time() -> None:
 
     assert reasons.reserved("h100", 99.0, 100.0).code is ReasonCode.RESERVED_NOW
     assert reasons.reserved("h100", 101.0, 100.0).code is ReasonCode.RESERVED
+
+
+def _switched(free: dict[str, tuple[str, int]]) -> Scheduler:
+    from aicc.core.scheduling import POLICIES, FlavorInfo, NodeInfo
+
+    nodes = [NodeInfo(name, "h100", 8, 64, 512_000, switch=sw) for name, (sw, _) in free.items()]
+    s = Scheduler([FlavorInfo("h100", 1.0)], nodes, POLICIES["easy"])
+    project(s, 1, h100=64, borrow=0)
+    for k, (name, (_, n)) in enumerate(free.items()):
+        if n < 8:
+            _run(s, 100 + k, name, 8 - n, 10_000.0)
+    return s
+
+
+def test_a_multi_node_gang_prefers_nodes_under_one_switch_and_reports_when_it_could_not() -> None:
+    s = _switched({"n0": ("s1", 8), "n1": ("s1", 2), "n2": ("s2", 8), "n3": ("s2", 8)})
+    s.submit(job(1, 1, 16, t=1.0))
+    r = s.cycle(1.0)
+    assert sorted(_admitted_on(r, 1)) == ["n2", "n3"] and r.spread == []
+    s = _switched({"n0": ("s1", 8), "n1": ("s1", 0), "n2": ("s2", 8), "n3": ("s2", 0)})
+    s.submit(job(1, 1, 16, t=1.0))
+    r = s.cycle(1.0)
+    assert sorted(_admitted_on(r, 1)) == ["n0", "n2"] and r.spread == [1]

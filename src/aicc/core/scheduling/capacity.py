@@ -65,6 +65,10 @@ class FlavorPool:
     per_node_max: int = 0
     top: int = 0
     """The most units free on one available node (the largest non-empty bucket), kept as buckets change."""
+    switch_of: dict[str, str] = field(default_factory=dict)
+    """Node -> its switch, when the inventory labels them (topology)."""
+    spread: bool = False
+    """The last placement across nodes had to span switches (none of them could hold it alone)."""
 
     def _bucket(self, node: NodeFree) -> int:
         return node.units(self.flavor.cpu)
@@ -73,6 +77,8 @@ class FlavorPool:
         units = info.cpus if self.flavor.cpu else info.accelerators
         node = NodeFree(info, list(range(info.accelerators)), info.cpus, info.memory_mb)
         self.nodes[info.name] = node
+        if info.switch is not None:
+            self.switch_of[info.name] = info.switch
         if info.available:
             self.total += units
             self.free += units
@@ -173,7 +179,9 @@ class FlavorPool:
 
     def _place_capped(self, units: int, cpus: int, memory_mb: int,
                       cap: Mapping[str, int]) -> tuple[Placement, ...] | None:
-        """:meth:`_place_across` with some nodes capped (a walk over all nodes: rare, so kept simple)."""
+        """:meth:`_place_across` with some nodes capped (a walk over all nodes: rare, so kept simple; switches
+        are not preferred here)."""
+        self.spread = bool(self.switch_of)
         if self.flavor.cpu:
             return None
         k = math.ceil(units / self.per_node_max)
@@ -185,6 +193,27 @@ class FlavorPool:
             return None
         return tuple(Placement(name, tuple(self.nodes[name].devices[:n]), per_cpu, per_mem)
                      for name, n in chosen.items())
+
+    def _place_in_one_switch(self, units: int, per_cpu: int, per_mem: int) -> tuple[Placement, ...] | None:
+        """The gang on nodes under one switch, as :func:`pick_nodes` chooses them; of the switches that can
+        hold it, the one with the least free (larger groups stay whole for larger gangs)."""
+        groups: dict[str, dict[str, int]] = {}
+        for name, switch in self.switch_of.items():
+            node = self.nodes[name]
+            if node.info.available and node.devices and node.cpus >= per_cpu and node.memory_mb >= per_mem:
+                groups.setdefault(switch, {})[name] = len(node.devices)
+        best: tuple[int, dict[str, int]] | None = None
+        for free in groups.values():
+            total = sum(free.values())
+            if total < units or (best is not None and total >= best[0]):
+                continue
+            chosen = pick_nodes(free, units, self.per_node_max)
+            if chosen is not None:
+                best = (total, chosen)
+        if best is None:
+            return None
+        return tuple(Placement(name, tuple(self.nodes[name].devices[:n]), per_cpu, per_mem)
+                     for name, n in best[1].items())
 
     def fits_across(self, units: int) -> bool:
         """The fewest nodes a gang of ``units`` needs (``ceil(units / per_node_max)``) have that many free
@@ -215,6 +244,11 @@ class FlavorPool:
         nodes_needed = math.ceil(units / self.per_node_max)
         per_cpu = math.ceil(cpus / nodes_needed)
         per_mem = math.ceil(memory_mb / nodes_needed)
+        if self.switch_of:
+            within = self._place_in_one_switch(units, per_cpu, per_mem)
+            self.spread = within is None
+            if within is not None:
+                return within
         chosen: list[Placement] = []
         used: set[str] = set()
         left = units

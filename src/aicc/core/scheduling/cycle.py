@@ -234,6 +234,8 @@ class Walk:
         borrowed = s.config.quotas and s.usage.get(project, _NO_USE).get(flavor, 0) + units > p.nominal.get(flavor, 0)
         s.add_running(RunningJob(job.id, project, flavor, where, now, limit, job.priority, borrowed, units))
         self.res.admissions.append(Admission(job.id, flavor, where, borrowed, p.allocation_id))
+        if len(where) > 1 and s.pools[flavor].spread:
+            self.res.spread.append(job.id)
         self.budget[project] -= su(units, limit, self.rate[flavor])
         self.admitted.add(job.id)
         # out of the demand at once, so the early stops see only what still waits (it leaves the queues at

@@ -91,6 +91,8 @@ class NodeInfo:
     cpus: int
     memory_mb: int
     available: bool = True
+    switch: str | None = None
+    """Topology: a gang wider than a node prefers nodes under one switch."""
 
 
 class Order(StrEnum):
@@ -185,5 +187,7 @@ class CycleResult:
     """Projects skipped whole (no quota room): the reason for all their pending jobs."""
     idle_reason: Reason | None = None
     """For pending jobs not examined this cycle (the center is full)."""
+    spread: list[int] = field(default_factory=list)
+    """Gangs admitted across switches because no switch could hold one alone (topology-labelled nodes)."""
     capped: bool = False
     """The cycle stopped at ``max_starts`` admissions: more may fit, run another at once."""
