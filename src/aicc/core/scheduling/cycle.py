@@ -258,7 +258,7 @@ class Walk:
                 self.reservation = res.reservation = reservation
                 if reservation is not None:
                     self.r_flavor, self.r_start = reservation.flavor, reservation.start
-                    self.spare = dict(reservation.spare)
+                    self.spare = s._spare = dict(reservation.spare)
                     res.reasons[job_id] = reasons.reserved(reservation.flavor, reservation.start, self.now)
                     self.exhausted = s._nothing_fits(self.kind, reservation, self.extra)
                     return
@@ -279,6 +279,7 @@ class Cycling(Preemption):
     def cycle(self, now: float) -> CycleResult:
         """Admit what fits; the admissions are applied to this state as running jobs."""
         self._now = now
+        self._spare = {}
         self._victim_cache.clear()  # the exemption depends on now; and the controller edits ``preempting``
         self._can_preempt = self._preemptable()
         # the smallest waiting gang per flavor; constant during the cycle (queues change only at its end)

@@ -48,7 +48,7 @@ class Backfill(Queues):
                     break
                 if not self._hole(pool, units):
                     continue
-                if not reserved or units <= extra or \
+                if not reserved or (units <= extra and self._outlasting_fits(pool, units)) or \
                         self._now + self.demand.shortest_limit(f, units, self.pending) <= reservation.start:
                     return False
         return True
@@ -70,10 +70,23 @@ class Backfill(Queues):
                     break
                 if not self._hole(pool, units):
                     continue
-                if not reserved or units <= extra or \
+                if not reserved or (units <= extra and self._outlasting_fits(pool, units)) or \
                         self._now + self.demand.shortest_limit(f, units, self.pending) <= reservation.start:
                     return False
         return True
+
+    def _outlasting_fits(self, pool: FlavorPool, units: int) -> bool:
+        """A one-node gang still running at the reservation's start has a node: one not reserved with ``units``
+        free, or a reserved one with that much to spare (wider gangs: assumed yes, erring towards walking on)."""
+        if units > pool.per_node_max:
+            return True
+        spare = self._spare
+        for v in range(pool.top, units - 1, -1):
+            for name in pool.buckets.get(v, ()):
+                cap = spare.get(name)
+                if cap is None or cap >= units:
+                    return True
+        return False
 
     @staticmethod
     def _hole(pool: FlavorPool, units: int) -> bool:

@@ -89,6 +89,8 @@ class SchedulerState:
         self._head_last: dict[int, int] = {}
         self._smallest: dict[str, int] = {}
         self._wide: dict[str, int] = {}
+        self._spare: dict[str, int] = {}
+        """The current walk's reservation: per reserved node, what a job outlasting its start may still take."""
         self._borrow_starts: list[tuple[float, int]] = []  # heap over _borrowing, cleaned lazily
         self.demand = Demand(self.flavors)
         """What the waiting jobs ask for (the early stops read it)."""
