@@ -29,7 +29,6 @@ class ReasonCode(StrEnum):
     SUSPENDED = "suspended"
     NO_CAPACITY = "no_capacity"
     NO_CAPACITY_CORES = "no_capacity_cores"
-    NEVER_FITS = "never_fits"
     RESERVED = "reserved"
     RESERVED_NOW = "reserved_now"
     BEHIND_RESERVATION = "behind_reservation"
@@ -93,9 +92,6 @@ TEXTS: dict[ReasonCode, dict[str, str]] = {
     ReasonCode.NO_CAPACITY_CORES: {
         "en": "waiting: no flavor in {flavors} has {units} free CPU cores",
         "ko": "대기: {flavors} 중 빈 CPU 코어 {units}개를 가진 종류가 없음"},
-    ReasonCode.NEVER_FITS: {
-        "en": "waiting: no set of {flavors} nodes can ever hold {units} accelerators; it will never start as asked",
-        "ko": "대기: {flavors} 노드를 모두 모아도 가속기 {units}개를 담을 수 없어 이대로는 시작할 수 없음"},
     ReasonCode.RESERVED: {
         "en": "waiting: next in line; {flavor} capacity expected free by {at}",
         "ko": "대기: 다음 차례. {flavor} 자원이 {at}까지 비워질 예정"},
