@@ -63,3 +63,36 @@ def test_duplicate_names_and_missing_tables_are_rejected() -> None:
 def test_keep_tables_passes_extra_tables_through() -> None:
     inv = parse_inventory(INVENTORY + '\n[[projects]]\nname = "p"\n', "c.toml", keep_tables=("projects",))
     assert inv.extra["projects"] == [{"name": "p"}]
+
+
+TOPOLOGY = """
+[[flavors]]
+name = "h100"
+vendor = "nvidia"
+su_rate = 2.0
+
+[[nodes]]
+name = "a"
+flavor = "h100"
+accelerators = 8
+cpus = 64
+memory_gb = 512
+count = 2
+switch = "leaf-1"
+
+[[nodes]]
+name = "b"
+flavor = "h100"
+accelerators = 8
+cpus = 64
+memory_gb = 512
+"""
+
+
+def test_a_topology_label_on_some_nodes_of_a_flavor_but_not_others_names_the_line() -> None:
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory(TOPOLOGY, "center.toml")
+    assert caught.value.line == 16 and "nodes[1]" in str(caught.value)
+    assert "label all of them or none" in str(caught.value)
+    inv = parse_inventory(TOPOLOGY.rstrip() + '\nswitch = "leaf-2"\n', "center.toml")
+    assert [(n.name, n.switch) for n in inv.nodes] == [("a-01", "leaf-1"), ("a-02", "leaf-1"), ("b", "leaf-2")]

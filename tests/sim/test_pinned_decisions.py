@@ -71,18 +71,28 @@ def _digest(policy: str, interval: float, small: bool = False, preemption: Preem
 
 
 # Re-pinned (aicc, hetero) when a preempting job began to hold the free units it needs: an intended change.
+# Re-pinned (easy; aicc, hetero and easy on small nodes) when the early stop began to look at gangs wider than
+# a node: cycles the older stop ended while such a gang still fitted across partly free nodes now start it.
+# Re-pinned (all) when a gang wider than a node began to take the fewest nodes, whole free nodes first, and to
+# wait rather than spread over more partly used nodes (issue 24, point 3).
+# Re-pinned (easy; aicc, hetero, easy on small nodes) when the reservation's node profile began to cost the
+# jobs it walks rather than the nodes: among equally good nodes, ties now break by free-units bucket order.
+# Re-pinned (aicc, hetero) when a job that fits on one node began to preempt for a hole of its shape, choosing
+# the node where that costs least (GPU-time lost, then priority, then newest) (issue 24, point 2).
+# Re-pinned (all but fifo) when reservations became node-aware: the head's reservation is the first time a
+# node set of its shape is free, and a job still running then keeps off those nodes (issue 24, point 1).
 PINNED = {
-    ("fifo", 0.0): "8c3d7aaa6f82acb7",
-    ("easy", 0.0): "f34d686363289428",
-    ("aicc", 0.0): "b4379b5954cc9958",
-    ("hetero", 0.0): "9c73fceff68aacf4",
-    ("aicc", 60.0): "e38d3ea9cd94f61d",
-    ("hetero", 60.0): "7e9e39bccca19e44",
+    ("fifo", 0.0): "2d775097f6bf48cb",
+    ("easy", 0.0): "75ac1b623a7b45c4",
+    ("aicc", 0.0): "b98c28efc78f6530",
+    ("hetero", 0.0): "db672abd0fdb090a",
+    ("aicc", 60.0): "92c395240d7118cc",
+    ("hetero", 60.0): "a9f3896b2458efc3",
 }
 
 
-PINNED_SMALL_NODES = {"fifo": "3ccb5c221d5f2ade", "easy": "ffbb99e2aead205d", "aicc": "5f3c355bc1c9bec5",
-                      "hetero": "5f3c355bc1c9bec5"}
+PINNED_SMALL_NODES = {"fifo": "4ae26aba5cb42d7f", "easy": "bee253b3b61c1531", "aicc": "57d86bdfb7a784c3",
+                      "hetero": "57d86bdfb7a784c3"}
 
 
 # Recorded when preemption got its cost in the simulator (grace period, work lost since the last checkpoint).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from aicc.core.jobs import JobState
+from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.executors.base import RunPhase, RunStatus
 from aicc.services import metering
 from aicc.store.models import JobRow
@@ -19,10 +20,10 @@ def _ts(value: float | None, default: dt.datetime) -> dt.datetime:
     return dt.datetime.fromtimestamp(value, dt.UTC) if value is not None else default
 
 
-def requeue(job: JobRow, reason: str) -> None:
+def requeue(job: JobRow, reason: Reason) -> None:
     """Back to pending, keeping ``submitted_at`` (its place in the queue); the next start is a new attempt."""
     job.state = JobState.PENDING.value
-    job.reason = reason
+    job.set_reason(reason)
     job.attempt += 1
     job.external_id = None
     job.placement = None
@@ -47,7 +48,8 @@ def apply_status(job: JobRow, status: RunStatus, now: dt.datetime, rates: dict[s
         if job.state == JobState.ADMITTED.value:
             job.state = JobState.RUNNING.value
             job.started_at = _ts(status.started_at, now)
-            job.reason = f"running on {job.flavor}" + (" (borrowed capacity)" if job.borrowed else "")
+            job.set_reason(Reason(ReasonCode.RUNNING_BORROWED if job.borrowed else ReasonCode.RUNNING,
+                                  {"flavor": job.flavor or ""}))
             metering.charge(session, job, max(now, job.started_at), rates)  # balances move from the start
             return "job.start"
         return None
@@ -58,21 +60,27 @@ def apply_status(job: JobRow, status: RunStatus, now: dt.datetime, rates: dict[s
     metering.charge(session, job, max(ended, job.started_at), rates)
     job.exit_code = status.exit_code
     if status.phase is RunPhase.LOST:
-        requeue(job, f"requeued: {status.reason or 'the run was lost'}")
+        requeue(job, Reason(ReasonCode.REQUEUED, {"detail": status.reason}) if status.reason
+                else Reason(ReasonCode.RUN_LOST))
         return "job.lost"
     if status.phase is RunPhase.CANCELLED and job.preempt_requested and not job.cancel_requested:
-        requeue(job, "preempted to return borrowed capacity; waiting to run again in its original place")
+        requeue(job, Reason(ReasonCode.PREEMPTED))
         return "job.preempted"
     job.ended_at = ended
     if status.phase is RunPhase.SUCCEEDED:
-        job.state, job.reason = JobState.SUCCEEDED.value, "completed"
+        job.state = JobState.SUCCEEDED.value
+        job.set_reason(Reason(ReasonCode.COMPLETED))
     elif status.phase is RunPhase.TIMED_OUT:
         job.state = JobState.TIMED_OUT.value
-        job.reason = f"killed at its time limit of {job.time_limit_s} s"
+        job.set_reason(Reason(ReasonCode.TIME_LIMIT, {"seconds": job.time_limit_s}))
     elif status.phase is RunPhase.CANCELLED:
         job.state = JobState.CANCELLED.value
-        job.reason = job.reason if job.cancel_requested else (status.reason or "cancelled by the engine")
+        if not job.cancel_requested:  # else it keeps who asked
+            job.set_reason(Reason(ReasonCode.ENGINE, {"detail": status.reason}) if status.reason
+                           else Reason(ReasonCode.CANCELLED_BY_ENGINE))
     else:
         job.state = JobState.FAILED.value
-        job.reason = status.reason or f"exited with code {status.exit_code}"
+        code: int | str = status.exit_code if status.exit_code is not None else "?"
+        job.set_reason(Reason(ReasonCode.ENGINE, {"detail": status.reason}) if status.reason
+                       else Reason(ReasonCode.EXITED, {"code": code}))
     return f"job.{job.state}"

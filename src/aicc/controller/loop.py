@@ -30,7 +30,8 @@ from aicc.controller.lifecycle import apply_status
 from aicc.controller.lock import ControllerLock
 from aicc.controller.planning import Planner
 from aicc.core.jobs import JobState
-from aicc.core.scheduling import POLICIES
+from aicc.core.jobs.reasons import Reason, ReasonCode
+from aicc.core.scheduling import POLICIES, FlavorChoice
 from aicc.executors import make_executor
 from aicc.executors.base import EngineUnavailable, Executor, ImageSpec, Launch, Placement, SandboxSpec
 from aicc.services import agreements, audit, generation, metering
@@ -76,7 +77,7 @@ class Controller:
         # Placement by the testbed's throughput matrix (DESIGN, admission step 3): with no valid benchmark for a
         # job's class it is the same cheapest-first order as before.
         self.planner = Planner(replace(POLICIES["aicc"], preempt_after_s=settings.preempt_after_s,
-                                       placement="throughput", max_starts=settings.max_starts_per_cycle))
+                                       placement=FlavorChoice.THROUGHPUT, max_starts=settings.max_starts_per_cycle))
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -355,7 +356,7 @@ class Controller:
                 job = s.get(JobRow, job_id)
                 if job is not None and job.state in LIVE:
                     job.preempt_requested = True
-                    job.reason = "being preempted: its borrowed capacity is needed by a job within its quota"
+                    job.set_reason(Reason(ReasonCode.BEING_PREEMPTED))
             to_start = [j.id for j in s.execute(select(JobRow).where(
                 JobRow.state == JobState.ADMITTED.value, JobRow.external_id.is_(None))).scalars()]
         if decision.preempt:
@@ -412,7 +413,8 @@ class Controller:
                 elif error is None:
                     continue  # the engine did not answer: still admitted, asked again next cycle
                 else:
-                    job.state, job.reason, job.ended_at = JobState.FAILED.value, f"could not start: {error}", utcnow()
+                    job.state, job.ended_at = JobState.FAILED.value, utcnow()
+                    job.set_reason(Reason(ReasonCode.COULD_NOT_START, {"error": error}))
 
     def _stage_images(self, job_ids: list[int]) -> tuple[dict[int, ImageSpec], set[int]]:
         """Image jobs: the unpacked images of those ready to start, and those still pulling or just failed."""

@@ -19,7 +19,9 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from aicc.core.benchmarks import explain_choice
+from aicc.core.charging import su
 from aicc.core.jobs import JobState
+from aicc.core.jobs.reasons import Reason, ReasonCode, columns, render
 from aicc.core.scheduling import (
     POLICIES,
     FlavorInfo,
@@ -36,7 +38,8 @@ from aicc.services import metering
 from aicc.services.datazone import grants
 from aicc.store.models import AllocationRow, DatasetRow, FlavorRow, JobRow, NodeRow, ProjectRow
 
-SUBMITTED_REASON = "waiting for the next scheduling cycle"
+SUBMITTED = Reason(ReasonCode.SUBMITTED)
+SUBMITTED_REASON = render(SUBMITTED)
 JOBS = cast(Table, JobRow.__table__)
 LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
 FAILED_DEP = (JobState.FAILED.value, JobState.CANCELLED.value, JobState.TIMED_OUT.value)
@@ -135,16 +138,19 @@ class Planner:
                 "id": a.job_id, "state": JobState.ADMITTED.value, "flavor": a.flavor,
                 "placement": placement_json(a.placements), "borrowed": a.borrowed, "allocation_id": a.allocation_id,
                 "admitted_at": now,
-                "reason": f"starting on {a.flavor}" + (" (borrowed capacity)" if a.borrowed else "") + why,
+                **columns(Reason(ReasonCode.STARTING_BORROWED if a.borrowed else ReasonCode.STARTING,
+                                 {"flavor": a.flavor, "note": why})),
             }
             decision.admitted.append(a.job_id)
         for job_id, reason in result.reasons.items():
             waiting = by_id.get(job_id)
-            if waiting is not None and waiting.reason != reason and job_id not in updates:
-                updates[job_id] = {"id": job_id, "reason": reason}
+            if waiting is not None and job_id not in updates:
+                rc = columns(reason)
+                if waiting.reason != rc["reason"]:
+                    updates[job_id] = {"id": job_id, **rc}
         for job in pending:
             if job.reason == SUBMITTED_REASON and job.id not in updates:
-                updates[job.id] = {"id": job.id, "reason": IDLE}
+                updates[job.id] = {"id": job.id, **columns(result.idle_reason or IDLE)}
         decision.updates = list(updates.values())
         return decision
 
@@ -180,8 +186,7 @@ class Planner:
             metered = (job.metered_until or started) if job.started_at else started
             unmetered_s = max((now - metered).total_seconds(), 0.0) if job.started_at else 0.0
             units = job.cpus if cpu else job.accelerators
-            committed[job.allocation_id] = committed.get(job.allocation_id, 0.0) + \
-                units * (left_s + unmetered_s) / 3600 * rate
+            committed[job.allocation_id] = committed.get(job.allocation_id, 0.0) + su(units, left_s + unmetered_s, rate)
         chosen: dict[int, AllocationRow] = {}
         for a in allocations:
             current = chosen.get(a.project_id)
@@ -238,28 +243,28 @@ class Planner:
         for job in pending:
             blocked = [d for d in job.datasets or [] if d not in open_data and (job.project_id, d) not in granted]
             if blocked:
-                reason = f"waiting: no live grant for dataset {names.get(blocked[0], blocked[0])} " \
-                         "(revoked, expired or withdrawn); ask its custodian"
-                if job.reason != reason:
-                    updates[job.id] = {"id": job.id, "reason": reason}
+                rc = columns(Reason(ReasonCode.NO_LIVE_GRANT, {"dataset": str(names.get(blocked[0], blocked[0]))}))
+                if job.reason != rc["reason"]:
+                    updates[job.id] = {"id": job.id, **rc}
                 continue
             failed = [d for d in job.depends_on or [] if dep_state.get(d) in FAILED_DEP]
             if failed:
                 updates[job.id] = {"id": job.id, "state": JobState.CANCELLED.value, "ended_at": now,
-                                   "reason": f"dependency never satisfied: job {failed[0]} {dep_state[failed[0]]}"}
+                                   **columns(Reason(ReasonCode.DEPENDENCY_FAILED,
+                                                    {"job": failed[0], "state": dep_state[failed[0]]}))}
                 continue
             waiting = [d for d in job.depends_on or [] if dep_state.get(d) != JobState.SUCCEEDED.value]
             if waiting:
-                reason = f"waiting: for job {waiting[0]} to succeed (afterok)"
-                if job.reason != reason:
-                    updates[job.id] = {"id": job.id, "reason": reason}
+                rc = columns(Reason(ReasonCode.AFTEROK, {"job": waiting[0]}))
+                if job.reason != rc["reason"]:
+                    updates[job.id] = {"id": job.id, **rc}
                 continue
             if job.array_id is not None and job.array_max_running:
                 n = running_per_array.get(job.array_id, 0)
                 if n >= job.array_max_running:
-                    reason = f"waiting: array limit of {job.array_max_running} running tasks"
-                    if job.reason != reason:
-                        updates[job.id] = {"id": job.id, "reason": reason}
+                    rc = columns(Reason(ReasonCode.ARRAY_LIMIT, {"limit": job.array_max_running}))
+                    if job.reason != rc["reason"]:
+                        updates[job.id] = {"id": job.id, **rc}
                     continue
                 running_per_array[job.array_id] = n + 1
             out.append(job)

@@ -26,6 +26,8 @@ Format::
     cpus = 64
     memory_gb = 1024
     count = 2                     # optional: expands to h100-node-01, h100-node-02
+    switch = "leaf-1"             # optional topology label: a gang wider than a node prefers one switch;
+                                  # on all nodes of a flavor or on none
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class Node:
     accelerators: int
     cpus: int
     memory_gb: int
+    switch: str | None = None
+    """The network switch it hangs off (topology): a gang wider than a node prefers nodes under one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +195,7 @@ _NODE = {
     "cpus": (_int_at_least(1), True),
     "memory_gb": (_int_at_least(1), True),
     "count": (_int_at_least(1), False),
+    "switch": (_slug, False),
 }
 
 
@@ -255,11 +260,16 @@ def parse_inventory(text: str, source: str, *, keep_tables: tuple[str, ...] = ()
 
     nodes: list[Node] = []
     seen: set[str] = set()
+    labelled: dict[str, tuple[bool, int]] = {}  # per flavor: whether its first node entry has a switch, where
     for i, raw in enumerate(doc.get("nodes", [])):
         n = table_fields("nodes", i, raw, _NODE)
         flavor = flavors.get(n["flavor"])
         if flavor is None:
             raise fail("nodes", i, "flavor", f"unknown flavor {n['flavor']!r} (declared: {', '.join(flavors)})")
+        has, (first, at) = "switch" in n, labelled.setdefault(flavor.name, ("switch" in n, i))
+        if has != first:
+            raise fail("nodes", i, "switch" if has else "", f"a topology label on some {flavor.name} nodes but not "
+                       f"others: label all of them or none (nodes[{at}] {'has' if first else 'has none'})")
         if flavor.is_cpu and n["accelerators"] != 0:
             raise fail("nodes", i, "accelerators", "must be 0 on a CPU node")
         if not flavor.is_cpu and n["accelerators"] == 0:
@@ -273,6 +283,6 @@ def parse_inventory(text: str, source: str, *, keep_tables: tuple[str, ...] = ()
             if name in seen or len(name) > 63:
                 raise fail("nodes", i, "name", f"duplicate or too long node name {name!r}")
             seen.add(name)
-            nodes.append(Node(name, flavor.name, n["accelerators"], n["cpus"], n["memory_gb"]))
+            nodes.append(Node(name, flavor.name, n["accelerators"], n["cpus"], n["memory_gb"], n.get("switch")))
     extra = {k: doc[k] for k in keep_tables if k in doc}
     return Inventory(site=site, flavors=flavors, nodes=tuple(nodes), extra=extra)

@@ -1,4 +1,6 @@
-"""Korean messages, keyed by their English text, and Korean forms of the scheduler's reasons.
+"""Korean messages, keyed by their English text, and Korean forms of the services' refusals with values.
+
+Jobs' reasons are not here: they are codes rendered from :data:`aicc.core.jobs.reasons.TEXTS`.
 
 Keep entries sorted by area. A message missing here shows in English; the test
 ``tests/portal/test_i18n.py`` fails for any message a page uses that is not here.
@@ -702,33 +704,7 @@ EN: dict[str, str] = {
 """Identifiers shown to English readers; every other message is its own English text."""
 
 REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), k) for p, k in [
-    (r"waiting for the next scheduling cycle", "다음 스케줄링 주기를 기다리는 중"),
-    (r"waiting: project quota of (\S+) (\S+) and borrowing limit of (\S+) in use",
-     "대기: 프로젝트 할당량({1} {0}개)과 차용 한도({2}개)를 모두 사용 중"),
-    (r"waiting: project quota of (\S+) (\S+) in use", "대기: 프로젝트 할당량({1} {0}개)을 모두 사용 중"),
-    (r"waiting: the project's allocation has no quota for (.+)", "대기: 프로젝트 배정에 {0} 할당량이 없음"),
-    (r"waiting: allocation budget too low for (.+) h time limit \(needs (.+) SU, (.+) left\)",
-     "대기: 시간 제한 {0}시간에 필요한 예산 부족 (필요 {1} SU, 잔여 {2} SU)"),
-    (r"waiting: allocation window starts (.+)", "대기: 배정 기간이 {0}에 시작됨"),
-    (r"waiting: the project's allocation has ended; ask for an extension", "대기: 배정 기간이 끝남. 연장을 신청하세요"),
-    (r"waiting: the project's allocation is suspended", "대기: 프로젝트 배정이 정지됨"),
-    (r"waiting: no flavor in (.+) has (\d+) free (.+)", "대기: {0} 중 빈 자원 {1}개를 가진 종류가 없음"),
-    (r"waiting: next in line; (\S+) capacity expected free by (.+)", "대기: 다음 차례. {0} 자원이 {1}까지 비워질 예정"),
-    (r"waiting: behind reservation for job (\d+)", "대기: 작업 {0}의 예약 뒤에서 기다리는 중"),
-    (r"waiting: behind job (\d+) \(first in line\)", "대기: 맨 앞의 작업 {0} 뒤에서 기다리는 중"),
-    (r"waiting: preempting borrowed capacity \(jobs? (.+)\)", "대기: 빌려준 자원 회수 중 (작업 {0})"),
-    (r"waiting: borrowed capacity is being returned for this job", "대기: 이 작업을 위해 빌려준 자원을 돌려받는 중"),
-    (r"waiting: the center is full; queued behind jobs with a lower fair share or earlier submission",
-     "대기: 센터 자원이 가득 참. 공정 분배 몫이 적거나 먼저 제출된 작업 뒤에 있음"),
-    (r"waiting: for job (\d+) to succeed \(afterok\)", "대기: 작업 {0}의 성공을 기다리는 중 (afterok)"),
-    (r"waiting: array limit of (\d+) running tasks", "대기: 배열 작업 동시 실행 한도 {0}개"),
-    (r"running on (\S+)", "{0}에서 실행 중"),
-    (r"running on (\S+) \(borrowed capacity\)", "{0}에서 실행 중 (빌린 자원)"),
-    (r"completed", "완료"),
-    (r"killed at its time limit of (\d+) s", "시간 제한 {0}초에 도달해 종료됨"),
-    (r"cancelled by (\S+)", "{0}님이 취소함"),
-    (r"cancel requested by (\S+)", "{0}님이 취소를 요청함"),
-    (r"exited with code (-?\d+)", "종료 코드 {0}로 끝남"),
+    # a held sensitive job's coarse outcome (services.datazone.runs): text, deliberately without a code
     (r"succeeded after about (\d+) min; the exact exit status and times are held for the data custodian",
      "성공 (약 {0}분 실행). 정확한 종료 상태와 시각은 데이터 관리자가 반출을 승인할 때까지 보관됩니다"),
     (r"failed: your command ended with an error \(a non-zero exit or a signal\) after about (\d+) min; the exact "
@@ -737,8 +713,6 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), k) for p, k in [
      "데이터 관리자가 반출을 승인할 때까지 보관됩니다"),
     (r"failed: the sandbox could not start, your command never ran \((.*)\)",
      "실패: 샌드박스를 시작하지 못해 명령이 실행되지 않았습니다 ({0})"),
-    (r"being preempted: its borrowed capacity is needed by a job within its quota",
-     "선점되는 중: 할당량 안의 작업이 빌려준 자원을 필요로 함"),
     # service refusals shown on forms
     (r"user '(.+)' not found", "사용자 '{0}'을(를) 찾을 수 없습니다"),
     (r"user '(.+)' is not a member of the project's organization",

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_skeleton, format_time, format_timedelta
 from babel.numbers import format_decimal, format_percent
 
+from aicc.core.jobs import reasons
 from aicc.portal.catalog import EN, KO, REASONS
 
 LANGS = ("ko", "en")
@@ -56,11 +58,17 @@ def gettext(lang: str) -> Callable[..., str]:
     return _
 
 
+def job_reason(lang: str, code: str | None, params: Mapping[str, Any] | None, text: str) -> str:
+    """A job's reason in the user's language, rendered from its code; a row from before codes shows its text."""
+    r = reasons.from_row(code, params)
+    return reasons.render(r, lang) if r is not None else reason(lang, text)
+
+
 def reason(lang: str, text: str) -> str:
     """A message of the system (a scheduler reason, a service's refusal) in the user's language.
 
-    They are built in English by the core and the services (the API and CLI speak English);
-    fixed ones are looked up in the catalog, ones with values by pattern.
+    They are built in English by the services (the API and CLI speak English); fixed ones are looked up in
+    the catalog, service refusals with values by pattern. Jobs' reasons are data: see :func:`job_reason`.
     """
     if lang != "ko":
         return text

@@ -87,7 +87,7 @@ class View:
         csrf = self.me.csrf if self.me else presession(self.request)
         html = environment().get_template(template).render(
             _=self._, f=self.f, me=self.me, lang=self.lang, path=path, here=here, csrf=csrf, reason=self.reason,
-            nav=navigation(self.me), **context)
+            job_reason=self.job_reason, nav=navigation(self.me), **context)
         response = HTMLResponse(html, status_code=status)
         if self.me is None and self.request.cookies.get(PRE_COOKIE) != csrf:
             set_cookie(self.request, response, PRE_COOKIE, csrf)
@@ -95,3 +95,7 @@ class View:
 
     def reason(self, text: str) -> str:
         return i18n.reason(self.lang, text)
+
+    def job_reason(self, job: Any) -> str:
+        """A job row's reason, rendered from its code in this page's language."""
+        return i18n.job_reason(self.lang, job.reason_code, job.reason_params, job.reason)

@@ -22,6 +22,8 @@ from aicc.config import Settings
 from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.images import ImageRef, parse_image_ref
 from aicc.core.jobs import JobState, parse_array
+from aicc.core.jobs.reasons import Reason, ReasonCode
+from aicc.core.jobs.reasons import columns as reason_columns
 from aicc.core.names import ENV_VAR_RE
 from aicc.services import audit, projects
 from aicc.services.paging import Page, page
@@ -104,7 +106,11 @@ def fits_somewhere(flavor: FlavorRow, nodes: list[NodeRow], accelerators: int, c
     whole = sorted(nodes, key=lambda n: -n.accelerators)[:needed]
     if sum(n.accelerators for n in whole) < accelerators:
         total = sum(n.accelerators for n in nodes)
-        return f"{flavor.name} has only {total} accelerators in all"
+        if total < accelerators:
+            return f"{flavor.name} has only {total} accelerators in all"
+        # a gang takes the fewest nodes (as the scheduler places it): mixed node sizes may never hold it
+        return f"no {needed} {flavor.name} nodes hold {accelerators} accelerators together (a gang wider than " \
+               f"a node takes the fewest nodes it can)"
     if cpus > sum(n.cpus for n in whole) or memory_mb > sum(n.memory_gb for n in whole) * 1024:
         span = f"{accelerators} {flavor.name} accelerators span {needed} nodes"
         return f"{span}, which together lack {cpus} CPUs or {memory_mb} MB"
@@ -230,7 +236,7 @@ def _row(actor: Principal, p: Prepared, now: dt.datetime) -> dict[str, Any]:
     spec = p.spec
     return {
         "project_id": spec.project_id, "user_id": actor.user_id, "name": p.name, "state": JobState.PENDING.value,
-        "reason": "waiting for the next scheduling cycle", "command": list(spec.command), "script": spec.script,
+        **reason_columns(Reason(ReasonCode.SUBMITTED)), "command": list(spec.command), "script": spec.script,
         "flavors": p.flavors, "accelerators": spec.accelerators, "cpus": spec.cpus, "memory_mb": spec.memory_mb,
         "time_limit_s": spec.time_limit_s, "priority": spec.priority, "env": dict(spec.env),
         "workload_class": spec.workload_class, "depends_on": list(spec.depends_on), "submitted_at": now,
@@ -338,11 +344,12 @@ def cancel(s: Session, actor: Principal, job_id: int, *, whole_array: bool = Fal
     changed = []
     for t in targets:
         if t.state == JobState.PENDING.value:
-            t.state, t.reason, t.ended_at = JobState.CANCELLED.value, f"cancelled by {actor.username}", now
+            t.state, t.ended_at = JobState.CANCELLED.value, now
+            t.set_reason(Reason(ReasonCode.CANCELLED_BY, {"user": actor.username}))
             changed.append(t)
         elif t.state in (JobState.ADMITTED.value, JobState.RUNNING.value) and not t.cancel_requested:
             t.cancel_requested = True
-            t.reason = f"cancel requested by {actor.username}"
+            t.set_reason(Reason(ReasonCode.CANCEL_REQUESTED_BY, {"user": actor.username}))
             changed.append(t)
     if changed:
         audit.record(s, actor, "job.cancel", "job", job.id, organization_id=p.organization_id if p else None,

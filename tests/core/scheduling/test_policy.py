@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aicc.core.scheduling import Placement, PolicyConfig, RunningJob
+from aicc.core.scheduling import FlavorChoice, Placement, PolicyConfig, RunningJob
 from tests.core.scheduling.helpers import center, job, project
 
 
@@ -17,7 +17,7 @@ def test_within_quota_jobs_start_and_the_rest_waits_for_quota() -> None:
         s.submit(job(i + 1, 1, gpus=2, t=i))
     r = s.cycle(now=100)
     assert admitted(r) == [1, 2]
-    assert r.reasons[3] == "waiting: project quota of 4 h100 in use"
+    assert r.reasons[3].text() == "waiting: project quota of 4 h100 in use"
 
 
 def test_borrowing_idle_capacity_up_to_the_limit_is_marked_borrowed() -> None:
@@ -28,7 +28,7 @@ def test_borrowing_idle_capacity_up_to_the_limit_is_marked_borrowed() -> None:
     r = s.cycle(now=100)
     assert admitted(r) == [1, 2, 3, 4]
     assert [a.borrowed for a in sorted(r.admissions, key=lambda a: a.job_id)] == [False, False, True, True]
-    assert r.reasons[5] == "waiting: project quota of 4 h100 and borrowing limit of 4 in use"
+    assert r.reasons[5].text() == "waiting: project quota of 4 h100 and borrowing limit of 4 in use"
 
 
 def test_fair_share_prefers_the_project_with_the_lower_weighted_dominant_share() -> None:
@@ -95,7 +95,7 @@ def test_backfill_never_delays_the_reservation() -> None:
     r = s.cycle(now=10)
     assert admitted(r) == [4]
     assert r.reservation is not None and r.reservation.job_id == 2 and r.reservation.start == 1000
-    assert r.reasons[3] == "waiting: behind reservation for job 2"
+    assert r.reasons[3].text() == "waiting: behind reservation for job 2"
 
 
 def test_fifo_without_backfill_blocks_everything_behind_the_head() -> None:
@@ -106,7 +106,10 @@ def test_fifo_without_backfill_blocks_everything_behind_the_head() -> None:
     s.submit(job(2, 1, gpus=4, t=1))
     s.submit(job(3, 1, gpus=1, t=2, limit=10))
     r = s.cycle(now=5)
-    assert admitted(r) == [] and r.reasons[3] == "waiting: behind job 2 (first in line)"
+    assert admitted(r) == []
+    # nothing behind the blocked head can start: the walk stops there, the rest read the cycle's idle reason
+    assert r.examined == 1 and 3 not in r.reasons and r.idle_reason is not None
+    assert r.idle_reason.text() == "waiting: behind job 2 (first in line)"
 
 
 def test_preemption_takes_newest_borrowed_lowest_priority_first_and_only_what_is_needed() -> None:
@@ -124,10 +127,10 @@ def test_preemption_takes_newest_borrowed_lowest_priority_first_and_only_what_is
     r = s.cycle(now=700)
     assert admitted(r) == []
     assert sorted(r.preemptions) == [2, 3]  # priority 0 first; both needed, nothing more
-    assert r.reasons[10].startswith("waiting: preempting borrowed capacity")
+    assert r.reasons[10].text().startswith("waiting: preempting borrowed capacity")
     # next cycle: victims still exiting, no more victims are taken
     r = s.cycle(now=701)
-    assert r.preemptions == [] and r.reasons[10] == "waiting: borrowed capacity is being returned for this job"
+    assert r.preemptions == [] and r.reasons[10].text() == "waiting: borrowed capacity is being returned for this job"
     # the victims exit and go back to pending with their original submit times
     for v in (2, 3):
         s.requeue(v, job(v, 1, t=v - 1))
@@ -170,9 +173,9 @@ def test_budget_and_window_checks_give_readable_reasons() -> None:
     s.submit(job(3, 3))
     r = s.cycle(now=1000)
     assert admitted(r) == []
-    assert r.reasons[1] == "waiting: allocation budget too low for 2 h time limit (needs 16.0 SU, 3.5 left)"
-    assert r.reasons[2].startswith("waiting: allocation window starts 2033-05-18")
-    assert r.reasons[3] == "waiting: the project's allocation is suspended"
+    assert r.reasons[1].text() == "waiting: allocation budget too low for 2 h time limit (needs 16.0 SU, 3.5 left)"
+    assert r.reasons[2].text().startswith("waiting: allocation window starts 2033-05-18")
+    assert r.reasons[3].text() == "waiting: the project's allocation is suspended"
 
 
 def test_budget_is_spent_as_jobs_are_admitted_in_one_cycle() -> None:
@@ -191,7 +194,7 @@ def test_throughput_placement_prefers_best_samples_per_su() -> None:
     s.submit(job(1, 1, flavors=("h100", "a100"), cls="ocr"))
     (a,) = s.cycle(now=0).admissions
     assert a.flavor == "a100"  # 2.0 per SU vs 1.5 per SU on h100
-    s2 = center(h100_nodes=1, a100_nodes=1, policy=PolicyConfig(placement="cheapest"), throughput=tp)
+    s2 = center(h100_nodes=1, a100_nodes=1, policy=PolicyConfig(placement=FlavorChoice.CHEAPEST), throughput=tp)
     project(s2, 1, h100=4, a100=4)
     s2.submit(job(1, 1, flavors=("h100", "a100"), cls="ocr"))
     assert s2.cycle(now=0).admissions[0].flavor == "a100"  # cheapest too
@@ -219,9 +222,9 @@ def test_unavailable_node_is_not_used() -> None:
     assert admitted(r) == [1] and r.admissions[0].placements[0].node == "h1"
 
 
-def test_a_gang_larger_than_a_node_still_starts_across_fragments_behind_a_reservation() -> None:
-    """The early stop must not end the walk while a multi-node gang fits the free units of partly used nodes,
-    even when no node has room for the smallest waiting gang (found on the Philly trace)."""
+def test_a_gang_larger_than_a_node_does_not_spread_over_more_partly_used_nodes_than_it_needs() -> None:
+    """8 GPUs on 4-GPU nodes take two nodes: with 3 + 3 + 2 free it waits instead of taking three (it started
+    across the three fragments before gangs took the fewest nodes; see the 12-GPU case for the early stop)."""
     s = center(h100_nodes=2, per_node=4, a100_nodes=3, policy="easy")
     project(s, 1)
     s.add_running(RunningJob(1, 1, "h100", (Placement("h0", (0, 1, 2, 3), 1, 1000),), 0.0, 100.0, units=4))
@@ -230,11 +233,11 @@ def test_a_gang_larger_than_a_node_still_starts_across_fragments_behind_a_reserv
                                  units=len(devices)))
     s.submit(job(10, 1, 8, t=1.0))  # the head: reserved on h100 from t=100
     s.submit(job(11, 1, 4, t=2.0, flavors=("a100",)))  # no a100 node has 4 free
-    s.submit(job(12, 1, 8, t=3.0, flavors=("a100",)))  # 3 + 3 + 2 free: fits across nodes
+    s.submit(job(12, 1, 8, t=3.0, flavors=("a100",)))  # 3 + 3 + 2 free: would need three nodes
     s.submit(job(13, 1, 4, t=4.0, limit=1000))  # would end after the reservation
     r = s.cycle(10.0)
     assert r.reservation is not None and r.reservation.job_id == 10 and r.reservation.start == 100.0
-    assert admitted(r) == [12]
+    assert admitted(r) == []
 
 
 def test_a_preempting_job_keeps_the_free_units_it_needs_until_its_victims_are_gone() -> None:
@@ -273,3 +276,16 @@ def test_max_starts_caps_a_cycle_and_the_next_one_continues_in_the_same_order() 
     r3 = capped.cycle(now=0)
     assert admitted(r3) == [] and not r3.capped  # nothing more: the controller goes back to waiting
     assert admitted(r1) + admitted(r2) == admitted(free.cycle(now=0))
+
+
+def test_a_cycle_goes_on_while_a_gang_wider_than_a_node_fits_though_the_smallest_gang_has_no_node() -> None:
+    """2 nodes x 8 with 6 free on each: a 12-GPU gang fits (6 + 6) though the 7-GPU job finds no node."""
+    s = center(h100_nodes=2, per_node=8, policy="easy")
+    project(s, 1, h100=16, borrow=0)
+    for rid, node in ((100, "h0"), (101, "h1")):
+        s.add_running(RunningJob(rid, 1, "h100", (Placement(node, (0, 1), 1, 1000),), 0.0, 3600, units=2))
+    s.submit(job(1, 1, 12, t=1.0))
+    s.submit(job(2, 1, 7, t=2.0))
+    res = s.cycle(now=10.0)
+    assert [a.job_id for a in res.admissions] == [1]
+    assert sorted(p.node for p in res.admissions[0].placements) == ["h0", "h1"]

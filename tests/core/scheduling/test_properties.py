@@ -105,7 +105,8 @@ def test_invariants_hold_over_many_cycles(w: tuple, rnd) -> None:  # type: ignor
 
 def assert_within_nominal_not_blocked_by_borrowed(s: Scheduler, r, before) -> None:  # type: ignore[no-untyped-def]
     """A job within its nominal quota never waits behind borrowed capacity that was there before the cycle."""
-    for jid, reason in r.reasons.items():
+    for jid, why in r.reasons.items():
+        reason = why.text()
         if "capacity" not in reason and "next in line" not in reason and "reservation" not in reason:
             continue
         j = s.pending[jid]

@@ -65,7 +65,10 @@ class Job(Out):
     project_id: int
     user_id: int
     state: str
-    reason: str
+    reason: str = Field(description="Why it waits or how it ended, in English, rendered from reason_code.")
+    reason_code: str | None = Field(None, description="The reason as a code (a client renders it in its own "
+                                    "language); null on jobs from before codes.")
+    reason_params: dict[str, Any] | None = Field(None, description="The code's parameters.")
     command: list[str]
     flavors: list[str]
     accelerators: int

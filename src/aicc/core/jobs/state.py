@@ -4,8 +4,11 @@
        ▲                  │                  │
        └──── requeue ─────┴──── preempt / lost ┘   (a new attempt, same place in the queue)
 
-Every change of ``JobRow.state`` goes through :func:`transition`, so an
-impossible move (a finished job starting again) is an error, not a silent bug.
+:func:`transition` states the legal moves. It is not (yet) the one way a state
+changes: the controller and the job service write ``JobRow.state`` directly,
+guarding each write by the state it expects (``WHERE state = 'pending'``, a
+finished job is never read back as live), and the tests of the controller check
+the moves end to end. Route a new writer through :func:`transition`.
 """
 
 from __future__ import annotations

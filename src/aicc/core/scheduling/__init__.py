@@ -3,16 +3,21 @@
 Modules: ``model`` (the data the policy reads and returns), ``capacity`` (free
 units per flavor and node placement), ``demand`` (what the waiting jobs ask for,
 read by the early stops), ``fairshare`` (weighted DRF), ``reasons`` (what a
-waiting user reads) and ``scheduler`` (the cycle: quota, borrowing, backfill,
-preemption).
+waiting user reads, as codes with parameters). The :class:`Scheduler` is built in
+layers by concept, as Kueue's is: ``state`` (cluster state), ``quota`` (headroom
+per pass), ``queues`` (order), ``reservation`` (backfill, early stops),
+``preemption``, ``cycle`` (the walk), ``scheduler`` (the deltas, its public API).
 """
 
 from aicc.core.scheduling.model import (
     POLICIES,
     Admission,
     CycleResult,
+    FlavorChoice,
     FlavorInfo,
     NodeInfo,
+    Order,
+    Pass,
     PendingJob,
     Placement,
     PolicyConfig,
@@ -26,8 +31,11 @@ __all__ = [
     "POLICIES",
     "Admission",
     "CycleResult",
+    "FlavorChoice",
     "FlavorInfo",
     "NodeInfo",
+    "Order",
+    "Pass",
     "PendingJob",
     "Placement",
     "PolicyConfig",

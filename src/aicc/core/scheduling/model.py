@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+from aicc.core.jobs.reasons import Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,22 +91,51 @@ class NodeInfo:
     cpus: int
     memory_mb: int
     available: bool = True
+    switch: str | None = None
+    """Topology: a gang wider than a node prefers nodes under one switch."""
+
+
+class Order(StrEnum):
+    """The order in which waiting jobs are examined."""
+
+    FIFO = "fifo"
+    """By submit time, one queue for the whole center."""
+    FAIRSHARE = "fairshare"
+    """Projects by weighted dominant share, then priority, then submit time."""
+
+
+class FlavorChoice(StrEnum):
+    """Which of a job's acceptable flavors is tried first."""
+
+    CHEAPEST = "cheapest"
+    """Lowest SU rate first."""
+    THROUGHPUT = "throughput"
+    """Best measured throughput per SU for the job's workload class."""
+
+
+class Pass(StrEnum):
+    """One walk over the queue within a cycle, with the quota headroom it admits against."""
+
+    GUARANTEED = "guaranteed"
+    """Within nominal quota (may preempt borrowed capacity)."""
+    BORROW = "borrow"
+    """Up to nominal quota plus borrowing limit (what it takes beyond nominal is preemptible)."""
+    ANY = "any"
+    """Quotas off: one shared pool."""
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
     """What a scheduling policy does; the presets in :data:`POLICIES` are the ones compared in simulation."""
 
-    order: str = "fairshare"
-    """"fifo": by submit time; "fairshare": projects by weighted dominant share, then priority, then submit time."""
+    order: Order = Order.FAIRSHARE
     backfill: bool = True
     """EASY backfill: later jobs may start if they do not delay the reservation of the first blocked one."""
     quotas: bool = True
     """Enforce nominal quota and borrowing limit; off means one shared pool."""
     preemption: bool = True
     """A job within its nominal quota may preempt borrowed capacity."""
-    placement: str = "cheapest"
-    """"cheapest": lowest SU rate first; "throughput": best measured throughput per SU for the job's class."""
+    placement: FlavorChoice = FlavorChoice.CHEAPEST
     preempt_after_s: float = 0.0
     """A borrowed job is safe from preemption for this long after it started (as Slurm's PreemptExemptTime):
     it makes progress before it can be sent back, and capacity does not ping-pong between projects."""
@@ -116,10 +148,10 @@ class PolicyConfig:
 
 
 POLICIES: dict[str, PolicyConfig] = {
-    "fifo": PolicyConfig(order="fifo", backfill=False, quotas=False, preemption=False),
-    "easy": PolicyConfig(order="fifo", backfill=True, quotas=False, preemption=False),
+    "fifo": PolicyConfig(order=Order.FIFO, backfill=False, quotas=False, preemption=False),
+    "easy": PolicyConfig(order=Order.FIFO, backfill=True, quotas=False, preemption=False),
     "aicc": PolicyConfig(preempt_after_s=600.0),
-    "hetero": PolicyConfig(placement="throughput", preempt_after_s=600.0),
+    "hetero": PolicyConfig(placement=FlavorChoice.THROUGHPUT, preempt_after_s=600.0),
 }
 
 
@@ -137,7 +169,10 @@ class Reservation:
     job_id: int
     flavor: str
     start: float
-    """When enough capacity is expected to be free (from running jobs' time limits)."""
+    """When a node set of the job's shape is expected to be free (from running jobs' time limits)."""
+    spare: Mapping[str, int] = field(default_factory=dict)
+    """The nodes it will take, each with the units a job still running at ``start`` may take there now
+    without delaying it (EASY's promise, node by node: other nodes are not the reservation's)."""
 
 
 @dataclass(slots=True)
@@ -145,12 +180,14 @@ class CycleResult:
     admissions: list[Admission] = field(default_factory=list)
     preemptions: list[int] = field(default_factory=list)
     reservation: Reservation | None = None
-    reasons: dict[int, str] = field(default_factory=dict)
+    reasons: dict[int, Reason] = field(default_factory=dict)
     """Why each examined pending job still waits."""
     examined: int = 0
-    blocked_projects: dict[int, str] = field(default_factory=dict)
+    blocked_projects: dict[int, Reason] = field(default_factory=dict)
     """Projects skipped whole (no quota room): the reason for all their pending jobs."""
-    idle_reason: str = ""
+    idle_reason: Reason | None = None
     """For pending jobs not examined this cycle (the center is full)."""
+    spread: list[int] = field(default_factory=list)
+    """Gangs admitted across switches because no switch could hold one alone (topology-labelled nodes)."""
     capped: bool = False
     """The cycle stopped at ``max_starts`` admissions: more may fit, run another at once."""

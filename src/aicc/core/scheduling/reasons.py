@@ -1,68 +1,63 @@
-"""The words a waiting user reads. Kept in one place so they stay consistent and translatable."""
+"""The policy's reasons: what a waiting user reads, built as codes with parameters (see
+:mod:`aicc.core.jobs.reasons` for the codes and their English and Korean texts)."""
 
 from __future__ import annotations
 
-import datetime as dt
+from aicc.core.jobs.reasons import Reason, ReasonCode
 
 
-def _when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _unit(flavor_cpu: bool) -> str:
-    return "CPU cores" if flavor_cpu else "accelerators"
-
-
-def quota(flavor: str, nominal: int, limit: int) -> str:
+def quota(flavor: str, nominal: int, limit: int) -> Reason:
     if limit:
-        return f"waiting: project quota of {nominal} {flavor} and borrowing limit of {limit} in use"
-    return f"waiting: project quota of {nominal} {flavor} in use"
+        return Reason(ReasonCode.QUOTA_AND_BORROWING, {"flavor": flavor, "nominal": nominal, "limit": limit})
+    return Reason(ReasonCode.QUOTA, {"flavor": flavor, "nominal": nominal})
 
 
-def no_quota(flavors: tuple[str, ...]) -> str:
-    return f"waiting: the project's allocation has no quota for {','.join(flavors)}"
+def no_quota(flavors: tuple[str, ...]) -> Reason:
+    return Reason(ReasonCode.NO_QUOTA, {"flavors": ",".join(flavors)})
 
 
-def budget(hours: float, needs: float, left: float) -> str:
-    return (f"waiting: allocation budget too low for {hours:g} h time limit "
-            f"(needs {needs:,.1f} SU, {max(left, 0):,.1f} left)")
+def budget(hours: float, needs: float, left: float) -> Reason:
+    return Reason(ReasonCode.BUDGET, {"hours": hours, "needs": needs, "left": max(left, 0.0)})
 
 
-def window_not_started(start: float) -> str:
-    return f"waiting: allocation window starts {_when(start)}"
+def window_not_started(start: float) -> Reason:
+    return Reason(ReasonCode.WINDOW_NOT_STARTED, {"at": start})
 
 
-def window_ended() -> str:
-    return "waiting: the project's allocation has ended; ask for an extension"
+def window_ended() -> Reason:
+    return Reason(ReasonCode.WINDOW_ENDED)
 
 
-def suspended() -> str:
-    return "waiting: the project's allocation is suspended"
+def suspended() -> Reason:
+    return Reason(ReasonCode.SUSPENDED)
 
 
-def capacity(flavors: tuple[str, ...], units: int, cpu: bool) -> str:
-    return f"waiting: no flavor in {','.join(flavors)} has {units} free {_unit(cpu)}"
+def capacity(flavors: tuple[str, ...], units: int, cpu: bool) -> Reason:
+    code = ReasonCode.NO_CAPACITY_CORES if cpu else ReasonCode.NO_CAPACITY
+    return Reason(code, {"flavors": ",".join(flavors), "units": units})
 
 
-def reserved(flavor: str, start: float) -> str:
-    return f"waiting: next in line; {flavor} capacity expected free by {_when(start)}"
+def reserved(flavor: str, start: float, now: float) -> Reason:
+    """Never a past time as the future: a start at ``now`` means free by count but not by node shape."""
+    if start <= now:
+        return Reason(ReasonCode.RESERVED_NOW, {"flavor": flavor})
+    return Reason(ReasonCode.RESERVED, {"flavor": flavor, "at": start})
 
 
-def behind_reservation(job_id: int) -> str:
-    return f"waiting: behind reservation for job {job_id}"
+def behind_reservation(job_id: int) -> Reason:
+    return Reason(ReasonCode.BEHIND_RESERVATION, {"job": job_id})
 
 
-def behind_fifo(job_id: int) -> str:
-    return f"waiting: behind job {job_id} (first in line)"
+def behind_fifo(job_id: int) -> Reason:
+    return Reason(ReasonCode.BEHIND_FIFO, {"job": job_id})
 
 
-def preempting(victims: list[int]) -> str:
-    return f"waiting: preempting borrowed capacity (job{'s' if len(victims) > 1 else ''} " \
-           f"{', '.join(map(str, victims))})"
+def preempting(victims: list[int]) -> Reason:
+    return Reason(ReasonCode.PREEMPTING, {"jobs": list(victims)})
 
 
-def preemption_in_progress() -> str:
-    return "waiting: borrowed capacity is being returned for this job"
+def preemption_in_progress() -> Reason:
+    return Reason(ReasonCode.PREEMPTION_IN_PROGRESS)
 
 
-IDLE = "waiting: the center is full; queued behind jobs with a lower fair share or earlier submission"
+IDLE = Reason(ReasonCode.CENTER_FULL)

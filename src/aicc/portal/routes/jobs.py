@@ -143,11 +143,11 @@ def job_log(
             data, nxt, size = b"", offset, 0
         else:
             data, nxt, size = svc.read_log(view.settings, job, stream, offset, 64 * 1024)
-        why = runs.held_overrides(s, view.principal, [job], view.settings).get(job.id, {}).get("reason", job.reason)
+        held_view = runs.held_overrides(s, view.principal, [job], view.settings).get(job.id)
     _ = view._
     return JSONResponse({"data": data.decode("utf-8", errors="replace"), "next_offset": nxt, "size": size,
                          "finished": job.state not in svc.ACTIVE, "state": job.state, "state_label": _(job.state),
-                         "reason": view.reason(why)})
+                         "reason": view.job_reason(_Coarsened(job, held_view) if held_view else job)})
 
 
 @router.post("/jobs/{job_id}/cancel")

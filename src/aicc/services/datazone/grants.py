@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from aicc.core.datazone.datasets import Classification
 from aicc.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from aicc.core.jobs import JobState
+from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.services import audit, generation, projects
 from aicc.services.datazone.datasets import is_custodian
 from aicc.services.principal import Principal
@@ -121,7 +122,7 @@ def revoke(s: Session, actor: Principal, grant_id: int, *, comment: str, stop_ru
         for job in live:
             if ds.id in (job.datasets or []) and not job.cancel_requested:
                 job.cancel_requested = True
-                job.reason = f"cancelled: the grant for dataset {ds.name} was revoked by its custodian"
+                job.set_reason(Reason(ReasonCode.GRANT_REVOKED, {"dataset": ds.name}))
                 stopped.append(job.id)
     generation.bump()
     audit.record(s, actor, "grant.revoke", "grant", g.id, organization_id=ds.organization_id,

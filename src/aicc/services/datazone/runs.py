@@ -54,7 +54,9 @@ def held_overrides(s: Session, actor: Principal, jobs: Sequence[JobRow],
             continue
         c = coarse(j.state, j.reason, j.started_at, j.ended_at, cancelled_by_request=j.cancel_requested,
                    sandbox_lines=_sandbox_lines(settings, j) if settings and j.state == "failed" else None)
-        out[job_id] = {"exit_code": None, "reason": c.reason, "started_at": c.started_at, "ended_at": c.ended_at}
+        # the code and its parameters would render the exact reason ("exited with code 3"): the coarse text only
+        out[job_id] = {"exit_code": None, "reason": c.reason, "reason_code": None, "reason_params": None,
+                       "started_at": c.started_at, "ended_at": c.ended_at}
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aicc.core.jobs.reasons import Reason
 from aicc.store.models.base import Base, UTCDateTime, utcnow
 
 
@@ -26,7 +27,14 @@ class JobRow(Base):
     name: Mapped[str] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
-    """Why it waits, or how it ended, in words a user can act on."""
+    """Why it waits, or how it ended, in English words a user can act on (rendered from ``reason_code``)."""
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    """The same as data (:class:`aicc.core.jobs.reasons.ReasonCode`); pages render it in the reader's language.
+    None on rows written before codes existed."""
+    reason_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    def set_reason(self, reason: Reason) -> None:
+        self.reason, self.reason_code, self.reason_params = reason.text(), reason.code.value, reason.to_json()
 
     # spec
     command: Mapped[list[str]] = mapped_column(JSON)

@@ -1,0 +1,136 @@
+"""Preemption: a job within its nominal quota takes back capacity other projects borrowed.
+
+Victims are borrowed jobs of other projects past their exemption (``preempt_after_s``). A job that fits on
+one node opens a hole of its shape on the node where that costs least (GPU-time lost, then priority, then
+newest); a wider gang takes victims lowest priority and newest first. A job whose victims are still in their
+grace period waits for them instead of choosing more. With the exemption, this bounds how long a job within
+its project's nominal quota waits behind others' borrowed work: ``preempt_after_s`` plus the grace period.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from aicc.core.scheduling.model import PendingJob, RunningJob
+from aicc.core.scheduling.reservation import Backfill
+
+
+class Preemption(Backfill):
+    def _preemptable(self) -> bool:
+        """Some borrowed job could be preempted now (it is past its exemption)."""
+        if not (self.config.preemption and self.config.quotas and self._borrowing):
+            return False
+        heap = self._borrow_starts
+        while heap and heap[0][1] not in self._borrowing:
+            heapq.heappop(heap)  # finished or already being preempted
+        return bool(heap) and heap[0][0] <= self._now - self.config.preempt_after_s
+
+    def _victims(self, flavor: str) -> tuple[list[RunningJob], int, int]:
+        """Borrowed jobs on ``flavor`` that may be preempted now, in the order a gang wider than a node takes
+        them (lowest priority, newest first; a one-node gang chooses by node, see :meth:`_hole_victims`), their
+        units, and the units already being freed there. Kept for the cycle until the running set or the
+        preempting set changes."""
+        hit = self._victim_cache.get(flavor)
+        if hit is None:
+            running, preempting = self.running, self.preempting
+            coming = sum(running[v].units for v in preempting if v in running and running[v].flavor == flavor)
+            now, after = self._now, self.config.preempt_after_s
+            candidates = sorted(  # every borrowed job not being preempted is in _borrowing
+                (j for j in map(running.__getitem__, self._borrowing)
+                 if j.flavor == flavor and j.borrowed and j.id not in preempting and now - j.start_time >= after),
+                key=lambda j: (j.priority, -j.start_time, -j.id),
+            )
+            hit = self._victim_cache[flavor] = (candidates, sum(j.units for j in candidates), coming)
+        return hit
+
+    def _coming(self, flavors: list[str]) -> bool:
+        """Capacity is already being freed on one of ``flavors`` (victims in their grace period)."""
+        return bool(self.preempting) and any(self._victims(f)[2] for f in flavors)
+
+    def _preempt_for(self, job: PendingJob, flavors: list[str]) -> list[int] | None:
+        """Victims that make room for ``job`` on one of ``flavors``; [] if enough is already being freed.
+
+        None when preemption cannot help (no borrowed capacity there).
+        """
+        for flavor in flavors:
+            units = self._units(job, flavor)
+            pool = self.pools[flavor]
+            candidates, total, coming = self._victims(flavor)
+            self._preempt_flavor = flavor
+            if units <= pool.per_node_max and not pool.flavor.cpu:
+                hole = self._hole_victims(job, flavor, units, candidates)
+                if hole is None:
+                    continue
+                if hole:
+                    self._commit(hole)
+                return hole
+            if pool.free + coming >= units:
+                if coming:
+                    return []
+                continue  # fits by count but not by node shape: preemption would not help
+            if pool.free + coming + total < units:
+                continue  # not enough borrowed capacity there even with every candidate
+            chosen: list[int] = []
+            freed = pool.free + coming
+            for victim in candidates:
+                if victim.project == job.project:
+                    continue
+                chosen.append(victim.id)
+                freed += victim.units
+                if freed >= units:
+                    self._commit(chosen)
+                    return chosen
+        return None
+
+    def _commit(self, chosen: list[int]) -> None:
+        self.preempting.update(chosen)
+        self._borrowing.difference_update(chosen)
+        self._victim_cache.clear()
+        self._can_preempt = self._preemptable()
+
+    def _hole_victims(self, job: PendingJob, flavor: str, units: int,
+                      candidates: list[RunningJob]) -> list[int] | None:
+        """Victims that open a hole of ``job``'s shape (``units`` on one node), at the least cost: on each node,
+        borrowed jobs of other projects by GPU-time they would lose, then priority, then newest; the node whose
+        set costs least. [] when victims already leaving one node make it (wait for them); None when no set
+        of victims can (the free units are scattered and no node holds enough borrowed capacity).
+
+        Capacity scattered over nodes is what a project within its quota meets on a busy center: counting
+        units would find "enough free" and never preempt, while no node could hold the job."""
+        pool, running, now = self.pools[flavor], self.running, self._now
+        coming: dict[str, int] = {}
+        for vid in self.preempting:
+            r = running.get(vid)
+            if r is not None and r.flavor == flavor:
+                for p in r.placements:
+                    coming[p.node] = coming.get(p.node, 0) + len(p.devices)
+        for name, n in coming.items():
+            node = pool.nodes.get(name)
+            if node is not None and node.info.available and len(node.devices) + n >= units:
+                return []
+        per_node: dict[str, list[tuple[float, int, float, int, int]]] = {}
+        for v in candidates:
+            if v.project == job.project:
+                continue
+            lost = v.units * max(now - v.start_time, 0.0)
+            for p in v.placements:
+                per_node.setdefault(p.node, []).append((lost, v.priority, -v.start_time, -v.id, len(p.devices)))
+        best: tuple[float, int, list[int]] | None = None
+        for name, victims in per_node.items():
+            node = pool.nodes.get(name)
+            if node is None or not node.info.available:
+                continue
+            freed = len(node.devices) + coming.get(name, 0)
+            if freed + sum(v[4] for v in victims) < units:
+                continue
+            cost, chosen = 0.0, []
+            for lost, _, _, neg_id, n in sorted(victims):
+                chosen.append(-neg_id)
+                cost += lost
+                freed += n
+                if freed >= units:
+                    break
+            if best is None or (cost, len(chosen)) < best[:2]:
+                best = (cost, len(chosen), chosen)
+        return None if best is None else best[2]
+
