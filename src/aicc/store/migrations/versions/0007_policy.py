@@ -1,7 +1,7 @@
 """Reasons as data: a job's reason code and parameters beside its English text.
 
 Revision ID: 0007_policy
-Revises: 0006_testbed
+Revises: 0007_iso
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_policy"
-down_revision = "0006_testbed"
+down_revision = "0007_iso"
 branch_labels = None
 depends_on = None
 
