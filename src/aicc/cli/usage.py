@@ -33,6 +33,6 @@ def usage(
     rows: list[dict[str, Any]] = c.get("/usage", project_id=pid)
     if not as_json:
         for r in rows:
-            r["projected_exhaustion"] = (r["projected_exhaustion"] or "never at this rate")[:10]
+            r["projected_exhaustion"] = (r["projected_exhaustion"] or "")[:10] or "never at this rate"
             r["ends_at"] = r["ends_at"][:10]
     emit(rows, as_json=as_json, columns=COLS)

@@ -411,10 +411,16 @@ class Controller:
         workdir = self.settings.jobs_dir / str(job.id)
         workdir.mkdir(parents=True, exist_ok=True)
         argv = list(job.command)
+        script: Path | None = None
         if job.script is not None:
-            path = workdir / "job.sh"
-            path.write_text(job.script, encoding="utf-8")
-            argv = ["/bin/sh", str(path)]
+            script = workdir / "job.sh"
+            script.write_text(job.script, encoding="utf-8")
+            # a script that names its interpreter (#!/usr/bin/env python3) runs under it, as sbatch runs it
+            if job.script.startswith("#!"):
+                script.chmod(0o755)
+                argv = [str(script)]
+            else:
+                argv = ["/bin/sh", str(script)]
         placements = [Placement(str(item[0]), tuple(item[1])) for item in (job.placement or [])]
         env = {**job.env, "AICC_PROJECT": project}
         if job.array_index is not None:
@@ -425,7 +431,7 @@ class Controller:
             out = workdir / "out"
             out.mkdir(exist_ok=True)
             sandbox = SandboxSpec({d.name: mounted_dir(self.settings, d) for d in data}, out,
-                                  readonly=tuple(Path(a) for a in argv[1:2] if job.script is not None))
+                                  readonly=(script,) if script is not None else ())
             env.update(sdc_env(data))
             env.update({"AICC_OUTPUT_DIR": "/out", "AICC_DATA_DIR": "/data"})
         else:
