@@ -95,3 +95,7 @@ class View:
 
     def reason(self, text: str) -> str:
         return i18n.reason(self.lang, text)
+
+    def refusal(self, text: str) -> str:
+        """A service's refusal of a form's input, in the user's language."""
+        return i18n.refusal(self.lang, text)

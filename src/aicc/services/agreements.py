@@ -111,7 +111,7 @@ def _quotas(s: Session, g: AgreementRow, call: CallRow) -> dict[str, FlavorQuota
     least one) — an award the scheduler could never run on would be no award."""
     wanted = {f: int(n) for f, n in g.accelerators.items() if int(n) > 0}
     hours = max((g.ends_at - g.starts_at).total_seconds() / 3600, 1.0)
-    rates = dict(s.execute(select(FlavorRow.name, FlavorRow.su_rate)).tuples().all())
+    rates = {name: rate for name, rate in s.execute(select(FlavorRow.name, FlavorRow.su_rate)).all()}
     for flavor, su in g.current_su.items():
         if flavor not in wanted and su > 0 and rates.get(flavor, 0) > 0:
             wanted[flavor] = max(1, math.ceil(su / (rates[flavor] * hours)))
