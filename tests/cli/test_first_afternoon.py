@@ -111,3 +111,12 @@ def cli_date_error(text: str) -> str:
     except CliError as exc:
         return str(exc)
     raise AssertionError("accepted")
+
+
+def test_a_command_naming_a_local_file_says_the_file_is_not_sent(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "analysis.py").write_text("print(1)\n")
+    done = subprocess.run([AICC, "submit", "--flavor", "cpu", "--", "python3", "analysis.py"], cwd=tmp_path,
+                          env={**cli.env, "AICC_TOKEN": cli.tokens["bob"]}, text=True, capture_output=True, timeout=60)
+    assert done.returncode == 0 and "Submitted job" in done.stdout
+    assert "analysis.py is a file here, but only the command is sent" in done.stderr
+    assert "aicc submit analysis.py" in done.stderr

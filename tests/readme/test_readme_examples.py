@@ -137,8 +137,8 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AICC_")}
-    env.update(AICC_HOME=str(home / "var"), AICC_CONFIG_DIR=str(home / "config"), AICC_TICK_SECONDS="1",
-               AICC_PREEMPT_GRACE="2", PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", HOME=str(home))
+    env.update(AICC_HOME=str(home / "var"), AICC_CONFIG_DIR=str(home / "config"),
+               PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", HOME=str(home))
     aicc = str(BIN / "aicc")
     subprocess.run([aicc, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
     demo = subprocess.run([aicc, "demo", "--if-empty", "--url", url], env=env, check=True, capture_output=True,

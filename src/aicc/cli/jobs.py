@@ -85,6 +85,7 @@ def submit(
         body["name"] = body["name"] or "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in script.name)
     else:
         body["command"] = command
+        _warn_local_files(command)
     if project is None:
         me = c.get("/users/me")
         if len(me["projects"]) != 1:
@@ -99,6 +100,15 @@ def submit(
         print(f"Submitted array job {done['array_id']} ({len(done['ids'])} tasks: {done['ids'][0]}-{done['ids'][-1]})")
     else:
         print(f"Submitted job {done['id']}")
+
+
+def _warn_local_files(command: list[str]) -> None:
+    """`aicc submit -- python3 train.py` sends the command, not train.py: the job runs in its own folder (in
+    the data zone, in a sandbox), where a path relative to here means nothing. Say so, and how to send it."""
+    local = [a for a in command[1:] if not a.startswith(("-", "/")) and Path(a).is_file()]
+    if local:
+        print(f"note: {local[0]} is a file here, but only the command is sent; the job runs in its own folder. "
+              f"To send the file, submit it (with a #! line): aicc submit {local[0]}", file=sys.stderr)
 
 
 def _rows(c: Client, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
