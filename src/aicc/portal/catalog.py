@@ -176,8 +176,8 @@ KO: dict[str, str] = {
     "As you would type it in a shell, e.g. python train.py --epochs 3":
         "셸에 입력하듯이 적으세요. 예: python train.py --epochs 3",
     "Name (optional)": "이름 (선택)",
-    "Any words (한글 too), without / \\ ` $ ; & | < > \" ' * ?":
-        "어떤 말이든 됩니다 (한글 포함). 다만 / \\ ` $ ; & | < > \" ' * ? 는 쓸 수 없습니다.",
+    "Any words (한글 too); slashes, quotes and shell signs such as $ ; & | < > * ? are refused.":
+        "어떤 말이든 됩니다 (한글 포함). 다만 빗금, 따옴표와 $ ; & | < > * ? 같은 셸 기호는 쓸 수 없습니다.",
     "Acceptable flavors (none checked: the center's GPUs, or CPUs for 0 accelerators)":
         "허용할 가속기 종류 (선택하지 않으면 센터의 GPU, 가속기 0개면 CPU)",
     "{field}: give a whole number from {lo} to {hi}.": "{field}: {lo}부터 {hi}까지의 정수를 입력하세요.",
