@@ -5,6 +5,8 @@ BIN     = $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 EXTRAS ?= dev
+# `make run` can run every README example, the testbed's benchmarks included
+RUN_EXTRAS ?= testbed
 
 .PHONY: run test lint typecheck pytest bench clean
 
@@ -14,7 +16,7 @@ $(BIN)/python:
 
 # Re-install whenever pyproject.toml changes.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[$(RUN_EXTRAS)]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python

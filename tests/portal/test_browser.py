@@ -209,3 +209,36 @@ def test_every_page_has_landmarks_labels_and_names(browser: Browser, center: Cen
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("none", ""), outline
     page.context.close()
+
+
+def test_job_page_fills_in_the_end_while_open(browser: Browser, center: Center) -> None:
+    """Opened while the job waits, the page shows its start, end and exit code once it has ended, and drops the
+    "waits for the next cycle" banner, without a reload."""
+    page = _page(browser)
+    _sign_in(page, center, "bob")
+    page.goto(center.url + "/jobs/new")
+    page.get_by_label("프로젝트").select_option(label="haneul-llm — Korean legal-domain LLM fine-tuning")
+    page.get_by_label("명령").fill("sh -c 'sleep 2; exit 3'")
+    page.get_by_label("이름 (선택)").fill("짧은 작업")
+    page.get_by_role("checkbox", name=re.compile(r"^cpu ")).check()
+    page.get_by_role("button", name="제출").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("짧은 작업")
+    expect(page.locator("#job-state")).to_contain_text("실패", timeout=30_000)
+    expect(page.locator("#job-exit")).to_have_text("3")
+    expect(page.locator("#job-ended")).not_to_have_text("–")
+    expect(page.locator("#job-started")).not_to_have_text("–")
+    expect(page.locator("#job-flash")).to_be_hidden()
+    expect(page.locator("#job-reason")).to_have_text("종료 코드 3으로 끝남")
+    page.context.close()
+
+
+def test_utilization_chart_labels_are_readable_at_phone_width(browser: Browser, center: Center) -> None:
+    page = _page(browser, width=390, height=844)
+    _sign_in(page, center, "admin")
+    page.goto(center.url + "/center")
+    heights = page.evaluate("[...document.querySelectorAll('svg[aria-labelledby^=\"util-title\"] text.tick')]"
+                            ".map(t => t.getBoundingClientRect().height)")
+    assert heights and min(heights) >= 10, heights  # 12px labels, not a 900-unit drawing squeezed to 360px
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    page.screenshot(path=str(SHOTS / "09-center-phone.png"), full_page=True)
+    page.context.close()

@@ -22,10 +22,12 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import update
 
 from aicc.config import load_settings
 from aicc.core import programs as rules
 from aicc.core.tenancy import CenterRole
+from aicc.demo import REVIEWERS
 from aicc.services import programs, projects, users
 from aicc.services.principal import SYSTEM
 from aicc.store.db import Database
@@ -54,6 +56,8 @@ def _set_up_program(env: dict[str, str], password: str) -> None:
         judy_row = s.get(UserRow, judy.id)
         assert judy_row is not None
         judy_row.password_hash = users.hash_password(password)
+        for name, _ in REVIEWERS:  # the demo's own reviewers step aside: the one application goes to judy
+            s.execute(update(UserRow).where(UserRow.username == name).values(disabled=True))
         org_id = projects.get(s, SYSTEM, projects.list_projects(
             s, SYSTEM, after=None, limit=10, organization_id=None, name="haneul-llm").items[0].id).organization_id
         legal = projects.create(s, SYSTEM, organization_id=org_id, name="haneul-legal2",

@@ -80,9 +80,11 @@ def test_cancel_from_the_job_page(portal: Portal, pworld: World, db: Database, s
     assert r.status_code == 303
     after = c.get(r.headers["location"])
     assert "취소를 요청했습니다" in after.text and "state-cancelled" in after.text and "작업 취소" not in after.text
-    assert c.get(f"/jobs/{job}/log").json() == {"data": "", "next_offset": 0, "size": 0, "finished": True,
-                                                "state": "cancelled", "state_label": "취소됨",
-                                                "reason": "a-member님이 취소함"}
+    polled = c.get(f"/jobs/{job}/log").json()
+    assert {k: v for k, v in polled.items() if k not in ("facts", "note")} == {
+        "data": "", "next_offset": 0, "size": 0, "finished": True, "state": "cancelled", "state_label": "취소됨",
+        "reason": "a-member님이 취소함"}
+    assert polled["facts"]["job-exit"] == "–" and polled["facts"]["job-ended"] != "–"
 
 
 def test_log_endpoint_returns_new_bytes_from_an_offset(portal: Portal, pworld: World, db: Database,

@@ -38,13 +38,10 @@ def test_program_call_apply_review_award_accept_report(cli: Cli, tmp_path: Path)
     attached = _j(cli, "apply", "attach", str(app["id"]), str(plan), token=alice)
     assert attached["size"] == len(b"%PDF-1.4 plan")
     assert _j(cli, "apply", "submit", str(app["id"]), token=alice)["state"] == "submitted"
-    reviewer_tokens = {}
-    for name in ("rv1", "rv2"):
-        cli.run("admin", "users", "create", name, "--display-name", name, "--center-role", "reviewer")
-        reviewer_tokens[name] = _j(cli, "token", "create", "--user", name, "--name", "review")["token"]
+    reviewer_tokens = {name: cli.tokens[name] for name in ("yuna", "jiho")}  # the demo's two reviewers
     assigned = _j(cli, "programs", "assign", str(call["id"]))
     assert len(assigned) == 2
-    for i, name in enumerate(("rv1", "rv2")):
+    for i, name in enumerate(("yuna", "jiho")):
         review = _j(cli, "review", "list", token=reviewer_tokens[name])[0]
         if i == 0:
             bad = cli.run("review", "score", str(review["id"]), "--score", "excellence=12", "--score", "impact=3",

@@ -72,9 +72,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served below from the package's own Swagger UI files: centers may be air-gapped
         redoc_url=None,
     )
+    _offline_docs(app)
     app.state.settings = settings
     app.state.db = db
     app.state.metrics = metrics
@@ -123,3 +124,22 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+DOCS_ASSETS = "/api/v1/docs/assets"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """`/api/v1/docs`: Swagger UI from the `swagger-ui-bundle` package (Apache-2.0), not from a CDN."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+
+    @app.get("/api/v1/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="AICC API",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")

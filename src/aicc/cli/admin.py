@@ -7,8 +7,10 @@ may see what.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -61,11 +63,34 @@ def user_by(c: Client, ref: str) -> dict[str, Any]:
     return _find(c, "/users", "username", ref, "user")
 
 
+_RELATIVE = re.compile(r"today(?:([+-])(\d{1,4})([dwmy]))?")
+
+
+def relative_date(value: str, today: dt.date) -> dt.date | None:
+    """``today``, ``today+30d``, ``today-1w``, ``today+6m``, ``today+1y`` (calendar months and years, the day
+    clamped to the month's last), or None when ``value`` is not relative. Scripts and examples stay valid."""
+    m = _RELATIVE.fullmatch(value.strip().lower())
+    if not m:
+        return None
+    if not m.group(1):
+        return today
+    n = int(m.group(2)) * (1 if m.group(1) == "+" else -1)
+    unit = m.group(3)
+    if unit in "dw":
+        return today + dt.timedelta(days=n * (7 if unit == "w" else 1))
+    months = today.year * 12 + today.month - 1 + (n * 12 if unit == "y" else n)
+    year, month = divmod(months, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(today.day, last))
+
+
 def _date(value: str, field: str) -> str:
+    rel = relative_date(value, dt.datetime.now(dt.UTC).date())
     try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise CliError(f"{field}: {value!r} is not a date (use 2027-01-31 or 2027-01-31T09:00+09:00)") from exc
+        parsed = dt.datetime.combine(rel, dt.time()) if rel else dt.datetime.fromisoformat(value)
+    except (ValueError, OverflowError) as exc:
+        raise CliError(f"{field}: {value!r} is not a date (use 2027-01-31, 2027-01-31T09:00+09:00, today or "
+                       "today+30d, with d, w, m or y)") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.isoformat()

@@ -50,7 +50,8 @@ def submit(
     command: Annotated[list[str], typer.Argument(help="The command after `--`, or one script file.")],
     project: Annotated[str | None, typer.Option("--project", "-p", help="Project to charge.")] = None,
     gpus: Annotated[int, typer.Option("--gpus", "-G", help="Accelerators for the whole job.")] = 0,
-    flavor: Annotated[str | None, typer.Option(help="Acceptable flavors, e.g. h100,a100.")] = None,
+    flavor: Annotated[str | None, typer.Option(help="Acceptable flavors, e.g. h100,a100 (without: the center's "
+                                                    "GPUs, or CPUs for --gpus 0; `any`: any accelerator).")] = None,
     cpus: Annotated[int, typer.Option("--cpus", "-c")] = 1,
     mem: Annotated[str, typer.Option("--mem", help="Memory, e.g. 64G.")] = "4G",
     time_limit: Annotated[str, typer.Option("--time", "-t", help="Limit, e.g. 2h or 1-00:00:00.")] = "1h",
@@ -71,7 +72,7 @@ def submit(
     c = Client()
     body: dict[str, Any] = {
         "accelerators": gpus, "cpus": cpus, "memory_mb": memory_mb(mem), "time_limit_s": time_limit_seconds(time_limit),
-        "priority": priority, "flavors": [f for f in (flavor or "").split(",") if f],
+        "priority": priority, "flavors": [f.strip().lower() for f in (flavor or "").split(",") if f.strip()],
         "depends_on": after or [], "env": {}, "array": array, "name": name, "workload_class": workload_class,
         "datasets": dataset or [], "image": image,
     }
@@ -87,6 +88,7 @@ def submit(
         body["name"] = body["name"] or "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in script.name)
     else:
         body["command"] = command
+        _warn_local_files(command)
     if project is None:
         me = c.get("/users/me")
         if len(me["projects"]) != 1:
@@ -101,6 +103,15 @@ def submit(
         print(f"Submitted array job {done['array_id']} ({len(done['ids'])} tasks: {done['ids'][0]}-{done['ids'][-1]})")
     else:
         print(f"Submitted job {done['id']}")
+
+
+def _warn_local_files(command: list[str]) -> None:
+    """`aicc submit -- python3 train.py` sends the command, not train.py: the job runs in its own folder (in
+    the data zone, in a sandbox), where a path relative to here means nothing. Say so, and how to send it."""
+    local = [a for a in command[1:] if not a.startswith(("-", "/")) and Path(a).is_file()]
+    if local:
+        print(f"note: {local[0]} is a file here, but only the command is sent; the job runs in its own folder. "
+              f"To send the file, submit it (with a #! line): aicc submit {local[0]}", file=sys.stderr)
 
 
 def _rows(c: Client, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -127,17 +138,24 @@ def jobs(
     state: Annotated[list[str] | None, typer.Option("--state", "-s", help="pending, running, … (repeatable)")] = None,
     all_states: Annotated[bool, typer.Option("--all", help="Include finished jobs.")] = False,
     mine: Annotated[bool, typer.Option("--mine", help="Only jobs you submitted.")] = False,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 200,
+    limit: Annotated[int, typer.Option(help="At most this many (newest first), up to 500.")] = 200,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="The next page, as the notice says.")] = None,
     as_json: JSON = False,
 ) -> None:
-    """Your projects' jobs (active ones unless --all or --state)."""
+    """Your projects' jobs, newest first (active ones unless --all or --state); says when more are older."""
     c = Client()
     states = state or ([] if all_states else ["pending", "admitted", "running"])
-    params: dict[str, Any] = {"state": states, "mine": mine or None, "limit": min(limit, 500)}
+    params: dict[str, Any] = {"state": states, "mine": mine or None, "limit": max(1, min(limit, 500)),
+                              "order": "desc", "cursor": cursor}
     if project:
         params["project_id"] = _project_by_name(c, project)["id"]
-    items = c.get("/jobs", **params)["items"]
+    page = c.get("/jobs", **params)
+    items = page["items"]
     emit(items if as_json else _rows(c, items), as_json=as_json, columns=JOB_COLS)
+    if page["next_cursor"] and not as_json:
+        again = " ".join(a for a in sys.argv[1:] if not a.startswith("--cursor"))
+        print(f"the newest {len(items)} shown; older jobs: aicc {again} --cursor {page['next_cursor']}",
+              file=sys.stderr)
 
 
 @job_app.command("show")
@@ -176,8 +194,40 @@ def logs(
             if follow:  # one last read after the end: output written just before it
                 last = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20)
                 sys.stdout.write(last["data"])
+                sys.stdout.flush()
+                _exit_as(c.get(f"/jobs/{job_id}"))
             return
         time.sleep(0.5)
+
+
+def _exit_as(job: dict[str, Any]) -> None:
+    """End as the job ended, like `srun`: 0 when it succeeded, otherwise 1 with how it ended on stderr."""
+    if job["state"] != "succeeded":
+        code = f", exit code {job['exit_code']}" if job.get("exit_code") is not None else ""
+        print(f"job {job['id']} {job['state']}{code}: {job['reason']}", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
+
+
+@job_app.command("wait")
+def job_wait(
+    job_id: int,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds (0: never).")] = 0,
+) -> None:
+    """Wait until a job has ended; exit 0 if it succeeded, 1 otherwise (also for a sandboxed job, whose logs
+    are held)."""
+    c = Client()
+    deadline = time.monotonic() + timeout if timeout > 0 else None
+    delay = 0.2
+    while (job := c.get(f"/jobs/{job_id}"))["state"] not in TERMINAL:
+        if deadline is not None and time.monotonic() > deadline:
+            raise CliError(f"job {job_id} is still {job['state']} after {timeout:g} s: {job['reason']}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 2.0)
+    print(f"job {job_id} {job['state']}")
+    _exit_as(job)
 
 
 def cancel(

@@ -110,7 +110,7 @@ def demo(
     url: Annotated[str, typer.Option(help="Where `aicc login` should point.")] = "http://127.0.0.1:8000",
 ) -> None:
     """Load the demo center (inventory, two organizations, projects, allocations) into an empty database."""
-    from aicc.cli.client import save_credentials
+    from aicc.cli.client import config_dir, save_credentials
     from aicc.config import load_settings
     from aicc.demo import is_empty, load_demo
     from aicc.store.db import Database
@@ -119,7 +119,11 @@ def demo(
     database = Database(settings.database_url)
     if not is_empty(database):
         if if_empty:
-            print("database already has data; demo not loaded")
+            print("database already has data; demo not loaded. The tokens and the password printed when it was "
+                  "loaded still work. Lost them? The admin token was saved for this CLI "
+                  f"({config_dir() / 'credentials.json'}); with it, `aicc token create --user bob --name laptop` "
+                  "prints a new token and `aicc admin users set-password bob` sets a new portal password. Or start "
+                  "afresh: stop the server, `rm -r var` (deletes the demo's data), `make run`.")
             return
         raise CliError("the database is not empty; the demo loads only into an empty one")
     loaded = load_demo(database, settings)
@@ -129,7 +133,8 @@ def demo(
     print(f"admin API token (shown only now; also saved for this CLI in {path}):\n{loaded.admin_token}")
     for user, token in loaded.member_tokens.items():
         print(f"token for {user}: {token}")
-    print(f"portal ({url}/): sign in as admin, alice, bob, chul, dana or erin with password {loaded.portal_password}")
+    print(f"portal ({url}/): sign in as admin, alice, bob, chul, dana, erin, yuna or jiho with password "
+          f"{loaded.portal_password}")
 
 
 @app.command("discover")

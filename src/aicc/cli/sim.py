@@ -164,7 +164,25 @@ def _print_run(meta: dict[str, Any], summaries: dict[str, dict[str, Any]], as_js
         table.add_row(*(row[head.index(c)] for c in keep), f"{s['wall_s']:.1f}")
     console = Console(width=max(Console().width, 150))  # a narrow terminal wraps lines rather than squeeze cells
     console.print(table)
-    console.print(f"report: {jpath}  {hpath}")
+    for p, s in summaries.items():
+        why = not_finished(meta["jobs"], s)
+        if why:
+            typer.echo(f"{p}: {why}")
+    typer.echo(f"report: {jpath}  {hpath}")
+
+
+def not_finished(jobs: int, s: dict[str, Any]) -> str | None:
+    """Why a run finished fewer jobs than the trace holds (None when it finished them all)."""
+    if s["finished"] >= jobs:
+        return None
+    parts = []
+    if s["unschedulable"]:
+        parts.append(f"{s['unschedulable']:,} could never start: they ask for more accelerators than every flavor "
+                     "they accept has in all (or than their project's quota)")
+    if s["unfinished"]:
+        parts.append(f"{s['unfinished']:,} were still waiting or running when the simulation stopped (e.g. their "
+                     "project's budget ran out)")
+    return f"finished {s['finished']:,} of {jobs:,} jobs; " + "; ".join(parts)
 
 
 @app.command("plan")
@@ -219,10 +237,21 @@ def plan_cmd(
     table.add_column(f"{tgt.stat} {tgt.metric}", justify="right")
     table.add_column("meets", justify="center")
     for k, v in sorted(res.tried.items()):
-        table.add_row(str(k), f"{v:.4g}", "yes" if v <= tgt.limit else "no")
+        shown = f"{v:.4g}" if tgt.metric == "slowdown" else _duration(v)
+        table.add_row(str(k), shown, "yes" if v <= tgt.limit else "no")
     console = Console()
     console.print(table)
-    console.print(f"smallest {flavor} count meeting {target}: {res.best if res.best is not None else 'none'}")
+    typer.echo(f"smallest {flavor} count meeting {target}: {res.best if res.best is not None else 'none'}")
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as a person reads them: 45 s, 12.5 min, 3.2 h, 4.1 d."""
+    if seconds != seconds or seconds == float("inf"):
+        return str(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def _json_safe(doc: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from aicc.cli.client import Client
 from aicc.cli.output import emit
 
 COLS = ("project", "allocation_id", "budget_su", "used_su", "remaining_su", "burn_su_per_day",
-        "projected_exhaustion", "ends_at")
+        "projected_exhaustion", "starts_at", "ends_at")
 
 
 def usage(
@@ -33,6 +33,7 @@ def usage(
     rows: list[dict[str, Any]] = c.get("/usage", project_id=pid)
     if not as_json:
         for r in rows:
-            r["projected_exhaustion"] = (r["projected_exhaustion"] or "never at this rate")[:10]
+            r["projected_exhaustion"] = (r["projected_exhaustion"] or "")[:10] or "never at this rate"
             r["ends_at"] = r["ends_at"][:10]
+            r["starts_at"] = (r.get("starts_at") or "")[:10]
     emit(rows, as_json=as_json, columns=COLS)

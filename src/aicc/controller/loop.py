@@ -447,13 +447,16 @@ class Controller:
         workdir = self.settings.jobs_dir / str(job.id)
         workdir.mkdir(parents=True, exist_ok=True)
         argv = list(job.command)
+        script: Path | None = None
         if job.script is not None:
-            path = workdir / "job.sh"
-            path.unlink(missing_ok=True)  # never write through a link a job left in its directory
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            script = workdir / "job.sh"
+            script.unlink(missing_ok=True)  # never write through a link a job left in its directory
+            # a script that names its interpreter (#!/usr/bin/env python3) runs under it, as sbatch runs it
+            shebang = job.script.startswith("#!")
+            fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755 if shebang else 0o644)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(job.script)
-            argv = ["/bin/sh", str(path)]
+            argv = [str(script)] if shebang else ["/bin/sh", str(script)]
         placements = [Placement(str(item[0]), tuple(item[1])) for item in (job.placement or [])]
         env = {**job.env, "AICC_PROJECT": project}
         if job.array_index is not None:
@@ -465,7 +468,7 @@ class Controller:
             out = workdir / "out"
             out.mkdir(exist_ok=True)
             sandbox = SandboxSpec({d.name: mounted_dir(self.settings, d) for d in data}, out,
-                                  readonly=tuple(Path(a) for a in argv[1:2] if job.script is not None))
+                                  readonly=(script,) if script is not None else ())
             env.update(sdc_env(data))
             env.update({"AICC_OUTPUT_DIR": "/out", "AICC_DATA_DIR": "/data"})
         else:

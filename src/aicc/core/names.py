@@ -16,6 +16,21 @@ USERNAME_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 USERNAME_PATTERN = USERNAME_RE.pattern
 ENV_VAR_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 
+JOB_NAME_UNSAFE = "/\\`$;&|<>\"'*?"
+"""A job's name is a person's words (학습-1차, données): any letter, digit, space or mark, except control
+characters and the few characters that break a path or a shell command line when pasted unquoted."""
+JOB_NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f" + re.escape(JOB_NAME_UNSAFE) + r"]+$"
+_JOB_NAME_RE = re.compile(JOB_NAME_PATTERN)
+
+
+def check_job_name(value: str) -> str:
+    """The name stripped of surrounding spaces, or InvalidInput saying which characters are refused."""
+    name = value.strip()
+    if not 1 <= len(name) <= 128 or name in (".", "..") or not _JOB_NAME_RE.match(name):
+        raise InvalidInput(f"job name {value!r}: 1-128 characters, no control characters and none of "
+                           f"{' '.join(JOB_NAME_UNSAFE)} (letters of any language are fine)")
+    return name
+
 
 def check_slug(value: str, what: str) -> str:
     if not SLUG_RE.match(value):

@@ -53,6 +53,8 @@ def bootstrap_admin(db: Database, username: str = "admin", ttl_days: int = 90) -
 
 
 DEMO_DATASET = "cxr-cohort"
+REVIEWERS = (("yuna", "한유나 (Yuna Han)"), ("jiho", "윤지호 (Jiho Yoon)"))
+"""Two reviewers (center role), so that a call asking two reviewers per application can be reviewed."""
 
 
 def write_demo_cohort(directory: Path, rows: int = 600, seed: int = 7) -> None:
@@ -101,6 +103,9 @@ def load_demo(db: Database, settings: Settings | None = None) -> DemoLoaded:
                                ("erin", "정은지 (Erin Jung)")]:
             people[username] = users.create(s, SYSTEM, username=username, display_name=name,
                                             email=f"{username}@example.org", center_role=None)
+        for username, name in REVIEWERS:  # outside experts who score support-program applications
+            people[username] = users.create(s, SYSTEM, username=username, display_name=name,
+                                            email=f"{username}@example.org", center_role=CenterRole.REVIEWER)
         haneul = organizations.create(s, SYSTEM, name="haneul-ai", display_name="하늘AI (Haneul AI)",
                                       kind=OrgKind.STARTUP, region="광주광역시")
         jnu = organizations.create(s, SYSTEM, name="jeonnam-univ", display_name="전남대학교 (Jeonnam University)",
@@ -133,6 +138,7 @@ def load_demo(db: Database, settings: Settings | None = None) -> DemoLoaded:
         password = secrets.token_urlsafe(9)
         for user in (admin, *people.values()):
             user.password_hash = users.hash_password(password)
+        with_tokens = ("alice", "bob", "dana", "erin", *(r for r, _ in REVIEWERS))
         member_tokens = {u: tokens.issue(s, SYSTEM, user_id=people[u].id, name="demo", ttl_days=90,
-                                         default_ttl_days=90).token for u in ("alice", "bob", "dana", "erin")}
+                                         default_ttl_days=90).token for u in with_tokens}
     return DemoLoaded(admin_token, member_tokens, password)

@@ -178,8 +178,14 @@ KO: dict[str, str] = {
     "As you would type it in a shell, e.g. python train.py --epochs 3":
         "셸에 입력하듯이 적으세요. 예: python train.py --epochs 3",
     "Name (optional)": "이름 (선택)",
-    "Letters, digits and . _ + - only.": "영문자, 숫자와 . _ + - 만 쓸 수 있습니다.",
-    "Acceptable flavors (none checked: any that fits)": "허용할 가속기 종류 (선택하지 않으면 맞는 것 아무거나)",
+    "Any words (한글 too); slashes, quotes and shell signs such as $ ; & | < > * ? are refused.":
+        "어떤 말이든 됩니다 (한글 포함). 다만 빗금, 따옴표와 $ ; & | < > * ? 같은 셸 기호는 쓸 수 없습니다.",
+    "Acceptable flavors (none checked: the center's GPUs, or CPUs for 0 accelerators)":
+        "허용할 가속기 종류 (선택하지 않으면 센터의 GPU, 가속기 0개면 CPU)",
+    "{field}: give a whole number from {lo} to {hi}.": "{field}: {lo}부터 {hi}까지의 정수를 입력하세요.",
+    "+{su} from {date}": "{date}부터 +{su}",
+    "No allocation is near exhaustion.": "소진이 가까운 배정이 없습니다.",
+    "No allocation is under-used.": "사용이 저조한 배정이 없습니다.",
     "{rate} SU/h": "시간당 {rate} SU",
     "Memory (GB)": "메모리 (GB)",
     "Time limit (minutes)": "시간 제한 (분)",
@@ -808,3 +814,28 @@ REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), k) for p, k in [
     (r"grant (\d+) is (\S+); only an approved grant can be revoked",
      "이용 승인 {0}은(는) {1} 상태라 철회할 수 없습니다"),
 ]]
+
+REFUSALS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), k) for p, k in [
+    (r"no flavor of this center could ever run this job: (.+)",
+     "이 센터의 어떤 가속기로도 실행할 수 없는 작업입니다: {0}"),
+    (r"(\S+) has only (\d+) accelerators in all", "{0}의 가속기는 모두 {1}개뿐입니다"),
+    (r"(\S+) has no nodes", "{0}에는 노드가 없습니다"),
+    (r"(\S+) is a CPU flavor; ask for 0 accelerators", "{0}은(는) CPU 종류입니다. 가속기를 0개로 요청하세요"),
+    (r"(\S+) is an accelerator flavor; ask for at least 1 accelerator or use a CPU flavor",
+     "{0}은(는) 가속기 종류입니다. 가속기를 1개 이상 요청하거나 CPU 종류를 고르세요"),
+    (r"no (\S+) node has (\d+) CPUs and (\d+) MB \(largest: (\d+) CPUs\)",
+     "CPU {1}개와 메모리 {2} MB를 가진 {0} 노드가 없습니다 (가장 큰 노드: CPU {3}개)"),
+    (r"no (\S+) node has (\d+) accelerators with (\d+) CPUs and (\d+) MB",
+     "가속기 {1}개, CPU {2}개, 메모리 {3} MB를 가진 {0} 노드가 없습니다"),
+    (r"(\d+) (\S+) accelerators span (\d+) nodes, which together lack (\d+) CPUs or (\d+) MB",
+     "{1} 가속기 {0}개는 노드 {2}대에 걸치며, 그 노드들에는 CPU {3}개 또는 메모리 {4} MB가 모자랍니다"),
+    (r"time limit must be between 1 s and (\d+) h \(the center's maximum\)",
+     "시간 제한은 1초에서 {0}시간 사이여야 합니다 (센터의 최대값)"),
+    (r"job name '(.*)': 1-128 characters, no control characters and none of (.+) \(letters of any language are "
+     r"fine\)", "작업 이름 '{0}': 1~128자, 제어 문자와 {1} 문자는 쓸 수 없습니다 (한글 등 모든 언어의 글자는 됩니다)"),
+    (r"dataset '(.+)' not found or not published", "데이터셋 '{0}'을(를) 찾을 수 없거나 공개되지 않았습니다"),
+    (r"project has no live grant for dataset '(.+)': ask its custodian",
+     "프로젝트에 데이터셋 '{0}'의 유효한 이용 승인이 없습니다. 데이터 관리자에게 요청하세요"),
+    (r"unknown flavor (.+); the center has (.+)", "알 수 없는 가속기 종류 {0}. 이 센터에는 {1}이(가) 있습니다"),
+]]
+"""A service's refusals of what a form sent (validation), in Korean; scheduler reasons are in REASONS."""

@@ -19,7 +19,7 @@ from babel.dates import format_datetime, format_skeleton, format_time, format_ti
 from babel.numbers import format_decimal, format_percent
 
 from aicc.core.jobs import reasons
-from aicc.portal.catalog import EN, KO, REASONS
+from aicc.portal.catalog import EN, KO, REASONS, REFUSALS
 
 LANGS = ("ko", "en")
 DEFAULT = "ko"
@@ -77,8 +77,56 @@ def reason(lang: str, text: str) -> str:
     for pattern, korean in REASONS:
         m = pattern.fullmatch(text)
         if m:
-            return korean.format(*m.groups())
+            return josa(korean.format(*m.groups()))
     return text
+
+
+def refusal(lang: str, text: str) -> str:
+    """A service's refusal of a form's input (validation, not a scheduler reason) in the user's language:
+    whole messages by pattern, and the parts of a "; "-joined list one by one."""
+    if lang != "ko":
+        return text
+    for pattern, korean in REFUSALS:
+        m = pattern.fullmatch(text)
+        if m:
+            return josa(korean.format(*(refusal(lang, g) if g else g for g in m.groups())))
+    if "; " in text:
+        return "; ".join(refusal(lang, part) for part in text.split("; "))
+    return reason(lang, text)
+
+
+# Korean particles depend on whether the word before ends in a consonant (받침): 3으로 but 2로, 코드를 but
+# 값을. Digits are read in Sino-Korean (일, 이, 삼 …); ㄹ takes 로, not 으로.
+_DIGIT_FINAL = {"0": "ㅇ", "1": "ㄹ", "2": "", "3": "ㅁ", "4": "", "5": "", "6": "ㄱ", "7": "ㄹ", "8": "ㄹ", "9": ""}
+_FINALS = ["", "ㄱ", "ㄲ", "ㄳ", "ㄴ", "ㄵ", "ㄶ", "ㄷ", "ㄹ", "ㄺ", "ㄻ", "ㄼ", "ㄽ", "ㄾ", "ㄿ", "ㅀ", "ㅁ", "ㅂ",
+           "ㅄ", "ㅅ", "ㅆ", "ㅇ", "ㅈ", "ㅊ", "ㅋ", "ㅌ", "ㅍ", "ㅎ"]
+_PARTICLES = re.compile(r"(?<=(\S))(\(으\)로|을\(를\)|이\(가\)|은\(는\)|과\(와\))")
+_CHOICE = {"(으)로": ("으로", "로"), "을(를)": ("을", "를"), "이(가)": ("이", "가"), "은(는)": ("은", "는"),
+           "과(와)": ("과", "와")}
+
+
+def final_consonant(ch: str) -> str | None:
+    """The final consonant of a Hangul syllable or a digit as read aloud ("" for none), None if unknown."""
+    if ch in _DIGIT_FINAL:
+        return _DIGIT_FINAL[ch]
+    if "가" <= ch <= "힣":
+        return _FINALS[(ord(ch) - 0xAC00) % 28]
+    return None
+
+
+def josa(text: str) -> str:
+    """Resolve written-both-ways particles (``3(으)로``, ``값을(를)``) where the word before them is Hangul or a
+    digit; elsewhere (a Latin name) both forms stay, as Korean writers do."""
+    def pick(m: re.Match[str]) -> str:
+        final = final_consonant(m.group(1))
+        if final is None:
+            return m.group(2)
+        consonant, vowel = _CHOICE[m.group(2)]
+        if m.group(2) == "(으)로":
+            return vowel if final in ("", "ㄹ") else consonant
+        return consonant if final else vowel
+
+    return _PARTICLES.sub(pick, text)
 
 
 class Formats:

@@ -99,3 +99,6 @@ class View:
     def job_reason(self, job: Any) -> str:
         """A job row's reason, rendered from its code in this page's language."""
         return i18n.job_reason(self.lang, job.reason_code, job.reason_params, job.reason)
+    def refusal(self, text: str) -> str:
+        """A service's refusal of a form's input, in the user's language."""
+        return i18n.refusal(self.lang, text)

@@ -31,6 +31,7 @@ from aicc.store.models import (
     AmendmentRow,
     ApplicationRow,
     CallRow,
+    FlavorRow,
     OrganizationRow,
     OutcomeRow,
     ProgramRow,
@@ -104,8 +105,17 @@ def offer(s: Session, actor: Principal, a: ApplicationRow, call: CallRow, awarde
     return g
 
 
-def _quotas(g: AgreementRow, call: CallRow) -> dict[str, FlavorQuota]:
-    return {f: FlavorQuota(int(n), math.floor(int(n) * call.borrowing_ratio)) for f, n in g.accelerators.items()}
+def _quotas(s: Session, g: AgreementRow, call: CallRow) -> dict[str, FlavorQuota]:
+    """The allocation's guaranteed concurrency per flavor: what the application asked for, and for a flavor
+    awarded SU without a number of accelerators, as many as spend those SU evenly over the period (at
+    least one) — an award the scheduler could never run on would be no award."""
+    wanted = {f: int(n) for f, n in g.accelerators.items() if int(n) > 0}
+    hours = max((g.ends_at - g.starts_at).total_seconds() / 3600, 1.0)
+    rates = {name: rate for name, rate in s.execute(select(FlavorRow.name, FlavorRow.su_rate)).all()}
+    for flavor, su in g.current_su.items():
+        if flavor not in wanted and su > 0 and rates.get(flavor, 0) > 0:
+            wanted[flavor] = max(1, math.ceil(su / (rates[flavor] * hours)))
+    return {f: FlavorQuota(n, math.floor(n * call.borrowing_ratio)) for f, n in wanted.items()}
 
 
 def _record_amendment(s: Session, actor: Principal, g: AgreementRow, kind: rules.AmendmentKind,
@@ -130,7 +140,7 @@ def accept(s: Session, actor: Principal, agreement_id: int) -> AgreementRow:
     view = allocations.create(
         s, _on_behalf(actor), project_id=g.project_id, name=f"{call.name}: {a.title}"[:200],
         budget_su=round(rules.total(g.current_su), 6), starts_at=g.starts_at, ends_at=g.ends_at,
-        quotas=_quotas(g, call), note=f"program agreement {g.id}")
+        quotas=_quotas(s, g, call), note=f"program agreement {g.id}")
     g.allocation_id = view.row.id
     g.accepted_at = utcnow()
     _record_amendment(s, actor, g, rules.AmendmentKind.ORIGINAL, g.current_su, "accepted")

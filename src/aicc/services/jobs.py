@@ -24,7 +24,7 @@ from aicc.core.images import ImageRef, parse_image_ref
 from aicc.core.jobs import JobState, parse_array
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.core.jobs.reasons import columns as reason_columns
-from aicc.core.names import ENV_VAR_RE
+from aicc.core.names import ENV_VAR_RE, check_job_name
 from aicc.services import audit, projects
 from aicc.services.paging import Page, page
 from aicc.services.principal import Principal
@@ -133,6 +133,27 @@ def _validate_env(env: Mapping[str, str]) -> None:
         raise InvalidInput(f"env: {size} bytes; at most {MAX_ENV_BYTES}")
 
 
+GPU_VENDORS = frozenset({"nvidia"})
+"""What "GPUs" means when a job names no flavor: NVIDIA-style (CUDA) GPUs, never an NPU by surprise."""
+ANY_ACCELERATOR = "any"
+
+
+def default_flavors(capacity: Mapping[str, tuple[FlavorRow, list[NodeRow]]], asked: Sequence[str],
+                    accelerators: int) -> list[str]:
+    """The flavors a job accepts. Named ones (lowercase); none: CPU flavors for a CPU job, the center's GPU
+    flavors for an accelerator job (every accelerator flavor where it has no GPU); ``any``: every accelerator
+    flavor, NPUs included, for code that runs on either."""
+    wanted = list(dict.fromkeys(f.lower() for f in asked))
+    if wanted == [ANY_ACCELERATOR] and ANY_ACCELERATOR not in capacity:
+        return [name for name, (f, _) in capacity.items() if f.vendor != "cpu"]
+    if wanted:
+        return wanted
+    if accelerators == 0:
+        return [name for name, (f, _) in capacity.items() if f.vendor == "cpu"]
+    gpus = [name for name, (f, _) in capacity.items() if f.vendor in GPU_VENDORS]
+    return gpus or [name for name, (f, _) in capacity.items() if f.vendor != "cpu"]
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     """What submission checks read: the inventory, projects and which of them can be charged.
@@ -204,10 +225,7 @@ def check(actor: Principal, settings: Settings, spec: JobSpec, ref: Reference) -
                            "(the center's maximum)")
     _validate_env(spec.env)
     capacity = ref.capacity
-    wanted = list(dict.fromkeys(spec.flavors))
-    if not wanted:
-        cpu_only = spec.accelerators == 0
-        wanted = [name for name, (f, _) in capacity.items() if (f.vendor == "cpu") == cpu_only]
+    wanted = default_flavors(capacity, spec.flavors, spec.accelerators)
     unknown = [f for f in wanted if f not in capacity]
     if unknown:
         raise InvalidInput(f"unknown flavor {', '.join(unknown)}; the center has {', '.join(sorted(capacity))}")
@@ -224,7 +242,7 @@ def check(actor: Principal, settings: Settings, spec: JobSpec, ref: Reference) -
     if spec.array:
         array = parse_array(spec.array, limit=settings.max_array)
         indexes, max_running = list(array.indexes), array.max_running
-    name = spec.name or (Path(spec.command[0]).name if spec.command else "script")
+    name = check_job_name(spec.name) if spec.name else (Path(spec.command[0]).name if spec.command else "script")
     dataset_ids = _datasets(actor, spec, ref) if spec.datasets else []
     image = parse_image_ref(spec.image, settings.registry_policy) if spec.image is not None else None
     if image is not None and any(ref.datasets[n][1] != "open" for n in spec.datasets if n in ref.datasets):
@@ -317,7 +335,7 @@ def query(actor: Principal) -> Select[Any]:
 
 def list_jobs(
     s: Session, actor: Principal, *, after: int | None, limit: int, project_id: int | None = None,
-    states: Sequence[str] = (), array_id: int | None = None, mine: bool = False,
+    states: Sequence[str] = (), array_id: int | None = None, mine: bool = False, newest_first: bool = False,
 ) -> Page[JobRow]:
     q = query(actor)
     if project_id is not None:
@@ -328,7 +346,7 @@ def list_jobs(
         q = q.where(JobRow.array_id == array_id)
     if mine:
         q = q.where(JobRow.user_id == actor.user_id)
-    return page(s, q, JobRow.id, after, limit)
+    return page(s, q, JobRow.id, after, limit, descending=newest_first)
 
 
 def cancel(s: Session, actor: Principal, job_id: int, *, whole_array: bool = False) -> list[JobRow]:

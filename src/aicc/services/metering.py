@@ -74,6 +74,12 @@ class UsageSummary:
     burn_su_per_day: float
     projected_exhaustion: dt.datetime | None
     ends_at: dt.datetime
+    starts_at: dt.datetime | None = None
+    """An allocation whose window has not begun yet cannot be spent now: pages count it apart."""
+
+    def current(self, now: dt.datetime) -> bool:
+        """Its window has begun and not ended: what can be spent now."""
+        return (self.starts_at is None or self.starts_at <= now) and now < self.ends_at
 
 
 def summaries(
@@ -105,7 +111,8 @@ def summaries(
             exhaustion = now + dt.timedelta(days=days) if days < 36_500 else None  # "never at this rate"
         elif remaining <= 0:
             exhaustion = now
-        out.append(UsageSummary(p.name, p.id, a.id, a.name, a.budget_su, u, remaining, burn, exhaustion, a.ends_at))
+        out.append(UsageSummary(p.name, p.id, a.id, a.name, a.budget_su, u, remaining, burn, exhaustion, a.ends_at,
+                                a.starts_at))
     return out
 
 

@@ -18,10 +18,12 @@ class Page(Generic[T]):
     """Key of the last item when more follow; the API turns it into an opaque cursor."""
 
 
-def page(s: Session, q: Select[Any], key: InstrumentedAttribute[int], after: int | None, limit: int) -> Page[Any]:
+def page(s: Session, q: Select[Any], key: InstrumentedAttribute[int], after: int | None, limit: int, *,
+         descending: bool = False) -> Page[Any]:
+    """``limit`` rows after the key ``after`` (before it, newest first, with ``descending``)."""
     if after is not None:
-        q = q.where(key > after)
-    rows = list(s.execute(q.order_by(key).limit(limit + 1)).scalars())
+        q = q.where(key < after if descending else key > after)
+    rows = list(s.execute(q.order_by(key.desc() if descending else key).limit(limit + 1)).scalars())
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, getattr(rows[-1], key.key) if more and rows else None)

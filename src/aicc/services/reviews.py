@@ -103,6 +103,11 @@ def assign_round_robin(s: Session, actor: Principal, call_id: int) -> list[Revie
         need = call.reviewers_per_application - len(_active(s, a.id))
         candidates = sorted((r for r in reviewers if r.id not in taken and a.organization_id not in orgs[r.id]),
                             key=lambda r: (load[r.id], r.id))
+        if len(candidates) < need:  # nothing is assigned (one transaction): say what is missing instead
+            raise InvalidInput(
+                f"application {a.id} needs {need} more reviewer(s) but only {len(candidates)} can review it: "
+                f"{len(reviewers)} active user(s) have the center role reviewer, and none may be from the "
+                "applicant's organization or already on it (aicc admin users create NAME --center-role reviewer)")
         for r in candidates[:max(need, 0)]:
             made.append(_assign(s, actor, a, r))
             load[r.id] += 1

@@ -65,9 +65,27 @@ def _code_root() -> str:
     return str(Path(aicc.__file__).resolve().parent.parent)
 
 
+RUNNER_MODULES = ("numpy", "mlperf_loadgen")
+"""What every run imports (the `[testbed]` extra); workloads add their own (ONNX Runtime, pydicom, …)."""
+
+
+def missing_runner_modules(find: Any = None) -> list[str]:
+    """The runner's modules the server's interpreter lacks: the job runs that interpreter, so a run submitted
+    without them would only fail later with its cause buried in the job's stderr."""
+    import importlib.util
+
+    finder = find or importlib.util.find_spec
+    return [m for m in RUNNER_MODULES if finder(m) is None]
+
+
 def submit_run(s: Session, actor: Principal, settings: Settings, req: RunRequest) -> int:
     from aicc.testbed.workloads import available
 
+    missing = missing_runner_modules()
+    if missing:
+        raise InvalidInput(f"this center cannot run benchmarks yet: its Python lacks {', '.join(missing)}; the "
+                           "operator installs the testbed with `pip install 'aicc[testbed]'` (from a checkout: "
+                           "`.venv/bin/pip install -e '.[testbed]'`) and restarts `aicc server`")
     if req.workload not in available():
         raise InvalidInput(f"unknown workload {req.workload!r} (known: {', '.join(sorted(available()))})")
     flavor = s.execute(select(FlavorRow).where(FlavorRow.name == req.flavor)).scalar_one_or_none()

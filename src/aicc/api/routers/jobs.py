@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
@@ -53,10 +53,12 @@ def list_jobs(
     db: DB, actor: Actor, settings: Config, limit: Limit = 50, cursor: Cursor = None,
     project_id: int | None = Query(None, ge=1, le=MAX_ID), state: StateQ = None,
     array_id: int | None = Query(None, ge=1, le=MAX_ID), mine: bool = False,
+    order: Literal["asc", "desc"] = Query("asc", description="By id: oldest first, or newest first (desc)."),
 ) -> Page[Job]:
     with db.read() as s:
         pg = svc.list_jobs(s, actor, after=decode_cursor(cursor), limit=limit, project_id=project_id,
-                           states=[x.value for x in state or []], array_id=array_id, mine=mine)
+                           states=[x.value for x in state or []], array_id=array_id, mine=mine,
+                           newest_first=order == "desc")
         return Page(items=_views(s, actor, settings, pg.items), next_cursor=encode_cursor(pg.next_after))
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
 from aicc.api.schemas.common import Ident, Name, Out, Strict
+from aicc.core.names import JOB_NAME_PATTERN
 
 Arg = Annotated[str, StringConstraints(max_length=4096, pattern=r"^[^\x00]*$")]
 EnvValue = Annotated[str, StringConstraints(max_length=32_768, pattern=r"^[^\x00]*$")]
 EnvKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-JobName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.+-]+$")]
+JobName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=JOB_NAME_PATTERN)]
+"""Letters of any language (학습-1차); no control characters, nor those that break paths or shells."""
+FlavorName = Annotated[Name, BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v)]
+"""Flavor names are lowercase; `H100` means `h100`, as people write it."""
 
 
 class JobSubmit(Strict):
@@ -22,8 +26,11 @@ class JobSubmit(Strict):
     script: str | None = Field(None, max_length=256 * 1024, pattern=r"^[^\x00]*$",
                                description="A shell script to run instead of a command (`aicc submit job.sh`).")
     name: JobName | None = Field(None, description="Defaults to the command's basename.")
-    flavors: list[Name] = Field(default_factory=list, max_length=16,
-                                description="Acceptable accelerator types; empty means any that fits.")
+    flavors: list[FlavorName] = Field(
+        default_factory=list, max_length=16,
+        description="Acceptable accelerator types (case does not matter). Empty: with accelerators, the center's "
+                    "NVIDIA GPU flavors (all accelerator flavors if it has none); without, its CPU flavors. "
+                    '`["any"]`: any accelerator type, NPUs included.')
     accelerators: int = Field(0, ge=0, le=4096, description="Accelerators for the whole gang (0 for CPU jobs).")
     cpus: int = Field(1, ge=1, le=65_536)
     memory_mb: int = Field(4096, ge=1, le=64 * 1024 * 1024)

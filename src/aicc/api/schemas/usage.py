@@ -18,3 +18,4 @@ class Usage(Out):
     burn_su_per_day: float
     projected_exhaustion: dt.datetime | None
     ends_at: dt.datetime
+    starts_at: dt.datetime | None = None

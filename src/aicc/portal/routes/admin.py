@@ -73,7 +73,7 @@ def center(view: Member, days: int = 14) -> Response:
         title=_("Utilization per flavor, last {days} days", days=days),
         description=_("Share of each flavor's capacity in use per day, in percent; the table below has the numbers."),
         fmt_x=f.day, fmt_y=lambda v: f.num(v, 0) + "%", y_ceiling=100.0, chart_id="util",
-        width=900, height=300)
+        width=600, height=260)  # drawn at the width it keeps on a phone (min-width in portal.css): labels stay 12px
     bars = charts.bar_chart([(q.project, float(q.pending)) for q in queue[:12]], title=_("Pending jobs by project"),
                             description=_("Number of waiting jobs per project."), fmt=lambda v: f.num(v, 0),
                             chart_id="queue")

@@ -34,7 +34,7 @@ def budget_charts(view: View, s: Session, summaries: Sequence[UsageSummary], now
             left = u.remaining_su - u.burn_su_per_day * (end - now).total_seconds() / 86400
             projection = [(now, u.remaining_su), (end, max(left, 0.0))]
         if u.projected_exhaustion:
-            desc = _("At the last week's rate the budget runs out on {date}.", date=f.when(u.projected_exhaustion))
+            desc = _("At the last week's rate the budget runs out on {date}.", date=f.date(u.projected_exhaustion))
         else:
             desc = _("No use in the last week: no projected exhaustion.")
         out[u.allocation_id] = charts.line_chart(
@@ -63,10 +63,16 @@ def project_list(view: Member) -> Response:
     with view.db.read() as s:
         rows = job_search.visible_projects(s, p)
         orgs = {o.id: o.display_name for o in organizations.list_orgs(s, p, after=None, limit=500).items}
+        # what can be spent now (as `aicc usage` marks it), and apart from it what starts later
         usage: dict[int, list[UsageSummary]] = {}
-        for u in metering.summaries(s, p):
-            usage.setdefault(u.project_id, []).append(u)
-        return view.render("projects.html", projects=rows, orgs=orgs, usage=usage)
+        upcoming: dict[int, list[UsageSummary]] = {}
+        now = utcnow()
+        for u in metering.summaries(s, p, now=now):
+            if u.current(now):
+                usage.setdefault(u.project_id, []).append(u)
+            elif u.starts_at is not None and u.starts_at > now:
+                upcoming.setdefault(u.project_id, []).append(u)
+        return view.render("projects.html", projects=rows, orgs=orgs, usage=usage, upcoming=upcoming)
 
 
 @router.get("/projects/{project_id}")

@@ -49,7 +49,7 @@ def _form(view: View, status: int = 200, error: str | None = None, values: dict[
                 "accelerators": 0, "cpus": 1, "memory_gb": 4, "time_limit_min": 60, "priority": 0, "datasets": "",
                 "image": ""}
     return view.render("submit.html", status=status, projects=visible, flavors=flavors, error=error,
-                       v={**defaults, **(values or {})})
+                       v={**defaults, **(values or {})}, max_minutes=view.settings.max_time_limit_s // 60)
 
 
 @router.get("/jobs/new")
@@ -57,38 +57,67 @@ def submit_form(view: Member) -> Response:
     return _form(view)
 
 
+Number = Annotated[str, Form(max_length=20)]
+"""Numbers arrive as text and are checked here, so a value the browser let through (or a form of another
+tab) comes back on the form with the field named, instead of a bare error page."""
+
+
+def _numbers(view: View, raw: dict[str, str]) -> tuple[dict[str, int], str | None]:
+    _ = view._
+    limits = {"project_id": (1, 2**31 - 1, _("Project")), "accelerators": (0, 4096, _("Accelerators")),
+              "cpus": (1, 65536, _("CPUs")), "memory_gb": (1, 65536, _("Memory (GB)")),
+              "time_limit_min": (1, view.settings.max_time_limit_s // 60, _("Time limit (minutes)")),
+              "priority": (-100, 100, _("Priority (-100 to 100)"))}
+    out: dict[str, int] = {}
+    for key, (lo, hi, label) in limits.items():
+        text = raw[key].strip()
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            return out, _("{field}: give a whole number from {lo} to {hi}.", field=label, lo=view.f.num(lo, 0),
+                          hi=view.f.num(hi, 0))
+        out[key] = value
+    return out, None
+
+
 @router.post("/jobs")
 def submit(
-    view: Member, csrf: Annotated[str, Form(max_length=100)] = "", project_id: Annotated[int, Form(ge=1)] = 1,
+    view: Member, csrf: Annotated[str, Form(max_length=100)] = "", project_id: Number = "1",
     name: Annotated[str, Form(max_length=128)] = "", command: Annotated[str, Form(max_length=8192)] = "",
     flavors: Annotated[list[str], Form(max_length=16)] = [],  # noqa: B006 (FastAPI copies defaults)
-    accelerators: Annotated[int, Form(ge=0, le=4096)] = 0, cpus: Annotated[int, Form(ge=1, le=65536)] = 1,
-    memory_gb: Annotated[int, Form(ge=1, le=65536)] = 4, time_limit_min: Annotated[int, Form(ge=1, le=527040)] = 60,
-    priority: Annotated[int, Form(ge=-100, le=100)] = 0, datasets: Annotated[str, Form(max_length=1000)] = "",
+    accelerators: Number = "0", cpus: Number = "1", memory_gb: Number = "4", time_limit_min: Number = "60",
+    priority: Number = "0", datasets: Annotated[str, Form(max_length=1000)] = "",
     image: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:
     assert view.me is not None
     check_csrf(view.me.csrf, csrf)
     _ = view._
-    values = {"project_id": project_id, "name": name, "command": command, "flavors": flavors,
-              "accelerators": accelerators, "cpus": cpus, "memory_gb": memory_gb, "time_limit_min": time_limit_min,
-              "priority": priority, "datasets": datasets, "image": image}
+    raw = {"project_id": project_id, "accelerators": accelerators, "cpus": cpus, "memory_gb": memory_gb,
+           "time_limit_min": time_limit_min, "priority": priority}
+    numbers, wrong = _numbers(view, raw)
+    values: dict[str, Any] = {**raw, **numbers, "name": name, "command": command, "flavors": flavors,
+                              "datasets": datasets, "image": image}
+    if wrong:
+        return _form(view, 422, wrong, values)
     try:
         argv = shlex.split(command)
     except ValueError:
         return _form(view, 422, _("The command has an unmatched quote."), values)
     if not argv:
         return _form(view, 422, _("Give a command to run."), values)
-    spec = svc.JobSpec(project_id=project_id, command=argv, name=name.strip() or None, flavors=flavors,
-                       accelerators=accelerators, cpus=cpus, memory_mb=memory_gb * 1024,
-                       time_limit_s=time_limit_min * 60, priority=priority,
+    spec = svc.JobSpec(project_id=numbers["project_id"], command=argv, name=name.strip() or None, flavors=flavors,
+                       accelerators=numbers["accelerators"], cpus=numbers["cpus"],
+                       memory_mb=numbers["memory_gb"] * 1024, time_limit_s=numbers["time_limit_min"] * 60,
+                       priority=numbers["priority"],
                        datasets=[d.strip() for d in datasets.split(",") if d.strip()][:16],
                        image=image.strip() or None)
     submitter: Submitter = view.request.app.state.submitter
     try:
         done = submitter.submit_sync(view.principal, spec).result(timeout=60)
     except DomainError as exc:
-        return _form(view, 422, view.reason(exc.detail or ""), values)
+        return _form(view, 422, view.refusal(exc.detail or ""), values)
     wake = getattr(view.request.app.state, "wake_controller", None)
     if wake:
         wake()
@@ -144,10 +173,18 @@ def job_log(
         else:
             data, nxt, size = svc.read_log(view.settings, job, stream, offset, 64 * 1024)
         held_view = runs.held_overrides(s, view.principal, [job], view.settings).get(job.id)
+    shown: Any = _Coarsened(job, held_view) if held_view else job
     _ = view._
+    finished = job.state not in svc.ACTIVE
+    ran_on = (job.flavor or "–") + (f" ({_('borrowed capacity')})" if job.borrowed else "")
     return JSONResponse({"data": data.decode("utf-8", errors="replace"), "next_offset": nxt, "size": size,
-                         "finished": job.state not in svc.ACTIVE, "state": job.state, "state_label": _(job.state),
-                         "reason": view.job_reason(_Coarsened(job, held_view) if held_view else job)})
+                         "finished": finished, "state": job.state, "state_label": _(job.state),
+                         "reason": view.job_reason(shown),
+                         # the page's facts follow the job too, in the page's own formatting (coarse while held)
+                         "facts": {"job-started": view.f.when(shown.started_at), "job-ended": view.f.when(shown.ended_at),
+                                   "job-ran-on": ran_on,
+                                   "job-exit": "–" if shown.exit_code is None else str(shown.exit_code)},
+                         "note": _("The job has ended; this is its final output.") if finished else None})
 
 
 @router.post("/jobs/{job_id}/cancel")

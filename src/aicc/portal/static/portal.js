@@ -15,9 +15,18 @@
       stateEl.replaceChildren(span);
     }
     if (reasonEl) { reasonEl.textContent = d.reason; }
+    var facts = d.facts || {};
+    Object.keys(facts).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) { el.textContent = facts[id]; }
+    });
+    var flash = document.getElementById("job-flash");  // "waits for the next cycle": true only while pending
+    if (flash && d.state !== "pending") { flash.hidden = true; }
     if (d.finished) {
       var cancel = document.querySelector("form[action$='/cancel']");
       if (cancel) { cancel.hidden = true; }
+      var note = document.getElementById("log-note");
+      if (note && d.note) { note.textContent = d.note; }
     }
   }
 
