@@ -67,9 +67,9 @@ def test_a_job_name_in_korean_is_accepted_from_the_form(portal: Portal, pworld: 
 
 
 def test_particles_follow_the_final_sound_of_the_number() -> None:
-    assert i18n.reason("ko", "exited with code 3") == "종료 코드 3으로 끝남"
-    assert i18n.reason("ko", "exited with code 1") == "종료 코드 1로 끝남"  # 일: ㄹ takes 로
-    assert i18n.reason("ko", "exited with code 2") == "종료 코드 2로 끝남"
+    assert i18n.job_reason("ko", "exited", {"code": 3}, "") == "종료 코드 3으로 끝남"
+    assert i18n.job_reason("ko", "exited", {"code": 1}, "") == "종료 코드 1로 끝남"  # 일: ㄹ takes 로
+    assert i18n.job_reason("ko", "exited", {"code": 2}, "") == "종료 코드 2로 끝남"
     assert i18n.josa("값을(를) 코드을(를) 서울(으)로 부산(으)로 10(으)로 cpu이(가)") == \
         "값을 코드를 서울로 부산으로 10으로 cpu이(가)"  # a Latin word keeps both forms
 

@@ -61,7 +61,7 @@ def gettext(lang: str) -> Callable[..., str]:
 def job_reason(lang: str, code: str | None, params: Mapping[str, Any] | None, text: str) -> str:
     """A job's reason in the user's language, rendered from its code; a row from before codes shows its text."""
     r = reasons.from_row(code, params)
-    return reasons.render(r, lang) if r is not None else reason(lang, text)
+    return josa(reasons.render(r, lang)) if r is not None else reason(lang, text)
 
 
 def reason(lang: str, text: str) -> str:

@@ -161,7 +161,7 @@ TEXTS: dict[ReasonCode, dict[str, str]] = {
         "ko": "시간 제한 {seconds}초에 도달해 종료됨"},
     ReasonCode.EXITED: {
         "en": "exited with code {code}",
-        "ko": "종료 코드 {code}로 끝남"},
+        "ko": "종료 코드 {code}(으)로 끝남"},
     ReasonCode.ENGINE: {
         "en": "{detail}",
         "ko": "실행 엔진 보고: {detail}"},
