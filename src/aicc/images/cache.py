@@ -56,6 +56,8 @@ class ImageStatus:
     message: str
     digest: str | None = None
     rootfs: Path | None = None
+    percent: int | None = None
+    """How far a pull or unpack has come (the job's reason shows it)."""
 
 
 def _hex(digest: str) -> str:
@@ -118,7 +120,7 @@ class ImageCache:
             digest, manifest = registry.resolve(ref, self.policy)
             pinned = ref.pinned(digest)
             if not self.ready(digest):
-                self._set(key, ImageStatus(Phase.PULLING, f"pulling image {ref} … 0 %", digest))
+                self._set(key, ImageStatus(Phase.PULLING, f"pulling image {ref} … 0 %", digest, percent=0))
                 self._pull(key, pinned, registry.download_size(manifest))
             self._set(key, ImageStatus(Phase.READY, "image ready", digest, self.rootfs(digest)))
         except registry.RegistryError as exc:
@@ -170,7 +172,8 @@ class ImageCache:
                     pct = min(99, int(100 * (_bytes_in(blobs, layout) - before) / size))
                     if pct // 10 != last // 10:  # wake the controller every 10 %, not on every poll
                         last = pct
-                        self._set(key, ImageStatus(Phase.PULLING, f"pulling image {ref} … {pct} %", ref.digest))
+                        self._set(key, ImageStatus(Phase.PULLING, f"pulling image {ref} … {pct} %", ref.digest,
+                                                                   percent=pct))
                 time.sleep(0.25)
             stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         if proc.returncode != 0:
@@ -188,11 +191,12 @@ class ImageCache:
         for stale in staging.parent.glob(f".{_hex(ref.digest)}.*") if staging.parent.is_dir() else []:
             shutil.rmtree(stale, ignore_errors=True)  # left by a crash; we hold this digest's node-wide lock
         staging.mkdir(parents=True, mode=0o755)
-        status = ImageStatus(Phase.UNPACKING, f"unpacking image {ref} … 0 %", ref.digest)
+        status = ImageStatus(Phase.UNPACKING, f"unpacking image {ref} … 0 %", ref.digest, percent=0)
         self._set(key, status)
         try:
             unpack(staging, layers, lambda done: self._set(
-                key, replace(status, message=f"unpacking image {ref} … {100 * done // total} %")))
+                key, replace(status, message=f"unpacking image {ref} … {100 * done // total} %",
+                                percent=100 * done // total)))
             (layout / ENV_FILE).write_text(json.dumps(image_env(layout, blobs)))  # before the rootfs is there
             os.chmod(staging, 0o755)  # noqa: S103 - an image is readable by every job (bound read-only)
             os.rename(staging, self.rootfs(ref.digest))  # atomic: a rootfs is complete or absent

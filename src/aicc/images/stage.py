@@ -15,8 +15,9 @@ from aicc.controller.lifecycle import requeue
 from aicc.core.errors import InvalidInput
 from aicc.core.images import RegistryPolicy, parse_image_ref
 from aicc.core.jobs import JobState
+from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.executors.base import ImageSpec
-from aicc.images.cache import ImageCache, Phase
+from aicc.images.cache import ImageCache, ImageStatus, Phase
 from aicc.store.db import Database
 from aicc.store.models import JobRow, utcnow
 
@@ -34,7 +35,7 @@ def stage(db: Database, cache: ImageCache, policy: RegistryPolicy, engine: str, 
             JobRow.id.in_(job_ids), JobRow.image_ref.is_not(None))).all()
     ready: dict[int, ImageSpec] = {}
     hold: set[int] = set()
-    news: dict[int, tuple[str | None, str, bool]] = {}  # job -> (digest, reason, failed)
+    news: dict[int, tuple[str | None, Reason | None, bool]] = {}  # job -> (digest, reason, failed)
     stop: set[int] = set()
     for job_id, ref_text, digest, stopping in rows:
         assert ref_text is not None  # selected for it
@@ -44,22 +45,23 @@ def stage(db: Database, cache: ImageCache, policy: RegistryPolicy, engine: str, 
             continue
         if engine not in ENGINES_WITH_IMAGES:
             hold.add(job_id)
-            news[job_id] = (None, f"images run on the local engine only for now, not on {engine}", True)
+            news[job_id] = (None, Reason(ReasonCode.IMAGE_ENGINE, {"engine": engine}), True)
             continue
         try:  # checked again: the center may have stopped allowing the registry since the submit
             ref = parse_image_ref(ref_text, policy)
         except InvalidInput as exc:
             hold.add(job_id)
-            news[job_id] = (None, exc.detail, True)
+            news[job_id] = (None, Reason(ReasonCode.IMAGE_FAILED, {"detail": exc.detail}), True)
             continue
         status = cache.request(ref.pinned(digest) if digest else ref)
         if status.phase is Phase.READY and status.rootfs is not None and status.digest is not None:
             ready[job_id] = ImageSpec(ref_text, status.digest, status.rootfs, cache.env(status.digest))
             if digest is None:
-                news[job_id] = (status.digest, "", False)
+                news[job_id] = (status.digest, None, False)
             continue
         hold.add(job_id)
-        news[job_id] = (status.digest if digest is None else None, status.message, status.phase is Phase.FAILED)
+        news[job_id] = (status.digest if digest is None else None, _reason(ref_text, status),
+                        status.phase is Phase.FAILED)
     if news or stop:
         with db.write() as s:
             for job_id in stop:
@@ -69,15 +71,26 @@ def stage(db: Database, cache: ImageCache, policy: RegistryPolicy, engine: str, 
                 if job.cancel_requested:
                     job.state, job.ended_at = JobState.CANCELLED.value, utcnow()
                 else:
-                    requeue(job, "preempted before it started (its image was being pulled); waiting to run again")
+                    requeue(job, Reason(ReasonCode.IMAGE_PREEMPTED))
             for job_id, (new_digest, reason, failed) in news.items():
                 job = s.get(JobRow, job_id)
                 if job is None or job.state != JobState.ADMITTED.value or job.external_id:
                     continue
                 if new_digest and job.image_digest is None:
                     job.image_digest = new_digest
-                if failed:
-                    job.state, job.reason, job.ended_at = JobState.FAILED.value, reason, utcnow()
-                elif reason and job.reason != reason:
-                    job.reason = reason
+                if failed and reason is not None:
+                    job.state, job.ended_at = JobState.FAILED.value, utcnow()
+                    job.set_reason(reason)
+                elif reason is not None and job.reason != reason.text():
+                    job.set_reason(reason)
     return ready, hold
+
+
+def _reason(ref: str, status: ImageStatus) -> Reason:
+    """The job's reason while its image is on its way, or why it never came."""
+    if status.phase is Phase.FAILED:
+        return Reason(ReasonCode.IMAGE_FAILED, {"detail": status.message})
+    code = {Phase.PULLING: ReasonCode.IMAGE_PULLING, Phase.UNPACKING: ReasonCode.IMAGE_UNPACKING}.get(status.phase)
+    if code is None:
+        return Reason(ReasonCode.IMAGE_RESOLVING, {"image": ref})
+    return Reason(code, {"image": ref, "percent": status.percent or 0})

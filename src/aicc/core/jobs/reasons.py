@@ -59,6 +59,12 @@ class ReasonCode(StrEnum):
     CANCELLED_BY = "cancelled_by"
     CANCEL_REQUESTED_BY = "cancel_requested_by"
     GRANT_REVOKED = "grant_revoked"
+    IMAGE_RESOLVING = "image_resolving"
+    IMAGE_PULLING = "image_pulling"
+    IMAGE_UNPACKING = "image_unpacking"
+    IMAGE_FAILED = "image_failed"
+    IMAGE_ENGINE = "image_engine"
+    IMAGE_PREEMPTED = "image_preempted"
 
 
 TIME_PARAMS = frozenset({"at"})
@@ -162,6 +168,24 @@ TEXTS: dict[ReasonCode, dict[str, str]] = {
     ReasonCode.EXITED: {
         "en": "exited with code {code}",
         "ko": "종료 코드 {code}(으)로 끝남"},
+    ReasonCode.IMAGE_RESOLVING: {
+        "en": "resolving image {image}",
+        "ko": "이미지 {image} 확인 중"},
+    ReasonCode.IMAGE_PULLING: {
+        "en": "pulling image {image} … {percent} %",
+        "ko": "이미지 {image} 받는 중 … {percent}%"},
+    ReasonCode.IMAGE_UNPACKING: {
+        "en": "unpacking image {image} … {percent} %",
+        "ko": "이미지 {image} 푸는 중 … {percent}%"},
+    ReasonCode.IMAGE_FAILED: {
+        "en": "{detail}",
+        "ko": "이미지를 준비하지 못함: {detail}"},
+    ReasonCode.IMAGE_ENGINE: {
+        "en": "images run on the local engine only for now, not on {engine}",
+        "ko": "이미지는 아직 로컬 엔진에서만 실행됩니다 ({engine} 엔진에서는 불가)"},
+    ReasonCode.IMAGE_PREEMPTED: {
+        "en": "preempted before it started (its image was being pulled); waiting to run again",
+        "ko": "이미지를 받는 동안 선점됨: 다시 실행을 기다리는 중"},
     ReasonCode.ENGINE: {
         "en": "{detail}",
         "ko": "실행 엔진 보고: {detail}"},

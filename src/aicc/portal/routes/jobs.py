@@ -181,8 +181,8 @@ def job_log(
                          "finished": finished, "state": job.state, "state_label": _(job.state),
                          "reason": view.job_reason(shown),
                          # the page's facts follow the job too, in the page's own formatting (coarse while held)
-                         "facts": {"job-started": view.f.when(shown.started_at), "job-ended": view.f.when(shown.ended_at),
-                                   "job-ran-on": ran_on,
+                         "facts": {"job-started": view.f.when(shown.started_at),
+                                   "job-ended": view.f.when(shown.ended_at), "job-ran-on": ran_on,
                                    "job-exit": "–" if shown.exit_code is None else str(shown.exit_code)},
                          "note": _("The job has ended; this is its final output.") if finished else None})
 
