@@ -17,6 +17,11 @@ AICC_DATA_ROOT        the only directory datasets may be registered from (defaul
 AICC_OUTPUT_RETENTION_DAYS  days a sensitive job's held outputs are kept before they may be deleted (default 365)
 AICC_OUTPUT_MAX_FILE  largest single output file that may leave the data zone, bytes (default 10 MiB)
 AICC_TIMEZONE         the center's time zone, in which the portal shows times (default Asia/Seoul)
+AICC_AUDIT_KEY_FILE   the audit log's HMAC key (at least 32 bytes, not readable by others), e.g. mounted by a KMS
+                      agent; default $AICC_HOME/secrets/audit.key, created mode 0600 at first start
+AICC_AUDIT_ANCHORS    the append-only file of signed audit-head checkpoints (default $AICC_HOME/audit-anchors.log)
+AICC_AUDIT_ANCHOR_EVENTS / AICC_AUDIT_ANCHOR_SECONDS  anchor the head at least every N events (default 1000)
+                      or T seconds of activity (default 60), and at clean shutdown
 AICC_SLURM_DIR        for a site with executor = "slurm": the directory with cluster.json (flavor -> GRES type
                       and partition) as scripts/slurm-up writes it (default /tmp/aicc-slurm)
 """
@@ -47,6 +52,10 @@ class Settings:
     output_retention_days: int = 365
     output_max_file_bytes: int = 10 * 1024 * 1024
     timezone: str = "Asia/Seoul"
+    audit_key_file: Path | None = None
+    audit_anchor_file: Path | None = None
+    audit_anchor_events: int = 1000
+    audit_anchor_seconds: float = 60.0
 
     @property
     def jobs_dir(self) -> Path:
@@ -89,4 +98,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         output_retention_days=int(e.get("AICC_OUTPUT_RETENTION_DAYS", "365")),
         output_max_file_bytes=int(e.get("AICC_OUTPUT_MAX_FILE", str(10 * 1024 * 1024))),
         timezone=e.get("AICC_TIMEZONE", "Asia/Seoul"),
+        audit_key_file=Path(e["AICC_AUDIT_KEY_FILE"]).absolute() if e.get("AICC_AUDIT_KEY_FILE") else None,
+        audit_anchor_file=Path(e["AICC_AUDIT_ANCHORS"]).absolute() if e.get("AICC_AUDIT_ANCHORS") else None,
+        audit_anchor_events=int(e.get("AICC_AUDIT_ANCHOR_EVENTS", "1000")),
+        audit_anchor_seconds=float(e.get("AICC_AUDIT_ANCHOR_SECONDS", "60")),
     )

@@ -54,17 +54,26 @@ def _controller(settings: Settings, db: Database) -> Any:
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or load_settings()
     db = db or Database(settings.database_url)
+    if db.audit_seal is None:
+        from aicc.services.audit_seal import AuditSeal
+
+        db.audit_seal = AuditSeal.from_settings(settings)
     metrics = Metrics()
     controller = _controller(settings, db) if settings.controller else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        from aicc.services import audit as audit_svc
+
+        with db.write() as s:  # the audit key exists, and the chain is keyed and anchored, before any request
+            audit_svc.start(s)
         if controller is not None:
             controller.start()
         yield
         app.state.submitter.close()
         if controller is not None:
             controller.stop()
+        db.audit_seal.flush()  # a clean shutdown anchors the last committed head
 
     app = FastAPI(
         lifespan=lifespan,
