@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,22 @@ class ChainKeys:
     def event_mac(self, body: bytes) -> str:
         return hmac.new(self.event, body, hashlib.sha256).hexdigest()
 
+    def event_checker(self) -> Callable[[bytes], str]:
+        """HMAC-SHA256 under the event key with the padded key states computed once: the same MAC as
+        ``event_mac`` (RFC 2104), at about half the cost per event, which is what verify spends time on."""
+        block = self.event.ljust(64, b"\0")
+        inner0 = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        outer0 = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+        def mac(body: bytes) -> str:
+            inner = inner0.copy()
+            inner.update(body)
+            outer = outer0.copy()
+            outer.update(inner.digest())
+            return outer.hexdigest()
+
+        return mac
+
 
 @dataclass(frozen=True, slots=True)
 class Anchor:
@@ -177,11 +193,18 @@ class Verification:
         return not self.problems
 
 
+EventRow = tuple[int, str, "str | None", str, str, "str | None", "int | None", "str | Mapping[str, Any]", str, str]
+"""(seq, at, actor, action, target_type, target_id, organization_id, data, prev_hash, hash): a row as read.
+``data`` is the stored text (what keyed MACs cover) or, for legacy rows only, the decoded mapping."""
+
+
 class _Walk:
     """The state of one pass over the rows: what the next authentic row must link to."""
 
     def __init__(self, keys: ChainKeys | None, keyed_from: int | None, anchored: Mapping[int, Anchor]) -> None:
         self.keys, self.keyed_from, self.anchored = keys, keyed_from, anchored
+        self.first_keyed = keyed_from if keyed_from is not None else 2**63
+        self.mac = keys.event_checker() if keys is not None else (lambda _body: "")
         self.problems: list[ChainProblem] = []
         self.more = 0
         self.prev, self.last_seq, self.events = GENESIS, 0, 0
@@ -220,53 +243,59 @@ class _Walk:
         self.report(self.bad_from, what)
         self.bad_from = None
 
-    def row(self, rec: AuditRecord) -> None:
-        keyed = self.keyed_from is not None and rec.seq >= self.keyed_from
+    def row(self, r: EventRow) -> None:
+        seq, mac = r[0], r[9]
+        keyed = seq >= self.first_keyed
         if keyed:
-            assert self.keys is not None
-            body = mac_body(rec.seq, rec.at, rec.actor, rec.action, rec.target_type, rec.target_id,
-                            rec.organization_id, rec.data_text if rec.data_text is not None else "", rec.prev_hash)
-            ok = rec.data_text is not None and hmac.compare_digest(self.keys.event_mac(body), rec.hash)
+            ok = isinstance(r[7], str) and self.mac(_encode(r[:9]).encode()) == mac
         else:
-            ok = event_hash(seq=rec.seq, at=rec.at, actor=rec.actor, action=rec.action,
-                            target_type=rec.target_type, target_id=rec.target_id,
-                            organization_id=rec.organization_id, data=rec.data, prev_hash=rec.prev_hash) == rec.hash
+            data = json.loads(r[7]) if isinstance(r[7], str) else r[7]
+            ok = event_hash(seq=seq, at=r[1], actor=r[2], action=r[3], target_type=r[4], target_id=r[5],
+                            organization_id=r[6], data=data, prev_hash=r[8]) == mac
         if not ok:
             if self.bad_from is None:
-                self.bad_from, self.bad_n = rec.seq, 0
-            self.bad_to, self.bad_n, self.bad_hash = rec.seq, self.bad_n + 1, rec.hash
+                self.bad_from, self.bad_n = seq, 0
+            self.bad_to, self.bad_n, self.bad_hash = seq, self.bad_n + 1, mac
             return  # not (provably) on the chain: the next authentic row tells what it was
+        link = r[8]
+        if keyed and link == self.prev and self.bad_from is None and seq not in self.anchored:
+            self.prev, self.last_seq = mac, seq  # the common case, kept short: a million of these
+            self.events += 1
+            return
         last_seq, prev = self.last_seq, self.prev
         if self.bad_from is not None:
-            if rec.prev_hash == self.bad_hash and rec.prev_hash != self.prev:
+            if link == self.bad_hash and link != self.prev:
                 last_seq, prev = self.bad_to, self.bad_hash  # edited in place: the links around them hold
                 self.close_bad_run("edited")
             else:
-                self.close_bad_run("inserted" if rec.prev_hash == self.prev else "unknown")
-        if rec.prev_hash != prev:
+                self.close_bad_run("inserted" if link == self.prev else "unknown")
+        if link != prev:
             if keyed:
-                self.report(rec.seq, f"event {rec.seq} links to a predecessor that is not event {last_seq} "
-                                     f"(the last authentic one): events between {last_seq} and {rec.seq} "
-                                     "were deleted or replaced")
+                self.report(seq, f"event {seq} links to a predecessor that is not event {last_seq} "
+                                 f"(the last authentic one): events between {last_seq} and {seq} "
+                                 "were deleted or replaced")
             else:
-                self.report(rec.seq, f"event {rec.seq}: previous-hash link broken (a row before it changed "
-                                     "or vanished)")
-        if not keyed and rec.seq != last_seq + 1:
-            kind = "missing (deleted)" if rec.seq > last_seq + 1 else "duplicated or reordered"
-            self.report(last_seq + 1, f"event {last_seq + 1} {kind}; next found is {rec.seq}")
-        anchor = self.anchored.get(rec.seq)
+                self.report(seq, f"event {seq}: previous-hash link broken (a row before it changed or vanished)")
+        if not keyed and seq != last_seq + 1:
+            kind = "missing (deleted)" if seq > last_seq + 1 else "duplicated or reordered"
+            self.report(last_seq + 1, f"event {last_seq + 1} {kind}; next found is {seq}")
+        anchor = self.anchored.get(seq)
         if anchor is not None:
-            self.matched.add(rec.seq)
-            if anchor.mac != rec.hash:
-                self.report(rec.seq, f"event {rec.seq} differs from its anchor of {anchor.at}: the anchor "
-                                     f"records {anchor.mac[:16]}…, the log {rec.hash[:16]}… (the log was "
-                                     "rewritten up to here)")
-        self.prev, self.last_seq = rec.hash, rec.seq
+            self.matched.add(seq)
+            if anchor.mac != mac:
+                self.report(seq, f"event {seq} differs from its anchor of {anchor.at}: the anchor records "
+                                 f"{anchor.mac[:16]}…, the log {mac[:16]}… (the log was rewritten up to here)")
+        self.prev, self.last_seq = mac, seq
         self.events += 1
 
 
+def _as_row(r: AuditRecord) -> EventRow:
+    return (r.seq, r.at, r.actor, r.action, r.target_type, r.target_id, r.organization_id,
+            r.data_text if r.data_text is not None else r.data, r.prev_hash, r.hash)
+
+
 def verify_chain(
-    records: Iterable[AuditRecord],
+    records: Iterable[AuditRecord | EventRow],
     head_seq: int,
     head_hash: str,
     *,
@@ -282,7 +311,7 @@ def verify_chain(
 
 
 def verify(
-    records: Iterable[AuditRecord],
+    records: Iterable[AuditRecord | EventRow],
     head_seq: int,
     head_hash: str,
     *,
@@ -303,7 +332,7 @@ def verify(
     anchored = {a.seq: a for a in anchors if a.seq > 0}
     walk = _Walk(keys, keyed_from, anchored)
     for rec in records:
-        walk.row(rec)
+        walk.row(_as_row(rec) if isinstance(rec, AuditRecord) else rec)
     walk.close_bad_run("unknown" if anchored and max(anchored) > walk.last_seq else "inserted")
     for a in anchors:
         if a.keyed_from != keyed_from:

@@ -24,7 +24,7 @@ from sqlalchemy import Table, Text, event, func, insert, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from aicc.core.audit import AuditRecord, ChainKeys, Verification, mac_body
+from aicc.core.audit import ChainKeys, EventRow, Verification, mac_body
 from aicc.core.audit import verify as verify_records
 from aicc.services.audit_seal import AuditSeal
 from aicc.services.principal import Principal
@@ -163,19 +163,15 @@ def _forget_rolled_back(s: Session) -> None:
 _PAGE = 20_000
 
 
-def _records(s: Session, keyed_from: int | None) -> Iterator[AuditRecord]:
-    """Rows in sequence order, a page at a time (keyset), with the data column as its stored text."""
+def _rows(s: Session) -> Iterator[EventRow]:
+    """Rows in sequence order, a page at a time (keyset), as plain tuples with the data column's stored text."""
     t = AuditEventRow
     cols = (t.seq, t.at, t.actor, t.action, t.target_type, t.target_id, t.organization_id,
             sql_cast(t.data, Text), t.prev_hash, t.hash)
     after = -1
-    first_keyed = keyed_from if keyed_from is not None else 2**63
     while True:
         page = s.execute(select(*cols).where(t.seq > after).order_by(t.seq).limit(_PAGE)).all()
-        for seq, at, actor, action, tt, tid, org, text, prev, mac in page:
-            legacy = seq < first_keyed
-            yield AuditRecord(seq, at, actor, action, tt, tid, org, json.loads(text) if legacy else {}, prev, mac,
-                              None if legacy else text)
+        yield from page
         if len(page) < _PAGE:
             return
         after = page[-1][0]
@@ -187,7 +183,7 @@ def verify(s: Session, actor: Principal) -> Verification:
     head = s.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1)).scalar_one()
     keys = seal_of(s).keys(head.chain_id) if head.chain_id else None
     found = seal_of(s).read_anchors(keys) if keys else None
-    return verify_records(_records(s, head.keyed_from), head.seq, head.hash, keys=keys, keyed_from=head.keyed_from,
+    return verify_records(_rows(s), head.seq, head.hash, keys=keys, keyed_from=head.keyed_from,
                           anchors=found.anchors if found else (), anchor_problems=found.problems if found else (),
                           anchors_expected=keys is not None)
 
