@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for module in (jobs, organizations, users, projects, allocations, usage, tokens, inventory, audit, bench, datazone,
                    programs):
         api.include_router(module.router)
+    api.include_router(organizations.mine)  # /invitations: the invitee's side
     app.include_router(api)
 
     @app.get("/healthz", tags=["health"], include_in_schema=True)

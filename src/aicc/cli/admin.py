@@ -36,6 +36,7 @@ ORG_COLS = ("id", "name", "display_name", "kind", "region", "version")
 USER_COLS = ("id", "username", "display_name", "email", "center_role", "disabled")
 PROJECT_COLS = ("id", "name", "organization_id", "title", "version")
 ALLOC_COLS = ("id", "project", "state", "budget_su", "used_su", "remaining_su", "starts_at", "ends_at", "quotas")
+INVITATION_COLS = ("id", "organization", "username", "role", "state", "created_at", "decided_at")
 TOKEN_COLS = ("id", "name", "user_id", "public_id", "expires_at", "revoked_at")
 
 
@@ -145,9 +146,37 @@ def members_add(
     role: Annotated[str, typer.Option(help="member, org_admin or data_custodian.")] = "member",
     as_json: JSON = False,
 ) -> None:
+    """Center admins: add directly (audited). Organization admins: change an existing member's role; to add
+    someone, `invite` them (joining needs their consent)."""
     c = Client()
     emit(c.post(f"/organizations/{org_by(c, org)['id']}/members", {"username": username, "role": role}),
          as_json=as_json)
+
+
+@members.command("invite")
+def members_invite(
+    org: str, username: str,
+    role: Annotated[str, typer.Option(help="member or org_admin.")] = "member",
+    as_json: JSON = False,
+) -> None:
+    """Invite an existing user; they join when they accept (`aicc invitations accept ID`)."""
+    c = Client()
+    emit(c.post(f"/organizations/{org_by(c, org)['id']}/invitations", {"username": username, "role": role}),
+         as_json=as_json, columns=INVITATION_COLS)
+
+
+@members.command("invitations")
+def members_invitations(org: str, as_json: JSON = False) -> None:
+    """The organization's invitations and their answers."""
+    c = Client()
+    emit(c.get(f"/organizations/{org_by(c, org)['id']}/invitations"), as_json=as_json, columns=INVITATION_COLS)
+
+
+@members.command("withdraw")
+def members_withdraw(org: str, invitation_id: int) -> None:
+    c = Client()
+    c.delete(f"/organizations/{org_by(c, org)['id']}/invitations/{invitation_id}")
+    print(f"invitation {invitation_id} withdrawn")
 
 
 @members.command("remove")
