@@ -20,8 +20,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, event, func, insert, select
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import Table, event, func, insert, select
 from sqlalchemy.orm import Session
 
 from aicc.core.audit import ChainKeys, EventRow, Verification, mac_body
@@ -163,18 +162,28 @@ def _forget_rolled_back(s: Session) -> None:
 _PAGE = 20_000
 
 
+_ROWS_SQL = ("SELECT seq, at, actor, action, target_type, target_id, organization_id, CAST(data AS TEXT), "
+             "prev_hash, hash FROM audit_events WHERE seq > {p} ORDER BY seq LIMIT {n}")
+
+
 def _rows(s: Session) -> Iterator[EventRow]:
-    """Rows in sequence order, a page at a time (keyset), as plain tuples with the data column's stored text."""
-    t = AuditEventRow
-    cols = (t.seq, t.at, t.actor, t.action, t.target_type, t.target_id, t.organization_id,
-            sql_cast(t.data, Text), t.prev_hash, t.hash)
-    after = -1
-    while True:
-        page = s.execute(select(*cols).where(t.seq > after).order_by(t.seq).limit(_PAGE)).all()
-        yield from page
-        if len(page) < _PAGE:
-            return
-        after = page[-1][0]
+    """Rows in sequence order, a page at a time (keyset), as the driver's plain tuples with the data column's
+    stored text. The driver's cursor, inside the session's transaction (one snapshot), skips SQLAlchemy's
+    per-row work: reading was two thirds of verifying a million events."""
+    sqlite = s.get_bind().dialect.name == "sqlite"
+    sql = _ROWS_SQL.format(p="?" if sqlite else "%s", n=_PAGE)
+    cur = s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        after = -1
+        while True:
+            cur.execute(sql, (after,))
+            page = cur.fetchall()
+            yield from page
+            if len(page) < _PAGE:
+                return
+            after = page[-1][0]
+    finally:
+        cur.close()
 
 
 def verify(s: Session, actor: Principal) -> Verification:
