@@ -95,3 +95,17 @@ def withdraw(s: Session, actor: Principal, org_id: int, invitation_id: int) -> I
     audit.record(s, actor, "org.member.withdraw", "organization", org.id, organization_id=org.id,
                  data={"invitation_id": inv.id})
     return inv
+
+
+def add_or_invite(s: Session, actor: Principal, org_id: int, *, username: str, role: OrgRole) -> str:
+    """The portal's one form: a center admin adds; an org admin changes an existing member's role or invites.
+    Returns "added" or "invited"."""
+    org = orgs.get(s, actor, org_id)
+    user = s.execute(select(UserRow).where(UserRow.username == username)).scalar_one_or_none()
+    member = user is not None and s.execute(select(MembershipRow.id).where(
+        MembershipRow.user_id == user.id, MembershipRow.organization_id == org.id)).first() is not None
+    if actor.is_center_admin or member:
+        orgs.add_member(s, actor, org.id, username=username, role=role)
+        return "added"
+    invite(s, actor, org.id, username=username, role=role)
+    return "invited"
