@@ -171,3 +171,18 @@ def test_a_legacy_log_is_sealed_by_the_first_anchor_and_its_rewrite_is_found(db:
             prev = h
     found = problems(db)
     assert found and found[0].startswith("4: event 4 links to a predecessor that is not event 3")
+
+
+def test_a_moved_head_does_not_make_new_events_link_to_a_forged_row(db: Database) -> None:
+    """The stray row *and* the head moved onto it: the writer chains on from the last authentic event."""
+    write(db, 3)
+    with db.read() as s:
+        head = s.execute(text("SELECT seq, hash FROM audit_head")).one()
+    with attacker(db) as c:
+        c.execute(text("INSERT INTO audit_events (seq, at, actor, action, target_type, target_id, organization_id, "
+                       "data, prev_hash, hash) VALUES (:s, '2026-12-01T00:00:00', 'mallory', 'x', 'x', NULL, NULL, "
+                       "'{}', :p, :h)"), {"s": head.seq + 1, "p": head.hash, "h": "e" * 64})
+        c.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": head.seq + 1, "h": "e" * 64})
+    write(db, 2, "after.attack")
+    found = problems(db)
+    assert len(found) == 1 and found[0].startswith(f"{head.seq + 1}: ") and "not written by AICC" in found[0]

@@ -69,6 +69,34 @@ def _top(s: Session, head: AuditHeadRow) -> int:
     return max(head.seq, int(highest or 0))
 
 
+_TIP_SQL = ("SELECT seq, at, actor, action, target_type, target_id, organization_id, CAST(data AS TEXT), "
+            "prev_hash, hash FROM audit_events WHERE seq <= {p} ORDER BY seq DESC LIMIT 50")
+
+
+def _authentic_tip(s: Session, head: AuditHeadRow, keys: ChainKeys) -> None:
+    """Make sure the head points at an authentic event before linking to it.
+
+    The head row lives in the database too: if someone moved it (to a row they inserted, or past a row they
+    deleted), chain on from the newest event whose MAC holds instead, so writes never stop and ``verify``
+    reports what was done. Costs one indexed read per append when nothing is wrong."""
+    assert head.keyed_from is not None
+    if head.seq < head.keyed_from:
+        return  # the legacy head, sealed by the first anchor
+    mac = keys.event_checker()
+    sqlite = s.get_bind().dialect.name == "sqlite"
+    cur = s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(_TIP_SQL.format(p="?" if sqlite else "%s"), (head.seq,))
+        for r in cur.fetchall():
+            if r[0] < head.keyed_from:
+                return
+            if mac(mac_body(*r[:9])) == r[9]:
+                head.seq, head.hash = r[0], r[9]
+                return
+    finally:
+        cur.close()
+
+
 def _locked_head(s: Session) -> AuditHeadRow:
     return s.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar_one()
 
@@ -107,6 +135,7 @@ def record(
 ) -> AuditEventRow:
     head = _locked_head(s)
     keys = _keyed(s, head)
+    _authentic_tip(s, head, keys)
     at = utcnow().isoformat(timespec="microseconds")
     row = AuditEventRow(**_fields(_top(s, head) + 1, at, actor, action, target_type, target_id, organization_id,
                                   data, head.hash, keys))
@@ -125,6 +154,7 @@ def record_many(s: Session, events: list[tuple[Principal | None, str, str, objec
         return
     head = _locked_head(s)
     keys = _keyed(s, head)
+    _authentic_tip(s, head, keys)
     seq, prev = _top(s, head), head.hash
     at = utcnow().isoformat(timespec="microseconds")
     rows = []
