@@ -41,7 +41,8 @@ class AuditSeal:
         self.every_events, self.every_seconds = max(1, every_events), max(0.0, every_seconds)
         self._master: bytes | None = None
         self._keys: dict[str, ChainKeys] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # anchors
+        self._key_lock = threading.Lock()  # apart: an anchor written under _lock may load the key
         self._pending: Anchor | None = None
         self._last: dict[str, int] = {}
         self._last_at = time.monotonic()
@@ -61,7 +62,7 @@ class AuditSeal:
 
     def master(self) -> bytes:
         if self._master is None:
-            with self._lock:
+            with self._key_lock:
                 if self._master is None:
                     self._master = self._load_key()
         return self._master
