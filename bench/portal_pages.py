@@ -28,6 +28,7 @@ from aicc.api.app import create_app
 from aicc.config import Settings
 from aicc.demo import load_demo
 from aicc.services import users
+from aicc.services.audit_seal import AuditSeal
 from aicc.store.db import Database
 from aicc.store.migrate import upgrade
 from aicc.store.models import AllocationRow, JobRow, ProjectRow, UsageRow, UserRow, utcnow
@@ -119,7 +120,8 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/aicc.db"
-        db = Database(url)
+        db = Database(url, audit_seal=AuditSeal(Path(tmp) / "home" / "secrets" / "audit.key",
+                                                Path(tmp) / "home" / "audit-anchors.log"))
         upgrade(db.engine)
         t0 = time.perf_counter()
         populate(db, args.jobs, seed=1)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from aicc.api.app import create_app
 from aicc.config import Settings
 from aicc.services import tokens
+from aicc.services.audit_seal import AuditSeal
 from aicc.store.db import Database
 from aicc.store.migrate import upgrade
 from tests.world import World, build_world
@@ -100,15 +101,20 @@ def _truncate(db: Database) -> None:
         c.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
 
 
+def audit_seal(home: Path) -> AuditSeal:
+    """The audit key and anchor file where ``Settings(home=home)`` would put them."""
+    return AuditSeal(home / "secrets" / "audit.key", home / "audit-anchors.log")
+
+
 @pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
     tokens.invalidate_cache()
     if request.param == "sqlite":
         path = tmp_path / "aicc.db"
         shutil.copy(sqlite_template, path)
-        database = Database(f"sqlite:///{path}")
+        database = Database(f"sqlite:///{path}", audit_seal=audit_seal(tmp_path / "home"))
     else:
-        database = Database(request.getfixturevalue("pg_worker_url"))
+        database = Database(request.getfixturevalue("pg_worker_url"), audit_seal=audit_seal(tmp_path / "home"))
         _truncate(database)
     yield database
     database.dispose()

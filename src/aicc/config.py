@@ -20,6 +20,11 @@ AICC_TIMEZONE         the center's time zone, in which the portal shows times (d
 AICC_UID_BASE         first Unix uid of the range jobs run as, one per project (default 200000; the first is kept
                       for runs without a project); gid = uid
 AICC_UID_COUNT        how many uids the range holds (default 65536)
+AICC_AUDIT_KEY_FILE   the audit log's HMAC key (at least 32 bytes, not readable by others), e.g. mounted by a KMS
+                      agent; default $AICC_HOME/secrets/audit.key, created mode 0600 at first start
+AICC_AUDIT_ANCHORS    the append-only file of signed audit-head checkpoints (default $AICC_HOME/audit-anchors.log)
+AICC_AUDIT_ANCHOR_EVENTS / AICC_AUDIT_ANCHOR_SECONDS  anchor the head at least every N events (default 1000)
+                      or T seconds of activity (default 60), and at clean shutdown
 AICC_SLURM_DIR        for a site with executor = "slurm": the directory with cluster.json (flavor -> GRES type
                       and partition) as scripts/slurm-up writes it (default /tmp/aicc-slurm)
 AICC_REGISTRIES       comma list of image registries jobs may name (host[:port]); empty (default): no images
@@ -58,6 +63,12 @@ class Settings:
     registries: str = ""
     registry_mirrors: str = ""
     insecure_registries: str = ""
+    uid_base: int = 200_000
+    uid_count: int = 65_536
+    audit_key_file: Path | None = None
+    audit_anchor_file: Path | None = None
+    audit_anchor_events: int = 1000
+    audit_anchor_seconds: float = 60.0
 
     @property
     def registry_policy(self) -> RegistryPolicy:
@@ -68,8 +79,6 @@ class Settings:
     def images_dir(self) -> Path:
         """The node's image cache: blobs shared between images, one read-only root filesystem per digest."""
         return self.home / "images"
-    uid_base: int = 200_000
-    uid_count: int = 65_536
 
     @property
     def jobs_dir(self) -> Path:
@@ -117,6 +126,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         insecure_registries=e.get("AICC_INSECURE_REGISTRIES", ""),
         uid_base=int(e.get("AICC_UID_BASE", "200000")),
         uid_count=int(e.get("AICC_UID_COUNT", "65536")),
+        audit_key_file=Path(e["AICC_AUDIT_KEY_FILE"]).absolute() if e.get("AICC_AUDIT_KEY_FILE") else None,
+        audit_anchor_file=Path(e["AICC_AUDIT_ANCHORS"]).absolute() if e.get("AICC_AUDIT_ANCHORS") else None,
+        audit_anchor_events=int(e.get("AICC_AUDIT_ANCHOR_EVENTS", "1000")),
+        audit_anchor_seconds=float(e.get("AICC_AUDIT_ANCHOR_SECONDS", "60")),
     )
     settings.registry_policy  # noqa: B018 - a malformed registry list is a start-up error, never an open policy
     return settings

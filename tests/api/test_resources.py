@@ -96,13 +96,18 @@ def test_org_admin_adds_member_who_then_sees_the_org(app_client: TestClient, wor
     token = app_client.post("/api/v1/tokens", headers=admin, json={"name": "t", "user_id": r.json()["id"]})
     newbie = H(token.json()["token"])
     assert app_client.get(f"/api/v1/organizations/{world.a.org_id}", headers=newbie).status_code == 404
-    r = app_client.post(f"/api/v1/organizations/{world.a.org_id}/members", headers=H(world.a.admin_token),
+    r = app_client.post(f"/api/v1/organizations/{world.a.org_id}/invitations", headers=H(world.a.admin_token),
                         json={"username": "newbie", "role": "member"})
-    assert r.status_code == 201
+    assert r.status_code == 201  # joining needs the user's consent
+    assert app_client.get(f"/api/v1/organizations/{world.a.org_id}", headers=newbie).status_code == 404
+    assert app_client.post(f"/api/v1/invitations/{r.json()['id']}/accept", headers=newbie).status_code == 200
     assert app_client.get(f"/api/v1/organizations/{world.a.org_id}", headers=newbie).status_code == 200
     r = app_client.post(f"/api/v1/organizations/{world.a.org_id}/members", headers=H(world.a.admin_token),
                         json={"username": "newbie", "role": "data_custodian"})
     assert r.status_code == 422  # only the center appoints custodians
+    r = app_client.post(f"/api/v1/organizations/{world.a.org_id}/members", headers=H(world.a.admin_token),
+                        json={"username": "newbie", "role": "org_admin"})
+    assert r.status_code == 201  # an org admin changes the role of someone already a member
 
 
 def test_inventory_reload_is_all_or_nothing(app_client: TestClient, world: World) -> None:

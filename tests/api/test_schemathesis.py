@@ -18,6 +18,7 @@ from aicc.api.app import create_app
 from aicc.config import Settings
 from aicc.store.db import Database
 from aicc.store.migrate import upgrade
+from tests.conftest import audit_seal
 from tests.world import build_world
 
 
@@ -25,7 +26,7 @@ def _app():  # type: ignore[no-untyped-def]
     import tempfile
 
     home = Path(tempfile.mkdtemp(prefix="aicc-fuzz-"))
-    db = Database(f"sqlite:///{home / 'aicc.db'}")
+    db = Database(f"sqlite:///{home / 'aicc.db'}", audit_seal=audit_seal(home))
     upgrade(db.engine)
     world = build_world(db)
     app = create_app(Settings(home=home, database_url=db.url, max_body_bytes=64 * 1024, controller=False), db)

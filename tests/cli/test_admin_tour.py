@@ -78,3 +78,18 @@ def test_audit_verify_and_export(cli: Cli, tmp_path: Path) -> None:
     target = tmp_path / "audit.csv"
     cli.run("admin", "audit", "export", "--out", str(target))
     assert target.read_text().startswith("seq,at,actor,action")
+
+
+def test_an_org_admin_invites_and_the_user_accepts_on_the_command_line(cli: Cli) -> None:
+    alice, dana = cli.tokens["alice"], cli.tokens["dana"]
+    refused = cli.run("admin", "members", "add", "haneul-ai", "dana", token=alice, check=False)
+    assert refused.returncode == 1 and "needs their consent" in refused.stderr
+    invited = cast(dict[str, Any], cli.json("admin", "members", "invite", "haneul-ai", "dana", token=alice))
+    assert invited["state"] == "pending"
+    mine = cast(list[dict[str, Any]], cli.json("invitations", "list", token=dana))
+    assert [(i["id"], i["organization"]) for i in mine] == [(invited["id"], "haneul-ai")]
+    cli.run("invitations", "accept", str(invited["id"]), token=dana)
+    members = cast(list[dict[str, Any]], cli.json("admin", "members", "list", "haneul-ai", token=alice))
+    assert "dana" in [m["username"] for m in members]
+    answered = cast(list[dict[str, Any]], cli.json("admin", "members", "invitations", "haneul-ai", token=alice))
+    assert answered[0]["state"] == "accepted"

@@ -29,6 +29,7 @@ from aicc.core import programs as rules
 from aicc.core.tenancy import CenterRole
 from aicc.demo import REVIEWERS
 from aicc.services import programs, projects, users
+from aicc.services.audit_seal import AuditSeal
 from aicc.services.principal import SYSTEM
 from aicc.store.db import Database
 from aicc.store.models import UserRow, utcnow
@@ -40,7 +41,7 @@ from tests.portal.test_browser import SHOTS, Center, _page, _sign_in, browser  #
 def _set_up_program(env: dict[str, str], password: str) -> None:
     """A program with an open call, a reviewer, and a project of Haneul AI without an allocation yet."""
     settings = load_settings(env)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, audit_seal=AuditSeal.from_settings(settings))  # the server's key
     now = utcnow()
     with db.write() as s:
         p = programs.create_program(s, SYSTEM, name="ai-2027", title="2027 AI 컴퓨팅 자원 지원사업",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -27,8 +28,16 @@ def test_org_admin_adds_a_member_to_the_org_and_a_project_then_removes_them(
     assert 'value="data_custodian"' not in page.text  # only center admins appoint custodians
     r = c.post(f"/orgs/{pworld.a.org_id}/members", data={"csrf": csrf_of(page.text), "username": "Nobody",
                                                          "role": "member"}, follow_redirects=False)
+    assert r.status_code == 303  # an existing user is invited: joining needs their consent
+    org_page = c.get(r.headers["location"]).text
+    assert "초대했습니다" in org_page and "수락을 기다리는 초대" in org_page
+    nobody = portal("nobody")
+    account = nobody.get("/account").text
+    assert "초대했습니다" in account and "수락" in account
+    inv = re.search(r'action="/invitations/(\d+)/accept"', account)
+    assert inv
+    r = nobody.post(f"/invitations/{inv.group(1)}/accept", data={"csrf": csrf_of(account)}, follow_redirects=False)
     assert r.status_code == 303
-    assert "저장했습니다" in c.get(r.headers["location"]).text
     uid = _user_id(db, pworld, "nobody")
     page = c.get(f"/projects/{pworld.a.project_id}")
     r = c.post(f"/projects/{pworld.a.project_id}/members", data={"csrf": csrf_of(page.text), "username": "nobody"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from aicc.config import Settings
 from aicc.services import jobs as jobs_svc
 from aicc.store.db import Database
 from aicc.store.models import JobRow
+from aicc.testbed import trust
 from tests.world import World
 
 H = World.auth
@@ -69,7 +71,8 @@ def test_bench_run_is_an_ordinary_job_and_its_result_is_ingested_once(
     assert r.status_code == 201, r.text
     job_id = r.json()["job_id"]
     job = app_client.get(f"/api/v1/jobs/{job_id}", headers=member).json()
-    assert job["command"][1:5] == ["-m", "aicc.testbed.run", "--workload", "ocr-cls"]
+    assert job["command"][1:5] == ["-I", "-m", "aicc.testbed.run", "--workload"]
+    assert job["command"][0] == sys.executable and not job.get("env")  # the center's interpreter, no PYTHONPATH
     assert job["flavors"] == ["cpu"] and job["accelerators"] == 0
     early = app_client.post("/api/v1/bench/results/ingest", headers=member, json={"job_id": job_id})
     assert early.status_code == 422 and "pending" in early.json()["detail"]
@@ -77,12 +80,15 @@ def test_bench_run_is_an_ordinary_job_and_its_result_is_ingested_once(
     # The job "ran": a result file in its folder, and it ended (the runner exits 1 on an invalid result).
     folder = jobs_svc.job_dir(settings, job_id)
     folder.mkdir(parents=True)
-    doc = document("somewhere-else", 500.0, cls="ocr-orientation")
+    # what the center's runner writes (it runs under python -I; this test process does not)
+    doc = document("somewhere-else", 500.0, cls="ocr-orientation") | {
+        "runner": trust.runner_identity() | {"isolated": True}}
     doc["results"].append(copy.deepcopy(doc["results"][0]) | {"scenario": "SingleStream", "loadgen_valid": False})
     (folder / "bench-result.json").write_text(json.dumps(doc))
     with db.write() as s:
         s.execute(update(JobRow).where(JobRow.id == job_id).values(state="failed", flavor="cpu", cpus=2))
     rows = app_client.post("/api/v1/bench/results/ingest", headers=member, json={"job_id": job_id}).json()
+    assert rows[0]["invalid_reasons"] == [], rows[0]["invalid_reasons"]
     assert [(x["scenario"], x["valid"], x["flavor"], x["units"]) for x in rows] == [
         ("Offline", True, "cpu", 2), ("SingleStream", False, "cpu", 2)]  # AICC's placement wins over the file
     again = app_client.post("/api/v1/bench/results/ingest", headers=member, json={"job_id": job_id}).json()

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from aicc import __version__
 from aicc.api import problems
@@ -54,17 +55,29 @@ def _controller(settings: Settings, db: Database) -> Any:
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or load_settings()
     db = db or Database(settings.database_url)
+    if db.audit_seal is None:
+        from aicc.services.audit_seal import AuditSeal
+
+        db.audit_seal = AuditSeal.from_settings(settings)
     metrics = Metrics()
     controller = _controller(settings, db) if settings.controller else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        from aicc.services import audit as audit_svc
+
+        try:  # the audit key exists, and the chain is keyed and anchored, before any request
+            with db.write() as s:
+                audit_svc.start(s)
+        except DBAPIError:  # not migrated yet: /readyz says so, and the first audited write keys the chain
+            pass
         if controller is not None:
             controller.start()
         yield
         app.state.submitter.close()
         if controller is not None:
             controller.stop()
+        db.audit_seal.flush()  # a clean shutdown anchors the last committed head
 
     app = FastAPI(
         lifespan=lifespan,
@@ -89,6 +102,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for module in (jobs, organizations, users, projects, allocations, usage, tokens, inventory, audit, bench, datazone,
                    programs):
         api.include_router(module.router)
+    api.include_router(organizations.mine)  # /invitations: the invitee's side
     app.include_router(api)
 
     @app.get("/healthz", tags=["health"], include_in_schema=True)

@@ -38,6 +38,7 @@ ORG_COLS = ("id", "name", "display_name", "kind", "region", "version")
 USER_COLS = ("id", "username", "display_name", "email", "center_role", "disabled")
 PROJECT_COLS = ("id", "name", "organization_id", "title", "version")
 ALLOC_COLS = ("id", "project", "state", "budget_su", "used_su", "remaining_su", "starts_at", "ends_at", "quotas")
+INVITATION_COLS = ("id", "organization", "username", "role", "state", "created_at", "decided_at")
 TOKEN_COLS = ("id", "name", "user_id", "public_id", "expires_at", "revoked_at")
 
 
@@ -170,9 +171,37 @@ def members_add(
     role: Annotated[str, typer.Option(help="member, org_admin or data_custodian.")] = "member",
     as_json: JSON = False,
 ) -> None:
+    """Center admins: add directly (audited). Organization admins: change an existing member's role; to add
+    someone, `invite` them (joining needs their consent)."""
     c = Client()
     emit(c.post(f"/organizations/{org_by(c, org)['id']}/members", {"username": username, "role": role}),
          as_json=as_json)
+
+
+@members.command("invite")
+def members_invite(
+    org: str, username: str,
+    role: Annotated[str, typer.Option(help="member or org_admin.")] = "member",
+    as_json: JSON = False,
+) -> None:
+    """Invite an existing user; they join when they accept (`aicc invitations accept ID`)."""
+    c = Client()
+    emit(c.post(f"/organizations/{org_by(c, org)['id']}/invitations", {"username": username, "role": role}),
+         as_json=as_json, columns=INVITATION_COLS)
+
+
+@members.command("invitations")
+def members_invitations(org: str, as_json: JSON = False) -> None:
+    """The organization's invitations and their answers."""
+    c = Client()
+    emit(c.get(f"/organizations/{org_by(c, org)['id']}/invitations"), as_json=as_json, columns=INVITATION_COLS)
+
+
+@members.command("withdraw")
+def members_withdraw(org: str, invitation_id: int) -> None:
+    c = Client()
+    c.delete(f"/organizations/{org_by(c, org)['id']}/invitations/{invitation_id}")
+    print(f"invitation {invitation_id} withdrawn")
 
 
 @members.command("remove")
@@ -418,15 +447,20 @@ def audit_list(
 
 @audit_app.command("verify")
 def audit_verify(as_json: JSON = False) -> None:
-    """Recompute the hash chain; exit 1 and name the events if anything was changed."""
-    result = Client().get("/audit/verify")
+    """Check every event's MAC with the key and the head against the anchors; exit 1 naming the first divergence."""
+    result = Client(timeout=600).get("/audit/verify")
     if as_json:
         emit(result, as_json=True)
     elif result["intact"]:
-        print(f"audit log intact: {result['events']} events, hash chain verified")
+        print(f"audit log intact: {result['events']} events, MAC chain verified against {result['anchors']} "
+              "anchor(s)")
     else:
-        for p in result["problems"]:
+        first = result["problems"][0]
+        print(f"first divergence at event {first['seq']}: {first['problem']}")
+        for p in result["problems"][1:]:
             print(f"event {p['seq']}: {p['problem']}")
+        if result.get("more_problems"):
+            print(f"... and {result['more_problems']} more problems")
     if not result["intact"]:
         raise typer.Exit(1)
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from aicc.cli import admin, apply, bench, datazone, jobs, programs, review, sim, usage
+from aicc.cli import admin, apply, bench, datazone, invitations, jobs, programs, review, sim, usage
 from aicc.cli.client import CliError
 
 app = typer.Typer(
@@ -43,6 +43,7 @@ app.add_typer(admin.audit_app, name="audit")  # also under `admin`: custodians r
 app.add_typer(programs.app, name="programs")
 app.add_typer(apply.apply_app, name="apply")
 app.add_typer(review.review_app, name="review")
+app.add_typer(invitations.app, name="invitations")
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 

@@ -27,3 +27,20 @@ class OrgRole(enum.StrEnum):
     ORG_ADMIN = "org_admin"
     MEMBER = "member"
     DATA_CUSTODIAN = "data_custodian"
+
+
+class InvitationState(enum.StrEnum):
+    """An organization's invitation of an existing user: membership needs the invitee's consent."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+def invitation_transition(state: InvitationState, action: str) -> InvitationState:
+    """pending → accepted | declined (by the invitee) | withdrawn (by the organization); nothing after."""
+    if state is not InvitationState.PENDING:
+        raise ValueError(f"the invitation is already {state.value}")
+    return {"accept": InvitationState.ACCEPTED, "decline": InvitationState.DECLINED,
+            "withdraw": InvitationState.WITHDRAWN}[action]

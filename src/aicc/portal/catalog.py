@@ -210,6 +210,15 @@ KO: dict[str, str] = {
     "Remove {user} from the organization": "{user}님을 기관에서 빼기",
     "Remove {user} from the project": "{user}님을 프로젝트에서 빼기",
     "Add or change member": "구성원 추가·역할 변경",
+    "Invite or change member": "구성원 초대·역할 변경",
+    "Accounts are created by the center. Someone not yet a member is invited by username and joins when they "
+    "accept.": "계정은 센터가 만듭니다. 아직 구성원이 아닌 사람은 사용자 이름으로 초대하며, 수락하면 구성원이 됩니다.",
+    "Invited. They become a member when they accept.": "초대했습니다. 수락하면 구성원이 됩니다.",
+    "Pending invitations": "수락을 기다리는 초대",
+    "Withdraw invitation": "초대 취소",
+    "Invitations": "받은 초대",
+    "{org} invites you as {role}.": "{org}에서 {role}(으)로 초대했습니다.",
+    "Accept": "수락",
     "Add to project": "프로젝트에 추가",
     "Accounts are created by the center; an existing account is added here by username.":
         "계정은 센터가 만듭니다. 여기서는 이미 있는 계정을 사용자 이름으로 추가합니다.",

@@ -1,4 +1,10 @@
-"""Organizations and their members (use cases for center and organization admins)."""
+"""Organizations and their members (use cases for center and organization admins).
+
+Membership needs consent: an organization admin *invites* an existing user (``services.invitations``) and
+the membership starts when they accept. A center admin may still add someone directly (``add_member``,
+audited as ``org.member.set`` with ``direct: true``), as the center creates accounts for organizations
+anyway. Every change is kept in ``membership_periods``, which conflict-of-interest checks read.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,15 @@ from aicc.core.tenancy import OrgKind, OrgRole
 from aicc.services import audit, tokens
 from aicc.services.paging import Page, page
 from aicc.services.principal import Principal
-from aicc.store.models import MembershipRow, OrganizationRow, ProjectMemberRow, ProjectRow, UserRow
+from aicc.store.models import (
+    MembershipPeriodRow,
+    MembershipRow,
+    OrganizationRow,
+    ProjectMemberRow,
+    ProjectRow,
+    UserRow,
+    utcnow,
+)
 
 
 def get(s: Session, actor: Principal, org_id: int) -> OrganizationRow:
@@ -88,7 +102,35 @@ def list_members(s: Session, actor: Principal, org_id: int) -> list[tuple[Member
     return [(m, u) for m, u in s.execute(q).all()]
 
 
+def set_membership(s: Session, user_id: int, org_id: int, role: OrgRole) -> MembershipRow:
+    """Make ``user_id`` a member with ``role`` and keep the history; callers authorize and audit."""
+    existing = s.execute(select(MembershipRow).where(
+        MembershipRow.user_id == user_id, MembershipRow.organization_id == org_id)).scalar_one_or_none()
+    if existing is not None and existing.role == role.value:
+        return existing
+    _end_period(s, user_id, org_id)
+    s.add(MembershipPeriodRow(user_id=user_id, organization_id=org_id, role=role.value, started_at=utcnow()))
+    if existing is not None:
+        existing.role = role.value
+        membership = existing
+    else:
+        membership = MembershipRow(user_id=user_id, organization_id=org_id, role=role.value)
+        s.add(membership)
+    s.flush()
+    tokens.invalidate_cache()
+    return membership
+
+
+def _end_period(s: Session, user_id: int, org_id: int) -> None:
+    for p in s.execute(select(MembershipPeriodRow).where(
+            MembershipPeriodRow.user_id == user_id, MembershipPeriodRow.organization_id == org_id,
+            MembershipPeriodRow.ended_at.is_(None))).scalars():
+        p.ended_at = utcnow()
+
+
 def add_member(s: Session, actor: Principal, org_id: int, *, username: str, role: OrgRole) -> MembershipRow:
+    """Center admins add directly; organization admins may change the role of someone already a member, and
+    invite anyone else (``services.invitations.invite``): joining needs the user's consent."""
     org = get(s, actor, org_id)
     actor.require_org_admin(org.id)
     if role is OrgRole.DATA_CUSTODIAN and not actor.is_center_admin:
@@ -98,18 +140,14 @@ def add_member(s: Session, actor: Principal, org_id: int, *, username: str, role
         raise NotFound(f"user {username!r} not found")
     existing = s.execute(select(MembershipRow).where(
         MembershipRow.user_id == user.id, MembershipRow.organization_id == org.id)).scalar_one_or_none()
-    if existing is not None:
-        if existing.role == role.value:
-            return existing
-        existing.role = role.value
-        membership = existing
-    else:
-        membership = MembershipRow(user_id=user.id, organization_id=org.id, role=role.value)
-        s.add(membership)
-    s.flush()
-    tokens.invalidate_cache()
+    if existing is None and not actor.is_center_admin:
+        raise InvalidInput(f"{username!r} is not a member; joining needs their consent: invite them "
+                           f"(aicc admin members invite {org.name} {username})")
+    if existing is not None and existing.role == role.value:
+        return existing
+    membership = set_membership(s, user.id, org.id, role)
     audit.record(s, actor, "org.member.set", "organization", org.id, organization_id=org.id,
-                 data={"user": username, "role": role.value})
+                 data={"user": username, "role": role.value, "direct": existing is None})
     return membership
 
 
@@ -125,6 +163,7 @@ def remove_member(s: Session, actor: Principal, org_id: int, user_id: int) -> No
             ProjectMemberRow.user_id == user_id, ProjectMemberRow.project_id.in_(project_ids))).scalars():
         s.delete(pm)
     s.delete(m)
+    _end_period(s, user_id, org.id)
     tokens.invalidate_cache()
     audit.record(s, actor, "org.member.remove", "organization", org.id, organization_id=org.id,
                  data={"user_id": user_id})

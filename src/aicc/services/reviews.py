@@ -1,8 +1,10 @@
 """Review and decision: reviewers score blind to each other; the call manager ranks and decides.
 
 Reviewers are users with the center role ``reviewer``. A reviewer never reviews an
-application of an organization they belong to, may declare a conflict of interest
-(the assignment then stops counting and the application drops from their view), and
+application of an organization they belong to — checked when assigned and again when scoring, then
+against their memberships at that moment and every membership period since the assignment (someone who
+joined the applicant's organization after being assigned, even briefly, may not score) — may
+declare a conflict of interest (the assignment then stops counting and the application drops from their view), and
 sees other reviewers' scores only after submitting their own — and then without
 names. Applicants see scores only after the decision, and never who gave them.
 """
@@ -24,12 +26,31 @@ from aicc.services import agreements, audit
 from aicc.services import applications as apps
 from aicc.services import programs as programs_svc
 from aicc.services.principal import Principal
-from aicc.store.models import ApplicationRow, CallRow, MembershipRow, ReviewRow, UserRow, utcnow
+from aicc.store.models import (
+    ApplicationRow,
+    CallRow,
+    MembershipPeriodRow,
+    MembershipRow,
+    ReviewRow,
+    UserRow,
+    utcnow,
+)
 
 
 def _reviewer_orgs(s: Session, user_id: int) -> set[int]:
     q = select(MembershipRow.organization_id).where(MembershipRow.user_id == user_id)
     return {o for (o,) in s.execute(q).all()}
+
+
+def member_since(s: Session, user_id: int, org_id: int, since: dt.datetime) -> bool:
+    """Is, or was at any time since ``since``, a member of ``org_id``."""
+    if s.execute(select(MembershipRow.id).where(MembershipRow.user_id == user_id,
+                                                MembershipRow.organization_id == org_id)).first():
+        return True
+    q = select(MembershipPeriodRow.id).where(
+        MembershipPeriodRow.user_id == user_id, MembershipPeriodRow.organization_id == org_id,
+        MembershipPeriodRow.ended_at.is_(None) | (MembershipPeriodRow.ended_at >= since))
+    return s.execute(q).first() is not None
 
 
 def _active(s: Session, application_id: int) -> list[ReviewRow]:
@@ -151,6 +172,9 @@ def submit_scores(s: Session, actor: Principal, review_id: int, *, scores: Mappi
     assert a is not None
     if a.state != rules.ApplicationState.SUBMITTED.value:
         raise Conflict(f"the application is {a.state}; it is no longer under review")
+    if member_since(s, r.reviewer_id, a.organization_id, r.assigned_at):
+        raise Conflict("you are, or have been since your assignment, a member of the applicant's organization: "
+                       "declare the conflict of interest instead of scoring")
     call = s.get(CallRow, a.call_id)
     assert call is not None
     r.total = rules.weighted_score(programs_svc.rubric(call), scores)

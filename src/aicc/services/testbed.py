@@ -3,17 +3,18 @@
 A run is a plain AICC job (queued, charged and placed like any other) whose command is the testbed runner.
 The controller ingests a benchmark job's result when the job ends (``auto_ingest``); ``aicc bench ingest``
 does the same by hand, idempotently. Results are center-wide facts: every signed-in user may read them;
-only the job's own project (or a center admin) may ingest a job's result, and only from a job whose command
-*is* the runner, so a result cannot be forged by an arbitrary job writing a file of the right name.
+only the job's own project (or a center admin) may ingest a job's result. A result is trusted (valid) only
+from the center's own runner run from the center's code (``aicc.testbed.trust``): the job's command is the
+server's interpreter in isolated mode (``python -I -m aicc.testbed.run``), its environment loads no other
+code, and the result's runner hash equals the server's. A job that only *asks* for the runner (e.g. with
+its own ``PYTHONPATH``) has its result stored invalid, with the reason, and never ranked.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -27,9 +28,9 @@ from aicc.services import audit
 from aicc.services import jobs as jobs_svc
 from aicc.services.principal import SYSTEM, Principal
 from aicc.store.models import BenchResultRow, FlavorRow, JobRow, ProjectRow
+from aicc.testbed import trust
 from aicc.testbed.results import rows_from_document
 
-RUNNER = ("-m", "aicc.testbed.run")
 RESULT_FILE = "bench-result.json"
 FINISHED = (JobState.SUCCEEDED.value, JobState.FAILED.value)
 """The runner exits 1 when a result is invalid: such a job's result is ingested too (and never ranked)."""
@@ -50,19 +51,13 @@ class RunRequest:
 
 
 def runner_command(req: RunRequest, python: str | None = None) -> list[str]:
-    """The job's argv; the server's own interpreter, so the job gets the packages the server has."""
+    """The job's argv: the server's own interpreter in isolated mode, so the job runs the center's runner from
+    the center's installation and nothing a job could put on its path."""
     for s in req.scenarios:
         if s not in KINDS:
             raise InvalidInput(f"unknown scenario {s!r} (known: {', '.join(KINDS)})")
-    return [python or sys.executable, *RUNNER, "--workload", req.workload, "--scenario", ",".join(req.scenarios),
+    return [*trust.runner_argv(python), "--workload", req.workload, "--scenario", ",".join(req.scenarios),
             "--duration-ms", str(req.duration_ms), "--flavor", req.flavor, *req.extra_args]
-
-
-def _code_root() -> str:
-    """The folder holding the ``aicc`` package the server runs: the job runs the same runner version."""
-    import aicc
-
-    return str(Path(aicc.__file__).resolve().parent.parent)
 
 
 RUNNER_MODULES = ("numpy", "mlperf_loadgen")
@@ -95,20 +90,26 @@ def submit_run(s: Session, actor: Principal, settings: Settings, req: RunRequest
     spec = jobs_svc.JobSpec(
         project_id=req.project_id, command=runner_command(req), name=f"bench-{req.workload}"[:128],
         flavors=[req.flavor], accelerators=accelerators, cpus=req.cpus, memory_mb=req.memory_mb,
-        time_limit_s=req.time_limit_s, workload_class=None, env={"PYTHONPATH": _code_root()})
+        time_limit_s=req.time_limit_s, workload_class=None, env={})
     return jobs_svc.submit(s, actor, settings, spec).ids[0]
 
 
 def _is_runner(job: JobRow) -> bool:
-    cmd = list(job.command or [])
-    return job.script is None and len(cmd) >= 3 and tuple(cmd[1:3]) == RUNNER
+    return trust.looks_like_runner(list(job.command or []))
+
+
+def untrusted_reasons(job: JobRow, doc: dict[str, Any]) -> list[str]:
+    """Why this job's result is not the center's runner's (empty: trusted)."""
+    return [*trust.job_reasons(list(job.command or []), job.env, job.script), *trust.result_reasons(doc),
+            *trust.install_reasons()]
 
 
 def ingest_job(s: Session, actor: Principal, settings: Settings, job_id: int) -> list[BenchResultRow]:
     """Read the finished job's ``bench-result.json`` and store it; again for the same job changes nothing."""
     job = jobs_svc.get(s, actor, job_id)
     if not _is_runner(job):
-        raise InvalidInput(f"job {job_id} is not a benchmark run (its command is not `python -m aicc.testbed.run`)")
+        raise InvalidInput(f"job {job_id} is not a benchmark run (its command is not `python -I -m "
+                           "aicc.testbed.run`)")
     if job.state not in FINISHED:
         raise InvalidInput(f"job {job_id} is {job.state}; results are ingested once it has finished")
     existing = list(s.execute(select(BenchResultRow).where(BenchResultRow.job_id == job_id)).scalars())
@@ -123,7 +124,11 @@ def ingest_job(s: Session, actor: Principal, settings: Settings, job_id: int) ->
         raise InvalidInput(f"job {job_id}: {RESULT_FILE} unreadable: {e}") from None
     flavor = s.execute(select(FlavorRow).where(FlavorRow.name == job.flavor)).scalar_one_or_none()
     units = job.cpus if flavor is not None and flavor.vendor == "cpu" else job.accelerators
-    return _store(s, actor, rows_from_document(doc, job_id=job_id, flavor=job.flavor, units=units))
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"job {job_id}: {RESULT_FILE} is not a result document")
+    reasons = untrusted_reasons(job, doc)
+    return _store(s, actor, rows_from_document(doc, job_id=job_id, flavor=job.flavor, units=units,
+                                               untrusted=reasons))
 
 
 def auto_ingest(s: Session, settings: Settings, job_id: int) -> list[BenchResultRow]:

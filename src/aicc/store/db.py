@@ -54,12 +54,15 @@ def is_sqlite(engine: Engine) -> bool:
 class Database:
     """One engine and its two session factories; created once per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, audit_seal: Any = None) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self.audit_seal = audit_seal
+        """The audit key and anchor file (``aicc.services.audit_seal``); None: from the environment on first use."""
+        info = {"database": self}  # how the audit log finds its key from inside a session
+        self._reader = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self._writer = sessionmaker(
-            self.engine.execution_options(aicc_write=True), expire_on_commit=False
+            self.engine.execution_options(aicc_write=True), expire_on_commit=False, info=info
         )
         # SQLite has one writer at a time. Queueing writers of this process on a lock hands the
         # database over in microseconds; left to SQLite's busy handler they would sleep and retry
@@ -78,4 +81,6 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        if self.audit_seal is not None:
+            self.audit_seal.close()  # anchors the last committed head: a clean shutdown
         self.engine.dispose()

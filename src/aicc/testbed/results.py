@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aicc.core.benchmarks import KINDS, TRAINING, validity
@@ -52,8 +52,11 @@ def run_key(doc: Mapping[str, Any], job_id: int | None) -> str:
 
 
 def rows_from_document(doc: Mapping[str, Any], *, job_id: int | None = None, flavor: str | None = None,
-                       units: int | None = None) -> list[dict[str, Any]]:
-    """Column values per scenario; ``flavor``/``units`` from the job row win over the file's."""
+                       units: int | None = None, untrusted: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Column values per scenario; ``flavor``/``units`` from the job row win over the file's.
+
+    ``untrusted``: why the result did not come from the center's runner (``aicc.testbed.trust``); each
+    makes every row invalid with that reason."""
     if not isinstance(doc, Mapping) or doc.get("schema") != SCHEMA:
         raise InvalidInput(f"not a testbed result (schema must be {SCHEMA!r})")
     try:
@@ -88,6 +91,7 @@ def rows_from_document(doc: Mapping[str, Any], *, job_id: int | None = None, fla
                            loadgen=r["scenario"] != TRAINING)
         if doc.get("corrupted_on_purpose"):
             reasons.append("outputs corrupted on purpose (--corrupt)")
+        reasons += list(untrusted)
         latency = r.get("latency_ns") if isinstance(r.get("latency_ns"), Mapping) else {}
         assert isinstance(latency, Mapping)
         energy = r.get("energy") if isinstance(r.get("energy"), Mapping) else {}

@@ -30,6 +30,7 @@ from aicc.testbed.energy import BOARD_LABEL, RAPL_LABEL, Sampler, nvidia_reader,
 from aicc.testbed.loadgen_log import LoadGenLog, parse_detail, ran_out_of_queries, summary_verdict
 from aicc.testbed.provenance import provenance, units_used
 from aicc.testbed.scenarios import Pilot, RunConfig, Settings, server_targets, settings_for
+from aicc.testbed.trust import runner_identity
 from aicc.testbed.workloads import get as get_workload
 from aicc.testbed.workloads.base import Accuracy, Workload, corrupt
 
@@ -320,7 +321,7 @@ def benchmark(workload_name: str, scenarios: Sequence[str], out: Path, cfg: RunC
         "started_at": started.isoformat(), "finished_at": dt.datetime.now(dt.UTC).isoformat(),
         "load_s": load_s, "pilot": asdict(p), "config": asdict(cfg),
         "accuracy": asdict(accuracy) | {"passed": accuracy.passed, "run_errors": acc_errors},
-        "provenance": prov, "results": results,
+        "provenance": prov, "results": results, "runner": runner_identity(),
     }
     (out / RESULT_FILE).write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
     return doc
@@ -343,7 +344,7 @@ def train(workload_name: str, out: Path, budget_s: float, *, flavor: str, bad: b
         "finished_at": dt.datetime.now(dt.UTC).isoformat(), "config": {"budget_s": budget_s},
         "accuracy": {"metric": "validation accuracy", "value": outcome.quality, "threshold": outcome.target,
                      "checked": 1, "passed": outcome.reached},
-        "provenance": prov, "results": [result],
+        "provenance": prov, "results": [result], "runner": runner_identity(),
     }
     (out / RESULT_FILE).write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
     return doc

@@ -69,4 +69,11 @@ class AuditProblem(Out):
 class AuditVerification(Out):
     intact: bool
     events: int
+    """Authentic events on the chain."""
     problems: list[AuditProblem]
+    """First divergence first; at most 200 listed (``more_problems`` counts the rest)."""
+    more_problems: int = 0
+    anchors: int = 0
+    """Checkpoints of the head found outside the database (the anchor file) for this chain."""
+    keyed_from: int | None = None
+    """First event under the keyed MAC; events before it are under the legacy SHA-256 chain."""

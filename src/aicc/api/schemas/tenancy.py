@@ -7,7 +7,7 @@ import datetime as dt
 from pydantic import Field
 
 from aicc.api.schemas.common import Email, Ident, LongText, Name, Out, Patch, Strict, Title, Username, Version
-from aicc.core.tenancy import CenterRole, OrgKind, OrgRole
+from aicc.core.tenancy import CenterRole, InvitationState, OrgKind, OrgRole
 
 
 class OrganizationCreate(Strict):
@@ -45,6 +45,19 @@ class Member(Out):
     username: str
     display_name: str
     role: OrgRole
+
+
+class Invitation(Out):
+    """An organization's invitation of an existing user; membership starts only when they accept."""
+
+    id: int
+    organization_id: int
+    organization: str = Field(description="The organization's short name.")
+    username: str = Field(description="The invitee.")
+    role: OrgRole
+    state: InvitationState
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
 
 
 class UserCreate(Strict):

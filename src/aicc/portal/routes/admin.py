@@ -10,7 +10,7 @@ from aicc.core.tenancy import OrgRole
 from aicc.portal import charts
 from aicc.portal.app import Member, PortalRoute
 from aicc.portal.view import View
-from aicc.services import metering, organizations, projects, utilization
+from aicc.services import invitations, metering, organizations, projects, utilization
 from aicc.services.metering import UsageSummary
 from aicc.store.models import utcnow
 
@@ -28,12 +28,12 @@ def org_list(view: Member) -> Response:
 
 
 @router.get("/orgs/{org_id}")
-def org_page(view: Member, org_id: int, done: str = "") -> Response:
-    return render_org(view, org_id, notice=done == "1")
+def org_page(view: Member, org_id: int, done: str = "", invited: str = "") -> Response:
+    return render_org(view, org_id, notice=done == "1", invited=invited == "1")
 
 
-def render_org(view: View, org_id: int, *, status: int = 200, error: str | None = None, notice: bool = False
-               ) -> Response:
+def render_org(view: View, org_id: int, *, status: int = 200, error: str | None = None, notice: bool = False,
+               invited: bool = False) -> Response:
     """Members and projects of one organization: its admins and center admins only (others: not found)."""
     p = view.principal
     with view.db.read() as s:
@@ -41,6 +41,7 @@ def render_org(view: View, org_id: int, *, status: int = 200, error: str | None 
         if not p.is_org_admin(org.id):
             raise NotFound("organization not found")
         members = organizations.list_members(s, p, org.id)
+        pending = [(i, u) for i, u in invitations.of_organization(s, p, org.id) if i.state == "pending"]
         rows = projects.list_projects(s, p, after=None, limit=500, organization_id=org.id, name=None).items
         ids = {r.id for r in rows}
         usage: dict[int, list[UsageSummary]] = {}
@@ -49,7 +50,8 @@ def render_org(view: View, org_id: int, *, status: int = 200, error: str | None 
                 usage.setdefault(u.project_id, []).append(u)
     roles = [OrgRole.MEMBER, OrgRole.ORG_ADMIN] + ([OrgRole.DATA_CUSTODIAN] if p.is_center_admin else [])
     return view.render("org.html", status=status, org=org, members=members, projects=rows, usage=usage,
-                       roles=[r.value for r in roles], error=error, notice=notice)
+                       roles=[r.value for r in roles], error=error, notice=notice, invited=invited,
+                       pending=pending)
 
 
 RANGES = (7, 14, 30, 90)

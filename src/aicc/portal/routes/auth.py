@@ -20,7 +20,7 @@ from aicc.portal.session import (
     sign_out,
 )
 from aicc.portal.view import View
-from aicc.services import organizations, users
+from aicc.services import invitations, organizations, users
 from aicc.services.tokens import Unauthenticated
 
 router = APIRouter(route_class=PortalRoute)
@@ -98,8 +98,10 @@ def _account(view: View, status: int = 200, error: str | None = None, changed: b
     with view.db.read() as s:
         me = users.get(s, p, p.user_id)
         orgs = {o.id: o.display_name for o in organizations.list_orgs(s, p, after=None, limit=500).items}
+        pending = invitations.mine(s, p)
     roles = [(orgs.get(org_id, str(org_id)), role.value) for org_id, role in sorted(p.org_roles.items())]
-    return view.render("account.html", status=status, user=me, roles=roles, error=error, changed=changed)
+    return view.render("account.html", status=status, user=me, roles=roles, error=error, changed=changed,
+                       invitations=pending)
 
 
 @router.post("/account/password")

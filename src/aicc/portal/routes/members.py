@@ -12,14 +12,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from aicc.core.errors import InvalidInput, NotFound
+from aicc.core.errors import Conflict, InvalidInput, NotFound
 from aicc.core.tenancy import OrgRole
 from aicc.portal.app import Member, PortalRoute
 from aicc.portal.forms import checked
 from aicc.portal.routes.admin import render_org
 from aicc.portal.routes.home import render_project
 from aicc.portal.view import View
-from aicc.services import organizations, projects
+from aicc.services import invitations, organizations, projects
 
 router = APIRouter(route_class=PortalRoute)
 Csrf = Annotated[str, Form(max_length=100)]
@@ -27,7 +27,7 @@ Username = Annotated[str, Form(max_length=64)]
 
 
 
-def _problem(view: View, exc: InvalidInput | NotFound) -> str:
+def _problem(view: View, exc: InvalidInput | NotFound | Conflict) -> str:
     _ = view._
     return _("Nothing changed: {detail}", detail=view.reason(exc.detail or "Invalid input"))
 
@@ -38,13 +38,39 @@ def add_org_member(view: Member, org_id: int, csrf: Csrf = "", username: Usernam
     checked(view, csrf)
     try:
         with view.db.write() as s:
-            organizations.add_member(s, view.principal, org_id, username=username.strip().lower(),
-                                     role=OrgRole(role) if role in {r.value for r in OrgRole} else OrgRole.MEMBER)
-    except (InvalidInput, NotFound) as exc:
+            done = invitations.add_or_invite(s, view.principal, org_id, username=username.strip().lower(),
+                                             role=OrgRole(role) if role in {r.value for r in OrgRole} else
+                                             OrgRole.MEMBER)
+    except (InvalidInput, NotFound, Conflict) as exc:
         if isinstance(exc, NotFound) and "user" not in (exc.detail or ""):
             raise
         return render_org(view, org_id, status=422, error=_problem(view, exc))
+    return RedirectResponse(f"/orgs/{org_id}?{'invited' if done == 'invited' else 'done'}=1", status_code=303)
+
+
+@router.post("/orgs/{org_id}/invitations/{invitation_id}/withdraw")
+def withdraw_invitation(view: Member, org_id: int, invitation_id: int, csrf: Csrf = "") -> Response:
+    checked(view, csrf)
+    try:
+        with view.db.write() as s:
+            invitations.withdraw(s, view.principal, org_id, invitation_id)
+    except Conflict as exc:
+        return render_org(view, org_id, status=409, error=_problem(view, exc))
     return RedirectResponse(f"/orgs/{org_id}?done=1", status_code=303)
+
+
+@router.post("/invitations/{invitation_id}/{answer}")
+def answer_invitation(view: Member, invitation_id: int, answer: str, csrf: Csrf = "") -> Response:
+    """The invitee accepts or declines on their account page."""
+    checked(view, csrf)
+    if answer not in ("accept", "decline"):
+        raise NotFound("invitation not found")
+    try:
+        with view.db.write() as s:
+            invitations.respond(s, view.principal, invitation_id, accept=answer == "accept")
+    except Conflict:
+        pass  # answered already (a second tab): the account page shows where it stands
+    return RedirectResponse(f"/account?{answer}ed=1", status_code=303)
 
 
 @router.post("/orgs/{org_id}/members/{user_id}/remove")

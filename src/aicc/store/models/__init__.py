@@ -19,7 +19,15 @@ from aicc.store.models.programs import (
     ReviewRow,
     UtilizationCheckRow,
 )
-from aicc.store.models.tenancy import MembershipRow, OrganizationRow, ProjectMemberRow, ProjectRow, UserRow
+from aicc.store.models.tenancy import (
+    InvitationRow,
+    MembershipPeriodRow,
+    MembershipRow,
+    OrganizationRow,
+    ProjectMemberRow,
+    ProjectRow,
+    UserRow,
+)
 from aicc.store.models.testbed import BenchResultRow
 from aicc.store.models.usage import UsageRow
 
@@ -39,7 +47,9 @@ __all__ = [
     "DatasetRow",
     "FlavorRow",
     "GrantRow",
+    "InvitationRow",
     "JobRow",
+    "MembershipPeriodRow",
     "MembershipRow",
     "NodeRow",
     "OrganizationRow",

@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log (see aicc.core.audit for the chain)."""
+"""The append-only audit log, chained by keyed MACs (see aicc.core.audit for the chain)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class AuditEventRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    """HMAC-SHA256 under the audit key (seq >= the head's ``keyed_from``), else the legacy SHA-256."""
 
 
 class AuditHeadRow(Base):
@@ -32,3 +33,8 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     hash: Mapped[str] = mapped_column(String(64))
+    keyed_from: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    """First sequence number under the keyed MAC; older events are legacy SHA-256 (None: not keyed yet)."""
+    chain_id: Mapped[str | None] = mapped_column(String(32))
+    """Random id of this chain: chain keys are derived from it, and anchors name it (several databases may
+    share one key and one anchor file, e.g. a test center)."""

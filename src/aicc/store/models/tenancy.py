@@ -49,6 +49,38 @@ class MembershipRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class MembershipPeriodRow(Base):
+    """Who was a member of which organization, when (history kept after a membership ends).
+
+    Conflict-of-interest checks read it: a reviewer who joined the applicant's organization at any time
+    since being assigned may not score, even after leaving again.
+    """
+
+    __tablename__ = "membership_periods"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """None while the membership lasts; a role change ends one period and starts another."""
+
+
+class InvitationRow(Base):
+    """An organization admin's invitation of an existing user; membership starts only when they accept."""
+
+    __tablename__ = "org_invitations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    """pending → accepted / declined / withdrawn (core.tenancy.InvitationState)."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class ProjectRow(Base):
     __tablename__ = "projects"
     id: Mapped[int] = mapped_column(primary_key=True)
