@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from aicc.config import Settings
 from aicc.controller.lifecycle import apply_status
 from aicc.controller.lock import ControllerLock
-from aicc.controller.planning import Planner
+from aicc.controller.planning import Decision, Planner
 from aicc.core.jobs import JobState
 from aicc.core.scheduling import POLICIES
 from aicc.executors import make_executor
@@ -84,6 +84,7 @@ class Controller:
         self._capped = False
         self._available: dict[str, bool] | None = None
         self.cycles = 0
+        self.last_decision: Decision | None = None
 
     # -- running ------------------------------------------------------------------------------
     def wake(self) -> None:
@@ -196,9 +197,11 @@ class Controller:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if not self.lock.held and not self.lock.acquire():
-                self._stop.wait(self.settings.tick_s)  # another controller runs; stand by
-                continue
+            if not self.lock.held:
+                if not self.lock.acquire():
+                    self._stop.wait(self.settings.tick_s)  # another controller runs; stand by
+                    continue
+                self.planner.invalidate()  # another controller may have decided meanwhile: read it all again
             self._wake.clear()
             try:
                 full = self._engine_news or time.monotonic() - self._last_full >= self.settings.tick_s
@@ -269,7 +272,6 @@ class Controller:
                             self._hold_outputs(s, job)
                         report.finished.append(job.id)
                         self._signalled.discard(st.external_id)
-                        self.planner.invalidate()
         for job_id in report.finished:
             self._ingest_benchmark(job_id)
 
@@ -340,21 +342,31 @@ class Controller:
         if probe or self._available is None:
             self._available = self._availability()
         available = self._available
-        with self.db.read() as s:  # think on a snapshot: submissions keep flowing meanwhile
-            decision = self.planner.plan(s, now, available)
-        with self.db.write() as s:
-            self.planner.apply(s, decision)
-            for job_id in decision.preempt:
-                job = s.get(JobRow, job_id)
-                if job is not None and job.state in LIVE:
-                    job.preempt_requested = True
-                    job.reason = "being preempted: its borrowed capacity is needed by a job within its quota"
-            to_start = [j.id for j in s.execute(select(JobRow).where(
-                JobRow.state == JobState.ADMITTED.value, JobRow.external_id.is_(None))).scalars()]
+        with self.db.snapshot() as s:  # think on a snapshot: submissions keep flowing meanwhile
+            decision = self.planner.plan(s, now, available, full=probe)
+        try:
+            with self.db.write() as s:
+                seq, complete = self.planner.apply(s, decision)
+                self._preempt(s, decision.preempt)
+                to_start = [j.id for j in s.execute(select(JobRow).where(
+                    JobRow.state == JobState.ADMITTED.value, JobRow.external_id.is_(None))).scalars()]
+        except Exception:  # the state already counts these admissions: read it all again
+            self.planner.invalidate()
+            raise
+        self.planner.wrote(decision, seq, complete)
         if decision.preempt:
             self._signal_cancels()
         self._capped = decision.capped
+        self.last_decision = decision
         return to_start, decision.preempt
+
+    @staticmethod
+    def _preempt(s: Session, job_ids: list[int]) -> None:
+        for job_id in job_ids:
+            job = s.get(JobRow, job_id)
+            if job is not None and job.state in LIVE:
+                job.preempt_requested = True
+                job.reason = "being preempted: its borrowed capacity is needed by a job within its quota"
 
     def _start(self, job_ids: list[int], report: CycleReport) -> None:
         """Ask the engine to start every admitted job, several at once (``sbatch`` takes ~10 ms each)."""
