@@ -1,0 +1,114 @@
+"""Reconcile: what the engine says about live runs goes into the database; cancels are signalled; usage metered.
+
+Engine calls never happen inside a database transaction (a slow ``squeue`` must not hold SQLite's write lock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aicc.config import Settings
+from aicc.controller.lifecycle import apply_status
+from aicc.controller.metrics import ControllerMetrics
+from aicc.core.jobs import JobState
+from aicc.executors.base import Executor
+from aicc.services import audit, metering
+from aicc.services.datazone import outputs
+from aicc.store.db import Database
+from aicc.store.models import JobRow, ProjectRow, utcnow
+
+log = logging.getLogger("aicc.controller")
+LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
+METER_EVERY = dt.timedelta(seconds=60)
+
+
+@dataclass
+class CycleReport:
+    finished: list[int] = field(default_factory=list)
+    started: list[int] = field(default_factory=list)
+    preempted: list[int] = field(default_factory=list)
+    capped: bool = False  # the cycle stopped at its admission cap; more may fit
+    seconds: float = 0.0
+
+
+class Reconciling:
+    """The controller's first step each full cycle (mixed into ``Controller``)."""
+
+    settings: Settings
+    db: Database
+    executor: Executor
+    metrics: ControllerMetrics
+    _signalled: set[str]
+
+    def _reconcile(self, report: CycleReport) -> None:
+        with self.db.read() as s:
+            live = [(j.id, j.attempt, j.external_id) for j in s.execute(
+                select(JobRow).where(JobRow.state.in_(LIVE), JobRow.external_id.is_not(None))).scalars()]
+        if not live:
+            return
+        statuses = self.executor.reconcile([(i, a, e) for i, a, e in live if e])
+        now = utcnow()
+        with self.db.write() as s:
+            rates = metering.flavor_rates(s)
+            for st in statuses:
+                job = s.get(JobRow, st.job_id)
+                if job is None or job.attempt != st.attempt or job.state not in LIVE:
+                    continue
+                action = apply_status(job, st, now, rates, s)
+                if action:
+                    org = s.get(ProjectRow, job.project_id)
+                    audit.record(s, None, action, "job", job.id,
+                                 organization_id=org.organization_id if org else None,
+                                 data={"attempt": st.attempt, "phase": st.phase.value, "exit_code": st.exit_code,
+                                       "reason": st.reason})
+                    if st.phase.finished:
+                        if job.state not in LIVE and job.state != JobState.PENDING.value and job.datasets:
+                            self._hold_outputs(s, job)
+                        report.finished.append(job.id)
+                        self._signalled.discard(st.external_id)
+        for job_id in report.finished:
+            self._ingest_benchmark(job_id)
+
+    def _hold_outputs(self, s: Session, job: JobRow) -> None:
+        """Quarantine a sensitive job's outputs; a failure is logged and never stops the cycle (nothing of the
+        job is released without a request, so the safe default holds)."""
+        try:
+            with s.begin_nested():
+                outputs.hold(s, self.settings, job)
+        except Exception:
+            log.exception("holding the outputs of job %s failed; none of them can be released", job.id)
+
+    def _ingest_benchmark(self, job_id: int) -> None:
+        """A finished benchmark job's result goes into the matrix at once; any other job is left alone.
+        A failure here is logged and never stops the cycle (``aicc bench ingest`` can retry)."""
+        from aicc.services.testbed import auto_ingest
+
+        try:
+            with self.db.write() as s:
+                auto_ingest(s, self.settings, job_id)
+        except Exception:
+            log.exception("ingesting the benchmark result of job %s failed", job_id)
+
+    def _signal_cancels(self) -> None:
+        with self.db.read() as s:
+            targets = [j.external_id for j in s.execute(select(JobRow).where(
+                JobRow.state.in_(LIVE), JobRow.external_id.is_not(None),
+                JobRow.cancel_requested | JobRow.preempt_requested)).scalars() if j.external_id]
+        for ext in targets:
+            if ext not in self._signalled:
+                self.executor.cancel(ext, self.settings.preempt_grace_s)
+                self._signalled.add(ext)
+
+    def _meter(self, now: dt.datetime) -> None:
+        with self.db.write() as s:
+            rates = metering.flavor_rates(s)
+            for job in s.execute(select(JobRow).where(
+                    JobRow.state == JobState.RUNNING.value, JobRow.started_at.is_not(None))).scalars():
+                last = job.metered_until or job.started_at
+                if last is not None and now - last >= METER_EVERY:
+                    metering.charge(s, job, now, rates)
