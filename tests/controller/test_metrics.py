@@ -62,3 +62,22 @@ def test_controller_metrics_appear_at_metrics_and_move(harness: Harness) -> None
     for job in (*borrowers, waiting):
         h.until_state(job, "cancelled")
     assert value(scrape(h), "aicc_jobs_running", project=a, flavor="h100") == 0
+
+
+def test_the_grafana_dashboard_queries_only_metrics_the_controller_exports() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    from prometheus_client import generate_latest
+
+    from aicc.controller.metrics import ControllerMetrics
+
+    m = ControllerMetrics()
+    m.watch(lambda: ({("1", "h100"): 1}, {("1", "h100"): 1}))
+    m.cycle.labels("light").observe(0.01)
+    exported = {s.name for f in text_string_to_metric_families(generate_latest(m.registry).decode())
+                for s in f.samples}
+    dashboard = json.loads((Path(__file__).parents[2] / "deploy/grafana/aicc-controller.json").read_text())
+    queried = {name for p in dashboard["panels"] for t in p["targets"] for name in re.findall(r"aicc_\w+", t["expr"])}
+    assert queried and queried <= exported, queried - exported
