@@ -76,6 +76,8 @@ def test_the_grafana_dashboard_queries_only_metrics_the_controller_exports() -> 
     m = ControllerMetrics()
     m.watch(lambda: ({("1", "h100"): 1}, {("1", "h100"): 1}))
     m.cycle.labels("light").observe(0.01)
+    m.admissions.labels("h100").inc()
+    m.start_latency.labels("local").observe(0.01)
     exported = {s.name for f in text_string_to_metric_families(generate_latest(m.registry).decode())
                 for s in f.samples}
     dashboard = json.loads((Path(__file__).parents[2] / "deploy/grafana/aicc-controller.json").read_text())
