@@ -9,14 +9,14 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from aicc.config import Settings
 from aicc.controller.lifecycle import apply_status
 from aicc.controller.metrics import ControllerMetrics
 from aicc.core.jobs import JobState
-from aicc.executors.base import Executor
+from aicc.executors.base import Executor, RunPhase
 from aicc.services import audit, metering
 from aicc.services.datazone import outputs
 from aicc.store.db import Database
@@ -47,16 +47,25 @@ class Reconciling:
 
     def _reconcile(self, report: CycleReport) -> None:
         with self.db.read() as s:
-            live = [(j.id, j.attempt, j.external_id) for j in s.execute(
-                select(JobRow).where(JobRow.state.in_(LIVE), JobRow.external_id.is_not(None))).scalars()]
+            live = s.execute(select(JobRow.id, JobRow.attempt, JobRow.external_id, JobRow.state).where(
+                JobRow.state.in_(LIVE), JobRow.external_id.is_not(None))).all()
         if not live:
             return
-        statuses = self.executor.reconcile([(i, a, e) for i, a, e in live if e])
+        statuses = self.executor.reconcile([(i, a, e) for i, a, e, _ in live if e])
+        known = {i: state for i, _, _, state in live}
+        # Only news is written: a run still starting, or still running as recorded, changes nothing (a center
+        # with thousands of running jobs would otherwise load each of them at every tick).
+        news = [st for st in statuses if st.phase is not RunPhase.STARTING and not (
+            st.phase is RunPhase.RUNNING and known.get(st.job_id) == JobState.RUNNING.value)]
+        if not news:
+            return
         now = utcnow()
         with self.db.write() as s:
             rates = metering.flavor_rates(s)
-            for st in statuses:
-                job = s.get(JobRow, st.job_id)
+            rows = {j.id: j for j in s.execute(select(JobRow).where(
+                JobRow.id.in_([st.job_id for st in news]))).scalars()}
+            for st in news:
+                job = rows.get(st.job_id)
                 if job is None or job.attempt != st.attempt or job.state not in LIVE:
                     continue
                 action = apply_status(job, st, now, rates, s)
@@ -107,8 +116,11 @@ class Reconciling:
     def _meter(self, now: dt.datetime) -> None:
         with self.db.write() as s:
             rates = metering.flavor_rates(s)
+            due = now - METER_EVERY
             for job in s.execute(select(JobRow).where(
-                    JobRow.state == JobState.RUNNING.value, JobRow.started_at.is_not(None))).scalars():
+                    JobRow.state == JobState.RUNNING.value, JobRow.started_at.is_not(None),
+                    or_(JobRow.metered_until <= due, and_(JobRow.metered_until.is_(None),
+                                                          JobRow.started_at <= due)))).scalars():
                 last = job.metered_until or job.started_at
                 if last is not None and now - last >= METER_EVERY:
                     metering.charge(s, job, now, rates)

@@ -86,7 +86,9 @@ def load_facts(s: Session, *where: Any) -> list[JobFacts]:
         return hit
 
     out = []
-    for r in s.execute(select(*_COLS).where(*where).order_by(JobRow.id)):
+    # Core, not ORM, execution: nothing here needs identity or objects, and the ORM's per-row work was a third
+    # of a rebuild. No ORDER BY: the state keeps dicts, and the few gated jobs are sorted where order matters.
+    for r in s.connection().execute(select(*_COLS).where(*where)):
         out.append(JobFacts(r[0], r[1], r[2], lst(r[3]), r[4], r[5], r[6], r[7], r[8] or 0, r[9], r[10], lst(r[11]),
                             r[12], r[13], r[14] or "", lst(r[15]), r[16] or 0, r[17], r[18], r[19], r[20], r[21],
                             r[22], bool(r[23]), bool(r[24])))
