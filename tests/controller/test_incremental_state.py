@@ -202,3 +202,27 @@ def test_a_write_that_escapes_the_stamps_is_found_by_the_check_and_rebuilt_loudl
     assert any("DRIFT" in r.getMessage() for r in caplog.records)
     assert driver.jobs[1] not in controller.planner.state.pending  # type: ignore[union-attr]
 
+
+
+def test_a_preemption_and_the_victims_requeue_keep_the_state_equal_to_a_rebuild(
+        db: Database, world: World, controller: Controller) -> None:
+    driver = Driver(db, world, controller)
+    for _ in range(2):  # a borrows the second h100 node
+        driver.run(("submit", "a", 4, 0, 0, "plain"))
+    driver.run(("cycle", False))
+    driver.run(("start", 0))
+    driver.run(("start", 0))
+    driver.run(("submit", "b", 4, 0, 0, "plain"))  # within b's quota: a's borrowed run must make room
+    driver.run(("cycle", False))
+    with db.read() as s:
+        asked = s.execute(select(JobRow.id).where(JobRow.preempt_requested.is_(True))).scalars().all()
+    assert len(asked) == 1
+    compare_with_rebuild(db, controller)
+    with db.write() as s:  # the engine reports the run stopped: it goes back to the queue
+        row = s.get(JobRow, asked[0])
+        assert row is not None
+        apply_status(row, RunStatus(row.id, row.attempt, "x", RunPhase.CANCELLED), utcnow(),
+                     metering.flavor_rates(s), s)
+    compare_with_rebuild(db, controller)
+    driver.run(("cycle", True))
+    compare_with_rebuild(db, controller)

@@ -28,7 +28,7 @@ from aicc.config import Settings
 from aicc.controller.housekeeping import HOUSEKEEPING_S, Housekeeping
 from aicc.controller.lock import ControllerLock
 from aicc.controller.metrics import ControllerMetrics, Counts
-from aicc.controller.planning import Decision, Planner
+from aicc.controller.planning import PREEMPTING_REASON, Decision, Planner
 from aicc.controller.reconcile import LIVE, CycleReport, Reconciling
 from aicc.controller.starting import Starting, job_workdir
 from aicc.core.jobs import JobState
@@ -305,4 +305,4 @@ class Controller(Reconciling, Starting, Housekeeping):
             job = s.get(JobRow, job_id)
             if job is not None and job.state in LIVE:
                 job.preempt_requested = True
-                job.reason = "being preempted: its borrowed capacity is needed by a job within its quota"
+                job.reason = PREEMPTING_REASON

@@ -35,6 +35,7 @@ __all__ = ["SUBMITTED_REASON", "Decision", "Planner", "placement_json", "placeme
 log = logging.getLogger("aicc.controller")
 JOBS = cast(Table, JobRow.__table__)
 FAILED_DEP = (JobState.FAILED.value, JobState.CANCELLED.value, JobState.TIMED_OUT.value)
+PREEMPTING_REASON = "being preempted: its borrowed capacity is needed by a job within its quota"
 CHECK_S = 30.0
 """How often (at most) a full cycle compares the state with the database (a digest of the pending and live rows)."""
 
@@ -157,10 +158,10 @@ class Planner:
         return "rebuild"
 
     def wrote(self, decision: Decision, seq: int | None, complete: bool) -> None:
-        """After :meth:`apply` committed: mirror our own writes, or (some rows had changed meanwhile) read them
-        back at the next cycle."""
+        """After :meth:`apply` and the preemption requests committed (one transaction, stamped ``seq``): mirror
+        our own writes, or (some rows had changed meanwhile) read them back at the next cycle."""
         if self.state is not None and seq is not None and complete:
-            self.state.wrote(seq, decision.updates, decision.admissions)
+            self.state.wrote(seq, decision.updates, decision.admissions, decision.preempt, PREEMPTING_REASON)
 
     @staticmethod
     def _charge(state: LiveState, job_id: int, flavor: str) -> None:

@@ -253,8 +253,14 @@ class LiveState:
                           job.time_limit_s, job.priority, job.borrowed, units)
 
     # -- our own writes -----------------------------------------------------------------------------
-    def wrote(self, seq: int, updates: list[dict[str, Any]], admitted: dict[int, dict[str, Any]]) -> None:
-        """The planner's writes, all applied (stamped ``seq``): mirror them without reading them back."""
+    def wrote(self, seq: int, updates: list[dict[str, Any]], admitted: dict[int, dict[str, Any]],
+              preempted: list[int], reason: str) -> None:
+        """The planner's writes, all applied (stamped ``seq``): mirror them without reading them back. The
+        preemptions were written in the same transaction (the scheduler has marked them already)."""
+        for job_id in preempted:
+            job = self.live.get(job_id)
+            if job is not None:
+                self.live[job_id] = job._replace(preempt_requested=True, reason=reason, change_seq=seq)
         for u in updates:
             job = self.pending.get(u["id"])
             if job is None:
