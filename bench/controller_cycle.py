@@ -97,7 +97,8 @@ def center(db: Database, nodes_per_flavor: int, projects_n: int, quota: int) -> 
     now = utcnow()
     with db.write() as s:
         inventory.load(s, SYSTEM, "\n".join(toml), "bench.toml")
-        user = users.create(s, SYSTEM, username="bench", display_name="", email=None, center_role=CenterRole.CENTER_ADMIN)
+        user = users.create(s, SYSTEM, username="bench", display_name="", email=None,
+                            center_role=CenterRole.CENTER_ADMIN)
         org = organizations.create(s, SYSTEM, name="org-bench", display_name="Bench", kind=OrgKind.STARTUP,
                                    region="광주광역시")
         ids = []
@@ -275,8 +276,8 @@ def main() -> None:
          ""),
         ("full cycle (tick: engine news, projects' budgets)", f"{b['full_cycle_ms_median']} ms median", ""),
         ("rebuild of the state from the database", f"{b['rebuild_ms_median']} ms median of 3", "≤ 2 s"),
-        ("first cycle after a start (rebuild + 'waiting' written to the queue)", f"{b['first_cycle_after_start_ms']} ms",
-         ""),
+        ("first cycle after a start (rebuild + 'waiting' written to the queue)",
+         f"{b['first_cycle_after_start_ms']} ms", ""),
         ("peak memory of the process (controller, DB driver, the queue)", f"{b['peak_rss_mib']} MiB", "≤ 1 GiB"),
         (f"submit → start on idle capacity, {jobs:,} jobs queued by another project",
          f"{busy['submit_to_start_ms_median']} ms median ({ratio:.2f}× empty)", "≤ 2× empty"),
