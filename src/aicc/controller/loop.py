@@ -31,6 +31,7 @@ from aicc.controller.metrics import ControllerMetrics, Counts
 from aicc.controller.planning import PREEMPTING_REASON, Decision, Planner
 from aicc.controller.reconcile import LIVE, CycleReport, Reconciling
 from aicc.controller.starting import Starting, job_workdir
+from aicc.controller.wake import WakeListener, poke
 from aicc.core.jobs import JobState
 from aicc.core.scheduling import POLICIES
 from aicc.executors import make_executor
@@ -77,11 +78,16 @@ class Controller(Reconciling, Starting, Housekeeping):
         self._available: dict[str, bool] | None = None
         self.cycles = 0
         self.last_decision: Decision | None = None
+        self._wake_listener: WakeListener | None = None
 
     # -- running ------------------------------------------------------------------------------
     def wake(self) -> None:
-        """Something to schedule (a submit, a cancel): a light cycle, without asking the engine for news."""
-        self._wake.set()
+        """Something to schedule (a submit, a cancel): a light cycle, without asking the engine for news.
+        In a server process that is not the elected controller, the one that is (on this machine) is poked."""
+        if self.lock.held:
+            self._wake.set()
+        else:
+            poke(self.settings.home)
 
     def wake_engine(self) -> None:
         """The engine has news (a run ended): a full cycle."""
@@ -185,6 +191,8 @@ class Controller(Reconciling, Starting, Housekeeping):
             with contextlib.suppress(OSError):
                 os.unlink(path)
                 os.rmdir(os.path.dirname(path))
+        if self._wake_listener is not None:
+            self._wake_listener.close()
         self.lock.release()
 
     def _run(self) -> None:
@@ -194,6 +202,8 @@ class Controller(Reconciling, Starting, Housekeeping):
                     self._stop.wait(self.settings.tick_s)  # another controller runs; stand by
                     continue
                 self.planner.invalidate()  # another controller may have decided meanwhile: read it all again
+                if self._wake_listener is None:
+                    self._wake_listener = WakeListener(self.settings.home, self.wake)
             self._wake.clear()
             try:
                 full = self._engine_news or time.monotonic() - self._last_full >= self.settings.tick_s
