@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import resource
 import statistics
@@ -253,6 +254,7 @@ def main() -> None:
     scale = 10 if args.quick else 1
     nodes, projects_n, jobs = 2000 // scale, 1000 // scale, 100_000 // scale
     backend = "postgresql" if args.postgres else "sqlite"
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="aicc-bench-ctl-") as d:
         tmp = Path(d)
         big = scale_run(args.postgres, tmp, nodes, projects_n, jobs, args.reps)
@@ -263,7 +265,8 @@ def main() -> None:
               "scale": {"nodes": nodes, "accelerators": nodes * 8, "projects": projects_n, "pending_jobs": jobs},
               "scale_run": big, "idle_capacity": {"empty": empty, "queued": busy, "ratio": round(ratio, 2)},
               "goals": {"light_cycle_ms_median": 20, "rebuild_ms": 2000, "memory_mib": 1024, "idle_ratio": 2.0},
-              "machine": machine()}
+              "machine": machine(), "load_average_before_after": [round(load_before[0], 1),
+                                                                   round(os.getloadavg()[0], 1)]}
     name = f"controller_cycle_{backend}" + ("_quick" if args.quick else "")
     out = Path(__file__).resolve().parent / "results"
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -289,7 +292,8 @@ def main() -> None:
           f"{' --postgres URL' if args.postgres else ''}`.\n\n| what | measured | goal |\n|---|---|---|\n"
           + "\n".join(f"| {a} | {m} | {g} |" for a, m, g in rows)
           + f"\n\nMachine: {result['machine']['cpus']} cores ({result['machine']['cpu_model']}), "
-            f"{result['machine']['memory_gib']} GiB, shared with other work while measured.\n")
+            f"{result['machine']['memory_gib']} GiB, shared with other work while measured (load average "
+            f"{result['load_average_before_after'][0]} before, {result['load_average_before_after'][1]} after).\n")
     (out / f"{name}.md").write_text(md)
     print(md)
 
