@@ -226,3 +226,22 @@ def test_a_preemption_and_the_victims_requeue_keep_the_state_equal_to_a_rebuild(
     compare_with_rebuild(db, controller)
     driver.run(("cycle", True))
     compare_with_rebuild(db, controller)
+
+
+def test_an_inventory_load_rebuilds_the_state_on_the_new_nodes(db: Database, world: World,
+                                                               controller: Controller) -> None:
+    from aicc.services import inventory
+    from aicc.services.principal import SYSTEM
+    from tests.world import INVENTORY
+
+    driver = Driver(db, world, controller)
+    driver.run(("submit", "a", 4, 0, 0, "plain"))
+    driver.run(("cycle", False))
+    with db.write() as s:
+        inventory.load(s, SYSTEM, INVENTORY.replace("count = 2", "count = 3"), "test.toml")
+    driver.run(("cycle", False))
+    assert controller.planner.rebuilds == 2
+    assert controller.planner.state is not None
+    assert controller.planner.state.sched.pools["h100"].total == 12
+    controller.planner.rebuilds = 1
+    compare_with_rebuild(db, controller)
