@@ -13,6 +13,7 @@ again each cycle.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -151,7 +152,11 @@ class Planner:
                 if str(exc) != "the consistency check failed":
                     log.warning("rebuilding the scheduler state: %s", exc)
         throughput = _throughput(s) if self.config.placement == "throughput" else {}
-        self.state = state = LiveState.build(s, self.config, now, available, throughput, Scheduler)
+        gc.disable()  # a rebuild allocates ~10 objects per job and frees none: collections would only rescan them
+        try:
+            self.state = state = LiveState.build(s, self.config, now, available, throughput, Scheduler)
+        finally:
+            gc.enable()
         self._projects(s, state, now)
         self._last_check = time.monotonic()
         self.rebuilds += 1
