@@ -1,4 +1,6 @@
-"""Benchmark: one scheduling cycle over 100,000 pending jobs from 1,000 projects on 2,000 nodes.
+"""Benchmark, CORE ONLY: one cycle of the policy (``core.scheduling.Scheduler``) over 100,000 pending jobs from
+1,000 projects on 2,000 nodes, in memory: no database, no controller. The live controller's figures (reading
+the database, writing decisions) are ``bench/controller_cycle.py``'s; quote those for what a center sees.
 
 Targets (issue "Jobs end to end"): full cycle <= 200 ms; an incremental cycle after
 one submit or one finish <= 5 ms median. Writes bench/results/scheduling_cycle.{json,md}.
@@ -124,7 +126,9 @@ def main() -> None:
          "≤ 5 ms median"),
     ]
     m = r["machine"]
-    md = (f"# Scheduling cycle\n\n{nodes} nodes ({nodes * 8} accelerators, {len(FLAVORS)} flavors), {projects} "
+    md = (f"# Scheduling cycle — core policy only (in memory: no database, no controller)\n\n"
+          "What the live controller takes per cycle, through the database, is in `controller_cycle_*.md`.\n\n"
+          f"{nodes} nodes ({nodes * 8} accelerators, {len(FLAVORS)} flavors), {projects} "
           f"projects, {jobs:,} pending jobs, policy `aicc` (quota + fair share + EASY backfill + preemption).\n"
           f"Machine: {m['cpus']} cores, {m['cpu_model']}, Python {m['python']}.\n\n"
           "| measure | result | target |\n|---|---|---|\n" + "".join(f"| {a} | {b} | {c} |\n" for a, b, c in rows))

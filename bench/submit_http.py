@@ -35,7 +35,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(home: Path, controller: bool) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_server(home: Path, controller: bool, processes: int = 1) -> tuple[subprocess.Popen[bytes], str, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "AICC_HOME": str(home), "AICC_CONFIG_DIR": str(home / "cfg"),
@@ -43,8 +43,8 @@ def start_server(home: Path, controller: bool) -> tuple[subprocess.Popen[bytes],
     subprocess.run([AICC, "db", "upgrade"], env=env, check=True, capture_output=True)
     out = subprocess.run([AICC, "demo", "--url", url], env=env, check=True, capture_output=True, text=True).stdout
     token = next(line.split()[-1] for line in out.splitlines() if line.startswith("token for bob"))
-    proc = subprocess.Popen([AICC, "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([AICC, "server", "--port", str(port), "--processes", str(processes)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         try:
             if httpx.get(url + "/readyz", timeout=1).status_code == 200:
@@ -106,10 +106,12 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=5000)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--seconds", type=int, default=10, help="wrk run length")
+    ap.add_argument("--processes", type=int, default=1, help="server processes (one elected controller)")
     args = ap.parse_args()
-    result: dict[str, object] = {"benchmark": "submit_http", "jobs": args.jobs, "concurrency": args.concurrency}
+    result: dict[str, object] = {"benchmark": "submit_http", "jobs": args.jobs, "concurrency": args.concurrency,
+                                 "processes": args.processes}
     with tempfile.TemporaryDirectory(prefix="aicc-bench-") as tmp:
-        proc, url, token = start_server(Path(tmp) / "api-only", controller=False)
+        proc, url, token = start_server(Path(tmp) / "api-only", controller=False, processes=args.processes)
         try:
             asyncio.run(load(url, token, 200, args.concurrency))  # warm up
             if shutil.which("wrk"):
@@ -127,7 +129,7 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait()
-        proc, url, token = start_server(Path(tmp) / "with-controller", controller=True)
+        proc, url, token = start_server(Path(tmp) / "with-controller", controller=True, processes=args.processes)
         try:
             h = {"Authorization": f"Bearer {token}"}
             starts = []

@@ -107,7 +107,7 @@ def simulated_waves(policy: PolicyConfig) -> list[Wave]:
 
 
 class _Recorder:
-    """Every cycle result of the controller's planner (it builds a fresh Scheduler per cycle)."""
+    """Every cycle result of the controller's planner (its one Scheduler, built at start and at each rebuild)."""
 
     def __init__(self) -> None:
         self.results: list[CycleResult] = []

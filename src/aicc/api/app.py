@@ -45,11 +45,11 @@ Lists are paginated with `limit` and an opaque `cursor` (`next_cursor` in each p
 Updates carry the `version` you read; a stale version gets 409 and nothing is written."""
 
 
-def _controller(settings: Settings, db: Database) -> Any:
+def _controller(settings: Settings, db: Database, metrics: Metrics) -> Any:
     """The controller, on the engine the site's inventory names ("local" until one says "slurm")."""
     from aicc.controller.loop import Controller
 
-    return Controller(settings, db)
+    return Controller(settings, db, metrics=metrics.controller)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
         db.audit_seal = AuditSeal.from_settings(settings)
     metrics = Metrics()
-    controller = _controller(settings, db) if settings.controller else None
+    controller = _controller(settings, db, metrics) if settings.controller else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

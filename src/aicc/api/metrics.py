@@ -1,4 +1,4 @@
-"""Prometheus metrics: request counts and latencies by route, plus the center's capacity."""
+"""Prometheus metrics: request counts and latencies by route, the center's capacity, and the controller's."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ class Metrics:
 
         self.devices = DeviceGauges(self.registry)
         """Accelerators on the server's host (DCGM names for NVIDIA), refreshed at most every few seconds."""
+        from aicc.controller.metrics import ControllerMetrics
+
+        self.controller = ControllerMetrics(self.registry)
+        """The scheduling cycle, the queue, admissions, preemptions, waits (filled where the controller runs)."""
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

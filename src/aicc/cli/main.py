@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import gc
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from aicc.cli import admin, apply, bench, datazone, invitations, jobs, programs, review, sim, usage
 from aicc.cli.client import CliError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(
     name="aicc",
@@ -53,12 +56,31 @@ def server(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker threads for request handlers.")] = 40,
+    processes: Annotated[int, typer.Option(help="Server processes sharing the port; one of them is elected "
+                                                 "controller by the controller lock, the others wake it.")] = 1,
 ) -> None:
     """Serve the REST API (and, as they land, the controller and the portal)."""
-    import anyio.to_thread
+    import os
+
     import uvicorn
 
+    os.environ["AICC_HTTP_THREADS"] = str(workers)
+    if processes > 1:  # each process builds its own app (the factory), the lock elects one controller
+        uvicorn.run("aicc.cli.main:serving_app", factory=True, host=host, port=port, log_level="info",
+                    access_log=False, workers=processes)
+        return
+    uvicorn.run(serving_app(), host=host, port=port, log_level="info", access_log=False)
+
+
+def serving_app() -> FastAPI:
+    """The app as ``aicc server`` runs it, in each server process."""
+    import os
+
+    import anyio.to_thread
+
     from aicc.api.app import create_app
+
+    workers = int(os.environ.get("AICC_HTTP_THREADS", "40"))
 
     async def _threads() -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = workers
@@ -73,7 +95,7 @@ def server(
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+    return application
 
 
 @db_app.command("upgrade")

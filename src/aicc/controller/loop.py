@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,49 +26,40 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicc.config import Settings
-from aicc.controller.lifecycle import apply_status
+from aicc.controller.housekeeping import HOUSEKEEPING_S, Housekeeping
 from aicc.controller.lock import ControllerLock
-from aicc.controller.planning import Planner
+from aicc.controller.metrics import ControllerMetrics, Counts
+from aicc.controller.planning import PREEMPTING, Decision, Planner
+from aicc.controller.reconcile import LIVE, CycleReport, Reconciling
+from aicc.controller.starting import Starting, job_workdir
+from aicc.controller.wake import WakeListener, poke
 from aicc.core.jobs import JobState
-from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.core.scheduling import POLICIES, FlavorChoice
 from aicc.executors import make_executor
-from aicc.executors.base import EngineUnavailable, Executor, ImageSpec, Launch, Placement, SandboxSpec
-from aicc.services import agreements, audit, generation, metering
-from aicc.services.datazone import outputs, runs
-from aicc.services.datazone.datasets import mounted_dir, sdc_env
-from aicc.services.principal import SYSTEM
-from aicc.services.unix_ids import project_uids
+from aicc.executors.base import Executor, KnowsNodes, TellsExits
+from aicc.services import generation
 from aicc.store.db import Database
-from aicc.store.models import DatasetRow, FlavorRow, JobRow, NodeRow, ProjectRow, SiteRow, utcnow
+from aicc.store.models import JobRow, NodeRow, SiteRow, utcnow
 
 if TYPE_CHECKING:
     from aicc.images.cache import ImageCache
 
+__all__ = ["Controller", "CycleReport", "job_workdir"]
 log = logging.getLogger("aicc.controller")
-LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
-HOUSEKEEPING_S = 3600.0
-METER_EVERY = dt.timedelta(seconds=60)
 START_THREADS = 8
 MIN_GAP_S = 0.2
 
 
-@dataclass
-class CycleReport:
-    finished: list[int] = field(default_factory=list)
-    started: list[int] = field(default_factory=list)
-    preempted: list[int] = field(default_factory=list)
-    capped: bool = False  # the cycle stopped at its admission cap; more may fit
-    seconds: float = 0.0
-
-
-class Controller:
+class Controller(Reconciling, Starting, Housekeeping):
     """Without an ``executor`` the controller runs the engine the site's inventory names and follows it when
     an inventory load changes it (a center that moves onto Slurm); an ``executor`` given here is kept."""
 
-    def __init__(self, settings: Settings, db: Database, executor: Executor | None = None) -> None:
+    def __init__(self, settings: Settings, db: Database, executor: Executor | None = None,
+                 metrics: ControllerMetrics | None = None) -> None:
         self.settings = settings
         self.db = db
+        self.metrics = metrics or ControllerMetrics()
+        self.metrics.watch(self._job_counts)
         self._follows_site = executor is None
         self.executor = executor or make_executor(self._site_engine() or "local", settings)
         self._switch_refused: str | None = None
@@ -92,11 +83,17 @@ class Controller:
         self.cycles = 0
         self.images: ImageCache | None = None
         """The node's image cache (``aicc.images``), made at the first image job."""
+        self.last_decision: Decision | None = None
+        self._wake_listener: WakeListener | None = None
 
     # -- running ------------------------------------------------------------------------------
     def wake(self) -> None:
-        """Something to schedule (a submit, a cancel): a light cycle, without asking the engine for news."""
-        self._wake.set()
+        """Something to schedule (a submit, a cancel): a light cycle, without asking the engine for news.
+        In a server process that is not the elected controller, the one that is (on this machine) is poked."""
+        if self.lock.held:
+            self._wake.set()
+        else:
+            poke(self.settings.home)
 
     def wake_engine(self) -> None:
         """The engine has news (a run ended): a full cycle."""
@@ -129,7 +126,7 @@ class Controller:
         threading.Thread(target=listen, name="aicc-exits", daemon=True).start()
 
     def _tell_exits(self) -> None:
-        if self._exit_socket is not None and hasattr(self.executor, "notify_path"):
+        if self._exit_socket is not None and isinstance(self.executor, TellsExits):
             self.executor.notify_path = Path(self._exit_socket.getsockname())
 
     # -- the engine ---------------------------------------------------------------------------
@@ -200,13 +197,19 @@ class Controller:
             with contextlib.suppress(OSError):
                 os.unlink(path)
                 os.rmdir(os.path.dirname(path))
+        if self._wake_listener is not None:
+            self._wake_listener.close()
         self.lock.release()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if not self.lock.held and not self.lock.acquire():
-                self._stop.wait(self.settings.tick_s)  # another controller runs; stand by
-                continue
+            if not self.lock.held:
+                if not self.lock.acquire():
+                    self._stop.wait(self.settings.tick_s)  # another controller runs; stand by
+                    continue
+                self.planner.invalidate()  # another controller may have decided meanwhile: read it all again
+                if self._wake_listener is None:
+                    self._wake_listener = WakeListener(self.settings.home, self.wake)
             self._wake.clear()
             try:
                 full = self._engine_news or time.monotonic() - self._last_full >= self.settings.tick_s
@@ -251,94 +254,12 @@ class Controller:
         report.seconds = time.perf_counter() - t0
         return report
 
-    def _reconcile(self, report: CycleReport) -> None:
-        with self.db.read() as s:
-            live = [(j.id, j.attempt, j.external_id) for j in s.execute(
-                select(JobRow).where(JobRow.state.in_(LIVE), JobRow.external_id.is_not(None))).scalars()]
-        if not live:
-            return
-        statuses = self.executor.reconcile([(i, a, e) for i, a, e in live if e])
-        now = utcnow()
-        with self.db.write() as s:
-            rates = metering.flavor_rates(s)
-            for st in statuses:
-                job = s.get(JobRow, st.job_id)
-                if job is None or job.attempt != st.attempt or job.state not in LIVE:
-                    continue
-                action = apply_status(job, st, now, rates, s)
-                if action:
-                    org = s.get(ProjectRow, job.project_id)
-                    audit.record(s, None, action, "job", job.id,
-                                 organization_id=org.organization_id if org else None,
-                                 data=runs.audit_data(s, job, {"attempt": st.attempt, "phase": st.phase.value,
-                                                               "exit_code": st.exit_code, "reason": st.reason}))
-                    if st.phase.finished:
-                        if job.state not in LIVE and job.state != JobState.PENDING.value and job.datasets:
-                            self._hold_outputs(s, job)
-                        report.finished.append(job.id)
-                        self._signalled.discard(st.external_id)
-                        self.planner.invalidate()
-        for job_id in report.finished:
-            self._ingest_benchmark(job_id)
-
-    def _hold_outputs(self, s: Session, job: JobRow) -> None:
-        """Quarantine a sensitive job's outputs; a failure is logged and never stops the cycle (nothing of the
-        job is released without a request, so the safe default holds)."""
-        try:
-            with s.begin_nested():
-                outputs.hold(s, self.settings, job)
-        except Exception:
-            log.exception("holding the outputs of job %s failed; none of them can be released", job.id)
-
-    def _ingest_benchmark(self, job_id: int) -> None:
-        """A finished benchmark job's result goes into the matrix at once; any other job is left alone.
-        A failure here is logged and never stops the cycle (``aicc bench ingest`` can retry)."""
-        from aicc.services.testbed import auto_ingest
-
-        try:
-            with self.db.write() as s:
-                auto_ingest(s, self.settings, job_id)
-        except Exception:
-            log.exception("ingesting the benchmark result of job %s failed", job_id)
-
-    def _signal_cancels(self) -> None:
-        with self.db.read() as s:
-            targets = [j.external_id for j in s.execute(select(JobRow).where(
-                JobRow.state.in_(LIVE), JobRow.external_id.is_not(None),
-                JobRow.cancel_requested | JobRow.preempt_requested)).scalars() if j.external_id]
-        for ext in targets:
-            if ext not in self._signalled:
-                self.executor.cancel(ext, self.settings.preempt_grace_s)
-                self._signalled.add(ext)
-
-    def _meter(self, now: dt.datetime) -> None:
-        with self.db.write() as s:
-            rates = metering.flavor_rates(s)
-            for job in s.execute(select(JobRow).where(
-                    JobRow.state == JobState.RUNNING.value, JobRow.started_at.is_not(None))).scalars():
-                last = job.metered_until or job.started_at
-                if last is not None and now - last >= METER_EVERY:
-                    metering.charge(s, job, now, rates)
-
-    def _housekeeping(self, now: dt.datetime) -> None:
-        """Slow duties, about hourly: the support programs' utilization check (it skips agreements checked
-        within their call's interval, so running it often costs little and never double-warns)."""
-        if time.monotonic() - self._last_housekeeping < HOUSEKEEPING_S:
-            return
-        self._last_housekeeping = time.monotonic()
-        try:
-            with self.db.write() as s:
-                agreements.check_utilization(s, SYSTEM, now=now)
-        except Exception:  # a bad agreement must not stop scheduling
-            log.exception("utilization check failed; retrying at the next housekeeping")
-
     def _availability(self) -> dict[str, bool] | None:
         """Which nodes the engine can run on now (Slurm: drained or down nodes are not), if it knows."""
-        probe = getattr(self.executor, "node_availability", None)
-        if probe is None:
+        if not isinstance(self.executor, KnowsNodes):
             return None
         try:
-            result: dict[str, bool] | None = probe()
+            result: dict[str, bool] | None = self.executor.node_availability()
         except Exception:  # engine unreachable: admit nothing new on its nodes this cycle
             log.warning("engine did not say which nodes are available; admitting nothing this cycle")
             return {}
@@ -348,141 +269,56 @@ class Controller:
         if probe or self._available is None:
             self._available = self._availability()
         available = self._available
-        with self.db.read() as s:  # think on a snapshot: submissions keep flowing meanwhile
-            decision = self.planner.plan(s, now, available)
-        with self.db.write() as s:
-            self.planner.apply(s, decision)
-            for job_id in decision.preempt:
-                job = s.get(JobRow, job_id)
-                if job is not None and job.state in LIVE:
-                    job.preempt_requested = True
-                    job.set_reason(Reason(ReasonCode.BEING_PREEMPTED))
-            to_start = [j.id for j in s.execute(select(JobRow).where(
-                JobRow.state == JobState.ADMITTED.value, JobRow.external_id.is_(None))).scalars()]
+        t0 = time.perf_counter()
+        with self.db.snapshot() as s:  # think on a snapshot: submissions keep flowing meanwhile
+            decision = self.planner.plan(s, now, available, full=probe)
+        try:
+            with self.db.write() as s:
+                seq, complete = self.planner.apply(s, decision)
+                self._preempt(s, decision.preempt)
+                to_start = [j.id for j in s.execute(select(JobRow).where(
+                    JobRow.state == JobState.ADMITTED.value, JobRow.external_id.is_(None))).scalars()]
+        except Exception:  # the state already counts these admissions: read it all again
+            self.planner.invalidate()
+            raise
+        self.planner.wrote(decision, seq, complete)
+        self._observe(decision, time.perf_counter() - t0)
         if decision.preempt:
             self._signal_cancels()
         self._capped = decision.capped
+        self.last_decision = decision
         return to_start, decision.preempt
 
-    def _start(self, job_ids: list[int], report: CycleReport) -> None:
-        """Ask the engine to start every admitted job, several at once (``sbatch`` takes ~10 ms each)."""
-        images, waiting = self._stage_images(job_ids)
-        job_ids = [j for j in job_ids if j not in waiting]
-        launches: list[Launch] = []
-        refused: list[tuple[int, str]] = []  # no identity to run as (uid range exhausted): fails with the reason
-        with self.db.read() as s:
-            owners = set(s.execute(select(JobRow.project_id).where(JobRow.id.in_(job_ids))).scalars())
-        uids = project_uids(self.db, self.settings, owners)
-        with self.db.read() as s:
-            flavors = {f.name: f for f in s.execute(select(FlavorRow)).scalars()}
-            for job_id in job_ids:
-                job = s.get(JobRow, job_id)
-                if job is None or job.state != JobState.ADMITTED.value or job.external_id or job.flavor not in flavors:
-                    continue
-                uid = uids.get(job.project_id)
-                if isinstance(uid, str):
-                    refused.append((job.id, uid))
-                    continue
-                project = s.get(ProjectRow, job.project_id)
-                data = list(s.execute(select(DatasetRow).where(DatasetRow.id.in_(job.datasets))).scalars()) \
-                    if job.datasets else []
-                launches.append(self._launch(job, flavors[job.flavor], project.name if project else "", data, uid,
-                                             images.get(job.id)))
-        if refused:
-            with self.db.write() as s:
-                for job_id, why in refused:
-                    job = s.get(JobRow, job_id)
-                    if job is not None and job.state == JobState.ADMITTED.value:
-                        job.state, job.reason, job.ended_at = JobState.FAILED.value, f"could not start: {why}", utcnow()
-        if not launches:
-            return
-        start_many = getattr(self.executor, "start_many", None)
-        if start_many is not None:  # the engine batches (Slurm: like-shaped runs as one array)
-            results = [self._outcome(launch, r) for launch, r in zip(launches, start_many(launches, self._pool.map),
-                                                                       strict=True)]
-        else:
-            results = list(self._pool.map(self._start_one, launches))
-        with self.db.write() as s:
-            for launch, (external, error) in zip(launches, results, strict=True):
-                job = s.get(JobRow, launch.job_id)
-                if job is None or job.state != JobState.ADMITTED.value:
-                    continue
-                if external is not None:
-                    job.external_id = external
-                    report.started.append(job.id)
-                elif error is None:
-                    continue  # the engine did not answer: still admitted, asked again next cycle
-                else:
-                    job.state, job.ended_at = JobState.FAILED.value, utcnow()
-                    job.set_reason(Reason(ReasonCode.COULD_NOT_START, {"error": error}))
+    def _observe(self, decision: Decision, seconds: float) -> None:
+        m = self.metrics
+        m.cycle.labels(decision.kind).observe(seconds)
+        if decision.kind == "rebuild":
+            m.rebuilds.inc()
+        for row in decision.admissions.values():
+            m.admissions.labels(row["flavor"]).inc()
+        if decision.preempt:
+            m.preemptions.inc(len(decision.preempt))
 
-    def _stage_images(self, job_ids: list[int]) -> tuple[dict[int, ImageSpec], set[int]]:
-        """Image jobs: the unpacked images of those ready to start, and those still pulling or just failed."""
-        from aicc.images.cache import ImageCache
-        from aicc.images.stage import stage
-
-        if self.images is None:
-            self.images = ImageCache(self.settings.images_dir, self.settings.registry_policy, on_change=self.wake)
-        return stage(self.db, self.images, self.settings.registry_policy, self.executor.name, job_ids)
-
-    def _start_one(self, launch: Launch) -> tuple[str | None, str | None]:
-        try:
-            return self._outcome(launch, self.executor.start(launch))
-        except Exception as exc:  # a failed start fails the job, not the loop
-            return self._outcome(launch, exc)
+    def _job_counts(self) -> tuple[Counts, Counts]:
+        """Pending jobs per (project, first acceptable flavor), live ones per (project, flavor), from the state;
+        read by the scrape thread while the loop may change it (copies of the dicts' values are atomic)."""
+        state = self.planner.state
+        pending: Counts = {}
+        live: Counts = {}
+        if state is None:
+            return pending, live
+        for job in list(state.pending.values()):
+            key = (str(job.project_id), job.flavors[0] if job.flavors else "")
+            pending[key] = pending.get(key, 0) + 1
+        for job in list(state.live.values()):
+            key = (str(job.project_id), job.flavor or "")
+            live[key] = live.get(key, 0) + 1
+        return pending, live
 
     @staticmethod
-    def _outcome(launch: Launch, result: str | Exception) -> tuple[str | None, str | None]:
-        """(engine id, None) started; (None, None) the engine did not answer: retry; (None, why) failed."""
-        if not isinstance(result, Exception):
-            return result, None
-        if isinstance(result, EngineUnavailable):
-            log.warning("the engine did not answer while starting job %s; retrying next cycle", launch.job_id)
-            return None, None
-        log.error("starting job %s failed: %s", launch.job_id, result)
-        return None, str(result) or type(result).__name__
-
-    def _launch(self, job: JobRow, flavor: FlavorRow, project: str, data: list[DatasetRow],
-                unix_uid: int | None = None, image: ImageSpec | None = None) -> Launch:
-        workdir = self.settings.jobs_dir / str(job.id)
-        workdir.mkdir(parents=True, exist_ok=True)
-        argv = list(job.command)
-        script: Path | None = None
-        if job.script is not None:
-            script = workdir / "job.sh"
-            script.unlink(missing_ok=True)  # never write through a link a job left in its directory
-            # a script that names its interpreter (#!/usr/bin/env python3) runs under it, as sbatch runs it
-            shebang = job.script.startswith("#!")
-            fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755 if shebang else 0o644)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(job.script)
-            argv = [str(script)] if shebang else ["/bin/sh", str(script)]
-        placements = [Placement(str(item[0]), tuple(item[1])) for item in (job.placement or [])]
-        env = {**job.env, "AICC_PROJECT": project}
-        if job.array_index is not None:
-            env["AICC_ARRAY_TASK_ID"] = str(job.array_index)
-            env["AICC_ARRAY_JOB_ID"] = str(job.array_id)
-        sandbox = None
-        readonly: tuple[Path, ...] = ()
-        if any(d.classification == "sensitive" for d in data):
-            out = workdir / "out"
-            out.mkdir(exist_ok=True)
-            sandbox = SandboxSpec({d.name: mounted_dir(self.settings, d) for d in data}, out,
-                                  readonly=(script,) if script is not None else ())
-            env.update(sdc_env(data))
-            env.update({"AICC_OUTPUT_DIR": "/out", "AICC_DATA_DIR": "/data"})
-        else:
-            for d in data:
-                env[f"AICC_DATA_{d.name.upper().replace('-', '_')}"] = str(mounted_dir(self.settings, d))
-            readonly = tuple(mounted_dir(self.settings, d) for d in data)
-        return Launch(
-            job_id=job.id, attempt=job.attempt, name=f"{self.settings.job_prefix}-{job.id}-{job.attempt}",
-            argv=argv, workdir=workdir,
-            env=env, flavor=flavor.name, device_env=flavor.device_env, placements=placements, cpus=job.cpus,
-            memory_mb=job.memory_mb, time_limit_s=job.time_limit_s, gres_type=flavor.name, sandbox=sandbox,
-            unix_uid=unix_uid, readonly=readonly, image=image,
-        )
-
-
-def job_workdir(settings: Settings, job_id: int) -> Path:
-    return settings.jobs_dir / str(job_id)
+    def _preempt(s: Session, job_ids: list[int]) -> None:
+        for job_id in job_ids:
+            job = s.get(JobRow, job_id)
+            if job is not None and job.state in LIVE:
+                job.preempt_requested = True
+                job.set_reason(PREEMPTING)

@@ -1,48 +1,47 @@
 """From database rows to the core policy and back: one scheduling decision per cycle.
 
-The scheduler state is rebuilt from the database every cycle. That is the
-simplest way to be right after a restart, a cancel or an amended allocation, and
-cheap at the size of a real queue (thousands of jobs); the policy itself is
-incremental-capable (see ``bench/scheduling_cycle.py``) for when queues grow.
+The scheduler state lives as long as the controller (``controller.state``): a cycle reads only the job rows
+stamped since the last one, so its cost follows what changed, not the length of the queue. It is rebuilt from
+the database at start, after the leader lock is regained (:meth:`Planner.invalidate`), after an inventory load,
+and when the periodic consistency check finds it has drifted from the database (logged as an error).
 
-Dependencies (``afterok``) and array throttles (``%N``) are settled here, before
-the policy sees the queue: they are facts about jobs, not about capacity.
+Dependencies (``afterok``), array throttles (``%N``) and dataset grants are settled here, before the policy sees
+the queue: they are facts about jobs, not about capacity. Only the few jobs that have any of them are looked at
+again each cycle.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import logging
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
+from aicc.controller.state import SUBMITTED_REASON, Drift, LiveState, placements_of
 from aicc.core.benchmarks import explain_choice
 from aicc.core.charging import su
 from aicc.core.jobs import JobState
 from aicc.core.jobs.reasons import Reason, ReasonCode, columns, render
-from aicc.core.scheduling import (
-    POLICIES,
-    FlavorInfo,
-    NodeInfo,
-    PendingJob,
-    Placement,
-    PolicyConfig,
-    ProjectState,
-    RunningJob,
-    Scheduler,
-)
+from aicc.core.scheduling import POLICIES, FlavorChoice, Placement, PolicyConfig, ProjectState, Scheduler
 from aicc.core.scheduling.reasons import IDLE
 from aicc.services import metering
 from aicc.services.datazone import grants
-from aicc.store.models import AllocationRow, DatasetRow, FlavorRow, JobRow, NodeRow, ProjectRow
+from aicc.store import changes
+from aicc.store.models import AllocationRow, DatasetRow, FlavorRow, JobRow
 
-SUBMITTED = Reason(ReasonCode.SUBMITTED)
-SUBMITTED_REASON = render(SUBMITTED)
+__all__ = ["SUBMITTED_REASON", "Decision", "Planner", "placement_json", "placements_of"]
+log = logging.getLogger("aicc.controller")
 JOBS = cast(Table, JobRow.__table__)
-LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
 FAILED_DEP = (JobState.FAILED.value, JobState.CANCELLED.value, JobState.TIMED_OUT.value)
+PREEMPTING = Reason(ReasonCode.BEING_PREEMPTED)
+PREEMPTING_REASON = render(PREEMPTING)
+CHECK_S = 30.0
+"""How often (at most) a full cycle compares the state with the database (a digest of the pending and live rows)."""
 
 
 @dataclass
@@ -54,6 +53,10 @@ class Decision:
     """Row changes for pending jobs (admissions, reasons, settled dependencies), written by ``apply``."""
     capped: bool = False
     """The cycle stopped at the policy's ``max_starts``: run the next one at once."""
+    kind: str = "light"
+    """How the state was brought up to the database: "light" (job deltas), "full" (and projects), "rebuild"."""
+    hwm: int = 0
+    admissions: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def _ts(t: dt.datetime) -> float:
@@ -62,16 +65,6 @@ def _ts(t: dt.datetime) -> float:
 
 def placement_json(placements: tuple[Placement, ...]) -> list[list[object]]:
     return [[p.node, list(p.devices), p.cpus, p.memory_mb] for p in placements]
-
-
-def placements_of(job: JobRow) -> tuple[Placement, ...]:
-    out = []
-    for item in job.placement or []:
-        node, devices = item[0], item[1]
-        cpus = item[2] if len(item) > 2 else job.cpus
-        mem = item[3] if len(item) > 3 else job.memory_mb
-        out.append(Placement(str(node), tuple(int(d) for d in devices), int(cpus), int(mem)))
-    return tuple(out)
 
 
 def _throughput(s: Session) -> dict[str, dict[str, float]]:
@@ -84,100 +77,146 @@ def _throughput(s: Session) -> dict[str, dict[str, float]]:
 class Planner:
     def __init__(self, config: PolicyConfig | None = None) -> None:
         self.config = config or POLICIES["aicc"]
+        self.state: LiveState | None = None
+        self._last_check = time.monotonic()
+        self.rebuilds = 0
 
     def invalidate(self) -> None:
-        """Kept for the loop's sake: state is rebuilt every cycle, so nothing is cached to drop."""
+        """Forget the state: the next cycle rebuilds it from the database (e.g. after regaining the lock)."""
+        self.state = None
 
-    def plan(self, s: Session, now: dt.datetime, available: dict[str, bool] | None = None) -> Decision:
-        """One cycle. ``available``: the engine's view of its nodes (a node it does not list, or lists as
-        unavailable, gets no new work); None when the engine is this machine and always available."""
-        flavors = {f.id: f for f in s.execute(select(FlavorRow).where(FlavorRow.retired.is_(False))).scalars()}
-        infos = [FlavorInfo(f.name, f.su_rate, f.vendor == "cpu") for f in flavors.values()]
-        nodes = [NodeInfo(n.name, flavors[n.flavor_id].name, n.accelerators, n.cpus, n.memory_gb * 1024)
-                 for n in s.execute(select(NodeRow).where(NodeRow.retired.is_(False))).scalars()
-                 if n.flavor_id in flavors]
-        if available is not None:
-            nodes = [replace(n, available=available.get(n.name, False)) for n in nodes]
-        throughput = _throughput(s) if self.config.placement == "throughput" else {}
-        sched = Scheduler(infos, nodes, self.config, throughput)
-        rates = {f.name: (f.su_rate, f.vendor == "cpu") for f in flavors.values()}
-        live = list(s.execute(select(JobRow).where(JobRow.state.in_(LIVE))).scalars())
-        self._projects(s, sched, now, live, rates)
-        for job in live:
-            if job.flavor in sched.pools and job.placement:
-                units = job.cpus if rates[job.flavor][1] else job.accelerators
-                start = _ts(job.started_at or job.admitted_at or now)
-                # A node an inventory load has retired (or given another flavor) holds no capacity any more;
-                # its running jobs still count against their project's quota until they end.
-                known = sched.pools[job.flavor].nodes
-                placements = tuple(p for p in placements_of(job) if p.node in known)
-                sched.add_running(RunningJob(job.id, job.project_id, job.flavor, placements, start,
-                                             job.time_limit_s, job.priority, job.borrowed, units))
-                if job.preempt_requested:
-                    sched.preempting.add(job.id)
-                    sched._borrowing.discard(job.id)
-        pending, updates = self._eligible_pending(s, now, live)
-        project_class = {pid: cls for pid, cls in s.execute(
-            select(ProjectRow.id, ProjectRow.workload_class).where(ProjectRow.workload_class.is_not(None)))}
-        classes = {job.id: job.workload_class or project_class.get(job.project_id) for job in pending}
-        for job in pending:
-            sched.submit(PendingJob(job.id, job.project_id, tuple(job.flavors), job.accelerators, job.cpus,
-                                    job.memory_mb, job.time_limit_s, job.priority, _ts(job.submitted_at),
-                                    classes[job.id]))
+    def plan(self, s: Session, now: dt.datetime, available: dict[str, bool] | None = None, *,
+             full: bool = True) -> Decision:
+        """One cycle on a read snapshot. ``available``: the engine's view of its nodes (a node it does not list,
+        or lists as unavailable, gets no new work); None when the engine is this machine and always available.
+        ``full``: also refresh the projects' budgets and the engine's node view, and now and then check that the
+        state still matches the database."""
+        kind = self._sync(s, now, available, full)
+        state = self.state
+        assert state is not None
+        sched = state.sched
+        updates = self._gate(s, state, now)
         result = sched.cycle(_ts(now))
-        by_id = {j.id: j for j in pending}
-        decision = Decision(preempt=list(result.preemptions), examined=result.examined, capped=result.capped)
-        su = {f.name: f.su_rate for f in flavors.values()}
+        decision = Decision(preempt=list(result.preemptions), examined=result.examined, capped=result.capped,
+                            kind=kind, hwm=state.hwm)
+        throughput = sched.throughput
+        su = {f: fl.su_rate for f, fl in sched.flavors.items()}
         for a in result.admissions:
             why = ""
-            job_row = by_id.get(a.job_id)
-            cls = classes.get(a.job_id)
-            if throughput and job_row is not None and cls in throughput:
-                why = "; " + explain_choice(throughput, cls, a.flavor, su, job_row.flavors)
-            updates[a.job_id] = {
+            job = state.pending.get(a.job_id)
+            cls = state.pending_job(job).workload_class if job is not None else None
+            if throughput and job is not None and cls in throughput:
+                why = "; " + explain_choice(throughput, cls or "", a.flavor, su, list(job.flavors))
+            row = {
                 "id": a.job_id, "state": JobState.ADMITTED.value, "flavor": a.flavor,
                 "placement": placement_json(a.placements), "borrowed": a.borrowed, "allocation_id": a.allocation_id,
                 "admitted_at": now,
                 **columns(Reason(ReasonCode.STARTING_BORROWED if a.borrowed else ReasonCode.STARTING,
                                  {"flavor": a.flavor, "note": why})),
             }
+            updates[a.job_id] = row
             decision.admitted.append(a.job_id)
+            decision.admissions[a.job_id] = row
+            self._charge(state, a.job_id, a.flavor)
         for job_id, reason in result.reasons.items():
-            waiting = by_id.get(job_id)
+            waiting = state.pending.get(job_id)
             if waiting is not None and job_id not in updates:
                 rc = columns(reason)
                 if waiting.reason != rc["reason"]:
                     updates[job_id] = {"id": job_id, **rc}
-        for job in pending:
-            if job.reason == SUBMITTED_REASON and job.id not in updates:
-                updates[job.id] = {"id": job.id, **columns(result.idle_reason or IDLE)}
+        for job_id in state.fresh:
+            if job_id not in updates and job_id in sched.pending:
+                updates[job_id] = {"id": job_id, **columns(result.idle_reason or IDLE)}
+        for u in updates.values():
+            u["seq"] = state.pending[u["id"]].change_seq
         decision.updates = list(updates.values())
         return decision
 
+    def _sync(self, s: Session, now: dt.datetime, available: dict[str, bool] | None, full: bool) -> str:
+        """Bring the state up to the database: "light" (deltas), "full" (and the projects), or "rebuild"."""
+        state = self.state
+        if state is not None:
+            try:
+                counters = state.sync(s)
+                if counters[changes.INVENTORY] > state.counters[changes.INVENTORY]:
+                    raise Drift("an inventory was loaded")  # nodes, flavors or the matrix changed: rebuild
+                refresh = full or counters[changes.ALLOCATIONS] > state.counters[changes.ALLOCATIONS]
+                state.counters = counters
+                if full and time.monotonic() - self._last_check >= CHECK_S:
+                    self._last_check = time.monotonic()
+                    mine, theirs = state.digest(), state.db_digest(s, state.hwm)
+                    if mine != theirs:
+                        log.error("SCHEDULER STATE DRIFT: in memory %s pending+live jobs (id sum %s, stamp sum "
+                                  "%s), database %s (%s, %s); rebuilding from the database", *mine, *theirs)
+                        raise Drift("the consistency check failed")
+                if full:
+                    state.set_available(available)
+                if refresh:
+                    self._projects(s, state, now)
+                return "full" if refresh else "light"
+            except Drift as exc:
+                if str(exc) != "the consistency check failed":
+                    log.warning("rebuilding the scheduler state: %s", exc)
+        throughput = _throughput(s) if self.config.placement is FlavorChoice.THROUGHPUT else {}
+        gc.disable()  # a rebuild allocates ~10 objects per job and frees none: collections would only rescan them
+        try:
+            self.state = state = LiveState.build(s, self.config, now, available, throughput, Scheduler)
+        finally:
+            gc.enable()
+        self._projects(s, state, now)
+        self._last_check = time.monotonic()
+        self.rebuilds += 1
+        return "rebuild"
+
+    def wrote(self, decision: Decision, seq: int | None, complete: bool) -> None:
+        """After :meth:`apply` and the preemption requests committed (one transaction, stamped ``seq``): mirror
+        our own writes, or (some rows had changed meanwhile) read them back at the next cycle."""
+        if self.state is not None and seq is not None and complete:
+            self.state.wrote(seq, decision.updates, decision.admissions, decision.preempt, PREEMPTING_REASON)
+
     @staticmethod
-    def apply(s: Session, decision: Decision) -> None:
-        """Write a plan made on a read snapshot, only to jobs still pending (a cancel may have come since).
+    def _charge(state: LiveState, job_id: int, flavor: str) -> None:
+        """An admission commits its project's budget for its whole time limit, as a rebuild would count it."""
+        running = state.sched.running.get(job_id)
+        project = state.sched.projects.get(running.project) if running else None
+        if running is None or project is None or project.budget_left == float("inf"):
+            return
+        cost = su(running.units, running.time_limit_s, state.rates[flavor][0])
+        state.sched.set_project(replace(project, budget_left=project.budget_left - cost))
+
+    @staticmethod
+    def apply(s: Session, decision: Decision) -> tuple[int | None, bool]:
+        """Write a plan made on a read snapshot, only to jobs unchanged since (a cancel may have come): the row
+        must still be pending with the stamp the plan saw. Returns (our stamp, whether every row was written).
 
         Planning only reads, so submissions are not kept waiting while a cycle thinks; this short step
         is all that holds the write lock. Grouped by the set of columns: one executemany each."""
+        if not decision.updates:
+            return None, True
+        seq = changes.stamp(s, changes.JOBS)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for u in decision.updates:
             groups.setdefault(tuple(sorted(u)), []).append(u)
         table = JOBS
+        written = 0
         for cols, rows in groups.items():
             stmt = (update(table)
-                    .where(table.c.id == bindparam("v_id"), table.c.state == JobState.PENDING.value)
-                    .values({c: bindparam(f"v_{c}") for c in cols if c != "id"}))
-            s.execute(stmt, [{f"v_{k}": v for k, v in row.items()} for row in rows])
+                    .where(table.c.id == bindparam("v_id"), table.c.state == JobState.PENDING.value,
+                           table.c.change_seq == bindparam("v_seq"))
+                    .values({"change_seq": seq, **{c: bindparam(f"v_{c}") for c in cols if c not in ("id", "seq")}}))
+            result = s.execute(stmt, [{f"v_{k}": v for k, v in row.items()} for row in rows])
+            written += max(getattr(result, "rowcount", 0) or 0, 0)
+        return seq, written == len(decision.updates)
 
-    def _projects(self, s: Session, sched: Scheduler, now: dt.datetime, live: list[JobRow],
-                  rates: dict[str, tuple[float, bool]]) -> None:
+    def _projects(self, s: Session, state: LiveState, now: dt.datetime) -> None:
         """Each project with the allocation to charge: the active one that ends first (use it or lose it)."""
         allocations = list(s.execute(select(AllocationRow).where(AllocationRow.ends_at > now)
-                                     .order_by(AllocationRow.ends_at)).scalars())
+                                     .order_by(AllocationRow.ends_at).options(selectinload(AllocationRow.quotas)))
+                           .scalars())
         used = metering.used_by_allocation(s, [a.id for a in allocations])
+        rates = state.rates
         committed: dict[int, float] = {}
-        for job in live:
+        for job in state.live.values():
             if job.allocation_id is None or job.flavor not in rates:
                 continue
             rate, cpu = rates[job.flavor]
@@ -199,15 +238,36 @@ class Planner:
             current_usable = not current.suspended and current.starts_at <= now and current_left > 0
             if usable and not current_usable:
                 chosen[a.project_id] = a
-        names = {f.id: f.name for f in s.execute(select(FlavorRow)).scalars()}
+        names = dict(s.execute(select(FlavorRow.id, FlavorRow.name)).all())
+        sched = state.sched
+        for project_id in [p for p in sched.projects if p not in chosen]:
+            sched.remove_project(project_id)
         for project_id, a in chosen.items():
             left = a.budget_su - used.get(a.id, 0.0) - committed.get(a.id, 0.0)
-            sched.set_project(ProjectState(
+            project = ProjectState(
                 project_id, weight=a.weight,
                 nominal={names[q.flavor_id]: q.nominal for q in a.quotas},
                 borrowing_limit={names[q.flavor_id]: q.borrowing_limit for q in a.quotas},
                 budget_left=left, window_start=_ts(a.starts_at), window_end=_ts(a.ends_at),
-                active=not a.suspended, allocation_id=a.id))
+                active=not a.suspended, allocation_id=a.id)
+            if sched.projects.get(project_id) != project:
+                sched.set_project(project)
+
+    def _gate(self, s: Session, state: LiveState, now: dt.datetime) -> dict[int, dict[str, Any]]:
+        """The jobs waiting on grants, dependencies or their array's throttle go into the policy's queue when
+        they may run, and out of it when they may not; returns the row updates that say why they wait."""
+        updates: dict[int, dict[str, Any]] = {}
+        if not state.gated:
+            return updates
+        eligible, updates = self._eligible_pending(s, now, state)
+        sched = state.sched
+        for job_id in sorted(state.gated):
+            if job_id in eligible:
+                if job_id not in sched.pending:
+                    sched.submit(state.pending_job(state.pending[job_id]))
+            elif job_id in sched.pending:
+                sched.cancel(job_id)
+        return updates
 
     @staticmethod
     def _data_access(s: Session, now: dt.datetime) -> tuple[set[tuple[int, int]], set[int], dict[int, str]]:
@@ -220,40 +280,38 @@ class Planner:
         return granted, open_data, {r.id: r.name for r in rows}
 
     def _eligible_pending(
-        self, s: Session, now: dt.datetime, live: list[JobRow]
-    ) -> tuple[list[Any], dict[int, dict[str, Any]]]:
-        """Pending jobs whose dependencies succeeded and whose array has room, as light rows (not ORM objects:
-        the queue can be long); plus the updates that settle the others."""
-        cols = (JobRow.id, JobRow.project_id, JobRow.flavors, JobRow.accelerators, JobRow.cpus, JobRow.memory_mb,
-                JobRow.time_limit_s, JobRow.priority, JobRow.submitted_at, JobRow.workload_class, JobRow.depends_on,
-                JobRow.array_id, JobRow.array_max_running, JobRow.reason, JobRow.datasets)
-        pending = s.execute(select(*cols).where(JobRow.state == JobState.PENDING.value).order_by(JobRow.id)).all()
-        dep_ids = {d for j in pending for d in (j.depends_on or [])}
+        self, s: Session, now: dt.datetime, state: LiveState
+    ) -> tuple[set[int], dict[int, dict[str, Any]]]:
+        """The gated jobs whose grants are live, whose dependencies succeeded and whose array has room; plus the
+        updates that settle the others."""
+        pending = [state.pending[i] for i in sorted(state.gated)]
+        dep_ids = {d for j in pending for d in j.depends_on}
         dep_state: dict[int, str] = {}
         if dep_ids:
             dep_state = {i: st for i, st in s.execute(select(JobRow.id, JobRow.state).where(JobRow.id.in_(dep_ids)))}
         running_per_array: dict[int, int] = {}
-        for j in live:
-            if j.array_id is not None:
-                running_per_array[j.array_id] = running_per_array.get(j.array_id, 0) + 1
+        if any(j.array_max_running for j in pending):
+            for j in state.live.values():
+                if j.array_id is not None:
+                    running_per_array[j.array_id] = running_per_array.get(j.array_id, 0) + 1
         granted, open_data, names = self._data_access(s, now) if any(j.datasets for j in pending) else (
             set(), set(), {})
-        out = []
+        out: set[int] = set()
         updates: dict[int, dict[str, Any]] = {}
         for job in pending:
-            blocked = [d for d in job.datasets or [] if d not in open_data and (job.project_id, d) not in granted]
+            blocked = [d for d in job.datasets if d not in open_data and (job.project_id, d) not in granted]
             if blocked:
                 rc = columns(Reason(ReasonCode.NO_LIVE_GRANT, {"dataset": str(names.get(blocked[0], blocked[0]))}))
                 if job.reason != rc["reason"]:
                     updates[job.id] = {"id": job.id, **rc}
                 continue
-            failed = [d for d in job.depends_on or [] if dep_state.get(d) in FAILED_DEP]
+            failed = [d for d in job.depends_on if dep_state.get(d) in FAILED_DEP]
             if failed:
                 updates[job.id] = {"id": job.id, "state": JobState.CANCELLED.value, "ended_at": now,
                                    **columns(Reason(ReasonCode.DEPENDENCY_FAILED,
                                                     {"job": failed[0], "state": dep_state[failed[0]]}))}
                 continue
-            waiting = [d for d in job.depends_on or [] if dep_state.get(d) != JobState.SUCCEEDED.value]
+            waiting = [d for d in job.depends_on if dep_state.get(d) != JobState.SUCCEEDED.value]
             if waiting:
                 rc = columns(Reason(ReasonCode.AFTEROK, {"job": waiting[0]}))
                 if job.reason != rc["reason"]:
@@ -267,5 +325,5 @@ class Planner:
                         updates[job.id] = {"id": job.id, **rc}
                     continue
                 running_per_array[job.array_id] = n + 1
-            out.append(job)
+            out.add(job.id)
         return out, updates

@@ -16,10 +16,10 @@ completion log), never from memory of the previous process.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class RunPhase(enum.Enum):
@@ -130,9 +130,8 @@ class RunStatus:
 class Executor(Protocol):
     """Implemented by ``executors.local.LocalExecutor`` and ``executors.slurm.SlurmExecutor``.
 
-    An engine that can start many runs more cheaply together than one by one (Slurm: like-shaped runs as
-    one array) also offers ``start_many(launches, map_) -> list[str | Exception]``; the controller uses it
-    when it is there."""
+    Optional abilities are small protocols of their own (:class:`StartsMany`, :class:`KnowsNodes`,
+    :class:`TellsExits`): the controller uses one when the engine has it."""
 
     name: str
 
@@ -155,3 +154,27 @@ class Executor(Protocol):
     def log_paths(self, workdir: Path) -> tuple[Path, Path]:
         """Paths of the run's stdout and stderr files."""
         ...
+
+
+@runtime_checkable
+class StartsMany(Protocol):
+    """An engine that starts many runs more cheaply together than one by one (Slurm: like-shaped runs as one
+    array). One result per launch, in order: the engine's id, or the exception that start raised."""
+
+    def start_many(self, launches: Sequence[Launch], map_: Callable[..., Iterable[Any]]) -> list[str | Exception]:
+        """``map_`` runs a function over items, possibly in parallel (the controller's start threads)."""
+        ...
+
+
+@runtime_checkable
+class KnowsNodes(Protocol):
+    """An engine that knows which of its nodes can take work now (Slurm: drained or down nodes cannot)."""
+
+    def node_availability(self) -> dict[str, bool]: ...
+
+
+@runtime_checkable
+class TellsExits(Protocol):
+    """An engine that says the moment a run ends: a datagram on the Unix socket at ``notify_path``."""
+
+    notify_path: Path | None

@@ -28,6 +28,7 @@ from aicc.core.names import ENV_VAR_RE, check_job_name
 from aicc.services import audit, projects
 from aicc.services.paging import Page, page
 from aicc.services.principal import Principal
+from aicc.store import changes
 from aicc.store.models import (
     AllocationRow,
     DatasetRow,
@@ -282,8 +283,9 @@ def write_many(s: Session, items: list[tuple[Principal, Prepared]]) -> list[Subm
         return []
     now = utcnow()
     table = JOBS
+    seq = changes.stamp(s, changes.JOBS)
     ids = list(s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                         [_row(actor, p, now) for actor, p in items]).scalars())
+                         [{**_row(actor, p, now), "change_seq": seq} for actor, p in items]).scalars())
     audit.record_many(s, [(actor, "job.submit", "job", job_id, p.organization_id, _audit_data(p, 1))
                           for (actor, p), job_id in zip(items, ids, strict=True)])
     return [Submitted([job_id], None) for job_id in ids]
@@ -296,7 +298,7 @@ def write(s: Session, actor: Principal, p: Prepared) -> Submitted:
         dep_job = s.get(JobRow, dep)
         if dep_job is None or not _visible_job(s, actor, dep_job):
             raise InvalidInput(f"dependency: job {dep} not found")
-    base = _row(actor, p, utcnow())
+    base = {**_row(actor, p, utcnow()), "change_seq": changes.stamp(s, changes.JOBS)}
     table = JOBS
     first = s.execute(insert(table).returning(table.c.id), [base]).scalar_one()
     ids = [first]

@@ -14,7 +14,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,6 +55,8 @@ class Database:
     """One engine and its two session factories; created once per process."""
 
     def __init__(self, url: str, *, audit_seal: Any = None) -> None:
+        from aicc.store import changes  # noqa: F401  (registers the change-stamp hook on every session)
+
         self.url = url
         self.engine = make_engine(url)
         self.audit_seal = audit_seal
@@ -78,6 +80,19 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         with self._reader() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read transaction that sees one consistent snapshot across statements (PostgreSQL: REPEATABLE READ,
+        read only; SQLite's read transactions already do): what the controller's scheduler state is read in."""
+        if is_sqlite(self.engine):
+            with self.read() as session:
+                yield session
+            return
+        with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
+                Session(conn, expire_on_commit=False) as session, session.begin():
+            session.execute(text("SET TRANSACTION READ ONLY"))
             yield session
 
     def dispose(self) -> None:

@@ -30,6 +30,17 @@ class Scheduler(Cycling):
         self.usage.setdefault(project.id, {})
         self._touch(project.id)
 
+    def remove_project(self, project_id: int) -> None:
+        """The project has no allocation to charge any more (it ended): its jobs wait as for an unknown project."""
+        if self.projects.pop(project_id, None) is not None:
+            self._touch(project_id)
+
+    def mark_preempting(self, job_id: int) -> None:
+        """A running job already asked to stop for a preemption (a restarted or long-lived controller's view):
+        its capacity is coming back and it is no candidate for another preemption."""
+        self.preempting.add(job_id)
+        self._borrowing.discard(job_id)
+        self._victim_cache.clear()
 
     def submit(self, job: PendingJob) -> None:
         self.pending[job.id] = job

@@ -4,6 +4,7 @@ from aicc.store.models.allocations import AllocationQuotaRow, AllocationRow
 from aicc.store.models.audit import AuditEventRow, AuditHeadRow
 from aicc.store.models.auth import ApiTokenRow
 from aicc.store.models.base import Base, utcnow
+from aicc.store.models.changes import ChangeRow
 from aicc.store.models.datazone import DatasetRow, GrantRow, OutputFileRow, OutputRequestRow
 from aicc.store.models.inventory import FlavorRow, NodeRow, SiteRow
 from aicc.store.models.jobs import JobRow
@@ -44,6 +45,7 @@ __all__ = [
     "Base",
     "BenchResultRow",
     "CallRow",
+    "ChangeRow",
     "DatasetRow",
     "FlavorRow",
     "GrantRow",

@@ -1,0 +1,33 @@
+"""Housekeeping: the controller's slow duties, about hourly, that must never stop scheduling."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from aicc.services import agreements
+from aicc.services.principal import SYSTEM
+from aicc.store.db import Database
+
+log = logging.getLogger("aicc.controller")
+HOUSEKEEPING_S = 3600.0
+
+
+class Housekeeping:
+    """Mixed into ``Controller``."""
+
+    db: Database
+    _last_housekeeping: float
+
+    def _housekeeping(self, now: dt.datetime) -> None:
+        """Slow duties, about hourly: the support programs' utilization check (it skips agreements checked
+        within their call's interval, so running it often costs little and never double-warns)."""
+        if time.monotonic() - self._last_housekeeping < HOUSEKEEPING_S:
+            return
+        self._last_housekeeping = time.monotonic()
+        try:
+            with self.db.write() as s:
+                agreements.check_utilization(s, SYSTEM, now=now)
+        except Exception:  # a bad agreement must not stop scheduling
+            log.exception("utilization check failed; retrying at the next housekeeping")

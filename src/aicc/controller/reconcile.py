@@ -1,0 +1,126 @@
+"""Reconcile: what the engine says about live runs goes into the database; cancels are signalled; usage metered.
+
+Engine calls never happen inside a database transaction (a slow ``squeue`` must not hold SQLite's write lock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from aicc.config import Settings
+from aicc.controller.lifecycle import apply_status
+from aicc.controller.metrics import ControllerMetrics
+from aicc.core.jobs import JobState
+from aicc.executors.base import Executor, RunPhase
+from aicc.services import audit, metering
+from aicc.services.datazone import outputs, runs
+from aicc.store.db import Database
+from aicc.store.models import JobRow, ProjectRow, utcnow
+
+log = logging.getLogger("aicc.controller")
+LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
+METER_EVERY = dt.timedelta(seconds=60)
+
+
+@dataclass
+class CycleReport:
+    finished: list[int] = field(default_factory=list)
+    started: list[int] = field(default_factory=list)
+    preempted: list[int] = field(default_factory=list)
+    capped: bool = False  # the cycle stopped at its admission cap; more may fit
+    seconds: float = 0.0
+
+
+class Reconciling:
+    """The controller's first step each full cycle (mixed into ``Controller``)."""
+
+    settings: Settings
+    db: Database
+    executor: Executor
+    metrics: ControllerMetrics
+    _signalled: set[str]
+
+    def _reconcile(self, report: CycleReport) -> None:
+        with self.db.read() as s:
+            live = s.execute(select(JobRow.id, JobRow.attempt, JobRow.external_id, JobRow.state).where(
+                JobRow.state.in_(LIVE), JobRow.external_id.is_not(None))).all()
+        if not live:
+            return
+        statuses = self.executor.reconcile([(i, a, e) for i, a, e, _ in live if e])
+        known = {i: state for i, _, _, state in live}
+        # Only news is written: a run still starting, or still running as recorded, changes nothing (a center
+        # with thousands of running jobs would otherwise load each of them at every tick).
+        news = [st for st in statuses if st.phase is not RunPhase.STARTING and not (
+            st.phase is RunPhase.RUNNING and known.get(st.job_id) == JobState.RUNNING.value)]
+        if not news:
+            return
+        now = utcnow()
+        with self.db.write() as s:
+            rates = metering.flavor_rates(s)
+            rows = {j.id: j for j in s.execute(select(JobRow).where(
+                JobRow.id.in_([st.job_id for st in news]))).scalars()}
+            for st in news:
+                job = rows.get(st.job_id)
+                if job is None or job.attempt != st.attempt or job.state not in LIVE:
+                    continue
+                action = apply_status(job, st, now, rates, s)
+                if action:
+                    org = s.get(ProjectRow, job.project_id)
+                    audit.record(s, None, action, "job", job.id,
+                                 organization_id=org.organization_id if org else None,
+                                 data=runs.audit_data(s, job, {"attempt": st.attempt, "phase": st.phase.value,
+                                                               "exit_code": st.exit_code, "reason": st.reason}))
+                    if st.phase.finished:
+                        if job.state not in LIVE and job.state != JobState.PENDING.value and job.datasets:
+                            self._hold_outputs(s, job)
+                        report.finished.append(job.id)
+                        self._signalled.discard(st.external_id)
+        for job_id in report.finished:
+            self._ingest_benchmark(job_id)
+
+    def _hold_outputs(self, s: Session, job: JobRow) -> None:
+        """Quarantine a sensitive job's outputs; a failure is logged and never stops the cycle (nothing of the
+        job is released without a request, so the safe default holds)."""
+        try:
+            with s.begin_nested():
+                outputs.hold(s, self.settings, job)
+        except Exception:
+            log.exception("holding the outputs of job %s failed; none of them can be released", job.id)
+
+    def _ingest_benchmark(self, job_id: int) -> None:
+        """A finished benchmark job's result goes into the matrix at once; any other job is left alone.
+        A failure here is logged and never stops the cycle (``aicc bench ingest`` can retry)."""
+        from aicc.services.testbed import auto_ingest
+
+        try:
+            with self.db.write() as s:
+                auto_ingest(s, self.settings, job_id)
+        except Exception:
+            log.exception("ingesting the benchmark result of job %s failed", job_id)
+
+    def _signal_cancels(self) -> None:
+        with self.db.read() as s:
+            targets = [j.external_id for j in s.execute(select(JobRow).where(
+                JobRow.state.in_(LIVE), JobRow.external_id.is_not(None),
+                JobRow.cancel_requested | JobRow.preempt_requested)).scalars() if j.external_id]
+        for ext in targets:
+            if ext not in self._signalled:
+                self.executor.cancel(ext, self.settings.preempt_grace_s)
+                self._signalled.add(ext)
+
+    def _meter(self, now: dt.datetime) -> None:
+        with self.db.write() as s:
+            rates = metering.flavor_rates(s)
+            due = now - METER_EVERY
+            for job in s.execute(select(JobRow).where(
+                    JobRow.state == JobState.RUNNING.value, JobRow.started_at.is_not(None),
+                    or_(JobRow.metered_until <= due, and_(JobRow.metered_until.is_(None),
+                                                          JobRow.started_at <= due)))).scalars():
+                last = job.metered_until or job.started_at
+                if last is not None and now - last >= METER_EVERY:
+                    metering.charge(s, job, now, rates)

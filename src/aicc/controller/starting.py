@@ -1,0 +1,173 @@
+"""Start: ask the engine to run every admitted job, several at once, and record what it answered.
+
+The job is already admitted (with its placement) before the engine is asked, and starting is idempotent by the
+run's name, so a controller that crashes in between asks again after its restart and gets the same run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from aicc.config import Settings
+from aicc.controller.metrics import ControllerMetrics
+from aicc.controller.reconcile import CycleReport
+from aicc.core.jobs import JobState
+from aicc.core.jobs.reasons import Reason, ReasonCode
+from aicc.executors.base import EngineUnavailable, Executor, ImageSpec, Launch, Placement, SandboxSpec, StartsMany
+from aicc.services.datazone.datasets import mounted_dir, sdc_env
+from aicc.services.unix_ids import project_uids
+from aicc.store.db import Database
+from aicc.store.models import DatasetRow, FlavorRow, JobRow, ProjectRow, utcnow
+
+if TYPE_CHECKING:
+    from aicc.images.cache import ImageCache
+
+log = logging.getLogger("aicc.controller")
+
+
+class Starting:
+    """Mixed into ``Controller``."""
+
+    settings: Settings
+    db: Database
+    executor: Executor
+    metrics: ControllerMetrics
+    _pool: ThreadPoolExecutor
+    images: ImageCache | None
+
+    def wake(self) -> None: ...
+
+    def _start(self, job_ids: list[int], report: CycleReport) -> None:
+        """Ask the engine to start every admitted job, several at once (``sbatch`` takes ~10 ms each)."""
+        images, waiting = self._stage_images(job_ids)
+        job_ids = [j for j in job_ids if j not in waiting]
+        launches: list[Launch] = []
+        refused: list[tuple[int, str]] = []  # no identity to run as (uid range exhausted): fails with the reason
+        with self.db.read() as s:
+            owners = set(s.execute(select(JobRow.project_id).where(JobRow.id.in_(job_ids))).scalars())
+        uids = project_uids(self.db, self.settings, owners)
+        with self.db.read() as s:
+            flavors = {f.name: f for f in s.execute(select(FlavorRow)).scalars()}
+            for job_id in job_ids:
+                job = s.get(JobRow, job_id)
+                if job is None or job.state != JobState.ADMITTED.value or job.external_id or job.flavor not in flavors:
+                    continue
+                uid = uids.get(job.project_id)
+                if isinstance(uid, str):
+                    refused.append((job.id, uid))
+                    continue
+                project = s.get(ProjectRow, job.project_id)
+                data = list(s.execute(select(DatasetRow).where(DatasetRow.id.in_(job.datasets))).scalars()) \
+                    if job.datasets else []
+                launches.append(self._launch(job, flavors[job.flavor], project.name if project else "", data, uid,
+                                             images.get(job.id)))
+        if refused:
+            with self.db.write() as s:
+                for job_id, why in refused:
+                    job = s.get(JobRow, job_id)
+                    if job is not None and job.state == JobState.ADMITTED.value:
+                        job.state, job.ended_at = JobState.FAILED.value, utcnow()
+                        job.set_reason(Reason(ReasonCode.COULD_NOT_START, {"error": why}))
+        if not launches:
+            return
+        t0 = time.perf_counter()
+        if isinstance(self.executor, StartsMany):  # the engine batches (Slurm: like-shaped runs as one array)
+            results = [self._outcome(launch, r) for launch, r in zip(
+                launches, self.executor.start_many(launches, self._pool.map), strict=True)]
+        else:
+            results = list(self._pool.map(self._start_one, launches))
+        took = time.perf_counter() - t0
+        now = utcnow()
+        with self.db.write() as s:
+            for launch, (external, error) in zip(launches, results, strict=True):
+                job = s.get(JobRow, launch.job_id)
+                if job is None or job.state != JobState.ADMITTED.value:
+                    continue
+                if external is not None:
+                    job.external_id = external
+                    report.started.append(job.id)
+                    self.metrics.start_latency.labels(self.executor.name).observe(took)
+                    self.metrics.wait.observe(max((now - job.submitted_at).total_seconds(), 0.0))
+                elif error is None:
+                    continue  # the engine did not answer: still admitted, asked again next cycle
+                else:
+                    job.state, job.ended_at = JobState.FAILED.value, utcnow()
+                    job.set_reason(Reason(ReasonCode.COULD_NOT_START, {"error": error}))
+
+    def _stage_images(self, job_ids: list[int]) -> tuple[dict[int, ImageSpec], set[int]]:
+        """Image jobs: the unpacked images of those ready to start, and those still pulling or just failed."""
+        from aicc.images.cache import ImageCache
+        from aicc.images.stage import stage
+
+        if self.images is None:
+            self.images = ImageCache(self.settings.images_dir, self.settings.registry_policy, on_change=self.wake)
+        return stage(self.db, self.images, self.settings.registry_policy, self.executor.name, job_ids)
+
+    def _start_one(self, launch: Launch) -> tuple[str | None, str | None]:
+        try:
+            return self._outcome(launch, self.executor.start(launch))
+        except Exception as exc:  # a failed start fails the job, not the loop
+            return self._outcome(launch, exc)
+
+    @staticmethod
+    def _outcome(launch: Launch, result: str | Exception) -> tuple[str | None, str | None]:
+        """(engine id, None) started; (None, None) the engine did not answer: retry; (None, why) failed."""
+        if not isinstance(result, Exception):
+            return result, None
+        if isinstance(result, EngineUnavailable):
+            log.warning("the engine did not answer while starting job %s; retrying next cycle", launch.job_id)
+            return None, None
+        log.error("starting job %s failed: %s", launch.job_id, result)
+        return None, str(result) or type(result).__name__
+
+    def _launch(self, job: JobRow, flavor: FlavorRow, project: str, data: list[DatasetRow],
+                unix_uid: int | None = None, image: ImageSpec | None = None) -> Launch:
+        workdir = self.settings.jobs_dir / str(job.id)
+        workdir.mkdir(parents=True, exist_ok=True)
+        argv = list(job.command)
+        script: Path | None = None
+        if job.script is not None:
+            script = workdir / "job.sh"
+            script.unlink(missing_ok=True)  # never write through a link a job left in its directory
+            # a script that names its interpreter (#!/usr/bin/env python3) runs under it, as sbatch runs it
+            shebang = job.script.startswith("#!")
+            fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755 if shebang else 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(job.script)
+            argv = [str(script)] if shebang else ["/bin/sh", str(script)]
+        placements = [Placement(str(item[0]), tuple(item[1])) for item in (job.placement or [])]
+        env = {**job.env, "AICC_PROJECT": project}
+        if job.array_index is not None:
+            env["AICC_ARRAY_TASK_ID"] = str(job.array_index)
+            env["AICC_ARRAY_JOB_ID"] = str(job.array_id)
+        sandbox = None
+        readonly: tuple[Path, ...] = ()
+        if any(d.classification == "sensitive" for d in data):
+            out = workdir / "out"
+            out.mkdir(exist_ok=True)
+            sandbox = SandboxSpec({d.name: mounted_dir(self.settings, d) for d in data}, out,
+                                  readonly=(script,) if script is not None else ())
+            env.update(sdc_env(data))
+            env.update({"AICC_OUTPUT_DIR": "/out", "AICC_DATA_DIR": "/data"})
+        else:
+            for d in data:
+                env[f"AICC_DATA_{d.name.upper().replace('-', '_')}"] = str(mounted_dir(self.settings, d))
+            readonly = tuple(mounted_dir(self.settings, d) for d in data)
+        return Launch(
+            job_id=job.id, attempt=job.attempt, name=f"{self.settings.job_prefix}-{job.id}-{job.attempt}",
+            argv=argv, workdir=workdir,
+            env=env, flavor=flavor.name, device_env=flavor.device_env, placements=placements, cpus=job.cpus,
+            memory_mb=job.memory_mb, time_limit_s=job.time_limit_s, gres_type=flavor.name, sandbox=sandbox,
+            unix_uid=unix_uid, readonly=readonly, image=image,
+        )
+
+
+def job_workdir(settings: Settings, job_id: int) -> Path:
+    return settings.jobs_dir / str(job_id)
