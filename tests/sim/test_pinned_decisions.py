@@ -95,12 +95,14 @@ PINNED_SMALL_NODES = {"fifo": "4ae26aba5cb42d7f", "easy": "bee253b3b61c1531", "a
                       "hetero": "57d86bdfb7a784c3"}
 
 
-# Recorded when preemption got its cost in the simulator (grace period, work lost since the last checkpoint).
+# Recorded when preemption got its cost in the simulator (grace period, work lost since the last checkpoint), and
+# re-recorded when that met the node-aware policy (reservations on node-shaped capacity, shape-opening preemption,
+# whole nodes first for gangs): the lossless digests above record those policy changes on their own.
 PINNED_WITH_COST = {
-    ("aicc", 0.0, False, PreemptionCost()): "d33f7e3f377a88c6",
-    ("hetero", 60.0, False, PreemptionCost()): "9c74e60d8cb8de66",
-    ("aicc", 0.0, True, PreemptionCost()): "bab9d25abef63045",
-    ("aicc", 0.0, False, PreemptionCost(30.0, 600.0)): "cdf67a6fa665a400",
+    ("aicc", 0.0, False, PreemptionCost()): "ab8be49b9178cb5a",
+    ("hetero", 60.0, False, PreemptionCost()): "110fdf18cf519c06",
+    ("aicc", 0.0, True, PreemptionCost()): "58e1ceebcac2f96d",
+    ("aicc", 0.0, False, PreemptionCost(30.0, 600.0)): "88ac7baee9e795bf",
 }
 
 
