@@ -268,5 +268,5 @@ def test_the_project_sees_a_held_job_end_only_coarsely_until_its_run_is_released
     page = member.get(f"/jobs/{held.job_id}")
     why = page.text.split('id="job-reason">')[1].split("</span>")[0]
     assert page.status_code == 200 and "43" not in why and "명령이 오류로 끝났습니다" in why and "약 2분" in why
-    assert "종료 코드</dt><dd>–</dd>" in page.text
+    assert "종료 코드</dt><dd id=\"job-exit\">–</dd>" in page.text
     assert "43" not in member.get(f"/jobs/{held.job_id}/log").json()["reason"]
