@@ -80,7 +80,33 @@ def apply_status(job: JobRow, status: RunStatus, now: dt.datetime, rates: dict[s
                            else Reason(ReasonCode.CANCELLED_BY_ENGINE))
     else:
         job.state = JobState.FAILED.value
-        code: int | str = status.exit_code if status.exit_code is not None else "?"
-        job.set_reason(Reason(ReasonCode.ENGINE, {"detail": status.reason}) if status.reason
-                       else Reason(ReasonCode.EXITED, {"code": code}))
+        job.set_reason(failure_reason(status))
     return f"job.{job.state}"
+
+
+def failure_reason(status: RunStatus) -> Reason:
+    """A failed run's reason as a code where the engine's words are one of the runner's own forms (compared
+    whole with what the shepherd writes, never parsed), else the engine's words as they are."""
+    code = status.exit_code
+    if code is not None and status.reason in (None, "", f"exited with code {code}") and code >= 0:
+        return Reason(ReasonCode.EXITED, {"code": code})
+    if code is not None and code < 0 and status.reason == f"killed by signal {_signal_name(-code)}":
+        return Reason(ReasonCode.SIGNALLED, {"signal": _signal_name(-code)})
+    if status.reason and status.reason.startswith(OOM_PREFIX) and status.reason.endswith(")"):
+        return Reason(ReasonCode.OUT_OF_MEMORY, {"limit": status.reason[len(OOM_PREFIX):-1]})
+    if status.reason:
+        return Reason(ReasonCode.ENGINE, {"detail": status.reason})
+    return Reason(ReasonCode.EXITED, {"code": "?" if code is None else code})
+
+
+OOM_PREFIX = "out of memory (limit "
+"""What the local shepherd writes when the kernel killed the run at its memory limit (``executors.local``)."""
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)

@@ -54,6 +54,8 @@ class ReasonCode(StrEnum):
     COMPLETED = "completed"
     TIME_LIMIT = "time_limit"
     EXITED = "exited"
+    SIGNALLED = "signalled"
+    OUT_OF_MEMORY = "out_of_memory"
     ENGINE = "engine"
     CANCELLED_BY_ENGINE = "cancelled_by_engine"
     CANCELLED_BY = "cancelled_by"
@@ -165,6 +167,12 @@ TEXTS: dict[ReasonCode, dict[str, str]] = {
     ReasonCode.TIME_LIMIT: {
         "en": "killed at its time limit of {seconds} s",
         "ko": "시간 제한 {seconds}초에 도달해 종료됨"},
+    ReasonCode.SIGNALLED: {
+        "en": "killed by signal {signal}",
+        "ko": "시그널 {signal}(으)로 종료됨"},
+    ReasonCode.OUT_OF_MEMORY: {
+        "en": "out of memory (limit {limit})",
+        "ko": "메모리 부족 (한도 {limit})"},
     ReasonCode.EXITED: {
         "en": "exited with code {code}",
         "ko": "종료 코드 {code}(으)로 끝남"},
