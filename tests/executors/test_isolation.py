@@ -20,6 +20,7 @@ import pytest
 import aicc
 from aicc.executors.base import Launch, Placement, RunPhase, RunStatus
 from aicc.executors.local import LocalExecutor
+from aicc.executors.local.isolation import run_name
 from aicc.runner import cgroups
 
 A_UID, B_UID = 200_011, 200_012
@@ -191,9 +192,10 @@ def test_eight_spinning_processes_with_one_cpu_get_at_most_one_core(center: dict
     jobs = center["jobs"]
     ex = LocalExecutor(jobs)
     spin = "for i in 1 2 3 4 5 6 7 8; do (while :; do :; done) & done; wait"
-    ext = ex.start(make_launch(jobs, 6, ["sh", "-c", spin], A_UID, cpus=1))
+    launch = make_launch(jobs, 6, ["sh", "-c", spin], A_UID, cpus=1)
+    ext = ex.start(launch)
     wait(ex, 6, ext, (RunPhase.RUNNING,))
-    cg = cgroups.Cgroup("job-6-0", cgroups.Limits())
+    cg = cgroups.Cgroup(run_name(launch), cgroups.Limits())
     time.sleep(1.0)
     t0, u0 = time.monotonic(), cg.cpu_usage_ns()
     time.sleep(3.0)

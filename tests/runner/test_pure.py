@@ -127,3 +127,18 @@ def test_an_image_root_is_spliced_around_mount_points_and_keeps_links_as_links(t
     assert ["--ro-bind", str(root / "var" / "cache"), "/var/cache"] == \
         args[args.index("/var/cache") - 2:args.index("/var/cache") + 1]
     assert "/proc" not in args  # the run's own /proc goes there
+
+
+def test_runs_of_two_centers_on_one_host_never_share_a_cgroup(tmp_path: Path) -> None:
+    """Both centers have a job 1: their runs' cgroups must differ, or a cancel in one kills the other's."""
+    from aicc.executors.base import Launch, Placement
+    from aicc.executors.local.isolation import run_name
+
+    def launch(home: Path) -> Launch:
+        return Launch(job_id=1, attempt=0, name="aicc-1-0", argv=["true"], workdir=home / "jobs" / "1", env={},
+                      flavor="cpu", device_env=None, placements=[Placement("n1")], cpus=1, memory_mb=64,
+                      time_limit_s=60)
+
+    a, b = run_name(launch(tmp_path / "a")), run_name(launch(tmp_path / "b"))
+    assert a != b and a.endswith("-1-0") and b.endswith("-1-0")
+    assert run_name(launch(tmp_path / "a")) == a  # stable: a restarted controller finds the same cgroup

@@ -13,6 +13,7 @@ state, the log files, the script), so nothing a job writes is ever read back by 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Mapping
@@ -86,12 +87,20 @@ def write_new(path: Path, text: str, mode: int = 0o644) -> None:
         f.write(text)
 
 
+def run_name(launch: Launch, engine: str = "job") -> str:
+    """Names the run's cgroups: unique per center on a shared host, not only per job id. Two AICC homes on
+    one machine (a second center, test servers side by side) both have a job 1, and a cgroup named after
+    the job alone would be shared, so a cancel in one would kill the other's run."""
+    home = hashlib.sha256(str(launch.workdir.parent.absolute()).encode()).hexdigest()[:10]
+    return f"{engine}-{home}-{launch.job_id}-{launch.attempt}"
+
+
 def run_spec(launch: Launch, env: dict[str, str], *, uid: int, device_root: Path, rootfs: Path | None = None,
              pids: int = PIDS_MAX, engine: str = "job") -> RunSpec:
     """The runner's spec for ``launch``; ``rootfs`` an unpacked image to use instead of the host's system."""
     argv = list(launch.argv)
     limits = Limits(cpus=float(max(1, launch.cpus)), memory_mb=max(16, launch.memory_mb), pids=pids)
-    common = {"uid": uid, "gid": uid, "name": f"{engine}-{launch.job_id}-{launch.attempt}", "limits": limits,
+    common = {"uid": uid, "gid": uid, "name": run_name(launch, engine), "limits": limits,
               "devices": device_paths(launch, device_root), "rootfs": str(rootfs) if rootfs else None,
               "python_dirs": [] if rootfs else host_python_dirs()}
     if launch.image is not None and launch.sandbox is None:
