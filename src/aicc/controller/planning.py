@@ -126,7 +126,9 @@ class Planner:
                     updates[job_id] = {"id": job_id, **rc}
         for job_id in state.fresh:
             if job_id not in updates and job_id in sched.pending:
-                updates[job_id] = {"id": job_id, **columns(result.idle_reason or IDLE)}
+                # a job of a project skipped whole (no room for any of its jobs) reads that project's reason
+                blocked = result.blocked_projects.get(sched.pending[job_id].project)
+                updates[job_id] = {"id": job_id, **columns(blocked or result.idle_reason or IDLE)}
         for u in updates.values():
             u["seq"] = state.pending[u["id"]].change_seq
         decision.updates = list(updates.values())

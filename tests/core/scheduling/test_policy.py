@@ -289,3 +289,20 @@ def test_a_cycle_goes_on_while_a_gang_wider_than_a_node_fits_though_the_smallest
     res = s.cycle(now=10.0)
     assert [a.job_id for a in res.admissions] == [1]
     assert sorted(p.node for p in res.admissions[0].placements) == ["h0", "h1"]
+
+
+def test_a_project_with_room_only_where_its_jobs_cannot_go_is_skipped_whole_and_explained_once() -> None:
+    """Its quota has room on a100 but every waiting job asks for h100: no job of it can be admitted, so a
+    cycle passes it over whole (not job by job: the live controller's light cycle must not cost the length of
+    another project's queue), gives its first waiting job the quota reason, and names the project blocked so
+    its newly submitted jobs read the same reason."""
+    s = center(h100_nodes=2, a100_nodes=1)
+    project(s, 1, h100=4, borrow=0, a100=4)
+    for i in range(50):
+        s.submit(job(i + 1, 1, gpus=4, t=i))
+    first = s.cycle(now=100)
+    assert admitted(first) == [1]
+    assert first.reasons[2].text() == "waiting: project quota of 4 h100 in use"
+    again = s.cycle(now=101)
+    assert admitted(again) == [] and again.examined <= 1  # was 49: each job visited for the same reason
+    assert again.blocked_projects[1].text() == "waiting: project quota of 4 h100 in use"

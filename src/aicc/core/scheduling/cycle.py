@@ -187,11 +187,20 @@ class Walk:
                     break
         if self.exhausted and s.explain:
             s._explain_heads(res, self.skipped)
-        for project, head in self.skipped.items():
+        for project, head in list(self.skipped.items()):
+            if head in admitted:  # skipped by a later pass that started at jobs this cycle admitted
+                nxt = next((k[2] for k in s._queues.get(project, []) if k[2] not in admitted), None)
+                if nxt is None:
+                    del self.skipped[project]
+                    continue
+                head = self.skipped[project] = nxt
             # a project skipped whole: explain it once, when it becomes blocked (reasons are cheap to keep)
-            if s._blocked_last.get(project) != head and head in pending and head not in res.reasons:
-                res.reasons[head] = s._quota_reason(pending[head], s._flavor_order(pending[head]))
-                res.blocked_projects[project] = res.reasons[head]
+            if head not in pending:
+                continue
+            why = res.reasons.get(head) or s._quota_reason(pending[head], s._flavor_order(pending[head]))
+            res.blocked_projects[project] = why  # the planner gives it to the project's newly submitted jobs
+            if s._blocked_last.get(project) != head and head not in res.reasons:
+                res.reasons[head] = why
         s._blocked_last = self.skipped
         for job_id in admitted:
             res.reasons.pop(job_id, None)

@@ -113,6 +113,14 @@ class Queues(QuotaState):
                 if kind is Pass.GUARANTEED and i == 0 and not self.config.max_examined and \
                         self._none_within(project, room):
                     break  # each of its jobs would be passed over without a word: leave them unvisited
+                if kind is Pass.BORROW and not self.config.max_examined and self._none_within(project, room):
+                    # room left only on flavors its jobs do not ask for (or too little for any of them): none
+                    # can be admitted this pass, so skip it whole as a project with no room, its head explained
+                    # once; walking a 100,000-job queue to give each the same quota reason is what made a
+                    # light cycle cost the length of another project's queue
+                    if i < n:
+                        skipped.setdefault(project, q[i][2])
+                    break
                 if settle is not None and settle(project, q, i, room):
                     break  # none of its jobs can start: the cycle gave each its reason in one go
                 before = version.get(project, 0)
