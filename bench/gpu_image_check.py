@@ -1,11 +1,12 @@
 """On an NVIDIA machine: an image job sees exactly the GPUs it was placed on (issue 15, point 6). Never run in CI.
 
 It builds a tiny image root filesystem offline (the host's ``sh``, ``ls``, ``cat`` and the C libraries they and
-``nvidia-smi`` need: a "scratch" image), then runs, through AICC's own image path
-(``aicc.images.launch.image_argv``, bubblewrap with the image at ``/``), ``nvidia-smi -L`` for each single GPU
-and for one pair, and compares each answer with the host's ``nvidia-smi -L``: the same GPUs by UUID, no other.
+``nvidia-smi`` need: a "scratch" image), then runs, as a job would run (the local executor's ``start`` with the
+image and the placed GPU indexes: the shepherd, the runner, the project's uid, cgroups, bubblewrap with the
+image at ``/``), ``nvidia-smi -L`` for each single GPU and for one pair, and compares each answer with the
+host's ``nvidia-smi -L``: the same GPUs by UUID, no other. Run it as root (the runner drops to a job uid).
 
-    python bench/gpu_image_check.py [--bwrap /path/to/bwrap]
+    sudo python bench/gpu_image_check.py [--bwrap /path/to/bwrap]
 
 Writes bench/results/gpu_image_check.{json,md}; exits 1 when a check fails, 2 when the machine cannot run it.
 """
@@ -28,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _machine import machine
 
-from aicc.executors.base import ImageSpec
+from aicc.executors.base import ImageSpec, Launch, Placement
+from aicc.executors.local import LocalExecutor
 from aicc.images.gpu import driver_libraries
-from aicc.images.launch import image_argv
 from aicc.images.unpack import add_mount_point
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TOOLS = ("sh", "ls", "cat")
+TOOLS = ("sh", "ls", "cat", "grep")
 UUID = re.compile(r"UUID: (GPU-[0-9a-fA-F-]+)")
 
 
@@ -71,14 +72,30 @@ def host_gpus() -> list[str]:
     return UUID.findall(out)
 
 
-def inside(rootfs: Path, workdir: Path, devices: list[int]) -> tuple[list[str], str, str, float]:
-    argv = image_argv(["/bin/sh", "-c", "nvidia-smi -L; echo devs: $(ls /dev | grep nvidia); "
-                       "echo cvd: $CUDA_VISIBLE_DEVICES"],
-                      ImageSpec("scratch", "sha256:" + "0" * 64, rootfs), workdir=workdir,
-                      env={"LANG": "C"}, device_env="CUDA_VISIBLE_DEVICES", devices=devices)
+def inside(jobs: Path, rootfs: Path, job_id: int, devices: list[int]) -> tuple[list[str], str, str, float]:
+    """One job through the local executor, placed on ``devices``; its stdout, stderr and run time."""
+    ex = LocalExecutor(jobs)
+    if ex.problems:
+        raise SystemExit(f"cannot isolate here: {ex.problems}")
+    workdir = jobs / str(job_id)
+    workdir.mkdir(parents=True, exist_ok=True)
+    launch = Launch(job_id=job_id, attempt=0, name=f"gpu-check-{job_id}", workdir=workdir, env={"LANG": "C"},
+                    argv=["/bin/sh", "-c", "nvidia-smi -L; echo devs: $(ls /dev | grep nvidia); "
+                          "echo cvd: $CUDA_VISIBLE_DEVICES"],
+                    flavor="gpu", device_env="CUDA_VISIBLE_DEVICES", placements=[Placement("n1", tuple(devices))],
+                    cpus=1, memory_mb=2048, time_limit_s=120, unix_uid=200_097,
+                    image=ImageSpec("scratch", "sha256:" + "0" * 64, rootfs))
     t0 = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-    return UUID.findall(done.stdout), done.stdout, done.stderr, time.perf_counter() - t0
+    ext = ex.start(launch)
+    while not (status := ex.reconcile([(job_id, 0, ext)])[0]).phase.finished:
+        if time.perf_counter() - t0 > 120:
+            ex.cancel(ext, 1.0)
+            break
+        time.sleep(0.05)
+    ex.close()
+    out, err = ex.log_paths(workdir)
+    stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
+    return UUID.findall(stdout), stdout, stderr + (status.reason or ""), time.perf_counter() - t0
 
 
 def main() -> int:
@@ -98,11 +115,11 @@ def main() -> int:
     cases = [[i] for i in range(len(gpus))] + ([[0, len(gpus) - 1]] if len(gpus) > 1 else [])
     checks = []
     with tempfile.TemporaryDirectory() as tmp:
-        rootfs, workdir = Path(tmp) / "rootfs", Path(tmp) / "job"
-        workdir.mkdir()
+        os.chmod(tmp, 0o711)  # the job's uid passes through to its directory and the image
+        rootfs, jobs = Path(tmp) / "rootfs", Path(tmp) / "jobs"
         scratch_image(rootfs)
-        for devices in cases:
-            seen, out, err, seconds = inside(rootfs, workdir, devices)
+        for job_id, devices in enumerate(cases, start=1):
+            seen, out, err, seconds = inside(jobs, rootfs, job_id, devices)
             expected = [gpus[i] for i in devices]
             checks.append({"devices": devices, "expected": expected, "seen": seen, "ok": seen == expected,
                            "seconds": round(seconds, 3), "stdout": out[-2000:], "stderr": err[-2000:]})
