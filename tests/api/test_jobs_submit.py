@@ -25,7 +25,13 @@ def test_submit_returns_the_id_and_the_job_waits_pending(app_client: TestClient,
     job_id = r.json()["id"]
     job = app_client.get(f"/api/v1/jobs/{job_id}", headers=H(world.a.member_token)).json()
     assert job["state"] == "pending" and job["flavors"] == ["h100"] and job["accelerators"] == 2
-    assert job["name"] == "python" and job["reason"]
+    assert job["name"] == "python" and job["reason"] and job["kind"] == "job"
+    listed = app_client.get("/api/v1/jobs", params={"kind": "job"}, headers=H(world.a.member_token)).json()
+    assert job_id in [j["id"] for j in listed["items"]]
+    none = app_client.get("/api/v1/jobs", params={"kind": "session"}, headers=H(world.a.member_token)).json()
+    assert none["items"] == []
+    bad = app_client.get("/api/v1/jobs", params={"kind": "daemon"}, headers=H(world.a.member_token))
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
 
 
 def test_arrays_and_dependencies(app_client: TestClient, world: World) -> None:

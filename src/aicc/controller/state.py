@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
-from aicc.core.jobs import JobState
+from aicc.core.jobs import JobState, RunKind
 from aicc.core.jobs.reasons import Reason, ReasonCode, render
 from aicc.core.scheduling import FlavorInfo, NodeInfo, PendingJob, Placement, PolicyConfig, RunningJob, Scheduler
 from aicc.store import changes
@@ -62,6 +62,7 @@ class JobFacts(NamedTuple):
     metered_until: dt.datetime | None
     borrowed: bool
     preempt_requested: bool
+    kind: str
 
     @property
     def gated(self) -> bool:
@@ -69,11 +70,14 @@ class JobFacts(NamedTuple):
         return bool(self.datasets or self.depends_on or self.array_max_running)
 
 
+_MAY_BORROW = {k.value: k.may_borrow for k in RunKind}
+
 _COLS = (JobRow.id, JobRow.project_id, JobRow.state, cast(JobRow.flavors, Text), JobRow.accelerators, JobRow.cpus,
          JobRow.memory_mb, JobRow.time_limit_s, JobRow.priority, JobRow.submitted_at, JobRow.workload_class,
          cast(JobRow.depends_on, Text), JobRow.array_id, JobRow.array_max_running, JobRow.reason,
          cast(JobRow.datasets, Text), JobRow.change_seq, JobRow.flavor, JobRow.placement, JobRow.allocation_id,
-         JobRow.admitted_at, JobRow.started_at, JobRow.metered_until, JobRow.borrowed, JobRow.preempt_requested)
+         JobRow.admitted_at, JobRow.started_at, JobRow.metered_until, JobRow.borrowed, JobRow.preempt_requested,
+         JobRow.kind)
 
 
 def load_facts(s: Session, *where: Any) -> list[JobFacts]:
@@ -93,7 +97,7 @@ def load_facts(s: Session, *where: Any) -> list[JobFacts]:
     for r in s.connection().execute(select(*_COLS).where(*where)):
         out.append(JobFacts(r[0], r[1], r[2], lst(r[3]), r[4], r[5], r[6], r[7], r[8] or 0, r[9], r[10], lst(r[11]),
                             r[12], r[13], r[14] or "", lst(r[15]), r[16] or 0, r[17], r[18], r[19], r[20], r[21],
-                            r[22], bool(r[23]), bool(r[24])))
+                            r[22], bool(r[23]), bool(r[24]), r[25] or RunKind.JOB.value))
     return out
 
 
@@ -240,7 +244,8 @@ class LiveState:
     def _pending_job(self, job: JobFacts) -> PendingJob:
         return PendingJob(job.id, job.project_id, job.flavors, job.accelerators, job.cpus, job.memory_mb,
                           job.time_limit_s, job.priority, _ts(job.submitted_at),
-                          job.workload_class or self.project_class.get(job.project_id))
+                          job.workload_class or self.project_class.get(job.project_id),
+                          _MAY_BORROW[job.kind])
 
     def _running_job(self, job: JobFacts) -> RunningJob | None:
         if job.flavor not in self.sched.pools or not job.placement:

@@ -338,8 +338,11 @@ def query(actor: Principal) -> Select[Any]:
 def list_jobs(
     s: Session, actor: Principal, *, after: int | None, limit: int, project_id: int | None = None,
     states: Sequence[str] = (), array_id: int | None = None, mine: bool = False, newest_first: bool = False,
+    kinds: Sequence[str] = (),
 ) -> Page[JobRow]:
     q = query(actor)
+    if kinds:
+        q = q.where(JobRow.kind.in_(list(kinds)))
     if project_id is not None:
         q = q.where(JobRow.project_id == project_id)
     if states:

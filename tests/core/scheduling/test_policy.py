@@ -31,6 +31,20 @@ def test_borrowing_idle_capacity_up_to_the_limit_is_marked_borrowed() -> None:
     assert r.reasons[5].text() == "waiting: project quota of 4 h100 and borrowing limit of 4 in use"
 
 
+def test_a_job_that_may_not_borrow_runs_only_within_nominal_quota_while_others_borrow() -> None:
+    """A service's replicas hold their accelerators: borrowed capacity would be preempted, so they never borrow."""
+    from dataclasses import replace
+    s = center(h100_nodes=4)
+    project(s, 1, h100=4, borrow=4)
+    for i in range(3):
+        s.submit(replace(job(i + 1, 1, gpus=2, t=i), may_borrow=False))
+    s.submit(job(4, 1, gpus=2, t=3))
+    r = s.cycle(now=100)
+    assert admitted(r) == [1, 2, 4] and not any(a.borrowed for a in r.admissions if a.job_id < 4)
+    assert [a.borrowed for a in r.admissions if a.job_id == 4] == [True]
+    assert r.reasons[3].text() == "waiting: project quota of 4 h100 in use"
+
+
 def test_fair_share_prefers_the_project_with_the_lower_weighted_dominant_share() -> None:
     s = center(h100_nodes=1)
     project(s, 1, h100=4, borrow=4)

@@ -13,7 +13,7 @@ from aicc.api.schemas.common import MAX_ID, Cursor, Limit, Page, PathId, decode_
 from aicc.api.schemas.jobs import Job, JobSubmit, JobSubmitted, LogChunk
 from aicc.config import Settings
 from aicc.core.errors import Forbidden, NotFound
-from aicc.core.jobs import JobState
+from aicc.core.jobs import JobState, RunKind
 from aicc.services import jobs as svc
 from aicc.services.datazone import outputs, runs
 from aicc.services.principal import Principal
@@ -22,6 +22,7 @@ from aicc.store.models import JobRow
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 StateQ = Annotated[list[JobState] | None, Query(max_length=8)]
+KindQ = Annotated[list[RunKind] | None, Query(max_length=3, description="Only runs of these kinds.")]
 
 
 @router.post("", response_model=JobSubmitted, status_code=201)
@@ -53,11 +54,13 @@ def list_jobs(
     db: DB, actor: Actor, settings: Config, limit: Limit = 50, cursor: Cursor = None,
     project_id: int | None = Query(None, ge=1, le=MAX_ID), state: StateQ = None,
     array_id: int | None = Query(None, ge=1, le=MAX_ID), mine: bool = False,
+    kind: KindQ = None,
     order: Literal["asc", "desc"] = Query("asc", description="By id: oldest first, or newest first (desc)."),
 ) -> Page[Job]:
     with db.read() as s:
         pg = svc.list_jobs(s, actor, after=decode_cursor(cursor), limit=limit, project_id=project_id,
                            states=[x.value for x in state or []], array_id=array_id, mine=mine,
+                           kinds=[k.value for k in kind or []],
                            newest_first=order == "desc")
         return Page(items=_views(s, actor, settings, pg.items), next_cursor=encode_cursor(pg.next_after))
 

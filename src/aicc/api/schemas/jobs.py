@@ -8,6 +8,7 @@ from typing import Annotated, Any, Self
 from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
 from aicc.api.schemas.common import Ident, Name, Out, Strict
+from aicc.core.jobs.kind import RunKind
 from aicc.core.names import JOB_NAME_PATTERN
 
 Arg = Annotated[str, StringConstraints(max_length=4096, pattern=r"^[^\x00]*$")]
@@ -69,6 +70,7 @@ class JobSubmitted(Out):
 class Job(Out):
     id: int
     name: str
+    kind: RunKind = Field(RunKind.JOB, description="job, session or service (one run model, three lifecycles).")
     project_id: int
     user_id: int
     state: str

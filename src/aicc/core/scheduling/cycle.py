@@ -143,6 +143,11 @@ class Walk:
                 if why:
                     reasons_of[job_id] = why
                     continue
+                if not (guaranteed or job.may_borrow or kind is Pass.ANY):
+                    # within nominal quota only: the guaranteed pass was its chance; keep what it found
+                    if job_id not in reasons_of:
+                        reasons_of[job_id] = s._nominal_reason(job)
+                    continue
                 plan = plans[job_id]
                 fits = plan if kind is Pass.ANY else [fu for fu in plan if fu[1] <= room[fu[0]]]
                 if not fits:

@@ -55,6 +55,8 @@ class PendingJob:
     priority: int = 0
     submit_time: float = 0.0
     workload_class: str | None = None
+    may_borrow: bool = True
+    """False for a service (:attr:`aicc.core.jobs.kind.RunKind.may_borrow`): admitted within nominal quota only."""
 
 
 @dataclass(frozen=True, slots=True)

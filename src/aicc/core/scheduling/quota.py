@@ -52,6 +52,15 @@ class QuotaState(SchedulerState):
                 return reasons.quota(f, nominal, limit)
         return reasons.no_quota(tuple(order))
 
+    def _nominal_reason(self, job: PendingJob) -> Reason:
+        """For a job that may not borrow: the nominal quota it waits for, borrowing limit aside."""
+        p = self.projects.get(job.project)
+        if p is None:
+            return reasons.suspended()
+        for f in self._flavor_order(job):
+            if p.nominal.get(f, 0):
+                return reasons.quota(f, p.nominal[f], 0)
+        return reasons.no_quota(tuple(self._flavor_order(job)))
 
     def _eligible(self, job: PendingJob, now: float) -> Reason | None:
         p = self.projects.get(job.project)

@@ -36,6 +36,9 @@ class JobRow(Base):
     def set_reason(self, reason: Reason) -> None:
         self.reason, self.reason_code, self.reason_params = reason.text(), reason.code.value, reason.to_json()
 
+    kind: Mapped[str] = mapped_column(String(16), default="job", server_default="job", index=True)
+    """:class:`aicc.core.jobs.kind.RunKind`: a batch job, an interactive session or a service replica."""
+
     # spec
     command: Mapped[list[str]] = mapped_column(JSON)
     """argv; a submitted script is stored in ``script`` and run as ["/bin/sh", "job.sh"]."""
