@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from aicc.controller.state import SUBMITTED_REASON, Drift, LiveState, placements_of
 from aicc.core.benchmarks import explain_choice
 from aicc.core.charging import su
+from aicc.core.datazone.states import DatasetState, needs_grant
 from aicc.core.jobs import JobState
 from aicc.core.jobs.reasons import Reason, ReasonCode, columns, render
 from aicc.core.scheduling import POLICIES, FlavorChoice, Placement, PolicyConfig, ProjectState, Scheduler
@@ -276,9 +277,9 @@ class Planner:
         """Live grants, published open datasets and dataset names: a job runs only on data it may read now."""
         granted = grants.live_grants(s, now)
         rows = s.execute(select(DatasetRow.id, DatasetRow.name, DatasetRow.classification, DatasetRow.state)).all()
-        published = {r.id for r in rows if r.state == "published"}
+        published = {r.id for r in rows if r.state == DatasetState.PUBLISHED}
         granted = {(p, d) for p, d in granted if d in published}
-        open_data = {r.id for r in rows if r.state == "published" and r.classification == "open"}
+        open_data = {r.id for r in rows if r.id in published and not needs_grant(r.classification)}
         return granted, open_data, {r.id: r.name for r in rows}
 
     def _eligible_pending(

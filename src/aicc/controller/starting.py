@@ -18,6 +18,7 @@ from sqlalchemy import select
 from aicc.config import Settings
 from aicc.controller.metrics import ControllerMetrics
 from aicc.controller.reconcile import CycleReport
+from aicc.core.datazone.states import needs_sandbox
 from aicc.core.jobs import JobState
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.executors.base import EngineUnavailable, Executor, ImageSpec, Launch, Placement, SandboxSpec, StartsMany
@@ -149,7 +150,7 @@ class Starting:
             env["AICC_ARRAY_JOB_ID"] = str(job.array_id)
         sandbox = None
         readonly: tuple[Path, ...] = ()
-        if any(d.classification == "sensitive" for d in data):
+        if needs_sandbox(d.classification for d in data):
             out = workdir / "out"
             out.mkdir(exist_ok=True)
             sandbox = SandboxSpec({d.name: mounted_dir(self.settings, d) for d in data}, out,

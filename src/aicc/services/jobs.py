@@ -19,6 +19,7 @@ from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from aicc.config import Settings
+from aicc.core.datazone.states import DatasetState, GrantState, needs_grant, needs_sandbox
 from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.images import ImageRef, parse_image_ref
 from aicc.core.jobs import JobState, parse_array
@@ -177,9 +178,9 @@ def load_reference(s: Session) -> Reference:
     projects_ = {p.id: (p.organization_id, p.name) for p in s.execute(select(ProjectRow)).scalars()}
     chargeable = frozenset(s.execute(select(AllocationRow.project_id).where(AllocationRow.ends_at > now)).scalars())
     datasets = {d.name: (d.id, d.classification, d.organization_id) for d in s.execute(
-        select(DatasetRow).where(DatasetRow.state == "published")).scalars()}
+        select(DatasetRow).where(DatasetRow.state == DatasetState.PUBLISHED)).scalars()}
     grants = frozenset((pid, did) for pid, did in s.execute(select(GrantRow.project_id, GrantRow.dataset_id).where(
-        GrantRow.state == "approved", GrantRow.expires_at > now)))
+        GrantRow.state == GrantState.APPROVED, GrantRow.expires_at > now)))
     return Reference(_capacity(s), projects_, chargeable, datasets, grants)
 
 
@@ -193,7 +194,7 @@ def _datasets(actor: Principal, spec: JobSpec, ref: Reference) -> list[int]:
         if found is None:
             raise InvalidInput(f"dataset {name!r} not found or not published")
         ds_id, classification, custodian = found
-        if classification != "open" and (spec.project_id, ds_id) not in ref.grants:
+        if needs_grant(classification) and (spec.project_id, ds_id) not in ref.grants:
             if not actor.sees_org(custodian):
                 raise InvalidInput(f"dataset {name!r} not found or not published")
             raise InvalidInput(f"project has no live grant for dataset {name!r}: ask its custodian")
@@ -246,7 +247,7 @@ def check(actor: Principal, settings: Settings, spec: JobSpec, ref: Reference) -
     name = check_job_name(spec.name) if spec.name else (Path(spec.command[0]).name if spec.command else "script")
     dataset_ids = _datasets(actor, spec, ref) if spec.datasets else []
     image = parse_image_ref(spec.image, settings.registry_policy) if spec.image is not None else None
-    if image is not None and any(ref.datasets[n][1] != "open" for n in spec.datasets if n in ref.datasets):
+    if image is not None and needs_sandbox(ref.datasets[n][1] for n in spec.datasets if n in ref.datasets):
         raise InvalidInput("a job on sensitive data cannot run in an image yet: submit it without --image")
     return Prepared(spec, org[0], org[1], runnable, indexes, max_running, name[:128], dataset_ids, image)
 

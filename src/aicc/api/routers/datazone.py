@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from aicc.api.schemas.datazone import (
     OutputRequest,
     RevokeResult,
 )
+from aicc.core.datazone import states
 from aicc.services.datazone import datasets, grants, outputs
 from aicc.services.datazone.files import content_disposition
 from aicc.store.models import DatasetRow, OutputFileRow, OutputRequestRow
@@ -109,7 +110,7 @@ def _request(s: Session, req: OutputRequestRow, access: outputs.Access) -> Outpu
     shown, held = outputs.visible_files(s, access, req.id)
     out = OutputRequest.model_validate(req)
     out.files = [_file(f, access) for f in shown]
-    out.held_files, out.released_files = held, sum(1 for f in shown if f.decision == "approved")
+    out.held_files, out.released_files = held, sum(1 for f in shown if f.decision == states.FileDecision.APPROVED)
     out.note = outputs.HELD_NOTE if out.released_files < held and req.state != "decided" else ""
     return out
 
@@ -123,7 +124,7 @@ def _file(f: OutputFileRow, access: outputs.Access) -> OutputFile:
 
 @router.get("/outputs", response_model=list[OutputRequest])
 def list_outputs(db: DB, actor: Actor, project_id: OptId = None,
-                 state: Literal["held", "checked", "decided"] | None = None) -> list[OutputRequest]:
+                 state: states.OutputState | None = None) -> list[OutputRequest]:
     """Output requests of your projects' jobs, and those awaiting you as a custodian."""
     with db.read() as s:
         return [_request(s, r, outputs.access(s, actor, r))

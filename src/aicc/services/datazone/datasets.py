@@ -30,6 +30,7 @@ from aicc.core.datazone.datasets import (
     parse_columns,
     pseudonymize,
 )
+from aicc.core.datazone.states import Action, DatasetState, GrantState, move, needs_grant
 from aicc.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from aicc.core.names import check_slug
 from aicc.core.tenancy import OrgRole
@@ -49,16 +50,16 @@ def is_custodian(actor: Principal, org_id: int) -> bool:
 
 def granted_projects(s: Session, dataset_id: int, now: dt.datetime) -> set[int]:
     return set(s.execute(select(GrantRow.project_id).where(
-        GrantRow.dataset_id == dataset_id, GrantRow.state == "approved", GrantRow.expires_at > now)).scalars())
+        GrantRow.dataset_id == dataset_id, GrantRow.state == GrantState.APPROVED, GrantRow.expires_at > now)).scalars())
 
 
 def sees(s: Session, actor: Principal, ds: DatasetRow) -> bool:
     """Open and published: everyone; sensitive: the custodian organization and projects holding a live grant."""
     if actor.sees_org(ds.organization_id):
         return True
-    if ds.state != "published":
+    if ds.state != DatasetState.PUBLISHED:
         return False
-    if ds.classification == Classification.OPEN.value:
+    if not needs_grant(ds.classification):
         return True
     return bool(granted_projects(s, ds.id, utcnow()) & set(actor.projects))
 
@@ -175,7 +176,7 @@ def register(
         classification=cls.value, source_path=root.relative_to(settings.datasets_root.resolve()).as_posix(),
         columns=[{"name": c.name, "role": c.role.value} for c in cols], manifest={"source": manifest},
         pseudonymize=pseudonymize_ids, k_required=k_required, k_report=report, sdc=_parse_sdc(sdc),
-        state="registered", created_by=actor.user_id,
+        state=DatasetState.REGISTERED.value, created_by=actor.user_id,
     )
     s.add(ds)
     s.flush()
@@ -260,7 +261,7 @@ def load_prints(settings: Settings, ds: DatasetRow) -> tuple[Prints, set[str]]:
     """The dataset's fingerprints (made now, once, for a dataset published before they were recorded), and
     the old-style row fingerprints if it has them."""
     path = prints_path(settings, ds)
-    if not path.exists() and ds.state == "published":
+    if not path.exists() and ds.state == DatasetState.PUBLISHED:
         root = mounted_dir(settings, ds)
         record_prints(settings, ds, root, [e.path for e in walk(root) if e.path.lower().endswith(".csv")])
     prints = _cached_prints(path) if path.exists() else Prints.empty()
@@ -276,8 +277,7 @@ def publish(s: Session, actor: Principal, settings: Settings, dataset_id: int) -
     if ds is None:
         raise NotFound("dataset not found")
     _require_custodian(actor, ds.organization_id)
-    if ds.state == "published":
-        raise Conflict("dataset is already published")
+    state = move(f"dataset {ds.name}", DatasetState(ds.state), Action.PUBLISH, DatasetState.PUBLISHED)
     if ds.k_report is not None and not ds.k_report["ok"]:
         raise Conflict(f"k-anonymity is {ds.k_report['k']}, below the required {ds.k_required}: generalise the "
                        "quasi-identifiers (e.g. age bands, shorter postcodes) and register the data again")
@@ -302,7 +302,7 @@ def publish(s: Session, actor: Principal, settings: Settings, dataset_id: int) -
         published = manifest
     rows = record_prints(settings, ds, target, tables)
     ds.manifest = {"source": manifest, "published": published}
-    ds.state = "published"
+    ds.state = state.value
     ds.version += 1
     generation.bump()
     audit.record(s, actor, "dataset.publish", "dataset", ds.id, organization_id=ds.organization_id,
@@ -344,7 +344,7 @@ def withdraw(s: Session, actor: Principal, dataset_id: int) -> DatasetRow:
     if ds is None:
         raise NotFound("dataset not found")
     _require_custodian(actor, ds.organization_id)
-    ds.state = "withdrawn"
+    ds.state = move(f"dataset {ds.name}", DatasetState(ds.state), Action.WITHDRAW, DatasetState.WITHDRAWN).value
     ds.version += 1
     generation.bump()
     audit.record(s, actor, "dataset.withdraw", "dataset", ds.id, organization_id=ds.organization_id,

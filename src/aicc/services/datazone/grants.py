@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aicc.core.datazone.datasets import Classification
+from aicc.core.datazone.states import Action, DatasetState, GrantState, move, needs_grant
 from aicc.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from aicc.core.jobs import JobState
 from aicc.core.jobs.reasons import Reason, ReasonCode
@@ -56,9 +56,9 @@ def request(s: Session, actor: Principal, *, dataset_name: str, project_id: int,
     """A project member asks for access; the custodian decides. Dataset names are known from the catalog."""
     p = projects.get(s, actor, project_id)
     ds = s.execute(select(DatasetRow).where(DatasetRow.name == dataset_name)).scalar_one_or_none()
-    if ds is None or ds.state == "withdrawn":
+    if ds is None or ds.state == DatasetState.WITHDRAWN:
         raise NotFound(f"dataset {dataset_name!r} not found")
-    if ds.classification == Classification.OPEN.value:
+    if not needs_grant(ds.classification):
         raise InvalidInput(f"dataset {dataset_name!r} is open: every project may use it without a grant")
     now = utcnow()
     if expires_at.tzinfo is None:
@@ -68,12 +68,12 @@ def request(s: Session, actor: Principal, *, dataset_name: str, project_id: int,
     if len(purpose.strip()) < 10:
         raise InvalidInput("purpose: say in a sentence what the data will be used for (at least 10 characters)")
     open_ = s.execute(select(GrantRow.id).where(
-        GrantRow.dataset_id == ds.id, GrantRow.project_id == p.id, GrantRow.state.in_(("requested", "approved")),
-        GrantRow.expires_at > now)).first()
+        GrantRow.dataset_id == ds.id, GrantRow.project_id == p.id,
+        GrantRow.state.in_((GrantState.REQUESTED, GrantState.APPROVED)), GrantRow.expires_at > now)).first()
     if open_:
         raise Conflict(f"project {p.name} already has a grant or request for {ds.name} (grant {open_[0]})")
     g = GrantRow(dataset_id=ds.id, project_id=p.id, purpose=purpose.strip(), expires_at=expires_at,
-                 state="requested", requested_by=actor.user_id, comment="")
+                 state=GrantState.REQUESTED.value, requested_by=actor.user_id, comment="")
     s.add(g)
     s.flush()
     audit.record(s, actor, "grant.request", "grant", g.id, organization_id=p.organization_id,
@@ -95,13 +95,13 @@ def _custodian_grant(s: Session, actor: Principal, grant_id: int) -> tuple[Grant
 def decide(s: Session, actor: Principal, grant_id: int, *, approve: bool, comment: str,
            expires_at: dt.datetime | None = None) -> GrantRow:
     g, ds, p = _custodian_grant(s, actor, grant_id)
-    if g.state != "requested":
-        raise Conflict(f"grant {g.id} is {g.state}; only a requested grant can be decided")
+    state = move(f"grant {g.id}", GrantState(g.state), Action.DECIDE,
+                 GrantState.APPROVED if approve else GrantState.REJECTED)
     if expires_at is not None:
         if expires_at > g.expires_at or expires_at <= utcnow():
             raise InvalidInput("a custodian may shorten a grant, not extend it, and not into the past")
         g.expires_at = expires_at
-    g.state = "approved" if approve else "rejected"
+    g.state = state.value
     g.decided_by, g.decided_at, g.comment = actor.user_id, utcnow(), comment
     generation.bump()
     audit.record(s, actor, f"grant.{g.state}", "grant", g.id, organization_id=ds.organization_id,
@@ -112,9 +112,8 @@ def decide(s: Session, actor: Principal, grant_id: int, *, approve: bool, commen
 def revoke(s: Session, actor: Principal, grant_id: int, *, comment: str, stop_running: bool) -> list[int]:
     """Revoke; with ``stop_running``, cancel the project's admitted and running jobs on the dataset."""
     g, ds, p = _custodian_grant(s, actor, grant_id)
-    if g.state != "approved":
-        raise Conflict(f"grant {g.id} is {g.state}; only an approved grant can be revoked")
-    g.state, g.comment, g.decided_by, g.decided_at = "revoked", comment, actor.user_id, utcnow()
+    g.state = move(f"grant {g.id}", GrantState(g.state), Action.REVOKE, GrantState.REVOKED).value
+    g.comment, g.decided_by, g.decided_at = comment, actor.user_id, utcnow()
     stopped: list[int] = []
     if stop_running:
         live = s.execute(select(JobRow).where(
@@ -133,4 +132,4 @@ def revoke(s: Session, actor: Principal, grant_id: int, *, comment: str, stop_ru
 def live_grants(s: Session, now: dt.datetime) -> set[tuple[int, int]]:
     """(project, dataset) pairs that may run now."""
     return {(pid, did) for pid, did in s.execute(select(GrantRow.project_id, GrantRow.dataset_id).where(
-        GrantRow.state == "approved", GrantRow.expires_at > now))}
+        GrantRow.state == GrantState.APPROVED, GrantRow.expires_at > now))}

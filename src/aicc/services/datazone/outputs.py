@@ -36,7 +36,8 @@ from aicc.core.datazone.checks import (
     OutputRules,
     check_request,
 )
-from aicc.core.datazone.datasets import Classification, ColumnRole
+from aicc.core.datazone.datasets import ColumnRole
+from aicc.core.datazone.states import Action, FileDecision, OutputState, decide_file, move, needs_sandbox
 from aicc.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from aicc.services import audit
 from aicc.services.datazone.datasets import is_custodian, load_prints
@@ -56,7 +57,7 @@ def sensitive_datasets(s: Session, job: JobRow) -> list[DatasetRow]:
     if not job.datasets:
         return []
     rows = s.execute(select(DatasetRow).where(DatasetRow.id.in_(job.datasets))).scalars()
-    return [d for d in rows if d.classification == Classification.SENSITIVE.value]
+    return [d for d in rows if needs_sandbox([d.classification])]
 
 
 def is_held(s: Session, job: JobRow) -> bool:
@@ -169,7 +170,7 @@ def _request(s: Session, settings: Settings, job: JobRow, datasets: list[Dataset
     now = utcnow()
     req = OutputRequestRow(job_id=job.id, project_id=job.project_id,
                            custodian_ids=sorted({d.organization_id for d in datasets}),
-                           dataset_ids=[d.id for d in datasets], state="checked", created_at=now,
+                           dataset_ids=[d.id for d in datasets], state=OutputState.CHECKED.value, created_at=now,
                            retain_until=now + dt.timedelta(days=settings.output_retention_days))
     s.add(req)
     s.flush()
@@ -294,8 +295,7 @@ def decide(s: Session, actor: Principal, settings: Settings, request_id: int, fi
     if job is not None and job.user_id == actor.user_id:
         raise Forbidden("the author of a job cannot review its own outputs")
     f = _file(s, req, file_id)
-    if f.decision is not None:
-        raise Conflict(f"{f.path} was already {f.decision}")
+    decision = decide_file(f.path, f.decision, approve)
     if approve:
         if f.kind != FileKind.FILE.value:
             raise Conflict(f"{f.path} is a {f.kind}, not a regular file: it is never released")
@@ -303,11 +303,12 @@ def decide(s: Session, actor: Principal, settings: Settings, request_id: int, fi
             raise InvalidInput(f"{f.path} failed the automatic checks; approving it needs a comment saying why "
                                "it is safe (at least 10 characters)")
         _unchanged(settings, req, f)
-    f.decision = "approved" if approve else "rejected"
+    f.decision = decision.value
     f.decided_by, f.decided_at, f.comment = actor.user_id, utcnow(), comment
     s.flush()
     if all(x.decision is not None for x in files(s, req.id)):
-        req.state = "decided"
+        req.state = move(f"output request {req.id}", OutputState(req.state), Action.DECIDE,
+                         OutputState.DECIDED).value
     audit.record(s, actor, f"output.{f.decision}", "output_file", f.id,
                  organization_id=_custodian_org(actor, req),
                  data={"request": req.id, "path": f.path, "sha256": f.sha256, "checks": f.check_status,
@@ -319,7 +320,7 @@ def read(s: Session, actor: Principal, settings: Settings, request_id: int, file
     """The file's bytes: for custodians (to review) any held file, for the project only approved ones."""
     req, acc = get(s, actor, request_id)
     f = _file(s, req, file_id)
-    if not acc.custodian and f.decision != "approved":
+    if not acc.custodian and f.decision != FileDecision.APPROVED:
         raise Forbidden("this file has not been released by the data custodian")
     if f.kind != FileKind.FILE.value:
         raise Conflict(f"{f.path} is a {f.kind}; it has no content to show")
@@ -327,7 +328,7 @@ def read(s: Session, actor: Principal, settings: Settings, request_id: int, file
     data = read_limited(path, max(f.size, 0))
     if data is None:
         raise Conflict(f"{f.path} could not be read")
-    if acc.custodian and f.decision != "approved":
+    if acc.custodian and f.decision != FileDecision.APPROVED:
         action, org = "output.view", _custodian_org(actor, req)
     else:
         project = s.get(ProjectRow, req.project_id)
@@ -350,7 +351,7 @@ def visible_files(s: Session, access: Access, request_id: int) -> tuple[list[Out
     rows = files(s, request_id)
     if access.custodian:
         return rows, len(rows)
-    return [f for f in rows if f.decision == "approved"], len(rows)
+    return [f for f in rows if f.decision == FileDecision.APPROVED], len(rows)
 
 
 def run_released(s: Session, job_id: int) -> bool:
@@ -360,4 +361,4 @@ def run_released(s: Session, job_id: int) -> bool:
         return False
     return s.execute(select(OutputFileRow.id).where(
         OutputFileRow.request_id == req.id, OutputFileRow.path == RUN_FILE,
-        OutputFileRow.decision == "approved")).first() is not None
+        OutputFileRow.decision == FileDecision.APPROVED)).first() is not None

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicc.config import Settings
-from aicc.core.datazone.datasets import Classification
 from aicc.core.datazone.outcome import coarse, sandbox_never_started
+from aicc.core.datazone.states import SANDBOXED, FileDecision
 from aicc.services.datazone.datasets import is_custodian
 from aicc.services.datazone.files import read_limited
 from aicc.services.datazone.outputs import RUN_FILE
@@ -39,7 +39,7 @@ def held_overrides(s: Session, actor: Principal, jobs: Sequence[JobRow],
         return {}
     wanted = {d for j in done for d in j.datasets}
     owner = {i: o for i, o in s.execute(select(DatasetRow.id, DatasetRow.organization_id).where(
-        DatasetRow.id.in_(wanted), DatasetRow.classification == Classification.SENSITIVE.value))}
+        DatasetRow.id.in_(wanted), DatasetRow.classification.in_(SANDBOXED)))}
     held = {j.id: j for j in done if any(d in owner for d in j.datasets)
             and not any(is_custodian(actor, owner[d]) for d in j.datasets if d in owner)}
     if not held:
@@ -47,7 +47,7 @@ def held_overrides(s: Session, actor: Principal, jobs: Sequence[JobRow],
     released = set(s.execute(select(OutputRequestRow.job_id).join(
         OutputFileRow, OutputFileRow.request_id == OutputRequestRow.id).where(
         OutputRequestRow.job_id.in_(held), OutputFileRow.path == RUN_FILE,
-        OutputFileRow.decision == "approved")).scalars())
+        OutputFileRow.decision == FileDecision.APPROVED)).scalars())
     out: dict[int, dict[str, Any]] = {}
     for job_id, j in held.items():
         if job_id in released:
@@ -77,7 +77,7 @@ def audit_data(s: Session, job: JobRow, data: dict[str, Any]) -> dict[str, Any]:
     if not job.datasets or job.state not in FINISHED:
         return data
     sensitive = s.execute(select(DatasetRow.id).where(
-        DatasetRow.id.in_(job.datasets), DatasetRow.classification == Classification.SENSITIVE.value)).first()
+        DatasetRow.id.in_(job.datasets), DatasetRow.classification.in_(SANDBOXED))).first()
     if sensitive is None:
         return data
     return {**data, "exit_code": None, "reason": "held with the job's outputs"}

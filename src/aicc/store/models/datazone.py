@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aicc.core.datazone.states import DatasetState, GrantState, OutputState
 from aicc.store.models.base import Base, UTCDateTime, utcnow
 
 
@@ -37,7 +38,7 @@ class DatasetRow(Base):
     k_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     sdc: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """ACRO settings for this dataset's outputs (threshold, p-ratio, nk), over ACRO's defaults."""
-    state: Mapped[str] = mapped_column(String(16), default="registered")
+    state: Mapped[str] = mapped_column(String(16), default=DatasetState.REGISTERED.value)
     """registered → published (grantees may use it) → withdrawn."""
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -51,7 +52,7 @@ class GrantRow(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     purpose: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    state: Mapped[str] = mapped_column(String(16), default="requested")
+    state: Mapped[str] = mapped_column(String(16), default=GrantState.REQUESTED.value)
     """requested → approved | rejected; approved → revoked."""
     requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -68,7 +69,7 @@ class OutputRequestRow(Base):
     custodian_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     """Organizations whose datasets the job read: each of their custodians may decide."""
     dataset_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
-    state: Mapped[str] = mapped_column(String(16), default="held")
+    state: Mapped[str] = mapped_column(String(16), default=OutputState.HELD.value)
     """held (files being checked) → checked (waiting for the custodian) → decided."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     retain_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
