@@ -59,5 +59,5 @@ def test_one_rule_says_which_runs_are_sandboxed_and_which_datasets_need_a_grant(
     assert not needs_sandbox([]) and not needs_sandbox(["open", "open"])
     assert needs_sandbox(["open", "sensitive"])
     assert needs_sandbox(["restricted"])  # an unknown class errs on the side of the sandbox
-    assert SANDBOXED == {"sensitive"}
+    assert {"sensitive"} == SANDBOXED
     assert needs_grant("sensitive") and not needs_grant("open")
