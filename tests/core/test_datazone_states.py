@@ -51,7 +51,7 @@ def test_an_output_request_is_decided_after_its_checks_and_each_file_once() -> N
         move("output request 3", OutputState.CHECKED, Action.REVOKE, OutputState.DECIDED)
     assert decide_file("out/t.csv", None, approve=True) is FileDecision.APPROVED
     assert decide_file("out/t.csv", None, approve=False) is FileDecision.REJECTED
-    with pytest.raises(Conflict, match="out/t.csv was already approved"):
+    with pytest.raises(Conflict, match=r"out/t\.csv was already approved"):
         decide_file("out/t.csv", "approved", approve=False)
 
 
