@@ -41,6 +41,14 @@ pytest: $(VENV)/.installed-test
 
 test: lint typecheck pytest
 
+# Translators: re-extract the English messages of the portal's code and templates into the catalogs (new ones
+# arrive untranslated; `make test` fails until each has Korean). Edit the .po files with Poedit or Weblate.
+PORTAL = src/aicc/portal
+messages: $(VENV)/.installed-test
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 --no-location --sort-output -o $(PORTAL)/locale/messages.pot $(PORTAL)
+	$(BIN)/pybabel update -i $(PORTAL)/locale/messages.pot -d $(PORTAL)/locale -D messages --no-fuzzy-matching -w 120
+	rm $(PORTAL)/locale/messages.pot
+
 # The benchmarks that need nothing but this machine. With `eval "$$(scripts/slurm-up)"` first, also run
 # bench/slurm_submit.py and bench/submit_slurm_aicc.py; on a GPU machine, bench/gpu_discovery.py;
 # bench/sim_synthetic.py takes long (see its --help).

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from aicc.config import Settings
 from aicc.core.errors import DomainError
 from aicc.portal import i18n
+from aicc.portal.i18n import N_
 from aicc.portal.session import BadCsrf, NeedsSignIn, current
 from aicc.portal.view import View
 from aicc.store.db import Database
@@ -81,11 +82,11 @@ class PortalRoute(APIRoute):
                 target = target if request.method == "GET" else "/"
                 response = RedirectResponse("/signin?next=" + quote(target, safe=""), status_code=303)
             except BadCsrf:
-                response = _error_page(request, 403, "Form expired",
+                response = _error_page(request, 403, N_("Form expired"),
                                        anyone(request)._("Reload the page and try again."))
             except DomainError as exc:
-                titles = {404: "Not found", 403: "Not allowed", 409: "Conflict", 422: "Invalid input"}
-                response = _error_page(request, exc.status, titles.get(exc.status, "Error"), exc.detail or "")
+                titles = {404: N_("Not found"), 403: N_("Not allowed"), 409: N_("Conflict"), 422: N_("Invalid input")}
+                response = _error_page(request, exc.status, titles.get(exc.status, N_("Error")), exc.detail or "")
             except RequestValidationError:
                 response = _error_page(request, 400, "Invalid input",
                                        anyone(request)._("Some fields are missing or malformed."))

@@ -1,25 +1,37 @@
-"""Korean first, English second: language negotiation, the message catalog, and locale formatting.
+"""Korean first, English second: language negotiation, gettext catalogs, and locale formatting.
 
-Messages are keyed by their English text, so a template reads naturally and a
-missing Korean entry shows English instead of a blank (``tests/portal`` checks
-that every message used in a template has a Korean entry). Numbers and dates are
-formatted by Babel (CLDR data shipped in the package, nothing fetched), in the
+Messages are keyed by their English text (gettext's msgid), so a template reads naturally and a missing
+translation shows English instead of a blank. The catalogs are ordinary ``.po`` files under ``locale/`` — a
+translator works in Poedit or Weblate without reading Python:
+
+- ``<lang>/LC_MESSAGES/messages.po``: what the templates and the portal's code say, extracted by Babel
+  (``make messages``); ``tests/portal/test_i18n.py`` fails on an extracted message without Korean.
+- ``ko/LC_MESSAGES/server.po``: the server's own refusals and notices as the services word them in English,
+  whole (no context) or as patterns with values (contexts ``reason-pattern``, ``refusal-pattern``).
+
+Numbers and dates are formatted by Babel (CLDR data shipped in the package, nothing fetched), in the
 center's time zone, because a user compares times with the clock on the wall.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import io
 import re
 from collections.abc import Callable, Mapping
+from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_skeleton, format_time, format_timedelta
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
+from babel.support import Translations
 
 from aicc.core.jobs import reasons
-from aicc.portal.catalog import EN, KO, REASONS, REFUSALS
 
 LANGS = ("ko", "en")
 DEFAULT = "ko"
@@ -47,15 +59,69 @@ def negotiate(cookie: str | None, accept_language: str | None) -> str:
     return best
 
 
+def N_(message: str) -> str:
+    """Mark a message for the extractor where it is defined; a page translates it where it is shown."""
+    return message
+
+
+@functools.cache
+def catalog(lang: str, domain: str = "messages") -> Catalog:
+    """The ``.po`` file as Babel reads it (empty for a language or domain without one)."""
+    path = resources.files("aicc.portal").joinpath("locale", lang, "LC_MESSAGES", f"{domain}.po")
+    if not path.is_file():
+        return Catalog(locale=lang, domain=domain)
+    with path.open("rb") as f:
+        return read_po(f, locale=lang, domain=domain)
+
+
+@functools.cache
+def translations(lang: str, domain: str = "messages") -> Translations:
+    """Compiled in memory from the ``.po`` (no build step, no ``.mo`` to forget to regenerate). The portal's
+    messages fall back to the server's fixed ones, which pages show as they come (``_(error)``)."""
+    buf = io.BytesIO()
+    write_mo(buf, catalog(lang, domain))
+    buf.seek(0)
+    t = Translations(buf, domain=domain)
+    if domain == "messages":
+        t.add_fallback(translations(lang, "server"))
+    return t
+
+
+@functools.cache
+def _patterns(context: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    return tuple((re.compile(str(m.id)), str(m.string)) for m in catalog("ko", "server")
+                 if m.context == context and m.id and m.string)
+
+
 def gettext(lang: str) -> Callable[..., str]:
     """``_("Page {n}", n=2)``: translate, then fill the named fields."""
-    table = KO if lang == "ko" else EN
+    t = translations(lang)
 
     def _(message: str, **fields: object) -> str:
-        text = table.get(message, message)
+        text = t.gettext(message)
         return text.format(**fields) if fields else text
 
     return _
+
+
+def ngettext(lang: str) -> Callable[..., str]:
+    """``ngettext("{n} job", "{n} jobs", count, n=shown)``: the plural form of ``count`` in the language."""
+    t = translations(lang)
+
+    def ngettext_(singular: str, plural: str, count: int, **fields: object) -> str:
+        text = t.ngettext(singular, plural, count)
+        return text.format(**fields) if fields else text
+
+    return ngettext_
+
+
+def _server(text: str) -> str | None:
+    """A fixed message of the server in Korean: a portal message, else one of the services' own."""
+    for domain in ("messages", "server"):
+        hit = catalog("ko", domain).get(text)
+        if hit is not None and hit.string and not hit.pluralizable:
+            return str(hit.string)
+    return None
 
 
 def job_reason(lang: str, code: str | None, params: Mapping[str, Any] | None, text: str) -> str:
@@ -72,9 +138,10 @@ def reason(lang: str, text: str) -> str:
     """
     if lang != "ko":
         return text
-    if text in KO:
-        return KO[text]
-    for pattern, korean in REASONS:
+    fixed = _server(text)
+    if fixed is not None:
+        return fixed
+    for pattern, korean in _patterns("reason-pattern"):
         m = pattern.fullmatch(text)
         if m:
             return josa(korean.format(*m.groups()))
@@ -86,7 +153,7 @@ def refusal(lang: str, text: str) -> str:
     whole messages by pattern, and the parts of a "; "-joined list one by one."""
     if lang != "ko":
         return text
-    for pattern, korean in REFUSALS:
+    for pattern, korean in _patterns("refusal-pattern"):
         m = pattern.fullmatch(text)
         if m:
             return josa(korean.format(*(refusal(lang, g) if g else g for g in m.groups())))

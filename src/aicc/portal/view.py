@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from aicc.config import Settings
 from aicc.portal import i18n
+from aicc.portal.i18n import N_
 from aicc.portal.session import PRE_COOKIE, SignedIn, presession, set_cookie
 from aicc.services.principal import Principal
 from aicc.store.db import Database
@@ -28,7 +29,8 @@ from aicc.store.db import Database
 @functools.cache
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("aicc.portal", "templates"), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      extensions=["jinja2.ext.i18n"])
     return env
 
 
@@ -49,13 +51,14 @@ def navigation(me: SignedIn | None) -> list[NavItem]:
     if me is None:
         return []
     p = me.principal
-    items = [NavItem("/", "Dashboard"), NavItem("/jobs", "Jobs"), NavItem("/jobs/new", "Submit a job"),
-             NavItem("/projects", "Projects")]
+    items = [NavItem("/", N_("Dashboard")), NavItem("/jobs", N_("Jobs")), NavItem("/jobs/new", N_("Submit a job")),
+             NavItem("/projects", N_("Projects"))]
     if p.is_center_admin or any(p.is_org_admin(o) for o in p.org_roles):
-        items.append(NavItem("/orgs", "Organization"))
+        items.append(NavItem("/orgs", N_("Organization")))
     if p.is_center_admin:
-        items.append(NavItem("/center", "Center"))
-    items += [NavItem("/programs", "Programs"), NavItem("/datazone", "Data zone"), NavItem("/testbed", "Testbed")]
+        items.append(NavItem("/center", N_("Center")))
+    items += [NavItem("/programs", N_("Programs")), NavItem("/datazone", N_("Data zone")),
+              NavItem("/testbed", N_("Testbed"))]
     return items
 
 
@@ -86,7 +89,8 @@ class View:
         here = path + (f"?{self.request.url.query}" if self.request.url.query else "")
         csrf = self.me.csrf if self.me else presession(self.request)
         html = environment().get_template(template).render(
-            _=self._, f=self.f, me=self.me, lang=self.lang, path=path, here=here, csrf=csrf, reason=self.reason,
+            _=self._, gettext=self._, ngettext=i18n.ngettext(self.lang), f=self.f, me=self.me, lang=self.lang,
+            path=path, here=here, csrf=csrf, reason=self.reason,
             job_reason=self.job_reason, nav=navigation(self.me), **context)
         response = HTMLResponse(html, status_code=status)
         if self.me is None and self.request.cookies.get(PRE_COOKIE) != csrf:

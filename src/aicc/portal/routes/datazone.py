@@ -21,6 +21,7 @@ from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.tenancy import OrgRole
 from aicc.portal.app import Member, PortalRoute
 from aicc.portal.forms import attempt, checked, notice, refusal
+from aicc.portal.i18n import N_
 from aicc.portal.tables import sort_page
 from aicc.portal.view import View
 from aicc.services import audit, job_search
@@ -35,12 +36,12 @@ SHOW_BYTES = 256 * 1024
 AUDIT_PAGE = 50
 
 NOTICES = {
-    "published": "Dataset published: granted projects may use it now.",
-    "requested": "Grant requested. The dataset's custodian decides; you see the answer here.",
-    "decided": "Decision recorded.",
-    "revoked": "Grant revoked. New jobs stop at once.",
-    "stopped": "Grant revoked; its running jobs are being stopped.",
-    "file": "Decision on the file recorded.",
+    "published": N_("Dataset published: granted projects may use it now."),
+    "requested": N_("Grant requested. The dataset's custodian decides; you see the answer here."),
+    "decided": N_("Decision recorded."),
+    "revoked": N_("Grant revoked. New jobs stop at once."),
+    "stopped": N_("Grant revoked; its running jobs are being stopped."),
+    "file": N_("Decision on the file recorded."),
 }
 
 

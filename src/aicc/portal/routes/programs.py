@@ -23,6 +23,7 @@ from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.tenancy import OrgKind
 from aicc.portal.app import Member, PortalRoute
 from aicc.portal.forms import attempt, checked, notice
+from aicc.portal.i18n import N_
 from aicc.portal.tables import sort_page
 from aicc.portal.view import View
 from aicc.services import (
@@ -46,23 +47,23 @@ LIMIT = 1000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 NOTICES = {
-    "created": "Draft saved. Check it, then submit it before the call closes.",
+    "created": N_("Draft saved. Check it, then submit it before the call closes."),
     "saved": "Saved.",
-    "attached": "File attached.",
-    "submitted": "Application submitted. Reviewers score it after assignment.",
-    "withdrawn": "Application withdrawn. Edit it or submit it again before the call closes.",
-    "decided": "Decision recorded; the applicant sees it with its reason.",
-    "accepted": "Agreement accepted: the project's allocation now exists.",
-    "declined": "Agreement declined.",
-    "outcome": "Outcome report received. Thank you.",
-    "scored": "Scores submitted. The other reviewers' scores are shown below, without names.",
-    "conflict": "Conflict of interest recorded; the application leaves your list.",
-    "assigned": "Reviewers assigned.",
-    "closed": "The call is closed; decisions may follow.",
-    "call": "Call created.",
-    "program": "Program created. Add its first call below.",
-    "reclaim": "Reclaim proposal decided.",
-    "auto": "Auto-award done.",
+    "attached": N_("File attached."),
+    "submitted": N_("Application submitted. Reviewers score it after assignment."),
+    "withdrawn": N_("Application withdrawn. Edit it or submit it again before the call closes."),
+    "decided": N_("Decision recorded; the applicant sees it with its reason."),
+    "accepted": N_("Agreement accepted: the project's allocation now exists."),
+    "declined": N_("Agreement declined."),
+    "outcome": N_("Outcome report received. Thank you."),
+    "scored": N_("Scores submitted. The other reviewers' scores are shown below, without names."),
+    "conflict": N_("Conflict of interest recorded; the application leaves your list."),
+    "assigned": N_("Reviewers assigned."),
+    "closed": N_("The call is closed; decisions may follow."),
+    "call": N_("Call created."),
+    "program": N_("Program created. Add its first call below."),
+    "reclaim": N_("Reclaim proposal decided."),
+    "auto": N_("Auto-award done."),
 }
 
 
