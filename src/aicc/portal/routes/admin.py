@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from aicc.core.errors import NotFound
 from aicc.core.tenancy import OrgRole
 from aicc.portal import charts
-from aicc.portal.app import Member, PortalRoute
+from aicc.portal.routing import Member, PortalRoute
 from aicc.portal.view import View
 from aicc.services import invitations, metering, organizations, projects, utilization
 from aicc.services.metering import UsageSummary

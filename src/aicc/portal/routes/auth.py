@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from aicc.core.errors import InvalidInput
 from aicc.portal import i18n
-from aicc.portal.app import Anyone, Member, PortalRoute
+from aicc.portal.routing import Anyone, Member, PortalRoute
 from aicc.portal.session import (
     COOKIE,
     PRE_COOKIE,

@@ -18,16 +18,15 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from aicc.core.errors import InvalidInput, NotFound
-from aicc.core.tenancy import OrgRole
-from aicc.portal.app import Member, PortalRoute
 from aicc.portal.forms import attempt, checked, notice, refusal
 from aicc.portal.i18n import N_
+from aicc.portal.routing import Member, PortalRoute
 from aicc.portal.tables import sort_page
 from aicc.portal.view import View
-from aicc.services import audit, job_search
-from aicc.services.datazone import datasets, grants, outputs
+from aicc.services import audit
+from aicc.services.datazone import datasets, grants, outputs, overview
 from aicc.services.datazone.files import content_disposition
-from aicc.store.models import DatasetRow, JobRow, OrganizationRow, ProjectRow, UserRow, utcnow
+from aicc.store.models import utcnow
 
 router = APIRouter(route_class=PortalRoute)
 Csrf = Annotated[str, Form(max_length=100)]
@@ -45,11 +44,6 @@ NOTICES = {
 }
 
 
-def custodian_orgs(view: View) -> list[int]:
-    p = view.principal
-    return [o for o, r in p.org_roles.items() if r in (OrgRole.DATA_CUSTODIAN, OrgRole.ORG_ADMIN)]
-
-
 # -- the hub ------------------------------------------------------------------------------------------
 
 @router.get("/datazone")
@@ -59,40 +53,27 @@ def hub(view: Member, done: str = "") -> Response:
 
 def render_hub(view: View, *, status: int = 200, error: str | None = None, notice: str | None = None,
                values: dict[str, Any] | None = None) -> Response:
-    p = view.principal
     now = utcnow()
     with view.db.read() as s:
-        sets = datasets.list_datasets(s, p)
-        grant_rows = grants.list_grants(s, p)
-        requests = outputs.list_requests(s, p)
-        dataset_of = {g.dataset_id: s.get(DatasetRow, g.dataset_id) for g in grant_rows}
-        project_ids = {g.project_id for g in grant_rows} | {r.project_id for r in requests}
-        project_names = {i: pr.name for i in project_ids if (pr := s.get(ProjectRow, i)) is not None}
-        org_names = {o.id: o.display_name or o.name for o in
-                     (s.get(OrganizationRow, i) for i in {d.organization_id for d in sets}) if o is not None}
-        mine = job_search.visible_projects(s, p)
-        file_counts = {r.id: len(outputs.files(s, r.id)) for r in requests}
-    decides = {g.id: ds is not None and datasets.is_custodian(p, ds.organization_id) and p.sees_org(ds.organization_id)
-               for g, ds in ((g, dataset_of[g.dataset_id]) for g in grant_rows)}
-    grant_table = sort_page(view.request, grant_rows, {
+        h = overview.hub(s, view.principal)
+    dataset_of, project_names = h.dataset_of, h.project_names
+    grant_table = sort_page(view.request, h.grants, {
         "id": lambda g: g.id, "state": lambda g: g.state, "expires": lambda g: g.expires_at,
-        "dataset": lambda g: getattr(dataset_of[g.dataset_id], "name", ""),
+        "dataset": lambda g: getattr(dataset_of.get(g.dataset_id), "name", ""),
         "project": lambda g: project_names.get(g.project_id, "")}, default="id", prefix="g_")
-    out_table = sort_page(view.request, requests, {
+    out_table = sort_page(view.request, h.requests, {
         "id": lambda r: r.id, "state": lambda r: r.state, "job": lambda r: r.job_id,
         "created": lambda r: r.created_at}, default="id", prefix="o_")
-    set_table = sort_page(view.request, sets, {
+    set_table = sort_page(view.request, h.datasets, {
         "name": lambda d: d.name, "classification": lambda d: d.classification, "state": lambda d: d.state,
         "k": lambda d: d.k_report["k"] if d.k_report else None}, default="name", descending=False, prefix="d_")
     today = now.astimezone(view.f.tz).date()
     v = {"dataset": "", "project_id": "", "purpose": "", "expires": (today + dt.timedelta(days=90)).isoformat(),
          **(values or {})}
     return view.render(
-        "datazone.html", status=status, sets=set_table, org_names=org_names, grants=grant_table,
-        dataset_of=dataset_of, project_names=project_names, decides=decides, outs=out_table,
-        file_counts=file_counts, projects=mine, custodian=bool(custodian_orgs(view)) or p.is_center_admin,
-        can_publish={d.id: datasets.is_custodian(p, d.organization_id) and p.sees_org(d.organization_id)
-                     for d in sets},
+        "datazone.html", status=status, sets=set_table, org_names=h.org_names, grants=grant_table,
+        dataset_of=dataset_of, project_names=project_names, decides=h.decides, outs=out_table,
+        file_counts=h.file_counts, projects=h.projects, custodian=h.custodian, can_publish=h.can_publish,
         error=error, notice=notice, v=v, now=now)
 
 
@@ -100,16 +81,10 @@ def render_hub(view: View, *, status: int = 200, error: str | None = None, notic
 
 @router.get("/datazone/datasets/{dataset_id}")
 def dataset_page(view: Member, dataset_id: int) -> Response:
-    p = view.principal
     with view.db.read() as s:
-        ds = datasets.get(s, p, dataset_id)
-        org = s.get(OrganizationRow, ds.organization_id)
-        rows = grants.list_grants(s, p, dataset_id=ds.id)
-        project_names = {g.project_id: pr.name for g in rows if (pr := s.get(ProjectRow, g.project_id))}
-    files = (ds.manifest or {}).get("published") or (ds.manifest or {}).get("source") or {}
-    return view.render("dataset.html", ds=ds, org=org, grants=rows, project_names=project_names, files=len(files),
-                       size=sum(int(f["bytes"]) for f in files.values()),
-                       custodian=datasets.is_custodian(p, ds.organization_id) and p.sees_org(ds.organization_id))
+        d = overview.dataset_page(s, view.principal, dataset_id)
+    return view.render("dataset.html", ds=d.dataset, org=d.organization, grants=d.grants,
+                       project_names=d.project_names, files=d.files, size=d.size, custodian=d.custodian)
 
 
 @router.post("/datazone/datasets/{dataset_id}/publish")
@@ -180,19 +155,12 @@ def output_page(view: Member, request_id: int, done: str = "") -> Response:
 
 def render_output(view: View, request_id: int, *, status: int = 200, error: str | None = None,
                   notice: str | None = None) -> Response:
-    p = view.principal
     with view.db.read() as s:
-        req, access = outputs.get(s, p, request_id)
-        rows, held = outputs.visible_files(s, access, req.id)
-        job = s.get(JobRow, req.job_id)
-        project = s.get(ProjectRow, req.project_id)
-        names = {d.id: d.name for d in (s.get(DatasetRow, i) for i in req.dataset_ids) if d is not None}
-        deciders = {u.id: u.username for u in (s.get(UserRow, f.decided_by) for f in rows if f.decided_by)
-                    if u is not None}
-    own_job = job is not None and job.user_id == p.user_id
-    return view.render("output.html", status=status, req=req, files=rows, held=held, job=job, project=project,
-                       datasets=names, deciders=deciders, custodian=access.custodian, member=access.member,
-                       may_decide=access.custodian and not own_job, own_job=own_job, error=error, notice=notice)
+        o = overview.output_page(s, view.principal, request_id)
+    return view.render("output.html", status=status, req=o.request, files=o.files, held=o.held, job=o.job,
+                       project=o.project, datasets=o.dataset_names, deciders=o.deciders,
+                       custodian=o.access.custodian, member=o.access.member, may_decide=o.may_decide,
+                       own_job=o.own_job, error=error, notice=notice)
 
 
 @router.post("/datazone/outputs/{request_id}/files/{file_id}/decision")
@@ -214,14 +182,11 @@ def _read(view: View, request_id: int, file_id: int) -> tuple[str, bytes]:
 @router.get("/datazone/outputs/{request_id}/files/{file_id}/view")
 def view_file(view: Member, request_id: int, file_id: int) -> Response:
     with view.db.read() as s:
-        req, access = outputs.get(s, view.principal, request_id)
-        f = next((x for x in outputs.visible_files(s, access, req.id)[0] if x.id == file_id), None)
-    if f is None:
-        raise NotFound("output file not found")
+        req, f, custodian = overview.visible_file(s, view.principal, request_id, file_id)
     name, data = _read(view, request_id, file_id)
     text = data[:SHOW_BYTES].decode("utf-8", errors="replace")
     return view.render("output_file.html", req=req, file=f, name=name, text=text, cut=len(data) > SHOW_BYTES,
-                       custodian=access.custodian)
+                       custodian=custodian)
 
 
 @router.get("/datazone/outputs/{request_id}/files/{file_id}/download")

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from aicc.portal import charts
-from aicc.portal.app import Member, PortalRoute
+from aicc.portal.routing import Member, PortalRoute
 from aicc.portal.view import View
 from aicc.services import job_search, metering, organizations, projects, utilization
 from aicc.services.metering import UsageSummary

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from aicc.core.errors import DomainError
 from aicc.core.jobs import JobState
-from aicc.portal.app import Member, PortalRoute
+from aicc.portal.routing import Member, PortalRoute
 from aicc.portal.session import check_csrf
 from aicc.portal.view import View
 from aicc.services import inventory, job_search, projects

@@ -14,10 +14,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from aicc.core.errors import Conflict, InvalidInput, NotFound
 from aicc.core.tenancy import OrgRole
-from aicc.portal.app import Member, PortalRoute
 from aicc.portal.forms import checked
 from aicc.portal.routes.admin import render_org
 from aicc.portal.routes.home import render_project
+from aicc.portal.routing import Member, PortalRoute
 from aicc.portal.view import View
 from aicc.services import invitations, organizations, projects
 

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from aicc.core import programs as rules
 from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.tenancy import OrgKind
-from aicc.portal.app import Member, PortalRoute
 from aicc.portal.forms import attempt, checked, notice
 from aicc.portal.i18n import N_
+from aicc.portal.routing import Member, PortalRoute
 from aicc.portal.tables import sort_page
 from aicc.portal.view import View
 from aicc.services import (

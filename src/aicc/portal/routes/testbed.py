@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from aicc.core.benchmarks import samples_per_su
-from aicc.portal.app import Member, PortalRoute
+from aicc.portal.routing import Member, PortalRoute
 from aicc.services import testbed
 from aicc.store.models import BenchResultRow
 
