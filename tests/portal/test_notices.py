@@ -9,7 +9,7 @@ from aicc.core import programs as rules
 from aicc.core.datazone.checks import CheckStatus, FileKind
 from aicc.core.datazone.datasets import ColumnRole
 from aicc.portal.i18n import catalog
-from aicc.portal.routes import datazone, programs
+from aicc.portal.routes import datazone, program_forms
 from aicc.services import program_reports
 
 
@@ -18,7 +18,7 @@ def _korean(message: str) -> bool:
     return hit is not None and bool(hit.string)
 
 
-@pytest.mark.parametrize("table", [programs.NOTICES, datazone.NOTICES])
+@pytest.mark.parametrize("table", [program_forms.NOTICES, datazone.NOTICES])
 def test_every_notice_has_korean(table: dict[str, str]) -> None:
     assert not [m for m in table.values() if not _korean(m)]
 

@@ -9,14 +9,25 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from aicc.portal.routes import admin, auth, datazone, home, jobs, members, programs, testbed
+from aicc.portal.routes import (
+    admin,
+    applications,
+    auth,
+    datazone,
+    home,
+    jobs,
+    members,
+    programs,
+    reviews,
+    testbed,
+)
 from aicc.portal.routing import PortalRoute
 from aicc.portal.session import Throttle
 
 
 def router() -> APIRouter:
     r = APIRouter(route_class=PortalRoute, include_in_schema=False)
-    for module in (auth, home, jobs, admin, members, programs, datazone, testbed):
+    for module in (auth, home, jobs, admin, members, programs, applications, reviews, datazone, testbed):
         r.include_router(module.router)
     return r
 

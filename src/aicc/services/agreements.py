@@ -73,6 +73,18 @@ def list_agreements(s: Session, actor: Principal, *, after: int | None, limit: i
     return page(s, q, AgreementRow.id, after, limit)
 
 
+def of_application(s: Session, actor: Principal, application_id: int) -> AgreementRow | None:
+    """The application's agreement, if there is one the actor may see."""
+    q = select(AgreementRow).where(AgreementRow.application_id == application_id, visible(actor))
+    return s.execute(q).scalar_one_or_none()
+
+
+def outcomes(s: Session, actor: Principal, agreement_id: int) -> list[OutcomeRow]:
+    g = get(s, actor, agreement_id)
+    return list(s.execute(select(OutcomeRow).where(OutcomeRow.agreement_id == g.id).order_by(OutcomeRow.id))
+                .scalars())
+
+
 def amendments(s: Session, actor: Principal, agreement_id: int) -> list[AmendmentRow]:
     g = get(s, actor, agreement_id)
     q = select(AmendmentRow).where(AmendmentRow.agreement_id == g.id).order_by(AmendmentRow.number)

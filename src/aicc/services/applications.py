@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,15 @@ def get(s: Session, actor: Principal, application_id: int) -> ApplicationRow:
     if a is None:
         raise NotFound("application not found")
     return a
+
+
+def titles(s: Session, actor: Principal, ids: Iterable[int]) -> dict[int, str]:
+    """Titles of the applications among ``ids`` the actor may see (one query; the others are left out)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return dict(s.execute(select(ApplicationRow.id, ApplicationRow.title)
+                          .where(ApplicationRow.id.in_(wanted), visible(actor))).all())
 
 
 def is_applicant(actor: Principal, a: ApplicationRow) -> bool:
