@@ -103,11 +103,11 @@ def test_relative_dates_stay_valid_in_examples() -> None:
 
 
 def cli_date_error(text: str) -> str:
-    from aicc.cli.admin import _date
+    from aicc.cli.admin import parse_date
     from aicc.cli.client import CliError
 
     try:
-        _date(text, "--end")
+        parse_date(text, "--end")
     except CliError as exc:
         return str(exc)
     raise AssertionError("accepted")

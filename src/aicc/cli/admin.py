@@ -85,7 +85,7 @@ def relative_date(value: str, today: dt.date) -> dt.date | None:
     return dt.date(year, month + 1, min(today.day, last))
 
 
-def _date(value: str, field: str) -> str:
+def parse_date(value: str, field: str) -> str:
     rel = relative_date(value, dt.datetime.now(dt.UTC).date())
     try:
         parsed = dt.datetime.combine(rel, dt.time()) if rel else dt.datetime.fromisoformat(value)
@@ -340,7 +340,7 @@ def allocs_create(
     """Grant a project an allocation (center admins)."""
     c = Client()
     body = {"project_id": project_by(c, project)["id"], "name": name, "budget_su": budget,
-            "starts_at": _date(start, "--start"), "ends_at": _date(end, "--end"),
+            "starts_at": parse_date(start, "--start"), "ends_at": parse_date(end, "--end"),
             "quotas": _quotas(quota or []), "weight": weight}
     emit(c.post("/allocations", body), as_json=as_json, columns=ALLOC_COLS)
 
@@ -366,7 +366,7 @@ def allocs_amend(
     if budget is not None:
         body["budget_su"] = budget
     if end is not None:
-        body["ends_at"] = _date(end, "--end")
+        body["ends_at"] = parse_date(end, "--end")
     if quota:
         body["quotas"] = _quotas(quota)
     if suspend is not None:

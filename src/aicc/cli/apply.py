@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aicc.cli.admin import _date, project_by
+from aicc.cli.admin import parse_date, project_by
 from aicc.cli.client import Client, CliError
 from aicc.cli.output import emit
 from aicc.cli.programs import AGREEMENT_COLS, APP_COLS, JSON, flavor_amounts
@@ -42,7 +42,7 @@ def apply_create(
             "plan": plan.read_text(encoding="utf-8") if plan else "", "expected_outcomes": outcomes, "team": team,
             "requested_su": flavor_amounts(su, "--su"),
             "requested_accelerators": flavor_amounts(accelerators or [], "--accelerators", integer=True),
-            "starts_at": _date(start, "--start"), "ends_at": _date(end, "--end"), "youth": youth}
+            "starts_at": parse_date(start, "--start"), "ends_at": parse_date(end, "--end"), "youth": youth}
     emit(c.post("/applications", body), as_json=as_json, columns=APP_COLS)
 
 
@@ -91,9 +91,9 @@ def apply_edit(
     if outcomes is not None:
         body["expected_outcomes"] = outcomes
     if start is not None:
-        body["starts_at"] = _date(start, "--start")
+        body["starts_at"] = parse_date(start, "--start")
     if end is not None:
-        body["ends_at"] = _date(end, "--end")
+        body["ends_at"] = parse_date(end, "--end")
     emit(c.patch(f"/applications/{application_id}", body), as_json=as_json, columns=APP_COLS)
 
 

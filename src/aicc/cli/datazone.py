@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aicc.cli.admin import _date, org_by, project_by
+from aicc.cli.admin import org_by, parse_date, project_by
 from aicc.cli.client import Client, CliError
 from aicc.cli.output import emit
 
@@ -111,7 +111,7 @@ def grants_request(
     """Ask a dataset's custodian for access for a project."""
     c = Client()
     body = {"dataset": dataset, "project_id": project_by(c, project)["id"], "purpose": purpose,
-            "expires_at": _date(until, "--until")}
+            "expires_at": parse_date(until, "--until")}
     g = c.post("/grants", body)
     if as_json:
         emit(g, as_json=True)
@@ -122,7 +122,7 @@ def grants_request(
 def _decide(grant_id: int, approve: bool, comment: str, until: str | None) -> None:
     body: dict[str, Any] = {"approve": approve, "comment": comment}
     if until:
-        body["expires_at"] = _date(until, "--until")
+        body["expires_at"] = parse_date(until, "--until")
     g = Client().post(f"/grants/{grant_id}/decision", body)
     print(f"Grant {g['id']} {g['state']} (expires {g['expires_at']})")
 

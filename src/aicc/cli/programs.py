@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aicc.cli.admin import _date
+from aicc.cli.admin import parse_date
 from aicc.cli.client import Client, CliError
 from aicc.cli.output import emit
 
@@ -125,7 +125,8 @@ def call_create(
     """Open a call (round) in a program."""
     c = Client()
     p = program_by(c, program)
-    body = {"name": name, "title": title, "opens_at": _date(opens, "--opens"), "closes_at": _date(closes, "--closes"),
+    body = {"name": name, "title": title, "opens_at": parse_date(opens, "--opens"),
+            "closes_at": parse_date(closes, "--closes"),
             "tracks": track, "eligible_kinds": kind or [], "eligible_regions": region or [], "cap_su": cap,
             "budget_su": flavor_amounts(budget, "--budget") if budget else None,
             "rubric": [_criterion(x) for x in criterion], "reviewers_per_application": reviewers,
@@ -222,7 +223,7 @@ def amend(
         raise CliError("give exactly one of --extend-to, --top-up, --reduce")
     body: dict[str, Any] = {"reason": reason}
     if extend_to:
-        body |= {"kind": "extension", "ends_at": _date(extend_to, "--extend-to")}
+        body |= {"kind": "extension", "ends_at": parse_date(extend_to, "--extend-to")}
     elif top_up:
         body |= {"kind": "top_up", "delta_su": flavor_amounts(top_up, "--top-up")}
     else:

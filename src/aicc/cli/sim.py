@@ -215,11 +215,11 @@ def plan_cmd(
            "assumption": "the target metric does not get worse as the flavor grows (binary search)",
            "tried": [{"count": k, "value": v} for k, v in sorted(res.tried.items())]}
     if out is not None:
-        from aicc.sim.report import _clean
+        from aicc.sim.report import json_safe
         from aicc.sim.svg import line_chart
 
         out.mkdir(parents=True, exist_ok=True)
-        (out / "plan.json").write_text(json.dumps(_clean(doc), indent=1))
+        (out / "plan.json").write_text(json.dumps(json_safe(doc), indent=1))
         chart = line_chart({f"{tgt.stat} {tgt.metric}": sorted(res.tried.items()),
                             "target": [(low, tgt.limit), (high, tgt.limit)]},
                            f"{target} against {flavor} size", f"{flavor} accelerators", tgt.metric)
@@ -255,9 +255,9 @@ def _duration(seconds: float) -> str:
 
 
 def _json_safe(doc: dict[str, Any]) -> dict[str, Any]:
-    from aicc.sim.report import _clean
+    from aicc.sim.report import json_safe
 
-    cleaned: dict[str, Any] = _clean(doc)
+    cleaned: dict[str, Any] = json_safe(doc)
     return cleaned
 
 

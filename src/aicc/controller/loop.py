@@ -30,10 +30,10 @@ from aicc.controller.housekeeping import HOUSEKEEPING_S, Housekeeping
 from aicc.controller.lock import ControllerLock
 from aicc.controller.metrics import ControllerMetrics, Counts
 from aicc.controller.planning import PREEMPTING, Decision, Planner
-from aicc.controller.reconcile import LIVE, CycleReport, Reconciling
-from aicc.controller.starting import Starting, job_workdir
+from aicc.controller.reconcile import CycleReport, Reconciling
+from aicc.controller.starting import Starting
 from aicc.controller.wake import WakeListener, poke
-from aicc.core.jobs import JobState
+from aicc.core.jobs import LIVE, JobState
 from aicc.core.scheduling import POLICIES, FlavorChoice
 from aicc.executors import make_executor
 from aicc.executors.base import Executor, KnowsNodes, TellsExits
@@ -44,7 +44,7 @@ from aicc.store.models import JobRow, NodeRow, SiteRow, utcnow
 if TYPE_CHECKING:
     from aicc.images.cache import ImageCache
 
-__all__ = ["Controller", "CycleReport", "job_workdir"]
+__all__ = ["Controller", "CycleReport"]
 log = logging.getLogger("aicc.controller")
 START_THREADS = 8
 MIN_GAP_S = 0.2

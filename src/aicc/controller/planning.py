@@ -49,7 +49,6 @@ CHECK_S = 30.0
 class Decision:
     admitted: list[int] = field(default_factory=list)
     preempt: list[int] = field(default_factory=list)
-    examined: int = 0
     updates: list[dict[str, Any]] = field(default_factory=list)
     """Row changes for pending jobs (admissions, reasons, settled dependencies), written by ``apply``."""
     capped: bool = False
@@ -98,7 +97,7 @@ class Planner:
         sched = state.sched
         updates = self._gate(s, state, now)
         result = sched.cycle(_ts(now))
-        decision = Decision(preempt=list(result.preemptions), examined=result.examined, capped=result.capped,
+        decision = Decision(preempt=list(result.preemptions), capped=result.capped,
                             kind=kind, hwm=state.hwm)
         throughput = sched.throughput
         su = {f: fl.su_rate for f, fl in sched.flavors.items()}

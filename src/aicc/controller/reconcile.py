@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from aicc.config import Settings
 from aicc.controller.lifecycle import apply_status
 from aicc.controller.metrics import ControllerMetrics
-from aicc.core.jobs import JobState
+from aicc.core.jobs import LIVE, JobState
 from aicc.executors.base import Executor, RunPhase
 from aicc.services import audit, metering
 from aicc.services.datazone import outputs, runs
@@ -23,7 +23,6 @@ from aicc.store.db import Database
 from aicc.store.models import JobRow, ProjectRow, utcnow
 
 log = logging.getLogger("aicc.controller")
-LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
 METER_EVERY = dt.timedelta(seconds=60)
 
 

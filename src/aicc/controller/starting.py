@@ -169,6 +169,3 @@ class Starting:
             unix_uid=unix_uid, readonly=readonly, image=image,
         )
 
-
-def job_workdir(settings: Settings, job_id: int) -> Path:
-    return settings.jobs_dir / str(job_id)

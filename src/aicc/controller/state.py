@@ -18,14 +18,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
-from aicc.core.jobs import JobState, RunKind
+from aicc.core.jobs import LIVE, JobState, RunKind
 from aicc.core.jobs.reasons import Reason, ReasonCode, render
 from aicc.core.scheduling import FlavorInfo, NodeInfo, PendingJob, Placement, PolicyConfig, RunningJob, Scheduler
 from aicc.store import changes
 from aicc.store.models import FlavorRow, JobRow, NodeRow, ProjectRow
 
 PENDING = JobState.PENDING.value
-LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
 SUBMITTED_REASON = render(Reason(ReasonCode.SUBMITTED))
 """The text a job is submitted with (``services.jobs``): a job still showing it has not been told why it waits."""
 
@@ -141,7 +140,7 @@ class LiveState:
         inventory load, and when the consistency check finds drift."""
         counters = changes.read(s)
         flavors = {f.id: f for f in s.execute(select(FlavorRow).where(FlavorRow.retired.is_(False))).scalars()}
-        infos = [FlavorInfo(f.name, f.su_rate, f.vendor == "cpu") for f in flavors.values()]
+        infos = [FlavorInfo(f.name, f.su_rate, f.is_cpu) for f in flavors.values()]
         nodes = [NodeInfo(n.name, flavors[n.flavor_id].name, n.accelerators, n.cpus, n.memory_gb * 1024)
                  for n in s.execute(select(NodeRow).where(NodeRow.retired.is_(False))).scalars()
                  if n.flavor_id in flavors]
@@ -150,7 +149,7 @@ class LiveState:
         sched = factory(infos, nodes, config, throughput)
         project_class = {pid: c for pid, c in s.execute(
             select(ProjectRow.id, ProjectRow.workload_class).where(ProjectRow.workload_class.is_not(None))) if c}
-        state = cls(sched, {f.name: (f.su_rate, f.vendor == "cpu") for f in flavors.values()},
+        state = cls(sched, {f.name: (f.su_rate, f.is_cpu) for f in flavors.values()},
                     {n.name: n.flavor for n in nodes}, project_class, counters)
         state.available = available
         for job in load_facts(s, JobRow.state.in_((PENDING, *LIVE)), JobRow.change_seq <= state.hwm):

@@ -53,6 +53,10 @@ class Site:
     region: str | None = None
 
 
+CPU_VENDOR = "cpu"
+"""The vendor that makes a flavor a CPU flavor: units are cores, charged per core-hour."""
+
+
 @dataclass(frozen=True, slots=True)
 class Flavor:
     """An accelerator type. A CPU flavor (``vendor = "cpu"``) is charged per core-hour."""
@@ -65,7 +69,7 @@ class Flavor:
 
     @property
     def is_cpu(self) -> bool:
-        return self.vendor == "cpu"
+        return self.vendor == CPU_VENDOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +251,7 @@ def parse_inventory(text: str, source: str, *, keep_tables: tuple[str, ...] = ()
         f = table_fields("flavors", i, raw, _FLAVOR)
         if f["name"] in flavors:
             raise fail("flavors", i, "name", f"duplicate flavor {f['name']!r}")
-        is_cpu = f["vendor"] == "cpu"
+        is_cpu = f["vendor"] == CPU_VENDOR
         if is_cpu and "device_env" in f:
             raise fail("flavors", i, "device_env", "a CPU flavor selects no devices")
         flavors[f["name"]] = Flavor(

@@ -74,7 +74,7 @@ def list_allocations(
     state: AllocationState | None = None,
 ) -> Page[AllocationView]:
     q = select(AllocationRow).join(ProjectRow, ProjectRow.id == AllocationRow.project_id).where(
-        projects._visible(actor))
+        projects.visible(actor))
     if project_id is not None:
         q = q.where(AllocationRow.project_id == project_id)
     # The state is derived, so filter after loading; keyset paging still holds because we

@@ -67,6 +67,6 @@ def state_counts(s: Session, actor: Principal, *, mine: bool = False) -> dict[st
 
 
 def visible_projects(s: Session, actor: Principal) -> list[ProjectRow]:
-    from aicc.services.projects import _visible
+    from aicc.services.projects import visible
 
-    return list(s.execute(select(ProjectRow).where(_visible(actor)).order_by(ProjectRow.name)).scalars())
+    return list(s.execute(select(ProjectRow).where(visible(actor)).order_by(ProjectRow.name)).scalars())

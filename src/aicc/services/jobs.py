@@ -90,7 +90,7 @@ def fits_somewhere(flavor: FlavorRow, nodes: list[NodeRow], accelerators: int, c
     """None if the center could ever run this gang on ``flavor``; else why not."""
     if not nodes:
         return f"{flavor.name} has no nodes"
-    if flavor.vendor == "cpu":
+    if flavor.is_cpu:
         if accelerators:
             return f"{flavor.name} is a CPU flavor; ask for 0 accelerators"
         if not any(n.cpus >= cpus and n.memory_gb * 1024 >= memory_mb for n in nodes):
@@ -147,13 +147,13 @@ def default_flavors(capacity: Mapping[str, tuple[FlavorRow, list[NodeRow]]], ask
     flavor, NPUs included, for code that runs on either."""
     wanted = list(dict.fromkeys(f.lower() for f in asked))
     if wanted == [ANY_ACCELERATOR] and ANY_ACCELERATOR not in capacity:
-        return [name for name, (f, _) in capacity.items() if f.vendor != "cpu"]
+        return [name for name, (f, _) in capacity.items() if not f.is_cpu]
     if wanted:
         return wanted
     if accelerators == 0:
-        return [name for name, (f, _) in capacity.items() if f.vendor == "cpu"]
+        return [name for name, (f, _) in capacity.items() if f.is_cpu]
     gpus = [name for name, (f, _) in capacity.items() if f.vendor in GPU_VENDORS]
-    return gpus or [name for name, (f, _) in capacity.items() if f.vendor != "cpu"]
+    return gpus or [name for name, (f, _) in capacity.items() if not f.is_cpu]
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +333,7 @@ def get(s: Session, actor: Principal, job_id: int) -> JobRow:
 
 
 def query(actor: Principal) -> Select[Any]:
-    return select(JobRow).join(ProjectRow, ProjectRow.id == JobRow.project_id).where(projects._visible(actor))
+    return select(JobRow).join(ProjectRow, ProjectRow.id == JobRow.project_id).where(projects.visible(actor))
 
 
 def list_jobs(

@@ -59,7 +59,7 @@ def charge(s: Session, job: JobRow, until: dt.datetime, rates: dict[str, tuple[f
 
 
 def flavor_rates(s: Session) -> dict[str, tuple[float, bool]]:
-    return {f.name: (f.su_rate, f.vendor == "cpu") for f in s.execute(select(FlavorRow)).scalars()}
+    return {f.name: (f.su_rate, f.is_cpu) for f in s.execute(select(FlavorRow)).scalars()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ def summaries(
     """Budget, use, burn rate over the last week and when, at that rate, the budget runs out."""
     now = now or utcnow()
     q = (select(AllocationRow, ProjectRow).join(ProjectRow, ProjectRow.id == AllocationRow.project_id)
-         .where(projects._visible(actor)).order_by(ProjectRow.name, AllocationRow.id))
+         .where(projects.visible(actor)).order_by(ProjectRow.name, AllocationRow.id))
     if project_id is not None:
         q = q.where(ProjectRow.id == project_id)
     rows = s.execute(q).all()
@@ -121,7 +121,7 @@ def ledger(
     limit: int = 1_000_000,
 ) -> list[tuple[UsageRow, str]]:
     q = (select(UsageRow, ProjectRow.name).join(ProjectRow, ProjectRow.id == UsageRow.project_id)
-         .where(projects._visible(actor)).order_by(UsageRow.id))
+         .where(projects.visible(actor)).order_by(UsageRow.id))
     if project_id is not None:
         q = q.where(UsageRow.project_id == project_id)
     if since is not None:

@@ -15,7 +15,7 @@ from aicc.services.principal import Principal
 from aicc.store.models import AllocationRow, MembershipRow, OrganizationRow, ProjectMemberRow, ProjectRow, UserRow
 
 
-def _visible(actor: Principal) -> Any:
+def visible(actor: Principal) -> Any:
     """SQL condition for the projects ``actor`` may see."""
     if actor.is_center_admin:
         return True
@@ -40,7 +40,7 @@ def by_name(s: Session, actor: Principal, name: str) -> ProjectRow:
 def list_projects(
     s: Session, actor: Principal, *, after: int | None, limit: int, organization_id: int | None, name: str | None
 ) -> Page[ProjectRow]:
-    q = select(ProjectRow).where(_visible(actor))
+    q = select(ProjectRow).where(visible(actor))
     if organization_id is not None:
         q = q.where(ProjectRow.organization_id == organization_id)
     if name:

@@ -86,7 +86,7 @@ def submit_run(s: Session, actor: Principal, settings: Settings, req: RunRequest
     flavor = s.execute(select(FlavorRow).where(FlavorRow.name == req.flavor)).scalar_one_or_none()
     if flavor is None:
         raise InvalidInput(f"unknown flavor {req.flavor!r}")
-    accelerators = 0 if flavor.vendor == "cpu" else max(1, req.accelerators)
+    accelerators = 0 if flavor.is_cpu else max(1, req.accelerators)
     spec = jobs_svc.JobSpec(
         project_id=req.project_id, command=runner_command(req), name=f"bench-{req.workload}"[:128],
         flavors=[req.flavor], accelerators=accelerators, cpus=req.cpus, memory_mb=req.memory_mb,
@@ -123,7 +123,7 @@ def ingest_job(s: Session, actor: Principal, settings: Settings, job_id: int) ->
     except (OSError, ValueError) as e:
         raise InvalidInput(f"job {job_id}: {RESULT_FILE} unreadable: {e}") from None
     flavor = s.execute(select(FlavorRow).where(FlavorRow.name == job.flavor)).scalar_one_or_none()
-    units = job.cpus if flavor is not None and flavor.vendor == "cpu" else job.accelerators
+    units = job.cpus if flavor is not None and flavor.is_cpu else job.accelerators
     if not isinstance(doc, dict):
         raise InvalidInput(f"job {job_id}: {RESULT_FILE} is not a result document")
     reasons = untrusted_reasons(job, doc)

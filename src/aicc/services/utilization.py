@@ -77,7 +77,7 @@ def flavor_utilization(s: Session, actor: Principal, now: dt.datetime, days: int
     capacity: dict[str, int] = defaultdict(int)
     for n, name in s.execute(select(NodeRow, FlavorRow.name).join(FlavorRow, FlavorRow.id == NodeRow.flavor_id)
                              .where(NodeRow.retired.is_(False))).all():
-        capacity[name] += n.cpus if flavors[name].vendor == "cpu" else n.accelerators
+        capacity[name] += n.cpus if flavors[name].is_cpu else n.accelerators
     since = _day_start(now) - DAY * (days - 1)
     busy: dict[str, list[float]] = {name: [0.0] * days for name in flavors}
     q = (select(UsageRow.flavor, UsageRow.accelerators, UsageRow.cpus, UsageRow.started_at, UsageRow.ended_at)
@@ -85,7 +85,7 @@ def flavor_utilization(s: Session, actor: Principal, now: dt.datetime, days: int
     for flavor, accels, cpus, start, end in s.execute(q):
         if flavor not in busy:
             continue
-        units = cpus if flavors[flavor].vendor == "cpu" else accels
+        units = cpus if flavors[flavor].is_cpu else accels
         _spread(busy[flavor], since, max(start, since), end, units)
     out = []
     for name in sorted(flavors):

@@ -23,21 +23,21 @@ MAX_ROWS = 100
 """Rows of a per-project or per-job table in the HTML (report.json has them all)."""
 
 
-def _clean(v: Any) -> Any:
+def json_safe(v: Any) -> Any:
     """JSON has no NaN or infinity: write null."""
     if isinstance(v, float):
         return v if math.isfinite(v) else None
     if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
+        return {k: json_safe(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
-        return [_clean(x) for x in v]
+        return [json_safe(x) for x in v]
     return v
 
 
 def write_report(out: Path, meta: dict[str, Any], summaries: dict[str, dict[str, Any]],
                  charts: list[str] | None = None) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
-    doc = _clean({"meta": meta, "policies": summaries})
+    doc = json_safe({"meta": meta, "policies": summaries})
     jpath = out / "report.json"
     jpath.write_text(json.dumps(doc, indent=1))
     hpath = out / "report.html"

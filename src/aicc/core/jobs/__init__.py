@@ -2,10 +2,11 @@
 
 from aicc.core.jobs.kind import RunKind
 from aicc.core.jobs.spec import ArraySpec, parse_array, parse_memory, parse_time_limit
-from aicc.core.jobs.state import FINISHED, JobEvent, JobState, transition
+from aicc.core.jobs.state import FINISHED, LIVE, JobEvent, JobState, transition
 
 __all__ = [
     "FINISHED",
+    "LIVE",
     "ArraySpec",
     "JobEvent",
     "JobState",

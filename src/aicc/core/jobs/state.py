@@ -33,6 +33,8 @@ class JobState(enum.StrEnum):
 
 
 FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT})
+LIVE = (JobState.ADMITTED.value, JobState.RUNNING.value)
+"""Holding capacity on an engine: admitted (being started) or running. A tuple of values, for ``IN`` queries."""
 
 
 class JobEvent(enum.StrEnum):

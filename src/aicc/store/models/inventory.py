@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aicc.core.inventory import CPU_VENDOR
 from aicc.store.models.base import Base
 
 
@@ -26,6 +27,11 @@ class FlavorRow(Base):
     su_rate: Mapped[float] = mapped_column(Float)
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
     """Gone from the inventory file. Kept because allocations and usage refer to it."""
+
+    @property
+    def is_cpu(self) -> bool:
+        """A CPU flavor: its units are cores and its jobs ask for no accelerators (as ``core.inventory``)."""
+        return self.vendor == CPU_VENDOR
 
 
 class NodeRow(Base):
