@@ -18,8 +18,8 @@ from pathlib import Path
 
 from aicc.core.inventory import parse_inventory
 from aicc.executors.base import Launch, Placement
-from aicc.executors.discovery import inventory_toml, nvidia_devices
 from aicc.executors.local import LocalExecutor
+from aicc.testbed.devices import inventory_toml, nvidia
 
 PROBE = ("import os, json, torch; print(json.dumps({'visible': os.environ.get('CUDA_VISIBLE_DEVICES'), "
          "'count': torch.cuda.device_count(), 'name': torch.cuda.get_device_name(0) if torch.cuda.is_available() "
@@ -29,7 +29,7 @@ PROBE = ("import os, json, torch; print(json.dumps({'visible': os.environ.get('C
 
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "results"
-    devices = nvidia_devices()
+    devices = nvidia()
     toml = inventory_toml(devices)
     inv = parse_inventory(toml, "discovered.toml")
     result: dict[str, object] = {"devices": [dataclasses.asdict(d) for d in devices], "capacity": inv.capacity()}

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 
 from aicc.core.inventory import parse_inventory
-from aicc.executors.discovery import Device, flavor_for, inventory_toml, nvidia_devices
+from aicc.executors.discovery import flavor_for
+from aicc.testbed.devices import AcceleratorDevice, inventory_toml, nvidia
 
 
 def test_no_gpu_here_means_an_empty_list() -> None:
-    devices = nvidia_devices()
+    devices = nvidia()
     assert isinstance(devices, list)
     if not os.path.exists("/dev/nvidiactl"):
         assert devices == []
@@ -24,8 +25,9 @@ def test_device_names_map_to_flavors() -> None:
 
 
 def test_discovered_devices_make_a_loadable_inventory() -> None:
-    devices = [Device(i, "NVIDIA H100 80GB HBM3", f"GPU-{i}", 81559, False) for i in range(8)]
-    devices.append(Device(8, "NVIDIA L4", "GPU-8", 23034, None))
+    devices = [AcceleratorDevice("nvidia", i, "NVIDIA H100 80GB HBM3", f"GPU-{i}", 81559, mig_enabled=False)
+               for i in range(8)]
+    devices.append(AcceleratorDevice("nvidia", 8, "NVIDIA L4", "GPU-8", 23034))
     inv = parse_inventory(inventory_toml(devices, host="gpu01.center.kr", cpus=96, memory_gb=1024), "found.toml")
     assert inv.capacity() == {"h100": 8, "l4": 1}
     assert inv.flavors["h100"].memory_gb == 80 and inv.flavors["h100"].device_env == "CUDA_VISIBLE_DEVICES"

@@ -165,11 +165,12 @@ def discover(
     as_json: Annotated[bool, typer.Option("--json", help="Devices as JSON.")] = False,
     slurm: Annotated[bool, typer.Option("--slurm", help="Read a Slurm cluster ($AICC_SLURM_DIR) instead.")] = False,
 ) -> None:
-    """List this machine's accelerators (NVML) and print inventory tables for them, to review and load."""
+    """List this machine's accelerators (NVIDIA by NVML, NPUs by their tools) and print inventory tables for
+    them, to review and load."""
     import dataclasses
     import json
 
-    from aicc.executors.discovery import inventory_toml, nvidia_devices, slurm_inventory_toml
+    from aicc.executors.discovery import slurm_inventory_toml
 
     if slurm:
         from aicc.config import load_settings
@@ -187,12 +188,15 @@ def discover(
         print(slurm_inventory_toml(rows))
         return
 
-    devices = nvidia_devices()
+    from aicc.testbed import devices
+
+    accelerators = [d for d in devices.all_devices() if d.vendor != "cpu"]
     if as_json:
-        print(json.dumps([dataclasses.asdict(d) for d in devices], indent=2))
+        print(json.dumps([dataclasses.asdict(d) for d in accelerators], indent=2))
         return
-    print(f"# {len(devices)} NVIDIA device(s) found" + ("" if devices else "; describing this host as CPU only"))
-    print(inventory_toml(devices))
+    none = "" if accelerators else "; describing this host as CPU only"
+    print(f"# {len(accelerators)} accelerator(s) found{none}")
+    print(devices.inventory_toml(accelerators))
 
 
 @app.command()
