@@ -8,7 +8,7 @@ EXTRAS ?= dev
 # `make run` can run every README example, the testbed's benchmarks included
 RUN_EXTRAS ?= testbed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test test-fast lint typecheck pytest messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ pytest: $(VENV)/.installed-test
 	$(BIN)/pytest -n $${AICC_TEST_WORKERS:-auto} --dist loadfile -p no:cacheprovider
 
 test: lint typecheck pytest
+
+# The fast tier, for the edit-test loop: everything that needs no Slurm, PostgreSQL, image registry or browser
+# (SQLite only); those tests are skipped, each saying what to start. `make test` runs everything.
+test-fast: $(VENV)/.installed-test
+	AICC_TEST_FAST=1 $(BIN)/pytest -n $${AICC_TEST_WORKERS:-auto} --dist loadfile -p no:cacheprovider -q
 
 # Translators: re-extract the English messages of the portal's code and templates into the catalogs (new ones
 # arrive untranslated; `make test` fails until each has Korean). Edit the .po files with Poedit or Weblate.

@@ -27,8 +27,34 @@ from aicc.store.db import Database
 from aicc.store.migrate import upgrade
 from tests.world import World, build_world
 
-PG_URL = os.environ.get("AICC_TEST_POSTGRES_URL")
+PG_URL = None if os.environ.get("AICC_TEST_FAST") == "1" else os.environ.get("AICC_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
+
+
+FAST = os.environ.get("AICC_TEST_FAST") == "1"
+"""``make test-fast``: only what needs none of the real services below; ``make test`` runs everything."""
+NEEDS = {
+    "slurm": 'the Slurm cluster: eval "$(scripts/slurm-up)"',
+    "registry": "the image registry: export AICC_TEST_REGISTRY=$(scripts/registry-up | tail -1) && "
+                "scripts/build-test-images $AICC_TEST_REGISTRY",
+    "browser": "Chromium: scripts/install-chromium",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark browser tests by what they use (Playwright), so no test forgets its marker; in the fast tier,
+    skip the tests that need a real service, each saying what to start."""
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and "sync_playwright" in vars(module):
+            item.add_marker(pytest.mark.browser)
+        if "slurm_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slurm)
+        if FAST:
+            for marker, start in NEEDS.items():
+                if item.get_closest_marker(marker) is not None:
+                    item.add_marker(pytest.mark.skip(reason=f"fast tier; needs {start}, then make test"))
+                    break
 
 
 @pytest.hookimpl(tryfirst=True)
