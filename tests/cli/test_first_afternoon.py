@@ -61,13 +61,13 @@ def test_jobs_all_lists_the_newest_first_and_says_when_the_list_is_cut(cli: Cli)
 
 def test_a_gpu_request_without_a_flavor_never_lands_on_an_npu(cli: Cli) -> None:
     dana = cli.tokens["dana"]  # jnu-vision holds a100 and rbln-atom quota
-    job_id = _submitted(cli.run("submit", "--gpus", "1", "-p", "jnu-vision", "--", "true", token=dana).stdout)
+    job_id = _submitted(cli.run("submit", "--gpus", "1", "-A", "jnu-vision", "--", "true", token=dana).stdout)
     job = cast(dict[str, Any], cli.json("job", "show", str(job_id), token=dana))
     assert "rbln-atom" not in job["flavors"] and "a100" in job["flavors"]
-    npu = _submitted(cli.run("submit", "--gpus", "1", "-p", "jnu-vision", "--flavor", "any", "--", "true",
+    npu = _submitted(cli.run("submit", "--gpus", "1", "-A", "jnu-vision", "--flavor", "any", "--", "true",
                              token=dana).stdout)
     assert "rbln-atom" in cast(dict[str, Any], cli.json("job", "show", str(npu), token=dana))["flavors"]
-    upper = cli.run("submit", "--gpus", "1", "--flavor", "H100", "-p", "haneul-llm", "--", "true",
+    upper = cli.run("submit", "--gpus", "1", "--flavor", "H100", "-A", "haneul-llm", "--", "true",
                     token=cli.tokens["bob"])
     assert upper.returncode == 0 and "Submitted job" in upper.stdout
 

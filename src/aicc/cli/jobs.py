@@ -47,55 +47,104 @@ def _project_by_name(c: Client, name: str) -> dict[str, Any]:
 
 
 def submit(
-    command: Annotated[list[str], typer.Argument(help="The command after `--`, or one script file.")],
-    project: Annotated[str | None, typer.Option("--project", "-p", help="Project to charge.")] = None,
-    gpus: Annotated[int, typer.Option("--gpus", "-G", help="Accelerators for the whole job.")] = 0,
-    flavor: Annotated[str | None, typer.Option(help="Acceptable flavors, e.g. h100,a100 (without: the center's "
-                                                    "GPUs, or CPUs for --gpus 0; `any`: any accelerator).")] = None,
-    cpus: Annotated[int, typer.Option("--cpus", "-c")] = 1,
-    mem: Annotated[str, typer.Option("--mem", help="Memory, e.g. 64G.")] = "4G",
-    time_limit: Annotated[str, typer.Option("--time", "-t", help="Limit, e.g. 2h or 1-00:00:00.")] = "1h",
-    priority: Annotated[int, typer.Option(help="-100..100, among your project's jobs.")] = 0,
+    command: Annotated[list[str], typer.Argument(help="The command after `--`, or one script file (its #SBATCH "
+                                                     "lines are read as sbatch reads them).")],
+    project: Annotated[str | None, typer.Option("--account", "-A", "--project", help="Project to charge.")] = None,
+    gpus: Annotated[int | None, typer.Option("--gpus", "-G", help="Accelerators for the whole job.")] = None,
+    flavor: Annotated[str | None, typer.Option("--partition", "-p", "--flavor", help="Acceptable flavors, e.g. "
+                                                "h100,a100 (without: the center's GPUs, or CPUs for --gpus 0; "
+                                                "`any`: any accelerator).")] = None,
+    cpus: Annotated[int | None, typer.Option("--cpus-per-task", "-c", "--cpus")] = None,
+    mem: Annotated[str | None, typer.Option("--mem", help="Memory, e.g. 64G (default 4G).")] = None,
+    time_limit: Annotated[str | None, typer.Option("--time", "-t", help="Limit, e.g. 2h or 1-00:00:00 "
+                                                   "(default 1h).")] = None,
+    priority: Annotated[int | None, typer.Option(help="-100..100, among your project's jobs.")] = None,
     array: Annotated[str | None, typer.Option("--array", "-a", help="Index spec, e.g. 0-99%10.")] = None,
     after: Annotated[list[int] | None, typer.Option("--after", help="Start after this job succeeded.")] = None,
-    name: Annotated[str | None, typer.Option("--name", "-J")] = None,
+    dependency: Annotated[str | None, typer.Option("--dependency", "-d", help="sbatch's form: afterok:12:13.")
+                          ] = None,
+    name: Annotated[str | None, typer.Option("--job-name", "-J", "--name")] = None,
     workload_class: Annotated[str | None, typer.Option("--class", help="Workload class for placement.")] = None,
-    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE, repeatable.")] = None,
-    dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d", help="Read a dataset under /data/NAME "
+    env: Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE, repeatable.")] = None,
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", help="Read a dataset under /data/NAME "
                                                       "(a sensitive one runs sandboxed; repeatable).")] = None,
     image: Annotated[str | None, typer.Option("--image", help="OCI image with a tag or digest, e.g. "
                                               "registry.example.org/team/pytorch:2.4 (default: the host's system).")
                      ] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Accepted as sbatch does; AICC keeps each "
+                                               "job's output itself: read it with `aicc logs JOB`.")] = None,
+    error: Annotated[str | None, typer.Option("--error", "-e", help="As --output, for stderr "
+                                              "(`aicc logs JOB --stderr`).")] = None,
     as_json: JSON = False,
 ) -> None:
     """Submit a job; prints its id at once (`Submitted job 42`)."""
+    from aicc.cli import sbatch
+
+    script = Path(command[0]) if len(command) == 1 else None
+    text = None
+    if script is not None and script.is_file() and not command[0].startswith("-"):
+        text = script.read_text(encoding="utf-8", errors="replace")
+    given = {"project": project, "flavor": flavor, "name": name, "time": time_limit, "cpus": cpus, "mem": mem,
+             "array": array, "dependency": dependency, "gpus": gpus, "priority": priority, "output": output,
+             "error": error}
+    opts = {k: v for k, v in given.items() if v is not None}
+    if text is not None:
+        directives = sbatch.read(text)
+        for key, value in directives.options.items():
+            opts.setdefault(key, value)  # the command line wins, as with sbatch
+        if directives.unknown:
+            print(f"warning: {script}: #SBATCH {' '.join(directives.unknown)}: not known to AICC, ignored",
+                  file=sys.stderr)
+    if "gres" in opts and "gpus" not in opts:
+        try:
+            opts["gpus"] = sbatch.gres_gpus(str(opts["gres"]))
+            typed = sbatch.gres_type(str(opts["gres"]))
+            if typed is not None:
+                opts.setdefault("flavor", typed)
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+    if "output" in opts or "error" in opts:
+        print("note: AICC keeps each job's output with the job (-o/-e paths are not written): "
+              "read it with `aicc logs JOB`", file=sys.stderr)
+    depends = list(after or [])
+    if opts.get("dependency"):
+        try:
+            depends += sbatch.dependency(str(opts["dependency"]))
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+    try:
+        gpus_n, cpus_n = int(opts.get("gpus") or 0), int(opts.get("cpus") or 1)
+        prio = int(opts.get("priority") or 0)
+    except ValueError as exc:
+        raise CliError(f"#SBATCH: {exc}") from exc
     c = Client()
+    flavors = str(opts.get("flavor") or "")
     body: dict[str, Any] = {
-        "accelerators": gpus, "cpus": cpus, "memory_mb": memory_mb(mem), "time_limit_s": time_limit_seconds(time_limit),
-        "priority": priority, "flavors": [f.strip().lower() for f in (flavor or "").split(",") if f.strip()],
-        "depends_on": after or [], "env": {}, "array": array, "name": name, "workload_class": workload_class,
-        "datasets": dataset or [], "image": image,
+        "accelerators": gpus_n, "cpus": cpus_n, "memory_mb": memory_mb(str(opts.get("mem") or "4G")),
+        "time_limit_s": time_limit_seconds(str(opts.get("time") or "1h")), "priority": prio,
+        "flavors": [f.strip().lower() for f in flavors.split(",") if f.strip()],
+        "depends_on": depends, "env": {}, "array": opts.get("array"), "name": opts.get("name"),
+        "workload_class": workload_class, "datasets": dataset or [], "image": image,
     }
     for item in env or []:
         key, sep, value = item.partition("=")
         if not sep:
             raise CliError(f"--env {item!r}: write KEY=VALUE")
         body["env"][key] = value
-    script = Path(command[0]) if len(command) == 1 else None
-    if script is not None and script.is_file() and not command[0].startswith("-"):
-        text = script.read_text(encoding="utf-8", errors="replace")
+    if text is not None and script is not None:
         body["script"] = text
         body["name"] = body["name"] or "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in script.name)
     else:
         body["command"] = command
         _warn_local_files(command)
-    if project is None:
+    chosen = opts.get("project")
+    if chosen is None:
         me = c.get("/users/me")
         if len(me["projects"]) != 1:
-            raise CliError("you are in several projects (or none): say which with --project")
+            raise CliError("you are in several projects (or none): say which with -A/--account")
         body["project_id"] = me["projects"][0]
     else:
-        body["project"] = project
+        body["project"] = chosen
     done = c.post("/jobs", {k: v for k, v in body.items() if v is not None})
     if as_json:
         emit(done, as_json=True)

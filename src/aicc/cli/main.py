@@ -51,6 +51,22 @@ app.add_typer(invitations.app, name="invitations")
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"aicc {version('aicc')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """AICC — a shared public AI computing center: allocations, jobs, data zone."""
+
+
 @app.command()
 def server(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
