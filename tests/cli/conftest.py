@@ -31,9 +31,9 @@ class Cli:
     admin_token: str
     tokens: dict[str, str]
 
-    def run(self, *args: str, token: str | None = None, check: bool = True, stdin: str | None = None
-            ) -> subprocess.CompletedProcess[str]:
-        env = dict(self.env)
+    def run(self, *args: str, token: str | None = None, check: bool = True, stdin: str | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, **(env or {})}
         if token:
             env["AICC_TOKEN"] = token
         proc = subprocess.run([AICC, *args], env=env, capture_output=True, text=True, timeout=60, input=stdin)

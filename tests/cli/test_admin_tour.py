@@ -19,7 +19,7 @@ def test_demo_saved_admin_credentials_with_0600(cli: Cli) -> None:
 def test_login_checks_the_token_and_saves_it(cli: Cli, tmp_path: Path) -> None:
     env_dir = tmp_path / "cfg"
     bad = cli.run("login", "--url", cli.url, "--token", "aicc_000000000000_wrong", check=False)
-    assert bad.returncode == 1 and "401" in bad.stderr
+    assert bad.returncode == 4 and "401" in bad.stderr
     saved = Cli({**cli.env, "AICC_CONFIG_DIR": str(env_dir)}, cli.url, cli.admin_token, cli.tokens)
     saved.env.pop("AICC_URL")
     out = saved.run("login", "--url", cli.url, stdin=cli.tokens["alice"] + "\n")
@@ -50,10 +50,10 @@ def test_tour_org_project_member_allocation_token(cli: Cli) -> None:
     assert [p["name"] for p in mine] == ["bio-llm"]
     # another tenant's project is simply not there for minsu
     other = cli.run("admin", "projects", "show", "haneul-llm", token=minsu, check=False)
-    assert other.returncode == 1 and "not found" in other.stderr
+    assert other.returncode == 4 and "not found" in other.stderr
     cli.run("token", "revoke", str(issued["id"]))
     denied = cli.run("whoami", token=minsu, check=False)
-    assert denied.returncode == 1 and "401" in denied.stderr
+    assert denied.returncode == 4 and "401" in denied.stderr
 
 
 def test_human_tables_and_clear_errors(cli: Cli, tmp_path: Path) -> None:
@@ -62,11 +62,11 @@ def test_human_tables_and_clear_errors(cli: Cli, tmp_path: Path) -> None:
     bad = tmp_path / "center.toml"
     bad.write_text('[site]\nname = "x"\n\n[[flavors]]\nname = "h100"\nvendor = "nvidia"\nsu_rate = 0\n')
     proc = cli.run("admin", "inventory", "load", str(bad), check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 4
     assert "center.toml:7: flavors[0].su_rate: must be greater than 0" in proc.stderr
     proc = cli.run("admin", "allocations", "create", "haneul-llm", "--budget", "-1", "--start", "2027-01-01",
                    "--end", "2026-01-01", check=False)
-    assert proc.returncode == 1 and "error 422" in proc.stderr
+    assert proc.returncode == 4 and "error 422" in proc.stderr
     proc = cli.run("admin", "allocations", "create", "haneul-llm", "--budget", "1", "--start", "tomorrow",
                    "--end", "2026-01-01", check=False)
     assert "is not a date" in proc.stderr
@@ -83,7 +83,7 @@ def test_audit_verify_and_export(cli: Cli, tmp_path: Path) -> None:
 def test_an_org_admin_invites_and_the_user_accepts_on_the_command_line(cli: Cli) -> None:
     alice, dana = cli.tokens["alice"], cli.tokens["dana"]
     refused = cli.run("admin", "members", "add", "haneul-ai", "dana", token=alice, check=False)
-    assert refused.returncode == 1 and "needs their consent" in refused.stderr
+    assert refused.returncode == 4 and "needs their consent" in refused.stderr
     invited = cast(dict[str, Any], cli.json("admin", "members", "invite", "haneul-ai", "dana", token=alice))
     assert invited["state"] == "pending"
     mine = cast(list[dict[str, Any]], cli.json("invitations", "list", token=dana))

@@ -62,8 +62,10 @@ def test_script_array_dependency_and_cancel(cli: Cli, tmp_path: Path) -> None:
 def test_bad_submissions_are_explained(cli: Cli) -> None:
     bob = cli.tokens["bob"]
     r = cli.run("submit", "--gpus", "64", "--flavor", "h100", "--", "true", token=bob, check=False)
-    assert r.returncode == 1 and "no flavor of this center could ever run this job" in r.stderr
+    assert r.returncode == 4 and "no flavor of this center could ever run this job" in r.stderr  # refused
     r = cli.run("submit", "--time", "soon", "--", "true", token=bob, check=False)
-    assert r.returncode == 1 and "--time" in r.stderr
+    assert r.returncode == 2 and "--time" in r.stderr  # a usage error, found before anything was sent
     r = cli.run("submit", "--project", "jnu-vision", "--", "true", token=bob, check=False)
-    assert r.returncode == 1 and "not found" in r.stderr
+    assert r.returncode == 4 and "not found" in r.stderr
+    down = cli.run("submit", "--", "true", token=bob, check=False, env={"AICC_URL": "http://127.0.0.1:9"})
+    assert down.returncode == 3 and "cannot reach AICC" in down.stderr

@@ -62,3 +62,10 @@ def test_version_is_printed() -> None:
 
     out = subprocess.run([AICC, "--version"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and out.stdout.strip() == f"aicc {version('aicc')}"
+
+
+def test_cancel_speaks_json_for_scripts(cli: Cli) -> None:
+    bob = cli.tokens["bob"]
+    job_id = int(cli.run("submit", "-A", "haneul-llm", "-p", "cpu", "--", "sleep", "60", token=bob).stdout.split()[-1])
+    changed = cast(list[dict[str, Any]], cli.json("cancel", str(job_id), token=bob))
+    assert [j["id"] for j in changed] == [job_id]

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aicc.cli.client import Client, CliError
+from aicc.cli.client import Client, CliError, Exit
 from aicc.cli.output import emit
 
 app = typer.Typer(help="Administer the center (center and organization admins).", no_args_is_help=True)
@@ -49,7 +49,7 @@ def _find(c: Client, path: str, key: str, value: str, what: str) -> dict[str, An
     for item in c.get(path, limit=500, **{key: value})["items"]:
         if item[key] == value:
             return dict(item)
-    raise CliError(f"{what} {value!r} not found")
+    raise CliError(f"{what} {value!r} not found", Exit.REFUSED)
 
 
 def org_by(c: Client, ref: str) -> dict[str, Any]:

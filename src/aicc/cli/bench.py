@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aicc.cli.client import Client, CliError
+from aicc.cli.client import Client, CliError, Exit
 from aicc.cli.output import emit
 
 app = typer.Typer(help="Accelerator testbed: benchmarks as jobs, results, the throughput matrix.",
@@ -61,7 +61,7 @@ def run(
     while (job := c.get(f"/jobs/{job_id}"))["state"] not in TERMINAL:
         time.sleep(1.0)
     if job["state"] not in ("succeeded", "failed"):
-        raise CliError(f"benchmark job {job_id} {job['state']}: {job['reason']}")
+        raise CliError(f"benchmark job {job_id} {job['state']}: {job['reason']}", Exit.JOB_FAILED)
     rows = c.post("/bench/results/ingest", {"job_id": job_id})
     emit(rows, as_json=as_json, columns=RESULT_COLS)
 

@@ -19,10 +19,26 @@ if TYPE_CHECKING:
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
+class Exit:
+    """``aicc``'s exit statuses, so scripts tell a failed job from a typo from a down server (README)."""
+
+    OK = 0
+    JOB_FAILED = 1
+    """The job (``job wait``, ``logs -f``) or the check (``audit verify``) did not succeed."""
+    USAGE = 2
+    """Bad flags or input, found before anything was sent (Click's own code for usage errors)."""
+    UNREACHABLE = 3
+    """The server could not be reached."""
+    REFUSED = 4
+    """The server refused the request (a 4xx: not signed in, not allowed, not found, invalid)."""
+    SERVER = 5
+    """The server failed (a 5xx)."""
+
+
 class CliError(Exception):
     """Printed as one line on stderr; the process exits with ``code``."""
 
-    def __init__(self, message: str, code: int = 1) -> None:
+    def __init__(self, message: str, code: int = Exit.USAGE) -> None:
         super().__init__(message)
         self.code = code
 
@@ -69,7 +85,7 @@ def _explain(resp: httpx.Response) -> NoReturn:
         detail = resp.text[:200] or resp.reason_phrase
     if resp.status_code == 401:
         detail = f"{detail} (run `aicc login`)"
-    raise CliError(f"error {resp.status_code}: {detail}")
+    raise CliError(f"error {resp.status_code}: {detail}", Exit.REFUSED if resp.status_code < 500 else Exit.SERVER)
 
 
 class Client:
@@ -87,7 +103,7 @@ class Client:
         try:
             resp = self.http.request(method, "/api/v1" + path, **kwargs)
         except self._httpx.HTTPError as exc:
-            raise CliError(f"cannot reach AICC at {self.url}: {exc}") from exc
+            raise CliError(f"cannot reach AICC at {self.url}: {exc}", Exit.UNREACHABLE) from exc
         if resp.status_code >= 400:
             _explain(resp)
         if resp.status_code == 204 or not resp.content:
@@ -101,7 +117,7 @@ class Client:
         try:
             resp = self.http.get("/api/v1" + path)
         except self._httpx.HTTPError as exc:
-            raise CliError(f"cannot reach AICC at {self.url}: {exc}") from exc
+            raise CliError(f"cannot reach AICC at {self.url}: {exc}", Exit.UNREACHABLE) from exc
         if resp.status_code >= 400:
             _explain(resp)
         return bytes(resp.content)

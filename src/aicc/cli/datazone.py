@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from aicc.cli.admin import org_by, parse_date, project_by
-from aicc.cli.client import Client, CliError
+from aicc.cli.client import Client, CliError, Exit
 from aicc.cli.output import emit
 
 datasets_app = typer.Typer(help="Datasets held by custodians (secure data zone).", no_args_is_help=True)
@@ -35,7 +35,7 @@ def dataset_by(c: Client, ref: str) -> dict[str, Any]:
     for d in c.get("/datasets"):
         if d["name"] == ref:
             return dict(d)
-    raise CliError(f"dataset {ref!r} not found")
+    raise CliError(f"dataset {ref!r} not found", Exit.REFUSED)
 
 
 def _columns(specs: list[str], role: str) -> list[dict[str, str]]:
@@ -119,24 +119,28 @@ def grants_request(
         print(f"Requested grant {g['id']}: waiting for the custodian of {dataset}")
 
 
-def _decide(grant_id: int, approve: bool, comment: str, until: str | None) -> None:
+def _decide(grant_id: int, approve: bool, comment: str, until: str | None, as_json: bool) -> None:
     body: dict[str, Any] = {"approve": approve, "comment": comment}
     if until:
         body["expires_at"] = parse_date(until, "--until")
     g = Client().post(f"/grants/{grant_id}/decision", body)
-    print(f"Grant {g['id']} {g['state']} (expires {g['expires_at']})")
+    if as_json:
+        emit(g, as_json=True)
+    else:
+        print(f"Grant {g['id']} {g['state']} (expires {g['expires_at']})")
 
 
 @grants_app.command("approve")
 def grants_approve(grant_id: int, comment: Annotated[str, typer.Option()] = "",
-                   until: Annotated[str | None, typer.Option(help="Shorten the expiry.")] = None) -> None:
+                   until: Annotated[str | None, typer.Option(help="Shorten the expiry.")] = None,
+                   as_json: JSON = False) -> None:
     """Approve a requested grant (custodians)."""
-    _decide(grant_id, True, comment, until)
+    _decide(grant_id, True, comment, until, as_json)
 
 
 @grants_app.command("reject")
-def grants_reject(grant_id: int, comment: Annotated[str, typer.Option()] = "") -> None:
-    _decide(grant_id, False, comment, None)
+def grants_reject(grant_id: int, comment: Annotated[str, typer.Option()] = "", as_json: JSON = False) -> None:
+    _decide(grant_id, False, comment, None, as_json)
 
 
 @grants_app.command("revoke")
@@ -205,18 +209,25 @@ def outputs_download(
     print(f"Wrote {target} ({len(data)} bytes)")
 
 
-@outputs_app.command("approve")
-def outputs_approve(request_id: int, path: str, comment: Annotated[str, typer.Option()] = "") -> None:
-    """Release one file to the project (custodians)."""
+def _decide_file(request_id: int, path: str, approve: bool, comment: str, as_json: bool) -> None:
     c = Client()
     f = c.post(f"/outputs/{request_id}/files/{_file(c, request_id, path)['id']}/decision",
-               {"approve": True, "comment": comment})
-    print(f"Approved {f['path']}")
+               {"approve": approve, "comment": comment})
+    if as_json:
+        emit(f, as_json=True)
+    else:
+        print(f"{'Approved' if approve else 'Rejected'} {f['path']}")
+
+
+@outputs_app.command("approve")
+def outputs_approve(request_id: int, path: str, comment: Annotated[str, typer.Option()] = "",
+                    as_json: JSON = False) -> None:
+    """Release one file to the project (custodians)."""
+    _decide_file(request_id, path, True, comment, as_json)
 
 
 @outputs_app.command("reject")
-def outputs_reject(request_id: int, path: str, comment: Annotated[str, typer.Option()] = "") -> None:
-    c = Client()
-    f = c.post(f"/outputs/{request_id}/files/{_file(c, request_id, path)['id']}/decision",
-               {"approve": False, "comment": comment})
-    print(f"Rejected {f['path']}")
+def outputs_reject(request_id: int, path: str, comment: Annotated[str, typer.Option()] = "",
+                   as_json: JSON = False) -> None:
+    """Keep one file in the zone for good (custodians)."""
+    _decide_file(request_id, path, False, comment, as_json)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aicc.cli.client import Client, CliError
+from aicc.cli.client import Client, CliError, Exit
 from aicc.cli.output import emit
 
 job_app = typer.Typer(help="One job: show it.", no_args_is_help=True)
@@ -254,7 +254,7 @@ def _exit_as(job: dict[str, Any]) -> None:
     if job["state"] != "succeeded":
         code = f", exit code {job['exit_code']}" if job.get("exit_code") is not None else ""
         print(f"job {job['id']} {job['state']}{code}: {job['reason']}", file=sys.stderr)
-        raise typer.Exit(1)
+        raise typer.Exit(Exit.JOB_FAILED)
 
 
 TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
@@ -272,7 +272,8 @@ def job_wait(
     delay = 0.2
     while (job := c.get(f"/jobs/{job_id}"))["state"] not in TERMINAL:
         if deadline is not None and time.monotonic() > deadline:
-            raise CliError(f"job {job_id} is still {job['state']} after {timeout:g} s: {job['reason']}")
+            raise CliError(f"job {job_id} is still {job['state']} after {timeout:g} s: {job['reason']}",
+                           Exit.JOB_FAILED)
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)
     print(f"job {job_id} {job['state']}")
@@ -282,10 +283,16 @@ def job_wait(
 def cancel(
     job_ids: Annotated[list[int], typer.Argument(help="Job ids.")],
     array: Annotated[bool, typer.Option("--array", help="Cancel every task of the job's array.")] = False,
+    as_json: JSON = False,
 ) -> None:
     """Cancel jobs: pending ones at once, running ones get SIGTERM, then SIGKILL after the grace period."""
     c = Client()
+    changed_all: list[dict[str, Any]] = []
     for job_id in job_ids:
         changed = c.request("POST", f"/jobs/{job_id}/cancel", params={"array": array})
-        print(f"job {job_id}: cancel requested for {len(changed)} job(s)" if changed
-              else f"job {job_id}: already finished")
+        changed_all += changed
+        if not as_json:
+            print(f"job {job_id}: cancel requested for {len(changed)} job(s)" if changed
+                  else f"job {job_id}: already finished")
+    if as_json:
+        emit(changed_all, as_json=True)

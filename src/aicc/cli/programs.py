@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from aicc.cli.admin import parse_date
-from aicc.cli.client import Client, CliError
+from aicc.cli.client import Client, CliError, Exit
 from aicc.cli.output import emit
 
 app = typer.Typer(help="Support programs, calls, decisions, agreements, reclaims, reports (center admins).",
@@ -54,7 +54,7 @@ def program_by(c: Client, ref: str) -> dict[str, Any]:
     for p in c.all_pages("/programs"):
         if p["name"] == ref:
             return dict(p)
-    raise CliError(f"program {ref!r} not found")
+    raise CliError(f"program {ref!r} not found", Exit.REFUSED)
 
 
 # -- aicc programs ------------------------------------------------------------------------------------
@@ -267,7 +267,7 @@ def _download(c: Client, path: str, **params: Any) -> bytes:
     try:
         resp = c.http.get("/api/v1" + path, params={k: v for k, v in params.items() if v is not None})
     except Exception as exc:
-        raise CliError(f"cannot reach AICC at {c.url}: {exc}") from exc
+        raise CliError(f"cannot reach AICC at {c.url}: {exc}", Exit.UNREACHABLE) from exc
     if resp.status_code >= 400:
         try:
             detail = resp.json().get("detail") or resp.reason_phrase
