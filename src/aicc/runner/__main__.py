@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
         os._exit(NOT_ISOLATED)
 
     def forward(sig: int, _frame: object) -> None:  # Slurm's SIGTERM at cancel or time limit
-        cg.signal_all(sig, frozenset({pid, *children_of(pid)}))
+        cg.signal_all(sig, frozenset({os.getpid(), pid, *children_of(pid)}))
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
         signal.signal(sig, forward)

@@ -58,14 +58,24 @@ def drop_to(uid: int, gid: int) -> None:
     groups and no way back up (``no_new_privs``: a setuid binary will not raise it again)."""
     if uid <= 0 or gid <= 0:
         raise PermissionError("refusing to run a job as root")
+    if os.geteuid() != 0:  # the engine switched already (sbatch --uid): only check it and lock it
+        if (os.getresuid(), os.getresgid()) != ((uid,) * 3, (gid,) * 3) or not set(os.getgroups()) <= {gid}:
+            raise PermissionError(f"the step runs as uid {os.getuid()} gid {os.getgid()} groups {os.getgroups()}, "
+                                  f"not as the project's {uid}:{gid}")
+        _no_new_privs()
+        return
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+    _no_new_privs()
+    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != gid or os.getgroups():
+        raise PermissionError("identity change did not take")
+
+
+def _no_new_privs() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != gid or os.getgroups():
-        raise PermissionError("identity change did not take")
 
 
 def userns_available() -> str | None:
@@ -85,13 +95,14 @@ def userns_available() -> str | None:
     return None
 
 
-def problems(server_uid: int | None = None) -> list[str]:
-    """What stops this machine from running isolated jobs; empty when nothing does."""
+def problems(server_uid: int | None = None, *, engine_identity: bool = False) -> list[str]:
+    """What stops this machine from running isolated jobs; empty when nothing does. ``engine_identity``: the
+    engine gave the step its identity (a Slurm step of ``sbatch --uid``), so not being root is expected."""
     out = []
     if shutil.which("bwrap") is None:
         out.append("bubblewrap (bwrap) is not installed (scripts/install-bubblewrap)")
     uid = os.geteuid() if server_uid is None else server_uid
-    if uid != 0:
+    if uid != 0 and not engine_identity:
         out.append(f"the server runs as uid {uid}, not root, so it cannot give jobs their project's identity; "
                    "run it as root (the runner drops to each project's uid), or jobs stay unstarted")
     reason = userns_available()

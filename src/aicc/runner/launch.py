@@ -44,11 +44,16 @@ def check_command(spec: RunSpec) -> str | None:
 
 
 def prepare(spec: RunSpec) -> cgroups.Cgroup:
-    """In the (root) parent: the run's cgroups with their limits. Raises IsolationUnavailable."""
-    problems = identity.problems()
+    """In the (root) parent: the run's cgroups with their limits; in a step the engine gave its identity and
+    cgroups (``spec.engine_identity``), those checked instead. Raises IsolationUnavailable."""
+    problems = identity.problems(engine_identity=spec.engine_identity)
+    if spec.engine_identity and os.geteuid() not in (0, spec.uid):
+        problems.append(f"the step runs as uid {os.geteuid()}, not as the project's uid {spec.uid}")
     if problems:
         raise IsolationUnavailable("; ".join(problems))
     try:
+        if spec.engine_identity and os.geteuid() != 0:
+            return cgroups.Cgroup.adopt(spec.limits)
         cg = cgroups.Cgroup(spec.name, spec.limits)
         cg.create()
     except (cgroups.CgroupUnavailable, OSError) as exc:

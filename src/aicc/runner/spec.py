@@ -67,6 +67,10 @@ class RunSpec:
     extra: list[str] = field(default_factory=list)
     """Further bubblewrap arguments the server computed for this node (an image's view of the GPU driver:
     its libraries, tools and the placed GPUs' ``/proc/driver`` entries), placed after the binds."""
+    engine_identity: bool = False
+    """The engine already runs this step as ``uid``/``gid`` and holds it in cgroups with ``limits`` (a Slurm
+    job submitted with ``sbatch --uid/--gid``, confined by Slurm's ``task/cgroup``): the runner, not root
+    there, checks both instead of making them, and refuses to start the job when either is missing."""
     passthrough: list[str] = field(default_factory=list)
     """Variables copied from the runner's own environment when it runs (Slurm sets ``SLURM_JOB_ID``,
     ``CUDA_VISIBLE_DEVICES`` on the node only); a trailing ``*`` names a prefix (``SLURM_*``)."""
