@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from aicc.runner import cgroups
-from aicc.runner.launch import IsolationUnavailable, bwrap_path, check_command, children_of, exec_child, prepare
+from aicc.runner.launch import IsolationUnavailable, bwrap_path, check_command, exec_child, prepare
 from aicc.runner.spec import RunSpec
 
 NOT_ISOLATED = 125
@@ -47,8 +47,11 @@ def main(argv: list[str]) -> int:
             print(f"aicc: the job was not started: {exc}", file=sys.stderr)
         os._exit(NOT_ISOLATED)
 
-    def forward(sig: int, _frame: object) -> None:  # Slurm's SIGTERM at cancel or time limit
-        cg.signal_all(sig, frozenset({os.getpid(), pid, *children_of(pid)}))
+    def forward(sig: int, _frame: object) -> None:
+        """Slurm's SIGTERM at cancel or time limit, to every process of the job. With proctrack/cgroup
+        Slurm signals only the step's first process (us) before its SIGKILL; the job's init (``--as-pid-1``)
+        gets it too, so its handler runs. Bubblewrap's monitor is spared: it reports the job's exit."""
+        cg.signal_all(sig, frozenset({os.getpid(), pid}))
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
         signal.signal(sig, forward)
