@@ -77,6 +77,19 @@ def test_a_server_without_root_is_told_why_jobs_will_not_start() -> None:
     assert any("not root" in p for p in problems(server_uid=1000))
 
 
+def test_a_slurm_step_is_checked_for_slurms_limits_and_refused_when_unlimited() -> None:
+    limits = Limits(cpus=1, memory_mb=128)
+    assert cgroups.engine_limit_problem(128 << 20, 1, limits) is None
+    assert cgroups.engine_limit_problem(100 << 20, 1, limits) is None  # tighter than asked: still held
+    unlimited = cgroups.engine_limit_problem(None, 1, limits)
+    assert unlimited is not None and "no memory limit" in unlimited and "ConstrainRAMSpace=yes" in unlimited
+    loose = cgroups.engine_limit_problem(1 << 30, 1, limits)
+    assert loose is not None and "1024 MiB, not 128 MiB" in loose
+    cores = cgroups.engine_limit_problem(128 << 20, 8, Limits(cpus=2, memory_mb=128))
+    assert cores is not None and "8 CPUs, not 2" in cores and "ConstrainCores=yes" in cores
+    assert problems(4242, engine_identity=True) == [p for p in problems(0) if "root" not in p]  # not root: expected
+
+
 def test_a_run_spec_refuses_root_and_odd_names() -> None:
     with pytest.raises(ValueError, match="root"):
         RunSpec(argv=["true"], env={}, cwd="/", uid=0, gid=0, name="x")

@@ -122,6 +122,9 @@ def test_sbatch_pins_the_placement_and_rounds_the_time_limit_up(tmp_path: Path) 
     assert f"--output={tmp_path}/stdout.log" in argv
     assert argv[-1] == str(tmp_path / "slurm-batch-2.sh")
     assert batch_script(launch).endswith("exec python train.py --lr '1e-3 x'\n")
+    assert not [a for a in argv if a.startswith(("--uid", "--gid"))]  # the script tests' bare runs
+    as_project = sbatch_argv(launch, CONFIG, uid=200_007)
+    assert "--uid=200007" in as_project and "--gid=200007" in as_project  # Slurm's records name the project
 
 
 def test_gres_strings() -> None:
@@ -194,6 +197,7 @@ def test_like_shaped_runs_share_an_array_key_and_their_script_runs_each_as_itsel
     config = SlurmConfig(flavors={"cpu": SlurmFlavor(None, "cpu")})
     a, b = _launch(tmp_path, 1), _launch(tmp_path, 2)
     assert array_key(a, config) is not None and array_key(a, config) == array_key(b, config)
+    assert array_key(a, config, 200_001) != array_key(b, config, 200_002)  # two projects never share an array
     assert array_key(_launch(tmp_path, 3, cpus=2), config) != array_key(a, config)
     assert array_key(_launch(tmp_path, 4, time_limit_s=600), config) != array_key(a, config)
     assert array_key(_launch(tmp_path, 5, env={"NOT-A-NAME": "1"}), config) is None
