@@ -1,9 +1,12 @@
 """``python -m aicc.runner SPEC.json``: run one isolated job in the foreground and exit with its status.
 
-What a Slurm batch step (started as root by slurmd) calls, so a Slurm job is isolated exactly as a local
-one: the same cgroups beneath the step's own, the same identity drop, the same bubblewrap view. Exit
-status: the job's own; 125 when the run could not be isolated (the reason on stderr, the job not started);
-137 with "out of memory (limit …)" on stderr when the kernel killed it for its memory limit.
+What a Slurm batch step calls, so a Slurm job is isolated exactly as a local one. Slurm starts the step as
+the project's uid in its own cgroups (``sbatch --uid/--gid``, ``task/cgroup``): the runner checks that
+identity and those limits (``RunSpec.engine_identity``) instead of making them, then builds the same
+bubblewrap view. Run as root (a step of a cluster without ``--uid``) it makes its cgroups beneath the
+step's own and drops identity as the local shepherd does. Exit status: the job's own; 125 when the run could
+not be isolated (the reason on stderr, the job not started); 137 with "out of memory (limit …)" on stderr
+when the kernel killed it for its memory limit.
 """
 
 from __future__ import annotations
