@@ -10,9 +10,9 @@ two projects can never share an identity. The first uid of the range is kept for
 The runner itself runs as root under the local shepherd: it creates the cgroups, then drops to the
 project's uid/gid with no supplementary groups and ``no_new_privs`` before it executes bubblewrap, which
 builds the sandbox with an unprivileged user namespace. A Slurm step already runs as the project's uid
-(``sbatch --uid/--gid``): there ``drop_to`` only checks that identity and sets ``no_new_privs``. A server that does not run as
-root cannot switch identity; ``problems`` says so at start-up and jobs fail with that reason instead of
-running as the server's user.
+(``sbatch --uid/--gid``): there ``drop_to`` only checks that identity and sets ``no_new_privs``. A server
+that does not run as root cannot switch identity; ``problems`` says so at start-up and jobs fail with that
+reason instead of running as the server's user.
 """
 
 from __future__ import annotations
