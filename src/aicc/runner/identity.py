@@ -23,6 +23,8 @@ import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from aicc.runner import rootless
+
 PR_SET_NO_NEW_PRIVS = 38
 
 
@@ -96,16 +98,21 @@ def userns_available() -> str | None:
     return None
 
 
-def problems(server_uid: int | None = None, *, engine_identity: bool = False) -> list[str]:
+def problems(server_uid: int | None = None, *, engine_identity: bool = False,
+             span: tuple[int, int] | None = None) -> list[str]:
     """What stops this machine from running isolated jobs; empty when nothing does. ``engine_identity``: the
-    engine gave the step its identity (a Slurm step of ``sbatch --uid``), so not being root is expected."""
+    engine gave the step its identity (a Slurm step of ``sbatch --uid``), so not being root is expected.
+    ``span`` (first uid, count): the project uids a server that is not root must map (``rootless``)."""
     out = []
     if shutil.which("bwrap") is None:
         out.append("bubblewrap (bwrap) is not installed (scripts/install-bubblewrap)")
     uid = os.geteuid() if server_uid is None else server_uid
     if uid != 0 and not engine_identity:
-        out.append(f"the server runs as uid {uid}, not root, so it cannot give jobs their project's identity; "
-                   "run it as root (the runner drops to each project's uid), or jobs stay unstarted")
+        why = rootless.problem(uid, *span) if span is not None else "no uid range to map"
+        if why:
+            out.append(f"the server runs as uid {uid}, not root, so it can give jobs their project's identity "
+                       f"only through subordinate ids, and {why}; run it as root, or give its user the range "
+                       "(scripts/install-isolation --rootless USER), or jobs stay unstarted")
     reason = userns_available()
     if reason:
         out.append(reason)

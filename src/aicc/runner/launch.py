@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from aicc.runner import cgroups, identity, mounts, seccomp
+from aicc.runner import cgroups, identity, mounts, rootless, seccomp
 from aicc.runner.spec import RunSpec
 
 
@@ -46,7 +46,7 @@ def check_command(spec: RunSpec) -> str | None:
 def prepare(spec: RunSpec) -> cgroups.Cgroup:
     """In the (root) parent: the run's cgroups with their limits; in a step the engine gave its identity and
     cgroups (``spec.engine_identity``), those checked instead. Raises IsolationUnavailable."""
-    problems = identity.problems(engine_identity=spec.engine_identity)
+    problems = identity.problems(engine_identity=spec.engine_identity, span=(spec.uid, 1))
     if spec.engine_identity and os.geteuid() not in (0, spec.uid):
         problems.append(f"the step runs as uid {os.geteuid()}, not as the project's uid {spec.uid}")
     if problems:
@@ -70,9 +70,12 @@ def exec_child(spec: RunSpec, cg: cgroups.Cgroup, bwrap: str) -> None:
     os.write(w, program)  # a few hundred bytes: fits the pipe's buffer, so no reader is needed yet
     os.close(w)
     os.set_inheritable(r, True)
-    identity.drop_to(spec.uid, spec.gid)
     argv = mounts.bwrap_argv(spec, bwrap, seccomp_fd=r)
-    os.execve(bwrap, argv, mounts.run_env(spec))  # noqa: S606 - a fixed program with our own argv
+    if os.geteuid() != 0 and not spec.engine_identity:  # a server that is not root: subordinate ids
+        argv = [*rootless.prefix(spec.uid, spec.gid), *argv]
+    else:
+        identity.drop_to(spec.uid, spec.gid)
+    os.execve(argv[0], argv, mounts.run_env(spec))  # noqa: S606 - a fixed program with our own argv
 
 
 def usage_ns(cg: cgroups.Cgroup) -> int:
