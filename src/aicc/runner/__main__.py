@@ -17,10 +17,8 @@ import sys
 from pathlib import Path
 
 from aicc.runner import cgroups
-from aicc.runner.launch import IsolationUnavailable, bwrap_path, check_command, exec_child, prepare
+from aicc.runner.launch import NOT_ISOLATED, IsolationUnavailable, bwrap_path, check_command, exec_child, prepare
 from aicc.runner.spec import RunSpec
-
-NOT_ISOLATED = 125
 
 
 def main(argv: list[str]) -> int:

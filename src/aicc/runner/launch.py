@@ -15,6 +15,9 @@ from pathlib import Path
 from aicc.runner import cgroups, identity, mounts, rootless, seccomp
 from aicc.runner.spec import RunSpec
 
+NOT_ISOLATED = 125
+"""The runner's exit status when it did not start the job because it could not isolate it."""
+
 
 class IsolationUnavailable(RuntimeError):
     """This run cannot be isolated here; it must not start (the message says what is missing)."""

@@ -53,8 +53,8 @@ def test_a_slurm_job_runs_as_its_project_sees_only_its_directory_and_is_memory_l
                               unix_uid=UID, memory_mb=128)
     ext = slurm_executor.start(hog)
     st = wait_run(slurm_executor, (62, 1, ext), lambda s: s.phase.finished, 60)
-    assert st.phase is RunPhase.FAILED
-    assert "out of memory (limit 128 MiB)" in (hog.workdir / "stderr.log").read_text()
+    assert (st.phase, st.reason) == (RunPhase.FAILED, "out of memory (limit 128 MiB)")  # Slurm's OUT_OF_MEMORY
+    assert "out of memory (limit 128 MiB)" in (hog.workdir / "stderr.log").read_text()  # and the runner's word
 
 
 # -- through the controller: images, Slurm's records, AICC_HOME, failure paths ---------------------------------

@@ -80,6 +80,8 @@ def test_node_failure_from_the_log_is_lost_naming_the_node() -> None:
         ("CANCELLED", 15, RunPhase.CANCELLED, 143, "cancelled"),
         ("PREEMPTED", 15, RunPhase.LOST, 143, "preempted by Slurm"),
         ("BOOT_FAIL", 0, RunPhase.LOST, 0, "node node1 failed to boot"),
+        ("FAILED", 125 << 8, RunPhase.FAILED, 125,
+         "not started: the job could not be isolated on its node (its stderr log says why)"),
     ],
 )
 def test_finished_squeue_states_map_to_phases_exit_codes_and_reasons(
@@ -92,6 +94,14 @@ def test_finished_squeue_states_map_to_phases_exit_codes_and_reasons(
     status = run_status(1, 1, from_squeue_job(job))
     assert (status.phase, status.exit_code, status.reason) == (phase, exit_code, reason)
     assert (status.started_at, status.ended_at) == (100.0, 160.0)
+
+
+def test_an_out_of_memory_job_names_its_limit_from_squeue_or_the_completion_log() -> None:
+    job = {"job_id": 5, "name": "x", "job_state": "OUT_OF_MEMORY", "nodes": "node1", "start_time": 100,
+           "end_time": 160, "exit_code": 9, "memory_per_node": 4096}
+    assert run_status(1, 1, from_squeue_job(job)).reason == "out of memory (limit 4 GiB)"
+    [record] = parse_jobcomp_lines([JOBCOMP.replace("JobState=NODE_FAIL", "JobState=OUT_OF_MEMORY")])
+    assert record.memory_mb == 100 and run_status(1, 1, record).reason == "out of memory (limit 100 MiB)"
 
 
 def test_pending_job_has_no_times_and_says_why_it_waits() -> None:
