@@ -11,8 +11,9 @@ The runner itself runs as root under the local shepherd: it creates the cgroups,
 project's uid/gid with no supplementary groups and ``no_new_privs`` before it executes bubblewrap, which
 builds the sandbox with an unprivileged user namespace. A Slurm step already runs as the project's uid
 (``sbatch --uid/--gid``): there ``drop_to`` only checks that identity and sets ``no_new_privs``. A server
-that does not run as root cannot switch identity; ``problems`` says so at start-up and jobs fail with that
-reason instead of running as the server's user.
+that does not run as root switches through its subordinate ids (``rootless``) when it has them; otherwise
+``problems`` says what is missing at start-up and jobs fail with that reason instead of running as the
+server's user.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def problems(server_uid: int | None = None, *, engine_identity: bool = False,
         if why:
             out.append(f"the server runs as uid {uid}, not root, so it can give jobs their project's identity "
                        f"only through subordinate ids, and {why}; run it as root, or give its user the range "
-                       "(scripts/install-isolation --rootless USER), or jobs stay unstarted")
+                       "(scripts/rootless-setup USER), or jobs stay unstarted")
     reason = userns_available()
     if reason:
         out.append(reason)
