@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from pathlib import Path
 
@@ -88,6 +89,19 @@ def test_a_slurm_step_is_checked_for_slurms_limits_and_refused_when_unlimited() 
     cores = cgroups.engine_limit_problem(128 << 20, 8, Limits(cpus=2, memory_mb=128))
     assert cores is not None and "8 CPUs, not 2" in cores and "ConstrainCores=yes" in cores
     assert problems(4242, engine_identity=True) == [p for p in problems(0) if "root" not in p]  # not root: expected
+
+
+def test_a_slurm_step_binds_the_gpus_slurm_allocated_not_the_ones_placed_at_submit(tmp_path: Path) -> None:
+    from aicc.runner.launch import engine_devices
+
+    for i in (0, 2):
+        (tmp_path / f"nvidia{i}").touch()
+    spec = RunSpec(argv=["x"], env={}, cwd="/", uid=200_001, gid=200_001, name="r", devices=[f"{tmp_path}/nvidia2"],
+                   engine_devices=f"{tmp_path}/nvidia{{}}")
+    assert engine_devices(spec, {"SLURM_JOB_GPUS": "0,1"}).devices == [f"{tmp_path}/nvidia0"]  # 1: no such node
+    assert engine_devices(spec, {}).devices == [f"{tmp_path}/nvidia2"]  # Slurm named none: as placed
+    plain = dataclasses.replace(spec, engine_devices="")
+    assert engine_devices(plain, {"SLURM_JOB_GPUS": "0"}) is plain
 
 
 def test_a_run_spec_refuses_root_and_odd_names() -> None:

@@ -17,7 +17,15 @@ import sys
 from pathlib import Path
 
 from aicc.runner import cgroups
-from aicc.runner.launch import NOT_ISOLATED, IsolationUnavailable, bwrap_path, check_command, exec_child, prepare
+from aicc.runner.launch import (
+    NOT_ISOLATED,
+    IsolationUnavailable,
+    bwrap_path,
+    check_command,
+    engine_devices,
+    exec_child,
+    prepare,
+)
 from aicc.runner.spec import RunSpec
 
 
@@ -25,7 +33,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m aicc.runner SPEC.json", file=sys.stderr)
         return 2
-    spec = RunSpec.read(Path(argv[0]))
+    spec = engine_devices(RunSpec.read(Path(argv[0])), os.environ)
     missing = check_command(spec)
     if missing:
         print(f"aicc: could not start the command: {missing}", file=sys.stderr)

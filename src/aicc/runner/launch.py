@@ -8,8 +8,10 @@ descriptor of ours (all are close-on-exec but the ones named), and cannot regain
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from aicc.runner import cgroups, identity, mounts, rootless, seccomp
@@ -44,6 +46,16 @@ def check_command(spec: RunSpec) -> str | None:
     if prog == "python" and not spec.rootfs and os.path.exists("/usr/bin/python3"):
         return None
     return f"{prog}: command not found"
+
+
+def engine_devices(spec: RunSpec, env: Mapping[str, str]) -> RunSpec:
+    """The spec with the devices the engine gave this step (``spec.engine_devices``, ``SLURM_JOB_GPUS``) in
+    place of the ones placed at submit time; unchanged when it names none. Pure but for ``exists``."""
+    if not spec.engine_devices or "SLURM_JOB_GPUS" not in env:
+        return spec
+    indexes = [i for i in env["SLURM_JOB_GPUS"].split(",") if i.isdigit()]
+    paths = [spec.engine_devices.format(i) for i in indexes]
+    return dataclasses.replace(spec, devices=[p for p in paths if os.path.exists(p)])
 
 
 def prepare(spec: RunSpec) -> cgroups.Cgroup:

@@ -53,6 +53,10 @@ class RunSpec:
     """Job directory (writable), datasets and scripts (read-only), in order; later ones lie on top."""
     devices: list[str] = field(default_factory=list)
     """Host device nodes the run was placed on (``/dev/nvidia0``); no other device node is there."""
+    engine_devices: str = ""
+    """A step's devices are the engine's choice, known only on the node: ``/dev/nvidia{}`` formatted with each
+    index of ``SLURM_JOB_GPUS`` replaces ``devices`` there (``launch.engine_devices``). Slurm's device cgroup
+    allows exactly those, which need not be the ones AICC counted when it placed the job."""
     rootfs: str | None = None
     """An unpacked image root filesystem, shown read-only as ``/`` instead of the host's system dirs."""
     network: bool = True

@@ -51,6 +51,15 @@ def _run_id(external_id: str) -> tuple[int, int | None] | None:
     return int(match.group(1)), int(match.group(2)) if match.group(2) is not None else None
 
 
+def _device_pattern(launch: Launch) -> str:
+    """Where the node's device of GPU index i is, for the runner to bind the ones Slurm allocated (an image's
+    GPU view is built at submit time from AICC's placement and is not rebound)."""
+    from aicc.executors.local.isolation import DEVICE_NODES
+
+    pattern = DEVICE_NODES.get(launch.device_env or "")
+    return f"/dev/{pattern}" if pattern and launch.image is None else ""
+
+
 class SlurmExecutor:
     name = "slurm"
 
@@ -189,7 +198,8 @@ class SlurmExecutor:
                    **batch.job_env(launch)}
             spec = isolation.run_spec(launch, env, uid=uid, device_root=Path("/dev"), engine="slurm")
             spec = dataclasses.replace(spec, passthrough=[*batch.SLURM_PASSTHROUGH, "SLURM_*", "SLURMD_*"],
-                                       step=True, engine_identity=True)
+                                       step=True, engine_identity=True,
+                                       engine_devices=_device_pattern(launch))
             isolation.write_new(batch.run_spec_path(launch), json.dumps(spec.to_json()))
             runner = [sys.executable, "-I", "-m", "aicc.runner"]
         from aicc.executors.local.isolation import write_new
