@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from pathlib import Path
 
@@ -75,6 +76,32 @@ def test_uids_are_given_from_the_range_skipping_the_reserved_first_and_taken_one
 
 def test_a_server_without_root_is_told_why_jobs_will_not_start() -> None:
     assert any("not root" in p for p in problems(server_uid=1000))
+
+
+def test_a_slurm_step_is_checked_for_slurms_limits_and_refused_when_unlimited() -> None:
+    limits = Limits(cpus=1, memory_mb=128)
+    assert cgroups.engine_limit_problem(128 << 20, 1, limits) is None
+    assert cgroups.engine_limit_problem(100 << 20, 1, limits) is None  # tighter than asked: still held
+    unlimited = cgroups.engine_limit_problem(None, 1, limits)
+    assert unlimited is not None and "no memory limit" in unlimited and "ConstrainRAMSpace=yes" in unlimited
+    loose = cgroups.engine_limit_problem(1 << 30, 1, limits)
+    assert loose is not None and "1024 MiB, not 128 MiB" in loose
+    cores = cgroups.engine_limit_problem(128 << 20, 8, Limits(cpus=2, memory_mb=128))
+    assert cores is not None and "8 CPUs, not 2" in cores and "ConstrainCores=yes" in cores
+    assert problems(4242, engine_identity=True) == [p for p in problems(0) if "root" not in p]  # not root: expected
+
+
+def test_a_slurm_step_binds_the_gpus_slurm_allocated_not_the_ones_placed_at_submit(tmp_path: Path) -> None:
+    from aicc.runner.launch import engine_devices
+
+    for i in (0, 2):
+        (tmp_path / f"nvidia{i}").touch()
+    spec = RunSpec(argv=["x"], env={}, cwd="/", uid=200_001, gid=200_001, name="r", devices=[f"{tmp_path}/nvidia2"],
+                   engine_devices=f"{tmp_path}/nvidia{{}}")
+    assert engine_devices(spec, {"SLURM_JOB_GPUS": "0,1"}).devices == [f"{tmp_path}/nvidia0"]  # 1: no such node
+    assert engine_devices(spec, {}).devices == [f"{tmp_path}/nvidia2"]  # Slurm named none: as placed
+    plain = dataclasses.replace(spec, engine_devices="")
+    assert engine_devices(plain, {"SLURM_JOB_GPUS": "0"}) is plain
 
 
 def test_a_run_spec_refuses_root_and_odd_names() -> None:

@@ -23,8 +23,8 @@ def make_executor(kind: str, settings: Settings) -> Executor:
         from aicc.executors.local.isolation import harden_home
         from aicc.runner.identity import UidRange
 
-        if os.geteuid() == 0:
-            settings.home.mkdir(parents=True, exist_ok=True)
+        settings.home.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() in (0, settings.home.stat().st_uid):  # root, or a rootless server in its own home
             harden_home(settings.home)
         return LocalExecutor(settings.jobs_dir, grace_s=settings.preempt_grace_s,
                              uids=UidRange(settings.uid_base, settings.uid_count))

@@ -21,7 +21,7 @@ from aicc.images.cache import ImageCache, ImageStatus, Phase
 from aicc.store.db import Database
 from aicc.store.models import JobRow, utcnow
 
-ENGINES_WITH_IMAGES = ("local",)
+ENGINES_WITH_IMAGES = ("local", "slurm")  # Slurm: the controller's cache, on the node here (docs/images.md)
 
 
 def stage(db: Database, cache: ImageCache, policy: RegistryPolicy, engine: str, job_ids: list[int]

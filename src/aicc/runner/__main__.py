@@ -1,9 +1,12 @@
 """``python -m aicc.runner SPEC.json``: run one isolated job in the foreground and exit with its status.
 
-What a Slurm batch step (started as root by slurmd) calls, so a Slurm job is isolated exactly as a local
-one: the same cgroups beneath the step's own, the same identity drop, the same bubblewrap view. Exit
-status: the job's own; 125 when the run could not be isolated (the reason on stderr, the job not started);
-137 with "out of memory (limit …)" on stderr when the kernel killed it for its memory limit.
+What a Slurm batch step calls, so a Slurm job is isolated exactly as a local one. Slurm starts the step as
+the project's uid in its own cgroups (``sbatch --uid/--gid``, ``task/cgroup``): the runner checks that
+identity and those limits (``RunSpec.engine_identity``) instead of making them, then builds the same
+bubblewrap view. Run as root (a step of a cluster without ``--uid``) it makes its cgroups beneath the
+step's own and drops identity as the local shepherd does. Exit status: the job's own; 125 when the run could
+not be isolated (the reason on stderr, the job not started); 137 with "out of memory (limit …)" on stderr
+when the kernel killed it for its memory limit.
 """
 
 from __future__ import annotations
@@ -14,17 +17,23 @@ import sys
 from pathlib import Path
 
 from aicc.runner import cgroups
-from aicc.runner.launch import IsolationUnavailable, bwrap_path, check_command, children_of, exec_child, prepare
+from aicc.runner.launch import (
+    NOT_ISOLATED,
+    IsolationUnavailable,
+    bwrap_path,
+    check_command,
+    engine_devices,
+    exec_child,
+    prepare,
+)
 from aicc.runner.spec import RunSpec
-
-NOT_ISOLATED = 125
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m aicc.runner SPEC.json", file=sys.stderr)
         return 2
-    spec = RunSpec.read(Path(argv[0]))
+    spec = engine_devices(RunSpec.read(Path(argv[0])), os.environ)
     missing = check_command(spec)
     if missing:
         print(f"aicc: could not start the command: {missing}", file=sys.stderr)
@@ -47,8 +56,11 @@ def main(argv: list[str]) -> int:
             print(f"aicc: the job was not started: {exc}", file=sys.stderr)
         os._exit(NOT_ISOLATED)
 
-    def forward(sig: int, _frame: object) -> None:  # Slurm's SIGTERM at cancel or time limit
-        cg.signal_all(sig, frozenset({pid, *children_of(pid)}))
+    def forward(sig: int, _frame: object) -> None:
+        """Slurm's SIGTERM at cancel or time limit, to every process of the job. With proctrack/cgroup
+        Slurm signals only the step's first process (us) before its SIGKILL; the job's init (``--as-pid-1``)
+        gets it too, so its handler runs. Bubblewrap's monitor is spared: it reports the job's exit."""
+        cg.signal_all(sig, frozenset({os.getpid(), pid}))
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
         signal.signal(sig, forward)

@@ -14,6 +14,7 @@ never run unlimited.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import time
@@ -137,6 +138,20 @@ def _delegate(parent: Path) -> None:
                     "delegated to it with no other processes in it (systemd: Delegate=yes)") from exc
 
 
+def engine_limit_problem(memory_limit: int | None, cpus_allowed: int, limits: Limits) -> str | None:
+    """Why the cgroup an engine put a step in does not hold ``limits`` (None: it does). ``memory_limit``: its
+    memory limit in bytes (None: unlimited); ``cpus_allowed``: the CPUs the step may run on. Pure."""
+    wanted = max(1, limits.memory_mb) * 1024 * 1024
+    if memory_limit is None or memory_limit > wanted:
+        have = "no memory limit" if memory_limit is None else f"a memory limit of {memory_limit >> 20} MiB"
+        return (f"the engine gave the step {have}, not {human_mb(limits.memory_mb)}: Slurm must confine jobs "
+                "(TaskPlugin=task/cgroup, ConstrainRAMSpace=yes in cgroup.conf; scripts/slurm-up)")
+    if cpus_allowed > max(1, math.ceil(limits.cpus)):
+        return (f"the engine lets the step run on {cpus_allowed} CPUs, not {limits.cpus:g}: Slurm must confine "
+                "jobs to their cores (TaskPlugin=task/cgroup, ConstrainCores=yes in cgroup.conf)")
+    return None
+
+
 class Cgroup:
     """The run's cgroups in every controller. Create before the job starts; ``close`` after it ended."""
 
@@ -147,6 +162,37 @@ class Cgroup:
         self.layout: Layout = found
         self.limits = limits
         self.dirs = plan(self.layout, run)
+        self.owned = True
+        """Made (and removed) by us; False: the engine's, adopted (``adopt``)."""
+
+    @classmethod
+    def adopt(cls, limits: Limits) -> Cgroup:
+        """The cgroup the engine already holds this process in (a Slurm step's, made by ``task/cgroup``), its
+        limits checked rather than written; nothing is created, joined, killed or removed here. Only its
+        memory cgroup is used (to signal the step's processes and read its OOM kills): on a v1 machine the
+        other controllers may be the hierarchy's root, which holds every process of the machine."""
+        layout = current_layout()
+        if layout is None:
+            raise CgroupUnavailable(probe() or "no cgroup hierarchy")
+        mount, own = layout.places["memory"]
+        memory = mount / own.lstrip("/")
+        name = "memory.limit_in_bytes" if layout.version == 1 else "memory.max"
+        limit: int | None = None  # the tightest on the way up: Slurm limits the job and step, not the task
+        for directory in [memory, *memory.parents]:
+            if not directory.is_relative_to(mount) or not (directory / name).exists():
+                break
+            try:
+                text = (directory / name).read_text().strip()
+            except OSError as exc:
+                raise CgroupUnavailable(f"cannot read {directory / name}: {exc.strerror or exc}") from exc
+            if text != "max" and int(text) < 1 << 62:
+                limit = int(text) if limit is None else min(limit, int(text))
+        problem = engine_limit_problem(limit, len(os.sched_getaffinity(0)), limits)
+        if problem:
+            raise CgroupUnavailable(problem)
+        cg = cls.__new__(cls)
+        cg.layout, cg.limits, cg.dirs, cg.owned = layout, limits, {"memory": memory}, False
+        return cg
 
     def create(self) -> None:
         self.sweep()
@@ -186,6 +232,8 @@ class Cgroup:
 
     def join(self, pid: int = 0) -> None:
         """Move ``pid`` (0: the caller) into every controller's cgroup; the job's children inherit them."""
+        if not self.owned:
+            return  # already in it
         for path in {p for p in self.dirs.values()}:
             (path / "cgroup.procs").write_text(str(pid or os.getpid()))
 
@@ -235,6 +283,8 @@ class Cgroup:
         return 0
 
     def close(self) -> None:
+        if not self.owned:
+            return  # the engine's: it kills what is left and removes it
         self.kill_all()
         for path in set(self.dirs.values()):
             for _ in range(50):

@@ -7,11 +7,13 @@ accounting then show *which project* it was, the same number on every node that 
 two projects can never share an identity. The first uid of the range is kept for runs without a project
 (center-owned runs, tests); nobody else gets it.
 
-The runner itself runs as root (the shepherd, or a Slurm step started as root): it creates the cgroups,
-then drops to the project's uid/gid with no supplementary groups and ``no_new_privs`` before it executes
-bubblewrap, which builds the sandbox with an unprivileged user namespace. A server that does not run as
-root cannot switch identity; ``problems`` says so at start-up and jobs fail with that reason instead of
-running as the server's user.
+The runner itself runs as root under the local shepherd: it creates the cgroups, then drops to the
+project's uid/gid with no supplementary groups and ``no_new_privs`` before it executes bubblewrap, which
+builds the sandbox with an unprivileged user namespace. A Slurm step already runs as the project's uid
+(``sbatch --uid/--gid``): there ``drop_to`` only checks that identity and sets ``no_new_privs``. A server
+that does not run as root switches through its subordinate ids (``rootless``) when it has them; otherwise
+``problems`` says what is missing at start-up and jobs fail with that reason instead of running as the
+server's user.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from aicc.runner import rootless
 
 PR_SET_NO_NEW_PRIVS = 38
 
@@ -58,14 +62,24 @@ def drop_to(uid: int, gid: int) -> None:
     groups and no way back up (``no_new_privs``: a setuid binary will not raise it again)."""
     if uid <= 0 or gid <= 0:
         raise PermissionError("refusing to run a job as root")
+    if os.geteuid() != 0:  # the engine switched already (sbatch --uid): only check it and lock it
+        if (os.getresuid(), os.getresgid()) != ((uid,) * 3, (gid,) * 3) or not set(os.getgroups()) <= {gid}:
+            raise PermissionError(f"the step runs as uid {os.getuid()} gid {os.getgid()} groups {os.getgroups()}, "
+                                  f"not as the project's {uid}:{gid}")
+        _no_new_privs()
+        return
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+    _no_new_privs()
+    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != gid or os.getgroups():
+        raise PermissionError("identity change did not take")
+
+
+def _no_new_privs() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != gid or os.getgroups():
-        raise PermissionError("identity change did not take")
 
 
 def userns_available() -> str | None:
@@ -85,15 +99,21 @@ def userns_available() -> str | None:
     return None
 
 
-def problems(server_uid: int | None = None) -> list[str]:
-    """What stops this machine from running isolated jobs; empty when nothing does."""
+def problems(server_uid: int | None = None, *, engine_identity: bool = False,
+             span: tuple[int, int] | None = None) -> list[str]:
+    """What stops this machine from running isolated jobs; empty when nothing does. ``engine_identity``: the
+    engine gave the step its identity (a Slurm step of ``sbatch --uid``), so not being root is expected.
+    ``span`` (first uid, count): the project uids a server that is not root must map (``rootless``)."""
     out = []
     if shutil.which("bwrap") is None:
         out.append("bubblewrap (bwrap) is not installed (scripts/install-bubblewrap)")
     uid = os.geteuid() if server_uid is None else server_uid
-    if uid != 0:
-        out.append(f"the server runs as uid {uid}, not root, so it cannot give jobs their project's identity; "
-                   "run it as root (the runner drops to each project's uid), or jobs stay unstarted")
+    if uid != 0 and not engine_identity:
+        why = rootless.problem(uid, *span) if span is not None else "no uid range to map"
+        if why:
+            out.append(f"the server runs as uid {uid}, not root, so it can give jobs their project's identity "
+                       f"only through subordinate ids, and {why}; run it as root, or give its user the range "
+                       "(scripts/rootless-setup USER), or jobs stay unstarted")
     reason = userns_available()
     if reason:
         out.append(reason)

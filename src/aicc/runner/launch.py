@@ -8,12 +8,17 @@ descriptor of ours (all are close-on-exec but the ones named), and cannot regain
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
-from aicc.runner import cgroups, identity, mounts, seccomp
+from aicc.runner import cgroups, identity, mounts, rootless, seccomp
 from aicc.runner.spec import RunSpec
+
+NOT_ISOLATED = 125
+"""The runner's exit status when it did not start the job because it could not isolate it."""
 
 
 class IsolationUnavailable(RuntimeError):
@@ -43,12 +48,27 @@ def check_command(spec: RunSpec) -> str | None:
     return f"{prog}: command not found"
 
 
+def engine_devices(spec: RunSpec, env: Mapping[str, str]) -> RunSpec:
+    """The spec with the devices the engine gave this step (``spec.engine_devices``, ``SLURM_JOB_GPUS``) in
+    place of the ones placed at submit time; unchanged when it names none. Pure but for ``exists``."""
+    if not spec.engine_devices or "SLURM_JOB_GPUS" not in env:
+        return spec
+    indexes = [i for i in env["SLURM_JOB_GPUS"].split(",") if i.isdigit()]
+    paths = [spec.engine_devices.format(i) for i in indexes]
+    return dataclasses.replace(spec, devices=[p for p in paths if os.path.exists(p)])
+
+
 def prepare(spec: RunSpec) -> cgroups.Cgroup:
-    """In the (root) parent: the run's cgroups with their limits. Raises IsolationUnavailable."""
-    problems = identity.problems()
+    """In the (root) parent: the run's cgroups with their limits; in a step the engine gave its identity and
+    cgroups (``spec.engine_identity``), those checked instead. Raises IsolationUnavailable."""
+    problems = identity.problems(engine_identity=spec.engine_identity, span=(spec.uid, 1))
+    if spec.engine_identity and os.geteuid() not in (0, spec.uid):
+        problems.append(f"the step runs as uid {os.geteuid()}, not as the project's uid {spec.uid}")
     if problems:
         raise IsolationUnavailable("; ".join(problems))
     try:
+        if spec.engine_identity and os.geteuid() != 0:
+            return cgroups.Cgroup.adopt(spec.limits)
         cg = cgroups.Cgroup(spec.name, spec.limits)
         cg.create()
     except (cgroups.CgroupUnavailable, OSError) as exc:
@@ -65,9 +85,12 @@ def exec_child(spec: RunSpec, cg: cgroups.Cgroup, bwrap: str) -> None:
     os.write(w, program)  # a few hundred bytes: fits the pipe's buffer, so no reader is needed yet
     os.close(w)
     os.set_inheritable(r, True)
-    identity.drop_to(spec.uid, spec.gid)
     argv = mounts.bwrap_argv(spec, bwrap, seccomp_fd=r)
-    os.execve(bwrap, argv, mounts.run_env(spec))  # noqa: S606 - a fixed program with our own argv
+    if os.geteuid() != 0 and not spec.engine_identity:  # a server that is not root: subordinate ids
+        argv = [*rootless.prefix(spec.uid, spec.gid), *argv]
+    else:
+        identity.drop_to(spec.uid, spec.gid)
+    os.execve(argv[0], argv, mounts.run_env(spec))  # noqa: S606 - a fixed program with our own argv
 
 
 def usage_ns(cg: cgroups.Cgroup) -> int:

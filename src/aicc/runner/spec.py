@@ -53,6 +53,10 @@ class RunSpec:
     """Job directory (writable), datasets and scripts (read-only), in order; later ones lie on top."""
     devices: list[str] = field(default_factory=list)
     """Host device nodes the run was placed on (``/dev/nvidia0``); no other device node is there."""
+    engine_devices: str = ""
+    """A step's devices are the engine's choice, known only on the node: ``/dev/nvidia{}`` formatted with each
+    index of ``SLURM_JOB_GPUS`` replaces ``devices`` there (``launch.engine_devices``). Slurm's device cgroup
+    allows exactly those, which need not be the ones AICC counted when it placed the job."""
     rootfs: str | None = None
     """An unpacked image root filesystem, shown read-only as ``/`` instead of the host's system dirs."""
     network: bool = True
@@ -67,6 +71,10 @@ class RunSpec:
     extra: list[str] = field(default_factory=list)
     """Further bubblewrap arguments the server computed for this node (an image's view of the GPU driver:
     its libraries, tools and the placed GPUs' ``/proc/driver`` entries), placed after the binds."""
+    engine_identity: bool = False
+    """The engine already runs this step as ``uid``/``gid`` and holds it in cgroups with ``limits`` (a Slurm
+    job submitted with ``sbatch --uid/--gid``, confined by Slurm's ``task/cgroup``): the runner, not root
+    there, checks both instead of making them, and refuses to start the job when either is missing."""
     passthrough: list[str] = field(default_factory=list)
     """Variables copied from the runner's own environment when it runs (Slurm sets ``SLURM_JOB_ID``,
     ``CUDA_VISIBLE_DEVICES`` on the node only); a trailing ``*`` names a prefix (``SLURM_*``)."""

@@ -80,6 +80,8 @@ def test_node_failure_from_the_log_is_lost_naming_the_node() -> None:
         ("CANCELLED", 15, RunPhase.CANCELLED, 143, "cancelled"),
         ("PREEMPTED", 15, RunPhase.LOST, 143, "preempted by Slurm"),
         ("BOOT_FAIL", 0, RunPhase.LOST, 0, "node node1 failed to boot"),
+        ("FAILED", 125 << 8, RunPhase.FAILED, 125,
+         "not started: the job could not be isolated on its node (its stderr log says why)"),
     ],
 )
 def test_finished_squeue_states_map_to_phases_exit_codes_and_reasons(
@@ -92,6 +94,14 @@ def test_finished_squeue_states_map_to_phases_exit_codes_and_reasons(
     status = run_status(1, 1, from_squeue_job(job))
     assert (status.phase, status.exit_code, status.reason) == (phase, exit_code, reason)
     assert (status.started_at, status.ended_at) == (100.0, 160.0)
+
+
+def test_an_out_of_memory_job_names_its_limit_from_squeue_or_the_completion_log() -> None:
+    job = {"job_id": 5, "name": "x", "job_state": "OUT_OF_MEMORY", "nodes": "node1", "start_time": 100,
+           "end_time": 160, "exit_code": 9, "memory_per_node": 4096}
+    assert run_status(1, 1, from_squeue_job(job)).reason == "out of memory (limit 4 GiB)"
+    [record] = parse_jobcomp_lines([JOBCOMP.replace("JobState=NODE_FAIL", "JobState=OUT_OF_MEMORY")])
+    assert record.memory_mb == 100 and run_status(1, 1, record).reason == "out of memory (limit 100 MiB)"
 
 
 def test_pending_job_has_no_times_and_says_why_it_waits() -> None:
@@ -122,6 +132,9 @@ def test_sbatch_pins_the_placement_and_rounds_the_time_limit_up(tmp_path: Path) 
     assert f"--output={tmp_path}/stdout.log" in argv
     assert argv[-1] == str(tmp_path / "slurm-batch-2.sh")
     assert batch_script(launch).endswith("exec python train.py --lr '1e-3 x'\n")
+    assert not [a for a in argv if a.startswith(("--uid", "--gid"))]  # the script tests' bare runs
+    as_project = sbatch_argv(launch, CONFIG, uid=200_007)
+    assert "--uid=200007" in as_project and "--gid=200007" in as_project  # Slurm's records name the project
 
 
 def test_gres_strings() -> None:
@@ -194,6 +207,7 @@ def test_like_shaped_runs_share_an_array_key_and_their_script_runs_each_as_itsel
     config = SlurmConfig(flavors={"cpu": SlurmFlavor(None, "cpu")})
     a, b = _launch(tmp_path, 1), _launch(tmp_path, 2)
     assert array_key(a, config) is not None and array_key(a, config) == array_key(b, config)
+    assert array_key(a, config, 200_001) != array_key(b, config, 200_002)  # two projects never share an array
     assert array_key(_launch(tmp_path, 3, cpus=2), config) != array_key(a, config)
     assert array_key(_launch(tmp_path, 4, time_limit_s=600), config) != array_key(a, config)
     assert array_key(_launch(tmp_path, 5, env={"NOT-A-NAME": "1"}), config) is None

@@ -189,8 +189,8 @@ TEXTS: dict[ReasonCode, dict[str, str]] = {
         "en": "{detail}",
         "ko": "이미지를 준비하지 못함: {detail}"},
     ReasonCode.IMAGE_ENGINE: {
-        "en": "images run on the local engine only for now, not on {engine}",
-        "ko": "이미지는 아직 로컬 엔진에서만 실행됩니다 ({engine} 엔진에서는 불가)"},
+        "en": "images run on the local and Slurm engines, not on {engine}",
+        "ko": "이미지는 로컬 엔진과 Slurm 엔진에서만 실행됩니다 ({engine} 엔진에서는 불가)"},
     ReasonCode.IMAGE_PREEMPTED: {
         "en": "preempted before it started (its image was being pulled); waiting to run again",
         "ko": "이미지를 받는 동안 선점됨: 다시 실행을 기다리는 중"},

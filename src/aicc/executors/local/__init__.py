@@ -47,9 +47,10 @@ class SandboxUnavailable(IsolationUnavailable):
     """A job asked for isolation this machine cannot provide (kept for callers of the data-zone era)."""
 
 
-def isolation_problems(jobs_dir: Path | None = None) -> list[str]:
+def isolation_problems(jobs_dir: Path | None = None, uids: UidRange | None = None) -> list[str]:
     """What stops this machine from isolating jobs, in words for the start-up log; empty when nothing."""
-    problems = identity.problems()
+    uids = uids or UidRange()
+    problems = identity.problems(span=(uids.base, uids.count))
     if not problems:  # cgroups are made by root: only worth probing when identity can be dropped
         missing = cgroups.probe()
         if missing:
@@ -72,9 +73,9 @@ class LocalExecutor:
         self.uids = uids or UidRange()
         self.device_root = device_root
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
+        if os.geteuid() in (0, self.jobs_dir.stat().st_uid):
             os.chmod(self.jobs_dir, 0o711)  # noqa: S103 - jobs pass to their own directory, never list the others
-        self.problems = isolation_problems(self.jobs_dir)
+        self.problems = isolation_problems(self.jobs_dir, self.uids)
         for problem in self.problems:
             log.error("jobs cannot be isolated on this machine and will not start: %s", problem)
         self._zygote: subprocess.Popen[bytes] | None = None

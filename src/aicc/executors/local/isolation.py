@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import struct
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -51,10 +52,41 @@ def uid_of(launch: Launch, uids: UidRange) -> int:
 
 
 def prepare_dirs(launch: Launch, uid: int) -> None:
-    """Job directory ``root:<gid> 1770``; a sensitive run's output folder its own (``uid:gid 0700``)."""
+    """Job directory ``root:<gid> 1770``; a sensitive run's output folder its own (``uid:gid 0700``). A server
+    that is not root cannot give them away: they stay its own, opened to the project's uid by an ACL."""
+    if os.geteuid() != 0:
+        me, group = os.geteuid(), os.getegid()
+        own_dir(launch.workdir, me, group, JOB_DIR_MODE)
+        grant(launch.workdir, uid)
+        if launch.sandbox is not None:
+            own_dir(launch.sandbox.output_dir, me, group, 0o700)
+            grant(launch.sandbox.output_dir, uid)
+        return
     own_dir(launch.workdir, 0, uid, JOB_DIR_MODE)
     if launch.sandbox is not None:
         own_dir(launch.sandbox.output_dir, uid, uid, 0o700)
+
+
+_ACL_UNDEFINED = 0xFFFFFFFF
+
+
+def acl_blob(mode: int, uid: int) -> bytes:
+    """The ``system.posix_acl_access`` value: the owner, group and others as ``mode`` says, plus ``uid`` with
+    rwx (the mask rwx, so the group's own bits stay the mode's). Pure."""
+    entries = [(0x01, (mode >> 6) & 7, _ACL_UNDEFINED), (0x02, 7, uid), (0x04, (mode >> 3) & 7, _ACL_UNDEFINED),
+               (0x10, 7, _ACL_UNDEFINED), (0x20, mode & 7, _ACL_UNDEFINED)]
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", tag, perm, ident) for tag, perm, ident in entries)
+
+
+def grant(path: Path, uid: int) -> None:
+    """Let ``uid`` (and only it, beyond the owner) read, write and enter ``path``, keeping the sticky bit."""
+    mode = stat.S_IMODE(os.lstat(path).st_mode)
+    try:
+        os.setxattr(path, "system.posix_acl_access", acl_blob(mode, uid), follow_symlinks=False)
+    except OSError as exc:
+        raise UnsafePath(f"cannot open {path} to uid {uid} with an ACL: {exc.strerror}") from exc
+    if stat.S_IMODE(os.lstat(path).st_mode) & 0o7000 != mode & 0o7000:
+        os.chmod(path, mode, follow_symlinks=False)
 
 
 def own_dir(path: Path, uid: int, gid: int, mode: int) -> None:

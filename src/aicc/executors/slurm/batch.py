@@ -76,7 +76,9 @@ def gres_type_for(launch: Launch, config: SlurmConfig) -> str | None:
     return flavor.gres_type if flavor else None
 
 
-def sbatch_argv(launch: Launch, config: SlurmConfig) -> list[str]:
+def sbatch_argv(launch: Launch, config: SlurmConfig, uid: int | None = None) -> list[str]:
+    """``uid``: the project's, given to Slurm (``--uid``/``--gid``, gid = uid) so the job is the project's in
+    Slurm's records (squeue, the completion log, accounting) and its step starts as it, not as root."""
     stdout = launch.workdir / STDOUT_NAME
     stderr = launch.workdir / STDERR_NAME
     argv = [
@@ -94,6 +96,8 @@ def sbatch_argv(launch: Launch, config: SlurmConfig) -> list[str]:
         f"--mem={max(1, launch.memory_mb)}M",
         "--no-requeue",
     ]
+    if uid is not None:
+        argv += [f"--uid={uid}", f"--gid={uid}"]
     partition = partition_for(launch, config)
     if partition:
         argv.append(f"--partition={partition}")
@@ -120,17 +124,17 @@ _PER_RUN = ("--job-name=", "--chdir=", "--output=", "--error=")
 _SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def array_key(launch: Launch, config: SlurmConfig) -> tuple[str, ...] | None:
+def array_key(launch: Launch, config: SlurmConfig, uid: int | None = None) -> tuple[str, ...] | None:
     """What must be equal for runs to share one array: every sbatch option but the run's own name, directory
     and log files. None: this run goes alone (an environment name a shell cannot export)."""
     if not all(_SHELL_NAME.match(name) for name in job_env(launch)):
         return None
-    return tuple(_shared_options(launch, config))
+    return tuple(_shared_options(launch, config, uid))
 
 
-def _shared_options(launch: Launch, config: SlurmConfig) -> list[str]:
+def _shared_options(launch: Launch, config: SlurmConfig, uid: int | None = None) -> list[str]:
     """The run's sbatch options less its own name, directory, log files and batch script (the last item)."""
-    return [arg for arg in sbatch_argv(launch, config)[:-1] if not arg.startswith(_PER_RUN)]
+    return [arg for arg in sbatch_argv(launch, config, uid)[:-1] if not arg.startswith(_PER_RUN)]
 
 
 def array_marker_path(launch: Launch) -> Path:
@@ -152,7 +156,8 @@ def array_script(launches: Sequence[Launch]) -> str:
     return "\n".join(lines)
 
 
-def array_sbatch_argv(launches: Sequence[Launch], config: SlurmConfig, name: str, directory: Path) -> list[str]:
-    return [*_shared_options(launches[0], config), f"--job-name={name}", f"--chdir={directory}",
+def array_sbatch_argv(launches: Sequence[Launch], config: SlurmConfig, name: str, directory: Path,
+                      uid: int | None = None) -> list[str]:
+    return [*_shared_options(launches[0], config, uid), f"--job-name={name}", f"--chdir={directory}",
             f"--output={directory}/%a/{STDOUT_NAME}", f"--error={directory}/%a/{STDERR_NAME}",
             f"--array=0-{len(launches) - 1}", str(directory / "dispatch.sh")]

@@ -51,6 +51,15 @@ def _run_id(external_id: str) -> tuple[int, int | None] | None:
     return int(match.group(1)), int(match.group(2)) if match.group(2) is not None else None
 
 
+def _device_pattern(launch: Launch) -> str:
+    """Where the node's device of GPU index i is, for the runner to bind the ones Slurm allocated (an image's
+    GPU view is built at submit time from AICC's placement and is not rebound)."""
+    from aicc.executors.local.isolation import DEVICE_NODES
+
+    pattern = DEVICE_NODES.get(launch.device_env or "")
+    return f"/dev/{pattern}" if pattern and launch.image is None else ""
+
+
 class SlurmExecutor:
     name = "slurm"
 
@@ -110,7 +119,12 @@ class SlurmExecutor:
         for launch in launches:
             if launch.name in results:
                 continue
-            key = batch.array_key(launch, self.config)
+            try:
+                uid = self._uid(launch)
+            except Exception as exc:  # no identity to run it as: this run fails, the others go on
+                results[launch.name] = exc
+                continue
+            key = batch.array_key(launch, self.config, uid)
             if key is None:
                 batches.append([launch])
             else:
@@ -155,34 +169,50 @@ class SlurmExecutor:
         except Exception as exc:  # per run: the controller fails or retries each
             return [(launch.name, exc) for launch in launches]
 
-    def _write_script(self, launch: Launch) -> None:
-        """The batch script and, beside it, the runner's spec: the step (root, as slurmd starts it) runs the
-        job through ``aicc.runner`` exactly as the local shepherd does (cgroups beneath the step's own,
-        the project's uid, bubblewrap). Both files are root's in a directory the job cannot rename in."""
+    def _uid(self, launch: Launch) -> int | None:
+        """The project's uid the run goes to Slurm under (None: not isolated, the script tests only); its
+        account is made here the first time (``accounts``), since sbatch refuses a uid nobody has."""
+        if not self.isolate:
+            return None
+        from aicc.executors.local import isolation
+        from aicc.executors.slurm.accounts import ensure_account
+
+        uid = isolation.uid_of(launch, self.uids)
+        ensure_account(uid)
+        return uid
+
+    def _write_script(self, launch: Launch) -> int | None:
+        """The batch script and, beside it, the runner's spec. Slurm starts the step as the project's uid
+        (``sbatch --uid/--gid``) in its own cgroups (``task/cgroup``: memory, cores, devices); the step runs
+        the job through ``aicc.runner`` as the local shepherd does, which checks that identity and those
+        limits instead of making them, then builds bubblewrap's view. Both files are root's in a directory
+        the job cannot rename in. Returns the uid the run goes to Slurm under."""
         launch.workdir.mkdir(parents=True, exist_ok=True)
         runner = None
-        if self.isolate:
+        uid = self._uid(launch)
+        if uid is not None:
             from aicc.executors.local import isolation
 
-            uid = isolation.uid_of(launch, self.uids)
             isolation.prepare_dirs(launch, uid)
             env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(launch.workdir), "LANG": "C.UTF-8",
                    **batch.job_env(launch)}
             spec = isolation.run_spec(launch, env, uid=uid, device_root=Path("/dev"), engine="slurm")
             spec = dataclasses.replace(spec, passthrough=[*batch.SLURM_PASSTHROUGH, "SLURM_*", "SLURMD_*"],
-                                       step=True)
+                                       step=True, engine_identity=True,
+                                       engine_devices=_device_pattern(launch))
             isolation.write_new(batch.run_spec_path(launch), json.dumps(spec.to_json()))
             runner = [sys.executable, "-I", "-m", "aicc.runner"]
         from aicc.executors.local.isolation import write_new
 
         write_new(batch.batch_script_path(launch), batch.batch_script(launch, runner), 0o755)
+        return uid
 
     def _submit_one(self, launch: Launch) -> str:
-        self._write_script(launch)
+        uid = self._write_script(launch)
         batch.array_marker_path(launch).unlink(missing_ok=True)  # an earlier try as an array did not happen
         out = run_slurm(
             self.config,
-            batch.sbatch_argv(launch, self.config),
+            batch.sbatch_argv(launch, self.config, uid),
             env=slurm_env(self.config, batch.job_env(launch)),
         )
         return self._job_id(out)
@@ -191,14 +221,15 @@ class SlurmExecutor:
         name = f"{launches[0].name}-x{len(launches)}-{uuid.uuid4().hex[:6]}"
         directory = launches[0].workdir.parent / ".slurm-arrays" / name
         directory.mkdir(parents=True)
+        uid = None
         for i, launch in enumerate(launches):
-            self._write_script(launch)
+            uid = self._write_script(launch)  # the same for all: it is part of the array's key
             (directory / str(i)).symlink_to(launch.workdir.resolve(), target_is_directory=True)
             batch.array_marker_path(launch).write_text(f"{name} {i}\n")
         dispatch = directory / "dispatch.sh"
         dispatch.write_text(batch.array_script(launches))
         dispatch.chmod(0o755)
-        out = run_slurm(self.config, batch.array_sbatch_argv(launches, self.config, name, directory),
+        out = run_slurm(self.config, batch.array_sbatch_argv(launches, self.config, name, directory, uid),
                         env=slurm_env(self.config))
         return self._job_id(out)
 

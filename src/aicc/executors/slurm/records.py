@@ -32,6 +32,7 @@ class SlurmJobRecord:
     array_job_id: int | None = None  # a task of an array: the array's id ...
     array_task_id: int | None = None  # ... and its index; None for the array's tasks not yet split off
     array_pending: str = ""  # those tasks, as Slurm writes them ("3-199", "0,4-7%2")
+    memory_mb: int | None = None  # the memory the job was given per node (--mem): an OOM reason names it
 
     @property
     def array_key(self) -> tuple[int, int] | None:
@@ -89,6 +90,18 @@ def _wait_status(raw: Any) -> int | None:
     return 128 + signal if signal else (raw >> 8) & 0xFF
 
 
+_UNITS = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+
+
+def tres_memory_mb(tres: str) -> int | None:
+    """``cpu=1,mem=100M,node=1`` -> 100; None without a ``mem`` entry. Pure."""
+    for item in tres.split(","):
+        key, _, value = item.partition("=")
+        if key == "mem" and value[:-1].replace(".", "", 1).isdigit() and value[-1:] in _UNITS:
+            return max(1, round(float(value[:-1]) * _UNITS[value[-1]]))
+    return None
+
+
 def from_squeue_job(job: Mapping[str, Any]) -> SlurmJobRecord:
     """One element of ``squeue --json``'s ``jobs`` (OpenAPI v0.0.38, Slurm 22.05)."""
     state = str(job.get("job_state", "")).upper()
@@ -109,6 +122,7 @@ def from_squeue_job(job: Mapping[str, Any]) -> SlurmJobRecord:
         array_job_id=_int_or_none(job.get("array_job_id")) or None,
         array_task_id=_int_or_none(job.get("array_task_id")),
         array_pending=str(job.get("array_task_string") or ""),
+        memory_mb=_int_or_none(job.get("memory_per_node")) or tres_memory_mb(str(job.get("tres_req_str") or "")),
     )
 
 
@@ -162,6 +176,7 @@ def from_jobcomp_fields(fields: Mapping[str, str]) -> SlurmJobRecord | None:
         time_limit_min=int(limit) if limit.isdigit() else None,
         array_job_id=_int_or_none(fields.get("ArrayJobId")) or None,
         array_task_id=_int_or_none(fields.get("ArrayTaskId")),
+        memory_mb=tres_memory_mb(fields.get("Tres", "")),
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from aicc.executors.base import RunPhase, RunStatus
 from aicc.executors.slurm.records import SlurmJobRecord
+from aicc.runner.cgroups import human_mb
+from aicc.runner.launch import NOT_ISOLATED
 
 _PHASES: dict[str, RunPhase] = {
     "PENDING": RunPhase.STARTING,
@@ -55,7 +57,7 @@ def _reason(record: SlurmJobRecord, phase: RunPhase) -> str | None:
     if state == "REVOKED":
         return "revoked by Slurm (federation)"
     if state == "OUT_OF_MEMORY":
-        return "out of memory"
+        return f"out of memory (limit {human_mb(record.memory_mb)})" if record.memory_mb else "out of memory"
     if state == "DEADLINE":
         return "deadline reached"
     if phase is RunPhase.TIMED_OUT:
@@ -66,6 +68,8 @@ def _reason(record: SlurmJobRecord, phase: RunPhase) -> str | None:
         return "cancelled"
     if phase is RunPhase.FAILED:
         code = record.exit_code
+        if code == NOT_ISOLATED:
+            return "not started: the job could not be isolated on its node (its stderr log says why)"
         if code is not None and code > 128:
             return f"killed by signal {code - 128}"
         return f"exit code {code}" if code is not None else "failed"
