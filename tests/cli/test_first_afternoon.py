@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, cast
 
-from aicc.cli.admin import relative_date
+from aicc.cli.lookup import relative_date
 from tests.cli.conftest import AICC, Cli
 
 
@@ -103,8 +103,8 @@ def test_relative_dates_stay_valid_in_examples() -> None:
 
 
 def cli_date_error(text: str) -> str:
-    from aicc.cli.admin import parse_date
     from aicc.cli.client import CliError
+    from aicc.cli.lookup import parse_date
 
     try:
         parse_date(text, "--end")

@@ -1,4 +1,5 @@
-"""`aicc admin …` and `aicc token …`: organizations, users, projects, allocations, tokens, inventory, audit.
+"""`aicc admin …`: organizations, users, members, projects and allocations (tokens, inventory and the audit log
+are in :mod:`aicc.cli.records`, mounted here too).
 
 Objects are named the way people know them (organization, project and user
 names); the CLI resolves names to ids through the API, which also enforces who
@@ -7,17 +8,14 @@ may see what.
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
-import json
-import re
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from aicc.cli.client import Client, CliError, Exit
+from aicc.cli.client import Client, CliError
+from aicc.cli.lookup import org_by, parse_date, project_by, user_by
 from aicc.cli.output import emit
+from aicc.cli.records import audit_app, inventory_app, token_app
 
 app = typer.Typer(help="Administer the center (center and organization admins).", no_args_is_help=True)
 orgs = typer.Typer(help="Organizations.", no_args_is_help=True)
@@ -25,9 +23,6 @@ users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 members = typer.Typer(help="Organization members and their roles.", no_args_is_help=True)
 projects_app = typer.Typer(help="Projects and their members.", no_args_is_help=True)
 allocs = typer.Typer(help="Allocations: SU budget, window, quota per flavor.", no_args_is_help=True)
-inventory_app = typer.Typer(help="The center's sites, flavors and nodes.", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
-token_app = typer.Typer(help="Your API tokens.", no_args_is_help=True)
 for sub, name in [(orgs, "orgs"), (users_app, "users"), (members, "members"), (projects_app, "projects"),
                   (allocs, "allocations"), (inventory_app, "inventory"), (audit_app, "audit"),
                   (token_app, "tokens")]:
@@ -42,59 +37,6 @@ INVITATION_COLS = ("id", "organization", "username", "role", "state", "created_a
 TOKEN_COLS = ("id", "name", "user_id", "public_id", "expires_at", "revoked_at")
 
 
-def _find(c: Client, path: str, key: str, value: str, what: str) -> dict[str, Any]:
-    if value.isdigit():
-        found: dict[str, Any] = c.get(f"{path}/{value}")
-        return found
-    for item in c.get(path, limit=500, **{key: value})["items"]:
-        if item[key] == value:
-            return dict(item)
-    raise CliError(f"{what} {value!r} not found", Exit.REFUSED)
-
-
-def org_by(c: Client, ref: str) -> dict[str, Any]:
-    return _find(c, "/organizations", "name", ref, "organization")
-
-
-def project_by(c: Client, ref: str) -> dict[str, Any]:
-    return _find(c, "/projects", "name", ref, "project")
-
-
-def user_by(c: Client, ref: str) -> dict[str, Any]:
-    return _find(c, "/users", "username", ref, "user")
-
-
-_RELATIVE = re.compile(r"today(?:([+-])(\d{1,4})([dwmy]))?")
-
-
-def relative_date(value: str, today: dt.date) -> dt.date | None:
-    """``today``, ``today+30d``, ``today-1w``, ``today+6m``, ``today+1y`` (calendar months and years, the day
-    clamped to the month's last), or None when ``value`` is not relative. Scripts and examples stay valid."""
-    m = _RELATIVE.fullmatch(value.strip().lower())
-    if not m:
-        return None
-    if not m.group(1):
-        return today
-    n = int(m.group(2)) * (1 if m.group(1) == "+" else -1)
-    unit = m.group(3)
-    if unit in "dw":
-        return today + dt.timedelta(days=n * (7 if unit == "w" else 1))
-    months = today.year * 12 + today.month - 1 + (n * 12 if unit == "y" else n)
-    year, month = divmod(months, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(today.day, last))
-
-
-def parse_date(value: str, field: str) -> str:
-    rel = relative_date(value, dt.datetime.now(dt.UTC).date())
-    try:
-        parsed = dt.datetime.combine(rel, dt.time()) if rel else dt.datetime.fromisoformat(value)
-    except (ValueError, OverflowError) as exc:
-        raise CliError(f"{field}: {value!r} is not a date (use 2027-01-31, 2027-01-31T09:00+09:00, today or "
-                       "today+30d, with d, w, m or y)") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.isoformat()
 
 
 def _quotas(specs: list[str]) -> dict[str, dict[str, int]]:
@@ -376,126 +318,10 @@ def allocs_amend(
 
 # -- tokens ------------------------------------------------------------------------------------
 
-@token_app.command("create")
-def token_create(
-    name: Annotated[str, typer.Option(help="What it is for.")] = "cli",
-    user: Annotated[str | None, typer.Option(help="Issue for this user (center admins).")] = None,
-    days: Annotated[int | None, typer.Option(help="Lifetime in days.")] = None,
-    as_json: JSON = False,
-) -> None:
-    """Create an API token; the secret is printed once."""
-    c = Client()
-    body: dict[str, Any] = {"name": name, "ttl_days": days}
-    if user:
-        body["user_id"] = user_by(c, user)["id"]
-    issued = c.post("/tokens", body)
-    if as_json:
-        emit(issued, as_json=True)
-    else:
-        print(f"token {issued['id']} for user {issued['user_id']}, expires {issued['expires_at']}")
-        print(f"secret (shown only now): {issued['token']}")
-
-
-@token_app.command("list")
-def token_list(user: Annotated[str | None, typer.Option()] = None, as_json: JSON = False) -> None:
-    c = Client()
-    uid = user_by(c, user)["id"] if user else None
-    emit(c.get("/tokens", user_id=uid), as_json=as_json, columns=TOKEN_COLS)
-
-
-@token_app.command("revoke")
-def token_revoke(token_id: int) -> None:
-    Client().delete(f"/tokens/{token_id}")
-    print(f"token {token_id} revoked")
-
 
 # -- inventory ---------------------------------------------------------------------------------
-
-@inventory_app.command("load")
-def inventory_load(path: Path, as_json: JSON = False) -> None:
-    """Load (or reload) the inventory from a TOML file; all or nothing."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror}") from exc
-    emit(Client().post("/inventory", {"toml": text, "source": path.name}), as_json=as_json)
-
-
-@inventory_app.command("show")
-def inventory_show(as_json: JSON = False) -> None:
-    c = Client()
-    flavors = c.get("/flavors")
-    nodes = c.get("/nodes")
-    if as_json:
-        emit({"flavors": flavors, "nodes": nodes}, as_json=True)
-        return
-    emit(flavors, as_json=False, columns=("name", "vendor", "memory_gb", "device_env", "su_rate"), title="Flavors")
-    emit(nodes, as_json=False, columns=("name", "flavor", "accelerators", "cpus", "memory_gb"), title="Nodes")
 
 
 # -- audit -------------------------------------------------------------------------------------
 
-@audit_app.command("list")
-def audit_list(
-    action: Annotated[str | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option()] = 50,
-    as_json: JSON = False,
-) -> None:
-    emit(Client().get("/audit", action=action, limit=limit), as_json=as_json,
-         columns=("seq", "at", "actor", "action", "target_type", "target_id"))
 
-
-@audit_app.command("verify")
-def audit_verify(as_json: JSON = False) -> None:
-    """Check every event's MAC with the key and the head against the anchors; exit 1 naming the first divergence."""
-    result = Client(timeout=600).get("/audit/verify")
-    if as_json:
-        emit(result, as_json=True)
-    elif result["intact"]:
-        print(f"audit log intact: {result['events']} events, MAC chain verified against {result['anchors']} "
-              "anchor(s)")
-    else:
-        first = result["problems"][0]
-        print(f"first divergence at event {first['seq']}: {first['problem']}")
-        for p in result["problems"][1:]:
-            print(f"event {p['seq']}: {p['problem']}")
-        if result.get("more_problems"):
-            print(f"... and {result['more_problems']} more problems")
-    if not result["intact"]:
-        raise typer.Exit(1)
-
-
-@audit_app.command("export")
-def audit_export(
-    out: Annotated[Path, typer.Option(help="File to write.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
-    action: Annotated[str | None, typer.Option(help="Only events of this action, e.g. output.download.")] = None,
-) -> None:
-    """The events you may see (custodians: their organization's), for an inspector or an archive."""
-    c = Client()
-    if fmt == "csv" and action is None:
-        out.write_text(c.request("GET", "/audit/export.csv"), encoding="utf-8")
-    elif fmt in ("csv", "json"):
-        events: list[dict[str, Any]] = []
-        after = None
-        while True:
-            batch = c.get("/audit", limit=500, after=after, action=action)
-            events += batch
-            if len(batch) < 500:
-                break
-            after = batch[-1]["seq"]
-        if fmt == "json":
-            out.write_text(json.dumps(events, ensure_ascii=False, indent=1), encoding="utf-8")
-        else:
-            import csv
-            import io
-
-            buf = io.StringIO()
-            w = csv.DictWriter(buf, fieldnames=list(events[0]) if events else ["seq"])
-            w.writeheader()
-            w.writerows({k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in e.items()}
-                        for e in events)
-            out.write_text(buf.getvalue(), encoding="utf-8")
-    else:
-        raise CliError("--format must be csv or json")
-    print(f"audit log written to {out}")

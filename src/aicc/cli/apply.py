@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from aicc.cli.admin import parse_date, project_by
 from aicc.cli.client import Client, CliError
+from aicc.cli.lookup import parse_date, project_by
 from aicc.cli.output import emit
 from aicc.cli.programs import AGREEMENT_COLS, APP_COLS, JSON, flavor_amounts
 

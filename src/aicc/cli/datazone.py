@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from aicc.cli.admin import org_by, parse_date, project_by
 from aicc.cli.client import Client, CliError, Exit
+from aicc.cli.lookup import org_by, parse_date, project_by
 from aicc.cli.output import emit
 
 datasets_app = typer.Typer(help="Datasets held by custodians (secure data zone).", no_args_is_help=True)

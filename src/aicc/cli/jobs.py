@@ -41,7 +41,7 @@ def memory_mb(text: str) -> int:
 
 
 def _project_by_name(c: Client, name: str) -> dict[str, Any]:
-    from aicc.cli.admin import project_by
+    from aicc.cli.lookup import project_by
 
     return project_by(c, name)
 

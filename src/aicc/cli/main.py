@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aicc.cli import admin, apply, bench, datazone, invitations, jobs, programs, review, sim, usage
+from aicc.cli import admin, apply, bench, datazone, invitations, jobs, programs, records, review, sim, usage
 from aicc.cli.client import CliError
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database set-up on the server machine.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin.app, name="admin")
-app.add_typer(admin.token_app, name="token")
+app.add_typer(records.token_app, name="token")
 app.add_typer(bench.app, name="bench")
 app.add_typer(sim.app, name="sim", help="Replay cluster traces through the live policy; size a center.")
 app.command("usage")(usage.usage)
@@ -42,7 +42,7 @@ app.command("cancel")(jobs.cancel)
 app.add_typer(datazone.datasets_app, name="datasets")
 app.add_typer(datazone.grants_app, name="grants")
 app.add_typer(datazone.outputs_app, name="outputs")
-app.add_typer(admin.audit_app, name="audit")  # also under `admin`: custodians read and verify it too
+app.add_typer(records.audit_app, name="audit")  # also under `admin`: custodians read and verify it too
 app.add_typer(programs.app, name="programs")
 app.add_typer(apply.apply_app, name="apply")
 app.add_typer(review.review_app, name="review")

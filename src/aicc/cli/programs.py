@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from aicc.cli.admin import parse_date
 from aicc.cli.client import Client, CliError, Exit
+from aicc.cli.lookup import parse_date
 from aicc.cli.output import emit
 
 app = typer.Typer(help="Support programs, calls, decisions, agreements, reclaims, reports (center admins).",

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from aicc.cli.admin import project_by
 from aicc.cli.client import Client
+from aicc.cli.lookup import project_by
 from aicc.cli.output import emit
 
 COLS = ("project", "allocation_id", "budget_su", "used_su", "remaining_su", "burn_su_per_day",
