@@ -30,11 +30,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from aicc.executors.base import Launch, RunStatus
-from aicc.executors.slurm import batch
+from aicc.executors.slurm import batch, gang
 from aicc.executors.slurm.commands import SlurmError, SlurmUnavailable, run_slurm, run_slurm_json, slurm_env
 from aicc.executors.slurm.config import SlurmConfig
 from aicc.executors.slurm.records import JobCompLog, SlurmJobRecord, from_squeue_job, task_in
 from aicc.executors.slurm.states import lost_status, run_status
+from aicc.executors.tasks import is_multi
 from aicc.runner.identity import UidRange
 
 _ALIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED")
@@ -160,6 +161,8 @@ class SlurmExecutor:
         job through ``aicc.runner`` exactly as the local shepherd does (cgroups beneath the step's own,
         the project's uid, bubblewrap). Both files are root's in a directory the job cannot rename in."""
         launch.workdir.mkdir(parents=True, exist_ok=True)
+        if is_multi(launch):
+            return self._write_gang(launch)
         runner = None
         if self.isolate:
             from aicc.executors.local import isolation
@@ -176,6 +179,17 @@ class SlurmExecutor:
         from aicc.executors.local.isolation import write_new
 
         write_new(batch.batch_script_path(launch), batch.batch_script(launch, runner), 0o755)
+
+    def _write_gang(self, launch: Launch) -> None:
+        """A multi-node run: ``srun`` of every rank inside the batch step (``gang.py``), each rank through the
+        runner as a single run is."""
+        from aicc.executors.local import isolation
+
+        uid = None
+        if self.isolate:
+            uid = isolation.uid_of(launch, self.uids)
+            isolation.prepare_dirs(launch, uid)
+        gang.write(launch, [sys.executable, "-I", "-m", "aicc.runner"] if self.isolate else None, uid)
 
     def _submit_one(self, launch: Launch) -> str:
         self._write_script(launch)
