@@ -66,6 +66,9 @@ def submit(
     image: Annotated[str | None, typer.Option("--image", help="OCI image with a tag or digest, e.g. "
                                               "registry.example.org/team/pytorch:2.4 (default: the host's system).")
                      ] = None,
+    tasks_per_node: Annotated[int, typer.Option("--tasks-per-node", min=1, help="Processes per node (a job over "
+                                                "several nodes runs one per node; e.g. 4 for one per GPU).")] = 1,
+    mpi: Annotated[bool, typer.Option("--mpi", help="Start the tasks under the center's MPI launcher.")] = False,
     as_json: JSON = False,
 ) -> None:
     """Submit a job; prints its id at once (`Submitted job 42`)."""
@@ -74,7 +77,7 @@ def submit(
         "accelerators": gpus, "cpus": cpus, "memory_mb": memory_mb(mem), "time_limit_s": time_limit_seconds(time_limit),
         "priority": priority, "flavors": [f.strip().lower() for f in (flavor or "").split(",") if f.strip()],
         "depends_on": after or [], "env": {}, "array": array, "name": name, "workload_class": workload_class,
-        "datasets": dataset or [], "image": image,
+        "datasets": dataset or [], "image": image, "tasks_per_node": tasks_per_node, "mpi": mpi,
     }
     for item in env or []:
         key, sep, value = item.partition("=")
@@ -178,13 +181,16 @@ def logs(
     job_id: int,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")] = False,
     stderr: Annotated[bool, typer.Option("--stderr", help="The error stream instead of stdout.")] = False,
+    rank: Annotated[int | None, typer.Option("--rank", min=0, help="Only this rank of a multi-node job (by "
+                                             "default all ranks, each line labelled with its rank).")] = None,
 ) -> None:
     """Print a job's output (like `tail -f` with -f)."""
     c = Client()
     stream = "stderr" if stderr else "stdout"
     offset = 0
+    by_rank = {"rank": rank} if rank is not None else {}
     while True:
-        chunk = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20)
+        chunk = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20, **by_rank)
         sys.stdout.write(chunk["data"])
         sys.stdout.flush()
         offset = chunk["next_offset"]
@@ -192,7 +198,7 @@ def logs(
             continue
         if not follow or chunk["finished"]:
             if follow:  # one last read after the end: output written just before it
-                last = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20)
+                last = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20, **by_rank)
                 sys.stdout.write(last["data"])
                 sys.stdout.flush()
                 _exit_as(c.get(f"/jobs/{job_id}"))
