@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -32,7 +34,8 @@ def gang(make_launch, job_id: int, argv: list[str], **kw: object) -> Launch:  # 
 
 
 def logs(launch: Launch) -> tuple[str, str]:
-    return (launch.workdir / "stdout.log").read_text(), (launch.workdir / "stderr.log").read_text()
+    out, err = launch.workdir / "stdout.log", launch.workdir / "stderr.log"
+    return (out.read_text() if out.exists() else ""), (err.read_text() if err.exists() else "")
 
 
 def test_each_rank_runs_isolated_on_its_placed_node_and_they_meet_at_the_master(
@@ -84,3 +87,20 @@ def test_mpi_job_runs_under_srun_pmix_across_two_nodes(
     assert "--mpi=pmix" in (launch.workdir / "slurm-batch-1.sh").read_text()
     assert rank_lines(out.encode(), 0, complete=True)[0] == b"rank 0 of 2 sum 3\n"
     assert rank_lines(out.encode(), 1, complete=True)[0] == b"rank 1 of 2 sum 3\n"
+
+
+def test_cancel_stops_every_rank(
+    slurm_executor: SlurmExecutor, make_launch, wait_run  # type: ignore[no-untyped-def]
+) -> None:
+    launch = gang(make_launch, 74, ["sh", "-c", 'echo "up $RANK"; exec sleep 300'])
+    ext = slurm_executor.start(launch)
+    wait_run(slurm_executor, (74, 1, ext), lambda s: s.phase is RunPhase.RUNNING, 60)
+    deadline = time.monotonic() + 30
+    while logs(launch)[0].count("up ") < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert logs(launch)[0].count("up ") == 2  # both ranks run
+    slurm_executor.cancel(ext, 1.0)
+    st = wait_run(slurm_executor, (74, 1, ext), lambda s: s.phase.finished, 60)
+    assert st.phase is RunPhase.CANCELLED
+    left = subprocess.run(["pgrep", "-f", str(launch.workdir)], capture_output=True, check=False).stdout
+    assert left == b""  # no rank's runner (its spec lies in the job's directory) outlived the cancel

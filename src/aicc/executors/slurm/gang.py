@@ -58,7 +58,9 @@ def sbatch_options(argv: list[str], launch: Launch) -> list[str]:
 
 
 def batch_script(launch: Launch, python: str = sys.executable) -> str:
-    """Resolve the master, then ``srun`` every rank where AICC placed it."""
+    """Resolve the master, then ``srun`` every rank where AICC placed it. Each rank's shell outlives its
+    runner (it traps SIGTERM, so it stays in the step's process tree, where Slurm's SIGKILL after
+    ``KillWait`` finds the runner and its job) and records the rank's code if it failed first."""
     ranks = _tasks.layout(launch.placements, launch.tasks_per_node)
     first = launch.placements[0].node
     free_port = "import socket; s = socket.socket(); s.bind(('', 0)); print(s.getsockname()[1])"
@@ -80,7 +82,7 @@ def batch_script(launch: Launch, python: str = sys.executable) -> str:
         "PET_MASTER_ADDR=$MASTER_ADDR PET_MASTER_PORT=$MASTER_PORT\n"
         "export MASTER_ADDR MASTER_PORT PET_MASTER_ADDR PET_MASTER_PORT\n"
         f"F={failed}\nrm -f \"$F\"\n"
-        f"{shlex.join(srun)} /bin/sh -c '/bin/sh \"$0$SLURM_PROCID.sh\"; c=$?; [ $c = 0 ] || "
+        f"{shlex.join(srun)} /bin/sh -c 'trap : TERM INT; /bin/sh \"$0$SLURM_PROCID.sh\"; c=$?; [ $c = 0 ] || "
         f"(set -C; echo \"$SLURM_PROCID $c\" > \"$1\") 2>/dev/null; exit $c' {task} \"$F\"\n"
         "code=$?\n"
         '# the first rank to fail on its own (the others were stopped after it): its code is the job\'s\n'
