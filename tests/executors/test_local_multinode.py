@@ -3,6 +3,7 @@ together, told where their peers are, all or nothing, with rank-labelled logs.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -116,3 +117,23 @@ def test_mpi_job_runs_under_mpirun_with_a_generated_hostfile(tmp_path: Path) -> 
     assert rank_lines(out.read_bytes(), 0, complete=True)[0] == b"rank 0 of 2 sum 3\n"
     assert rank_lines(out.read_bytes(), 1, complete=True)[0] == b"rank 1 of 2 sum 3\n"
     assert "slots=2" in (job.workdir / "mpi-hostfile-0").read_text()
+
+
+def test_without_network_the_ranks_still_meet_each_other_and_nothing_else(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as host:  # on the host: a rank must not reach it
+        port = host.getsockname()[1]
+        probe = (f"import socket, sys\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+                 "    print('host reached')\nexcept OSError as e:\n    print('host unreachable')\n")
+        (tmp_path / "7").mkdir()
+        (tmp_path / "7" / "probe.py").write_text(probe)
+        job = dataclasses.replace(gang(tmp_path, 7, ["sh", "-c", f"{sys.executable} probe.py && "
+                                                     f"{sys.executable} rendezvous.py"]), network=False)
+        ex = LocalExecutor(tmp_path)
+        st = wait_done(ex, 7, ex.start(job))
+    out = ex.log_paths(job.workdir)[0]
+    assert st.phase is RunPhase.SUCCEEDED, (st, out.read_text(), ex.log_paths(job.workdir)[1].read_text())
+    lines = by_rank(out, 2)
+    assert lines[0] == ["host unreachable", "rank 0 of 2 (node 0 local 0) sum 3"]
+    assert lines[1] == ["host unreachable", "rank 1 of 2 (node 1 local 0) sum 3"]

@@ -78,8 +78,11 @@ def task_specs(launch: Launch, env: dict[str, str], spec_for: SpecFor) -> list[d
         task_env = {**env, **_tasks.task_env(task, launch, master_addr=MASTER_ADDR, master_port=port),
                     "OMP_NUM_THREADS": str(cpus)}
         run = spec_for(one, task_env)
+        private = run is not None and not run.network and run.profile.network_allowed
         if run is not None:
-            run = dataclasses.replace(run, name=f"{run.name}-r{task.rank}")
+            # a project without network still needs its ranks to meet: they share one network namespace of the
+            # job's own, loopback only (the shepherd makes it), instead of one each
+            run = dataclasses.replace(run, name=f"{run.name}-r{task.rank}", network=run.network or private)
         out.append({"rank": task.rank, "argv": list(launch.argv), "env": task_env,
-                    "run": run.to_json() if run else None})
+                    "run": run.to_json() if run else None, "job_netns": private})
     return out
