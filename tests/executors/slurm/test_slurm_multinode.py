@@ -75,10 +75,10 @@ MPI_ALLREDUCE = ("from mpi4py import MPI; c = MPI.COMM_WORLD; "
                  "print('rank', c.Get_rank(), 'of', c.Get_size(), 'sum', c.allreduce(c.Get_rank() + 1))")
 
 
-def test_mpi_job_runs_under_srun_pmix_across_two_nodes(
-    shared_cluster, make_launch, wait_run  # type: ignore[no-untyped-def]
+def test_mpi_job_runs_isolated_under_srun_pmix_across_two_nodes(
+    slurm_executor: SlurmExecutor, make_launch, wait_run  # type: ignore[no-untyped-def]
 ) -> None:
-    executor = SlurmExecutor(shared_cluster.config, isolate=False)
+    executor = slurm_executor
     launch = gang(make_launch, 73, ["/usr/bin/python3", "-c", MPI_ALLREDUCE], mpi=True)
     ext = executor.start(launch)
     st = wait_run(executor, (73, 1, ext), lambda s: s.phase.finished, 90)
