@@ -137,3 +137,25 @@ def test_without_network_the_ranks_still_meet_each_other_and_nothing_else(tmp_pa
     lines = by_rank(out, 2)
     assert lines[0] == ["host unreachable", "rank 0 of 2 (node 0 local 0) sum 3"]
     assert lines[1] == ["host unreachable", "rank 1 of 2 (node 1 local 0) sum 3"]
+
+
+def test_mpi_on_a_machine_without_an_mpi_launcher_is_refused_with_the_reason(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from aicc.runner.launch import IsolationUnavailable
+
+    ex = LocalExecutor(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # a site without mpirun
+    job = gang(tmp_path, 8, ["true"], mpi=True)
+    with pytest.raises(IsolationUnavailable, match="--mpi: this site has no MPI launcher"):
+        ex.start(job)
+    assert not (tmp_path / "8" / "run-0" / "started").exists()  # not started: a later try may start it
+
+
+def test_a_gang_over_its_time_limit_is_stopped_whole(tmp_path: Path) -> None:
+    ex = LocalExecutor(tmp_path)
+    job = gang(tmp_path, 9, ["sh", "-c", "sleep 300"], limit=1)
+    st = wait_done(ex, 9, ex.start(job))
+    assert st.phase is RunPhase.TIMED_OUT and st.reason == "time limit of 1 s reached"
+    pids = json.loads((tmp_path / "9" / "run-0" / "state.json").read_text())["pids"]
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)
