@@ -65,7 +65,7 @@ def batch_script(launch: Launch, python: str = sys.executable) -> str:
     first = launch.placements[0].node
     free_port = "import socket; s = socket.socket(); s.bind(('', 0)); print(s.getsockname()[1])"
     srun = ["srun", f"--ntasks={len(ranks)}", "--distribution=arbitrary", "--kill-on-bad-exit=1", "--label",
-            "--unbuffered", f"--cpus-per-task={_tasks.task_share(launch)[0]}"]
+            f"--cpus-per-task={_tasks.task_share(launch)[0]}"]
     if launch.mpi:
         srun.append(f"--mpi={MPI_PLUGIN}")
     task = shlex.quote(str(task_script_path(launch, "")).removesuffix(".sh"))
