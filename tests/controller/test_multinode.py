@@ -23,6 +23,8 @@ def test_a_gang_over_two_nodes_runs_one_task_per_node_with_rank_labelled_logs(ha
     assert one["data"] == "rank=1 node=1 of=2 world=2 devices=0,1,2,3\n" and one["finished"]
     other = harness.client.get(f"/api/v1/jobs/{job_id}/logs", params={"rank": 1}, headers=H(w.b.member_token))
     assert other.status_code == 404  # another tenant's job stays invisible, rank or not
+    beyond = harness.client.get(f"/api/v1/jobs/{job_id}/logs", params={"rank": 2}, headers=H(w.a.member_token))
+    assert beyond.status_code in (400, 422) and "rank 2: job" in beyond.text and "has ranks 0 to 1" in beyond.text
 
 
 def test_a_failing_rank_fails_the_job_naming_the_rank_and_its_code(harness: Harness) -> None:

@@ -424,6 +424,11 @@ def read_rank_log(settings: Settings, job: JobRow, stream: str, offset: int, lim
     so a follower never splits one."""
     from aicc.executors.tasks import rank_lines
 
+    ranks = max(1, len(job.placement or [])) * (job.tasks_per_node or 1)
+    if ranks == 1 and not job.mpi:
+        raise InvalidInput(f"job {job.id} runs as one task: it has no ranks (leave out rank)")
+    if rank >= ranks:
+        raise InvalidInput(f"rank {rank}: job {job.id} has ranks 0 to {ranks - 1}")
     data, nxt, size = read_log(settings, job, stream, offset, limit)
     start = nxt - len(data)
     complete = job.state not in ACTIVE and nxt >= size
