@@ -6,8 +6,8 @@ node of rank *i*), so Slurm's task ids are AICC's ranks and every rank lands exa
 Each rank runs its own small script beside the batch script: through the runner with its own spec (its own
 cgroups name, its share of CPUs and memory, the rank's variables), or bare where isolation is off (tests).
 
-The first node's address and a free port on the node that runs the batch step become ``MASTER_ADDR`` and
-``MASTER_PORT`` at run time (Slurm's ``NodeAddr`` of the rank-0 node); ``srun --kill-on-bad-exit`` stops
+Rank 0's node's address (Slurm's ``NodeAddr``) and a port free there become ``MASTER_ADDR`` and
+``MASTER_PORT`` at run time; ``srun --kill-on-bad-exit`` stops
 every rank when one fails; the first rank to fail records itself, and the job ends with that rank's exit code
 and a line naming it in its stderr (``AICC: rank N failed with exit code X``).
 ``--mpi`` adds ``srun --mpi=pmix`` (Slurm's PMIx server; Debian's Open MPI has no PMI-2 client).
@@ -63,7 +63,8 @@ def batch_script(launch: Launch, python: str = sys.executable) -> str:
     ``KillWait`` finds the runner and its job) and records the rank's code if it failed first."""
     ranks = _tasks.layout(launch.placements, launch.tasks_per_node)
     first = launch.placements[0].node
-    free_port = "import socket; s = socket.socket(); s.bind(('', 0)); print(s.getsockname()[1])"
+    port = shlex.join([python, "-I", "-c", "import socket; s = socket.socket(); s.bind((str(), 0)); "
+                                          "print(s.getsockname()[1])"])
     srun = ["srun", f"--ntasks={len(ranks)}", "--distribution=arbitrary", "--kill-on-bad-exit=1", "--label",
             f"--cpus-per-task={_tasks.task_share(launch)[0]}"]
     if launch.mpi:
@@ -74,13 +75,15 @@ def batch_script(launch: Launch, python: str = sys.executable) -> str:
         "#!/bin/sh\n"
         f"# Written by AICC for job {launch.job_id} attempt {launch.attempt} ({launch.name}): {len(ranks)} tasks "
         f"on {','.join(p.node for p in launch.placements)}, as AICC placed them.\n"
-        f"export SLURM_HOSTFILE={shlex.quote(str(hostfile_path(launch)))}\n"
         f"MASTER_ADDR=$(scontrol show node {shlex.quote(first)} 2>/dev/null"
         " | sed -n 's/.*NodeAddr=\\([^ ]*\\).*/\\1/p' | head -n 1)\n"
         '[ -n "$MASTER_ADDR" ] || MASTER_ADDR=$(hostname)\n'
-        f"MASTER_PORT=$({shlex.quote(python)} -I -c {shlex.quote(free_port)})\n"
+        "# a port free on rank 0's node: here when this step runs there, else asked of that node by one small step\n"
+        f"if [ \"$SLURMD_NODENAME\" = {shlex.quote(first)} ]; then MASTER_PORT=$({port})\n"
+        f"else MASTER_PORT=$(srun --nodes=1 --ntasks=1 --nodelist={shlex.quote(first)} {port})\nfi\n"
         "PET_MASTER_ADDR=$MASTER_ADDR PET_MASTER_PORT=$MASTER_PORT\n"
         "export MASTER_ADDR MASTER_PORT PET_MASTER_ADDR PET_MASTER_PORT\n"
+        f"export SLURM_HOSTFILE={shlex.quote(str(hostfile_path(launch)))}\n"
         f"F={failed}\nrm -f \"$F\"\n"
         f"{shlex.join(srun)} /bin/sh -c 'trap : TERM INT; /bin/sh \"$0$SLURM_PROCID.sh\"; c=$?; [ $c = 0 ] || "
         f"(set -C; echo \"$SLURM_PROCID $c\" > \"$1\") 2>/dev/null; exit $c' {task} \"$F\"\n"
