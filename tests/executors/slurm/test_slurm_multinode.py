@@ -68,6 +68,7 @@ def test_a_failing_rank_stops_the_other_and_fails_the_job_with_its_code(
     st = wait_run(slurm_executor, (72, 1, ext), lambda s: s.phase.finished, 60)
     out, err = logs(launch)
     assert st.phase is RunPhase.FAILED and st.exit_code == 3, (st, out, err)
+    assert st.reason == "rank 1 exited with code 3"  # the job's record names the rank (Slurm's job comment)
     assert "AICC: rank 1 failed with exit code 3; the other ranks were stopped" in err
 
 

@@ -91,6 +91,8 @@ def batch_script(launch: Launch, python: str = sys.executable) -> str:
         '# the first rank to fail on its own (the others were stopped after it): its code is the job\'s\n'
         'if [ -f "$F" ] && [ ! -L "$F" ] && [ "$(stat -c %u "$F")" = 0 ] && read -r rank rcode < "$F"; then\n'
         '  echo "AICC: rank $rank failed with exit code $rcode; the other ranks were stopped" >&2\n'
+        '  scontrol update JobId="$SLURM_JOB_ID" Comment="aicc: rank $rank failed with exit code $rcode" '
+        '2>/dev/null\n'
         '  exit "$rcode"\nfi\nexit $code\n'
     )
 

@@ -32,6 +32,7 @@ class SlurmJobRecord:
     array_job_id: int | None = None  # a task of an array: the array's id ...
     array_task_id: int | None = None  # ... and its index; None for the array's tasks not yet split off
     array_pending: str = ""  # those tasks, as Slurm writes them ("3-199", "0,4-7%2")
+    comment: str = ""  # the job's comment: a multi-node batch step records its failed rank there (gang.py)
 
     @property
     def array_key(self) -> tuple[int, int] | None:
@@ -109,6 +110,7 @@ def from_squeue_job(job: Mapping[str, Any]) -> SlurmJobRecord:
         array_job_id=_int_or_none(job.get("array_job_id")) or None,
         array_task_id=_int_or_none(job.get("array_task_id")),
         array_pending=str(job.get("array_task_string") or ""),
+        comment=str(job.get("comment") or ""),
     )
 
 
