@@ -159,3 +159,23 @@ def test_a_gang_over_its_time_limit_is_stopped_whole(tmp_path: Path) -> None:
     assert st.phase is RunPhase.TIMED_OUT and st.reason == "time limit of 1 s reached"
     pids = json.loads((tmp_path / "9" / "run-0" / "state.json").read_text())["pids"]
     assert len(pids) == 2 and not any(alive(pid) for pid in pids)
+
+
+def test_a_vanished_shepherd_leaves_no_rank_behind(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    ex = LocalExecutor(tmp_path)
+    ext = ex.start(gang(tmp_path, 10, ["sh", "-c", "sleep 60"]))
+    wait_running(ex, 10, ext)
+    state = json.loads((tmp_path / "10" / "run-0" / "state.json").read_text())
+    os.kill(state["shepherd_pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while alive(state["shepherd_pid"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (st,) = LocalExecutor(tmp_path).reconcile([(10, 0, ext)])  # a restarted controller finds it so
+    assert st.phase is RunPhase.LOST
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in state["pids"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(state["pids"]) == 2 and not any(alive(pid) for pid in state["pids"])  # rank 1 too, by its cgroup
