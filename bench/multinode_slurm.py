@@ -8,7 +8,8 @@ the moment the job was handed to the engine. AICC: ``SlurmExecutor.start`` of a 
 live path: batch script, hostfile, one run spec per rank, ``sbatch``; the ranks through the runner as the
 project's uid in bubblewrap); and the same with isolation off, to show what the runner costs. Plain: the
 ``sbatch --wrap "srun …"`` a user would type. Goal: plain / AICC >= 0.9. Writes
-bench/results/multinode_slurm.json and .md with the machine it ran on.
+bench/results/multinode_slurm_latest.json and .md with the machine it ran on (multinode_slurm.md
+compares the recorded runs).
 """
 
 from __future__ import annotations
@@ -97,10 +98,10 @@ def main() -> int:
               "what": "admission to all ranks running, 2-node job on the local Slurm test cluster",
               "results": summary, "ratio_plain_over_aicc": round(ratio, 3), "goal": ">= 0.9"}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "multinode_slurm.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "multinode_slurm_latest.json").write_text(json.dumps(result, indent=2) + "\n")
     m = result["machine"]
     rows = "\n".join(f"| {k} | {v['median_s']} s | {v['min_s']} s | {v['max_s']} s |" for k, v in summary.items())
-    (RESULTS / "multinode_slurm.md").write_text(
+    (RESULTS / "multinode_slurm_latest.md").write_text(
         f"# Multi-node start on Slurm: admission to all ranks running\n\n{result['when']} on {m['cpus']} CPUs "
         f"({m['cpu_model']}), Slurm 22.05 test cluster from scripts/slurm-up (all slurmd on one machine), "
         f"{opts.trials} trials each, alternating; load average {result['load_average_1m_at_end']} at the end "
