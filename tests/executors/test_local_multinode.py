@@ -66,6 +66,10 @@ def test_tasks_per_node_splits_each_nodes_accelerators_between_its_tasks(tmp_pat
     assert [(envs[r]["NODE_RANK"], envs[r]["LOCAL_RANK"]) for r in range(4)] == [
         ("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]
     assert {envs[r]["WORLD_SIZE"] for r in range(4)} == {"4"} and envs[3]["LOCAL_WORLD_SIZE"] == "2"
+    spec = json.loads((tmp_path / "2" / "run-0" / "spec.json").read_text())
+    quotas = [t["run"]["limits"]["cpus"] for t in spec["tasks"]]
+    assert quotas == [1.0] * 4 and sum(quotas) == job.cpus  # the job's 4 cores split, never more in all
+    assert len({t["run"]["name"] for t in spec["tasks"]}) == 4  # each rank its own cgroups
 
 
 def test_one_failing_rank_stops_the_others_and_fails_the_job_naming_it(tmp_path: Path) -> None:

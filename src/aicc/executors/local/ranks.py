@@ -71,8 +71,10 @@ def task_specs(launch: Launch, env: dict[str, str], spec_for: SpecFor) -> list[d
         run = spec_for(dataclasses.replace(launch, argv=argv), task_env)
         return [{"rank": 0, "argv": argv, "env": task_env, "run": run.to_json() if run else None, "mpi": True}]
     cpus, memory_mb = _tasks.task_share(launch)
+    layout = _tasks.layout(launch.placements or [Placement("local")], launch.tasks_per_node)
+    n_tasks = len(layout)
     out = []
-    for task in _tasks.layout(launch.placements or [Placement("local")], launch.tasks_per_node):
+    for task in layout:
         one = dataclasses.replace(launch, placements=[Placement(task.node, task.devices)], cpus=cpus,
                                   memory_mb=memory_mb)
         task_env = {**env, **_tasks.task_env(task, launch, master_addr=MASTER_ADDR, master_port=port),
@@ -81,8 +83,11 @@ def task_specs(launch: Launch, env: dict[str, str], spec_for: SpecFor) -> list[d
         private = run is not None and not run.network and run.profile.network_allowed
         if run is not None:
             # a project without network still needs its ranks to meet: they share one network namespace of the
-            # job's own, loopback only (the shepherd makes it), instead of one each
-            run = dataclasses.replace(run, name=f"{run.name}-r{task.rank}", network=run.network or private)
+            # job's own, loopback only (the shepherd makes it), instead of one each. CPU: an exact share of the
+            # job's cores as each rank's quota (2 cores over 4 ranks: half a core each), never more in all.
+            share = max(0.01, launch.cpus / n_tasks)
+            run = dataclasses.replace(run, name=f"{run.name}-r{task.rank}", network=run.network or private,
+                                      limits=dataclasses.replace(run.limits, cpus=share))
         out.append({"rank": task.rank, "argv": list(launch.argv), "env": task_env,
                     "run": run.to_json() if run else None, "job_netns": private})
     return out
