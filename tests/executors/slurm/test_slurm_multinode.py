@@ -105,3 +105,14 @@ def test_cancel_stops_every_rank(
     assert st.phase is RunPhase.CANCELLED
     left = subprocess.run(["pgrep", "-f", str(launch.workdir)], capture_output=True, check=False).stdout
     assert left == b""  # no rank's runner (its spec lies in the job's directory) outlived the cancel
+
+
+def test_mpi_with_a_launcher_the_cluster_lacks_is_refused_with_the_reason(
+    slurm_executor: SlurmExecutor, make_launch, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    from aicc.executors.slurm import SlurmError, gang as slurm_gang
+
+    monkeypatch.setattr(slurm_gang, "MPI_PLUGIN", "pmi9")  # a plugin this cluster's srun really does not have
+    launch = gang(make_launch, 75, ["true"], mpi=True)
+    with pytest.raises(SlurmError, match=r"--mpi: this Slurm cluster has no MPI launcher .*pmix"):
+        slurm_executor.start(launch)

@@ -60,6 +60,7 @@ class SlurmExecutor:
         self._jobcomp = JobCompLog(config.jobcomp_log)
         self.uids = uids or UidRange()
         self.isolate = isolate
+        self._mpi: list[str] | None = None
         """Every run through ``aicc.runner`` inside its batch step (the default; off only for script tests)."""
 
     # -- reading Slurm ------------------------------------------------------------
@@ -185,11 +186,21 @@ class SlurmExecutor:
         runner as a single run is."""
         from aicc.executors.local import isolation
 
+        if launch.mpi and gang.MPI_PLUGIN not in self._mpi_plugins():
+            raise SlurmError(f"--mpi: this Slurm cluster has no MPI launcher for it (srun --mpi={gang.MPI_PLUGIN} "
+                             f"is not among srun --mpi=list: {', '.join(self._mpi_plugins()) or 'none'})")
         uid = None
         if self.isolate:
             uid = isolation.uid_of(launch, self.uids)
             isolation.prepare_dirs(launch, uid)
         gang.write(launch, [sys.executable, "-I", "-m", "aicc.runner"] if self.isolate else None, uid)
+
+    def _mpi_plugins(self) -> list[str]:
+        """The MPI plugins this cluster's ``srun`` offers (asked once per executor)."""
+        if self._mpi is None:
+            out = run_slurm(self.config, ["srun", "--mpi=list"])
+            self._mpi = [line.strip() for line in out.splitlines() if line[:1].isspace() and line.strip()]
+        return self._mpi
 
     def _submit_one(self, launch: Launch) -> str:
         self._write_script(launch)
