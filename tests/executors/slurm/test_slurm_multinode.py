@@ -110,7 +110,8 @@ def test_cancel_stops_every_rank(
 def test_mpi_with_a_launcher_the_cluster_lacks_is_refused_with_the_reason(
     slurm_executor: SlurmExecutor, make_launch, monkeypatch  # type: ignore[no-untyped-def]
 ) -> None:
-    from aicc.executors.slurm import SlurmError, gang as slurm_gang
+    from aicc.executors.slurm import SlurmError
+    from aicc.executors.slurm import gang as slurm_gang
 
     monkeypatch.setattr(slurm_gang, "MPI_PLUGIN", "pmi9")  # a plugin this cluster's srun really does not have
     launch = gang(make_launch, 75, ["true"], mpi=True)
