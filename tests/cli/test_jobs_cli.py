@@ -69,3 +69,16 @@ def test_bad_submissions_are_explained(cli: Cli) -> None:
     assert r.returncode == 4 and "not found" in r.stderr
     down = cli.run("submit", "--", "true", token=bob, check=False, env={"AICC_URL": "http://127.0.0.1:9"})
     assert down.returncode == 3 and "cannot reach AICC" in down.stderr
+
+
+def test_tasks_per_node_and_one_ranks_logs(cli: Cli) -> None:
+    bob = cli.tokens["bob"]
+    out = cli.run("submit", "--gpus", "2", "--flavor", "h100", "--tasks-per-node", "2", "--time", "5m", "--",
+                  "sh", "-c", "echo rank $RANK of $WORLD_SIZE has $CUDA_VISIBLE_DEVICES", token=bob).stdout
+    job_id = int(re.fullmatch(r"Submitted job (\d+)\n", out).group(1))  # type: ignore[union-attr]
+    merged = cli.run("logs", str(job_id), "-f", token=bob).stdout
+    assert "0: rank 0 of 2 has 0\n" in merged and "1: rank 1 of 2 has 1\n" in merged
+    assert cli.run("logs", str(job_id), "--rank", "1", token=bob).stdout == "rank 1 of 2 has 1\n"
+    refused = cli.run("submit", "--gpus", "2", "--flavor", "h100", "--tasks-per-node", "3", "--", "true",
+                      token=bob, check=False)
+    assert refused.returncode != 0 and "--tasks-per-node 3 is more than the 2 h100 accelerators" in refused.stderr

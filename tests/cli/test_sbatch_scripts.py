@@ -16,10 +16,10 @@ from tests.cli.conftest import AICC, Cli
 def test_directives_are_read_until_the_first_command_and_unknown_ones_are_kept_for_the_warning() -> None:
     d = sbatch.read("#!/bin/bash\n#SBATCH -A haneul-llm --partition=h100,a100\n#SBATCH --time=2:00:00 -c 4\n"
                     "# a comment\n#SBATCH --gres=gpu:h100:2 --mem 16G -J 학습 --mail-type=END\n"
-                    "#SBATCH --ntasks-per-node 8\n\necho hi\n#SBATCH --time=9:00:00\n")
+                    "#SBATCH --ntasks-per-node 8 --qos normal\n\necho hi\n#SBATCH --time=9:00:00\n")
     assert d.options == {"project": "haneul-llm", "flavor": "h100,a100", "time": "2:00:00", "cpus": "4",
-                         "gres": "gpu:h100:2", "mem": "16G", "name": "학습"}
-    assert d.unknown == ["--mail-type=END", "--ntasks-per-node 8"]
+                         "gres": "gpu:h100:2", "mem": "16G", "name": "학습", "tasks_per_node": "8"}
+    assert d.unknown == ["--mail-type=END", "--qos normal"]
 
 
 def test_gres_and_dependencies_in_sbatch_form() -> None:

@@ -179,3 +179,40 @@ def test_a_job_cancelled_while_its_image_is_on_its_way_never_starts(images: Harn
     job = images.until_state(job_id, "cancelled", "running", "succeeded", timeout=60)
     assert job["state"] == "cancelled" and job["started_at"] is None and "cancel requested" in job["reason"]
     assert not (images.settings.jobs_dir / str(job_id) / "run-0").exists()
+
+
+MEET = """
+import os, socket, sys, time
+rank, addr, port = int(os.environ["RANK"]), os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+if rank == 0:
+    with socket.create_server((addr, port)) as server:
+        conn, _ = server.accept()
+        got = int(conn.makefile().readline())
+else:
+    for _ in range(300):
+        try:
+            conn = socket.create_connection((addr, port))
+            break
+        except OSError:
+            time.sleep(0.05)
+    conn.sendall(b"41\\n")
+    got = 41
+print("rank", rank, "py", sys.version_info[:2], "uid", os.getuid(), "got", got, "cwd", os.getcwd())
+"""
+
+
+def test_the_ranks_of_a_job_in_an_image_meet_each_other_and_stay_isolated(
+        images_shared: Harness, registry: str) -> None:
+    images = images_shared
+    w = images.world
+    job_id = images.submit(w.a.member_token, image=f"{registry}/aicc-test/python:3.13", flavors=["cpu"], cpus=2,
+                           tasks_per_node=2, command=["python3", "-c", MEET])
+    images.until(lambda: images.job(job_id)["state"] in ("succeeded", "failed"), timeout=120)
+    job = images.job(job_id)
+    assert job["state"] == "succeeded", job["reason"] + _log(images, job_id, "stderr")
+    one = images.client.get(f"/api/v1/jobs/{job_id}/logs", params={"rank": 0}, headers=H(w.a.member_token))
+    other = images.client.get(f"/api/v1/jobs/{job_id}/logs", params={"rank": 1}, headers=H(w.a.member_token))
+    rank0, rank1 = one.json()["data"].split(), other.json()["data"].split()
+    assert rank0[:6] == ["rank", "0", "py", "(3,", "13)", "uid"] and rank0[7:9] == ["got", "41"]
+    assert rank1[:2] == ["rank", "1"] and rank0[6] == rank1[6] != "0"  # both the project's uid, not root
+    assert rank0[-1] == rank1[-1] == "/aicc/job"  # each inside the image, in the job's directory

@@ -75,6 +75,10 @@ def submit(
                                                "job's output itself: read it with `aicc logs JOB`.")] = None,
     error: Annotated[str | None, typer.Option("--error", "-e", help="As --output, for stderr "
                                               "(`aicc logs JOB --stderr`).")] = None,
+    tasks_per_node: Annotated[int | None, typer.Option("--ntasks-per-node", "--tasks-per-node", min=1,
+                                                       help="Processes per node (a job over several nodes runs "
+                                                       "one per node; e.g. 4 for one per GPU).")] = None,
+    mpi: Annotated[bool, typer.Option("--mpi", help="Start the tasks under the center's MPI launcher.")] = False,
     as_json: JSON = False,
 ) -> None:
     """Submit a job; prints its id at once (`Submitted job 42`)."""
@@ -86,7 +90,7 @@ def submit(
         text = script.read_text(encoding="utf-8", errors="replace")
     given = {"project": project, "flavor": flavor, "name": name, "time": time_limit, "cpus": cpus, "mem": mem,
              "array": array, "dependency": dependency, "gpus": gpus, "priority": priority, "output": output,
-             "error": error}
+             "error": error, "tasks_per_node": tasks_per_node}
     opts = {k: v for k, v in given.items() if v is not None}
     if text is not None:
         directives = sbatch.read(text)
@@ -114,7 +118,7 @@ def submit(
             raise CliError(str(exc)) from exc
     try:
         gpus_n, cpus_n = int(opts.get("gpus") or 0), int(opts.get("cpus") or 1)
-        prio = int(opts.get("priority") or 0)
+        prio, tasks = int(opts.get("priority") or 0), int(opts.get("tasks_per_node") or 1)
     except ValueError as exc:
         raise CliError(f"#SBATCH: {exc}") from exc
     c = Client()
@@ -125,6 +129,7 @@ def submit(
         "flavors": [f.strip().lower() for f in flavors.split(",") if f.strip()],
         "depends_on": depends, "env": {}, "array": opts.get("array"), "name": opts.get("name"),
         "workload_class": workload_class, "datasets": dataset or [], "image": image,
+        "tasks_per_node": tasks, "mpi": mpi,
     }
     for item in env or []:
         key, sep, value = item.partition("=")
@@ -227,13 +232,16 @@ def logs(
     job_id: int,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")] = False,
     stderr: Annotated[bool, typer.Option("--stderr", help="The error stream instead of stdout.")] = False,
+    rank: Annotated[int | None, typer.Option("--rank", min=0, help="Only this rank of a multi-node job (by "
+                                             "default all ranks, each line labelled with its rank).")] = None,
 ) -> None:
     """Print a job's output (like `tail -f` with -f)."""
     c = Client()
     stream = "stderr" if stderr else "stdout"
     offset = 0
+    by_rank = {"rank": rank} if rank is not None else {}
     while True:
-        chunk = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20)
+        chunk = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20, **by_rank)
         sys.stdout.write(chunk["data"])
         sys.stdout.flush()
         offset = chunk["next_offset"]
@@ -241,7 +249,7 @@ def logs(
             continue
         if not follow or chunk["finished"]:
             if follow:  # one last read after the end: output written just before it
-                last = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20)
+                last = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20, **by_rank)
                 sys.stdout.write(last["data"])
                 sys.stdout.flush()
                 _exit_as(c.get(f"/jobs/{job_id}"))

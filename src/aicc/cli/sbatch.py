@@ -27,6 +27,7 @@ _NAMES = {
     "priority": "priority",
     "output": "output", "o": "output",
     "error": "error", "e": "error",
+    "ntasks-per-node": "tasks_per_node",
 }
 _TAKES_NO_VALUE = frozenset({"requeue", "no-requeue", "exclusive", "parsable"})
 IGNORED_SILENTLY = frozenset({"parsable"})  # shapes sbatch's own output only

@@ -166,6 +166,7 @@ class Starting:
             argv=argv, workdir=workdir,
             env=env, flavor=flavor.name, device_env=flavor.device_env, placements=placements, cpus=job.cpus,
             memory_mb=job.memory_mb, time_limit_s=job.time_limit_s, gres_type=flavor.name, sandbox=sandbox,
-            unix_uid=unix_uid, readonly=readonly, image=image,
+            unix_uid=unix_uid, readonly=readonly, image=image, tasks_per_node=job.tasks_per_node or 1,
+            mpi=bool(job.mpi),
         )
 

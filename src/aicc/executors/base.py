@@ -107,6 +107,11 @@ class Launch:
     """Host paths shown read-only at the same place (open datasets the project may read)."""
     network: bool = True
     """Keep outbound network (ordinary jobs; a center may switch it off per project). Sensitive runs never."""
+    tasks_per_node: int = 1
+    """Processes per placed node (``aicc.executors.tasks``): a gang over several nodes, or more than one task
+    per node, runs as ranks that know each other (MASTER_ADDR, WORLD_SIZE, …) instead of once."""
+    mpi: bool = False
+    """Start the ranks under the engine's MPI launcher (``srun --mpi=pmix`` on Slurm, ``mpirun`` locally)."""
 
     @property
     def accelerators(self) -> int:

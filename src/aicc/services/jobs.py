@@ -69,6 +69,10 @@ class JobSpec:
     """Names of datasets to read; a sensitive one needs the project's grant and runs in the sandbox."""
     image: str | None = None
     """An OCI image reference (tag or digest) from an allowed registry; None runs on the host's system."""
+    tasks_per_node: int = 1
+    """Processes per placed node (a gang wider than a node runs one per node at least)."""
+    mpi: bool = False
+    """Start the tasks under the engine's MPI launcher."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,22 @@ def fits_somewhere(flavor: FlavorRow, nodes: list[NodeRow], accelerators: int, c
         span = f"{accelerators} {flavor.name} accelerators span {needed} nodes"
         return f"{span}, which together lack {cpus} CPUs or {memory_mb} MB"
     return None
+
+
+def tasks_fit(flavor: FlavorRow, nodes: list[NodeRow], spec: JobSpec) -> str | None:
+    """None if ``--tasks-per-node`` fits a node of ``flavor`` as this job gets it: no more tasks than the
+    accelerators the job has on a node (a gang fills whole nodes first), or than its cores on a CPU flavor."""
+    tasks = spec.tasks_per_node
+    if tasks < 1:
+        return "tasks per node must be at least 1"
+    if tasks == 1 or not nodes:
+        return None
+    if flavor.vendor == "cpu":
+        return None if tasks <= spec.cpus else \
+            f"--tasks-per-node {tasks} is more than the {spec.cpus} cores the job asks for on its {flavor.name} node"
+    per_node = min(spec.accelerators, max(n.accelerators for n in nodes))
+    return None if tasks <= per_node else \
+        f"--tasks-per-node {tasks} is more than the {per_node} {flavor.name} accelerators the job gets on a node"
 
 
 def _validate_env(env: Mapping[str, str]) -> None:
@@ -232,7 +252,7 @@ def check(actor: Principal, settings: Settings, spec: JobSpec, ref: Reference) -
     if unknown:
         raise InvalidInput(f"unknown flavor {', '.join(unknown)}; the center has {', '.join(sorted(capacity))}")
     problems = {f: fits_somewhere(capacity[f][0], capacity[f][1], spec.accelerators, spec.cpus, spec.memory_mb)
-                for f in wanted}
+                or tasks_fit(capacity[f][0], capacity[f][1], spec) for f in wanted}
     runnable = [f for f in wanted if problems[f] is None]
     if not runnable:
         raise InvalidInput("no flavor of this center could ever run this job: " +
@@ -264,6 +284,7 @@ def _row(actor: Principal, p: Prepared, now: dt.datetime) -> dict[str, Any]:
         "cancel_requested": False, "preempt_requested": False, "version": 1, "array_id": None,
         "array_index": p.indexes[0], "datasets": p.dataset_ids,
         "image_ref": str(p.image) if p.image else None, "image_digest": p.image.digest if p.image else None,
+        "tasks_per_node": spec.tasks_per_node, "mpi": spec.mpi,
     }
 
 
@@ -398,6 +419,27 @@ def read_log(settings: Settings, job: JobRow, stream: str, offset: int, limit: i
     except FileNotFoundError:
         return b"", offset, 0
     return data, min(offset, size) + len(data), size
+
+
+def read_rank_log(settings: Settings, job: JobRow, stream: str, offset: int, limit: int,
+                  rank: int) -> tuple[bytes, int, int]:
+    """One rank's lines of a multi-node job's merged log (each line there carries its rank's label), labels
+    removed. ``next_offset`` counts bytes of the merged file: only whole lines are consumed while the job runs,
+    so a follower never splits one."""
+    from aicc.executors.tasks import rank_lines
+
+    ranks = max(1, len(job.placement or [])) * (job.tasks_per_node or 1)
+    if ranks == 1 and not job.mpi:
+        raise InvalidInput(f"job {job.id} runs as one task: it has no ranks (leave out rank)")
+    if rank >= ranks:
+        raise InvalidInput(f"rank {rank}: job {job.id} has ranks 0 to {ranks - 1}")
+    data, nxt, size = read_log(settings, job, stream, offset, limit)
+    start = nxt - len(data)
+    complete = job.state not in ACTIVE and nxt >= size
+    out, used = rank_lines(data, rank, complete=complete)
+    if used == 0 and len(data) >= limit:  # one line longer than a whole chunk: take the chunk
+        out, used = rank_lines(data, rank, complete=True)
+    return out, start + used, size
 
 
 def waiting_since(job: JobRow, now: dt.datetime) -> float:

@@ -41,7 +41,7 @@ def test_inventory_matches_the_cluster_config(slurm_executor: SlurmExecutor) -> 
         assert (node.cpus, node.memory_mb) == (8, 16000)
         assert node.available, node
         assert node.reason is None
-    assert nodes["node1"].partitions == ("h100",)
+    assert nodes["node1"].partitions == ("h100", "multi")  # multi: every node, for jobs wider than one
 
 
 def test_drained_node_is_unavailable_with_its_reason(exclusive_cluster) -> None:

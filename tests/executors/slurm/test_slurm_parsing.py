@@ -128,7 +128,8 @@ def test_sbatch_pins_the_placement_and_rounds_the_time_limit_up(tmp_path: Path) 
     assert "--gres=gpu:h100:2" in argv
     assert [a for a in argv if a.startswith("--node")] == ["--nodes=2", "--nodelist=node1,node4"]
     assert "--time=2" in argv
-    assert "--cpus-per-task=4" in argv and "--mem=2048M" in argv
+    # a gang over two nodes: one task per node, each with its share of the job's CPUs and memory
+    assert "--ntasks-per-node=1" in argv and "--cpus-per-task=2" in argv and "--mem=1024M" in argv
     assert f"--output={tmp_path}/stdout.log" in argv
     assert argv[-1] == str(tmp_path / "slurm-batch-2.sh")
     assert batch_script(launch).endswith("exec python train.py --lr '1e-3 x'\n")

@@ -40,7 +40,7 @@ async def submit_job(request: Request, actor: Actor, body: JobSubmit) -> JobSubm
         accelerators=body.accelerators, cpus=body.cpus, memory_mb=body.memory_mb,
         time_limit_s=body.time_limit_s, priority=body.priority, env=body.env,
         workload_class=body.workload_class, depends_on=body.depends_on, array=body.array, datasets=body.datasets,
-        image=body.image,
+        image=body.image, tasks_per_node=body.tasks_per_node, mpi=body.mpi,
     )
     done = await submitter.submit(actor, spec)
     wake = getattr(request.app.state, "wake_controller", None)
@@ -96,13 +96,18 @@ def job_logs(
     stream: Annotated[str, Query(pattern="^(stdout|stderr)$")] = "stdout",
     offset: Annotated[int, Query(ge=0, le=2**50)] = 0,
     limit: Annotated[int, Query(ge=1, le=1 << 20)] = 64 * 1024,
+    rank: Annotated[int | None, Query(ge=0, le=1 << 20, description="Only this rank's lines of a multi-node "
+                                      "job (the merged view labels each line with its rank).")] = None,
 ) -> LogChunk:
     with db.read() as s:
         job = svc.get(s, actor, job_id)
         if outputs.is_held(s, job):
             raise Forbidden("this job read sensitive data: its logs are held with its outputs until the data "
                             "custodian releases them (aicc outputs list)")
-        data, nxt, size = svc.read_log(settings, job, stream, offset, limit)
+        if rank is None:
+            data, nxt, size = svc.read_log(settings, job, stream, offset, limit)
+        else:
+            data, nxt, size = svc.read_rank_log(settings, job, stream, offset, limit, rank)
         finished = job.state not in svc.ACTIVE
         return LogChunk(stream=stream, offset=offset, next_offset=nxt, size=size,
                         data=data.decode("utf-8", errors="replace"), finished=finished)

@@ -52,6 +52,12 @@ class JobSubmit(Strict):
                                           "`repo@sha256:…`) from a registry the center allows; resolved to a "
                                           "digest when the job is admitted. None: the host's system.")
 
+    tasks_per_node: int = Field(1, ge=1, le=1024, description="Processes per node: 1 (default) runs one task on "
+                                "each node of a gang wider than a node; the number of accelerators on a node "
+                                "runs one per accelerator. Each task gets RANK, WORLD_SIZE, MASTER_ADDR, … .")
+    mpi: bool = Field(False, description="Start the tasks under the center's MPI launcher (srun --mpi=pmix on "
+                                         "Slurm, mpirun locally) instead of directly.")
+
     @model_validator(mode="after")
     def _one_of(self) -> Self:
         if (self.project_id is None) == (self.project is None):
@@ -102,6 +108,8 @@ class Job(Out):
     datasets: list[int] = Field(default_factory=list)
     image_ref: str | None = Field(None, description="The image as named at submit (normalized).")
     image_digest: str | None = Field(None, description="The digest it resolved to; every attempt runs these bits.")
+    tasks_per_node: int = 1
+    mpi: bool = False
 
 
 class LogChunk(Out):

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from aicc.executors.base import Launch, RunPhase, RunStatus
-from aicc.executors.local import isolation, shepherd
+from aicc.executors.local import isolation, ranks, shepherd
 from aicc.executors.local.shepherd import boot_id, proc_start_ticks, write_json
+from aicc.executors.tasks import is_multi
 from aicc.runner import cgroups, identity
 from aicc.runner.identity import UidRange
 from aicc.runner.launch import IsolationUnavailable
@@ -153,10 +154,15 @@ class LocalExecutor:
         }
         if launch.device_env:
             env[launch.device_env] = ",".join(map(str, devices))
+        tasks: list[dict[str, Any]] | None = None
+        run: RunSpec | None = None
         try:
             if launch.image is not None and launch.sandbox is not None:
                 raise IsolationUnavailable("a job on sensitive data cannot run in an image yet: submit it without one")
-            run = self.run_spec(launch, env)
+            if is_multi(launch):  # one isolated process per task, watched together (ranks.py)
+                tasks = ranks.task_specs(launch, env, self.run_spec)
+            else:
+                run = self.run_spec(launch, env)
         except BaseException:
             (run_dir / "started").unlink()  # not started: a later try may start it
             raise
@@ -165,7 +171,7 @@ class LocalExecutor:
             "grace_s": float(launch.extra.get("grace_s", self.grace_s)), "attempt": launch.attempt,
             "stdout": str(stdout), "stderr": str(stderr),
             "notify": str(self.notify_path) if self.notify_path else None,
-            "run": run.to_json() if run is not None else None,
+            "run": run.to_json() if run is not None else None, "tasks": tasks,
         })
         self._spawn_shepherd(run_dir)
         return external_id
@@ -252,11 +258,12 @@ def _trusted(run_dir: Path) -> bool:
 
 
 def _kill_cgroup(state: dict[str, Any]) -> None:
-    """The shepherd is gone: kill whatever of the run is left in its cgroups and remove them."""
-    name = state.get("cgroup")
-    if isinstance(name, str) and name:
-        with contextlib.suppress(cgroups.CgroupUnavailable, OSError, ValueError):
-            cgroups.Cgroup(name, Limits()).close()
+    """The shepherd is gone: kill whatever of the run is left in its cgroups (every task's) and remove them."""
+    names = [state.get("cgroup"), *state.get("cgroups", [])]
+    for name in names:
+        if isinstance(name, str) and name:
+            with contextlib.suppress(cgroups.CgroupUnavailable, OSError, ValueError):
+                cgroups.Cgroup(name, Limits()).close()
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -83,7 +83,7 @@ class Job:
 
 
 def _spawn(spec: dict[str, Any], stdout: int, stderr: int, run: RunSpec | None = None,
-           cg: _cgroups.Cgroup | None = None, bwrap: str = "") -> int:
+           cg: _cgroups.Cgroup | None = None, bwrap: str = "", netns: int | None = None) -> int:
     """fork + exec into a new session; returns the pid (also the process group id)."""
     argv = spec["argv"]
     r, w = os.pipe()
@@ -98,6 +98,10 @@ def _spawn(spec: dict[str, Any], stdout: int, stderr: int, run: RunSpec | None =
             os.dup2(stderr, 2)
             os.set_inheritable(w, False)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if netns is not None:
+                from aicc.executors.local.gang import setns
+
+                setns(netns)
             if run is not None and cg is not None:
                 _runner.exec_child(run, cg, bwrap)  # only returns by raising
             os.chdir(spec["cwd"])
@@ -116,6 +120,10 @@ def _spawn(spec: dict[str, Any], stdout: int, stderr: int, run: RunSpec | None =
 
 def run(run_dir: Path) -> int:
     spec = json.loads((run_dir / "spec.json").read_text())
+    if spec.get("tasks"):  # a multi-node run: its ranks together (gang.py)
+        from aicc.executors.local.gang import run_tasks
+
+        return run_tasks(run_dir, spec)
     grace = float(spec.get("grace_s", 10))
     limit = float(spec["time_limit_s"])
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW  # a job's link never redirects root's write

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from aicc.executors.base import Launch
 from aicc.executors.slurm.config import SlurmConfig
+from aicc.executors.slurm.gang import sbatch_options as gang_options
+from aicc.executors.tasks import is_multi
 
 STDOUT_NAME = "stdout.log"
 STDERR_NAME = "stderr.log"
@@ -108,6 +110,8 @@ def sbatch_argv(launch: Launch, config: SlurmConfig, uid: int | None = None) -> 
     gres_type = gres_type_for(launch, config)
     if per_node:
         argv.append(f"--gres=gpu:{gres_type}:{per_node}" if gres_type else f"--gres=gpu:{per_node}")
+    if is_multi(launch):
+        argv = gang_options(argv, launch)
     argv.append(str(batch_script_path(launch)))
     return argv
 
@@ -127,8 +131,8 @@ _SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 def array_key(launch: Launch, config: SlurmConfig, uid: int | None = None) -> tuple[str, ...] | None:
     """What must be equal for runs to share one array: every sbatch option but the run's own name, directory
     and log files. None: this run goes alone (an environment name a shell cannot export)."""
-    if not all(_SHELL_NAME.match(name) for name in job_env(launch)):
-        return None
+    if is_multi(launch) or not all(_SHELL_NAME.match(name) for name in job_env(launch)):
+        return None  # a gang goes alone: its batch script is srun over its own nodes
     return tuple(_shared_options(launch, config, uid))
 
 

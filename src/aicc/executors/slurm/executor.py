@@ -30,11 +30,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from aicc.executors.base import Launch, RunStatus
-from aicc.executors.slurm import batch
+from aicc.executors.slurm import batch, gang
 from aicc.executors.slurm.commands import SlurmError, SlurmUnavailable, run_slurm, run_slurm_json, slurm_env
 from aicc.executors.slurm.config import SlurmConfig
 from aicc.executors.slurm.records import JobCompLog, SlurmJobRecord, from_squeue_job, task_in
 from aicc.executors.slurm.states import lost_status, run_status
+from aicc.executors.tasks import is_multi
 from aicc.runner.identity import UidRange
 
 _ALIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED")
@@ -68,6 +69,7 @@ class SlurmExecutor:
         self._jobcomp = JobCompLog(config.jobcomp_log)
         self.uids = uids or UidRange()
         self.isolate = isolate
+        self._mpi: list[str] | None = None
         """Every run through ``aicc.runner`` inside its batch step (the default; off only for script tests)."""
 
     # -- reading Slurm ------------------------------------------------------------
@@ -188,6 +190,8 @@ class SlurmExecutor:
         limits instead of making them, then builds bubblewrap's view. Both files are root's in a directory
         the job cannot rename in. Returns the uid the run goes to Slurm under."""
         launch.workdir.mkdir(parents=True, exist_ok=True)
+        if is_multi(launch):
+            return self._write_gang(launch)
         runner = None
         uid = self._uid(launch)
         if uid is not None:
@@ -206,6 +210,28 @@ class SlurmExecutor:
 
         write_new(batch.batch_script_path(launch), batch.batch_script(launch, runner), 0o755)
         return uid
+
+    def _write_gang(self, launch: Launch) -> int | None:
+        """A multi-node run: ``srun`` of every rank inside the batch step (``gang.py``), each rank through the
+        runner as a single run is, in the identity and cgroups Slurm gave the step. Returns the uid."""
+        from aicc.executors.local import isolation
+
+        if launch.mpi and gang.MPI_PLUGIN not in self._mpi_plugins():
+            raise SlurmError(f"--mpi: this Slurm cluster has no MPI launcher for it (srun --mpi={gang.MPI_PLUGIN} "
+                             f"is not among srun --mpi=list: {', '.join(self._mpi_plugins()) or 'none'})")
+        uid = self._uid(launch)
+        if uid is not None:
+            isolation.prepare_dirs(launch, uid)
+        gang.write(launch, [sys.executable, "-I", "-m", "aicc.runner"] if uid is not None else None, uid,
+                   engine_devices=_device_pattern(launch))
+        return uid
+
+    def _mpi_plugins(self) -> list[str]:
+        """The MPI plugins this cluster's ``srun`` offers (asked once per executor)."""
+        if self._mpi is None:
+            out = run_slurm(self.config, ["srun", "--mpi=list"])
+            self._mpi = [line.strip() for line in out.splitlines() if line[:1].isspace() and line.strip()]
+        return self._mpi
 
     def _submit_one(self, launch: Launch) -> str:
         uid = self._write_script(launch)

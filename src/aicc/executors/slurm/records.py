@@ -33,6 +33,7 @@ class SlurmJobRecord:
     array_task_id: int | None = None  # ... and its index; None for the array's tasks not yet split off
     array_pending: str = ""  # those tasks, as Slurm writes them ("3-199", "0,4-7%2")
     memory_mb: int | None = None  # the memory the job was given per node (--mem): an OOM reason names it
+    comment: str = ""  # the job's comment: a multi-node batch step records its failed rank there (gang.py)
 
     @property
     def array_key(self) -> tuple[int, int] | None:
@@ -123,6 +124,7 @@ def from_squeue_job(job: Mapping[str, Any]) -> SlurmJobRecord:
         array_task_id=_int_or_none(job.get("array_task_id")),
         array_pending=str(job.get("array_task_string") or ""),
         memory_mb=_int_or_none(job.get("memory_per_node")) or tres_memory_mb(str(job.get("tres_req_str") or "")),
+        comment=str(job.get("comment") or ""),
     )
 
 

@@ -7,6 +7,8 @@ about a retry; a job Slurm simply does not know any more is LOST as well.
 
 from __future__ import annotations
 
+import re
+
 from aicc.executors.base import RunPhase, RunStatus
 from aicc.executors.slurm.records import SlurmJobRecord
 from aicc.runner.cgroups import human_mb
@@ -45,6 +47,9 @@ def phase_of(state: str) -> RunPhase:
     return _PHASES.get(state.upper(), RunPhase.RUNNING)
 
 
+_RANK_COMMENT = re.compile(r"aicc: rank (\d{1,7}) failed with exit code (-?\d{1,3})")
+
+
 def _reason(record: SlurmJobRecord, phase: RunPhase) -> str | None:
     nodes = record.nodes or "its node"
     state = record.state
@@ -67,6 +72,9 @@ def _reason(record: SlurmJobRecord, phase: RunPhase) -> str | None:
     if phase is RunPhase.CANCELLED:
         return "cancelled"
     if phase is RunPhase.FAILED:
+        failed_rank = _RANK_COMMENT.fullmatch(record.comment)
+        if failed_rank:  # a multi-node run: the rank that failed first (executors/slurm/gang.py)
+            return f"rank {failed_rank.group(1)} exited with code {failed_rank.group(2)}"
         code = record.exit_code
         if code == NOT_ISOLATED:
             return "not started: the job could not be isolated on its node (its stderr log says why)"

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aicc.core.jobs.reasons import Reason
@@ -63,6 +64,11 @@ class JobRow(Base):
     """The OCI image reference as the user named it, normalized (registry/repository:tag[@digest]); None: host."""
     image_digest: Mapped[str | None] = mapped_column(String(71))
     """sha256 digest the reference resolved to when the job was admitted; every later attempt runs these bits."""
+    tasks_per_node: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """Processes per placed node: a gang over several nodes (or several tasks per node) runs as ranks that
+    know each other (``aicc.executors.tasks``) instead of once."""
+    mpi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    """Start the ranks under the engine's MPI launcher (srun --mpi=pmix, mpirun)."""
 
     # life
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
