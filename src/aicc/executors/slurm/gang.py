@@ -88,8 +88,9 @@ def batch_script(launch: Launch, python: str = sys.executable) -> str:
         f"{shlex.join(srun)} /bin/sh -c 'trap : TERM INT; /bin/sh \"$0$SLURM_PROCID.sh\"; c=$?; [ $c = 0 ] || "
         f"(set -C; echo \"$SLURM_PROCID $c\" > \"$1\") 2>/dev/null; exit $c' {task} \"$F\"\n"
         "code=$?\n"
-        '# the first rank to fail on its own (the others were stopped after it): its code is the job\'s\n'
-        'if [ -f "$F" ] && [ ! -L "$F" ] && [ "$(stat -c %u "$F")" = 0 ] && read -r rank rcode < "$F"; then\n'
+        '# the first rank to fail on its own (the others were stopped after it): its code is the job\'s. The step\n'
+        '# runs as the project\'s uid, so the record is the project\'s: it names a rank, it grants nothing\n'
+        'if [ -f "$F" ] && [ ! -L "$F" ] && [ "$(stat -c %u "$F")" = "$(id -u)" ] && read -r rank rcode < "$F"; then\n'
         '  echo "AICC: rank $rank failed with exit code $rcode; the other ranks were stopped" >&2\n'
         '  scontrol update JobId="$SLURM_JOB_ID" Comment="aicc: rank $rank failed with exit code $rcode" '
         '2>/dev/null\n'
