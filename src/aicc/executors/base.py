@@ -107,6 +107,9 @@ class Launch:
     """Host paths shown read-only at the same place (open datasets the project may read)."""
     network: bool = True
     """Keep outbound network (ordinary jobs; a center may switch it off per project). Sensitive runs never."""
+    workspace: Path | None = None
+    """The project's workspace directory (``aicc.workspaces``), shown read-write at ``/workspace``. On Slurm
+    it must be a path every node sees (a shared file system). Never given to a sensitive-data run."""
 
     @property
     def accelerators(self) -> int:

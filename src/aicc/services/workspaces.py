@@ -1,0 +1,73 @@
+"""Use cases of a project's workspace: who may reach it, how big it may grow, and the audit of what changes.
+
+Every call starts with :func:`open_workspace`, which applies the tenancy rule (another organization's
+project is *not found*, whatever the path), gives the project its Unix identity if it has none yet (files
+belong to the uid its jobs run as), and makes the workspace with its current quota. Removals, moves and
+finished uploads are audit events: nothing leaves a workspace without one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aicc.config import Settings
+from aicc.core.errors import Conflict
+from aicc.core.workspaces import StorageGrant, quota_bytes
+from aicc.services import audit, projects
+from aicc.services.principal import Principal
+from aicc.services.unix_ids import project_uids
+from aicc.store.db import Database
+from aicc.store.models import AllocationRow, utcnow
+from aicc.workspaces.layout import Workspace, Workspaces, for_root
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    ws: Workspace
+    quota: int
+    organization_id: int
+    project: str
+
+
+def workspaces(settings: Settings) -> Workspaces:
+    return for_root(settings.workspaces_dir)
+
+
+def quota_of(s: Session, settings: Settings, project_id: int) -> int:
+    rows = s.execute(select(AllocationRow).where(AllocationRow.project_id == project_id)).scalars()
+    grants = [StorageGrant(a.storage_gib, a.starts_at, a.ends_at, a.suspended) for a in rows]
+    return quota_bytes(grants, utcnow(), settings.workspace_default_gib)
+
+
+def open_workspace(db: Database, settings: Settings, actor: Principal, project_id: int) -> Opened:
+    with db.read() as s:
+        p = projects.get(s, actor, project_id)  # NotFound for another tenant's project
+        quota = quota_of(s, settings, p.id)
+        org, name = p.organization_id, p.name
+    uid = project_uids(db, settings, [project_id]).get(project_id)
+    if not isinstance(uid, int):
+        raise Conflict(f"the project has no Unix identity for its files: {uid}")
+    return Opened(workspaces(settings).ensure(project_id, uid, quota), quota, org, name)
+
+
+def room(settings: Settings, opened: Opened) -> int:
+    """Bytes the workspace may still take (negative when it is over a quota that was lowered)."""
+    return opened.quota - workspaces(settings).usage(opened.ws.project_id)
+
+
+def summary(settings: Settings, opened: Opened) -> dict[str, object]:
+    backend = workspaces(settings).backend
+    used = workspaces(settings).usage(opened.ws.project_id)
+    return {"project_id": opened.ws.project_id, "project": opened.project, "quota_bytes": opened.quota,
+            "used_bytes": used, "over_quota": used > opened.quota,
+            "enforcement": "filesystem" if backend.enforced else "measured", "backend": backend.name,
+            "mount": "/workspace"}
+
+
+def record(db: Database, actor: Principal, opened: Opened, action: str, data: dict[str, object]) -> None:
+    with db.write() as s:
+        audit.record(s, actor, f"workspace.{action}", "project", opened.ws.project_id,
+                     organization_id=opened.organization_id, data={"project": opened.project, **data})
