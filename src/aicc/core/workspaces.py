@@ -50,6 +50,8 @@ def check_path(raw: str, *, allow_root: bool = False) -> tuple[str, ...]:
         encoded = raw.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput("path is not valid UTF-8") from None
+    if "\ufffd" in raw:  # what a URL's invalid UTF-8 decodes to: the name the client meant is unknowable
+        raise InvalidInput("path is not valid UTF-8 (it holds U+FFFD, the replacement character)")
     if len(encoded) > MAX_PATH_BYTES:
         raise InvalidInput(f"path is longer than {MAX_PATH_BYTES} bytes")
     if raw.startswith("/"):

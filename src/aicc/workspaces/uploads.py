@@ -131,29 +131,44 @@ class PartWriter:
         with files.opened(ws.uploads) as up:
             self.fd = os.open(f"{upload_id}.part", os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
                               dir_fd=up)
-        self.pos = offset
+        self.pos = self.start = offset
         with _digests_lock:
             at, digest = _digests.get(self.key, (-1, None))
         self.digest = digest if at == offset else None
 
     def write(self, data: bytes | bytearray) -> None:
+        """Append ``data``; what a refused write left on disk stays and counts (the client resumes after it)."""
         if self.pos + len(data) > self.upload.size:
             raise InvalidInput(f"the upload was declared as {self.upload.size} bytes; this part goes past it")
+        view = memoryview(data)
         try:
-            os.write(self.fd, data)
+            while view:  # a write near the quota is short; the next one says EDQUOT
+                n = os.write(self.fd, view)
+                if self.digest is not None:
+                    self.digest.update(view[:n])
+                self.pos += n
+                view = view[n:]
         except OSError as exc:
             raise files.storage_error(exc, "writing the upload") from exc
-        if self.digest is not None:
-            self.digest.update(data)
-        self.pos += len(data)
 
     def close(self) -> int:
-        os.close(self.fd)
-        with _digests_lock:
-            if self.digest is not None:
-                _digests[self.key] = (self.pos, self.digest)
-            else:
-                _digests.pop(self.key, None)
+        """Make the part durable (a quota may only show at write-back, here) and return the offset. When that
+        fails the part is cut back to where it began, if the file system lets it: finishing re-reads and
+        verifies the whole file in any case, so a part lost at write-back cannot pass as received."""
+        try:
+            os.fsync(self.fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, self.start)
+            self.digest = None
+            raise files.storage_error(exc, "writing the upload") from exc
+        finally:
+            os.close(self.fd)
+            with _digests_lock:
+                if self.digest is not None:
+                    _digests[self.key] = (self.pos, self.digest)
+                else:
+                    _digests.pop(self.key, None)
         return self.pos
 
 
