@@ -34,11 +34,10 @@ def test_a_write_past_the_quota_fails_with_edquot_and_another_project_is_unaffec
     fine = write_as(B_UID, b.files / "big", 12)  # the other project writes within its own quota
     assert fine.returncode == 0, fine.stderr
     assert (b.files / "big").stat().st_size == 12 * MIB
-    with pytest.raises(OSError) as raised:  # root (the server) is bound as well
-        with open(a.files / "more", "wb") as f:
-            f.write(b"x" * (8 * MIB))
-            f.flush()
-            os.fsync(f.fileno())
+    with pytest.raises(OSError) as raised, open(a.files / "more", "wb") as f:  # root (the server) is bound too
+        f.write(b"x" * (8 * MIB))
+        f.flush()
+        os.fsync(f.fileno())
     assert raised.value.errno == errno.EDQUOT
     os.sync()
     assert 15 * MIB < spaces.usage(1) <= 17 * MIB
