@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from aicc.cli.admin import project_by
-from aicc.cli.client import CliError, Client, config_dir
+from aicc.cli.client import Client, CliError, config_dir
 from aicc.cli.output import emit
 
 app = typer.Typer(help="Your project's workspace (mounted at /workspace in its jobs): ls, put, get, rm, mv.",
