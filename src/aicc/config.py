@@ -33,6 +33,7 @@ AICC_INSECURE_REGISTRIES  comma list of hosts spoken to over plain HTTP (a loopb
 AICC_WORKSPACE_ROOT   where projects' workspaces live (default $AICC_HOME/workspaces); a btrfs file system with
                       quotas enabled enforces their size (scripts/workspaces-up), anything else is only measured
 AICC_WORKSPACE_DEFAULT_GIB  a project's workspace quota when its active allocations grant less (default 10)
+AICC_JOB_FILES_RETENTION_DAYS  days an ended ordinary job's directory (what it wrote there) is kept (default 30)
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class Settings:
     audit_anchor_seconds: float = 60.0
     workspace_root: Path | None = None
     workspace_default_gib: int = 10
+    job_files_retention_days: int = 30
 
     @property
     def workspaces_dir(self) -> Path:
@@ -142,6 +144,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         audit_anchor_seconds=float(e.get("AICC_AUDIT_ANCHOR_SECONDS", "60")),
         workspace_root=Path(e["AICC_WORKSPACE_ROOT"]).absolute() if e.get("AICC_WORKSPACE_ROOT") else None,
         workspace_default_gib=int(e.get("AICC_WORKSPACE_DEFAULT_GIB", "10")),
+        job_files_retention_days=int(e.get("AICC_JOB_FILES_RETENTION_DAYS", "30")),
     )
     settings.registry_policy  # noqa: B018 - a malformed registry list is a start-up error, never an open policy
     return settings

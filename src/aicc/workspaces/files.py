@@ -103,15 +103,18 @@ def kind_of(mode: int) -> str:
     return "other"
 
 
-def list_dir(root_fd: int, raw: str) -> tuple[list[Entry], int]:
+def list_dir(root_fd: int, raw: str, owner: int | None = None) -> tuple[list[Entry], int]:
     """The entries of directory ``raw`` ("" for the top), and how many were hidden because their names are
-    not ones AICC will handle (not UTF-8, control characters): a job may make them, no request can name them."""
+    not ones AICC will handle (not UTF-8, control characters): a job may make them, no request can name them.
+    ``owner``: only what that uid owns is listed (a job's directory also holds the server's files)."""
     parts = check_path(raw, allow_root=True)
     with contextlib.ExitStack() as stack:
         if parts:
             parent = stack.enter_context(parent_of(root_fd, parts))
             fd = _step(parent, parts[-1])
             stack.callback(os.close, fd)
+            if owner is not None and os.fstat(fd).st_uid != owner:
+                raise NotFound(f"no such directory {raw!r}")
         else:
             fd = root_fd
         entries, hidden = [], 0
@@ -122,7 +125,7 @@ def list_dir(root_fd: int, raw: str) -> tuple[list[Entry], int]:
                 hidden += 1
                 continue
             st = lstat_at(fd, name)
-            if st is None:
+            if st is None or (owner is not None and st.st_uid != owner):
                 continue
             path = "/".join((*parts, name))
             entries.append(Entry(path, kind_of(st.st_mode), st.st_size if stat.S_ISREG(st.st_mode) else 0,

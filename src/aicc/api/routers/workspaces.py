@@ -81,6 +81,11 @@ def download(db: DB, actor: Actor, config: Config, project_id: PathId, path: WsP
     opened = svc.open_workspace(db, config, actor, project_id)
     with files.opened(opened.ws.files) as root:
         fd, st = files.open_for_reading(root, path, opened.ws.uid)
+    return ranged(fd, st, range_, path)
+
+
+def ranged(fd: int, st: os.stat_result, range_: str | None, path: str) -> Response:
+    """Stream an open file (whole, or the one range asked for); the response closes ``fd``."""
     try:
         span = parse_range(range_, st.st_size)
     except ValueError as exc:
