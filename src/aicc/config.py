@@ -33,6 +33,7 @@ AICC_INSECURE_REGISTRIES  comma list of hosts spoken to over plain HTTP (a loopb
 AICC_WORKSPACE_ROOT   where projects' workspaces live (default $AICC_HOME/workspaces); a btrfs file system with
                       quotas enabled enforces their size (scripts/workspaces-up), anything else is only measured
 AICC_WORKSPACE_DEFAULT_GIB  a project's workspace quota when its active allocations grant less (default 10)
+AICC_WORKSPACE_RETENTION_DAYS  days a deleted project's workspace is kept aside before it is removed (default 30)
 AICC_JOB_FILES_RETENTION_DAYS  days an ended ordinary job's directory (what it wrote there) is kept (default 30)
 """
 
@@ -76,6 +77,7 @@ class Settings:
     workspace_root: Path | None = None
     workspace_default_gib: int = 10
     job_files_retention_days: int = 30
+    workspace_retention_days: int = 30
 
     @property
     def workspaces_dir(self) -> Path:
@@ -145,6 +147,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         workspace_root=Path(e["AICC_WORKSPACE_ROOT"]).absolute() if e.get("AICC_WORKSPACE_ROOT") else None,
         workspace_default_gib=int(e.get("AICC_WORKSPACE_DEFAULT_GIB", "10")),
         job_files_retention_days=int(e.get("AICC_JOB_FILES_RETENTION_DAYS", "30")),
+        workspace_retention_days=int(e.get("AICC_WORKSPACE_RETENTION_DAYS", "30")),
     )
     settings.registry_policy  # noqa: B018 - a malformed registry list is a start-up error, never an open policy
     return settings

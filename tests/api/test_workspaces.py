@@ -194,3 +194,32 @@ def test_another_organization_gets_404_for_everything(client: TestClient, world:
             assert "b-secret" not in r.text
     got = client.get(f"{base}/content", params={"path": "b-secret.txt"}, headers=H(world.b.member_token))
     assert got.content == b"b's data"
+
+
+def test_a_deleted_projects_workspace_is_kept_aside_out_of_reach_then_expires_with_audit(
+        client: TestClient, world: World, db: Database) -> None:
+    import dataclasses
+
+    from aicc.services.workspaces import expire_retired
+
+    admin = H(world.a.admin_token)
+    made = client.post("/api/v1/projects", headers=admin, json={"organization_id": world.a.org_id,
+                                                                "name": "short-lived", "title": "Short"})
+    pid = made.json()["id"]
+    upload(client, f"/api/v1/projects/{pid}/workspace", world.a.admin_token, "results.csv", b"1,2\n")
+    assert client.delete(f"/api/v1/projects/{pid}", headers=admin).status_code == 204
+    spaces = workspaces(client.app_settings)  # type: ignore[attr-defined]
+    assert not spaces.path_of(pid).exists()
+    (kept,) = [p for p in spaces.root.iterdir() if p.name.startswith(f"retired-p{pid}-")]
+    assert (kept / "files" / "results.csv").read_bytes() == b"1,2\n"
+    again = client.post("/api/v1/projects", headers=admin, json={"organization_id": world.a.org_id,
+                                                                 "name": "next-one", "title": "Next"}).json()["id"]
+    listing = client.get(f"/api/v1/projects/{again}/workspace/list", headers=admin).json()
+    assert listing["entries"] == []  # even when the id is reused, the old files are not there
+    settings = client.app_settings  # type: ignore[attr-defined]
+    assert expire_retired(db, settings) == 0  # within the retention
+    assert expire_retired(db, dataclasses.replace(settings, workspace_retention_days=-1)) == 1
+    assert not kept.exists()
+    events = client.get("/api/v1/audit", headers=H(world.admin_token), params={"limit": 200}).json()
+    actions = [e["action"] for e in events]
+    assert "workspace.retire" in actions and "workspace.expire" in actions

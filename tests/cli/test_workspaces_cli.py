@@ -135,7 +135,7 @@ def test_put_ls_mv_get_rm_round_trip_and_a_partial_download_resumes(center: tupl
     cli.run("ws", "mv", "-p", project, "docs/notes.txt", "docs/renamed.txt", token=token)
     out = tmp_path / "back.txt"
     (tmp_path / "back.txt.part").write_bytes(src.read_bytes()[:MIB])  # an earlier download that broke
-    got = cli.run("ws", "get", "-p", project, "docs/renamed.txt", str(out), token=token)
+    got = cli.run("ws", "get", "docs/renamed.txt", str(out), "-p", project, token=token)
     assert out.read_bytes() == src.read_bytes() and hashlib.sha256(src.read_bytes()).hexdigest() in got.stdout
     info = cli.json("ws", "info", "-p", project, token=token)
     assert isinstance(info, dict) and info["enforcement"] == "filesystem" and info["used_bytes"] > 0

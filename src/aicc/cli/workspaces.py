@@ -148,16 +148,40 @@ def put(project: Project, local: Annotated[Path, typer.Argument(exists=True, dir
     print(f"{done['path']}  {done['size']} bytes  sha256 {done['sha256']}")
 
 
+@app.command("outputs")
+def outputs(job: Annotated[int, typer.Argument(help="Job id.")], path: Annotated[str, typer.Argument()] = "",
+            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List what an ordinary job wrote in its directory (fetch one with `aicc ws get --job JOB PATH`)."""
+    c = Client()
+    listing = c.request("GET", f"/jobs/{job}/files", params={"path": path.strip("/")})
+    emit(listing["entries"], as_json=as_json, columns=("path", "kind", "size", "mtime"))
+
+
 @app.command("get")
-def get(project: Project, remote: Annotated[str, typer.Argument()],
-        local: Annotated[Path | None, typer.Argument(help="Default: the file's name here.")] = None) -> None:
-    """Download a file: resumes a partial ``<file>.part`` with a Range request, then checks its SHA-256."""
+def get(remote: Annotated[str, typer.Argument()],
+        local: Annotated[Path | None, typer.Argument(help="Default: the file's name here.")] = None,
+        project: Annotated[str | None, typer.Option("--project", "-p", envvar="AICC_PROJECT")] = None,
+        job: Annotated[int | None, typer.Option(help="A job's output instead of a workspace file.")] = None) -> None:
+    """Download a file: resumes a partial ``<file>.part`` with a Range request; a workspace file's SHA-256 is
+    checked against the server's."""
     c = Client(timeout=120.0)
-    base = _base(c, project)
+    if job is not None:
+        base = f"/jobs/{job}/files"
+    elif project:
+        base = _base(c, project)
+    else:
+        raise CliError("say which workspace (--project or AICC_PROJECT) or which job (--job)")
     remote = remote.strip("/")
     target = local or Path(remote.rsplit("/", 1)[-1])
     part = target.with_name(target.name + ".part")
-    expected = c.request("GET", f"{base}/checksum", params={"path": remote})
+    if job is None:
+        expected = c.request("GET", f"{base}/checksum", params={"path": remote})
+    else:
+        entry = next((e for e in c.request("GET", base, params={"path": remote.rpartition("/")[0]})["entries"]
+                      if e["path"] == remote), None)
+        if entry is None:
+            raise CliError(f"{remote} is not among job {job}'s files")
+        expected = {"size": entry["size"], "sha256": None}
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if 0 < have < expected["size"] else {}
     if have >= expected["size"]:
@@ -176,7 +200,7 @@ def get(project: Project, remote: Annotated[str, typer.Argument()],
                 progress.show(done)
     progress.end()
     got = sha256_of(part)
-    if got != expected["sha256"]:
+    if expected["sha256"] is not None and got != expected["sha256"]:
         part.unlink()
         raise CliError(f"checksum mismatch for {remote} (got {got}, expected {expected['sha256']}); removed")
     part.replace(target)

@@ -34,8 +34,9 @@ class Housekeeping:
         except Exception:  # a bad agreement must not stop scheduling
             log.exception("utilization check failed; retrying at the next housekeeping")
         try:
-            from aicc.services import job_files
+            from aicc.services import job_files, workspaces
 
             job_files.expire(self.db, self.settings, now)
+            workspaces.expire_retired(self.db, self.settings)
         except Exception:  # a directory that cannot be removed must not stop scheduling
             log.exception("expiring job directories failed; retrying at the next housekeeping")

@@ -8,6 +8,7 @@ finished uploads are audit events: nothing leaves a workspace without one.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from aicc.config import Settings
 from aicc.core.errors import Conflict
 from aicc.core.workspaces import StorageGrant, quota_bytes
 from aicc.services import audit, projects
-from aicc.services.principal import Principal
+from aicc.services.principal import SYSTEM, Principal
 from aicc.services.unix_ids import project_uids
 from aicc.store.db import Database
 from aicc.store.models import AllocationRow, utcnow
@@ -65,6 +66,29 @@ def summary(settings: Settings, opened: Opened) -> dict[str, object]:
             "used_bytes": used, "over_quota": used > opened.quota,
             "enforcement": "filesystem" if backend.enforced else "measured", "backend": backend.name,
             "mount": "/workspace"}
+
+
+def retire(s: Session, settings: Settings, actor: Principal, project_id: int, organization_id: int) -> None:
+    """A deleted project's workspace is kept aside for the retention (``AICC_WORKSPACE_RETENTION_DAYS``),
+    then removed by housekeeping; both are audit events. Called inside the deletion's transaction."""
+    name = workspaces(settings).retire(project_id, time.time())
+    if name is not None:
+        audit.record(s, actor, "workspace.retire", "project", project_id, organization_id=organization_id,
+                     data={"kept_as": name, "retention_days": settings.workspace_retention_days})
+
+
+def expire_retired(db: Database, settings: Settings) -> int:
+    spaces = workspaces(settings)
+    names = spaces.expired(time.time() - settings.workspace_retention_days * 86400)
+    if not names:
+        return 0
+    with db.write() as s:
+        for name in names:
+            audit.record(s, SYSTEM, "workspace.expire", "workspace", name,
+                         data={"retention_days": settings.workspace_retention_days})
+    for name in names:  # after the audit events committed: nothing is deleted without one
+        spaces.remove_retired(name)
+    return len(names)
 
 
 def record(db: Database, actor: Principal, opened: Opened, action: str, data: dict[str, object]) -> None:

@@ -21,6 +21,7 @@ from aicc.workspaces.quota import QuotaBackend, detect
 
 FILES = "files"
 UPLOADS = ".uploads"
+RETIRED = "retired-"
 CONTAINER_MODE = 0o711
 FILES_MODE = 0o770
 
@@ -84,11 +85,30 @@ class Workspaces:
     def existing(self) -> list[int]:
         return sorted(int(p.name[1:]) for p in self.root.iterdir() if p.name[1:].isdigit() and p.name[0] == "p")
 
-    def remove(self, project_id: int) -> None:
+    def retire(self, project_id: int, now: float) -> str | None:
+        """Move a deleted project's workspace aside (``retired-p<id>-<unix time>``), out of reach of a later
+        project given the same id, kept until :meth:`expired` says its retention is over. None: it had none."""
         path = self.path_of(project_id)
-        if path.is_dir():
-            self.backend.remove(path)
+        if not path.is_dir():
+            return None
+        name = f"{RETIRED}p{int(project_id)}-{int(now)}"
+        os.rename(path, self.root / name)
         self._limits.pop(project_id, None)
+        return name
+
+    def expired(self, before: float) -> list[str]:
+        """Retired workspaces whose project was deleted before ``before`` (Unix time)."""
+        out = []
+        for p in self.root.iterdir():
+            stamp = p.name.rsplit("-", 1)[-1]
+            if p.name.startswith(RETIRED) and stamp.isdigit() and int(stamp) < before:
+                out.append(p.name)
+        return sorted(out)
+
+    def remove_retired(self, name: str) -> None:
+        if not name.startswith(RETIRED) or "/" in name:
+            raise ValueError(f"{name!r} is not a retired workspace")
+        self.backend.remove(self.root / name)
 
 
 def _own(path: Path, uid: int, gid: int, mode: int) -> None:
