@@ -37,14 +37,15 @@ from aicc.core.errors import InvalidInput
 from aicc.core.workspaces import parse_range
 from aicc.services import workspaces as svc
 from aicc.workspaces import files, uploads
+from aicc.workspaces.layout import Workspace
 
 router = APIRouter(prefix="/projects/{project_id}/workspace", tags=["workspaces"])
-STREAMED = re.compile(r"^/api/v1/projects/\d+/workspace/uploads/[0-9a-f]{32}$")
+STREAMED = re.compile(r"^/api/v1/(projects/\d+/workspace|organizations/\d+/incoming)/uploads/[0-9a-f]{32}$")
 """Request paths whose bodies are streamed to disk, not limited by AICC_MAX_BODY_BYTES."""
 WRITE_BATCH = 4 << 20
 
 
-def _upload(u: uploads.Upload) -> UploadOut:
+def upload_out(u: uploads.Upload) -> UploadOut:
     return UploadOut(id=u.id, path=u.path, size=u.size, offset=u.offset, sha256=u.sha256)
 
 
@@ -107,7 +108,7 @@ def ranged(fd: int, st: os.stat_result, range_: str | None, path: str) -> Respon
              responses={507: {"description": "over the workspace quota: nothing was sent"}})
 def start_upload(db: DB, actor: Actor, config: Config, project_id: PathId, body: UploadCreate) -> UploadOut:
     opened = svc.open_workspace(db, config, actor, project_id)
-    return _upload(uploads.create(opened.ws, body.path, body.size, body.sha256, overwrite=body.overwrite,
+    return upload_out(uploads.create(opened.ws, body.path, body.size, body.sha256, overwrite=body.overwrite,
                                   room=svc.room(config, opened), user=actor.username))
 
 
@@ -115,7 +116,7 @@ def start_upload(db: DB, actor: Actor, config: Config, project_id: PathId, body:
 def upload_status(db: DB, actor: Actor, config: Config, project_id: PathId, upload_id: str) -> UploadOut:
     """Where to resume: ``offset`` is how many bytes the server holds."""
     opened = svc.open_workspace(db, config, actor, project_id)
-    return _upload(uploads.status(opened.ws, upload_id))
+    return upload_out(uploads.status(opened.ws, upload_id))
 
 
 @router.put("/uploads/{upload_id}", response_model=UploadOut,
@@ -124,7 +125,12 @@ async def send_part(request: Request, db: DB, actor: Actor, config: Config, proj
                     offset: Annotated[int, Query(ge=0, le=1 << 50)]) -> UploadOut:
     """Append the body at ``offset``. A connection that breaks keeps what arrived: ask for the offset."""
     opened = await to_thread.run_sync(svc.open_workspace, db, config, actor, project_id)
-    writer = await to_thread.run_sync(uploads.PartWriter, opened.ws, upload_id, offset)
+    return await stream_part(request, opened.ws, upload_id, offset)
+
+
+async def stream_part(request: Request, ws: Workspace, upload_id: str, offset: int) -> UploadOut:
+    """The body to the upload's part file as it arrives, 4 MiB at a time (memory stays flat)."""
+    writer = await to_thread.run_sync(uploads.PartWriter, ws, upload_id, offset)
     length = request.headers.get("content-length")
     try:
         if length is not None and (not length.isdigit() or offset + int(length) > writer.upload.size):
@@ -142,7 +148,7 @@ async def send_part(request: Request, db: DB, actor: Actor, config: Config, proj
             await to_thread.run_sync(writer.write, buf)
     finally:
         await to_thread.run_sync(writer.close)
-    return _upload(await to_thread.run_sync(uploads.status, opened.ws, upload_id))
+    return upload_out(await to_thread.run_sync(uploads.status, ws, upload_id))
 
 
 @router.post("/uploads/{upload_id}/finish", response_model=WsFile)
