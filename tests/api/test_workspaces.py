@@ -223,3 +223,14 @@ def test_a_deleted_projects_workspace_is_kept_aside_out_of_reach_then_expires_wi
     events = client.get("/api/v1/audit", headers=H(world.admin_token), params={"limit": 200}).json()
     actions = [e["action"] for e in events]
     assert "workspace.retire" in actions and "workspace.expire" in actions
+
+
+def test_storage_use_is_measured_per_project_and_shown_only_to_its_tenant(client: TestClient, world: World) -> None:
+    upload(client, ws(world), world.a.member_token, "weights.bin", os.urandom(2 * MIB))
+    os.sync()  # btrfs counts a write at its transaction's commit
+    rows = client.get("/api/v1/usage/storage", headers=H(world.admin_token)).json()
+    mine = {r["project"]: r for r in rows}
+    assert mine["proj-a"]["used_bytes"] >= 2 * MIB and mine["proj-a"]["quota_bytes"] == 1 << 30
+    assert mine["proj-a"]["enforcement"] == "filesystem"
+    theirs = client.get("/api/v1/usage/storage", headers=H(world.b.member_token)).json()
+    assert [r["project"] for r in theirs] == ["proj-b"]

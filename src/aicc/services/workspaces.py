@@ -68,6 +68,27 @@ def summary(settings: Settings, opened: Opened) -> dict[str, object]:
             "mount": "/workspace"}
 
 
+def storage_usage(db: Database, settings: Settings, actor: Principal,
+                  project_id: int | None = None) -> list[dict[str, object]]:
+    """Bytes each visible project's workspace holds beside its quota: the storage half of ``aicc usage``.
+    Projects without a workspace yet hold nothing and are listed with 0."""
+    from aicc.store.models import ProjectRow
+
+    spaces = workspaces(settings)
+    with db.read() as s:
+        q = select(ProjectRow).where(projects._visible(actor)).order_by(ProjectRow.name)
+        if project_id is not None:
+            q = q.where(ProjectRow.id == project_id)
+        rows = [(p.id, p.name, quota_of(s, settings, p.id)) for p in s.execute(q).scalars()]
+    out: list[dict[str, object]] = []
+    for pid, name, quota in rows:
+        used = spaces.usage(pid)
+        out.append({"project_id": pid, "project": name, "used_bytes": used, "quota_bytes": quota,
+                    "used_pct": round(100 * used / quota, 1) if quota else 0.0,
+                    "enforcement": "filesystem" if spaces.backend.enforced else "measured"})
+    return out
+
+
 def retire(s: Session, settings: Settings, actor: Principal, project_id: int, organization_id: int) -> None:
     """A deleted project's workspace is kept aside for the retention (``AICC_WORKSPACE_RETENTION_DAYS``),
     then removed by housekeeping; both are audit events. Called inside the deletion's transaction."""
