@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -66,10 +66,21 @@ class Sampler:
         self._t.join()
 
 
-def timed(fn: object) -> float:
+def timed(fn: Callable[..., object], *args: object, **kwargs: object) -> float:
     t0 = time.perf_counter()
-    fn()  # type: ignore[operator]
+    fn(*args, **kwargs)
     return time.perf_counter() - t0
+
+
+def same_file(a: Path, b: Path) -> bool:
+    digests = []
+    for p in (a, b):
+        h = hashlib.sha256()
+        with p.open("rb") as f:
+            while data := f.read(MIB):
+                h.update(data)
+        digests.append(h.hexdigest())
+    return digests[0] == digests[1]
 
 
 def cp_fsync(src: Path, dst: Path) -> None:
@@ -156,25 +167,22 @@ def main() -> None:
         cli_env = {**env, "AICC_TOKEN": token}
         with sampler:
             for r in range(args.rounds):
-                results["cp_in"].append(timed(lambda: cp_fsync(src, files / "cp.bin")))
+                raw, cli, out = f"raw{r}.bin", f"cli{r}.bin", tmp / "out.bin"
+                put = [AICC, "ws", "put", "-p", project["name"], str(src), cli]
+                get = [AICC, "ws", "get", "-p", project["name"], cli, str(out)]
+                results["cp_in"].append(timed(cp_fsync, src, files / "cp.bin"))
                 (files / "cp.bin").unlink()
-                results["api_in_raw"].append(timed(lambda: raw_put(url, headers, base, src, f"raw{r}.bin")))
-                results["api_in_cli"].append(timed(lambda: subprocess.run(
-                    [AICC, "ws", "put", "-p", project["name"], str(src), f"cli{r}.bin"], env=cli_env, check=True,
-                    capture_output=True)))
-                out = tmp / "out.bin"
-                results["cp_out"].append(timed(lambda: cp_fsync(files / f"raw{r}.bin", out)))
+                results["api_in_raw"].append(timed(raw_put, url, headers, base, src, raw))
+                results["api_in_cli"].append(timed(subprocess.run, put, env=cli_env, check=True, capture_output=True))
+                results["cp_out"].append(timed(cp_fsync, files / raw, out))
                 out.unlink()
-                results["api_out_raw"].append(timed(lambda: raw_get(url, headers, base, f"raw{r}.bin", out)))
+                results["api_out_raw"].append(timed(raw_get, url, headers, base, raw, out))
                 assert out.stat().st_size == size
                 out.unlink()
-                results["api_out_cli"].append(timed(lambda: subprocess.run(
-                    [AICC, "ws", "get", "-p", project["name"], f"cli{r}.bin", str(out)], env=cli_env, check=True,
-                    capture_output=True)))
-                digest = hashlib.sha256(out.read_bytes()).hexdigest()
-                assert digest == hashlib.sha256(src.read_bytes()).hexdigest()
+                results["api_out_cli"].append(timed(subprocess.run, get, env=cli_env, check=True, capture_output=True))
+                assert same_file(out, src)
                 out.unlink()
-                for name in (f"raw{r}.bin", f"cli{r}.bin"):
+                for name in (raw, cli):
                     (files / name).unlink()
                 peaks.append(sampler.peak)
     finally:
@@ -206,7 +214,7 @@ def main() -> None:
         "on the same disk. cp is followed by fsync (the server fsyncs each 64 MiB part).", "",
         "| transfer | MiB/s | ratio to cp |", "|---|---|---|",
         f"| cp into the workspace (+fsync) | {mibs['cp_in']:.0f} | 1 |",
-        f"| `aicc ws put` (live: client hashes, resumable parts, server hashes and fsyncs) | "
+        f"| `aicc ws put` (live: client hashes while sending, resumable parts, server hashes and fsyncs) | "
         f"{mibs['api_in_cli']:.0f} | {ratio['upload_cli']:.2f} |",
         f"| bare HTTP upload (inner: 64 MiB PUTs, no client hash) | {mibs['api_in_raw']:.0f} | "
         f"{ratio['upload_raw']:.2f} |",

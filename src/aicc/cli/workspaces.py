@@ -67,7 +67,7 @@ def _state_path(c: Client, base: str, remote: str, local: Path, st: os.stat_resu
     return config_dir() / "uploads" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
 
 
-def _chunks(path: Path, start: int, end: int, progress: Progress) -> Iterator[bytes]:
+def _chunks(path: Path, start: int, end: int, progress: Progress, digest: Any) -> Iterator[bytes]:
     with path.open("rb") as f:
         f.seek(start)
         pos = start
@@ -76,6 +76,7 @@ def _chunks(path: Path, start: int, end: int, progress: Progress) -> Iterator[by
             if not data:
                 return
             pos += len(data)
+            digest.update(data)
             progress.show(pos)
             yield data
 
@@ -110,29 +111,29 @@ def ls(project: Project, path: Annotated[str, typer.Argument()] = "",
 def put(project: Project, local: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
         remote: Annotated[str, typer.Argument(help="Path in the workspace; ending in '/': a directory.")] = "",
         overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False) -> None:
-    """Upload a file of any size: resumable (run it again after a failure), SHA-256 checked by the server."""
+    """Upload a file of any size: resumable (run it again after a failure); the SHA-256 computed while sending
+    is checked by the server against what it received before the file is kept."""
     c = Client(timeout=120.0)
     base = _base(c, project)
     remote = (remote + local.name if not remote or remote.endswith("/") else remote).lstrip("/")
     st = local.stat()
     state_file = _state_path(c, base, remote, local, st)
-    digest = sha256_of(local)
     upload: dict[str, Any] | None = None
     if state_file.exists():
         resp = c.http.get(f"/api/v1{base}/uploads/{json.loads(state_file.read_text())['id']}")
         upload = resp.json() if resp.status_code == 200 else None
     if upload is None:
-        upload = c.post(f"{base}/uploads", {"path": remote, "size": st.st_size, "sha256": digest,
-                                            "overwrite": overwrite})
+        upload = c.post(f"{base}/uploads", {"path": remote, "size": st.st_size, "overwrite": overwrite})
         state_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         state_file.write_text(json.dumps({"id": upload["id"]}))
     progress = Progress(st.st_size, f"put {remote}")
     offset, tries = int(upload["offset"]), 0
+    digest = prefix_digest(local, offset)  # one pass over the file: hashed as it is sent
     while offset < st.st_size:
         end = min(offset + PART, st.st_size)
         try:
             resp = c.http.put(f"/api/v1{base}/uploads/{upload['id']}", params={"offset": offset},
-                              content=_chunks(local, offset, end, progress),
+                              content=_chunks(local, offset, end, progress, digest),
                               headers={"Content-Length": str(end - offset)})
             offset = int(_check(resp)["offset"])
             tries = 0
@@ -142,10 +143,22 @@ def put(project: Project, local: Annotated[Path, typer.Argument(exists=True, dir
                 raise CliError(f"upload interrupted ({exc}); run the same command again to resume") from exc
             time.sleep(min(2 ** tries, 30))
             offset = int(_check(c.http.get(f"/api/v1{base}/uploads/{upload['id']}"))["offset"])
+            digest = prefix_digest(local, offset)  # what the server holds, not what was read
     progress.end()
-    done = c.post(f"{base}/uploads/{upload['id']}/finish", {"sha256": digest})
+    done = c.post(f"{base}/uploads/{upload['id']}/finish", {"sha256": digest.hexdigest()})
     state_file.unlink(missing_ok=True)
     print(f"{done['path']}  {done['size']} bytes  sha256 {done['sha256']}")
+
+
+def prefix_digest(path: Path, n: int) -> Any:
+    """SHA-256 state over the first ``n`` bytes (what a resumed upload already sent)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        left = n
+        while left > 0 and (data := f.read(min(READ, left))):
+            digest.update(data)
+            left -= len(data)
+    return digest
 
 
 @app.command("outputs")

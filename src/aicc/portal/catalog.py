@@ -26,6 +26,19 @@ KO: dict[str, str] = {
     "Programs": "지원사업",
     "Data zone": "데이터 안심구역",
     "Testbed": "테스트베드",
+    # workspaces
+    "Workspace": "작업 공간",
+    "Mounted at /workspace in every job of the project.": "프로젝트의 모든 작업에 /workspace로 연결됩니다.",
+    "Used": "사용량",
+    "quota enforced by the file system": "파일 시스템이 할당량을 강제합니다",
+    "quota measured, not enforced by the file system": "할당량을 측정만 하며 파일 시스템이 강제하지 않습니다",
+    "Over quota: free space before new jobs and uploads.": "할당량 초과: 새 작업과 업로드 전에 공간을 비우세요.",
+    "No files yet.": "아직 파일이 없습니다.",
+    "{n} entries with names AICC does not handle are not shown.":
+        "AICC가 다루지 않는 이름의 항목 {n}개는 표시하지 않습니다.",
+    "Upload": "업로드",
+    "Uploading here needs JavaScript; for large files use aicc ws put, which resumes after a broken connection.":
+        "여기서 업로드하려면 JavaScript가 필요합니다. 큰 파일은 연결이 끊겨도 이어서 보내는 aicc ws put을 쓰세요.",
     # accelerator testbed
     "Accelerator testbed": "가속기 테스트베드",
     "MLPerf-style scenarios run as ordinary jobs on each accelerator type. Flavors are ranked by samples per "

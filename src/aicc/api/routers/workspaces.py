@@ -40,8 +40,8 @@ from aicc.workspaces import files, uploads
 from aicc.workspaces.layout import Workspace
 
 router = APIRouter(prefix="/projects/{project_id}/workspace", tags=["workspaces"])
-STREAMED = re.compile(r"^/api/v1/(projects/\d+/workspace|organizations/\d+/incoming)/uploads/[0-9a-f]{32}$")
-"""Request paths whose bodies are streamed to disk, not limited by AICC_MAX_BODY_BYTES."""
+STREAMED = re.compile(r"^(/api/v1)?/(projects/\d+/workspace|organizations/\d+/incoming)/uploads/[0-9a-f]{32}$")
+"""Request paths whose bodies are streamed to disk, not limited by AICC_MAX_BODY_BYTES (API and portal)."""
 WRITE_BATCH = 4 << 20
 
 
