@@ -234,3 +234,24 @@ def test_storage_use_is_measured_per_project_and_shown_only_to_its_tenant(client
     assert mine["proj-a"]["enforcement"] == "filesystem"
     theirs = client.get("/api/v1/usage/storage", headers=H(world.b.member_token)).json()
     assert [r["project"] for r in theirs] == ["proj-b"]
+
+
+def test_an_abandoned_upload_expires_with_an_audit_event_and_frees_its_reservation(
+        client: TestClient, world: World, db: Database) -> None:
+    from aicc.services import workspaces as svc
+
+    base, tok = ws(world), world.a.member_token
+    uid = client.post(f"{base}/uploads", headers=H(tok), json={"path": "half.bin", "size": 900 * MIB}).json()["id"]
+    client.put(f"{base}/uploads/{uid}", params={"offset": 0}, content=b"z" * MIB, headers=H(tok))
+    assert client.post(f"{base}/uploads", headers=H(tok), json={"path": "b", "size": 200 * MIB}).status_code == 507
+    settings = client.app_settings  # type: ignore[attr-defined]
+    assert svc.expire_uploads(db, settings) == 0  # a fresh one stays
+    state = workspaces(settings).path_of(world.a.project_id) / ".uploads" / f"{uid}.json"
+    old = json.loads(state.read_text())
+    state.write_text(json.dumps({**old, "created": old["created"] - svc.UPLOAD_TTL_S - 1}))
+    assert svc.expire_uploads(db, settings) == 1
+    assert client.get(f"{base}/uploads/{uid}", headers=H(tok)).status_code == 404
+    assert client.post(f"{base}/uploads", headers=H(tok), json={"path": "b", "size": 200 * MIB}).status_code == 201
+    events = client.get("/api/v1/audit", headers=H(world.admin_token), params={"limit": 100}).json()
+    (event,) = [e for e in events if e["action"] == "workspace.upload_expire"]
+    assert event["data"]["uploads"][0]["sent"] == MIB

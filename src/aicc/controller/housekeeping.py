@@ -38,5 +38,6 @@ class Housekeeping:
 
             job_files.expire(self.db, self.settings, now)
             workspaces.expire_retired(self.db, self.settings)
+            workspaces.expire_uploads(self.db, self.settings)
         except Exception:  # a directory that cannot be removed must not stop scheduling
             log.exception("expiring job directories failed; retrying at the next housekeeping")

@@ -112,6 +112,31 @@ def expire_retired(db: Database, settings: Settings) -> int:
     return len(names)
 
 
+UPLOAD_TTL_S = 7 * 86400
+"""An upload not finished within a week is abandoned: its part file is removed (audited) to free the quota."""
+
+
+def expire_uploads(db: Database, settings: Settings) -> int:
+    from aicc.store.models import ProjectRow
+    from aicc.workspaces import uploads
+
+    spaces = workspaces(settings)
+    done = 0
+    for pid in spaces.existing():
+        ws = Workspace(pid, -1, spaces.path_of(pid))
+        old = uploads.stale(ws, time.time() - UPLOAD_TTL_S)
+        if not old:
+            continue
+        with db.write() as s:
+            org = s.execute(select(ProjectRow.organization_id).where(ProjectRow.id == pid)).scalar()
+            audit.record(s, SYSTEM, "workspace.upload_expire", "project", pid, organization_id=org,
+                         data={"uploads": [{"path": u.path, "size": u.size, "sent": u.offset} for u in old]})
+        for u in old:
+            uploads.abort(ws, u.id)
+        done += len(old)
+    return done
+
+
 def record(db: Database, actor: Principal, opened: Opened, action: str, data: dict[str, object]) -> None:
     with db.write() as s:
         audit.record(s, actor, f"workspace.{action}", "project", opened.ws.project_id,

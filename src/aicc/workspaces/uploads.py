@@ -199,7 +199,8 @@ def finish(ws: Workspace, upload_id: str, sha256: str | None) -> tuple[files.Ent
             if any(h != got for h in expected):
                 abort(ws, upload_id)
                 raise InvalidInput(f"checksum mismatch: the server received sha256 {got}; the upload was discarded")
-            os.fchown(fd, ws.uid, ws.uid)
+            if os.geteuid() == 0:
+                os.fchown(fd, ws.uid, ws.uid)
             os.fchmod(fd, 0o660)
             st = os.fstat(fd)
             with contextlib.suppress(OSError):
@@ -226,6 +227,18 @@ def abort(ws: Workspace, upload_id: str) -> None:
                 os.unlink(name, dir_fd=up)
     with _digests_lock:
         _digests.pop((str(ws.container), upload_id), None)
+
+
+def stale(ws: Workspace, before: float) -> list[Upload]:
+    """Uploads begun before ``before`` (Unix time) and never finished: they hold quota, so they expire."""
+    out = []
+    with files.opened(ws.uploads) as up:
+        names = [n[:-5] for n in os.listdir(up) if n.endswith(".json") and UPLOAD_ID.match(n[:-5])]
+        for upload_id in names:
+            with contextlib.suppress(NotFound, ValueError, OSError, KeyError):
+                if float(_state(up, upload_id)["created"]) < before:
+                    out.append(status(ws, upload_id))
+    return out
 
 
 def checksum(root_fd: int, raw: str, uid: int) -> str:
