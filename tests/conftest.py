@@ -161,3 +161,26 @@ def app_client(settings: Settings, db: Database) -> Iterator[TestClient]:
 @pytest.fixture
 def world(db: Database) -> World:
     return build_world(db)
+
+
+@pytest.fixture(scope="session")
+def btrfs_mount(worker_id: str) -> Iterator[Path]:
+    """A loop-mounted btrfs with quotas (scripts/workspaces-up), one per xdist worker, gone afterwards: the
+    file system that enforces workspace quotas. Sparse, 3 GiB: room for the 2 GiB resumed upload."""
+    mnt = Path(tempfile.gettempdir()) / f"aicc-test-ws-{os.getpid()}-{worker_id}"
+    script = Path(__file__).parent.parent / "scripts"
+    import subprocess
+
+    subprocess.run([script / "workspaces-up", str(mnt), "3G"], check=True, capture_output=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run([script / "workspaces-down", str(mnt), "--purge"], check=False, capture_output=True)
+
+
+@pytest.fixture
+def workspace_root(btrfs_mount: Path, tmp_path: Path) -> Path:
+    """A fresh directory on that file system for one test's workspaces (project ids repeat between tests)."""
+    root = btrfs_mount / tmp_path.name
+    root.mkdir()
+    return root

@@ -30,6 +30,11 @@ AICC_SLURM_DIR        for a site with executor = "slurm": the directory with clu
 AICC_REGISTRIES       comma list of image registries jobs may name (host[:port]); empty (default): no images
 AICC_REGISTRY_MIRRORS comma list of name=host: pull references to registry `name` from `host` instead
 AICC_INSECURE_REGISTRIES  comma list of hosts spoken to over plain HTTP (a loopback test registry only)
+AICC_WORKSPACE_ROOT   where projects' workspaces live (default $AICC_HOME/workspaces); a btrfs file system with
+                      quotas enabled enforces their size (scripts/workspaces-up), anything else is only measured
+AICC_WORKSPACE_DEFAULT_GIB  a project's workspace quota when its active allocations grant less (default 10)
+AICC_WORKSPACE_RETENTION_DAYS  days a deleted project's workspace is kept aside before it is removed (default 30)
+AICC_JOB_FILES_RETENTION_DAYS  days an ended ordinary job's directory (what it wrote there) is kept (default 30)
 """
 
 from __future__ import annotations
@@ -69,6 +74,15 @@ class Settings:
     audit_anchor_file: Path | None = None
     audit_anchor_events: int = 1000
     audit_anchor_seconds: float = 60.0
+    workspace_root: Path | None = None
+    workspace_default_gib: int = 10
+    job_files_retention_days: int = 30
+    workspace_retention_days: int = 30
+
+    @property
+    def workspaces_dir(self) -> Path:
+        """Projects' workspaces (``aicc.workspaces.layout``), each mounted at ``/workspace`` in its runs."""
+        return self.workspace_root or self.home / "workspaces"
 
     @property
     def registry_policy(self) -> RegistryPolicy:
@@ -130,6 +144,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         audit_anchor_file=Path(e["AICC_AUDIT_ANCHORS"]).absolute() if e.get("AICC_AUDIT_ANCHORS") else None,
         audit_anchor_events=int(e.get("AICC_AUDIT_ANCHOR_EVENTS", "1000")),
         audit_anchor_seconds=float(e.get("AICC_AUDIT_ANCHOR_SECONDS", "60")),
+        workspace_root=Path(e["AICC_WORKSPACE_ROOT"]).absolute() if e.get("AICC_WORKSPACE_ROOT") else None,
+        workspace_default_gib=int(e.get("AICC_WORKSPACE_DEFAULT_GIB", "10")),
+        job_files_retention_days=int(e.get("AICC_JOB_FILES_RETENTION_DAYS", "30")),
+        workspace_retention_days=int(e.get("AICC_WORKSPACE_RETENTION_DAYS", "30")),
     )
     settings.registry_policy  # noqa: B018 - a malformed registry list is a start-up error, never an open policy
     return settings

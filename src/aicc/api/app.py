@@ -23,7 +23,9 @@ from aicc.api.routers import (
     audit,
     bench,
     datazone,
+    incoming,
     inventory,
+    job_files,
     jobs,
     organizations,
     programs,
@@ -31,6 +33,7 @@ from aicc.api.routers import (
     tokens,
     usage,
     users,
+    workspaces,
 )
 from aicc.config import Settings, load_settings
 from aicc.services import inventory as inventory_svc
@@ -71,6 +74,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 audit_svc.start(s)
         except DBAPIError:  # not migrated yet: /readyz says so, and the first audited write keys the chain
             pass
+        from aicc.services.workspaces import workspaces as workspace_root
+
+        workspace_root(settings)  # says now, in the log, whether the file system enforces workspace quotas
         if controller is not None:
             controller.start()
         yield
@@ -100,7 +106,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     api = APIRouter(prefix="/api/v1")
     # jobs first: the submission path is the hottest, and routes are matched in order
     for module in (jobs, organizations, users, projects, allocations, usage, tokens, inventory, audit, bench, datazone,
-                   programs):
+                   programs, workspaces, job_files, incoming):
         api.include_router(module.router)
     api.include_router(organizations.mine)  # /invitations: the invitee's side
     app.include_router(api)
@@ -136,7 +142,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_portal(app)  # after every API route: the portal's pages live under /
     problems.document(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, streamed=workspaces.STREAMED)
     return app
 
 

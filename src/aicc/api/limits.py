@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,12 +17,14 @@ class BodyLimit:
     client gets 413 and the app never sees the request.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, streamed: re.Pattern[str] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.streamed = streamed
+        """Paths whose handlers stream the body to disk and bound it themselves (workspace upload parts)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.streamed is not None and self.streamed.match(scope.get("path", ""))):
             await self.app(scope, receive, send)
             return
         length = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)

@@ -20,6 +20,7 @@ def usage(
     csv: Annotated[Path | None, typer.Option(help="Write the usage ledger rows to this CSV file.")] = None,
     since: Annotated[str | None, typer.Option(help="With --csv: rows after this time (ISO 8601).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    storage_only: Annotated[bool, typer.Option("--storage", help="Only workspace storage per project.")] = False,
 ) -> None:
     """Service units per allocation: budget, used, remaining, burn rate, projected exhaustion."""
     c = Client()
@@ -36,4 +37,11 @@ def usage(
             r["projected_exhaustion"] = (r["projected_exhaustion"] or "")[:10] or "never at this rate"
             r["ends_at"] = r["ends_at"][:10]
             r["starts_at"] = (r.get("starts_at") or "")[:10]
-    emit(rows, as_json=as_json, columns=COLS)
+    storage: list[dict[str, Any]] = c.get("/usage/storage", project_id=pid)
+    if as_json:
+        emit(storage if storage_only else rows, as_json=True)
+        return
+    if not storage_only:
+        emit(rows, as_json=as_json, columns=COLS)
+    emit(storage, as_json=False, columns=("project", "used_bytes", "quota_bytes", "used_pct", "enforcement"),
+         title="Workspace storage")

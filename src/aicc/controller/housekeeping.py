@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import time
 
+from aicc.config import Settings
 from aicc.services import agreements
 from aicc.services.principal import SYSTEM
 from aicc.store.db import Database
@@ -18,6 +19,7 @@ class Housekeeping:
     """Mixed into ``Controller``."""
 
     db: Database
+    settings: Settings
     _last_housekeeping: float
 
     def _housekeeping(self, now: dt.datetime) -> None:
@@ -31,3 +33,11 @@ class Housekeeping:
                 agreements.check_utilization(s, SYSTEM, now=now)
         except Exception:  # a bad agreement must not stop scheduling
             log.exception("utilization check failed; retrying at the next housekeeping")
+        try:
+            from aicc.services import job_files, workspaces
+
+            job_files.expire(self.db, self.settings, now)
+            workspaces.expire_retired(self.db, self.settings)
+            workspaces.expire_uploads(self.db, self.settings)
+        except Exception:  # a directory that cannot be removed must not stop scheduling
+            log.exception("expiring job directories failed; retrying at the next housekeeping")

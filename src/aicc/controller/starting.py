@@ -6,6 +6,7 @@ run's name, so a controller that crashes in between asks again after its restart
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from aicc.config import Settings
 from aicc.controller.metrics import ControllerMetrics
@@ -67,8 +69,15 @@ class Starting:
                 project = s.get(ProjectRow, job.project_id)
                 data = list(s.execute(select(DatasetRow).where(DatasetRow.id.in_(job.datasets))).scalars()) \
                     if job.datasets else []
-                launches.append(self._launch(job, flavors[job.flavor], project.name if project else "", data, uid,
-                                             images.get(job.id)))
+                try:
+                    workspace = self._workspace(s, job.project_id, uid) if uid is not None else None
+                except Exception as exc:  # a workspace that cannot be made fails its job, not the cycle
+                    log.error("workspace of project %s: %s", job.project_id, exc)
+                    refused.append((job.id, f"the project's workspace could not be prepared: {exc}"))
+                    continue
+                launch = self._launch(job, flavors[job.flavor], project.name if project else "", data, uid,
+                                      images.get(job.id))
+                launches.append(dataclasses.replace(launch, workspace=None if launch.sandbox else workspace))
         if refused:
             with self.db.write() as s:
                 for job_id, why in refused:
@@ -101,6 +110,19 @@ class Starting:
                 else:
                     job.state, job.ended_at = JobState.FAILED.value, utcnow()
                     job.set_reason(Reason(ReasonCode.COULD_NOT_START, {"error": error}))
+
+    def _workspace(self, s: Session, project_id: int, uid: int) -> Path:
+        """The project's workspace (made on its first run, its quota brought up to date), for ``/workspace``.
+        Where the file system cannot enforce the quota, a project over it starts nothing new (QuotaExceeded)."""
+        from aicc.core.workspaces import QuotaExceeded
+        from aicc.services.workspaces import quota_of, workspaces
+
+        spaces, quota = workspaces(self.settings), quota_of(s, self.settings, project_id)
+        ws = spaces.ensure(project_id, uid, quota)
+        if not spaces.backend.enforced and (used := spaces.usage(project_id)) > quota:
+            raise QuotaExceeded(f"it holds {used} bytes, over its quota of {quota} (measured: this file system "
+                                "cannot enforce it); free space in the workspace, then resubmit")
+        return ws.files
 
     def _stage_images(self, job_ids: list[int]) -> tuple[dict[int, ImageSpec], set[int]]:
         """Image jobs: the unpacked images of those ready to start, and those still pulling or just failed."""

@@ -20,6 +20,7 @@ from aicc.portal.routes import (
     programs,
     reviews,
     testbed,
+    workspaces,
 )
 from aicc.portal.routing import PortalRoute
 from aicc.portal.session import Throttle
@@ -27,7 +28,8 @@ from aicc.portal.session import Throttle
 
 def router() -> APIRouter:
     r = APIRouter(route_class=PortalRoute, include_in_schema=False)
-    for module in (auth, home, jobs, admin, members, programs, applications, reviews, datazone, testbed):
+    for module in (auth, home, jobs, admin, members, programs, applications, reviews, datazone, testbed,
+                   workspaces):
         r.include_router(module.router)
     return r
 

@@ -114,19 +114,21 @@ def create(
     quotas: Mapping[str, FlavorQuota],
     weight: float = 1.0,
     note: str = "",
+    storage_gib: int = 0,
 ) -> AllocationView:
     actor.require_center_admin()
     p = projects.get(s, actor, project_id)
     validate_terms(budget_su=budget_su, starts_at=starts_at, ends_at=ends_at, quotas=quotas, weight=weight)
     a = AllocationRow(project_id=p.id, name=name, budget_su=budget_su, starts_at=starts_at, ends_at=ends_at,
-                      weight=weight, note=note)
+                      weight=weight, note=note, storage_gib=storage_gib)
     _set_quotas(s, a, quotas)
     s.add(a)
     s.flush()
     generation.bump()
     audit.record(s, actor, "allocation.create", "allocation", a.id, organization_id=p.organization_id,
                  data={"project": p.name, "budget_su": budget_su, "starts_at": starts_at, "ends_at": ends_at,
-                       "quotas": {f: [q.nominal, q.borrowing_limit] for f, q in quotas.items()}, "weight": weight})
+                       "quotas": {f: [q.nominal, q.borrowing_limit] for f, q in quotas.items()}, "weight": weight,
+                       "storage_gib": storage_gib})
     return get(s, actor, a.id)
 
 

@@ -20,7 +20,8 @@ def _out(v: svc.AllocationView) -> Allocation:
         used_su=round(v.used_su, 6), remaining_su=round(a.budget_su - v.used_su, 6), starts_at=a.starts_at,
         ends_at=a.ends_at, weight=a.weight,
         quotas={f: Quota(nominal=q.nominal, borrowing_limit=q.borrowing_limit) for f, q in v.quotas.items()},
-        state=v.state, suspended=a.suspended, note=a.note, created_at=a.created_at, version=a.version,
+        state=v.state, suspended=a.suspended, note=a.note, storage_gib=a.storage_gib, created_at=a.created_at,
+        version=a.version,
     )
 
 
@@ -44,7 +45,7 @@ def create_allocation(db: DB, actor: Actor, body: AllocationCreate) -> Allocatio
     with db.write() as s:
         return _out(svc.create(s, actor, project_id=body.project_id, name=body.name, budget_su=body.budget_su,
                                starts_at=body.starts_at, ends_at=body.ends_at, quotas=_quotas(body.quotas),
-                               weight=body.weight, note=body.note))
+                               weight=body.weight, note=body.note, storage_gib=body.storage_gib))
 
 
 @router.get("/{allocation_id}", response_model=Allocation)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from aicc.api.deps import DB, Actor
+from aicc.api.deps import DB, Actor, Config
 from aicc.api.schemas.common import MAX_ID, Cursor, Limit, NameFilter, Page, PathId, decode_cursor, encode_cursor
 from aicc.api.schemas.tenancy import Project, ProjectCreate, ProjectMember, ProjectMemberAdd, ProjectUpdate
 from aicc.services import projects as svc
@@ -44,9 +44,13 @@ def update_project(db: DB, actor: Actor, project_id: PathId, body: ProjectUpdate
 
 
 @router.delete("/{project_id}", status_code=204)
-def delete_project(db: DB, actor: Actor, project_id: PathId) -> Response:
+def delete_project(db: DB, actor: Actor, config: Config, project_id: PathId) -> Response:
+    from aicc.services import workspaces
+
     with db.write() as s:
+        org = svc.get(s, actor, project_id).organization_id
         svc.delete(s, actor, project_id)
+        workspaces.retire(s, config, actor, project_id, org)  # moved aside in the same transaction
     return Response(status_code=204)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
-from aicc.api.deps import DB, Actor
+from aicc.api.deps import DB, Actor, Config
 from aicc.api.schemas.common import MAX_ID
 from aicc.api.schemas.usage import Usage
 from aicc.services import metering
@@ -22,6 +22,14 @@ TimeQ = Annotated[AwareDatetime | None, Query()]
 def usage(db: DB, actor: Actor, project_id: ProjectQ = None) -> list[Usage]:
     with db.read() as s:
         return [Usage.model_validate(u) for u in metering.summaries(s, actor, project_id=project_id)]
+
+
+@router.get("/storage", response_model=list[dict[str, object]])
+def storage(db: DB, actor: Actor, config: Config, project_id: ProjectQ = None) -> list[dict[str, object]]:
+    """Workspace bytes per visible project beside its quota (the storage half of usage)."""
+    from aicc.services.workspaces import storage_usage
+
+    return storage_usage(db, config, actor, project_id)
 
 
 @router.get("/ledger.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})

@@ -22,6 +22,9 @@ class Quota(Strict):
 Quotas = Annotated[dict[Name, Quota], Field(max_length=64, description="Per flavor, e.g. {\"h100\": {...}}.")]
 
 
+StorageGib = Annotated[int, Field(ge=0, le=1_000_000, description="Workspace storage granted while active, GiB.")]
+
+
 class AllocationCreate(Strict):
     project_id: Ident
     name: Title
@@ -31,6 +34,7 @@ class AllocationCreate(Strict):
     quotas: Quotas = Field(default_factory=dict)
     weight: Weight = 1.0
     note: LongText = ""
+    storage_gib: StorageGib = 0
 
     @model_validator(mode="after")
     def _window(self) -> Self:
@@ -49,6 +53,7 @@ class AllocationUpdate(Patch):
     weight: Weight | None = None
     suspended: bool | None = None
     note: LongText | None = None
+    storage_gib: StorageGib | None = None
 
 
 class Allocation(Out):
@@ -66,5 +71,6 @@ class Allocation(Out):
     state: AllocationState
     suspended: bool
     note: str
+    storage_gib: int = 0
     created_at: dt.datetime
     version: int

@@ -30,6 +30,7 @@ DEVICE_NODES: Mapping[str, str] = {"CUDA_VISIBLE_DEVICES": "nvidia{}", "RBLN_DEV
 """The device node of accelerator ``i`` per vendor (by the variable that selects it), under the device root."""
 JOB_DIR_MODE = 0o1770
 PIDS_MAX = 4096
+WORKSPACE_MOUNT = "/workspace"
 
 
 class UnsafePath(RuntimeError):
@@ -127,6 +128,18 @@ def run_name(launch: Launch, engine: str = "job") -> str:
     return f"{engine}-{home}-{launch.job_id}-{launch.attempt}"
 
 
+def workspace_binds(launch: Launch) -> list[Bind]:
+    """The project's workspace, read-write at ``/workspace``: the one place every kind of run (job, session,
+    service, on either engine) gets it, so they all see the same thing. None for a sensitive-data run (its
+    only writable place is ``/out``, whose files are held for review) or a run without a project."""
+    if launch.workspace is None or launch.sandbox is not None:
+        return []
+    st = os.lstat(launch.workspace)
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafePath(f"{launch.workspace} (the workspace) is not a directory")
+    return [Bind(str(launch.workspace), WORKSPACE_MOUNT, writable=True)]
+
+
 def run_spec(launch: Launch, env: dict[str, str], *, uid: int, device_root: Path, rootfs: Path | None = None,
              pids: int = PIDS_MAX, engine: str = "job") -> RunSpec:
     """The runner's spec for ``launch``; ``rootfs`` an unpacked image to use instead of the host's system."""
@@ -140,6 +153,9 @@ def run_spec(launch: Launch, env: dict[str, str], *, uid: int, device_root: Path
     if launch.sandbox is None:
         binds = [Bind(str(launch.workdir), writable=True)]
         binds += [Bind(str(p)) for p in launch.readonly]
+        binds += workspace_binds(launch)
+        if binds[-1].target == WORKSPACE_MOUNT:
+            env = {**env, "AICC_WORKSPACE": WORKSPACE_MOUNT}
         return RunSpec(argv=argv, env=env, cwd=str(launch.workdir), binds=binds, network=launch.network,
                        profile=Profile.STANDARD, **common)  # type: ignore[arg-type]
     box = launch.sandbox
@@ -179,7 +195,10 @@ def _image_spec(launch: Launch, env: dict[str, str], common: dict[str, object]) 
         for key, value in gpu_env.items():  # driver libraries and tools first, the image's own after
             job_env[key] = value + (":" + job_env[key] if job_env.get(key) else "")
         job_env[launch.device_env] = ",".join(str(i) for i in range(len(devices)))  # renumbered from 0
-    binds = [Bind(str(workdir), INSIDE_JOB, writable=True), *(Bind(str(p)) for p in launch.readonly)]
+    binds = [Bind(str(workdir), INSIDE_JOB, writable=True), *(Bind(str(p)) for p in launch.readonly),
+             *workspace_binds(launch)]
+    if launch.workspace is not None:
+        job_env["AICC_WORKSPACE"] = WORKSPACE_MOUNT
     spec = dict(common, rootfs=str(image.rootfs), python_dirs=[], devices=[] if extra else common["devices"])
     return RunSpec(argv=[inside(a, workdir) for a in launch.argv], env=job_env, cwd=INSIDE_JOB, binds=binds,
                    network=launch.network, profile=Profile.STANDARD, extra=extra, **spec)  # type: ignore[arg-type]

@@ -22,6 +22,9 @@ class AllocationRow(Base):
     """Fair-share weight: a project with weight 2 is entitled to twice the dominant share."""
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str] = mapped_column(Text, default="")
+    storage_gib: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Workspace storage this allocation grants its project while active (GiB); a project's quota is the sum,
+    never below the center's default (``aicc.core.workspaces.quota_bytes``)."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
     quotas: Mapped[list[AllocationQuotaRow]] = relationship(
