@@ -6,6 +6,7 @@ apps as they like, each on its own database, and nothing is global.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,6 +35,7 @@ from aicc.api.routers import (
 )
 from aicc.config import Settings, load_settings
 from aicc.services import inventory as inventory_svc
+from aicc.services.oidc.registry import Providers
 from aicc.services.submission import Submitter
 from aicc.store.db import Database
 
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             pass
         if controller is not None:
             controller.start()
+        threading.Thread(target=app.state.oidc.check_all, name="oidc-discovery", daemon=True).start()
         yield
         app.state.submitter.close()
         if controller is not None:
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.controller = controller
     app.state.submitter = Submitter(db, settings)
     app.state.wake_controller = controller.wake if controller is not None else None
+    app.state.oidc = Providers.from_settings(settings)  # a malformed OIDC file stops the start, with the reason
     problems.install(app)
 
     api = APIRouter(prefix="/api/v1")

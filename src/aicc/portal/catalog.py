@@ -698,6 +698,31 @@ KO: dict[str, str] = {
         "선정은 신청한 만큼 줍니다. 적게 주려면 부분 선정을 고르세요",
     "outcomes are reported on accepted agreements": "성과는 수락한 협약에 대해서만 보고합니다",
     "a reclaim must take a positive number of SU": "회수량은 0보다 커야 합니다",
+    # institutional sign-in (OIDC)
+    "Sign in with your institution's account.": "소속 기관 계정으로 로그인하세요.",
+    "Sign in with {provider}": "{provider} 계정으로 로그인",
+    "Sign-in with {provider} is unavailable: {reason}": "{provider} 로그인을 지금 쓸 수 없습니다: {reason}",
+    "Sign-in refused": "로그인 거부",
+    "Back to sign-in": "로그인 화면으로",
+    "This center has no such identity provider.": "이 센터에 그런 신원 제공자(IdP)는 없습니다.",
+    "The identity provider cannot be reached or is misconfigured. Try again later, or tell the center's "
+    "administrators.": "신원 제공자에 연결할 수 없거나 설정이 잘못되었습니다. 나중에 다시 시도하거나 센터 관리자에게 "
+                       "알려 주세요.",
+    "This sign-in link was already used, has expired, or was not started here. Start again.":
+        "이미 사용했거나 만료되었거나 여기서 시작하지 않은 로그인 링크입니다. 처음부터 다시 하세요.",
+    "The identity provider did not sign you in.": "신원 제공자가 로그인을 허락하지 않았습니다.",
+    "The identity provider's answer was not signed by its key.":
+        "신원 제공자의 응답이 그 제공자의 키로 서명되지 않았습니다.",
+    "The answer came from an identity provider this center does not trust.":
+        "이 센터가 신뢰하지 않는 신원 제공자가 보낸 응답입니다.",
+    "The answer was meant for another service, not for this center.": "이 센터가 아닌 다른 서비스에 발급된 응답입니다.",
+    "The identity provider's answer has expired. Start again.": "신원 제공자의 응답이 만료되었습니다. 다시 시작하세요.",
+    "The answer does not belong to this sign-in. Start again.": "이 로그인에 속한 응답이 아닙니다. 다시 시작하세요.",
+    "The identity provider's answer was malformed.": "신원 제공자의 응답 형식이 잘못되었습니다.",
+    "Your institution's account has no access to this center yet. Ask your organization's administrator.":
+        "소속 기관 계정에 아직 이 센터 이용 권한이 없습니다. 기관 관리자에게 문의하세요.",
+    "Password sign-in is switched off here: use your institution's account.":
+        "이 센터에서는 비밀번호 로그인을 쓰지 않습니다. 소속 기관 계정으로 로그인하세요.",
 }
 
 EN: dict[str, str] = {
