@@ -53,6 +53,10 @@ class Refusal(enum.StrEnum):
     PASSWORD_OFF = "password_off"  # noqa: S105 (a reason code, not a secret)
 
 
+CLAIM_REFUSALS = {"iss": Refusal.ISSUER, "aud": Refusal.AUDIENCE, "exp": Refusal.EXPIRED, "iat": Refusal.EXPIRED,
+                  "nbf": Refusal.EXPIRED, "nonce": Refusal.NONCE}
+
+
 class SignInRefused(Exception):
     def __init__(self, refusal: Refusal, detail: str = "") -> None:
         super().__init__(f"{refusal.value}: {detail}")
@@ -181,20 +185,21 @@ class Provider:
         except ValueError:
             raise SignInRefused(Refusal.INVALID, "ID token malformed") from None
         claims = dict(token.claims)
-        checks: list[tuple[Refusal, dict[str, Any]]] = [
-            (Refusal.ISSUER, {"iss": {"essential": True, "value": self.config.issuer}}),
-            (Refusal.AUDIENCE, {"aud": {"essential": True, "value": self.config.client_id}}),
-            (Refusal.EXPIRED, {"exp": {"essential": True}, "iat": {"essential": True}}),
-            (Refusal.INVALID, {"sub": {"essential": True}}),
-        ]
+        options: dict[str, Any] = {
+            "iss": {"essential": True, "value": self.config.issuer},
+            "aud": {"essential": True, "value": self.config.client_id},
+            "exp": {"essential": True}, "iat": {"essential": True}, "sub": {"essential": True},
+        }
         if nonce is not None:
-            checks.append((Refusal.NONCE, {"nonce": {"essential": True, "value": nonce}}))
+            options["nonce"] = {"essential": True, "value": nonce}
         clock = int(time.time() if now is None else now)
-        for refusal, options in checks:
-            try:
-                jwt.JWTClaimsRegistry(now=clock, leeway=LEEWAY_S, **options).validate(claims)
-            except (ExpiredTokenError, InvalidClaimError, MissingClaimError) as exc:
-                raise SignInRefused(refusal, f"ID token claim: {exc.error} {exc.description or ''}".strip()) from None
+        try:
+            jwt.JWTClaimsRegistry(now=clock, leeway=LEEWAY_S, **options).validate(claims)
+        except ExpiredTokenError:
+            raise SignInRefused(Refusal.EXPIRED, "ID token expired") from None
+        except (InvalidClaimError, MissingClaimError) as exc:
+            refusal = CLAIM_REFUSALS.get(exc.claim, Refusal.INVALID)
+            raise SignInRefused(refusal, f"ID token claim: {exc.description or exc.error}") from None
         several = isinstance(claims.get("aud"), list) and len(claims["aud"]) > 1
         if several and claims.get("azp") != self.config.client_id:
             raise SignInRefused(Refusal.AUDIENCE, "ID token for several audiences without azp = our client")

@@ -180,7 +180,8 @@ def decide(s: Session, actor: Principal, org_id: int, request_id: int, *, approv
         raise NotFound("join request not found")
     if req.state != "pending":
         raise Conflict(f"the request is {req.state} already")
-    req.state, req.decided_at, req.decided_by = ("approved" if approve else "declined"), utcnow(), actor.user_id
+    req.state, req.decided_at = ("approved" if approve else "declined"), utcnow()
+    req.decided_by = actor.user_id or None  # the system principal is nobody in the users table
     if approve:
         organizations.set_membership(s, req.user_id, org_id, OrgRole(req.role))
     tokens.invalidate_cache()
