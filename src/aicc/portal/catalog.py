@@ -703,6 +703,10 @@ KO: dict[str, str] = {
     "Sign in with {provider}": "{provider} 계정으로 로그인",
     "Sign-in with {provider} is unavailable: {reason}": "{provider} 로그인을 지금 쓸 수 없습니다: {reason}",
     "Sign-in refused": "로그인 거부",
+    "Signed out": "로그아웃됨",
+    "Continue": "계속",
+    "You are signed out of this center. Your institution's sign-in ends next.":
+        "이 센터에서 로그아웃했습니다. 이어서 소속 기관의 로그인도 끝냅니다.",
     "Waiting for {org} to approve your membership.": "{org}의 가입 승인을 기다리고 있습니다.",
     "Back to sign-in": "로그인 화면으로",
     "This center has no such identity provider.": "이 센터에 그런 신원 제공자(IdP)는 없습니다.",

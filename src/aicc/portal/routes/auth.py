@@ -91,7 +91,12 @@ def signout(view: Member, csrf: Annotated[str, Form(max_length=100)] = "") -> Re
 
     with view.db.write() as s:
         sign_out(s, view.me)
-    response = RedirectResponse(logout_redirect(view) or "/signin", status_code=303)  # and at the provider too
+    at_provider = logout_redirect(view)
+    response: Response
+    if at_provider:  # a page that goes on to the provider: a form's redirect there would break form-action 'self'
+        response = view.render("signed_out.html", at_provider=at_provider)
+    else:
+        response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     response.delete_cookie(IDP_COOKIE, path="/")
     return response
