@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import RSAKey
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDER_DIR = os.environ.get("AICC_OIDC_PROVIDER_DIR", "/var/cache/aicc-oidc-provider")
@@ -91,7 +91,7 @@ def _proxy(op: Op, upstream: str) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(content)
 
-        do_GET = do_POST = _forward  # noqa: N815
+        do_GET = do_POST = _forward
 
     return Handler
 

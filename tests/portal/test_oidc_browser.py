@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -18,7 +17,7 @@ from tests.live_server import aicc_server
 from tests.oidc_provider import Op, oidc_provider
 from tests.portal.test_browser import SHOTS, _page, browser  # noqa: F401 (the shared Chromium fixture)
 
-SECRET = "browser-test-client-secret-0123456789"  # noqa: S105 (a test's own value)
+SECRET = "browser-test-client-secret-0123456789"
 
 
 @pytest.fixture(scope="module")

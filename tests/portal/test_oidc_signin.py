@@ -27,7 +27,7 @@ from aicc.store.models import IdentityRow, JoinRequestRow, MembershipRow, Organi
 from tests.oidc_provider import Op, free_port, oidc_provider
 from tests.world import World
 
-SECRET = "client-secret-that-must-never-show-0123456789"  # noqa: S105 (a test's own value)
+SECRET = "client-secret-that-must-never-show-0123456789"
 ACCOUNTS = {
     "minsu": {"email": "minsu@uni.example", "name": "Minsu Park", "groups": ["lab-a", "staff"]},
     "amember": {"email": "amember@uni.example", "name": "A Member", "groups": []},
@@ -144,7 +144,8 @@ def test_sign_in_links_an_existing_account_by_its_verified_email(app_for, db: Da
     me = client.get("/account", headers={"Accept-Language": "en"})
     assert "a-member" in me.text
     with db.read() as s:
-        assert s.execute(select(UserRow).where(UserRow.email == "amember@uni.example")).scalar_one().username == "a-member"
+        linked = s.execute(select(UserRow).where(UserRow.email == "amember@uni.example")).scalar_one()
+        assert linked.username == "a-member"
 
 
 def test_a_user_whose_groups_map_to_nothing_waits_for_the_organization_admin(app_for, db: Database,  # type: ignore[no-untyped-def]
