@@ -26,6 +26,7 @@ from aicc.api.routers import (
     datazone,
     inventory,
     jobs,
+    notifications,
     organizations,
     programs,
     projects,
@@ -35,6 +36,7 @@ from aicc.api.routers import (
 )
 from aicc.config import Settings, load_settings
 from aicc.services import inventory as inventory_svc
+from aicc.services.notify.delivery import NotifyWorker
 from aicc.services.oidc.registry import Providers
 from aicc.services.submission import Submitter
 from aicc.store.db import Database
@@ -63,6 +65,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         db.audit_seal = AuditSeal.from_settings(settings)
     metrics = Metrics()
     controller = _controller(settings, db, metrics) if settings.controller else None
+    # the outbox is delivered where the controller runs (AICC_CONTROLLER=off serves the API only)
+    notifier = NotifyWorker(db, settings) if settings.notify and settings.controller else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -76,7 +80,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if controller is not None:
             controller.start()
         threading.Thread(target=app.state.oidc.check_all, name="oidc-discovery", daemon=True).start()
+        if notifier is not None:
+            notifier.start()
         yield
+        if notifier is not None:
+            notifier.stop()
         app.state.submitter.close()
         if controller is not None:
             controller.stop()
@@ -104,7 +112,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     api = APIRouter(prefix="/api/v1")
     # jobs first: the submission path is the hottest, and routes are matched in order
     for module in (jobs, organizations, users, projects, allocations, usage, tokens, inventory, audit, bench, datazone,
-                   programs):
+                   programs, notifications):
         api.include_router(module.router)
     api.include_router(organizations.mine)  # /invitations: the invitee's side
     app.include_router(api)

@@ -66,6 +66,8 @@ def submit(
     image: Annotated[str | None, typer.Option("--image", help="OCI image with a tag or digest, e.g. "
                                               "registry.example.org/team/pytorch:2.4 (default: the host's system).")
                      ] = None,
+    notify: Annotated[str | None, typer.Option("--notify", help="Tell me when it ends: end, fail or end,fail "
+                                               "(email and webhooks, as sbatch --mail-type).")] = None,
     as_json: JSON = False,
 ) -> None:
     """Submit a job; prints its id at once (`Submitted job 42`)."""
@@ -75,6 +77,7 @@ def submit(
         "priority": priority, "flavors": [f.strip().lower() for f in (flavor or "").split(",") if f.strip()],
         "depends_on": after or [], "env": {}, "array": array, "name": name, "workload_class": workload_class,
         "datasets": dataset or [], "image": image,
+        "notify": [w.strip().lower() for w in (notify or "").split(",") if w.strip()],
     }
     for item in env or []:
         key, sep, value = item.partition("=")

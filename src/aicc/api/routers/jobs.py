@@ -39,7 +39,7 @@ async def submit_job(request: Request, actor: Actor, body: JobSubmit) -> JobSubm
         accelerators=body.accelerators, cpus=body.cpus, memory_mb=body.memory_mb,
         time_limit_s=body.time_limit_s, priority=body.priority, env=body.env,
         workload_class=body.workload_class, depends_on=body.depends_on, array=body.array, datasets=body.datasets,
-        image=body.image,
+        image=body.image, notify=",".join(sorted(set(body.notify))),
     )
     done = await submitter.submit(actor, spec)
     wake = getattr(request.app.state, "wake_controller", None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
@@ -50,6 +50,10 @@ class JobSubmit(Strict):
                               description="OCI image to run in, with a tag or digest (`registry/repo:tag`, "
                                           "`repo@sha256:…`) from a registry the center allows; resolved to a "
                                           "digest when the job is admitted. None: the host's system.")
+    notify: list[Literal["end", "fail"]] = Field(default_factory=list, max_length=2,
+                                                 description="Tell the submitter (email, webhooks) when the job "
+                                                             "ends (`end`, any ending) or fails (`fail`), as "
+                                                             "`sbatch --mail-type`.")
 
     @model_validator(mode="after")
     def _one_of(self) -> Self:
