@@ -59,7 +59,8 @@ def test_mail_reaches_the_smtp_server_in_each_users_language(db: Database, world
     assert set(got) == {"a-member@uni.example", "b-member@uni.example"}
     ko, en = got["a-member@uni.example"], got["b-member@uni.example"]
     assert ko["Subject"] == "작업 41 (train) 실패: failed" and ko["Content-Language"] == "ko"
-    assert "프로젝트 proj-a의 작업 41 (train)" in ko.get_content() and "https://aicc.example/jobs/41" in ko.get_content()
+    body = ko.get_content()
+    assert "프로젝트 proj-a의 작업 41 (train)" in body and "https://aicc.example/jobs/41" in body
     assert en["Subject"] == "Job 42 (train) failed: failed" and "exit code 3" in en.get_content()
     assert ko["From"] == "aicc@center.example" and ko["Message-ID"] != en["Message-ID"]
     with db.read() as s:
@@ -111,15 +112,12 @@ def test_a_bouncing_address_is_marked_and_not_retried(db: Database, world: World
 def test_webhooks_are_signed_and_logged_per_endpoint(db: Database, world: World, settings: Settings) -> None:
     ids = _emails(db, world)
     me = Principal(ids["a-member"], "a-member")
-    with webhook_receiver() as rec, db.write() as s:
-        endpoint, rec.secret = webhooks.create(s, me, rec.url)
-        endpoint_id = endpoint.id
-        outbox.set_preference(s, me.user_id, Event.JOB_FAILED, email=False, webhook=True)
-        outbox.queue(s, [_job_notice(me.user_id)])
     with webhook_receiver() as rec:
-        with db.write() as s:  # the receiver's address for this run (ports are picked per run)
-            s.get(type(endpoint), endpoint_id).url = rec.url  # type: ignore[union-attr]
-            rec.secret = endpoint.secret
+        with db.write() as s:
+            endpoint, rec.secret = webhooks.create(s, me, rec.url)
+            endpoint_id = endpoint.id
+            outbox.set_preference(s, me.user_id, Event.JOB_FAILED, email=False, webhook=True)
+            outbox.queue(s, [_job_notice(me.user_id)])
         assert delivery.deliver_due(db, settings) == 1
         assert rec.bad_signatures == 0 and len(rec.received) == 1
         hit = rec.received[0]
