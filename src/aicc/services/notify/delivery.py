@@ -17,6 +17,7 @@ import smtplib
 import ssl
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -34,6 +35,8 @@ from aicc.store.models import OutboxRow, WebhookDeliveryRow, WebhookEndpointRow,
 log = logging.getLogger("aicc.notify")
 LEASE = dt.timedelta(minutes=2)
 BATCH = 500
+MAIL_LANES = 4
+"""SMTP connections used side by side in one pass."""
 ENDPOINT_GONE = "endpoint removed or switched off"
 
 
@@ -150,22 +153,30 @@ def deliver_due(db: Database, settings: Settings, *, now: dt.datetime | None = N
             for e in s.execute(select(WebhookEndpointRow).where(WebhookEndpointRow.id.in_(hook_ids))).scalars():
                 s.expunge(e)
                 endpoints[e.id] = e
-    mailer = Mailer(settings)
+    mails = [r for r in rows if r.channel == Channel.EMAIL.value]
     results: list[tuple[OutboxRow, Result]] = []
-    try:
-        with httpx.Client(timeout=10.0, follow_redirects=False) as http:
-            for row in rows:
-                if row.channel == Channel.EMAIL.value:
-                    results.append((row, mailer.send(row)))
-                else:
-                    endpoint = endpoints.get(int(row.target))
-                    results.append((row, post_webhook(http, endpoint, row) if endpoint and endpoint.active
-                                    else Result(False, permanent=True, error=ENDPOINT_GONE)))
-    finally:
-        mailer.close()
+    if mails:  # a few connections side by side: SMTP is round trips, and one relay connection waits on each
+        lanes = [mails[i::MAIL_LANES] for i in range(min(MAIL_LANES, len(mails)))]
+        with ThreadPoolExecutor(len(lanes), thread_name_prefix="aicc-smtp") as pool:
+            for done in pool.map(lambda lane: _send_lane(settings, lane), lanes):
+                results += done
+    with httpx.Client(timeout=10.0, follow_redirects=False) as http:
+        for row in rows:
+            if row.channel == Channel.WEBHOOK.value:
+                endpoint = endpoints.get(int(row.target))
+                results.append((row, post_webhook(http, endpoint, row) if endpoint and endpoint.active
+                                else Result(False, permanent=True, error=ENDPOINT_GONE)))
     with db.write() as s:
         _record(s, results, now, backoff_base_s)
     return len(rows)
+
+
+def _send_lane(settings: Settings, rows: list[OutboxRow]) -> list[tuple[OutboxRow, Result]]:
+    mailer = Mailer(settings)
+    try:
+        return [(row, mailer.send(row)) for row in rows]
+    finally:
+        mailer.close()
 
 
 def _record(s: Session, results: list[tuple[OutboxRow, Result]], now: dt.datetime, backoff_base_s: float) -> None:
