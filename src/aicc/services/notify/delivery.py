@@ -19,7 +19,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.text import MIMEText
 from email.utils import formatdate
 
 import httpx
@@ -35,7 +36,7 @@ from aicc.store.models import OutboxRow, WebhookDeliveryRow, WebhookEndpointRow,
 log = logging.getLogger("aicc.notify")
 LEASE = dt.timedelta(minutes=2)
 BATCH = 500
-MAIL_LANES = 4
+MAIL_LANES = 2
 """SMTP connections used side by side in one pass."""
 ENDPOINT_GONE = "endpoint removed or switched off"
 
@@ -86,19 +87,19 @@ class Mailer:
     def send(self, row: OutboxRow) -> Result:
         if not self.settings.smtp_host:
             return Result(False, permanent=True, error="no mail relay configured (AICC_SMTP_HOST)")
-        msg = EmailMessage()
+        # the compat32 MIMEText: a sixth of EmailMessage's cost per message, which counts in a burst
+        msg = MIMEText(str(row.payload.get("body", "")), "plain", "utf-8")
         msg["From"] = self.settings.mail_from
         msg["To"] = row.target
-        msg["Subject"] = str(row.payload.get("subject", ""))
+        msg["Subject"] = Header(str(row.payload.get("subject", "")), "utf-8").encode()
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = f"<{delivery_id(row.dedup_key)}@aicc>"
+        msg["Content-Language"] = row.lang
         msg["X-AICC-Event"] = row.event
-        msg.set_content(str(row.payload.get("body", "")))
-        msg["Content-Language"] = row.lang  # after set_content, which drops Content-* headers
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
-            self._smtp.send_message(msg)
+            self._smtp.sendmail(self.settings.mail_from, [row.target], msg.as_bytes())
             return Result(True)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
