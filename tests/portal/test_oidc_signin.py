@@ -20,11 +20,10 @@ from sqlalchemy import select
 
 from aicc.api.app import create_app
 from aicc.config import Settings
-from aicc.services.oidc import login
-from aicc.services.principal import SYSTEM
 from aicc.store.db import Database
 from aicc.store.models import IdentityRow, JoinRequestRow, MembershipRow, OrganizationRow, UserRow
 from tests.oidc_provider import Op, free_port, oidc_provider
+from tests.portal.conftest import csrf_of, set_passwords, sign_in
 from tests.world import World
 
 SECRET = "client-secret-that-must-never-show-0123456789"
@@ -154,11 +153,20 @@ def test_a_user_whose_groups_map_to_nothing_waits_for_the_organization_admin(app
     assert finish(client, through_provider(client, "guest")).status_code == 303
     dash = client.get("/", headers={"Accept-Language": "en"})
     assert "Waiting for Org B to approve your membership." in dash.text
-    with db.write() as s:
+    with db.read() as s:
         org_b = s.execute(select(OrganizationRow).where(OrganizationRow.name == "org-b")).scalar_one()
         req = s.execute(select(JoinRequestRow)).scalar_one()
         assert req.organization_id == org_b.id and req.state == "pending"
-        login.decide(s, SYSTEM, org_b.id, req.id, approve=True)
+    set_passwords(db)
+    outsider = sign_in(app_for(), "a-admin")  # another organization's admin: not theirs to decide
+    page = outsider.get(f"/orgs/{org_b.id}")
+    assert page.status_code == 404
+    admin = sign_in(app_for(), "b-admin")
+    page = admin.get(f"/orgs/{org_b.id}", headers={"Accept-Language": "en"})
+    assert "Asking to join" in page.text and "guest@uni.example" in page.text
+    r = admin.post(f"/orgs/{org_b.id}/join-requests/{req.id}/approve", data={"csrf": csrf_of(page.text)},
+                   follow_redirects=False)
+    assert r.status_code == 303
     dash = client.get("/", headers={"Accept-Language": "en"})
     assert "Org B · member" in dash.text and "Waiting" not in dash.text
 

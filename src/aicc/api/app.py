@@ -36,7 +36,7 @@ from aicc.api.routers import (
 )
 from aicc.config import Settings, load_settings
 from aicc.services import inventory as inventory_svc
-from aicc.services.notify.delivery import NotifyWorker
+from aicc.services.notify.delivery import spawn as spawn_notifier
 from aicc.services.oidc.registry import Providers
 from aicc.services.submission import Submitter
 from aicc.store.db import Database
@@ -65,8 +65,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         db.audit_seal = AuditSeal.from_settings(settings)
     metrics = Metrics()
     controller = _controller(settings, db, metrics) if settings.controller else None
-    # the outbox is delivered where the controller runs (AICC_CONTROLLER=off serves the API only)
-    notifier = NotifyWorker(db, settings) if settings.notify and settings.controller else None
+    # the outbox is delivered, by a process of its own, where the controller runs (AICC_CONTROLLER=off: API only)
+    notify = settings.notify and settings.controller
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -80,11 +80,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if controller is not None:
             controller.start()
         threading.Thread(target=app.state.oidc.check_all, name="oidc-discovery", daemon=True).start()
-        if notifier is not None:
-            notifier.start()
+        notifier = spawn_notifier(settings) if notify else None
         yield
         if notifier is not None:
-            notifier.stop()
+            notifier.terminate()
+            notifier.wait(15)
         app.state.submitter.close()
         if controller is not None:
             controller.stop()

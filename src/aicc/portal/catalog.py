@@ -704,6 +704,7 @@ KO: dict[str, str] = {
     "Sign-in with {provider} is unavailable: {reason}": "{provider} 로그인을 지금 쓸 수 없습니다: {reason}",
     "Sign-in refused": "로그인 거부",
     "Signed out": "로그아웃됨",
+    "Asking to join": "가입 요청",
     # notifications
     "Notifications": "알림",
     "Preferences saved.": "설정을 저장했습니다.",

@@ -8,11 +8,13 @@ link the user and open the session.
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from aicc.portal.app import Anyone, PortalRoute
+from aicc.core.errors import NotFound
+from aicc.portal.app import Anyone, Member, PortalRoute
 from aicc.portal.session import COOKIE, TOKEN_NAME, TTL_DAYS, set_cookie
 from aicc.portal.view import View
 from aicc.services import tokens
@@ -104,6 +106,20 @@ def callback(view: Anyone, name: str, state: str = "", code: str = "", error: st
     set_cookie(view.request, response, COOKIE, token)
     set_cookie(view.request, response, IDP_COOKIE, name)
     return response
+
+
+@router.post("/orgs/{org_id}/join-requests/{request_id}/{answer}")
+def decide_join(view: Member, org_id: int, request_id: int, answer: str,
+                csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    """An organization admin lets in (or not) someone who signed in at their institution without a group rule."""
+    from aicc.portal.forms import checked
+
+    checked(view, csrf)
+    if answer not in ("approve", "decline"):
+        raise NotFound("no such answer")
+    with view.db.write() as s:
+        login.decide(s, view.principal, org_id, request_id, approve=answer == "approve")
+    return RedirectResponse(f"/orgs/{org_id}", status_code=303)
 
 
 def logout_redirect(view: View) -> str | None:

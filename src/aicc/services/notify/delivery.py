@@ -13,8 +13,12 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
+import signal
 import smtplib
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -232,3 +236,31 @@ class NotifyWorker:
                 n = 0
             if n < BATCH:
                 self._stop.wait(self.period)
+
+
+def spawn(settings: Settings) -> subprocess.Popen[bytes]:
+    """The worker in a process of its own (``python -m aicc.services.notify.delivery``): building and sending
+    thousands of messages then never competes with the API and the controller for the server's GIL."""
+    env = {**os.environ, "AICC_HOME": str(settings.home), "AICC_DATABASE_URL": settings.database_url}
+    return subprocess.Popen([sys.executable, "-m", "aicc.services.notify.delivery"], env=env)
+
+
+def main() -> None:
+    """Run passes until SIGTERM, or until the server that started this process is gone."""
+    from aicc.config import load_settings
+
+    settings = load_settings()
+    db = Database(settings.database_url)
+    worker = NotifyWorker(db, settings)
+    parent = os.getppid()
+    signal.signal(signal.SIGTERM, lambda *_: worker._stop.set())
+    worker.start()
+    while not worker._stop.wait(1.0):
+        if os.getppid() != parent:
+            worker._stop.set()
+    worker.stop()
+    db.dispose()
+
+
+if __name__ == "__main__":
+    main()
