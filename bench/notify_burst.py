@@ -130,7 +130,8 @@ def main() -> None:
             t0 = time.perf_counter()
             with db.write() as s:
                 assert outbox.queue(s, notices, base_url=url) == a.messages
-            queued_s = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            queued_s = t1 - t0
             busy = submit_to_start(url, token, a.jobs)
             print("burst submit->start (ms):", [round(x) for x in busy], file=sys.stderr)
             from sqlalchemy import func
@@ -145,7 +146,7 @@ def main() -> None:
                 time.sleep(0.05)
             else:
                 raise RuntimeError(f"{left} messages still pending after 10 minutes")
-            delivered_s = time.perf_counter() - t0
+            delivered_s = time.perf_counter() - t1
             with db.read() as s:
                 states = dict(s.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state)).all())
         finally:
@@ -157,7 +158,7 @@ def main() -> None:
     rate = a.messages / delivered_s
     result = {
         "benchmark": "notify_burst", "machine": machine(), "database": "sqlite", "messages": a.messages,
-        "queue_one_transaction_s": round(queued_s, 3), "queued_to_all_delivered_s": round(delivered_s, 2),
+        "queue_one_transaction_s": round(queued_s, 3), "committed_to_all_delivered_s": round(delivered_s, 2),
         "delivered_per_s": round(rate, 1), "smtp_server_received": received, "outbox_states": states,
         "submit_to_start_ms_quiet": {"median": round(statistics.median(quiet), 1), "max": round(max(quiet), 1)},
         "submit_to_start_ms_burst": {"median": round(statistics.median(busy), 1), "max": round(max(busy), 1)},
@@ -176,7 +177,7 @@ Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, shared with
 
 | figure | value | goal |
 |---|---|---|
-| queued -> all delivered | {delivered_s:.1f} s | |
+| queue commit -> all delivered | {delivered_s:.1f} s | |
 | delivery rate | **{rate:,.0f} messages/s** | >= 200 |
 | received by the SMTP server | {received:,} | {a.messages:,} |
 | submit -> start, no burst (median / max of {a.jobs}) | {quiet_ms} | |
