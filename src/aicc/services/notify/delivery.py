@@ -250,6 +250,7 @@ def main() -> None:
     from aicc.config import load_settings
 
     settings = load_settings()
+    os.nice(10)  # background work: on a busy host the scheduler's CPU goes to the server and its job starts first
     db = Database(settings.database_url)
     worker = NotifyWorker(db, settings)
     parent = os.getppid()
