@@ -35,12 +35,20 @@ AICC_WORKSPACE_ROOT   where projects' workspaces live (default $AICC_HOME/worksp
 AICC_WORKSPACE_DEFAULT_GIB  a project's workspace quota when its active allocations grant less (default 10)
 AICC_WORKSPACE_RETENTION_DAYS  days a deleted project's workspace is kept aside before it is removed (default 30)
 AICC_JOB_FILES_RETENTION_DAYS  days an ended ordinary job's directory (what it wrote there) is kept (default 30)
+AICC_OIDC_FILE        TOML file of the institutional identity providers (services/oidc/config.py); default none
+AICC_PASSWORD_SIGNIN  "on" (default): local accounts sign in with a password too; "off": providers only
+AICC_PUBLIC_URL       the portal's address as browsers see it (redirect URIs); default: the request's own
+AICC_NOTIFY           "on" (default) runs the notification worker inside `aicc server`; "off" leaves the outbox
+AICC_SMTP_HOST / AICC_SMTP_PORT  the mail relay (default none: email is not sent, webhooks still are; port 587)
+AICC_SMTP_STARTTLS    "on" (default) upgrades the connection before authenticating; "off" only on loopback
+AICC_SMTP_USER / AICC_SMTP_PASSWORD  credentials for the relay, if it asks
+AICC_MAIL_FROM        the From address (default aicc@localhost)
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aicc.core.images import RegistryPolicy
@@ -83,6 +91,16 @@ class Settings:
     def workspaces_dir(self) -> Path:
         """Projects' workspaces (``aicc.workspaces.layout``), each mounted at ``/workspace`` in its runs."""
         return self.workspace_root or self.home / "workspaces"
+    oidc_file: Path | None = None
+    password_signin: bool = True
+    public_url: str | None = None
+    notify: bool = True
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    mail_from: str = "aicc@localhost"
 
     @property
     def registry_policy(self) -> RegistryPolicy:
@@ -111,6 +129,10 @@ class Settings:
     @property
     def secrets_dir(self) -> Path:
         return self.home / "secrets"
+
+
+def _on(value: str) -> bool:
+    return value.lower() not in ("off", "0", "false", "no")
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -148,6 +170,16 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         workspace_default_gib=int(e.get("AICC_WORKSPACE_DEFAULT_GIB", "10")),
         job_files_retention_days=int(e.get("AICC_JOB_FILES_RETENTION_DAYS", "30")),
         workspace_retention_days=int(e.get("AICC_WORKSPACE_RETENTION_DAYS", "30")),
+        oidc_file=Path(e["AICC_OIDC_FILE"]).absolute() if e.get("AICC_OIDC_FILE") else None,
+        password_signin=_on(e.get("AICC_PASSWORD_SIGNIN", "on")),
+        public_url=e.get("AICC_PUBLIC_URL", "").rstrip("/") or None,
+        notify=_on(e.get("AICC_NOTIFY", "on")),
+        smtp_host=e.get("AICC_SMTP_HOST") or None,
+        smtp_port=int(e.get("AICC_SMTP_PORT", "587")),
+        smtp_starttls=_on(e.get("AICC_SMTP_STARTTLS", "on")),
+        smtp_user=e.get("AICC_SMTP_USER") or None,
+        smtp_password=e.get("AICC_SMTP_PASSWORD") or None,
+        mail_from=e.get("AICC_MAIL_FROM", "aicc@localhost"),
     )
     settings.registry_policy  # noqa: B018 - a malformed registry list is a start-up error, never an open policy
     return settings

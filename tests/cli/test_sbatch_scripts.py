@@ -18,8 +18,12 @@ def test_directives_are_read_until_the_first_command_and_unknown_ones_are_kept_f
                     "# a comment\n#SBATCH --gres=gpu:h100:2 --mem 16G -J 학습 --mail-type=END\n"
                     "#SBATCH --ntasks-per-node 8 --qos normal\n\necho hi\n#SBATCH --time=9:00:00\n")
     assert d.options == {"project": "haneul-llm", "flavor": "h100,a100", "time": "2:00:00", "cpus": "4",
-                         "gres": "gpu:h100:2", "mem": "16G", "name": "학습", "tasks_per_node": "8"}
-    assert d.unknown == ["--mail-type=END", "--qos normal"]
+                         "gres": "gpu:h100:2", "mem": "16G", "name": "학습", "notify": "END",
+                         "tasks_per_node": "8"}
+    assert d.unknown == ["--qos normal"]
+    assert sbatch.notify_kinds("END,FAIL") == ["end", "fail"] and sbatch.notify_kinds("ALL") == ["end", "fail"]
+    with pytest.raises(ValueError, match="AICC tells when a job ends"):
+        sbatch.notify_kinds("BEGIN")
 
 
 def test_gres_and_dependencies_in_sbatch_form() -> None:

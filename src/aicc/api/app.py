@@ -6,6 +6,7 @@ apps as they like, each on its own database, and nothing is global.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,6 +28,7 @@ from aicc.api.routers import (
     inventory,
     job_files,
     jobs,
+    notifications,
     organizations,
     programs,
     projects,
@@ -37,6 +39,8 @@ from aicc.api.routers import (
 )
 from aicc.config import Settings, load_settings
 from aicc.services import inventory as inventory_svc
+from aicc.services.notify.delivery import spawn as spawn_notifier
+from aicc.services.oidc.registry import Providers
 from aicc.services.submission import Submitter
 from aicc.store.db import Database
 
@@ -64,6 +68,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         db.audit_seal = AuditSeal.from_settings(settings)
     metrics = Metrics()
     controller = _controller(settings, db, metrics) if settings.controller else None
+    # the outbox is delivered, by a process of its own, where the controller runs (AICC_CONTROLLER=off: API only)
+    notify = settings.notify and settings.controller
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -79,7 +85,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         workspace_root(settings)  # says now, in the log, whether the file system enforces workspace quotas
         if controller is not None:
             controller.start()
+        threading.Thread(target=app.state.oidc.check_all, name="oidc-discovery", daemon=True).start()
+        notifier = spawn_notifier(settings) if notify else None
         yield
+        if notifier is not None:
+            notifier.terminate()
+            notifier.wait(15)
         app.state.submitter.close()
         if controller is not None:
             controller.stop()
@@ -101,12 +112,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.controller = controller
     app.state.submitter = Submitter(db, settings)
     app.state.wake_controller = controller.wake if controller is not None else None
+    app.state.oidc = Providers.from_settings(settings)  # a malformed OIDC file stops the start, with the reason
     problems.install(app)
 
     api = APIRouter(prefix="/api/v1")
     # jobs first: the submission path is the hottest, and routes are matched in order
     for module in (jobs, organizations, users, projects, allocations, usage, tokens, inventory, audit, bench, datazone,
-                   programs, workspaces, job_files, incoming):
+                   programs, workspaces, job_files, incoming, notifications):
         api.include_router(module.router)
     api.include_router(organizations.mine)  # /invitations: the invitee's side
     app.include_router(api)

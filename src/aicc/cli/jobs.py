@@ -79,6 +79,9 @@ def submit(
                                                        help="Processes per node (a job over several nodes runs "
                                                        "one per node; e.g. 4 for one per GPU).")] = None,
     mpi: Annotated[bool, typer.Option("--mpi", help="Start the tasks under the center's MPI launcher.")] = False,
+    notify: Annotated[str | None, typer.Option("--notify", "--mail-type", help="Tell me when it ends: end, fail "
+                                               "or end,fail (email and webhooks; sbatch's END, FAIL, ALL too).")
+                      ] = None,
     as_json: JSON = False,
 ) -> None:
     """Submit a job; prints its id at once (`Submitted job 42`)."""
@@ -90,7 +93,7 @@ def submit(
         text = script.read_text(encoding="utf-8", errors="replace")
     given = {"project": project, "flavor": flavor, "name": name, "time": time_limit, "cpus": cpus, "mem": mem,
              "array": array, "dependency": dependency, "gpus": gpus, "priority": priority, "output": output,
-             "error": error, "tasks_per_node": tasks_per_node}
+             "error": error, "tasks_per_node": tasks_per_node, "notify": notify}
     opts = {k: v for k, v in given.items() if v is not None}
     if text is not None:
         directives = sbatch.read(text)
@@ -121,6 +124,10 @@ def submit(
         prio, tasks = int(opts.get("priority") or 0), int(opts.get("tasks_per_node") or 1)
     except ValueError as exc:
         raise CliError(f"#SBATCH: {exc}") from exc
+    try:
+        notify_kinds = sbatch.notify_kinds(str(opts.get("notify") or ""))
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
     c = Client()
     flavors = str(opts.get("flavor") or "")
     body: dict[str, Any] = {
@@ -130,6 +137,7 @@ def submit(
         "depends_on": depends, "env": {}, "array": opts.get("array"), "name": opts.get("name"),
         "workload_class": workload_class, "datasets": dataset or [], "image": image,
         "tasks_per_node": tasks, "mpi": mpi,
+        "notify": notify_kinds,
     }
     for item in env or []:
         key, sep, value = item.partition("=")

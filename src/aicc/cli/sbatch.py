@@ -28,6 +28,7 @@ _NAMES = {
     "output": "output", "o": "output",
     "error": "error", "e": "error",
     "ntasks-per-node": "tasks_per_node",
+    "mail-type": "notify",
 }
 _TAKES_NO_VALUE = frozenset({"requeue", "no-requeue", "exclusive", "parsable"})
 IGNORED_SILENTLY = frozenset({"parsable"})  # shapes sbatch's own output only
@@ -128,3 +129,17 @@ def dependency(text: str) -> list[int]:
     if not ids:
         raise ValueError(f"--dependency {text!r}: name the jobs, e.g. afterok:12:13")
     return ids
+
+
+_MAIL_TYPES = {"end": ("end",), "fail": ("fail",), "all": ("end", "fail"), "none": (), "time_limit": ("fail",)}
+
+
+def notify_kinds(text: str) -> list[str]:
+    """``--notify end,fail`` or sbatch's ``--mail-type=END,FAIL`` / ``ALL`` / ``NONE`` -> AICC's kinds. BEGIN
+    and the others are refused by name: AICC tells when a job ends or fails."""
+    out: list[str] = []
+    for word in (w.strip().lower() for w in text.split(",") if w.strip()):
+        if word not in _MAIL_TYPES:
+            raise ValueError(f"--notify {word!r}: AICC tells when a job ends (end), fails (fail) or both (all)")
+        out += [k for k in _MAIL_TYPES[word] if k not in out]
+    return out

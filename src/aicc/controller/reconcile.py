@@ -19,6 +19,7 @@ from aicc.core.jobs import LIVE, JobState
 from aicc.executors.base import Executor, RunPhase
 from aicc.services import audit, metering
 from aicc.services.datazone import outputs, runs
+from aicc.services.notify import events as notify_events
 from aicc.store.db import Database
 from aicc.store.models import JobRow, ProjectRow, utcnow
 
@@ -59,6 +60,7 @@ class Reconciling:
         if not news:
             return
         now = utcnow()
+        changed: list[JobRow] = []
         with self.db.write() as s:
             rates = metering.flavor_rates(s)
             rows = {j.id: j for j in s.execute(select(JobRow).where(
@@ -79,6 +81,11 @@ class Reconciling:
                             self._hold_outputs(s, job)
                         report.finished.append(job.id)
                         self._signalled.discard(st.external_id)
+                        changed.append(job)
+            # in this transaction: a notification exists exactly when the ending it tells of was committed
+            notify_events.jobs_ended(s, changed, base_url=self.settings.public_url or "")
+            notify_events.budget_thresholds(s, {j.allocation_id for j in changed if j.allocation_id is not None},
+                                            base_url=self.settings.public_url or "")
         for job_id in report.finished:
             self._ingest_benchmark(job_id)
 
@@ -113,6 +120,7 @@ class Reconciling:
                 self._signalled.add(ext)
 
     def _meter(self, now: dt.datetime) -> None:
+        charged: set[int] = set()
         with self.db.write() as s:
             rates = metering.flavor_rates(s)
             due = now - METER_EVERY
@@ -121,5 +129,6 @@ class Reconciling:
                     or_(JobRow.metered_until <= due, and_(JobRow.metered_until.is_(None),
                                                           JobRow.started_at <= due)))).scalars():
                 last = job.metered_until or job.started_at
-                if last is not None and now - last >= METER_EVERY:
-                    metering.charge(s, job, now, rates)
+                if last is not None and now - last >= METER_EVERY and metering.charge(s, job, now, rates):
+                    charged.add(job.allocation_id)  # type: ignore[arg-type] # charged: it has one
+            notify_events.budget_thresholds(s, charged, base_url=self.settings.public_url or "")

@@ -17,6 +17,8 @@ from aicc.portal.routes import (
     home,
     jobs,
     members,
+    notify,
+    oidc,
     programs,
     reviews,
     testbed,
@@ -28,8 +30,8 @@ from aicc.portal.session import Throttle
 
 def router() -> APIRouter:
     r = APIRouter(route_class=PortalRoute, include_in_schema=False)
-    for module in (auth, home, jobs, admin, members, programs, applications, reviews, datazone, testbed,
-                   workspaces):
+    for module in (auth, oidc, notify, home, jobs, admin, members, programs, applications, reviews, datazone,
+                   testbed, workspaces):
         r.include_router(module.router)
     return r
 

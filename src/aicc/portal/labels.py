@@ -77,4 +77,6 @@ LABELS = (
     N_("identifier"),
     N_("quasi_identifier"),
     N_("other"),
+    N_("delivered"),
+    N_("retry"),
 )

@@ -28,6 +28,7 @@ from aicc.services.paging import Page, page
 from aicc.services.principal import Principal
 from aicc.store.models import (
     AgreementRow,
+    AllocationRow,
     AmendmentRow,
     ApplicationRow,
     CallRow,
@@ -35,6 +36,7 @@ from aicc.store.models import (
     OrganizationRow,
     OutcomeRow,
     ProgramRow,
+    ProjectRow,
     ReclaimRow,
     UtilizationCheckRow,
     utcnow,
@@ -297,8 +299,31 @@ def check_utilization(s: Session, actor: Principal, *, now: dt.datetime | None =
                      organization_id=g.organization_id,
                      data={"agreement_id": g.id, "planned_su": u.planned_su, "used_su": u.used_su, "ratio": u.ratio,
                            "reclaim_id": reclaim_id})
+        _notify_utilization(s, g, status, u, reclaim_id, now)
         out.append(CheckResult(g.id, status, u, reclaim_id))
     return out
+
+
+def _notify_utilization(s: Session, g: AgreementRow, status: rules.UtilizationStatus, u: Any,
+                        reclaim_id: int | None, now: dt.datetime) -> None:
+    """Tell the organization's admins of an under-use warning (once per check) and of a reclaim proposal."""
+    from aicc.core.notify import Event
+    from aicc.services.notify import events as notify_events
+
+    if status is rules.UtilizationStatus.OK:
+        return
+    allocation = s.get(AllocationRow, g.allocation_id) if g.allocation_id else None
+    project = s.get(ProjectRow, g.project_id)
+    params: dict[str, object] = {"allocation": allocation.name if allocation else str(g.allocation_id),
+                                 "project": project.name if project else "",
+                                 "detail": f"{u.used_su:g} / {u.planned_su:g} SU ({(u.ratio or 0):.0%})"}
+    admins = notify_events.org_admins(s, g.organization_id)
+    if reclaim_id is not None:
+        reclaim = s.get(ReclaimRow, reclaim_id)
+        notify_events.decided(s, Event.RECLAIM_PROPOSED, admins, f"reclaim{reclaim_id}",
+                              {**params, "su": f"{reclaim.amount_su:g}" if reclaim else ""})
+    else:
+        notify_events.decided(s, Event.ALLOCATION_UNDERUSE, admins, f"agreement{g.id}:{now.date()}", params)
 
 
 def list_reclaims(s: Session, actor: Principal, *, state: rules.ReclaimState | None = None) -> list[ReclaimRow]:

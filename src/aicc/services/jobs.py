@@ -27,6 +27,7 @@ from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.core.jobs.reasons import columns as reason_columns
 from aicc.core.names import ENV_VAR_RE, check_job_name
 from aicc.services import audit, projects
+from aicc.services.notify import events as notify_events
 from aicc.services.paging import Page, page
 from aicc.services.principal import Principal
 from aicc.store import changes
@@ -73,6 +74,8 @@ class JobSpec:
     """Processes per placed node (a gang wider than a node runs one per node at least)."""
     mpi: bool = False
     """Start the tasks under the engine's MPI launcher."""
+    notify: str = ""
+    """Comma list of end, fail: queue a notification to the submitter when the job ends (services/notify)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +313,8 @@ def write_many(s: Session, items: list[tuple[Principal, Prepared]]) -> list[Subm
                          [{**_row(actor, p, now), "change_seq": seq} for actor, p in items]).scalars())
     audit.record_many(s, [(actor, "job.submit", "job", job_id, p.organization_id, _audit_data(p, 1))
                           for (actor, p), job_id in zip(items, ids, strict=True)])
+    for (actor, p), job_id in zip(items, ids, strict=True):
+        notify_events.opt_in(s, [job_id], actor.user_id, p.spec.notify)
     return [Submitted([job_id], None) for job_id in ids]
 
 
@@ -333,6 +338,7 @@ def write(s: Session, actor: Principal, p: Prepared) -> Submitted:
                                   rows).scalars())
     audit.record(s, actor, "job.submit", "job", first, organization_id=p.organization_id,
                  data=_audit_data(p, len(ids)))
+    notify_events.opt_in(s, ids, actor.user_id, spec.notify)
     return Submitted(ids, array_id)
 
 

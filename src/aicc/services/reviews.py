@@ -21,10 +21,12 @@ from sqlalchemy.orm import Session
 
 from aicc.core import programs as rules
 from aicc.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from aicc.core.notify import Event
 from aicc.core.tenancy import CenterRole
 from aicc.services import agreements, audit
 from aicc.services import applications as apps
 from aicc.services import programs as programs_svc
+from aicc.services.notify import events as notify_events
 from aicc.services.principal import Principal
 from aicc.store.models import (
     ApplicationRow,
@@ -300,6 +302,8 @@ def decide(s: Session, actor: Principal, application_id: int, *, decision: rules
     s.flush()
     audit.record(s, actor, "application.decide", "application", a.id, organization_id=a.organization_id,
                  data={"decision": decision.value, "reason": reason, "awarded_su": give})
+    notify_events.decided(s, Event.APPLICATION_DECIDED, notify_events.org_admins(s, a.organization_id),
+                          f"application{a.id}", {"application": a.title, "call": call.name, "decision": state.value})
     if give:
         agreements.offer(s, actor, a, call, give)
     return a

@@ -41,6 +41,7 @@ async def submit_job(request: Request, actor: Actor, body: JobSubmit) -> JobSubm
         time_limit_s=body.time_limit_s, priority=body.priority, env=body.env,
         workload_class=body.workload_class, depends_on=body.depends_on, array=body.array, datasets=body.datasets,
         image=body.image, tasks_per_node=body.tasks_per_node, mpi=body.mpi,
+        notify=",".join(sorted(set(body.notify))),
     )
     done = await submitter.submit(actor, spec)
     wake = getattr(request.app.state, "wake_controller", None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
@@ -51,6 +51,10 @@ class JobSubmit(Strict):
                               description="OCI image to run in, with a tag or digest (`registry/repo:tag`, "
                                           "`repo@sha256:…`) from a registry the center allows; resolved to a "
                                           "digest when the job is admitted. None: the host's system.")
+    notify: list[Literal["end", "fail"]] = Field(default_factory=list, max_length=2,
+                                                 description="Tell the submitter (email, webhooks) when the job "
+                                                             "ends (`end`, any ending) or fails (`fail`), as "
+                                                             "`sbatch --mail-type`.")
 
     tasks_per_node: int = Field(1, ge=1, le=1024, description="Processes per node: 1 (default) runs one task on "
                                 "each node of a gang wider than a node; the number of accelerators on a node "

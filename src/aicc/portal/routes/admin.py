@@ -12,6 +12,7 @@ from aicc.portal.routing import Member, PortalRoute
 from aicc.portal.view import View
 from aicc.services import invitations, metering, organizations, projects, utilization
 from aicc.services.metering import UsageSummary
+from aicc.services.oidc import login as oidc_login
 from aicc.store.models import utcnow
 
 router = APIRouter(route_class=PortalRoute)
@@ -42,6 +43,7 @@ def render_org(view: View, org_id: int, *, status: int = 200, error: str | None 
             raise NotFound("organization not found")
         members = organizations.list_members(s, p, org.id)
         pending = [(i, u) for i, u in invitations.of_organization(s, p, org.id) if i.state == "pending"]
+        asking = oidc_login.pending_requests(s, p, org.id)  # signed in at their institution, no group matched
         rows = projects.list_projects(s, p, after=None, limit=500, organization_id=org.id, name=None).items
         ids = {r.id for r in rows}
         usage: dict[int, list[UsageSummary]] = {}
@@ -51,7 +53,7 @@ def render_org(view: View, org_id: int, *, status: int = 200, error: str | None 
     roles = [OrgRole.MEMBER, OrgRole.ORG_ADMIN] + ([OrgRole.DATA_CUSTODIAN] if p.is_center_admin else [])
     return view.render("org.html", status=status, org=org, members=members, projects=rows, usage=usage,
                        roles=[r.value for r in roles], error=error, notice=notice, invited=invited,
-                       pending=pending)
+                       pending=pending, asking=asking)
 
 
 RANGES = (7, 14, 30, 90)

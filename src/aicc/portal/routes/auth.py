@@ -37,7 +37,17 @@ def safe_next(target: str | None) -> str:
 def signin_page(view: Anyone, next: str = "/") -> Response:
     if view.me is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return view.render("signin.html", next=safe_next(next), error=None, username="")
+    return _signin_page(view, next=safe_next(next))
+
+
+def _signin_page(view: View, status: int = 200, *, next: str, error: str | None = None, username: str = "") -> Response:
+    """The password form (unless switched off) and a button per identity provider, with its trouble if any."""
+    from aicc.portal.routes.oidc import providers
+
+    registry = providers(view)
+    idps = [(p.config.name, p.config.label, p.error) for p in registry.by_name.values()]
+    return view.render("signin.html", status=status, next=next, error=error, username=username, idps=idps,
+                       password_signin=registry.password_signin)
 
 
 @router.post("/signin")
@@ -47,20 +57,25 @@ def signin(
 ) -> Response:
     check_csrf(presession(view.request), csrf if view.request.cookies.get(PRE_COOKIE) else None)
     _ = view._
+    if not view.settings.password_signin:
+        from aicc.portal.routes.oidc import refused
+        from aicc.services.oidc.client import Refusal, SignInRefused
+
+        return refused(view, SignInRefused(Refusal.PASSWORD_OFF, "password sign-in is off"))
     per_user, per_addr = view.request.app.state.portal_throttles
     user_key = username.strip().lower()
     addr_key = view.request.client.host if view.request.client else "?"
     if per_user.blocked(user_key) or per_addr.blocked(addr_key):
-        return view.render("signin.html", status=429, next=safe_next(next), username=username,
-                           error=_("Too many failed attempts. Wait a few minutes and try again."))
+        return _signin_page(view, 429, next=safe_next(next), username=username,
+                            error=_("Too many failed attempts. Wait a few minutes and try again."))
     try:
         with view.db.write() as s:
             token = sign_in(s, username, password)
     except Unauthenticated:
         per_user.fail(user_key)
         per_addr.fail(addr_key)
-        return view.render("signin.html", status=401, next=safe_next(next), username=username,
-                           error=_("Wrong username or password, or the account is disabled."))
+        return _signin_page(view, 401, next=safe_next(next), username=username,
+                            error=_("Wrong username or password, or the account is disabled."))
     per_user.clear(user_key)
     response = RedirectResponse(safe_next(next), status_code=303)
     set_cookie(view.request, response, COOKIE, token)
@@ -72,10 +87,18 @@ def signin(
 def signout(view: Member, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
     assert view.me is not None
     check_csrf(view.me.csrf, csrf)
+    from aicc.portal.routes.oidc import IDP_COOKIE, logout_redirect
+
     with view.db.write() as s:
         sign_out(s, view.me)
-    response = RedirectResponse("/signin", status_code=303)
+    at_provider = logout_redirect(view)
+    response: Response
+    if at_provider:  # a page that goes on to the provider: a form's redirect there would break form-action 'self'
+        response = view.render("signed_out.html", at_provider=at_provider)
+    else:
+        response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(IDP_COOKIE, path="/")
     return response
 
 

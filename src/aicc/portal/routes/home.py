@@ -15,6 +15,7 @@ from aicc.portal.routing import Member, PortalRoute
 from aicc.portal.view import View
 from aicc.services import job_search, metering, organizations, projects, utilization
 from aicc.services.metering import UsageSummary
+from aicc.services.principal import Principal
 from aicc.store.models import utcnow
 
 router = APIRouter(route_class=PortalRoute)
@@ -54,7 +55,18 @@ def dashboard(view: Member) -> Response:
         recent = job_search.search(s, p, mine=True, per_page=8)
         summaries = [u for u in metering.summaries(s, p, now=now) if u.project_id in p.projects]
         burn = budget_charts(view, s, summaries, now)
-        return view.render("dashboard.html", counts=counts, recent=recent, summaries=summaries, burn=burn, now=now)
+        my_orgs, waiting = _memberships(s, p)
+        return view.render("dashboard.html", counts=counts, recent=recent, summaries=summaries, burn=burn, now=now,
+                           my_orgs=my_orgs, waiting=waiting)
+
+
+def _memberships(s: Session, p: Principal) -> tuple[list[tuple[str, str]], list[str]]:
+    """The user's organizations with their role, and those still to approve a join request (OIDC sign-in)."""
+    from aicc.services.oidc import login
+
+    names = {o.id: o.display_name for o in organizations.list_orgs(s, p, after=None, limit=500).items}
+    mine = [(names.get(org_id, str(org_id)), role.value) for org_id, role in sorted(p.org_roles.items())]
+    return mine, [org.display_name for _, org in login.my_requests(s, p)]
 
 
 @router.get("/projects")

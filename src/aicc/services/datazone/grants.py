@@ -16,8 +16,10 @@ from aicc.core.datazone.states import Action, DatasetState, GrantState, move, ne
 from aicc.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from aicc.core.jobs import JobState
 from aicc.core.jobs.reasons import Reason, ReasonCode
+from aicc.core.notify import Event
 from aicc.services import audit, generation, projects
 from aicc.services.datazone.datasets import is_custodian
+from aicc.services.notify import events as notify_events
 from aicc.services.principal import Principal
 from aicc.store.models import DatasetRow, GrantRow, JobRow, ProjectRow, utcnow
 
@@ -106,6 +108,8 @@ def decide(s: Session, actor: Principal, grant_id: int, *, approve: bool, commen
     generation.bump()
     audit.record(s, actor, f"grant.{g.state}", "grant", g.id, organization_id=ds.organization_id,
                  data={"dataset": ds.name, "project": p.name, "comment": comment, "expires_at": g.expires_at})
+    notify_events.decided(s, Event.GRANT_DECIDED, [g.requested_by], f"grant{g.id}",
+                          {"dataset": ds.name, "project": p.name, "decision": g.state})
     return g
 
 

@@ -39,9 +39,11 @@ from aicc.core.datazone.checks import (
 from aicc.core.datazone.datasets import ColumnRole
 from aicc.core.datazone.states import Action, FileDecision, OutputState, decide_file, move, needs_sandbox
 from aicc.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from aicc.core.notify import Event
 from aicc.services import audit
 from aicc.services.datazone.datasets import is_custodian, load_prints
 from aicc.services.datazone.files import Entry, read_limited, sha256_of, walk
+from aicc.services.notify import events as notify_events
 from aicc.services.principal import Principal
 from aicc.store.models import DatasetRow, JobRow, OutputFileRow, OutputRequestRow, ProjectRow, utcnow
 
@@ -313,6 +315,9 @@ def decide(s: Session, actor: Principal, settings: Settings, request_id: int, fi
                  organization_id=_custodian_org(actor, req),
                  data={"request": req.id, "path": f.path, "sha256": f.sha256, "checks": f.check_status,
                        "comment": comment})
+    if job is not None:
+        notify_events.decided(s, Event.OUTPUT_DECIDED, [job.user_id], f"output{f.id}",
+                              {"path": f.path, "job_id": job.id, "decision": f.decision})
     return f
 
 

@@ -6,8 +6,17 @@ from aicc.store.models.auth import ApiTokenRow
 from aicc.store.models.base import Base, utcnow
 from aicc.store.models.changes import ChangeRow
 from aicc.store.models.datazone import DatasetRow, GrantRow, OutputFileRow, OutputRequestRow
+from aicc.store.models.identity import IdentityRow, JoinRequestRow, OidcLoginRow
 from aicc.store.models.inventory import FlavorRow, NodeRow, SiteRow
 from aicc.store.models.jobs import JobRow
+from aicc.store.models.notify import (
+    JobNotifyRow,
+    NotificationPrefRow,
+    NotificationProfileRow,
+    OutboxRow,
+    WebhookDeliveryRow,
+    WebhookEndpointRow,
+)
 from aicc.store.models.programs import (
     AgreementRow,
     AmendmentRow,
@@ -49,12 +58,19 @@ __all__ = [
     "DatasetRow",
     "FlavorRow",
     "GrantRow",
+    "IdentityRow",
     "InvitationRow",
+    "JobNotifyRow",
     "JobRow",
+    "JoinRequestRow",
     "MembershipPeriodRow",
     "MembershipRow",
     "NodeRow",
+    "NotificationPrefRow",
+    "NotificationProfileRow",
+    "OidcLoginRow",
     "OrganizationRow",
+    "OutboxRow",
     "OutcomeRow",
     "OutputFileRow",
     "OutputRequestRow",
@@ -67,5 +83,7 @@ __all__ = [
     "UsageRow",
     "UserRow",
     "UtilizationCheckRow",
+    "WebhookDeliveryRow",
+    "WebhookEndpointRow",
     "utcnow",
 ]

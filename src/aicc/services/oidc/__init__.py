@@ -1,0 +1,1 @@
+"""Institutional sign-in with OpenID Connect: the center's providers, the code flow, and linking users."""
