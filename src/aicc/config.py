@@ -30,6 +30,10 @@ AICC_SLURM_DIR        for a site with executor = "slurm": the directory with clu
 AICC_REGISTRIES       comma list of image registries jobs may name (host[:port]); empty (default): no images
 AICC_REGISTRY_MIRRORS comma list of name=host: pull references to registry `name` from `host` instead
 AICC_INSECURE_REGISTRIES  comma list of hosts spoken to over plain HTTP (a loopback test registry only)
+AICC_SESSION_JUPYTER  JupyterLab for interactive sessions on the host system (default /opt/aicc/jupyter/bin/jupyter-lab,
+                      made by scripts/install-jupyter); a session in an image runs the image's own jupyter-lab
+AICC_SESSION_IDLE     seconds without activity after which a session is stopped (default 3600)
+AICC_SESSION_POLL     seconds between the server's looks at live sessions: ready yet, idle (default 5)
 """
 
 from __future__ import annotations
@@ -69,6 +73,12 @@ class Settings:
     audit_anchor_file: Path | None = None
     audit_anchor_events: int = 1000
     audit_anchor_seconds: float = 60.0
+    session_jupyter: str = "/opt/aicc/jupyter/bin/jupyter-lab"
+    """JupyterLab for sessions on the host's system (``scripts/install-jupyter``); in an image, its own on PATH."""
+    session_idle_s: int = 3600
+    """A session nobody used for this long is stopped (JupyterLab's own ``last_activity``)."""
+    session_poll_s: float = 5.0
+    """How often the server looks at live sessions (ready yet? idle?)."""
 
     @property
     def registry_policy(self) -> RegistryPolicy:
@@ -130,6 +140,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         audit_anchor_file=Path(e["AICC_AUDIT_ANCHORS"]).absolute() if e.get("AICC_AUDIT_ANCHORS") else None,
         audit_anchor_events=int(e.get("AICC_AUDIT_ANCHOR_EVENTS", "1000")),
         audit_anchor_seconds=float(e.get("AICC_AUDIT_ANCHOR_SECONDS", "60")),
+        session_jupyter=e.get("AICC_SESSION_JUPYTER", "/opt/aicc/jupyter/bin/jupyter-lab"),
+        session_idle_s=int(e.get("AICC_SESSION_IDLE", "3600")),
+        session_poll_s=float(e.get("AICC_SESSION_POLL", "5")),
     )
     settings.registry_policy  # noqa: B018 - a malformed registry list is a start-up error, never an open policy
     return settings

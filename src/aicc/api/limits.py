@@ -16,12 +16,14 @@ class BodyLimit:
     client gets 413 and the app never sees the request.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, passthrough: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.passthrough = passthrough
+        """Path prefixes whose bodies stream on to a run (sessions under /s/): not held back or capped here."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.passthrough and scope.get("path", "").startswith(self.passthrough)):
             await self.app(scope, receive, send)
             return
         length = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)

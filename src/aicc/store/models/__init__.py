@@ -20,6 +20,7 @@ from aicc.store.models.programs import (
     ReviewRow,
     UtilizationCheckRow,
 )
+from aicc.store.models.sessions import SessionRow
 from aicc.store.models.tenancy import (
     InvitationRow,
     MembershipPeriodRow,
@@ -63,6 +64,7 @@ __all__ = [
     "ProjectRow",
     "ReclaimRow",
     "ReviewRow",
+    "SessionRow",
     "SiteRow",
     "UsageRow",
     "UserRow",
