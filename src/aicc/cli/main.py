@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aicc.cli import admin, apply, bench, datazone, invitations, jobs, programs, review, sim, usage
+from aicc.cli import admin, apply, bench, datazone, invitations, jobs, programs, review, sessions, sim, usage
 from aicc.cli.client import CliError
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ app.command("usage")(usage.usage)
 app.command("submit", context_settings={"allow_interspersed_args": False})(jobs.submit)
 app.command("jobs")(jobs.jobs)
 app.add_typer(jobs.job_app, name="job")
+app.add_typer(sessions.app, name="session")
 app.command("logs")(jobs.logs)
 app.command("cancel")(jobs.cancel)
 app.add_typer(datazone.datasets_app, name="datasets")

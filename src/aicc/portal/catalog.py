@@ -18,6 +18,37 @@ KO: dict[str, str] = {
     "Main": "주 메뉴",
     "Dashboard": "대시보드",
     "Jobs": "작업",
+    # sessions (JupyterLab, terminals)
+    "Sessions": "세션",
+    "Your sessions": "내 세션",
+    "Start a session": "세션 시작",
+    "Start session": "세션 시작",
+    "Ended sessions": "끝난 세션",
+    "Session {id}": "세션 {id}",
+    "Session {id} requested. It starts when capacity is free; this page follows it.":
+        "세션 {id}을(를) 요청했습니다. 자원이 비면 시작되며, 이 페이지가 진행을 보여 줍니다.",
+    "Stopping session {id}.": "세션 {id}을(를) 중지하는 중입니다.",
+    "Session {id} reaches its time limit in {minutes} min: save your work.":
+        "세션 {id}이(가) {minutes}분 후 시간 제한에 도달합니다. 작업을 저장하세요.",
+    "Time left": "남은 시간",
+    "Open": "열기",
+    "Stop": "중지",
+    "No session is running.": "실행 중인 세션이 없습니다.",
+    "jupyter": "JupyterLab",
+    "terminal": "터미널",
+    "session pending": "자원 대기 중",
+    "session starting": "시작하는 중",
+    "session ready": "준비됨",
+    "session ended": "끝남",
+    "Accelerator type": "가속기 종류",
+    "any GPU": "아무 GPU",
+    "Give whole numbers.": "정수를 입력하세요.",
+    "Choose a kind, 0 to 64 accelerators and a time limit in minutes.":
+        "종류, 가속기 0~64개, 분 단위 시간 제한을 고르세요.",
+    "A session is scheduled and charged like a job. It stops at its time limit, or after a while without use; "
+    "files in its folder stay.":
+        "세션은 작업처럼 스케줄되고 과금됩니다. 시간 제한에 이르거나 한동안 쓰지 않으면 멈추며, "
+        "폴더의 파일은 남습니다.",
     "Submit a job": "작업 제출",
     "Projects": "프로젝트",
     "Organization": "기관",

@@ -50,6 +50,7 @@ def navigation(me: SignedIn | None) -> list[NavItem]:
         return []
     p = me.principal
     items = [NavItem("/", "Dashboard"), NavItem("/jobs", "Jobs"), NavItem("/jobs/new", "Submit a job"),
+             NavItem("/sessions", "Sessions"),
              NavItem("/projects", "Projects")]
     if p.is_center_admin or any(p.is_org_admin(o) for o in p.org_roles):
         items.append(NavItem("/orgs", "Organization"))

@@ -15,6 +15,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -68,6 +69,8 @@ class SessionView:
     warn_time_limit: bool
     idle_limit_s: int
     ended_why: str | None
+    reason_code: str | None = None
+    reason_params: dict[str, Any] | None = None
 
 
 def start(s: Session, actor: Principal, settings: Settings, spec: SessionSpec) -> JobRow:
@@ -116,7 +119,7 @@ def view(settings: Settings, job: JobRow, row: SessionRow, now: dt.datetime | No
         flavor=job.flavor, accelerators=job.accelerators, submitted_at=job.submitted_at, started_at=job.started_at,
         ready_at=row.ready_at, ended_at=job.ended_at, last_activity_at=row.last_activity_at,
         time_limit_s=job.time_limit_s, seconds_left=left, warn_time_limit=core.warn_time_limit(left),
-        idle_limit_s=row.idle_limit_s, ended_why=why,
+        idle_limit_s=row.idle_limit_s, ended_why=why, reason_code=job.reason_code, reason_params=job.reason_params,
     )
 
 

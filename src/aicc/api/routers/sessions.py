@@ -22,7 +22,9 @@ router = APIRouter(prefix="/sessions", tags=["sessions"])
 
 
 def _out(v: svc.SessionView) -> SessionOut:
-    return SessionOut.model_validate(dataclasses.asdict(v))
+    data = dataclasses.asdict(v)
+    data.pop("reason_params")
+    return SessionOut.model_validate(data)
 
 
 @router.post("", response_model=SessionOut, status_code=201)

@@ -35,6 +35,7 @@ class SessionOut(Out):
     phase: SessionPhase = Field(description="pending (waiting for capacity), starting, ready, ended.")
     state: str = Field(description="The job's state.")
     reason: str
+    reason_code: str | None = Field(None, description="The reason as a code (see jobs).")
     url: str | None = Field(description="Where to open it (this server, signed in), once ready.")
     flavor: str | None
     accelerators: int
