@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from websockets.sync.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from aicc.config import load_settings
 from tests.cli.conftest import AICC, free_port

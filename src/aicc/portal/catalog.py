@@ -39,7 +39,6 @@ KO: dict[str, str] = {
     "session pending": "자원 대기 중",
     "session starting": "시작하는 중",
     "session ready": "준비됨",
-    "session ended": "끝남",
     "Accelerator type": "가속기 종류",
     "any GPU": "아무 GPU",
     "Give whole numbers.": "정수를 입력하세요.",
