@@ -18,7 +18,7 @@ from sqlalchemy import select
 from aicc.config import Settings
 from aicc.controller.metrics import ControllerMetrics
 from aicc.controller.reconcile import CycleReport
-from aicc.core.jobs import JobState
+from aicc.core.jobs import JobState, RunKind
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.executors.base import EngineUnavailable, Executor, ImageSpec, Launch, Placement, SandboxSpec, StartsMany
 from aicc.services.datazone.datasets import mounted_dir, sdc_env
@@ -160,13 +160,31 @@ class Starting:
             for d in data:
                 env[f"AICC_DATA_{d.name.upper().replace('-', '_')}"] = str(mounted_dir(self.settings, d))
             readonly = tuple(mounted_dir(self.settings, d) for d in data)
+        writable: tuple[Path, ...] = ()
+        if job.kind == RunKind.SESSION.value and unix_uid is not None and sandbox is None:
+            workspace = project_workspace(self.settings, job.project_id, unix_uid)
+            env["AICC_WORKSPACE"] = str(workspace)
+            writable = (workspace,)
         return Launch(
             job_id=job.id, attempt=job.attempt, name=f"{self.settings.job_prefix}-{job.id}-{job.attempt}",
             argv=argv, workdir=workdir,
             env=env, flavor=flavor.name, device_env=flavor.device_env, placements=placements, cpus=job.cpus,
             memory_mb=job.memory_mb, time_limit_s=job.time_limit_s, gres_type=flavor.name, sandbox=sandbox,
-            unix_uid=unix_uid, readonly=readonly, image=image,
+            unix_uid=unix_uid, readonly=readonly, image=image, writable=writable,
         )
+
+
+def project_workspace(settings: Settings, project_id: int, uid: int) -> Path:
+    """The project's own folder, the project uid's (``0770``): a session opens in it and what is saved there
+    outlives the session, while the session's job directory and private ``/tmp`` are its scratch."""
+    root = settings.home / "workspaces"
+    root.mkdir(mode=0o711, exist_ok=True)
+    path = root / str(project_id)
+    path.mkdir(mode=0o770, exist_ok=True)
+    st = os.lstat(path)
+    if (st.st_uid, st.st_gid) != (uid, uid) and os.geteuid() == 0:
+        os.lchown(path, uid, uid)
+    return path
 
 
 def job_workdir(settings: Settings, job_id: int) -> Path:

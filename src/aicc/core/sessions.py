@@ -89,5 +89,5 @@ class ServerCommand:
             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
         flags = " ".join(shlex.quote(f) for f in fixed)
-        per_run = '"--ServerApp.base_url=/s/$AICC_JOB_ID/" "--ServerApp.root_dir=$HOME"'
+        per_run = '"--ServerApp.base_url=/s/$AICC_JOB_ID/" "--ServerApp.root_dir=${AICC_WORKSPACE:-$HOME}"'
         return ["/bin/sh", "-c", f"rm -f {SOCKET_NAME}; exec {shlex.quote(self.jupyter)} {flags} {per_run}"]

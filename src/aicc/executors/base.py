@@ -107,6 +107,8 @@ class Launch:
     """Host paths shown read-only at the same place (open datasets the project may read)."""
     network: bool = True
     """Keep outbound network (ordinary jobs; a center may switch it off per project). Sensitive runs never."""
+    writable: Sequence[Path] = ()
+    """Host paths shown read-write at the same place: the project's workspace of a session, which outlives it."""
 
     @property
     def accelerators(self) -> int:

@@ -108,6 +108,7 @@ def run_spec(launch: Launch, env: dict[str, str], *, uid: int, device_root: Path
     if launch.sandbox is None:
         binds = [Bind(str(launch.workdir), writable=True)]
         binds += [Bind(str(p)) for p in launch.readonly]
+        binds += [Bind(str(p), writable=True) for p in launch.writable]
         return RunSpec(argv=argv, env=env, cwd=str(launch.workdir), binds=binds, network=launch.network,
                        profile=Profile.STANDARD, **common)  # type: ignore[arg-type]
     box = launch.sandbox
@@ -147,7 +148,8 @@ def _image_spec(launch: Launch, env: dict[str, str], common: dict[str, object]) 
         for key, value in gpu_env.items():  # driver libraries and tools first, the image's own after
             job_env[key] = value + (":" + job_env[key] if job_env.get(key) else "")
         job_env[launch.device_env] = ",".join(str(i) for i in range(len(devices)))  # renumbered from 0
-    binds = [Bind(str(workdir), INSIDE_JOB, writable=True), *(Bind(str(p)) for p in launch.readonly)]
+    binds = [Bind(str(workdir), INSIDE_JOB, writable=True), *(Bind(str(p)) for p in launch.readonly),
+             *(Bind(str(p), writable=True) for p in launch.writable)]
     spec = dict(common, rootfs=str(image.rootfs), python_dirs=[], devices=[] if extra else common["devices"])
     return RunSpec(argv=[inside(a, workdir) for a in launch.argv], env=job_env, cwd=INSIDE_JOB, binds=binds,
                    network=launch.network, profile=Profile.STANDARD, extra=extra, **spec)  # type: ignore[arg-type]
