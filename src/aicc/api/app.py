@@ -23,6 +23,7 @@ from aicc.api.routers import (
     allocations,
     audit,
     bench,
+    courses,
     datazone,
     inventory,
     jobs,
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     api = APIRouter(prefix="/api/v1")
     # jobs first: the submission path is the hottest, and routes are matched in order
     for module in (jobs, organizations, users, projects, allocations, usage, tokens, inventory, audit, bench, datazone,
-                   programs, sessions):
+                   programs, sessions, courses):
         api.include_router(module.router)
     api.include_router(organizations.mine)  # /invitations: the invitee's side
     app.include_router(api)

@@ -24,8 +24,9 @@ from aicc.config import Settings
 from aicc.core import sessions as core
 from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.jobs import JobState, RunKind
+from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.core.sessions import SessionKind, SessionPhase
-from aicc.services import jobs
+from aicc.services import audit, courses, jobs
 from aicc.services.principal import Principal
 from aicc.store.models import JobRow, SessionRow, utcnow
 
@@ -78,13 +79,15 @@ def start(s: Session, actor: Principal, settings: Settings, spec: SessionSpec) -
     idle = settings.session_idle_s if spec.idle_limit_s is None else spec.idle_limit_s
     if not 0 <= idle <= 7 * 86400:
         raise InvalidInput("idle limit must be between 0 (never) and 7 days")
+    courses.check_student_limits(s, actor, spec.project_id, spec.accelerators, spec.time_limit_s)
+    image = spec.image or courses.image_of(s, spec.project_id)
     token = secrets.token_hex(24)
-    jupyter = "jupyter-lab" if spec.image else settings.session_jupyter
+    jupyter = "jupyter-lab" if image else settings.session_jupyter
     command = core.ServerCommand(jupyter).argv()
     job_spec = jobs.JobSpec(
         project_id=spec.project_id, command=command, name=spec.kind.value, flavors=spec.flavors,
         accelerators=spec.accelerators, cpus=spec.cpus, memory_mb=spec.memory_mb, time_limit_s=spec.time_limit_s,
-        env={"JUPYTER_TOKEN": token}, image=spec.image,
+        env={"JUPYTER_TOKEN": token}, image=image,
     )
     done = jobs.write(s, actor, jobs.check(actor, settings, job_spec, jobs.load_reference(s)))
     job_id = done.ids[0]
@@ -100,8 +103,10 @@ def start(s: Session, actor: Principal, settings: Settings, spec: SessionSpec) -
 def _owned(s: Session, actor: Principal, job_id: int) -> tuple[JobRow, SessionRow]:
     job = s.get(JobRow, job_id)
     row = s.get(SessionRow, job_id) if job is not None else None
-    if job is None or row is None or job.kind != RunKind.SESSION.value or job.user_id != actor.user_id:
+    if job is None or row is None or job.kind != RunKind.SESSION.value:
         raise NotFound("session not found")
+    if job.user_id != actor.user_id and not courses.instructs(s, actor, job.project_id):
+        raise NotFound("session not found")  # the same answer as for no session: ids reveal nothing
     return job, row
 
 
@@ -140,8 +145,30 @@ def list_mine(s: Session, actor: Principal, settings: Settings, *, live_only: bo
 
 
 def stop(s: Session, actor: Principal, job_id: int) -> None:
-    _owned(s, actor, job_id)
-    jobs.cancel(s, actor, job_id)
+    """The owner, or an instructor of the course the session belongs to."""
+    job, _ = _owned(s, actor, job_id)
+    if job.user_id == actor.user_id:
+        jobs.cancel(s, actor, job_id)
+        return
+    if job.state == JobState.PENDING.value:
+        job.state, job.ended_at = JobState.CANCELLED.value, utcnow()
+        job.set_reason(Reason(ReasonCode.CANCELLED_BY, {"user": actor.username}))
+    elif job.state in jobs.ACTIVE and not job.cancel_requested:
+        job.cancel_requested = True
+        job.set_reason(Reason(ReasonCode.CANCEL_REQUESTED_BY, {"user": actor.username}))
+    audit.record(s, actor, "session.stop", "job", job.id, data={"by": "instructor"})
+
+
+def list_course(s: Session, actor: Principal, settings: Settings, course_id: int) -> list[SessionView]:
+    """Every session of a course, for its instructors (and center admins)."""
+    course = courses.get(s, course_id)
+    if not (actor.is_center_admin or courses.instructs(s, actor, course.project_id)):
+        raise NotFound("course not found")
+    rows = s.execute(select(JobRow, SessionRow).join(SessionRow, SessionRow.job_id == JobRow.id).where(
+        JobRow.project_id == course.project_id, JobRow.kind == RunKind.SESSION.value).order_by(JobRow.id.desc())
+        .limit(500)).all()
+    now = utcnow()
+    return [view(settings, job, row, now) for job, row in rows]
 
 
 def log_tail(settings: Settings, job_id: int) -> str | None:

@@ -20,7 +20,7 @@ from aicc.store.models.programs import (
     ReviewRow,
     UtilizationCheckRow,
 )
-from aicc.store.models.sessions import SessionRow
+from aicc.store.models.sessions import CourseMemberRow, CourseRow, SessionRow
 from aicc.store.models.tenancy import (
     InvitationRow,
     MembershipPeriodRow,
@@ -47,6 +47,8 @@ __all__ = [
     "BenchResultRow",
     "CallRow",
     "ChangeRow",
+    "CourseMemberRow",
+    "CourseRow",
     "DatasetRow",
     "FlavorRow",
     "GrantRow",

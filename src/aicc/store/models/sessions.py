@@ -28,3 +28,28 @@ class SessionRow(Base):
     connections: Mapped[int] = mapped_column(Integer, default=0)
     ended_why: Mapped[str | None] = mapped_column(Text)
     """Why the server stopped it (idle), or why it never became ready (the log's tail)."""
+
+
+class CourseRow(Base):
+    """A course (교육과정): a project that holds its allocation, with instructors, a roster and per-student limits."""
+
+    __tablename__ = "courses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    """The course's project: its allocation is the course allocation, its members the roster."""
+    image: Mapped[str | None] = mapped_column(String(512))
+    max_sessions: Mapped[int] = mapped_column(Integer, default=1)
+    """Sessions a student may have at once."""
+    accelerator_hours_per_day: Mapped[int] = mapped_column(Integer, default=0)
+    """Accelerator-hours a student's sessions may reserve per day (time limit x accelerators); 0: no cap."""
+
+
+class CourseMemberRow(Base):
+    __tablename__ = "course_members"
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    """instructor or student."""
+    student_number: Mapped[str | None] = mapped_column(String(32))
