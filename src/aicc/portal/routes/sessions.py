@@ -16,7 +16,7 @@ from aicc.core.sessions import SessionKind, SessionPhase
 from aicc.portal.app import Member, PortalRoute
 from aicc.portal.session import check_csrf
 from aicc.portal.view import View
-from aicc.services import inventory, job_search
+from aicc.services import courses, inventory, job_search
 from aicc.services import sessions as svc
 
 router = APIRouter(route_class=PortalRoute)
@@ -84,3 +84,27 @@ def stop(view: Member, session_id: int, csrf: Annotated[str, Form(max_length=100
     if wake:
         wake()
     return RedirectResponse(f"/sessions?stopped={session_id}", status_code=303)
+
+
+@router.get("/courses/{course_id}")
+def course_page(view: Member, course_id: int, stopped: int | None = None) -> Response:
+    """An instructor's view: who is enrolled, what each runs and has used, and every session with Stop."""
+    with view.db.read() as s:
+        course = courses.get(s, course_id)
+        members = courses.roster(s, view.principal, course_id)
+        live = [x for x in svc.list_course(s, view.principal, view.settings, course_id)
+                if x.phase is not SessionPhase.ENDED]
+    return view.render("course.html", course=course, members=members, live=live, stopped=stopped)
+
+
+@router.post("/courses/{course_id}/sessions/{session_id}/stop")
+def course_stop(view: Member, course_id: int, session_id: int,
+                csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    assert view.me is not None
+    check_csrf(view.me.csrf, csrf)
+    with view.db.write() as s:
+        svc.stop(s, view.principal, session_id)
+    wake = getattr(view.request.app.state, "wake_controller", None)
+    if wake:
+        wake()
+    return RedirectResponse(f"/courses/{course_id}?stopped={session_id}", status_code=303)
