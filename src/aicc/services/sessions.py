@@ -214,4 +214,6 @@ def socket_problem(path: Path) -> str | None:
         return exc.strerror or "unreadable"
     if not stat.S_ISSOCK(st.st_mode):
         return "not a socket"
+    if st.st_uid == 0 or st.st_uid == os.geteuid():
+        return "not the session's own socket"  # runs never run as root or as the server: planted, refuse
     return None
