@@ -173,12 +173,12 @@ sign-in cookie, the owner check (cached 2 s), the socket check, `aicc.proxy.forw
 uvicorn app on the socket, so the figure is the proxy's. Run: `.venv/bin/python bench/proxy_overhead.py`.
 
 Client, AICC and the session share one process and event loop here, so a proxied HTTP round trip is four
-wake-ups (client, AICC, session, AICC) against the direct one's two; at a load average near 20 on two cores
-each wake-up waits its turn for a core, which is most of the HTTP figure. Profiled in-process (no TCP, same
-machine) the proxied request costs ~1.5 ms against ~1.0 ms for the app's cheapest 404. Two costs found by this
-benchmark were removed: the /s/ routes now match first (after ~360 API and portal routes they cost ~10 ms), and
-`sniffio` is installed (httpcore tried a failed import of it four times per proxied request). The websocket
-path, a byte pump on an open connection, meets the goal.
+wake-ups (client, AICC, session, AICC) against the direct one's two: on a saturated machine each waits its turn
+for a core. An earlier run at load average 17-21 gave HTTP added p50 9.3 ms, p99 13.4 ms (websocket 0.06 / 2.8
+ms); this one, at a lower load, meets the goal. Two costs found by this benchmark were removed: the /s/ routes
+now match first (behind ~360 API and portal routes they cost ~10 ms under load), and `sniffio` is installed
+(httpcore tried a failed import of it four times per proxied request). The websocket path, a byte pump on an
+open connection, meets the goal in both runs.
 """)
     print(json.dumps(res, indent=2))
 
