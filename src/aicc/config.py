@@ -43,6 +43,10 @@ AICC_SMTP_HOST / AICC_SMTP_PORT  the mail relay (default none: email is not sent
 AICC_SMTP_STARTTLS    "on" (default) upgrades the connection before authenticating; "off" only on loopback
 AICC_SMTP_USER / AICC_SMTP_PASSWORD  credentials for the relay, if it asks
 AICC_MAIL_FROM        the From address (default aicc@localhost)
+AICC_SESSION_JUPYTER  JupyterLab for interactive sessions on the host system (default /opt/aicc/jupyter/bin/jupyter-lab,
+                      made by scripts/install-jupyter); a session in an image runs the image's own jupyter-lab
+AICC_SESSION_IDLE     seconds without activity after which a session is stopped (default 3600)
+AICC_SESSION_POLL     seconds between the server's looks at live sessions: ready yet, idle (default 5)
 """
 
 from __future__ import annotations
@@ -101,6 +105,12 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     mail_from: str = "aicc@localhost"
+    session_jupyter: str = "/opt/aicc/jupyter/bin/jupyter-lab"
+    """JupyterLab for sessions on the host's system (``scripts/install-jupyter``); in an image, its own on PATH."""
+    session_idle_s: int = 3600
+    """A session nobody used for this long is stopped (JupyterLab's own ``last_activity``)."""
+    session_poll_s: float = 5.0
+    """How often the server looks at live sessions (ready yet? idle?)."""
 
     @property
     def registry_policy(self) -> RegistryPolicy:
@@ -180,6 +190,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         smtp_user=e.get("AICC_SMTP_USER") or None,
         smtp_password=e.get("AICC_SMTP_PASSWORD") or None,
         mail_from=e.get("AICC_MAIL_FROM", "aicc@localhost"),
+        session_jupyter=e.get("AICC_SESSION_JUPYTER", "/opt/aicc/jupyter/bin/jupyter-lab"),
+        session_idle_s=int(e.get("AICC_SESSION_IDLE", "3600")),
+        session_poll_s=float(e.get("AICC_SESSION_POLL", "5")),
     )
     settings.registry_policy  # noqa: B018 - a malformed registry list is a start-up error, never an open policy
     return settings

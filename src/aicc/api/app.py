@@ -6,6 +6,7 @@ apps as they like, each on its own database, and nothing is global.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from aicc.api.routers import (
     allocations,
     audit,
     bench,
+    courses,
     datazone,
     incoming,
     inventory,
@@ -32,6 +34,7 @@ from aicc.api.routers import (
     organizations,
     programs,
     projects,
+    sessions,
     tokens,
     usage,
     users,
@@ -83,8 +86,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         from aicc.services.workspaces import workspaces as workspace_root
 
         workspace_root(settings)  # says now, in the log, whether the file system enforces workspace quotas
+        watcher = None
         if controller is not None:
             controller.start()
+            from aicc.proxy.watch import watch
+
+            watcher = asyncio.create_task(watch(db, settings, controller.wake))  # sessions: ready? idle?
         threading.Thread(target=app.state.oidc.check_all, name="oidc-discovery", daemon=True).start()
         notifier = spawn_notifier(settings) if notify else None
         yield
@@ -92,6 +99,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             notifier.terminate()
             notifier.wait(15)
         app.state.submitter.close()
+        if watcher is not None:
+            watcher.cancel()
+            from aicc.proxy.forward import release_all
+
+            await release_all()
         if controller is not None:
             controller.stop()
         db.audit_seal.flush()  # a clean shutdown anchors the last committed head
@@ -118,7 +130,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     api = APIRouter(prefix="/api/v1")
     # jobs first: the submission path is the hottest, and routes are matched in order
     for module in (jobs, organizations, users, projects, allocations, usage, tokens, inventory, audit, bench, datazone,
-                   programs, workspaces, job_files, incoming, notifications):
+                   programs, workspaces, job_files, incoming, notifications, sessions, courses):
         api.include_router(module.router)
     api.include_router(organizations.mine)  # /invitations: the invitee's side
     app.include_router(api)
@@ -149,12 +161,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 metrics.capacity.labels(flavor).inc(n.cpus if n.accelerators == 0 else n.accelerators)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    from aicc.proxy.sessions import install as install_session_proxy
+
+    install_session_proxy(app)  # /s/<id>/: before the portal's pages
     from aicc.portal.app import install as install_portal
 
     install_portal(app)  # after every API route: the portal's pages live under /
     problems.document(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, streamed=workspaces.STREAMED)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, streamed=workspaces.STREAMED,
+                       passthrough=("/s/",))
     return app
 
 

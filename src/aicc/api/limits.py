@@ -17,14 +17,19 @@ class BodyLimit:
     client gets 413 and the app never sees the request.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, streamed: re.Pattern[str] | None = None) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, streamed: re.Pattern[str] | None = None,
+                 passthrough: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.streamed = streamed
         """Paths whose handlers stream the body to disk and bound it themselves (workspace upload parts)."""
+        self.passthrough = passthrough
+        """Path prefixes whose bodies stream on to a run (sessions under /s/): not held back or capped here."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (self.streamed is not None and self.streamed.match(scope.get("path", ""))):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or (self.streamed is not None and self.streamed.match(path)) or (
+                self.passthrough and path.startswith(self.passthrough)):
             await self.app(scope, receive, send)
             return
         length = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)

@@ -23,6 +23,7 @@ from aicc.cli import (
     programs,
     records,
     review,
+    sessions,
     sim,
     usage,
     workspaces,
@@ -50,6 +51,7 @@ app.command("usage")(usage.usage)
 app.command("submit", context_settings={"allow_interspersed_args": False})(jobs.submit)
 app.command("jobs")(jobs.jobs)
 app.add_typer(jobs.job_app, name="job")
+app.add_typer(sessions.app, name="session")
 app.command("logs")(jobs.logs)
 app.command("cancel")(jobs.cancel)
 app.add_typer(datazone.datasets_app, name="datasets")

@@ -21,6 +21,7 @@ from aicc.portal.routes import (
     oidc,
     programs,
     reviews,
+    sessions,
     testbed,
     workspaces,
 )
@@ -30,8 +31,8 @@ from aicc.portal.session import Throttle
 
 def router() -> APIRouter:
     r = APIRouter(route_class=PortalRoute, include_in_schema=False)
-    for module in (auth, oidc, notify, home, jobs, admin, members, programs, applications, reviews, datazone,
-                   testbed, workspaces):
+    for module in (auth, oidc, notify, home, jobs, sessions, admin, members, programs, applications, reviews,
+                   datazone, testbed, workspaces):
         r.include_router(module.router)
     return r
 

@@ -79,4 +79,6 @@ LABELS = (
     N_("other"),
     N_("delivered"),
     N_("retry"),
+    N_("instructor"),
+    N_("student"),
 )

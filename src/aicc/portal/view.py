@@ -52,7 +52,7 @@ def navigation(me: SignedIn | None) -> list[NavItem]:
         return []
     p = me.principal
     items = [NavItem("/", N_("Dashboard")), NavItem("/jobs", N_("Jobs")), NavItem("/jobs/new", N_("Submit a job")),
-             NavItem("/projects", N_("Projects"))]
+             NavItem("/sessions", N_("Sessions")), NavItem("/projects", N_("Projects"))]
     if p.is_center_admin or any(p.is_org_admin(o) for o in p.org_roles):
         items.append(NavItem("/orgs", N_("Organization")))
     if p.is_center_admin:

@@ -61,6 +61,7 @@ class ReasonCode(StrEnum):
     CANCELLED_BY = "cancelled_by"
     CANCEL_REQUESTED_BY = "cancel_requested_by"
     GRANT_REVOKED = "grant_revoked"
+    SESSION_IDLE = "session_idle"
     IMAGE_RESOLVING = "image_resolving"
     IMAGE_PULLING = "image_pulling"
     IMAGE_UNPACKING = "image_unpacking"
@@ -209,6 +210,9 @@ TEXTS: dict[ReasonCode, dict[str, str]] = {
     ReasonCode.GRANT_REVOKED: {
         "en": "cancelled: the grant for dataset {dataset} was revoked by its custodian",
         "ko": "취소됨: 데이터셋 {dataset}의 이용 승인을 관리자가 철회함"},
+    ReasonCode.SESSION_IDLE: {
+        "en": "stopped: the session was idle for {minutes} min",
+        "ko": "중지됨: 세션이 {minutes}분 동안 사용되지 않음"},
 }
 """Per code, its text in each language; parameters by name (the engine's own words, ``detail``/``error``,
 are shown as the engine wrote them)."""

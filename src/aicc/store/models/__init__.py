@@ -29,6 +29,7 @@ from aicc.store.models.programs import (
     ReviewRow,
     UtilizationCheckRow,
 )
+from aicc.store.models.sessions import CourseMemberRow, CourseRow, SessionRow
 from aicc.store.models.tenancy import (
     InvitationRow,
     MembershipPeriodRow,
@@ -55,6 +56,8 @@ __all__ = [
     "BenchResultRow",
     "CallRow",
     "ChangeRow",
+    "CourseMemberRow",
+    "CourseRow",
     "DatasetRow",
     "FlavorRow",
     "GrantRow",
@@ -79,6 +82,7 @@ __all__ = [
     "ProjectRow",
     "ReclaimRow",
     "ReviewRow",
+    "SessionRow",
     "SiteRow",
     "UsageRow",
     "UserRow",

@@ -1,0 +1,118 @@
+"""The server's look at live sessions: has each come up yet, and has anyone used it lately?
+
+Every few seconds it asks each running session's own server (JupyterLab's ``/api/status``, through the
+session's socket with its token) and records ``ready_at``, ``last_activity`` and the open connections. A
+session idle past its limit is stopped as a cancel is: the controller ends the run, its accelerators return to
+the pool, and the reason says it was idle. The server's own idea of activity is used, not the proxy's traffic,
+so a kernel still computing with no browser attached counts as busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from aicc.config import Settings
+from aicc.core import sessions as core
+from aicc.core.jobs import JobState, RunKind
+from aicc.core.jobs.reasons import Reason, ReasonCode
+from aicc.proxy import forward
+from aicc.services import jobs
+from aicc.services.sessions import socket_problem
+from aicc.store.db import Database
+from aicc.store.models import JobRow, SessionRow, utcnow
+
+log = logging.getLogger("aicc.sessions")
+PROBE_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    job_id: int
+    last_activity: dt.datetime | None
+    connections: int
+
+
+def _live(db: Database, settings: Settings) -> list[tuple[int, Path, str]]:
+    with db.read() as s:
+        rows = s.execute(select(JobRow.id, SessionRow.token).join(SessionRow, SessionRow.job_id == JobRow.id).where(
+            JobRow.kind == RunKind.SESSION.value, JobRow.state == JobState.RUNNING.value,
+            JobRow.cancel_requested.is_(False))).all()
+    return [(job_id, jobs.job_dir(settings, job_id) / core.SOCKET_NAME, token) for job_id, token in rows]
+
+
+async def probe(job_id: int, socket: Path, token: str) -> Probe | None:
+    """The session's status, or None while it does not answer (starting, or gone)."""
+    if socket_problem(socket) is not None:
+        return None
+    transport = httpx.AsyncHTTPTransport(uds=str(socket), retries=0)
+    try:
+        async with httpx.AsyncClient(transport=transport, timeout=PROBE_TIMEOUT_S, trust_env=False) as client:
+            r = await client.get(f"http://run{core.base_path(job_id)}api/status",
+                                 headers={"authorization": f"token {token}"})
+        if r.status_code != 200:
+            return None
+        body = r.json()
+        last = body.get("last_activity")
+        when = dt.datetime.fromisoformat(last.replace("Z", "+00:00")) if isinstance(last, str) else None
+        return Probe(job_id, when, int(body.get("connections") or 0))
+    except (httpx.HTTPError, OSError, ValueError, TypeError):
+        return None
+
+
+def record(db: Database, probes: list[Probe], now: dt.datetime) -> list[int]:
+    """Write what the sessions said; stop the idle ones. Returns the ids stopped."""
+    culled: list[int] = []
+    with db.write() as s:
+        for p in probes:
+            row, job = s.get(SessionRow, p.job_id), s.get(JobRow, p.job_id)
+            if row is None or job is None or job.state != JobState.RUNNING.value or job.cancel_requested:
+                continue
+            if row.ready_at is None:
+                row.ready_at = now
+            if p.last_activity is not None and p.last_activity != row.last_activity_at:
+                row.last_activity_at = p.last_activity
+            if row.connections != p.connections:
+                row.connections = p.connections
+            idle = core.idle_for(row.last_activity_at, row.ready_at, now)
+            if core.should_cull(idle, row.idle_limit_s, p.connections):
+                minutes = max(1, round(idle / 60))
+                job.cancel_requested = True
+                job.set_reason(Reason(ReasonCode.SESSION_IDLE, {"minutes": minutes}))
+                row.ended_why = f"stopped after {minutes} min without activity"
+                culled.append(job.id)
+    return culled
+
+
+async def look_once(db: Database, settings: Settings, wake: Callable[[], None] | None = None) -> list[int]:
+    live = await asyncio.to_thread(_live, db, settings)
+    if not live:
+        return []
+    found = await asyncio.gather(*(probe(job_id, sock, token) for job_id, sock, token in live))
+    answered = [p for p in found if p is not None]
+    if not answered:
+        return []
+    culled = await asyncio.to_thread(record, db, answered, utcnow())
+    for job_id in culled:
+        log.info("session %d stopped: idle", job_id)
+        await forward.release(jobs.job_dir(settings, job_id) / core.SOCKET_NAME)
+    if culled and wake is not None:
+        wake()
+    return culled
+
+
+async def watch(db: Database, settings: Settings, wake: Callable[[], None] | None = None) -> None:
+    """Until cancelled (the server's shutdown)."""
+    while True:
+        try:
+            await look_once(db, settings, wake)
+        except Exception:  # one bad look must not end the watch: the next one may succeed
+            log.exception("looking at sessions failed")
+        await asyncio.sleep(settings.session_poll_s)

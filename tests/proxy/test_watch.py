@@ -1,0 +1,52 @@
+"""The server's look at live sessions: ready once the server answers, stopped once idle past its limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aicc.config import Settings
+from aicc.core.jobs.reasons import ReasonCode
+from aicc.proxy import watch
+from aicc.services import sessions, tokens
+from aicc.services.sessions import SessionSpec
+from aicc.store.db import Database
+from aicc.store.models import JobRow, SessionRow, utcnow
+from tests.world import World
+
+
+def _running_session(db: Database, settings: Settings, world: World, idle_limit_s: int) -> int:
+    with db.write() as s:
+        member = tokens.authenticate(s, world.a.member_token)
+        job = sessions.start(s, member, settings, SessionSpec(project_id=world.a.project_id,
+                                                              idle_limit_s=idle_limit_s))
+        job.state, job.started_at, job.flavor = "running", utcnow() - dt.timedelta(hours=1), "cpu"
+        return job.id
+
+
+def test_first_answer_makes_it_ready_and_recent_activity_keeps_it(db: Database, settings: Settings,
+                                                                  world: World) -> None:
+    sid = _running_session(db, settings, world, idle_limit_s=600)
+    now = utcnow()
+    assert watch.record(db, [watch.Probe(sid, now - dt.timedelta(seconds=30), 1)], now) == []
+    with db.read() as s:
+        row, job = s.get(SessionRow, sid), s.get(JobRow, sid)
+        assert row is not None and job is not None
+        assert row.ready_at == now and row.connections == 1 and not job.cancel_requested
+
+
+def test_idle_past_its_limit_is_stopped_with_the_reason(db: Database, settings: Settings, world: World) -> None:
+    sid = _running_session(db, settings, world, idle_limit_s=600)
+    now = utcnow()
+    watch.record(db, [watch.Probe(sid, now - dt.timedelta(minutes=12), 0)], now - dt.timedelta(minutes=12))
+    assert watch.record(db, [watch.Probe(sid, now - dt.timedelta(minutes=11), 0)], now) == [sid]
+    with db.read() as s:
+        row, job = s.get(SessionRow, sid), s.get(JobRow, sid)
+        assert row is not None and job is not None
+        assert job.cancel_requested and job.reason_code == ReasonCode.SESSION_IDLE.value
+        assert row.ended_why == "stopped after 11 min without activity"
+
+
+def test_a_session_that_never_idles_out_is_kept(db: Database, settings: Settings, world: World) -> None:
+    sid = _running_session(db, settings, world, idle_limit_s=0)
+    now = utcnow()
+    assert watch.record(db, [watch.Probe(sid, now - dt.timedelta(days=2), 0)], now) == []
