@@ -1,0 +1,1 @@
+"""Reverse proxy to runs listening on Unix sockets (sessions, services): ``forward`` carries the bytes."""
