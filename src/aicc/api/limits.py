@@ -16,12 +16,14 @@ class BodyLimit:
     client gets 413 and the app never sees the request.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, skip: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.skip = skip
+        """Path prefixes whose bodies are streamed elsewhere untouched (the service gateway)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.skip and scope.get("path", "").startswith(self.skip)):
             await self.app(scope, receive, send)
             return
         length = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)

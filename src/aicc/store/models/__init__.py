@@ -20,6 +20,7 @@ from aicc.store.models.programs import (
     ReviewRow,
     UtilizationCheckRow,
 )
+from aicc.store.models.serving import ServiceEventRow, ServiceKeyRow, ServiceRevisionRow, ServiceRow
 from aicc.store.models.tenancy import (
     InvitationRow,
     MembershipPeriodRow,
@@ -63,6 +64,10 @@ __all__ = [
     "ProjectRow",
     "ReclaimRow",
     "ReviewRow",
+    "ServiceEventRow",
+    "ServiceKeyRow",
+    "ServiceRevisionRow",
+    "ServiceRow",
     "SiteRow",
     "UsageRow",
     "UserRow",
