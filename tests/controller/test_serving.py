@@ -72,3 +72,146 @@ def test_keys_no_key_401_revoked_within_a_second_other_org_404_rate_limited_429(
     while live.gateway("/svc/proj-a/echo/v1/version", key_a).status_code != 401:
         assert time.monotonic() - revoked < 1.0, "a revoked key was still let in after a second"
         time.sleep(0.02)
+
+
+class Load:
+    """Steady requests from several threads (each its own keep-alive connection), every answer recorded."""
+
+    def __init__(self, live: Live, path: str, key: str, threads: int = 4, rate_per_thread: float = 25.0) -> None:
+        import threading
+
+        self.results: list[tuple[float, int, str]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(live.url + path, key, 1.0 / rate_per_thread))
+                         for _ in range(threads)]
+
+    def _run(self, url: str, key: str, gap: float) -> None:
+        with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
+            while not self._stop.is_set():
+                t0 = time.monotonic()
+                try:
+                    r = client.get(url)
+                    self.results.append((t0, r.status_code, r.text))
+                except httpx.HTTPError as exc:  # a hang ends here (timeout): recorded as a failure
+                    self.results.append((t0, 0, repr(exc)))
+                self._stop.wait(max(0.0, gap - (time.monotonic() - t0)))
+
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(15)
+
+    def failed(self) -> list[tuple[float, int, str]]:
+        return [r for r in self.results if r[1] != 200]
+
+
+def test_rolling_update_and_rollback_drop_no_request_under_steady_load(live: Live) -> None:
+    w = live.world
+    svc = live.create(w.a.member_token, name="echo", replicas=2, command=[*SERVER, "--no-model"],
+                      env={"MODEL_VERSION": "1"})
+    key = live.key(w.a.member_token, svc["id"])
+    live.ready(svc["id"], 2)
+    with Load(live, "/svc/proj-a/echo/v1/version", key) as load:
+        time.sleep(1)
+        r = live.api("POST", f"/services/{svc['id']}/revisions", w.a.member_token, json={"env": {"MODEL_VERSION": "2"}})
+        assert r.status_code == 201
+        live.until(lambda: any(e["kind"] == "rollout_done" for e in live.events(svc["id"])), 90, "rollout")
+        time.sleep(0.5)
+        during_update = len(load.results)
+        r = live.api("POST", f"/services/{svc['id']}/rollback", w.a.member_token)
+        assert r.json()["revision"] == 1
+        live.until(lambda: sum(e["kind"] == "rollout_done" for e in live.events(svc["id"])) == 2, 90, "rollback")
+        time.sleep(0.5)
+    assert load.failed() == [], load.failed()[:5]
+    versions = [json.loads(text)["version"] for _, _, text in sorted(load.results)]
+    assert versions[0] == "1" and "2" in versions[:during_update] and versions[-1] == "1"
+    assert len(load.results) > 100
+    reps = [r for r in live.show(svc["id"])["live_replicas"] if r["replica_state"] == "ready"]
+    assert {r["service_revision"] for r in reps} == {1} and len(reps) == 2
+    kinds = [e["kind"] for e in live.events(svc["id"])]
+    assert kinds.count("replica_drained") == 4  # two replaced by the update, two by the rollback
+
+
+def test_a_killed_replica_costs_at_most_its_requests_in_flight_and_is_replaced(live: Live) -> None:
+    import os
+    import signal
+
+    w = live.world
+    svc = live.create(w.a.member_token, name="echo", replicas=2, command=[*SERVER, "--no-model"])
+    key = live.key(w.a.member_token, svc["id"])
+    first = live.ready(svc["id"], 2)
+    with Load(live, "/svc/proj-a/echo/v1/version", key, threads=4) as load:
+        time.sleep(1)
+        victim = first[0]
+        state = json.loads((live.settings.jobs_dir / str(victim) / "run-0" / "state.json").read_text())
+        os.killpg(state["pgid"], signal.SIGKILL)  # bubblewrap and the server with it, as an OOM kill would
+        killed = time.monotonic()
+        live.until(lambda: any(e["kind"] == "replica_exited" for e in live.events(svc["id"])), 30, "exit seen")
+        replaced = live.ready(svc["id"], 2)
+        assert victim not in replaced
+        time.sleep(1)
+    failed = load.failed()
+    assert len(failed) <= 4, failed  # at most one in flight per client thread
+    for _, status, text in failed:
+        assert status in (502, 503), text  # a clean problem, never a hang or a reset
+        assert json.loads(text)["status"] == status
+    assert all(t < killed + 2 for t, _, _ in failed), "requests failed after the dead replica left rotation"
+    assert sum(1 for t, s, _ in load.results if t > killed and s == 200) > 20
+
+
+def test_a_replica_that_never_becomes_healthy_fails_the_service_with_its_last_log_lines(live: Live) -> None:
+    w = live.world
+    svc = live.create(w.a.member_token, name="broken", command=[
+        "python3", "-c", "import sys; print('loading weights from /models/x.onnx', file=sys.stderr); "
+                         "print('FileNotFoundError: /models/x.onnx', file=sys.stderr); sys.exit(3)"])
+    live.until(lambda: live.show(svc["id"])["state"] == "failed", 60, "failed")
+    shown = live.show(svc["id"])
+    assert "3 replica starts in a row never became ready" in shown["reason"]
+    assert "FileNotFoundError: /models/x.onnx" in shown["reason"] and "exited with code 3" in shown["reason"]
+    assert shown["live_replicas"] == []
+    kinds = [e["kind"] for e in live.events(svc["id"])]
+    assert kinds.count("replica_submitted") == 3 and kinds[-1] == "failed"
+    restarts = [e["message"] for e in live.events(svc["id"]) if e["kind"] == "replica_restarted"]
+    assert restarts == ["start 1 never became ready; next start in 2 s",
+                        "start 2 never became ready; next start in 4 s"]
+    key = live.key(w.a.member_token, svc["id"])
+    r = live.gateway("/svc/proj-a/broken/", key)
+    assert r.status_code == 503 and "failed" in r.json()["detail"]
+
+
+def test_a_port_that_does_not_answer_is_named_in_the_reason(live: Live) -> None:
+    live.app.state.supervisor.config.startup_timeout_s = 4.0
+    live.app.state.supervisor.config.max_failed_starts = 1
+    w = live.world
+    svc = live.create(w.a.member_token, name="wrongport", command=[*SERVER[:-1], "8001", "--no-model"])
+    live.until(lambda: live.show(svc["id"])["state"] == "failed", 60, "failed")
+    reason = live.show(svc["id"])["reason"]
+    assert "no healthy answer on port 8000 at /health" in reason and "nothing answers on port 8000" in reason
+
+
+def test_a_service_over_its_budget_is_warned_then_stopped_with_the_reason(live: Live) -> None:
+    from sqlalchemy import update
+
+    from aicc.services import metering
+    from aicc.store.models import AllocationRow
+
+    w = live.world
+    svc = live.create(w.a.member_token, name="echo", command=[*SERVER, "--no-model"])
+    live.ready(svc["id"], 1)
+    with live.db.write() as s:  # 15 hours of this replica left (1 core at 0.02 SU/h)
+        used = metering.used_by_allocation(s, [w.a.allocation_id]).get(w.a.allocation_id, 0.0)
+        s.execute(update(AllocationRow).where(AllocationRow.id == w.a.allocation_id).values(budget_su=used + 0.3))
+    live.until(lambda: any(e["kind"] == "budget_warning" for e in live.events(svc["id"])), 20, "warning")
+    warning = next(e for e in live.events(svc["id"]) if e["kind"] == "budget_warning")["message"]
+    assert "SU left" in warning and "it stops when the budget is spent" in warning
+    with live.db.write() as s:  # the budget is spent (reclaimed by the center, or used by other jobs)
+        s.execute(update(AllocationRow).where(AllocationRow.id == w.a.allocation_id).values(budget_su=used))
+    live.until(lambda: live.show(svc["id"])["state"] == "stopped", 20, "stopped")
+    shown = live.show(svc["id"])
+    assert "budget of allocation grant a is spent" in shown["reason"]
+    live.until(lambda: live.show(svc["id"])["live_replicas"] == [], 20, "replicas stopped")

@@ -97,6 +97,9 @@ async def _serve(path: Path, port: int, ready: threading.Event) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError as exc:
+            with contextlib.suppress(OSError, asyncio.TimeoutError, asyncio.IncompleteReadError,
+                                     asyncio.LimitOverrunError):  # read the request's head first: a client
+                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 1.0)  # still sending it would meet EPIPE
             writer.write(_refused(port, exc))
             with contextlib.suppress(OSError):
                 await writer.drain()
