@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aicc.cli import admin, apply, bench, datazone, invitations, jobs, programs, review, sim, usage
+from aicc.cli import admin, apply, bench, datazone, invitations, jobs, programs, review, serve, sim, usage
 from aicc.cli.client import CliError
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ app.add_typer(programs.app, name="programs")
 app.add_typer(apply.apply_app, name="apply")
 app.add_typer(review.review_app, name="review")
 app.add_typer(invitations.app, name="invitations")
+app.add_typer(serve.app, name="serve")
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 

@@ -9,10 +9,10 @@ from pydantic import Field, StringConstraints, model_validator
 
 from aicc.api.schemas.common import Ident, Name, Out, Strict
 from aicc.api.schemas.jobs import Arg, EnvKey, EnvValue, FlavorName
-from aicc.core.serving.model import DNS_LABEL, HEALTH_PATH
 
-ServiceName = Annotated[str, StringConstraints(pattern=DNS_LABEL.pattern, min_length=1, max_length=63)]
-HealthPath = Annotated[str, StringConstraints(pattern=HEALTH_PATH.pattern, min_length=1, max_length=256)]
+ServiceName = Annotated[str, StringConstraints(min_length=1, max_length=63)]
+"""Checked by ``core.serving.check_service_name``, whose refusal says the DNS-label rule in words."""
+HealthPath = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Image = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 
