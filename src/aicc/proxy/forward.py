@@ -60,7 +60,7 @@ OUR_COOKIE_PREFIX = "aicc"
 _clients: dict[str, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
 
 
-def _problem(status: int, title: str, detail: str) -> JSONResponse:
+def problem(status: int, title: str, detail: str) -> JSONResponse:
     body = {"type": "https://aicc.dev/problems/" + title.lower().replace(" ", "-"), "title": title,
             "status": status, "detail": detail}
     headers = {"Retry-After": "5"} if status == 503 else None
@@ -171,12 +171,12 @@ async def forward_http(request: Request, socket_path: Path, upstream_path: str, 
         upstream = await asyncio.wait_for(client.send(upstream_request, stream=True), timeout)
     except (httpx.ConnectError, FileNotFoundError, ConnectionRefusedError) as exc:
         log.info("upstream %s not listening: %s", socket_path, exc)
-        return _problem(503, "Service unavailable", "the session or service is not listening (yet); retry shortly")
+        return problem(503, "Service unavailable", "the session or service is not listening (yet); retry shortly")
     except (TimeoutError, httpx.TimeoutException):
-        return _problem(502, "Bad gateway", f"no answer from the session or service within {timeout:g} s")
+        return problem(502, "Bad gateway", f"no answer from the session or service within {timeout:g} s")
     except httpx.HTTPError as exc:
         log.info("upstream %s failed: %s", socket_path, exc)
-        return _problem(502, "Bad gateway", "the session or service broke off the connection")
+        return problem(502, "Bad gateway", "the session or service broke off the connection")
 
     async def body_down() -> AsyncIterator[bytes]:
         try:
@@ -233,7 +233,7 @@ async def forward_websocket(websocket: WebSocket, socket_path: Path, upstream_pa
         status = 503 if isinstance(exc, OSError) else 502
         with contextlib.suppress(RuntimeError):
             await websocket.send_denial_response(
-                _problem(status, "Service unavailable" if status == 503 else "Bad gateway",
+                problem(status, "Service unavailable" if status == 503 else "Bad gateway",
                          "the session or service did not accept the websocket"))
             return
         await websocket.close(code=1011)
