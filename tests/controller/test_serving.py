@@ -3,23 +3,41 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from aicc.store.db import Database
+from tests.conftest import audit_seal
 from tests.controller.serving_live import SERVER, Live, live_center
 
 
 @pytest.fixture
-def live(db: Database) -> Iterator[Live]:
+def live_db(db: Database) -> Iterator[Live]:
+    """On both databases: the tests whose supervisor queries differ most (readiness, budgets)."""
     with live_center(db) as center:
         yield center
 
 
-def test_the_model_answers_through_the_gateway_as_it_does_directly(live: Live) -> None:
+@pytest.fixture
+def live(tmp_path: Path, sqlite_template: Path) -> Iterator[Live]:
+    """On SQLite only: what these tests prove is about processes and bytes, not SQL, and each costs tens of
+    seconds of real replicas (CI stays lean)."""
+    shutil.copy(sqlite_template, tmp_path / "aicc.db")
+    db = Database(f"sqlite:///{tmp_path / 'aicc.db'}", audit_seal=audit_seal(tmp_path / "home"))
+    try:
+        with live_center(db) as center:
+            yield center
+    finally:
+        db.dispose()
+
+
+def test_the_model_answers_through_the_gateway_as_it_does_directly(live_db: Live) -> None:
+    live = live_db
     w = live.world
     svc = live.create(w.a.member_token, name="ocr", replicas=2)
     key = live.key(w.a.member_token, svc["id"])
@@ -194,7 +212,8 @@ def test_a_port_that_does_not_answer_is_named_in_the_reason(live: Live) -> None:
     assert "no healthy answer on port 8000 at /health" in reason and "nothing answers on port 8000" in reason
 
 
-def test_a_service_over_its_budget_is_warned_then_stopped_with_the_reason(live: Live) -> None:
+def test_a_service_over_its_budget_is_warned_then_stopped_with_the_reason(live_db: Live) -> None:
+    live = live_db
     from sqlalchemy import update
 
     from aicc.services import metering
@@ -215,3 +234,17 @@ def test_a_service_over_its_budget_is_warned_then_stopped_with_the_reason(live: 
     shown = live.show(svc["id"])
     assert "budget of allocation grant a is spent" in shown["reason"]
     live.until(lambda: live.show(svc["id"])["live_replicas"] == [], 20, "replicas stopped")
+
+
+def test_autoscaling_follows_requests_in_flight_within_bounds_and_cools_down(live: Live) -> None:
+    w = live.world
+    svc = live.create(w.a.member_token, name="echo", replicas=1, min_replicas=1, max_replicas=3,
+                      target_in_flight=2, command=[*SERVER, "--no-model"])
+    key = live.key(w.a.member_token, svc["id"])
+    live.ready(svc["id"], 1)
+    with Load(live, "/svc/proj-a/echo/v1/stream?n=10", key, threads=6, rate_per_thread=100):  # ~6 in flight
+        live.ready(svc["id"], 3)
+        assert live.show(svc["id"])["replicas"] == 3  # ceil(6 / 2) = 3, the ceiling
+    live.until(lambda: live.show(svc["id"])["replicas"] == 1, 30, "scaled back down")
+    scaled = [e["message"] for e in live.events(svc["id"]) if e["kind"] == "autoscaled"]
+    assert scaled[0].startswith("1 -> ") and scaled[-1].endswith("aim 2 per replica") and " -> 1 " in scaled[-1]
