@@ -248,3 +248,38 @@ def test_autoscaling_follows_requests_in_flight_within_bounds_and_cools_down(liv
     live.until(lambda: live.show(svc["id"])["replicas"] == 1, 30, "scaled back down")
     scaled = [e["message"] for e in live.events(svc["id"]) if e["kind"] == "autoscaled"]
     assert scaled[0].startswith("1 -> ") and scaled[-1].endswith("aim 2 per replica") and " -> 1 " in scaled[-1]
+
+
+WS_ECHO = """
+import asyncio, http
+from websockets.asyncio.server import serve
+
+async def echo(ws):
+    async for message in ws:
+        await ws.send("echo:" + message)
+
+def health(connection, request):
+    if request.path == "/health":
+        return connection.respond(http.HTTPStatus.OK, "ok\\n")
+
+async def main():
+    async with serve(echo, "127.0.0.1", 8000, process_request=health):
+        await asyncio.get_running_loop().create_future()
+
+asyncio.run(main())
+"""
+
+
+def test_websockets_pass_through_the_gateway_with_the_key(live: Live) -> None:
+    from websockets.sync.client import connect
+
+    w = live.world
+    svc = live.create(w.a.member_token, name="ws", command=[SERVER[0], "-c", WS_ECHO])
+    key = live.key(w.a.member_token, svc["id"])
+    live.ready(svc["id"], 1)
+    url = live.url.replace("http://", "ws://") + "/svc/proj-a/ws/chat"
+    with connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as ws:
+        ws.send("hello")
+        assert ws.recv(timeout=10) == "echo:hello"
+    with pytest.raises(Exception, match="401"):
+        connect(url).close()

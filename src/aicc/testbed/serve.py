@@ -67,7 +67,8 @@ def handler(model: Recognizer | None) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             if url.path == "/health":
-                self._json(200, {"status": "ok", "version": version})
+                providers = model.model._session.get_providers() if model is not None else []
+                self._json(200, {"status": "ok", "version": version, "providers": providers})
             elif url.path == "/v1/version":
                 self._json(200, {"version": version})
             elif url.path == "/v1/stream":
