@@ -236,6 +236,9 @@ class Supervisor:
         rows = list(s.execute(select(JobRow).where(
             JobRow.service_id == service.id, JobRow.state.in_(catalog.LIVE),
             JobRow.replica_state.not_in((RETIRED, ENDED)), JobRow.cancel_requested.is_(False))).scalars())
+        for j in rows:  # requeued by the engine (its node lost): it must prove itself again before any request
+            if j.state != JobState.RUNNING.value and j.replica_state != ReplicaState.STARTING.value:
+                j.replica_state = ReplicaState.STARTING.value
         view = [Replica(j.id, j.service_revision or 0, ReplicaState(j.replica_state or "starting"),
                         self.seen.since.get(j.id) or j.started_at or j.submitted_at) for j in rows]
         p = plan(ServiceView(service.revision, service.replicas, service.next_start_at), view, now,
