@@ -97,10 +97,10 @@ class PortalRoute(APIRoute):
 
 
 def router() -> APIRouter:
-    from aicc.portal.routes import admin, auth, datazone, home, jobs, members, programs, testbed
+    from aicc.portal.routes import admin, auth, datazone, home, jobs, members, programs, serving, testbed
 
     r = APIRouter(route_class=PortalRoute, include_in_schema=False)
-    for module in (auth, home, jobs, admin, members, programs, datazone, testbed):
+    for module in (auth, home, jobs, admin, members, programs, datazone, testbed, serving):
         r.include_router(module.router)
     return r
 

@@ -28,6 +28,34 @@ KO: dict[str, str] = {
     "Testbed": "테스트베드",
     # accelerator testbed
     "Accelerator testbed": "가속기 테스트베드",
+    # services (always-on endpoints)
+    "Services": "서비스",
+    "Always-on model endpoints: replicas held in your project's quota, reached through the gateway with a key.":
+        "상시 운영 모델 엔드포인트: 프로젝트 할당량 안에서 유지되는 복제본이며, API 키로 게이트웨이를 거쳐 호출합니다.",
+    "Your projects' services": "내 프로젝트의 서비스",
+    "Ready replicas": "준비된 복제본",
+    "Revision": "리비전",
+    "Address": "주소",
+    "No services yet. Create one with aicc serve create.": "아직 서비스가 없습니다. aicc serve create로 만드세요.",
+    "Replicas": "복제본",
+    "{n} wanted (min {low}, max {high})": "{n}개 유지 (최소 {low}, 최대 {high})",
+    "host system": "호스트 시스템",
+    "port {port}, health {path}": "포트 {port}, 상태 확인 {path}",
+    "The service's live replicas": "서비스의 실행 중인 복제본",
+    "In rotation": "요청 배분",
+    "No replica runs now.": "지금 실행 중인 복제본이 없습니다.",
+    "Events": "이벤트",
+    "What happened to the service, newest first": "서비스에 일어난 일 (최신순)",
+    "Event": "이벤트",
+    "What": "내용",
+    "active": "운영 중",
+    "stopped": "중지됨",
+    "starting": "시작 중",
+    "ready": "준비됨",
+    "unhealthy": "비정상",
+    "draining": "요청 정리 중",
+    "retired": "종료 요청됨",
+    "ended": "종료됨",
     "MLPerf-style scenarios run as ordinary jobs on each accelerator type. Flavors are ranked by samples per "
     "service unit; energy is the accelerator board's own sensors, not MLPerf Power.":
         "MLPerf 방식의 시나리오를 가속기 종류마다 일반 작업으로 실행한 결과입니다. 서비스 단위(SU)당 처리 "

@@ -55,7 +55,8 @@ def navigation(me: SignedIn | None) -> list[NavItem]:
         items.append(NavItem("/orgs", "Organization"))
     if p.is_center_admin:
         items.append(NavItem("/center", "Center"))
-    items += [NavItem("/programs", "Programs"), NavItem("/datazone", "Data zone"), NavItem("/testbed", "Testbed")]
+    items += [NavItem("/programs", "Programs"), NavItem("/datazone", "Data zone"), NavItem("/testbed", "Testbed"),
+              NavItem("/services", "Services")]
     return items
 
 
