@@ -99,7 +99,7 @@ class Gateway:
             for job_id, attempt, service_id in s.execute(select(JobRow.id, JobRow.attempt, JobRow.service_id).where(
                     JobRow.service_id.in_(list(by_id)), JobRow.replica_state == ReplicaState.READY.value,
                     JobRow.state == "running").order_by(JobRow.id)).all():
-                by_id[int(service_id)].sockets.append((job_id, replicas.socket_path(self.settings, job_id, attempt)))
+                by_id[service_id or 0].sockets.append((job_id, replicas.socket_path(self.settings, job_id, attempt)))
         return table
 
     async def refresh(self, force: bool = False) -> None:
