@@ -225,7 +225,8 @@ def rolling_update(center: Center, rate: float) -> dict[str, Any]:
     stop.set()
     for t in workers:
         t.join()
-    during = [r for r in results if r[0] >= t0 and r[0] <= t0 + took]
+    results.sort()
+    during = [r for r in results if t0 <= r[0] <= t0 + took]
     failed = [r for r in results if r[1] != 200]
     versions = [json.loads(r[2])["version"] for r in results if r[1] == 200]
     span = results[-1][0] - results[0][0]
@@ -272,7 +273,35 @@ def main() -> None:
               "load_after": os.getloadavg(), "args": vars(args), **out}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "service_gateway.json").write_text(json.dumps(result, indent=1))
-    print(json.dumps(result)[:2000])
+    (RESULTS / "service_gateway.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+def markdown(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    lines = ["# Service gateway: the model server directly vs through the gateway; a rolling update under load", "",
+             f"Machine: {m['cpus']} cores, {m['cpu_model']}, {m['memory_gib']} GiB; load average "
+             f"{r['load_before'][0]:.1f} at start, {r['load_after'][0]:.1f} at the end (the machine is shared with "
+             "other sessions). One run: `" + " ".join(["bench/service_gateway.py"] + [
+                 f"--{k} {v}" for k, v in r["args"].items()]) + "`.", "",
+             "| request | path | requests | errors | req/s | p50 ms | p99 ms |", "|---|---|---|---|---|---|---|"]
+    for kind in ("recognize", "version"):
+        for path in ("direct", "gateway"):
+            x = r[kind][path]
+            lines.append(f"| {kind} | {path} | {x['requests']} | {x['errors']} | {x['rps']:.1f} | {x['p50_ms']:.2f} "
+                         f"| {x['p99_ms']:.2f} |")
+    lines += ["", "| request | throughput ratio (goal >= 0.9) | added p50 ms (goal <= 2) | added p99 ms (goal <= 10) |",
+              "|---|---|---|---|"]
+    for kind in ("recognize", "version"):
+        x = r[kind]
+        lines.append(f"| {kind} | {x['throughput_ratio']:.3f} | {x['added_p50_ms']:.2f} | {x['added_p99_ms']:.2f} |")
+    u = r["rolling_update"]
+    lines += ["", f"Rolling update of a 2-replica service under {u['rate_asked']:g} requests/s asked "
+              f"({u['rate_achieved']:.1f} achieved, `GET /v1/version`): **{u['failed']} failed** of {u['requests']} "
+              f"({u['during_update']} during the update); the update took **{u['update_seconds']:.1f} s** (call to "
+              f"`rollout_done`: two new replicas started one at a time, each ready before an old one drained "
+              f"for 2 s); versions seen {u['versions_seen']}, last {u['last_version']}.", ""]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
