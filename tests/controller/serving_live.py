@@ -89,12 +89,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_center(db: Database, config: ServingConfig = FAST) -> Iterator[Live]:
+def live_center(db: Database, config: ServingConfig = FAST, **settings_over: Any) -> Iterator[Live]:
     # A short home: a replica's socket path (<home>/jobs/<id>/run-<n>/service.sock) must fit in 107 bytes.
     home = Path(tempfile.mkdtemp(prefix="svc", dir="/tmp"))
     home.chmod(0o755)
     world = build_world(db)
-    settings = Settings(home=home, database_url=db.url, controller=True, tick_s=0.2, preempt_grace_s=3.0)
+    settings = Settings(home=home, database_url=db.url, controller=True, tick_s=0.2, preempt_grace_s=3.0,
+                        **settings_over)
     app = create_app(settings, db)
     app.state.supervisor.config = dataclasses.replace(config)
     port = _free_port()
