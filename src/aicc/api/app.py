@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from aicc import __version__
 from aicc.api import problems
+from aicc.api.gateway import routes as gateway_routes
 from aicc.api.limits import BodyLimit
 from aicc.api.metrics import Metrics, MetricsMiddleware
 from aicc.api.routers import (
@@ -34,6 +35,7 @@ from aicc.api.routers import (
     organizations,
     programs,
     projects,
+    serving,
     sessions,
     tokens,
     usage,
@@ -62,6 +64,23 @@ def _controller(settings: Settings, db: Database, metrics: Metrics) -> Any:
     return Controller(settings, db, metrics=metrics.controller)
 
 
+def _gateway(settings: Settings, db: Database, metrics: Metrics) -> tuple[Any, Any]:
+    from aicc.api.gateway.state import Gateway
+    from aicc.services.serving.traffic import Traffic
+
+    traffic = Traffic()
+    return traffic, Gateway(settings, db, traffic, metrics.registry)
+
+
+def _supervisor(settings: Settings, db: Database, controller: Any, traffic: Any) -> Any:
+    """The service supervisor runs beside the controller, and only while this process holds its lock."""
+    if controller is None:
+        return None
+    from aicc.controller.serving import Supervisor
+
+    return Supervisor(settings, db, wake=controller.wake, leads=lambda: controller.lock.held, traffic=traffic)
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or load_settings()
     db = db or Database(settings.database_url)
@@ -73,6 +92,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     controller = _controller(settings, db, metrics) if settings.controller else None
     # the outbox is delivered, by a process of its own, where the controller runs (AICC_CONTROLLER=off: API only)
     notify = settings.notify and settings.controller
+    traffic, gateway = _gateway(settings, db, metrics)
+    supervisor = _supervisor(settings, db, controller, traffic)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -94,6 +115,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             watcher = asyncio.create_task(watch(db, settings, controller.wake))  # sessions: ready? idle?
         threading.Thread(target=app.state.oidc.check_all, name="oidc-discovery", daemon=True).start()
         notifier = spawn_notifier(settings) if notify else None
+        if supervisor is not None:
+            supervisor.start()
         yield
         if notifier is not None:
             notifier.terminate()
@@ -104,6 +127,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             from aicc.proxy.forward import release_all
 
             await release_all()
+        if supervisor is not None:
+            supervisor.stop()
         if controller is not None:
             controller.stop()
         db.audit_seal.flush()  # a clean shutdown anchors the last committed head
@@ -122,6 +147,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     app.state.metrics = metrics
     app.state.controller = controller
+    app.state.gateway = gateway
+    app.state.supervisor = supervisor
     app.state.submitter = Submitter(db, settings)
     app.state.wake_controller = controller.wake if controller is not None else None
     app.state.oidc = Providers.from_settings(settings)  # a malformed OIDC file stops the start, with the reason
@@ -130,10 +157,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     api = APIRouter(prefix="/api/v1")
     # jobs first: the submission path is the hottest, and routes are matched in order
     for module in (jobs, organizations, users, projects, allocations, usage, tokens, inventory, audit, bench, datazone,
-                   programs, workspaces, job_files, incoming, notifications, sessions, courses):
+                   programs, workspaces, job_files, incoming, notifications, sessions, courses, serving):
         api.include_router(module.router)
     api.include_router(organizations.mine)  # /invitations: the invitee's side
     app.include_router(api)
+    app.include_router(gateway_routes.router)
 
     @app.get("/healthz", tags=["health"], include_in_schema=True)
     def healthz() -> dict[str, str]:
@@ -170,7 +198,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     problems.document(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, streamed=workspaces.STREAMED,
-                       passthrough=("/s/",))
+                       passthrough=("/s/", "/svc/"))
     return app
 
 

@@ -24,7 +24,8 @@ class BodyLimit:
         self.streamed = streamed
         """Paths whose handlers stream the body to disk and bound it themselves (workspace upload parts)."""
         self.passthrough = passthrough
-        """Path prefixes whose bodies stream on to a run (sessions under /s/): not held back or capped here."""
+        """Path prefixes whose bodies stream on to a run (sessions under /s/, services under /svc/): not held
+        back or capped here."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")

@@ -23,6 +23,7 @@ from aicc.cli import (
     programs,
     records,
     review,
+    serve,
     sessions,
     sim,
     usage,
@@ -63,6 +64,7 @@ app.add_typer(apply.apply_app, name="apply")
 app.add_typer(review.review_app, name="review")
 app.add_typer(invitations.app, name="invitations")
 app.add_typer(workspaces.app, name="ws")
+app.add_typer(serve.app, name="serve")
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 

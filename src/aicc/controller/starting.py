@@ -12,7 +12,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from aicc.config import Settings
 from aicc.controller.metrics import ControllerMetrics
 from aicc.controller.reconcile import CycleReport
 from aicc.core.datazone.states import needs_sandbox
-from aicc.core.jobs import JobState
+from aicc.core.jobs import JobState, RunKind
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.executors.base import EngineUnavailable, Executor, ImageSpec, Launch, Placement, SandboxSpec, StartsMany
 from aicc.services.datazone.datasets import mounted_dir, sdc_env
@@ -183,12 +183,27 @@ class Starting:
             for d in data:
                 env[f"AICC_DATA_{d.name.upper().replace('-', '_')}"] = str(mounted_dir(self.settings, d))
             readonly = tuple(mounted_dir(self.settings, d) for d in data)
+        service = replica_launch(job)
         return Launch(
             job_id=job.id, attempt=job.attempt, name=f"{self.settings.job_prefix}-{job.id}-{job.attempt}",
             argv=argv, workdir=workdir,
             env=env, flavor=flavor.name, device_env=flavor.device_env, placements=placements, cpus=job.cpus,
-            memory_mb=job.memory_mb, time_limit_s=job.time_limit_s, gres_type=flavor.name, sandbox=sandbox,
-            unix_uid=unix_uid, readonly=readonly, image=image, tasks_per_node=job.tasks_per_node or 1,
-            mpi=bool(job.mpi),
+            memory_mb=job.memory_mb, time_limit_s=service.get("time_limit_s", job.time_limit_s),
+            gres_type=flavor.name, sandbox=sandbox, unix_uid=unix_uid, readonly=readonly, image=image,
+            tasks_per_node=job.tasks_per_node or 1, mpi=bool(job.mpi),
+            extra=service.get("extra", {}), network=service.get("network", True),
         )
+
+
+def replica_launch(job: JobRow) -> dict[str, Any]:
+    """What differs for a service replica: its own network namespace (reached only through the relay's
+    socket, no outbound network), its port for the relay, and no engine time limit (it was admitted for one
+    replica-hour of budget; the supervisor keeps it while the budget lasts)."""
+    if job.kind != RunKind.SERVICE.value or job.service_id is None:
+        return {}
+    return {"network": False, "time_limit_s": REPLICA_RUN_LIMIT_S,
+            "extra": {"service_port": job.env.get("AICC_SERVICE_PORT", "8000")}}
+
+
+REPLICA_RUN_LIMIT_S = 10 * 365 * 86400
 

@@ -21,6 +21,7 @@ from aicc.portal.routes import (
     oidc,
     programs,
     reviews,
+    serving,
     sessions,
     testbed,
     workspaces,
@@ -32,7 +33,7 @@ from aicc.portal.session import Throttle
 def router() -> APIRouter:
     r = APIRouter(route_class=PortalRoute, include_in_schema=False)
     for module in (auth, oidc, notify, home, jobs, sessions, admin, members, programs, applications, reviews,
-                   datazone, testbed, workspaces):
+                   datazone, testbed, workspaces, serving):
         r.include_router(module.router)
     return r
 

@@ -81,4 +81,12 @@ LABELS = (
     N_("retry"),
     N_("instructor"),
     N_("student"),
+    N_("active"),
+    N_("stopped"),
+    N_("starting"),
+    N_("ready"),
+    N_("unhealthy"),
+    N_("draining"),
+    N_("retired"),
+    N_("ended"),
 )

@@ -58,7 +58,7 @@ def navigation(me: SignedIn | None) -> list[NavItem]:
     if p.is_center_admin:
         items.append(NavItem("/center", N_("Center")))
     items += [NavItem("/programs", N_("Programs")), NavItem("/datazone", N_("Data zone")),
-              NavItem("/testbed", N_("Testbed"))]
+              NavItem("/testbed", N_("Testbed")), NavItem("/services", N_("Services"))]
     return items
 
 

@@ -172,6 +172,7 @@ class LocalExecutor:
             "stdout": str(stdout), "stderr": str(stderr),
             "notify": str(self.notify_path) if self.notify_path else None,
             "run": run.to_json() if run is not None else None, "tasks": tasks,
+            "relay": {"port": int(launch.extra["service_port"])} if launch.extra.get("service_port") else None,
         })
         self._spawn_shepherd(run_dir)
         return external_id

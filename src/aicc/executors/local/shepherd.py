@@ -157,6 +157,12 @@ def run(run_dir: Path) -> int:
         return _not_started(run_dir, spec, f"could not start the command: {exc}")
     job = Job(pid, cg)
     started = time.time()
+    relay = spec.get("relay")
+    socket_path: Path | None = None
+    if relay:  # a service replica: its port inside, bridged to a socket in the run directory
+        from aicc.runner import relay as _relay
+
+        socket_path = _relay.start(run_dir, int(relay["port"]), pid, _runner.children_of)
     write_json(run_dir / "state.json", {
         "shepherd_pid": os.getpid(), "shepherd_ticks": proc_start_ticks(os.getpid()), "pid": pid,
         "pgid": pid, "ticks": proc_start_ticks(pid), "boot_id": boot_id(), "started_at": started,
@@ -184,6 +190,11 @@ def run(run_dir: Path) -> int:
             job.signal(signal.SIGKILL)
         time.sleep(0.05)
     ended = time.time()
+    if socket_path is not None:  # out of the gateway's reach at once: new connections fail fast, never hang
+        try:  # noqa: SIM105 - contextlib would cost start-up time
+            os.unlink(socket_path)
+        except OSError:
+            pass
     _kill_group(pid, signal.SIGKILL)  # nothing of the job outlives it
     code = os.waitstatus_to_exitcode(status)
     oom = False

@@ -29,6 +29,7 @@ from aicc.store.models.programs import (
     ReviewRow,
     UtilizationCheckRow,
 )
+from aicc.store.models.serving import ServiceEventRow, ServiceKeyRow, ServiceRevisionRow, ServiceRow
 from aicc.store.models.sessions import CourseMemberRow, CourseRow, SessionRow
 from aicc.store.models.tenancy import (
     InvitationRow,
@@ -82,6 +83,10 @@ __all__ = [
     "ProjectRow",
     "ReclaimRow",
     "ReviewRow",
+    "ServiceEventRow",
+    "ServiceKeyRow",
+    "ServiceRevisionRow",
+    "ServiceRow",
     "SessionRow",
     "SiteRow",
     "UsageRow",

@@ -39,6 +39,11 @@ class JobRow(Base):
 
     kind: Mapped[str] = mapped_column(String(16), default="job", server_default="job", index=True)
     """:class:`aicc.core.jobs.kind.RunKind`: a batch job, an interactive session or a service replica."""
+    service_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    """The service a replica belongs to (``kind = 'service'``); None for jobs and sessions."""
+    service_revision: Mapped[int | None] = mapped_column(Integer)
+    replica_state: Mapped[str | None] = mapped_column(String(16))
+    """:class:`aicc.core.serving.ReplicaState`: whether the gateway may send it requests."""
 
     # spec
     command: Mapped[list[str]] = mapped_column(JSON)

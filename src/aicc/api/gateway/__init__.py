@@ -1,0 +1,1 @@
+"""The gateway: ``/svc/<project>/<name>/…`` to a healthy replica of that service, with its API keys."""

@@ -1,0 +1,164 @@
+"""What the gateway knows between requests: the routing table, the keys it has checked, the rate buckets.
+
+All of it is a cache of the database, refreshed in a worker thread so no request waits on a query it does not
+need: the table every ``REFRESH_S`` (the supervisor's view of which replicas are ready, at most that old), a
+key's check every ``KEY_CACHE_S`` (so a revoked key is refused within that time on every server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import select
+
+from aicc.config import Settings
+from aicc.core.serving import ReplicaState, ServiceState
+from aicc.services.serving import keys as key_svc
+from aicc.services.serving import replicas
+from aicc.services.serving.traffic import Traffic
+from aicc.store.db import Database
+from aicc.store.models import JobRow, ProjectRow, ServiceRow
+
+REFRESH_S = 0.25
+KEY_CACHE_S = 0.5
+
+
+@dataclass
+class Route:
+    service_id: int
+    organization_id: int
+    state: str
+    reason: str
+    sockets: list[tuple[int, Path]] = field(default_factory=list)
+    """(replica job id, its socket) of the replicas in rotation."""
+
+
+@dataclass
+class Bucket:
+    """A token bucket: ``rate`` tokens a second up to ``burst``; a request takes one."""
+
+    rate: float
+    burst: int
+    tokens: float
+    at: float
+
+    def take(self, now: float) -> float:
+        """0 when allowed; else the seconds until a token is there."""
+        self.tokens = min(float(self.burst), self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+class GatewayMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter("aicc_service_requests_total", "Requests through the gateway",
+                                ["service", "status"], registry=registry)
+        self.latency = Histogram("aicc_service_request_seconds",
+                                 "Gateway latency to the response's headers", ["service"], registry=registry,
+                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
+        self.errors = Counter("aicc_service_errors_total", "Requests that got no answer from a replica (502/503)",
+                              ["service"], registry=registry)
+        self.in_flight = Gauge("aicc_service_in_flight", "Requests in flight", ["service"], registry=registry)
+
+
+class Gateway:
+    def __init__(self, settings: Settings, db: Database, traffic: Traffic, registry: CollectorRegistry,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings, self.db, self.traffic, self.clock = settings, db, traffic, clock
+        self.metrics = GatewayMetrics(registry)
+        self.routes: dict[tuple[str, str], Route] = {}
+        self._refreshed = -1e9
+        self._refreshing: asyncio.Lock | None = None
+        self._keys: dict[str, tuple[float, key_svc.KeyGrant | None]] = {}
+        self._buckets: dict[int, Bucket] = {}
+        self._per_replica: dict[int, int] = {}
+        self._turn = itertools.count()
+
+    # -- the routing table ----------------------------------------------------------------------
+    def _load(self) -> dict[tuple[str, str], Route]:
+        table: dict[tuple[str, str], Route] = {}
+        with self.db.read() as s:
+            rows = s.execute(select(ServiceRow, ProjectRow.name, ProjectRow.organization_id).join(
+                ProjectRow, ProjectRow.id == ServiceRow.project_id).where(
+                ServiceRow.state != ServiceState.DELETED.value)).all()
+            by_id: dict[int, Route] = {}
+            for svc, project, org in rows:
+                route = Route(svc.id, org, svc.state, svc.reason)
+                table[(project, svc.name)] = route
+                by_id[svc.id] = route
+            for job_id, attempt, service_id in s.execute(select(JobRow.id, JobRow.attempt, JobRow.service_id).where(
+                    JobRow.service_id.in_(list(by_id)), JobRow.replica_state == ReplicaState.READY.value,
+                    JobRow.state == "running").order_by(JobRow.id)).all():
+                by_id[service_id or 0].sockets.append((job_id, replicas.socket_path(self.settings, job_id, attempt)))
+        return table
+
+    async def refresh(self, force: bool = False) -> None:
+        if self._refreshing is None:
+            self._refreshing = asyncio.Lock()
+        if not force and self.clock() - self._refreshed < REFRESH_S:
+            return
+        if self._refreshing.locked() and self.routes and not force:
+            return  # another request is refreshing: this one uses the table as it is
+        async with self._refreshing:
+            if not force and self.clock() - self._refreshed < REFRESH_S:
+                return
+            self.routes = await asyncio.to_thread(self._load)
+            self._refreshed = self.clock()
+
+    def pick(self, route: Route, avoid: set[int]) -> tuple[int, Path] | None:
+        """The replica in rotation with the fewest of our requests in flight (round robin among equals)."""
+        choices = [c for c in route.sockets if c[0] not in avoid]
+        if not choices:
+            return None
+        start = next(self._turn) % len(choices)
+        ordered = choices[start:] + choices[:start]
+        return min(ordered, key=lambda c: self._per_replica.get(c[0], 0))
+
+    def begin(self, service_id: int, job_id: int) -> None:
+        self._per_replica[job_id] = self._per_replica.get(job_id, 0) + 1
+        self.traffic.begin(service_id)
+
+    def end(self, service_id: int, job_id: int) -> None:
+        self._per_replica[job_id] = self._per_replica.get(job_id, 1) - 1
+        if self._per_replica[job_id] <= 0:
+            self._per_replica.pop(job_id, None)
+        self.traffic.end(service_id)
+
+    def drop(self, route: Route, job_id: int) -> None:
+        """A replica whose socket refused us leaves this server's rotation until the next refresh says more."""
+        route.sockets = [c for c in route.sockets if c[0] != job_id]
+
+    # -- keys and limits ------------------------------------------------------------------------
+    async def grant(self, presented: str) -> key_svc.KeyGrant | None:
+        digest = hashlib.sha256(presented.encode()).hexdigest()
+        held = self._keys.get(digest)
+        now = self.clock()
+        if held is not None and now - held[0] < KEY_CACHE_S:
+            return held[1]
+        grant = await asyncio.to_thread(self._check, presented)
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[digest] = (now, grant)
+        return grant
+
+    def _check(self, presented: str) -> key_svc.KeyGrant | None:
+        with self.db.read() as s:
+            return key_svc.check(s, presented)
+
+    def limit(self, grant: key_svc.KeyGrant) -> float:
+        """0 when the key may send this request now; else the seconds to wait."""
+        now = self.clock()
+        bucket = self._buckets.get(grant.key_id)
+        if bucket is None or bucket.rate != grant.rate_per_s or bucket.burst != grant.burst:
+            bucket = self._buckets[grant.key_id] = Bucket(grant.rate_per_s, grant.burst, float(grant.burst), now)
+        return bucket.take(now)
