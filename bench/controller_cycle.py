@@ -129,11 +129,12 @@ def fill(db: Database, filler: int, user: int, nodes_per_flavor: int) -> None:
     """Every node busy with one 8-accelerator run of the filler project (a full center)."""
     now = utcnow()
     rows = []
+    width = max(2, len(str(nodes_per_flavor)))  # the inventory's node names: h100-001 ... h100-500
     for f, _ in FLAVORS:
         for n in range(1, nodes_per_flavor + 1):
             rows.append({"project_id": filler, "user_id": user, "state": "running", "flavors": [f], "flavor": f,
                          "accelerators": 8, "time_limit_s": 30 * 24 * 3600, "admitted_at": now, "started_at": now,
-                         "metered_until": now, "placement": [[f"{f}-{n}", list(range(8)), 4, 16_000]],
+                         "metered_until": now, "placement": [[f"{f}-{n:0{width}d}", list(range(8)), 4, 16_000]],
                          "external_id": f"fill-{f}-{n}", "reason": "running"})
     insert_jobs(db, rows)
 
