@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
@@ -33,6 +34,7 @@ from aicc.api.routers import (
     users,
 )
 from aicc.config import Settings, load_settings
+from aicc.controller.wake import poke
 from aicc.services import inventory as inventory_svc
 from aicc.services.submission import Submitter
 from aicc.store.db import Database
@@ -94,7 +96,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.metrics = metrics
     app.state.controller = controller
     app.state.submitter = Submitter(db, settings)
-    app.state.wake_controller = controller.wake if controller is not None else None
+    # Without a controller of its own (an API worker of `aicc server --processes N`), a submission pokes the
+    # center's controller process on this machine.
+    app.state.wake_controller = controller.wake if controller is not None else partial(poke, settings.home)
     problems.install(app)
 
     api = APIRouter(prefix="/api/v1")
