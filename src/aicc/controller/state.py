@@ -164,8 +164,10 @@ class LiveState:
         state = cls(sched, {f.name: (f.su_rate, f.vendor == "cpu") for f in flavors.values()},
                     {n.name: n.flavor for n in nodes}, project_class, counters)
         state.available = available
+        batch: list[PendingJob] = []  # the queue goes in at once: each of its lists sorted once
         for job in load_facts(s, JobRow.state.in_((PENDING, *LIVE)), JobRow.change_seq <= state.hwm):
-            state._add(job)
+            state._add(job, batch)
+        sched.submit_many(batch)
         return state
 
     # -- deltas -----------------------------------------------------------------------------------
@@ -213,12 +215,14 @@ class LiveState:
             if self.live.pop(job.id, None) is not None or job.id in sched.running:
                 sched.finish(job.id)
 
-    def _add(self, job: JobFacts) -> None:
+    def _add(self, job: JobFacts, batch: list[PendingJob] | None = None) -> None:
         sched = self.sched
         if job.state == PENDING:
             self._remember_pending(job)
             if job.gated:
                 self.gated.add(job.id)
+            elif batch is not None:
+                batch.append(self._pending_job(job))
             else:
                 sched.submit(self._pending_job(job))
             return
