@@ -107,13 +107,17 @@ def wrk_load(url: str, token: str, seconds: int, concurrency: int, workdir: Path
     return {"jobs_per_s": round(rate, 1), "p50_ms": ms("50%"), "p99_ms": ms("99%"), "client": "wrk"}
 
 
+def use_wrk(args: argparse.Namespace) -> bool:
+    return args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+
+
 def with_controller(tmp: Path, name: str, args: argparse.Namespace, src: Path | None) -> dict[str, float]:
     """The submission rate while the controller schedules and runs every job, on a fresh center."""
     home = tmp / name
     proc, url, token = start_server(home, controller=True, processes=args.processes, src=src)
     try:
         asyncio.run(load(url, token, 200, args.concurrency))  # warm up
-        if shutil.which("wrk"):
+        if use_wrk(args):
             return wrk_load(url, token, args.seconds, args.concurrency, home)
         wall, lat = asyncio.run(load(url, token, args.jobs, args.concurrency))
         return {"jobs_per_s": round(args.jobs / wall, 1), "p50_ms": round(pct(lat, 0.5), 2),
@@ -142,14 +146,15 @@ def compare(args: argparse.Namespace) -> None:
               "load_average_start_end": [round(load_start, 1), round(os.getloadavg()[0], 1)],
               "targets": {"jobs_per_s": 1500, "p99_ms": 100}}
     out = Path(__file__).resolve().parent / "results"
-    name = f"submit_http_compare_{args.processes}proc"
+    name = f"submit_http_compare_{args.processes}proc" + ("" if use_wrk(args) else "_httpx")
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     client = next(iter(runs["this tree"]))["client"]
     lines = [f"# Submission with the controller running every job: {args.anchor} vs this tree", "",
              f"SQLite, `aicc server --processes {args.processes}`, {args.concurrency} connections, {client} for "
              f"{args.seconds} s per run, the two alternating ({args.rounds} rounds), each on a fresh demo center. "
              f"Goal: >= 1,500 jobs/s, p99 <= 100 ms.", "",
-             f"Run: `sudo .venv/bin/python bench/submit_http.py --processes {args.processes} --anchor {args.anchor}`",
+             f"Run: `sudo .venv/bin/python bench/submit_http.py --processes {args.processes} --anchor {args.anchor} "
+             f"--client {args.client}`",
              "", "| code | round | jobs/s | p50 ms | p99 ms |", "|---|---|---|---|---|"]
     for code, got in runs.items():
         lines += [f"| {code} | {i + 1} | {r['jobs_per_s']} | {r['p50_ms']} | {r['p99_ms']} |"
@@ -176,6 +181,8 @@ def main() -> None:
     ap.add_argument("--anchor", metavar="REV", help="also measure the rate with the controller on this git "
                     "revision's code, alternating with this tree's")
     ap.add_argument("--rounds", type=int, default=2, help="alternations with --anchor")
+    ap.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto",
+                    help="load generator: wrk when installed (auto), or the Python client")
     args = ap.parse_args()
     if args.anchor:
         compare(args)
@@ -187,7 +194,7 @@ def main() -> None:
         proc, url, token = start_server(Path(tmp) / "api-only", controller=False, processes=args.processes)
         try:
             asyncio.run(load(url, token, 200, args.concurrency))  # warm up
-            if shutil.which("wrk"):
+            if use_wrk(args):
                 result["api_only"] = wrk_load(url, token, args.seconds, args.concurrency, Path(tmp))
             else:
                 wall, lat = asyncio.run(load(url, token, args.jobs, args.concurrency))
@@ -224,7 +231,7 @@ def main() -> None:
             result["admission_to_start_ms_median"] = round(statistics.median(a for a, _ in starts), 1)
             result["submit_to_start_ms_median"] = round(statistics.median(b for _, b in starts), 1)
             asyncio.run(load(url, token, 200, args.concurrency))
-            if shutil.which("wrk"):
+            if use_wrk(args):
                 result["with_controller"] = wrk_load(url, token, args.seconds, args.concurrency, Path(tmp))
             else:
                 wall, lat = asyncio.run(load(url, token, args.jobs, args.concurrency))
