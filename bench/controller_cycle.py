@@ -129,11 +129,12 @@ def fill(db: Database, filler: int, user: int, nodes_per_flavor: int) -> None:
     """Every node busy with one 8-accelerator run of the filler project (a full center)."""
     now = utcnow()
     rows = []
+    width = max(2, len(str(nodes_per_flavor)))  # the inventory's node names: h100-001 ... h100-500
     for f, _ in FLAVORS:
         for n in range(1, nodes_per_flavor + 1):
             rows.append({"project_id": filler, "user_id": user, "state": "running", "flavors": [f], "flavor": f,
                          "accelerators": 8, "time_limit_s": 30 * 24 * 3600, "admitted_at": now, "started_at": now,
-                         "metered_until": now, "placement": [[f"{f}-{n}", list(range(8)), 4, 16_000]],
+                         "metered_until": now, "placement": [[f"{f}-{n:0{width}d}", list(range(8)), 4, 16_000]],
                          "external_id": f"fill-{f}-{n}", "reason": "running"})
     insert_jobs(db, rows)
 
@@ -151,6 +152,33 @@ def ms(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return (time.perf_counter() - t0) * 1000
+
+
+def server_cpu_s(db: Database) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL server process of ``db`` (none for SQLite: it runs in ours)."""
+    if db.engine.dialect.name != "postgresql":
+        return {}
+    with db.engine.connect() as c:
+        pids = [int(p) for p in c.execute(text("SELECT pid FROM pg_stat_activity")).scalars()]
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def ms_cpu(db: Database, fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall ms, CPU ms of this process and the database server's processes): on a machine shared with other
+    work the CPU figure is the steadier one."""
+    before, c0 = server_cpu_s(db), time.process_time()
+    wall = ms(fn)
+    c1, after = time.process_time(), server_cpu_s(db)
+    server = sum(v - before.get(pid, 0.0) for pid, v in after.items())
+    return wall, (c1 - c0 + server) * 1000
 
 
 def submit_one(db: Database, project: int, user: int, flavor: str, gang: int = 1) -> int:
@@ -175,7 +203,7 @@ def scale_run(url: str | None, tmp: Path, nodes: int, projects_n: int, jobs: int
     setup_s = time.perf_counter() - t0
     settings = Settings(home=tmp / "home-scale", database_url=db.url, controller=False)
     ctl = Controller(settings, db, NullEngine())  # type: ignore[arg-type]
-    first_ms = ms(lambda: ctl.cycle(full=True))  # start: a rebuild, and the queue told "waiting"
+    first_ms, first_cpu = ms_cpu(db, lambda: ctl.cycle(full=True))  # start: a rebuild, the queue told "waiting"
     assert ctl.last_decision is not None and ctl.last_decision.kind == "rebuild"
     ctl.cycle(full=True)
     core: list[float] = []
@@ -195,21 +223,25 @@ def scale_run(url: str | None, tmp: Path, nodes: int, projects_n: int, jobs: int
         light.append(ms(lambda: ctl.cycle(full=False)))
         kinds.add(ctl.last_decision.kind)
     full = [ms(lambda: ctl.cycle(full=True)) for _ in range(5)]
-    rebuild = []
+    rebuild, rebuild_cpu = [], []
     for _ in range(3):
         ctl.planner.invalidate()
-        rebuild.append(ms(lambda: ctl.cycle(full=False)))
+        wall, cpu = ms_cpu(db, lambda: ctl.cycle(full=False))
+        rebuild.append(wall)
+        rebuild_cpu.append(cpu)
         assert ctl.last_decision.kind == "rebuild"
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ctl.stop()
     db.dispose()
     return {"setup_s": round(setup_s, 1), "first_cycle_after_start_ms": round(first_ms, 1),
+            "first_cycle_after_start_cpu_ms": round(first_cpu, 1),
             "light_cycle_after_submit_ms_median": round(statistics.median(light), 2),
             "light_cycle_after_submit_ms_p95": round(sorted(light)[int(len(light) * 0.95) - 1], 2),
             "light_cycle_kinds": sorted(kinds),
             "core_only_policy_cycle_ms_median": round(statistics.median(core[:reps]), 2),
             "full_cycle_ms_median": round(statistics.median(full), 1),
             "rebuild_ms_median": round(statistics.median(rebuild), 1),
+            "rebuild_cpu_ms_median": round(statistics.median(rebuild_cpu), 1),
             "peak_rss_mib": round(rss_mib)}
 
 
@@ -250,11 +282,20 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10x smaller, for a smoke run")
     ap.add_argument("--postgres", metavar="URL", help="a PostgreSQL server URL (a database is created on it)")
     ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--anchor", metavar="REV", help="first measure the scale run on this git revision's code (its "
+                    "src/ from `git archive`), in a subprocess, and show it beside this tree's figures")
+    ap.add_argument("--scale-json", metavar="PATH", help=argparse.SUPPRESS)  # the anchor's subprocess: scale run only
     args = ap.parse_args()
     scale = 10 if args.quick else 1
     nodes, projects_n, jobs = 2000 // scale, 1000 // scale, 100_000 // scale
     backend = "postgresql" if args.postgres else "sqlite"
     load_before = os.getloadavg()
+    if args.scale_json:
+        with tempfile.TemporaryDirectory(prefix="aicc-bench-ctl-") as d:
+            got = scale_run(args.postgres, Path(d), nodes, projects_n, jobs, args.reps)
+        Path(args.scale_json).write_text(json.dumps(got))
+        return
+    anchor = run_anchor(args) if args.anchor else None
     with tempfile.TemporaryDirectory(prefix="aicc-bench-ctl-") as d:
         tmp = Path(d)
         big = scale_run(args.postgres, tmp, nodes, projects_n, jobs, args.reps)
@@ -267,6 +308,8 @@ def main() -> None:
               "goals": {"light_cycle_ms_median": 20, "rebuild_ms": 2000, "memory_mib": 1024, "idle_ratio": 2.0},
               "machine": machine(), "load_average_before_after": [round(load_before[0], 1),
                                                                    round(os.getloadavg()[0], 1)]}
+    if anchor is not None:
+        result["anchor"] = {"revision": args.anchor, "scale_run": anchor}
     name = f"controller_cycle_{backend}" + ("_quick" if args.quick else "")
     out = Path(__file__).resolve().parent / "results"
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -279,8 +322,11 @@ def main() -> None:
          ""),
         ("full cycle (tick: engine news, projects' budgets)", f"{b['full_cycle_ms_median']} ms median", ""),
         ("rebuild of the state from the database", f"{b['rebuild_ms_median']} ms median of 3", "≤ 2 s"),
+        ("  CPU of the rebuild (this process + the database server)", f"{b.get('rebuild_cpu_ms_median')} ms", ""),
         ("first cycle after a start (rebuild + 'waiting' written to the queue)",
          f"{b['first_cycle_after_start_ms']} ms", ""),
+        ("  CPU of the first cycle (this process + the database server)",
+         f"{b.get('first_cycle_after_start_cpu_ms')} ms", ""),
         ("peak memory of the process (controller, DB driver, the queue)", f"{b['peak_rss_mib']} MiB", "≤ 1 GiB"),
         (f"submit → start on idle capacity, {jobs:,} jobs queued by another project",
          f"{busy['submit_to_start_ms_median']} ms median ({ratio:.2f}× empty)", "≤ 2× empty"),
@@ -294,8 +340,35 @@ def main() -> None:
           + f"\n\nMachine: {result['machine']['cpus']} cores ({result['machine']['cpu_model']}), "
             f"{result['machine']['memory_gib']} GiB, shared with other work while measured (load average "
             f"{result['load_average_before_after'][0]} before, {result['load_average_before_after'][1]} after).\n")
+    if anchor is not None:
+        keys = [("light_cycle_after_submit_ms_median", "light cycle, ms median"), ("full_cycle_ms_median",
+                "full cycle, ms median"), ("rebuild_ms_median", "rebuild, ms median"), ("rebuild_cpu_ms_median",
+                "rebuild, CPU ms (process + server)"), ("first_cycle_after_start_ms", "first cycle after a start, ms"),
+                ("first_cycle_after_start_cpu_ms", "first cycle, CPU ms (process + server)"),
+                ("peak_rss_mib", "peak memory, MiB")]
+        md += (f"\nSide by side in this run, the scale run on `{args.anchor}` first (its code, this script):\n\n"
+               f"| what | {args.anchor} | this tree |\n|---|---|---|\n"
+               + "\n".join(f"| {label} | {anchor.get(k)} | {b.get(k)} |" for k, label in keys) + "\n")
     (out / f"{name}.md").write_text(md)
     print(md)
+
+
+def run_anchor(args: argparse.Namespace) -> dict[str, Any]:
+    """The scale run on another revision's code: its ``src`` from ``git archive``, this script, a subprocess."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="aicc-bench-anchor-") as d:
+        archive = subprocess.run(["git", "-C", str(repo), "archive", args.anchor, "src"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", d], input=archive, check=True)
+        out = Path(d) / "scale.json"
+        cmd = [sys.executable, __file__, "--reps", str(args.reps), "--scale-json", str(out)]
+        cmd += ["--quick"] if args.quick else []
+        cmd += ["--postgres", args.postgres] if args.postgres else []
+        subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": str(Path(d) / "src")})
+        got: dict[str, Any] = json.loads(out.read_text())
+        return got
 
 
 if __name__ == "__main__":

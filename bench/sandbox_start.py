@@ -65,6 +65,7 @@ def main() -> int:
         print("cannot isolate here:", paths["after"].problems, file=sys.stderr)
         return 1
     ms: dict[str, list[float]] = {"before": [], "after": []}
+    load_start = list(os.getloadavg())
     for i in range(args.jobs + 3):
         for name, ex in paths.items():
             got = one(ex, root / name, 1 + i, before=name == "before")
@@ -75,7 +76,8 @@ def main() -> int:
                 ms[name].append(got)
     for ex in paths.values():
         ex.close()
-    results: dict[str, object] = {"machine": machine(), "load_avg_at_start": list(os.getloadavg()),
+    results: dict[str, object] = {"machine": machine(), "load_avg_at_start": load_start,
+                                  "load_avg_at_end": list(os.getloadavg()),
                                   **{name: summary(v) for name, v in ms.items()}}
     ratio = statistics.median(ms["after"]) / statistics.median(ms["before"])
     results["after_over_before"] = round(ratio, 2)
@@ -84,8 +86,10 @@ def main() -> int:
     m = results["machine"]
     assert isinstance(m, dict)
     lines = ["# Sensitive-data job start: the old sandbox vs the runner's SENSITIVE profile", "",
-             f"Machine: {m['cpus']} cores, {m['cpu_model']}, {m['memory_gib']} GiB; load average at start "
-             f"{os.getloadavg()[0]:.1f}.", "",
+             f"Machine: {m['cpus']} cores, {m['cpu_model']}, {m['memory_gib']} GiB; load average (1 min) "
+             f"{load_start[0]:.1f} at start, {os.getloadavg()[0]:.1f} at the end (a machine shared with other "
+             "work reads noisy: compare the two paths of one run, not runs).", "",
+             f"Run: `sudo .venv/bin/python bench/sandbox_start.py --jobs {args.jobs}`", "",
              "| path | median ms | p95 ms | min ms |", "|---|---|---|---|"]
     for name in ("before", "after"):
         s = summary(ms[name])
@@ -94,7 +98,9 @@ def main() -> int:
               "Latency: `start()` to the job's first instruction (a timestamp it writes into `/out`), one job at "
               "a time, the two paths alternating. Before: bubblewrap as root (`executors/sandbox.py`). After: the "
               "runner (cgroups in four v1 hierarchies, the project's uid, seccomp, user namespace, read-only "
-              "`/proc/sys`).", ""]
+              "`/proc/sys`). The runner's child joins its cgroups by moving its own thread (v1 `tasks`, "
+              "`0`), which spares the kernel's global threadgroup lock that a `cgroup.procs` write takes "
+              "(an RCU grace period and a wait for every fork in flight: 1.94x before that change).", ""]
     (RESULTS / "sandbox_start.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0

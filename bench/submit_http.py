@@ -1,5 +1,12 @@
 """Benchmark: job submission through the HTTP API on SQLite, 32 concurrent clients.
 
+    apt-get install wrk     # the load generator (C; benchmarks are not in CI, so not in .ci/run)
+    sudo .venv/bin/python bench/submit_http.py --processes 2 --anchor REV
+
+wrk POSTs jobs from a Lua script (written next to the server's home) when it is installed, the Python client
+(httpx) otherwise, beside it. ``--anchor REV`` also measures the submission rate with the controller on that
+git revision's code (its ``src/`` from ``git archive``), alternating with this tree's in the same run.
+
 Targets (issue "Jobs end to end"): >= 1,000 jobs/s sustained, p99 <= 50 ms; an array of
 10,000 tasks <= 1 s; admission to process start on an idle center <= 50 ms median.
 Starts a real `aicc server` (uvicorn) on a free port with a fresh demo center.
@@ -35,11 +42,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(home: Path, controller: bool, processes: int = 1) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_server(home: Path, controller: bool, processes: int = 1, src: Path | None = None
+                 ) -> tuple[subprocess.Popen[bytes], str, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "AICC_HOME": str(home), "AICC_CONFIG_DIR": str(home / "cfg"),
            "AICC_CONTROLLER": "on" if controller else "off", "AICC_TICK_SECONDS": "0.5"}
+    if src is not None:  # another revision's code (--anchor)
+        env["PYTHONPATH"] = str(src)
     subprocess.run([AICC, "db", "upgrade"], env=env, check=True, capture_output=True)
     out = subprocess.run([AICC, "demo", "--url", url], env=env, check=True, capture_output=True, text=True).stdout
     token = next(line.split()[-1] for line in out.splitlines() if line.startswith("token for bob"))
@@ -97,6 +107,67 @@ def wrk_load(url: str, token: str, seconds: int, concurrency: int, workdir: Path
     return {"jobs_per_s": round(rate, 1), "p50_ms": ms("50%"), "p99_ms": ms("99%"), "client": "wrk"}
 
 
+def use_wrk(args: argparse.Namespace) -> bool:
+    return args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+
+
+def with_controller(tmp: Path, name: str, args: argparse.Namespace, src: Path | None) -> dict[str, float]:
+    """The submission rate while the controller schedules and runs every job, on a fresh center."""
+    home = tmp / name
+    proc, url, token = start_server(home, controller=True, processes=args.processes, src=src)
+    try:
+        asyncio.run(load(url, token, 200, args.concurrency))  # warm up
+        if use_wrk(args):
+            return wrk_load(url, token, args.seconds, args.concurrency, home)
+        wall, lat = asyncio.run(load(url, token, args.jobs, args.concurrency))
+        return {"jobs_per_s": round(args.jobs / wall, 1), "p50_ms": round(pct(lat, 0.5), 2),
+                "p99_ms": round(pct(lat, 0.99), 2), "client": "httpx"}
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def compare(args: argparse.Namespace) -> None:
+    """This tree beside ``args.anchor``, alternating, with the controller on: bench/results/submit_http_compare."""
+    repo = Path(__file__).resolve().parent.parent
+    runs: dict[str, list[dict[str, float]]] = {args.anchor: [], "this tree": []}
+    load_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="aicc-bench-") as tmp:
+        os.chmod(tmp, 0o711)
+        archive = subprocess.run(["git", "-C", str(repo), "archive", args.anchor, "src"], check=True,
+                                 capture_output=True).stdout
+        (Path(tmp) / "anchor").mkdir()
+        subprocess.run(["tar", "-x", "-C", str(Path(tmp) / "anchor")], input=archive, check=True)
+        for i in range(args.rounds):
+            runs[args.anchor].append(with_controller(Path(tmp), f"anchor-{i}", args, Path(tmp) / "anchor" / "src"))
+            runs["this tree"].append(with_controller(Path(tmp), f"tree-{i}", args, None))
+    result = {"benchmark": "submit_http_compare", "processes": args.processes, "concurrency": args.concurrency,
+              "seconds": args.seconds, "runs": runs, "machine": machine(),
+              "load_average_start_end": [round(load_start, 1), round(os.getloadavg()[0], 1)],
+              "targets": {"jobs_per_s": 1500, "p99_ms": 100}}
+    out = Path(__file__).resolve().parent / "results"
+    name = f"submit_http_compare_{args.processes}proc" + ("" if use_wrk(args) else "_httpx")
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    client = next(iter(runs["this tree"]))["client"]
+    lines = [f"# Submission with the controller running every job: {args.anchor} vs this tree", "",
+             f"SQLite, `aicc server --processes {args.processes}`, {args.concurrency} connections, {client} for "
+             f"{args.seconds} s per run, the two alternating ({args.rounds} rounds), each on a fresh demo center. "
+             f"Goal: >= 1,500 jobs/s, p99 <= 100 ms.", "",
+             f"Run: `sudo .venv/bin/python bench/submit_http.py --processes {args.processes} --anchor {args.anchor} "
+             f"--client {args.client}`",
+             "", "| code | round | jobs/s | p50 ms | p99 ms |", "|---|---|---|---|---|"]
+    for code, got in runs.items():
+        lines += [f"| {code} | {i + 1} | {r['jobs_per_s']} | {r['p50_ms']} | {r['p99_ms']} |"
+                  for i, r in enumerate(got)]
+    m = result["machine"]
+    assert isinstance(m, dict)
+    lines += ["", f"Machine: {m['cpus']} cores, {m['cpu_model']}; the load generator runs on it too; load average "
+              f"{result['load_average_start_end'][0]} at start, {result['load_average_start_end'][1]} at the end "
+              "(shared with other sessions: compare the rows of one run, not runs).", ""]
+    (out / f"{name}.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
 def pct(values: list[float], p: float) -> float:
     return sorted(values)[min(len(values) - 1, int(len(values) * p))] * 1000
 
@@ -107,14 +178,23 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--seconds", type=int, default=10, help="wrk run length")
     ap.add_argument("--processes", type=int, default=1, help="server processes (one elected controller)")
+    ap.add_argument("--anchor", metavar="REV", help="also measure the rate with the controller on this git "
+                    "revision's code, alternating with this tree's")
+    ap.add_argument("--rounds", type=int, default=2, help="alternations with --anchor")
+    ap.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto",
+                    help="load generator: wrk when installed (auto), or the Python client")
     args = ap.parse_args()
+    if args.anchor:
+        compare(args)
+        return
     result: dict[str, object] = {"benchmark": "submit_http", "jobs": args.jobs, "concurrency": args.concurrency,
                                  "processes": args.processes}
     with tempfile.TemporaryDirectory(prefix="aicc-bench-") as tmp:
+        os.chmod(tmp, 0o711)  # jobs run as their project's uid and pass through to their own directory
         proc, url, token = start_server(Path(tmp) / "api-only", controller=False, processes=args.processes)
         try:
             asyncio.run(load(url, token, 200, args.concurrency))  # warm up
-            if shutil.which("wrk"):
+            if use_wrk(args):
                 result["api_only"] = wrk_load(url, token, args.seconds, args.concurrency, Path(tmp))
             else:
                 wall, lat = asyncio.run(load(url, token, args.jobs, args.concurrency))
@@ -151,7 +231,7 @@ def main() -> None:
             result["admission_to_start_ms_median"] = round(statistics.median(a for a, _ in starts), 1)
             result["submit_to_start_ms_median"] = round(statistics.median(b for _, b in starts), 1)
             asyncio.run(load(url, token, 200, args.concurrency))
-            if shutil.which("wrk"):
+            if use_wrk(args):
                 result["with_controller"] = wrk_load(url, token, args.seconds, args.concurrency, Path(tmp))
             else:
                 wall, lat = asyncio.run(load(url, token, args.jobs, args.concurrency))

@@ -245,3 +245,69 @@ def test_an_inventory_load_rebuilds_the_state_on_the_new_nodes(db: Database, wor
     assert controller.planner.state.sched.pools["h100"].total == 12
     controller.planner.rebuilds = 1
     compare_with_rebuild(db, controller)
+
+
+def test_a_burst_of_fresh_jobs_is_told_why_it_waits_in_a_few_statements_and_a_job_changed_meanwhile_is_kept(
+        db: Database, world: World, controller: Controller) -> None:
+    """100 fresh array tasks get one same reason: written set-based (a handful of UPDATEs, not one per row),
+    guarded by the plan's snapshot, so a task cancelled between the plan and its write keeps its cancel."""
+    from sqlalchemy import event
+
+    from aicc.controller.state import SUBMITTED_REASON
+
+    driver = Driver(db, world, controller)
+    spec = job_service.JobSpec(project_id=world.a.project_id, command=["true"], flavors=["h100"], accelerators=4,
+                               cpus=1, time_limit_s=600, array="0-99")
+    with db.write() as s:
+        ids = job_service.submit(s, driver.members["a"], controller.settings, spec).ids
+    with db.snapshot() as s:
+        decision = controller.planner.plan(s, utcnow())
+    told = [u for u in decision.updates if u.keys() == planning._REASON_ONLY]
+    assert len(told) >= planning.SET_WRITE_MIN
+    cancelled = told[-1]["id"]
+    with db.write() as s:
+        job_service.cancel(s, driver.admin, cancelled)
+    updates: list[str] = []  # one entry per statement the database runs (an executemany runs one per row)
+
+    def count(_conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("UPDATE JOBS"):
+            updates.extend([statement] * (len(params) if many else 1))
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with db.write() as s:
+            seq, complete = controller.planner.apply(s, decision)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert not complete and len(updates) <= 4
+    controller.planner.wrote(decision, seq, complete)
+    with db.read() as s:
+        rows = dict(s.execute(select(JobRow.id, JobRow.reason).where(JobRow.id.in_(ids))).all())
+        state = s.execute(select(JobRow.state).where(JobRow.id == cancelled)).scalar_one()
+    assert state == "cancelled" and rows[cancelled] != told[-1]["reason"]
+    assert all(rows[u["id"]] == u["reason"] != SUBMITTED_REASON for u in told[:-1])
+    compare_with_rebuild(db, controller)
+
+
+def test_the_states_rows_carry_the_same_utc_times_as_the_orm_on_either_database(
+        db: Database, world: World, controller: Controller) -> None:
+    """``load_facts`` reads the time columns raw (the converter was a tenth of a rebuild): the instants and the
+    UTC zone must be what the ORM says, naive SQLite values included."""
+    import datetime as dt
+
+    from aicc.controller.state import load_facts
+
+    driver = Driver(db, world, controller)
+    for _ in range(2):
+        driver.run(("submit", "a", 4, 0, 0, "plain"))
+    driver.run(("cycle", False))
+    driver.run(("start", 0))
+    with db.read() as s:
+        facts = {f.id: f for f in load_facts(s, JobRow.id.in_(driver.jobs))}
+        rows = {r.id: r for r in s.execute(select(JobRow).where(JobRow.id.in_(driver.jobs))).scalars()}
+    assert any(r.started_at for r in rows.values())
+    for job_id, row in rows.items():
+        got = facts[job_id]
+        for name in ("submitted_at", "admitted_at", "started_at", "metered_until"):
+            mine, theirs = getattr(got, name), getattr(row, name)
+            assert mine == theirs and (mine is None or mine.utcoffset() == dt.timedelta(0)), name

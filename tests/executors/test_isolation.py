@@ -232,3 +232,51 @@ def test_cgroups_a_killed_runner_left_behind_are_swept_but_not_fresh_ones() -> N
         for d in (stale, fresh):
             if d.exists():
                 d.rmdir()
+
+
+def _joined_in_child(cg: cgroups.Cgroup, *, threaded: bool) -> tuple[int, set[int]]:
+    """Fork a child that (with a second thread when ``threaded``) joins ``cg`` and forks a grandchild; return
+    the child's pid and the thread ids it had, once both are in place (they wait for a kill)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            if threaded:
+                import threading
+
+                threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+            cg.join()
+            if os.fork() == 0:
+                time.sleep(60)
+                os._exit(0)
+            os.write(w, " ".join(os.listdir("/proc/self/task")).encode())
+            time.sleep(60)
+        finally:
+            os._exit(0)
+    os.close(w)
+    tids = {int(t) for t in os.read(r, 4096).split()}
+    os.close(r)
+    return pid, tids
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["single-threaded", "threaded"])
+def test_a_joining_process_its_threads_and_its_later_children_are_in_every_hierarchy(threaded: bool) -> None:
+    """The cheap join (the caller's own thread, v1 ``tasks``) must move the whole process when it has one
+    thread, and a caller with threads must fall back to moving all of them (``cgroup.procs``)."""
+    cg = cgroups.Cgroup(f"join-{os.getpid()}-{int(threaded)}", cgroups.Limits())
+    cg.create()
+    pid = 0
+    try:
+        pid, tids = _joined_in_child(cg, threaded=threaded)
+        assert len(tids) == (2 if threaded else 1)
+        for controller, path in cg.dirs.items():
+            procs = {int(x) for x in (path / "cgroup.procs").read_text().split()}
+            assert pid in procs and len(procs) == 2, controller  # the child and the grandchild it forked after
+            if cg.layout.version == 1:
+                assert tids <= {int(x) for x in (path / "tasks").read_text().split()}, controller
+    finally:
+        cg.close()  # kills the child and the grandchild
+        if pid:
+            os.waitpid(pid, 0)
+    assert not any(p.exists() for p in cg.dirs.values())

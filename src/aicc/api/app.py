@@ -10,6 +10,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
@@ -43,6 +44,7 @@ from aicc.api.routers import (
     workspaces,
 )
 from aicc.config import Settings, load_settings
+from aicc.controller.wake import poke
 from aicc.services import inventory as inventory_svc
 from aicc.services.notify.delivery import spawn as spawn_notifier
 from aicc.services.oidc.registry import Providers
@@ -150,7 +152,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.gateway = gateway
     app.state.supervisor = supervisor
     app.state.submitter = Submitter(db, settings)
-    app.state.wake_controller = controller.wake if controller is not None else None
+    # Without a controller of its own (an API worker of `aicc server --processes N`), a submission pokes the
+    # center's controller process on this machine.
+    app.state.wake_controller = controller.wake if controller is not None else partial(poke, settings.home)
     app.state.oidc = Providers.from_settings(settings)  # a malformed OIDC file stops the start, with the reason
     problems.install(app)
 

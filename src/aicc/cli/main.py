@@ -99,11 +99,58 @@ def server(
     import uvicorn
 
     os.environ["AICC_HTTP_THREADS"] = str(workers)
-    if processes > 1:  # each process builds its own app (the factory), the lock elects one controller
-        uvicorn.run("aicc.cli.main:serving_app", factory=True, host=host, port=port, log_level="info",
-                    access_log=False, workers=processes)
+    if processes > 1:  # each process builds its own app (the factory)
+        import subprocess
+
+        from aicc.config import load_settings
+
+        # The controller in a process of its own (elected by the lock, as any controller): the API workers
+        # never wait on it for the interpreter lock, and poke it after each submission.
+        helper = subprocess.Popen([sys.executable, "-c", "from aicc.cli.main import main; main()", "controller"]) \
+            if load_settings().controller else None
+        os.environ["AICC_CONTROLLER"] = "off"
+        try:
+            uvicorn.run("aicc.cli.main:serving_app", factory=True, host=host, port=port, log_level="info",
+                        access_log=False, workers=processes)
+        finally:
+            if helper is not None:
+                helper.terminate()
+                helper.wait(timeout=60)
         return
     uvicorn.run(serving_app(), host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command("controller")
+def controller_only() -> None:
+    """Run the scheduling controller alone, without the HTTP API (``aicc server --processes N`` starts one
+    beside its API workers). Stops on SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    from sqlalchemy.exc import DBAPIError
+
+    from aicc.config import load_settings
+    from aicc.controller.loop import Controller
+    from aicc.services import audit
+    from aicc.services.audit_seal import AuditSeal
+    from aicc.store.db import Database
+
+    settings = load_settings()
+    db = Database(settings.database_url)
+    db.audit_seal = AuditSeal.from_settings(settings)
+    try:
+        with db.write() as s:
+            audit.start(s)
+    except DBAPIError:
+        pass  # not migrated yet: the first audited write keys the chain
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    controller = Controller(settings, db)
+    controller.start()
+    stop.wait()
+    controller.stop()
+    db.audit_seal.flush()
 
 
 def serving_app() -> FastAPI:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,10 @@ JOBS = cast(Table, JobRow.__table__)
 FAILED_DEP = (JobState.FAILED.value, JobState.CANCELLED.value, JobState.TIMED_OUT.value)
 PREEMPTING = Reason(ReasonCode.BEING_PREEMPTED)
 PREEMPTING_REASON = render(PREEMPTING)
+_REASON_ONLY = {"id", "seq", "reason", "reason_code", "reason_params"}
+SET_WRITE_MIN = 64
+"""Reason-only updates with the same reason, at least this many, are one set-based UPDATE per chunk of ids."""
+SET_WRITE_CHUNK = 5000
 CHECK_S = 30.0
 """How often (at most) a full cycle compares the state with the database (a digest of the pending and live rows)."""
 
@@ -197,10 +202,20 @@ class Planner:
             return None, True
         seq = changes.stamp(s, changes.JOBS)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        alike: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         for u in decision.updates:
-            groups.setdefault(tuple(sorted(u)), []).append(u)
-        table = JOBS
+            if u.keys() == _REASON_ONLY:
+                alike.setdefault((u["reason"], u["reason_code"], json.dumps(u["reason_params"], sort_keys=True)),
+                                 []).append(u)
+            else:
+                groups.setdefault(tuple(sorted(u)), []).append(u)
         written = 0
+        for rows in alike.values():
+            if len(rows) < SET_WRITE_MIN:
+                groups.setdefault(tuple(sorted(rows[0])), []).extend(rows)
+            else:
+                written += _write_reason(s, rows, seq, decision.hwm)
+        table = JOBS
         for cols, rows in groups.items():
             stmt = (update(table)
                     .where(table.c.id == bindparam("v_id"), table.c.state == JobState.PENDING.value,
@@ -329,3 +344,21 @@ class Planner:
                 running_per_array[job.array_id] = n + 1
             out.add(job.id)
         return out, updates
+
+
+def _write_reason(s: Session, rows: list[dict[str, Any]], seq: int, hwm: int) -> int:
+    """Tell many pending jobs one same reason (a burst of fresh jobs told the center is full): one UPDATE per
+    chunk of ids instead of one statement per row, which was 6-10 s for 100,000 fresh jobs after a start.
+    The guard is the plan's snapshot: a row still pending with a stamp at most ``hwm`` is the version the plan
+    saw (a later change has a larger stamp), as the per-row ``change_seq`` guard says for the other updates.
+    Returns how many rows were written."""
+    first = rows[0]
+    values = {"change_seq": seq, "reason": first["reason"], "reason_code": first["reason_code"],
+              "reason_params": first["reason_params"]}
+    ids = sorted(r["id"] for r in rows)
+    written = 0
+    for i in range(0, len(ids), SET_WRITE_CHUNK):
+        stmt = (update(JOBS).where(JOBS.c.id.in_(ids[i:i + SET_WRITE_CHUNK]), JOBS.c.state == JobState.PENDING.value,
+                                   JOBS.c.change_seq <= hwm).values(values))
+        written += max(getattr(s.execute(stmt), "rowcount", 0) or 0, 0)
+    return written

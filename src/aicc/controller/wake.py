@@ -9,6 +9,7 @@ it with one byte. Across machines (PostgreSQL, several hosts) the tick remains t
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import socket
@@ -19,7 +20,9 @@ from pathlib import Path
 log = logging.getLogger("aicc.controller")
 
 
+@functools.lru_cache(maxsize=16)
 def address(home: Path) -> str:
+    """Cached: an API worker pokes after every submission, and resolving the path is a few system calls."""
     digest = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:24]
     return f"\0aicc-wake-{digest}"
 

@@ -150,6 +150,11 @@ def engine_limit_problem(memory_limit: int | None, cpus_allowed: int, limits: Li
         return (f"the engine lets the step run on {cpus_allowed} CPUs, not {limits.cpus:g}: Slurm must confine "
                 "jobs to their cores (TaskPlugin=task/cgroup, ConstrainCores=yes in cgroup.conf)")
     return None
+def _single_threaded() -> bool:
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
 
 
 class Cgroup:
@@ -231,11 +236,21 @@ class Cgroup:
                         os.rmdir(entry.path)
 
     def join(self, pid: int = 0) -> None:
-        """Move ``pid`` (0: the caller) into every controller's cgroup; the job's children inherit them."""
+        """Move ``pid`` (0: the caller) into every controller's cgroup; the job's children inherit them.
+
+        The caller joins on v1 by writing ``0`` to each hierarchy's ``tasks``: the kernel then moves the
+        calling thread without taking the global threadgroup lock (a ``cgroup.procs`` write takes it for
+        writing: an RCU grace period and a wait for every fork and exit on the machine in flight, 5-10 ms
+        over four hierarchies on a busy host, most of the runner's start-up cost). For a single-threaded
+        caller, as the child between fork and exec always is, that thread is the whole process."""
         if not self.owned:
             return  # already in it
+        single = pid == 0 and self.layout.version == 1 and _single_threaded()
         for path in {p for p in self.dirs.values()}:
-            (path / "cgroup.procs").write_text(str(pid or os.getpid()))
+            if single:
+                (path / "tasks").write_text("0")
+            else:
+                (path / "cgroup.procs").write_text(str(pid or os.getpid()))
 
     def pids(self) -> set[int]:
         out: set[int] = set()

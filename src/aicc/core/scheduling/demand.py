@@ -36,6 +36,23 @@ class Demand:
         if self._entries > 4 * len(pending) + 4096:
             self._compact(pending)
 
+    def add_many(self, items: list[tuple[PendingJob, Plan]], pending: Mapping[int, PendingJob]) -> None:
+        """As :meth:`add` for each, each time-limit heap built once at the end (its minimum is the same)."""
+        limits = self._limits
+        touched: dict[tuple[str, int], list[tuple[float, int]]] = {}
+        for job, plan in items:
+            self._count(job, +1, plan)
+            for f, units in plan:
+                heap = touched.get((f, units))
+                if heap is None:
+                    heap = touched[f, units] = limits[f].setdefault(units, [])
+                heap.append((job.time_limit_s, job.id))
+            self._entries += len(plan)
+        for heap in touched.values():
+            heapq.heapify(heap)
+        if self._entries > 4 * len(pending) + 4096:
+            self._compact(pending)
+
     def remove(self, job: PendingJob, plan: Plan) -> None:
         """Count ``job`` out (its time limit entries go lazily)."""
         self._count(job, -1, plan)

@@ -36,6 +36,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         assert isinstance(value, dt.datetime)
+        if value.tzinfo is dt.UTC:  # PostgreSQL in a UTC session: already what we want
+            return value
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
