@@ -87,9 +87,13 @@ class Preemption(Backfill):
             candidates, total, coming = self._victims(flavor)
             self._preempt_flavor = flavor
             cap = self._cap(job, flavor, reservation)
+            key = (self._changes, job.project, flavor, units, cap is None)
+            if key in self._no_victims:
+                continue  # nothing changed since the same search for the same shape found none
             if units <= pool.per_node_max and not pool.flavor.cpu:
                 hole = self._hole_victims(job, flavor, units, candidates, cap)
                 if hole is None:
+                    self._no_victims.add(key)
                     continue
                 if hole:
                     self._commit(hole)
@@ -98,6 +102,7 @@ class Preemption(Backfill):
                 others = [v for v in candidates if v.project != job.project]
                 chosen = victims.choose(pool, units, others, self._coming_nodes(flavor), self._now, cap)
                 if chosen is None:
+                    self._no_victims.add(key)
                     continue
                 if chosen:
                     self._commit(chosen)
@@ -142,6 +147,7 @@ class Preemption(Backfill):
         return reasons.preempt_no_borrowed(f, self._units(job, f))
 
     def _commit(self, chosen: list[int]) -> None:
+        self._changes += 1
         self.preempting.update(chosen)
         self._borrowing.difference_update(chosen)
         self._victim_cache.clear()
