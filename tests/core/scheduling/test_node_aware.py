@@ -174,3 +174,21 @@ def test_a_job_within_quota_that_no_preemption_can_help_says_so_and_names_no_pas
     assert r.preemptions == [] and r.admissions == []
     why = r.reasons[1]
     assert why.code is ReasonCode.PREEMPT_NO_BORROWED_RESERVED and why.params["at"] == 9000.0
+
+
+def test_a_one_node_job_whose_victims_just_started_is_told_when_they_may_be_preempted() -> None:
+    """The scattered-capacity example with both borrowed jobs in their first 600 s: no preemption yet, and the
+    reason names when the first hole can open (the older job's exemption ends first), a time still to come."""
+    from aicc.core.jobs.reasons import ReasonCode
+
+    s = center(h100_nodes=2, per_node=8, policy="aicc")
+    project(s, 1, h100=8, borrow=0)
+    project(s, 2, h100=0, borrow=16)
+    _borrowed(s, 100, "h0", 4, 1700.0)
+    _borrowed(s, 101, "h1", 4, 1800.0)
+    s.submit(job(1, 1, 8, t=2000.0))
+    r = s.cycle(2000.0)
+    assert r.preemptions == [] and r.admissions == []
+    why = r.reasons[1]
+    assert why.code is ReasonCode.PREEMPT_EXEMPT and why.params["at"] == 2300.0
+    assert s.cycle(2300.0).preemptions == [100]  # then it goes (the other is exempt until 2,400)

@@ -395,6 +395,10 @@ class Cycling(Preemption):
             room = self._room(project, Pass.BORROW if self.config.quotas else Pass.ANY)
             if all((job.cpus if self.flavors[f].cpu else job.accelerators) > room[f] for f in order):
                 res.reasons[head] = self._quota_reason(job, order)
+            elif order and self.config.quotas and self.config.preemption and self._borrowing and \
+                    any(self._units(job, f) <= g for f, g in self._room(project, Pass.GUARANTEED).items()
+                        if f in order):
+                res.reasons[head] = self._why_no_preemption(job, order)  # within quota: why it still waits
             elif order:
                 f = order[0]
                 res.reasons[head] = reasons.capacity(tuple(order), self._units(job, f), self.flavors[f].cpu)
