@@ -24,6 +24,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sim_common import RESULTS, ROOT, machine, peak_rss_mib
 
+from aicc.core.scheduling import POLICIES as CONFIGS
 from aicc.core.scheduling import FlavorInfo, NodeInfo
 from aicc.sim.center import LOSSLESS, PreemptionCost, SimCenter
 from aicc.sim.engine import simulate
@@ -70,15 +72,18 @@ def _budget(began: float, budget_s: float) -> Any:
 
 
 def replay(trace: Trace, center: SimCenter, policy: str, budget_s: float,
-           preemption: PreemptionCost | None = None) -> dict[str, Any]:
+           preemption: PreemptionCost | None = None, age_after_s: float | None = None) -> dict[str, Any]:
     began = time.perf_counter()
+    config = CONFIGS[policy] if age_after_s is None else replace(CONFIGS[policy], age_after_s=age_after_s)
+    label = policy + (" (free preemption)" if preemption is LOSSLESS else "") + \
+        ("" if age_after_s is None else (" (no aging)" if not age_after_s else f" (aging {age_after_s / H:g} h)"))
     try:
-        r = simulate(trace, center, policy, on_cycle=_budget(began, budget_s), preemption=preemption)
+        r = simulate(trace, center, config, on_cycle=_budget(began, budget_s), preemption=preemption)
     except OverBudget:
-        return {"policy": policy, "stopped_after_s": round(time.perf_counter() - began, 1)}
+        return {"policy": label, "stopped_after_s": round(time.perf_counter() - began, 1)}
     wall = time.perf_counter() - began
     s = summarize(r)
-    return {"policy": policy + (" (free preemption)" if preemption is LOSSLESS else ""),
+    return {"policy": label,
             "wall_s": round(wall, 2), "policy_s": round(r.policy_s, 2), "cycles": r.cycles,
             "finished": s["finished"], "jobs": s["jobs"], "unschedulable": s["unschedulable"],
             "mean_jct_h": s["jct_s"]["mean"] / H, "p95_jct_h": s["jct_s"]["p95"] / H,
@@ -122,6 +127,8 @@ def main() -> None:
     ap.add_argument("--speed-accelerators", type=int, default=640)
     ap.add_argument("--speed-load", type=float, default=0.85)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--aicc-ages", type=float, nargs="*", default=[0.0, 24.0],
+                    help="also run AICC with these aging settings (hours; 0: no aging), beside its default")
     args = ap.parse_args()
     t0 = time.perf_counter()
     trace, source = philly()
@@ -137,6 +144,9 @@ def main() -> None:
         if "aicc" in args.policy:
             rows.append(replay(trace, c, "aicc", args.philly_budget_s, LOSSLESS))
             print(json.dumps({"center": c.name} | rows[-1]), flush=True)
+            for age in args.aicc_ages:  # the aging setting's trade-off, side by side
+                rows.append(replay(trace, c, "aicc", args.philly_budget_s, age_after_s=age * H))
+                print(json.dumps({"center": c.name} | rows[-1]), flush=True)
         parts.append({"center": c.name, "capacity": c.capacity(), "runs": rows, "verdict": verdict(rows)})
     speed: dict[str, Any] = {}
     if not args.skip_speed:
@@ -156,6 +166,7 @@ def main() -> None:
     with open("/proc/loadavg") as f:
         loadavg = f.read().split()[:3]
     doc = {"benchmark": "sim_node_aware", "trace": source, "jobs": len(trace.jobs), "load_s": round(load_s, 2),
+           "aicc_age_after_h": CONFIGS["aicc"].age_after_s / H,
            "preemption": "10 s grace, no checkpoints (the simulator's default)", "budget_s": args.budget_s,
            "philly_budget_s": args.philly_budget_s,
            "machine": machine() | {"load_average_at_end": loadavg, "peak_rss_mib": round(peak_rss_mib())},
@@ -175,7 +186,9 @@ def markdown(doc: dict[str, Any]) -> str:
              f"Trace: `{doc['trace']}`. Preemption: {doc['preemption']}. Machine: {m['cpu']} "
              f"({m['cores']} cores shared; load average at the end {' '.join(m['load_average_at_end'])}), "
              f"Python {m['python']}. Replays stopped after {doc['philly_budget_s']:g} s (Philly) and "
-             f"{doc['budget_s']:g} s (speed).", ""]
+             f"{doc['budget_s']:g} s (speed). AICC's aging (a project's first job waiting this long goes before "
+             f"fair share and holds the reservation): {doc['aicc_age_after_h']:g} h by default; rows marked "
+             "otherwise set it differently.", ""]
     widths = [label for _, _, label in WIDTHS]
     for part in doc["centers"]:
         v = part["verdict"]

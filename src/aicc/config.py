@@ -70,6 +70,9 @@ class Settings:
     tick_s: float = 2.0
     preempt_grace_s: float = 10.0
     preempt_after_s: float = 600.0
+    age_after_s: float = 259_200.0
+    """AICC_AGE_AFTER: a project's first waiting job older than this goes before fair share and holds the
+    reservation (aging; 0 turns it off). Bounds a wait: see README, "How long can a job wait"."""
     max_starts_per_cycle: int = 1000
     job_prefix: str = "aicc"
     slurm_dir: Path | None = None
@@ -160,6 +163,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         tick_s=float(e.get("AICC_TICK_SECONDS", "2")),
         preempt_grace_s=float(e.get("AICC_PREEMPT_GRACE", "10")),
         preempt_after_s=float(e.get("AICC_PREEMPT_AFTER", "600")),
+        age_after_s=float(e.get("AICC_AGE_AFTER", "259200")),
         max_starts_per_cycle=int(e.get("AICC_MAX_STARTS", "1000")),
         job_prefix=e.get("AICC_JOB_PREFIX", "aicc"),
         slurm_dir=Path(e["AICC_SLURM_DIR"]) if e.get("AICC_SLURM_DIR") else None,

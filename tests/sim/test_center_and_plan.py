@@ -122,3 +122,44 @@ def test_plan_finds_the_smallest_size_meeting_the_target() -> None:
     res = plan(t, c, parse_target("max_wait<=100s"), "gpu", 1, 64, "easy")
     assert res.best == 3 and res.tried[2] == 200 and res.tried[3] == 100
     assert plan(t, c, parse_target("max_wait<=0"), "gpu", 1, 5, "easy").best is None
+
+
+def test_the_simulator_reads_switch_labels_and_a_wide_gang_keeps_to_one_switch() -> None:
+    from aicc.core.scheduling import CycleResult
+    from aicc.sim.engine import simulate
+
+    text = """
+[site]
+name = "racks"
+[[flavors]]
+name = "gpu"
+vendor = "nvidia"
+su_rate = 1.0
+[[nodes]]
+name = "a"
+flavor = "gpu"
+accelerators = 8
+cpus = 64
+memory_gb = 512
+count = 2
+switch = "s1"
+[[nodes]]
+name = "b"
+flavor = "gpu"
+accelerators = 8
+cpus = 64
+memory_gb = 512
+count = 2
+switch = "s2"
+"""
+    c = parse_center(text, "racks.toml")
+    assert {n.name: n.switch for n in c.nodes} == {"a-01": "s1", "a-02": "s1", "b-01": "s2", "b-02": "s2"}
+    seen: dict[int, set[str]] = {}
+
+    def watch(t: float, res: CycleResult) -> None:
+        for a in res.admissions:
+            seen[a.job_id] = {p.node for p in a.placements}
+
+    # a 4-GPU job on a-01 first: the 16-GPU gang then takes both nodes of s2, not a-02 and a b node
+    simulate(trace(job(0, 0.0, 4, gpu=1000.0), job(1, 1.0, 16, gpu=100.0)), c, "easy", on_cycle=watch)
+    assert seen[0] == {"a-01"} and seen[1] == {"b-01", "b-02"}

@@ -106,12 +106,15 @@ class Planner:
                             kind=kind, hwm=state.hwm)
         throughput = sched.throughput
         su = {f: fl.su_rate for f, fl in sched.flavors.items()}
+        spread = set(result.spread)
         for a in result.admissions:
             why = ""
             job = state.pending.get(a.job_id)
             cls = state.pending_job(job).workload_class if job is not None else None
             if throughput and job is not None and cls in throughput:
                 why = "; " + explain_choice(throughput, cls or "", a.flavor, su, list(job.flavors))
+            if a.job_id in spread:
+                why += "; across switches: no one switch had room for the whole gang"
             row = {
                 "id": a.job_id, "state": JobState.ADMITTED.value, "flavor": a.flavor,
                 "placement": placement_json(a.placements), "borrowed": a.borrowed, "allocation_id": a.allocation_id,

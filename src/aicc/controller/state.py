@@ -157,7 +157,8 @@ class LiveState:
         counters = changes.read(s)
         flavors = {f.id: f for f in s.execute(select(FlavorRow).where(FlavorRow.retired.is_(False))).scalars()}
         infos = [FlavorInfo(f.name, f.su_rate, f.is_cpu) for f in flavors.values()]
-        nodes = [NodeInfo(n.name, flavors[n.flavor_id].name, n.accelerators, n.cpus, n.memory_gb * 1024)
+        nodes = [NodeInfo(n.name, flavors[n.flavor_id].name, n.accelerators, n.cpus, n.memory_gb * 1024,
+                          switch=n.switch)
                  for n in s.execute(select(NodeRow).where(NodeRow.retired.is_(False))).scalars()
                  if n.flavor_id in flavors]
         if available is not None:

@@ -60,6 +60,7 @@ def apply(s: Session, actor: Principal, inv: Inventory, source: str) -> LoadResu
             s.add(node)
         node.site_id, node.flavor_id = site.id, flavors[n.flavor].id
         node.accelerators, node.cpus, node.memory_gb, node.retired = n.accelerators, n.cpus, n.memory_gb, False
+        node.switch = n.switch
     wanted = {n.name for n in inv.nodes}
     retired = 0
     for name, node in nodes.items():

@@ -134,7 +134,7 @@ def tasks_fit(flavor: FlavorRow, nodes: list[NodeRow], spec: JobSpec) -> str | N
         return "tasks per node must be at least 1"
     if tasks == 1 or not nodes:
         return None
-    if flavor.vendor == "cpu":
+    if flavor.is_cpu:
         return None if tasks <= spec.cpus else \
             f"--tasks-per-node {tasks} is more than the {spec.cpus} cores the job asks for on its {flavor.name} node"
     per_node = min(spec.accelerators, max(n.accelerators for n in nodes))

@@ -125,7 +125,8 @@ def _units_table(raw: Any, where: str) -> dict[str, int] | None:
 def parse_center(text: str, source: str) -> SimCenter:
     inv = parse_inventory(text, source, keep_tables=("projects", "simulation"))
     flavors = tuple(FlavorInfo(f.name, f.su_rate, f.is_cpu) for f in inv.flavors.values())
-    nodes = tuple(NodeInfo(n.name, n.flavor, n.accelerators, n.cpus, n.memory_gb * 1024) for n in inv.nodes)
+    nodes = tuple(NodeInfo(n.name, n.flavor, n.accelerators, n.cpus, n.memory_gb * 1024, switch=n.switch)
+                  for n in inv.nodes)
     projects: dict[str, ProjectSpec] = {}
     raw_projects = inv.extra.get("projects", [])
     if not isinstance(raw_projects, list):

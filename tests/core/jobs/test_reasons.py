@@ -34,8 +34,11 @@ def test_the_english_text_is_what_the_api_always_said() -> None:
     assert render(reasons.preempting([4, 5])) == "waiting: preempting borrowed capacity (jobs 4, 5)"
     assert render(reasons.budget(2.0, 12.0, -3.0)) == \
         "waiting: allocation budget too low for 2 h time limit (needs 12.0 SU, 0.0 left)"
-    assert render(reasons.reserved("h100", 0.0, 0.0)) == \
-        "waiting: next in line; h100 capacity is free but scattered over nodes"
+    # node-aware reservations: a start at "now" is never "scattered over nodes" (that starts later); it is
+    # capacity held for preempting jobs, or nodes short of cores or memory
+    assert render(reasons.reserved("h100", 0.0, 0.0)) == "waiting: next in line; h100 accelerators of its shape " \
+        "are free, but their nodes lack the CPU cores or memory it asks for"
+    assert reasons.reserved("h100", 0.0, 0.0, held=True).code is ReasonCode.RESERVED_HELD
     assert render(reasons.reserved("h100", 3600.0, 0.0)) == \
         "waiting: next in line; h100 capacity expected free by 1970-01-01 01:00 UTC"
 

@@ -111,3 +111,84 @@ def test_a_multi_node_gang_prefers_nodes_under_one_switch_and_reports_when_it_co
     s.submit(job(1, 1, 16, t=1.0))
     r = s.cycle(1.0)
     assert sorted(_admitted_on(r, 1)) == ["n0", "n2"] and r.spread == [1]
+
+
+def _borrowed(s: Scheduler, jid: int, node: str, gpus: int, start: float, project: int = 2,
+              first: int = 0) -> None:
+    s.add_running(RunningJob(jid, project, "h100", (Placement(node, tuple(range(first, first + gpus)), 1, 1000),),
+                             start, 100_000, borrowed=True, units=gpus))
+
+
+def test_a_gang_wider_than_a_node_preempts_for_whole_nodes_not_for_a_count() -> None:
+    """3 x 8 GPUs. h0 holds 4 borrowed and 4 of a third project within its quota (never a whole node); h1 and h2
+    hold borrowed work only. A 16-GPU job within its quota takes h1 and h2 whole: the victims are theirs, not the
+    cheapest by count (the new job on h0 would leave it with 4 GPUs a 16-GPU gang cannot use)."""
+    s = center(h100_nodes=3, per_node=8, policy="aicc")
+    project(s, 1, h100=16, borrow=0)
+    project(s, 2, h100=0, borrow=24)
+    project(s, 3, h100=8, borrow=0)
+    s.add_running(RunningJob(50, 3, "h100", (Placement("h0", (4, 5, 6, 7), 1, 1000),), 0.0, 100_000, units=4))
+    _borrowed(s, 100, "h0", 4, 1500.0)  # the newest: cheapest by lost work, but on the wrong node
+    _borrowed(s, 101, "h1", 8, 0.0)
+    _borrowed(s, 102, "h2", 4, 100.0)
+    _borrowed(s, 103, "h2", 4, 200.0, first=4)
+    s.submit(job(1, 1, 16, t=2000.0))
+    r = s.cycle(2000.0)
+    assert sorted(r.preemptions) == [101, 102, 103] and r.admissions == []
+    assert s.cycle(2001.0).preemptions == []  # its victims are leaving: it waits, choosing no more
+    for v in (101, 102, 103):
+        s.finish(v)
+    assert sorted(_admitted_on(s.cycle(2100.0), 1)) == ["h1", "h2"]
+
+
+def test_a_wide_gang_whose_victims_are_exempt_is_told_when_they_may_be_preempted() -> None:
+    from aicc.core.jobs.reasons import ReasonCode
+
+    s = center(h100_nodes=2, per_node=8, policy="aicc")  # preempt_after_s = 600
+    project(s, 1, h100=16, borrow=0)
+    project(s, 2, h100=0, borrow=16)
+    _borrowed(s, 100, "h0", 8, 1000.0)
+    _borrowed(s, 101, "h1", 8, 1900.0)
+    s.submit(job(1, 1, 16, t=2000.0))
+    r = s.cycle(2000.0)
+    assert r.preemptions == []  # job 100 alone (past its exemption) would not give it two whole nodes
+    why = r.reasons[1]
+    assert why.code is ReasonCode.PREEMPT_EXEMPT and why.params["at"] == 2500.0 > 2000.0
+
+
+def test_a_job_within_quota_that_no_preemption_can_help_says_so_and_names_no_past_time() -> None:
+    """Capacity held within quotas (project 3) on every node, one borrowed job of project 2: preempting it
+    would not give the 8-GPU job a node (h0 keeps it when project 3's job there ends at 5,000). It reads why,
+    with its reservation's start: h1 whole at 9,000, a time to come."""
+    from aicc.core.jobs.reasons import ReasonCode
+
+    s = center(h100_nodes=2, per_node=8, policy="aicc")
+    project(s, 1, h100=8, borrow=0)
+    project(s, 2, h100=0, borrow=16)
+    project(s, 3, h100=8, borrow=0)
+    s.add_running(RunningJob(50, 3, "h100", (Placement("h0", (0, 1, 2, 3), 1, 1000),), 0.0, 5000, units=4))
+    s.add_running(RunningJob(51, 3, "h100", (Placement("h1", (0, 1, 2, 3), 1, 1000),), 0.0, 9000, units=4))
+    _borrowed(s, 100, "h0", 2, 0.0, first=4)
+    s.submit(job(1, 1, 8, t=2000.0))
+    r = s.cycle(2000.0)
+    assert r.preemptions == [] and r.admissions == []
+    why = r.reasons[1]
+    assert why.code is ReasonCode.PREEMPT_NO_BORROWED_RESERVED and why.params["at"] == 9000.0
+
+
+def test_a_one_node_job_whose_victims_just_started_is_told_when_they_may_be_preempted() -> None:
+    """The scattered-capacity example with both borrowed jobs in their first 600 s: no preemption yet, and the
+    reason names when the first hole can open (the older job's exemption ends first), a time still to come."""
+    from aicc.core.jobs.reasons import ReasonCode
+
+    s = center(h100_nodes=2, per_node=8, policy="aicc")
+    project(s, 1, h100=8, borrow=0)
+    project(s, 2, h100=0, borrow=16)
+    _borrowed(s, 100, "h0", 4, 1700.0)
+    _borrowed(s, 101, "h1", 4, 1800.0)
+    s.submit(job(1, 1, 8, t=2000.0))
+    r = s.cycle(2000.0)
+    assert r.preemptions == [] and r.admissions == []
+    why = r.reasons[1]
+    assert why.code is ReasonCode.PREEMPT_EXEMPT and why.params["at"] == 2300.0
+    assert s.cycle(2300.0).preemptions == [100]  # then it goes (the other is exempt until 2,400)

@@ -30,7 +30,7 @@ def list_nodes(
 ) -> list[Node]:
     with db.read() as s:
         return [Node(id=n.id, name=n.name, flavor=f, accelerators=n.accelerators, cpus=n.cpus,
-                     memory_gb=n.memory_gb, retired=n.retired)
+                     memory_gb=n.memory_gb, retired=n.retired, switch=n.switch)
                 for n, f in svc.nodes(s, flavor=flavor, include_retired=include_retired)]
 
 

@@ -34,6 +34,8 @@ class Node(Out):
     cpus: int
     memory_gb: int
     retired: bool
+    switch: str | None = None
+    """Topology label from the inventory (the switch it hangs off), if any."""
 
 
 class InventoryLoad(Strict):

@@ -31,6 +31,10 @@ class ReasonCode(StrEnum):
     NO_CAPACITY_CORES = "no_capacity_cores"
     RESERVED = "reserved"
     RESERVED_NOW = "reserved_now"
+    RESERVED_HELD = "reserved_held"
+    PREEMPT_EXEMPT = "preempt_exempt"
+    PREEMPT_NO_BORROWED = "preempt_no_borrowed"
+    PREEMPT_NO_BORROWED_RESERVED = "preempt_no_borrowed_reserved"
     BEHIND_RESERVATION = "behind_reservation"
     BEHIND_FIFO = "behind_fifo"
     PREEMPTING = "preempting"
@@ -105,8 +109,29 @@ TEXTS: dict[ReasonCode, dict[str, str]] = {
         "en": "waiting: next in line; {flavor} capacity expected free by {at}",
         "ko": "대기: 다음 차례. {flavor} 자원이 {at}까지 비워질 예정"},
     ReasonCode.RESERVED_NOW: {
-        "en": "waiting: next in line; {flavor} capacity is free but scattered over nodes",
-        "ko": "대기: 다음 차례. {flavor} 자원이 비어 있지만 여러 노드에 흩어져 있음"},
+        "en": "waiting: next in line; {flavor} accelerators of its shape are free, but their nodes lack the CPU "
+              "cores or memory it asks for",
+        "ko": "대기: 다음 차례. 필요한 모양의 {flavor} 가속기는 비어 있지만, "
+              "그 노드에 요청한 CPU 코어나 메모리가 부족함"},
+    ReasonCode.RESERVED_HELD: {
+        "en": "waiting: next in line; the free {flavor} capacity is held for jobs within their quota whose "
+              "borrowed capacity is being returned",
+        "ko": "대기: 다음 차례. 비어 있는 {flavor} 자원은 빌려준 자원을 돌려받는 할당량 안의 작업을 위해 잡혀 있음"},
+    ReasonCode.PREEMPT_EXEMPT: {
+        "en": "waiting: within the project's quota; the borrowed {flavor} jobs that would make room for {units} "
+              "may be preempted from {at} (a borrowed job first runs {minutes:g} min)",
+        "ko": "대기: 프로젝트 할당량 안의 작업. {units}개 자리를 낼 {flavor} 차용 작업은 {at}부터 선점할 수 있음 "
+              "(차용 작업도 먼저 {minutes:g}분 실행됨)"},
+    ReasonCode.PREEMPT_NO_BORROWED: {
+        "en": "waiting: within the project's quota, but preempting every borrowed {flavor} job of other projects "
+              "would not free {units} on the nodes it needs (the rest runs within quotas)",
+        "ko": "대기: 프로젝트 할당량 안의 작업이지만, 다른 프로젝트의 {flavor} 차용 작업을 모두 선점해도 필요한 노드에 "
+              "{units}개가 비지 않음 (나머지는 할당량 안에서 실행 중)"},
+    ReasonCode.PREEMPT_NO_BORROWED_RESERVED: {
+        "en": "waiting: next in line; preempting borrowed {flavor} jobs would not free {units} on the nodes it "
+              "needs (the rest runs within quotas); expected free by {at}",
+        "ko": "대기: 다음 차례. {flavor} 차용 작업을 선점해도 필요한 노드에 {units}개가 비지 않음 (나머지는 할당량 "
+              "안에서 실행 중). {at}까지 비워질 예정"},
     ReasonCode.BEHIND_RESERVATION: {
         "en": "waiting: behind reservation for job {job}",
         "ko": "대기: 작업 {job}의 예약 뒤에서 기다리는 중"},

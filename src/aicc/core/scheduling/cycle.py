@@ -8,8 +8,9 @@ steps of a cycle are methods over it rather than closures inside one long functi
 from __future__ import annotations
 
 from aicc.core.charging import su
-from aicc.core.jobs.reasons import Reason
+from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.core.scheduling import reasons
+from aicc.core.scheduling.aging import aged_heads, aged_pass
 from aicc.core.scheduling.model import (
     Admission,
     CycleResult,
@@ -56,6 +57,8 @@ class Walk:
         """Per project: the window/suspension verdict, once per cycle."""
         self.rate = {f: fl.su_rate for f, fl in s.flavors.items()}
         self.kind = Pass.ANY
+        self.whys: dict[tuple[object, ...], Reason] = {}
+        """Per (project, flavors, units, outlasts the reservation): why preemption cannot help, once a cycle."""
 
     def _budget_of(self, project: int) -> float:
         left = self.budget.get(project)
@@ -116,6 +119,8 @@ class Walk:
         admitted, settled, held, rate, now, reasons_of = self.admitted, self.settled, self.held, self.rate, \
             self.now, res.reasons
         strict = not cfg.backfill
+        if cfg.age_after_s > 0:
+            self.aged()
         for kind in passes:
             if res.capped:
                 break
@@ -180,6 +185,9 @@ class Walk:
                     continue
                 if self.reservation is not None and left == float("inf") and not (
                         guaranteed and (s._can_preempt or s._coming([f for f, _ in fits]))):
+                    if guaranteed and s.explain and s._borrowing and cfg.preemption:
+                        reasons_of[job_id] = self.why(job, [f for f, _ in fits])  # within quota: say why exactly
+                        continue
                     if self.behind is None:
                         self.behind = reasons.behind_reservation(self.reservation.job_id)
                     reasons_of[job_id] = self.behind
@@ -220,8 +228,9 @@ class Walk:
             if s._cost(job, cheapest) > left:
                 res.reasons[job_id] = reasons.budget(job.time_limit_s / 3600, s._cost(job, cheapest), left)
                 return
+        held_res = None if self.reservation is None else (self.r_flavor, self.r_start, self.spare)
         if kind is Pass.GUARANTEED and (s._can_preempt or s._coming(flavors)):
-            victims = s._preempt_for(job, flavors)
+            victims = s._preempt_for(job, flavors, held_res)
             if victims is not None:
                 self.settled.add(job_id)
                 # keep the free part of its gang: a later, smaller job must not take it meanwhile
@@ -232,10 +241,59 @@ class Walk:
                 res.reasons[job_id] = reasons.preempting(victims) if victims else reasons.preemption_in_progress()
                 self.exhausted = s._exhausted(kind, self.reservation, self.extra)
                 return
-        self.blocked(job, flavors)
+        why = None
+        if kind is Pass.GUARANTEED and s.explain and s.config.preemption and s._borrowing:
+            why = self.why(job, flavors)
+        self.blocked(job, flavors, why)
 
-    def admit(self, job: PendingJob, kind: Pass, flavor: str, units: int, where: tuple[Placement, ...]) -> None:
-        """Apply an admission to the scheduler's state and to this cycle's bookkeeping."""
+    def why(self, job: PendingJob, flavors: list[str]) -> Reason:
+        """Why preemption cannot help this job within its quota now (once per project and shape a cycle)."""
+        outlasts = self.reservation is not None and self.now + job.time_limit_s > self.r_start
+        key = (job.project, tuple(flavors), job.accelerators, job.cpus, outlasts)
+        hit = self.whys.get(key)
+        if hit is None:
+            held_res = None if self.reservation is None else (self.r_flavor, self.r_start, self.spare)
+            hit = self.whys[key] = self.s._why_no_preemption(job, flavors, held_res)
+        return hit
+
+    def aged(self) -> None:
+        """Projects' first jobs that have waited ``age_after_s`` go before fair share, oldest first: each is
+        admitted if it fits, preempts if it is within its nominal quota and that helps, and the first that can
+        do neither holds the cycle's reservation (see :mod:`~aicc.core.scheduling.aging`)."""
+        s, now = self.s, self.now
+        for job_id in aged_heads(s, now):
+            if self.exhausted or self.reservation is not None or self.res.capped:
+                return
+            job = s.pending[job_id]
+            if self._eligible(job):
+                continue
+            rooms = {Pass.GUARANTEED: s._room(job.project, Pass.GUARANTEED),
+                     Pass.BORROW: s._room(job.project, Pass.BORROW)} if s.config.quotas else {}
+            found = aged_pass(s, job.project, s._plans[job_id], rooms)
+            if found is None:
+                continue
+            kind, fits = found
+            left = self._budget_of(job.project)
+            self.kind = kind
+            self.res.examined += 1
+            for flavor, units in fits:
+                pool = s.pools[flavor]
+                if units > pool.free - self.held.get(flavor, 0) or \
+                        su(units, job.time_limit_s, self.rate[flavor]) > left:
+                    continue
+                where = pool.place(units, job.cpus, job.memory_mb)
+                if where is not None:
+                    self.admit(job, kind, flavor, units, where, aged=True)
+                    break
+            else:
+                self.settled.add(job_id)
+                self.not_placed(job, kind, [f for f, _ in fits], left)
+
+    def admit(self, job: PendingJob, kind: Pass, flavor: str, units: int, where: tuple[Placement, ...],
+              aged: bool = False) -> None:
+        """Apply an admission to the scheduler's state and to this cycle's bookkeeping. An ``aged`` job is never
+        borrowed (preemptible) capacity: the center owes it this start, and a preempted aged job would be
+        first in line again at once, losing its work each time."""
         s, now, limit = self.s, self.now, job.time_limit_s
         reservation, project = self.reservation, job.project
         if reservation is not None and flavor == reservation.flavor and now + limit > reservation.start:
@@ -245,7 +303,8 @@ class Walk:
                 if pl.node in self.spare:
                     self.spare[pl.node] -= pl.cpus if cpu else len(pl.devices)
         p = s.projects[project]
-        borrowed = s.config.quotas and s.usage.get(project, _NO_USE).get(flavor, 0) + units > p.nominal.get(flavor, 0)
+        borrowed = not aged and s.config.quotas and \
+            s.usage.get(project, _NO_USE).get(flavor, 0) + units > p.nominal.get(flavor, 0)
         s.add_running(RunningJob(job.id, project, flavor, where, now, limit, job.priority, borrowed, units))
         self.res.admissions.append(Admission(job.id, flavor, where, borrowed, p.allocation_id))
         if len(where) > 1 and s.pools[flavor].spread:
@@ -263,8 +322,10 @@ class Walk:
         else:
             self.exhausted = s._exhausted(kind, reservation, self.extra)
 
-    def blocked(self, job: PendingJob, flavors: list[str]) -> None:
-        """It cannot start now: the first such job reserves (EASY) or blocks the queue (FIFO); the rest wait."""
+    def blocked(self, job: PendingJob, flavors: list[str], why: Reason | None = None) -> None:
+        """It cannot start now: the first such job reserves (EASY) or blocks the queue (FIFO); the rest wait.
+        ``why``: for a job within its quota, why preemption cannot help (what it reads, with the reservation's
+        time when that is the sooner or the only other news)."""
         s, res, job_id = self.s, self.res, job.id
         if self.reservation is None and self.fifo_blocked is None:
             if s.config.backfill:
@@ -273,14 +334,17 @@ class Walk:
                 if reservation is not None:
                     self.r_flavor, self.r_start = reservation.flavor, reservation.start
                     self.spare = s._spare = dict(reservation.spare)
-                    res.reasons[job_id] = reasons.reserved(reservation.flavor, reservation.start, self.now)
+                    res.reasons[job_id] = self._reserved_reason(reservation, why)
                     self.exhausted = s._nothing_fits(self.kind, reservation, self.extra)
                     return
             else:
                 self.fifo_blocked = job_id
-            res.reasons[job_id] = reasons.capacity(tuple(flavors), s._units(job, flavors[0]),
-                                                   s.flavors[flavors[0]].cpu)
+            res.reasons[job_id] = why or reasons.capacity(tuple(flavors), s._units(job, flavors[0]),
+                                                          s.flavors[flavors[0]].cpu)
         elif self.reservation is not None:
+            if why is not None:
+                res.reasons[job_id] = why
+                return
             if self.behind is None:
                 self.behind = reasons.behind_reservation(self.reservation.job_id)
             res.reasons[job_id] = self.behind
@@ -289,12 +353,27 @@ class Walk:
                                                    s.flavors[flavors[0]].cpu)
 
 
+    def _reserved_reason(self, reservation: Reservation, why: Reason | None) -> Reason:
+        """The reservation holder's reason: never a past time; for a job within its quota, why preemption does
+        not start it sooner (borrowed jobs preemptible before the reservation's start say so instead)."""
+        start, flavor, now = reservation.start, reservation.flavor, self.now
+        if start <= now or why is None:
+            return reasons.reserved(flavor, start, now, held=self.held.get(flavor, 0) > 0)
+        at, units = why.params.get("at"), why.params.get("units")
+        if why.code is ReasonCode.PREEMPT_EXEMPT and isinstance(at, int | float) and at < start:
+            return why
+        if why.code is ReasonCode.PREEMPT_NO_BORROWED and isinstance(units, int):
+            return reasons.preempt_no_borrowed(str(why.params["flavor"]), units, start)
+        return reasons.reserved(flavor, start, now)
+
+
 class Cycling(Preemption):
     def cycle(self, now: float) -> CycleResult:
         """Admit what fits; the admissions are applied to this state as running jobs."""
         self._now = now
         self._spare = {}
         self._victim_cache.clear()  # the exemption depends on now; and the controller edits ``preempting``
+        self._no_victims.clear()
         self._can_preempt = self._preemptable()
         # the smallest waiting gang per flavor; constant during the cycle (queues change only at its end)
         self._smallest = {f: min(d) for f, d in self.demand.by_flavor.items() if d}
@@ -321,6 +400,10 @@ class Cycling(Preemption):
             room = self._room(project, Pass.BORROW if self.config.quotas else Pass.ANY)
             if all((job.cpus if self.flavors[f].cpu else job.accelerators) > room[f] for f in order):
                 res.reasons[head] = self._quota_reason(job, order)
+            elif order and self.config.quotas and self.config.preemption and self._borrowing and \
+                    any(self._units(job, f) <= g for f, g in self._room(project, Pass.GUARANTEED).items()
+                        if f in order):
+                res.reasons[head] = self._why_no_preemption(job, order)  # within quota: why it still waits
             elif order:
                 f = order[0]
                 res.reasons[head] = reasons.capacity(tuple(order), self._units(job, f), self.flavors[f].cpu)

@@ -141,6 +141,12 @@ class PolicyConfig:
     preempt_after_s: float = 0.0
     """A borrowed job is safe from preemption for this long after it started (as Slurm's PreemptExemptTime):
     it makes progress before it can be sent back, and capacity does not ping-pong between projects."""
+    age_after_s: float = 259_200.0
+    """Aging, separate from fair share: a project's first waiting job that has waited this long is examined
+    before the fair-share order, oldest first, and the first such job that cannot start holds the reservation
+    (EASY's promise, node by node) until it starts. Bounds its wait: this plus the longest time limit of the
+    jobs running on its flavor, per older aged job ahead of it (see :mod:`aicc.core.scheduling.aging`). 0: off.
+    Fair-share order only (FIFO already reserves for the oldest)."""
     max_examined: int = 0
     """Stop after examining this many jobs in one cycle (0: no limit), as Slurm's bf_max_job_test."""
     max_starts: int = 0

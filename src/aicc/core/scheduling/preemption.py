@@ -2,17 +2,27 @@
 
 Victims are borrowed jobs of other projects past their exemption (``preempt_after_s``). A job that fits on
 one node opens a hole of its shape on the node where that costs least (GPU-time lost, then priority, then
-newest); a wider gang takes victims lowest priority and newest first. A job whose victims are still in their
-grace period waits for them instead of choosing more. With the exemption, this bounds how long a job within
-its project's nominal quota waits behind others' borrowed work: ``preempt_after_s`` plus the grace period.
+newest); a wider gang opens the fewest nodes it needs, whole nodes first, where that costs least
+(:mod:`~aicc.core.scheduling.victims`). A job whose victims are still in their grace period waits for them
+instead of choosing more. When no choice helps, :meth:`Preemption._why_no_preemption` says why. Where borrowed
+work stands in the way, this bounds how long a job within its project's nominal quota waits behind it:
+``preempt_after_s`` plus the grace period; behind work within quotas, aging does
+(:mod:`~aicc.core.scheduling.aging`).
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 
+from aicc.core.jobs.reasons import Reason
+from aicc.core.scheduling import reasons, victims
 from aicc.core.scheduling.model import PendingJob, RunningJob
 from aicc.core.scheduling.reservation import Backfill
+
+Held = tuple[str, float, Mapping[str, int]]
+"""A standing reservation as preemption reads it: flavor, start, and per reserved node the units a job still
+running at the start may take there."""
 
 
 class Preemption(Backfill):
@@ -47,49 +57,104 @@ class Preemption(Backfill):
         """Capacity is already being freed on one of ``flavors`` (victims in their grace period)."""
         return bool(self.preempting) and any(self._victims(f)[2] for f in flavors)
 
-    def _preempt_for(self, job: PendingJob, flavors: list[str]) -> list[int] | None:
+    def _coming_nodes(self, flavor: str) -> dict[str, int]:
+        """Per node of ``flavor``: the units victims in their grace period will free."""
+        running, out = self.running, dict[str, int]()
+        for vid in self.preempting:
+            r = running.get(vid)
+            if r is not None and r.flavor == flavor:
+                for p in r.placements:
+                    out[p.node] = out.get(p.node, 0) + len(p.devices)
+        return out
+
+    def _cap(self, job: PendingJob, flavor: str, reservation: Held | None) -> dict[str, int] | None:
+        """The reservation's nodes with what ``job`` may take there, when it would still run at its start."""
+        if reservation is None or flavor != reservation[0] or self._now + job.time_limit_s <= reservation[1]:
+            return None
+        return dict(reservation[2])
+
+    def _preempt_for(self, job: PendingJob, flavors: list[str], reservation: Held | None = None) -> list[int] | None:
         """Victims that make room for ``job`` on one of ``flavors``; [] if enough is already being freed.
 
-        None when preemption cannot help (no borrowed capacity there).
+        None when preemption cannot help: no set of borrowed jobs of other projects, past their exemption,
+        would give it a place of its shape (on one node, or the fewest nodes a wider gang needs). With a
+        ``reservation`` (flavor, start, nodes with their spare units), a job still running at its start takes
+        no victims on its nodes: the hole would be one it may not use.
         """
         for flavor in flavors:
             units = self._units(job, flavor)
             pool = self.pools[flavor]
             candidates, total, coming = self._victims(flavor)
             self._preempt_flavor = flavor
+            cap = self._cap(job, flavor, reservation)
+            key = (self._changes, job.project, flavor, units, cap is None)
+            if key in self._no_victims:
+                continue  # nothing changed since the same search for the same shape found none
             if units <= pool.per_node_max and not pool.flavor.cpu:
-                hole = self._hole_victims(job, flavor, units, candidates)
+                hole = self._hole_victims(job, flavor, units, candidates, cap)
                 if hole is None:
+                    self._no_victims.add(key)
                     continue
                 if hole:
                     self._commit(hole)
                 return hole
+            if not pool.flavor.cpu:
+                others = [v for v in candidates if v.project != job.project]
+                chosen = victims.choose(pool, units, others, self._coming_nodes(flavor), self._now, cap)
+                if chosen is None:
+                    self._no_victims.add(key)
+                    continue
+                if chosen:
+                    self._commit(chosen)
+                return chosen
             if pool.free + coming >= units:
                 if coming:
                     return []
-                continue  # fits by count but not by node shape: preemption would not help
+                continue
             if pool.free + coming + total < units:
                 continue  # not enough borrowed capacity there even with every candidate
-            chosen: list[int] = []
+            picked: list[int] = []
             freed = pool.free + coming
             for victim in candidates:
                 if victim.project == job.project:
                     continue
-                chosen.append(victim.id)
+                picked.append(victim.id)
                 freed += victim.units
                 if freed >= units:
-                    self._commit(chosen)
-                    return chosen
+                    self._commit(picked)
+                    return picked
         return None
 
+    def _why_no_preemption(self, job: PendingJob, flavors: list[str], reservation: Held | None = None) -> Reason:
+        """Why preempting cannot give ``job`` (within its nominal quota) a place now, exactly: borrowed jobs
+        that would make room are in their exemption until a time still to come, or no set of borrowed jobs of
+        other projects, on nodes it may use, could ever give it its shape (the rest runs within quotas)."""
+        after = self.config.preempt_after_s
+        best: tuple[float, str, int] | None = None
+        for flavor in flavors:
+            pool, units = self.pools[flavor], self._units(job, flavor)
+            if pool.flavor.cpu:
+                continue
+            borrowed = [r for r in map(self.running.__getitem__, self._borrowing)
+                        if r.flavor == flavor and r.project != job.project]
+            at = victims.release_time(pool, units, borrowed, self._coming_nodes(flavor), after,
+                                      self._cap(job, flavor, reservation))
+            if at is not None and at > self._now and (best is None or at < best[0]):
+                best = (at, flavor, units)
+        if best is not None:
+            return reasons.preempt_exempt(best[1], best[2], best[0], after)
+        f = flavors[0]
+        return reasons.preempt_no_borrowed(f, self._units(job, f))
+
     def _commit(self, chosen: list[int]) -> None:
+        self._changes += 1
         self.preempting.update(chosen)
         self._borrowing.difference_update(chosen)
         self._victim_cache.clear()
         self._can_preempt = self._preemptable()
 
-    def _hole_victims(self, job: PendingJob, flavor: str, units: int,
-                      candidates: list[RunningJob]) -> list[int] | None:
+    def _hole_victims(self, job: PendingJob, flavor: str, units: int, candidates: list[RunningJob],
+                      cap: Mapping[str, int] | None = None) -> list[int] | None:
         """Victims that open a hole of ``job``'s shape (``units`` on one node), at the least cost: on each node,
         borrowed jobs of other projects by GPU-time they would lose, then priority, then newest; the node whose
         set costs least. [] when victims already leaving one node make it (wait for them); None when no set
@@ -106,7 +171,8 @@ class Preemption(Backfill):
                     coming[p.node] = coming.get(p.node, 0) + len(p.devices)
         for name, n in coming.items():
             node = pool.nodes.get(name)
-            if node is not None and node.info.available and len(node.devices) + n >= units:
+            if node is not None and node.info.available and \
+                    min(len(node.devices) + n, cap.get(name, units) if cap else units) >= units:
                 return []
         per_node: dict[str, list[tuple[float, int, float, int, int]]] = {}
         for v in candidates:
@@ -116,15 +182,15 @@ class Preemption(Backfill):
             for p in v.placements:
                 per_node.setdefault(p.node, []).append((lost, v.priority, -v.start_time, -v.id, len(p.devices)))
         best: tuple[float, int, list[int]] | None = None
-        for name, victims in per_node.items():
+        for name, on_node in per_node.items():
             node = pool.nodes.get(name)
-            if node is None or not node.info.available:
-                continue
+            if node is None or not node.info.available or (cap and name in cap):
+                continue  # a reserved node: the hole would be one this job may not use
             freed = len(node.devices) + coming.get(name, 0)
-            if freed + sum(v[4] for v in victims) < units:
+            if freed + sum(v[4] for v in on_node) < units:
                 continue
             cost, chosen = 0.0, []
-            for lost, _, _, neg_id, n in sorted(victims):
+            for lost, _, _, neg_id, n in sorted(on_node):
                 chosen.append(-neg_id)
                 cost += lost
                 freed += n

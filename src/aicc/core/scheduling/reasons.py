@@ -37,11 +37,26 @@ def capacity(flavors: tuple[str, ...], units: int, cpu: bool) -> Reason:
     return Reason(code, {"flavors": ",".join(flavors), "units": units})
 
 
-def reserved(flavor: str, start: float, now: float) -> Reason:
-    """Never a past time as the future: a start at ``now`` means free by count but not by node shape."""
+def reserved(flavor: str, start: float, now: float, held: bool = False) -> Reason:
+    """Never a past time as the future. The reservation is node-aware, so a start at ``now`` means a node set of
+    the job's shape is free by accelerators: held for jobs preempting within their quota (``held``), or its
+    nodes lack the cores or memory the job asks for."""
     if start <= now:
-        return Reason(ReasonCode.RESERVED_NOW, {"flavor": flavor})
+        return Reason(ReasonCode.RESERVED_HELD if held else ReasonCode.RESERVED_NOW, {"flavor": flavor})
     return Reason(ReasonCode.RESERVED, {"flavor": flavor, "at": start})
+
+
+def preempt_exempt(flavor: str, units: int, at: float, after_s: float) -> Reason:
+    """The borrowed jobs that would make room are still in their exemption: preemptible from ``at`` (future)."""
+    return Reason(ReasonCode.PREEMPT_EXEMPT, {"flavor": flavor, "units": units, "at": at,
+                                              "minutes": round(after_s / 60, 1)})
+
+
+def preempt_no_borrowed(flavor: str, units: int, at: float | None = None) -> Reason:
+    """No set of borrowed jobs of other projects could give it its shape; ``at``: its reservation's start."""
+    if at is not None:
+        return Reason(ReasonCode.PREEMPT_NO_BORROWED_RESERVED, {"flavor": flavor, "units": units, "at": at})
+    return Reason(ReasonCode.PREEMPT_NO_BORROWED, {"flavor": flavor, "units": units})
 
 
 def behind_reservation(job_id: int) -> Reason:

@@ -40,6 +40,7 @@ class Scheduler(Cycling):
     def mark_preempting(self, job_id: int) -> None:
         """A running job already asked to stop for a preemption (a restarted or long-lived controller's view):
         its capacity is coming back and it is no candidate for another preemption."""
+        self._changes += 1
         self.preempting.add(job_id)
         self._borrowing.discard(job_id)
         self._victim_cache.clear()
@@ -83,6 +84,7 @@ class Scheduler(Cycling):
         job = self.running.pop(job_id, None)
         if job is None:
             return None
+        self._changes += 1
         self._victim_cache.clear()
         pool = self.pools[job.flavor]
         for p in job.placements:
@@ -104,6 +106,7 @@ class Scheduler(Cycling):
         self.submit(original)
 
     def set_node_available(self, node: str, flavor: str, available: bool) -> None:
+        self._changes += 1
         self.pools[flavor].set_available(node, available)
         self._capacity_cache = None
         self._share.clear()

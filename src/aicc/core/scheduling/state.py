@@ -98,6 +98,11 @@ class SchedulerState:
         """Per pending job: (flavor, units) in the order the policy tries them, computed once at submit."""
         self._plan_cache: dict[tuple[object, ...], tuple[tuple[str, int], ...]] = {}
         self._victim_cache: dict[str, tuple[list[RunningJob], int, int]] = {}
+        self._changes = 0
+        """Bumped when running or preempting jobs change: keys :attr:`_no_victims`."""
+        self._no_victims: set[tuple[object, ...]] = set()
+        """Searches for victims that found none this cycle, by (changes, project, flavor, units, uncapped): a
+        long queue of one shape within its quota costs one search, not one per job."""
 
 
     def _touch(self, project: int) -> None:
@@ -145,6 +150,7 @@ class SchedulerState:
     def add_running(self, job: RunningJob) -> None:
         """A job already running (controller restart, or an admission the caller applied)."""
         self.running[job.id] = job
+        self._changes += 1
         if job.borrowed and self._victim_cache:  # only a borrowed job can be a preemption candidate
             self._victim_cache.clear()
         pool = self.pools[job.flavor]

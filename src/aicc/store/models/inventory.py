@@ -45,3 +45,6 @@ class NodeRow(Base):
     memory_gb: Mapped[int] = mapped_column(Integer)
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
     """Gone from the inventory file; jobs that ran on it still name it."""
+    switch: Mapped[str | None] = mapped_column(String(63))
+    """The network switch it hangs off (topology label; on all nodes of a flavor or none): a gang wider than a
+    node prefers nodes under one switch."""

@@ -1,0 +1,49 @@
+"""Aging: a bound on how long a job waits, separate from fair share.
+
+Fair share re-orders projects every cycle, and EASY reserves for the first job that cannot start, so under
+fair share the reservation changes hands from cycle to cycle: a wide gang of a project with a large share is
+never first for long, smaller jobs keep filling the nodes it needs, and it starves (on the Philly trace
+8-GPU and wider gangs waited weeks). Aging fixes the order for old jobs only: a project's first waiting job
+that has waited ``PolicyConfig.age_after_s`` is examined before the fair-share walk, oldest first, and the
+first of them that cannot start holds the cycle's reservation (node-aware, EASY's promise: nothing admitted
+after it may delay it). The oldest aged job stays the oldest until it starts, so its reservation holds from
+cycle to cycle and its start time can only move earlier.
+
+The bound (documented in README and DESIGN): a job that is its project's first waiting job, and whose
+project keeps quota room and budget for it, starts at most ``age_after_s`` + (1 + n) x L after it was
+submitted, where L is the longest time limit of the jobs on its flavor and n the number of aged jobs older
+than it; with no older aged job, ``age_after_s`` + L. Jobs within their nominal quota also preempt borrowed
+work (:mod:`~aicc.core.scheduling.preemption`), which usually starts them much sooner.
+"""
+
+from __future__ import annotations
+
+from aicc.core.scheduling.model import Order, Pass
+from aicc.core.scheduling.state import SchedulerState
+
+
+def aged_heads(state: SchedulerState, now: float) -> list[int]:
+    """Each project's first waiting job that has waited ``age_after_s`` or longer, oldest first (submit time,
+    then id). Costs the number of projects with waiting jobs, not the length of the queue."""
+    cfg = state.config
+    if cfg.age_after_s <= 0 or cfg.order is not Order.FAIRSHARE:
+        return []  # under FIFO the reservation always goes to the oldest job that cannot start
+    cutoff = now - cfg.age_after_s
+    heads = [(q[0][1], q[0][2]) for q in state._queues.values() if q and q[0][1] <= cutoff]
+    heads.sort()
+    return [job_id for _, job_id in heads]
+
+
+def aged_pass(state: SchedulerState, project: int, plan: tuple[tuple[str, int], ...],
+              room_of: dict[Pass, dict[str, float]]) -> tuple[Pass, list[tuple[str, int]]] | None:
+    """The pass an aged job is examined in, and the flavors its project has quota room for there: within its
+    nominal quota (it may preempt) if it can, else borrowing; None when its project has no room for it (it
+    waits on its own project's quota, not on others)."""
+    if not state.config.quotas:
+        return Pass.ANY, list(plan)
+    for kind in (Pass.GUARANTEED, Pass.BORROW):
+        room = room_of[kind]
+        fits = [fu for fu in plan if fu[1] <= room.get(fu[0], 0)]
+        if fits:
+            return kind, fits
+    return None
