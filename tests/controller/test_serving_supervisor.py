@@ -71,3 +71,32 @@ def test_a_service_whose_allocation_ended_stops_with_the_reason(db: Database, wo
         assert svc.reason.startswith("cannot start a replica: project proj-a has no current or upcoming allocation")
         kinds = list(s.execute(select(ServiceEventRow.kind).where(ServiceEventRow.service_id == sid)).scalars())
     assert kinds == ["created", "stopped"] and _replicas(db, sid) == []
+
+
+def test_an_unhealthy_replica_is_told_to_the_project_once_per_replica(db: Database, world: World,
+                                                                      tmp_path: Path) -> None:
+    from aicc.core.serving.model import EventKind
+    from aicc.store.models import OutboxRow
+
+    from aicc.store.models import UserRow
+
+    settings = Settings(home=tmp_path / "home", database_url=db.url, controller=False)
+    sid = _service(db, settings, world, replicas=1)
+    with db.write() as s:  # an address to tell
+        member = s.get(UserRow, world.a.member_id)
+        assert member is not None
+        member.email = "ops@haneul.ai"
+    for _ in range(2):  # the same replica failing its checks twice: one notice
+        with db.write() as s:
+            svc = s.get(ServiceRow, sid)
+            assert svc is not None
+            catalog.event(s, svc, EventKind.REPLICA_UNHEALTHY, "GET /health answered 500", job_id=7)
+    with db.write() as s:
+        svc = s.get(ServiceRow, sid)
+        assert svc is not None
+        catalog.event(s, svc, EventKind.REPLICA_READY, "ready", job_id=7)  # not a problem: nobody is told
+    with db.read() as s:
+        notes = [o for o in s.execute(select(OutboxRow)).scalars() if o.event == "service.unhealthy"]
+    assert notes and {o.user_id for o in notes} >= {world.a.member_id}
+    assert len({(o.user_id, o.channel, o.target) for o in notes}) == len(notes)  # each person once
+    assert "GET /health answered 500" in notes[0].payload["body"] and "ocr" in notes[0].payload["subject"]

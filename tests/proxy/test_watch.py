@@ -50,3 +50,26 @@ def test_a_session_that_never_idles_out_is_kept(db: Database, settings: Settings
     sid = _running_session(db, settings, world, idle_limit_s=0)
     now = utcnow()
     assert watch.record(db, [watch.Probe(sid, now - dt.timedelta(days=2), 0)], now) == []
+
+
+def test_the_owner_is_told_once_before_an_idle_session_is_stopped(db: Database, settings: Settings,
+                                                                   world: World) -> None:
+    from aicc.store.models import OutboxRow
+
+    from aicc.store.models import UserRow
+
+    sid = _running_session(db, settings, world, idle_limit_s=1200)
+    with db.write() as s:  # an address to tell
+        owner_row = s.get(UserRow, world.a.member_id)
+        assert owner_row is not None
+        owner_row.email = "student@jnu.ac.kr"
+    start = utcnow() - dt.timedelta(minutes=15)
+    watch.record(db, [watch.Probe(sid, start, 0)], start)  # ready, active at `start`
+    for minutes in (12, 13):  # inside the last ten minutes: warned, once, and not yet stopped
+        assert watch.record(db, [watch.Probe(sid, start, 0)], start + dt.timedelta(minutes=minutes)) == []
+    with db.read() as s:
+        notes = [o for o in s.query(OutboxRow).all() if o.event == "session.cull"]
+        owner = s.get(JobRow, sid)
+        assert owner is not None and {o.user_id for o in notes} == {owner.user_id} and len(notes) >= 1
+        assert len({o.dedup_key.split(":")[1] for o in notes}) == 1  # one warning, whatever its channels
+        assert f"{sid}" in notes[0].payload["subject"]

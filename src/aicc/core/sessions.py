@@ -64,6 +64,16 @@ def should_cull(idle_s: float, idle_limit_s: int, connections: int) -> bool:
     return idle_limit_s > 0 and idle_s >= idle_limit_s
 
 
+def cull_warning_window(idle_limit_s: int) -> float:
+    """How long before an idle session is stopped its owner is told: ten minutes, or half a short limit."""
+    return min(600.0, idle_limit_s / 2)
+
+
+def should_warn(idle_s: float, idle_limit_s: int) -> bool:
+    """Idle long enough that the cull is near (and not yet due)."""
+    return idle_limit_s > 0 and idle_limit_s - cull_warning_window(idle_limit_s) <= idle_s < idle_limit_s
+
+
 def seconds_left(started_at: dt.datetime | None, time_limit_s: int, now: dt.datetime) -> float | None:
     if started_at is None:
         return None

@@ -25,6 +25,7 @@ from aicc.core.jobs import JobState, RunKind
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.proxy import forward
 from aicc.services import jobs
+from aicc.services.notify import events as notify_events
 from aicc.services.sessions import socket_problem
 from aicc.store.db import Database
 from aicc.store.models import JobRow, SessionRow, utcnow
@@ -82,6 +83,12 @@ def record(db: Database, probes: list[Probe], now: dt.datetime) -> list[int]:
             if row.connections != p.connections:
                 row.connections = p.connections
             idle = core.idle_for(row.last_activity_at, row.ready_at, now)
+            if core.should_warn(idle, row.idle_limit_s):
+                since = row.last_activity_at or row.ready_at
+                at = (now + dt.timedelta(seconds=row.idle_limit_s - idle)).isoformat(timespec="minutes")
+                # one warning per stretch of idleness: activity starts a new one
+                notify_events.session_cull_soon(s, job.user_id, job.id, at,
+                                                f"cull{job.id}-{since.isoformat() if since else ''}")
             if core.should_cull(idle, row.idle_limit_s, p.connections):
                 minutes = max(1, round(idle / 60))
                 job.cancel_requested = True

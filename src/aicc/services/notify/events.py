@@ -107,3 +107,14 @@ def decided(s: Session, event: Event, user_ids: Iterable[int], key: str, params:
 def org_admins(s: Session, org_id: int) -> list[int]:
     return list(s.execute(select(MembershipRow.user_id).where(
         MembershipRow.organization_id == org_id, MembershipRow.role == OrgRole.ORG_ADMIN.value)).scalars())
+
+
+def session_cull_soon(s: Session, user_id: int, job_id: int, at: str, key: str) -> int:
+    """The session's owner, before an idle session is stopped (once per stretch of idleness: ``key``)."""
+    return queue(s, [Notice(Event.SESSION_CULL, user_id, key,
+                            {"job_id": job_id, "at": at, "why": "no activity"})])
+
+
+def service_unhealthy(s: Session, project_id: int, key: str, params: dict[str, object]) -> int:
+    """The project's people, when a replica fails its checks or the service fails: they run it."""
+    return queue(s, [Notice(Event.SERVICE_UNHEALTHY, u, key, params) for u in _project_people(s, project_id)])

@@ -18,6 +18,7 @@ from aicc.core.jobs import JobState
 from aicc.core.serving import EventKind, ServiceState, check_health_path, check_port, check_service_name
 from aicc.services import audit
 from aicc.services import jobs as job_svc
+from aicc.services.notify import events as notify_events
 from aicc.services.principal import Principal
 from aicc.store.models import (
     JobRow,
@@ -60,7 +61,14 @@ class ServiceSpec:
 
 
 def event(s: Session, service: ServiceRow, kind: EventKind, message: str, job_id: int | None = None) -> None:
+    """Record what happened to the service; an unhealthy replica or a failed service is also told to the
+    project's people (in this transaction: the notice exists exactly when the event does)."""
     s.add(ServiceEventRow(service_id=service.id, at=utcnow(), kind=kind.value, message=message, job_id=job_id))
+    if kind in (EventKind.REPLICA_UNHEALTHY, EventKind.FAILED):
+        project = s.get(ProjectRow, service.project_id)
+        notify_events.service_unhealthy(
+            s, service.project_id, f"svc{service.id}-{kind.value}-{job_id or 0}",
+            {"name": service.name, "project": project.name if project else "", "detail": message})
 
 
 def _check_revision(actor: Principal, settings: Settings, s: Session, project_id: int,
