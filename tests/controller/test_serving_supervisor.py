@@ -76,9 +76,7 @@ def test_a_service_whose_allocation_ended_stops_with_the_reason(db: Database, wo
 def test_an_unhealthy_replica_is_told_to_the_project_once_per_replica(db: Database, world: World,
                                                                       tmp_path: Path) -> None:
     from aicc.core.serving.model import EventKind
-    from aicc.store.models import OutboxRow
-
-    from aicc.store.models import UserRow
+    from aicc.store.models import OutboxRow, UserRow
 
     settings = Settings(home=tmp_path / "home", database_url=db.url, controller=False)
     sid = _service(db, settings, world, replicas=1)

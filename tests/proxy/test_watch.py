@@ -54,9 +54,7 @@ def test_a_session_that_never_idles_out_is_kept(db: Database, settings: Settings
 
 def test_the_owner_is_told_once_before_an_idle_session_is_stopped(db: Database, settings: Settings,
                                                                    world: World) -> None:
-    from aicc.store.models import OutboxRow
-
-    from aicc.store.models import UserRow
+    from aicc.store.models import OutboxRow, UserRow
 
     sid = _running_session(db, settings, world, idle_limit_s=1200)
     with db.write() as s:  # an address to tell
