@@ -13,22 +13,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aicc.cli import (
-    admin,
-    apply,
-    bench,
-    datazone,
-    invitations,
-    jobs,
-    programs,
-    records,
-    review,
-    serve,
-    sessions,
-    sim,
-    usage,
-    workspaces,
-)
 from aicc.cli.client import CliError
 
 if TYPE_CHECKING:
@@ -44,27 +28,73 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database set-up on the server machine.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(admin.app, name="admin")
-app.add_typer(records.token_app, name="token")
-app.add_typer(bench.app, name="bench")
-app.add_typer(sim.app, name="sim", help="Replay cluster traces through the live policy; size a center.")
-app.command("usage")(usage.usage)
-app.command("submit", context_settings={"allow_interspersed_args": False})(jobs.submit)
-app.command("jobs")(jobs.jobs)
-app.add_typer(jobs.job_app, name="job")
-app.add_typer(sessions.app, name="session")
-app.command("logs")(jobs.logs)
-app.command("cancel")(jobs.cancel)
-app.add_typer(datazone.datasets_app, name="datasets")
-app.add_typer(datazone.grants_app, name="grants")
-app.add_typer(datazone.outputs_app, name="outputs")
-app.add_typer(records.audit_app, name="audit")  # also under `admin`: custodians read and verify it too
-app.add_typer(programs.app, name="programs")
-app.add_typer(apply.apply_app, name="apply")
-app.add_typer(review.review_app, name="review")
-app.add_typer(invitations.app, name="invitations")
-app.add_typer(workspaces.app, name="ws")
-app.add_typer(serve.app, name="serve")
+
+# The other commands live in their own modules and are imported only when run: building every command's
+# options (Typer reads ~150 signatures) cost most of `aicc submit`'s start-up. name -> (module, attribute,
+# a group of commands or one command, its one-line help for `aicc --help`).
+LAZY: dict[str, tuple[str, str, bool, str]] = {
+    "submit": ("aicc.cli.jobs", "submit", False, "Submit a job; prints its id at once (`Submitted job 42`)."),
+    "jobs": ("aicc.cli.jobs", "jobs", False, "Your projects' jobs, newest first."),
+    "job": ("aicc.cli.jobs", "job_app", True, "One job: show it, wait for it."),
+    "logs": ("aicc.cli.jobs", "logs", False, "Print a job's output (like `tail -f` with -f)."),
+    "cancel": ("aicc.cli.jobs", "cancel", False, "Cancel jobs."),
+    "usage": ("aicc.cli.usage", "usage", False, "Service units per allocation: budget, used, burn rate, projection."),
+    "session": ("aicc.cli.sessions", "app", True, "Interactive sessions (JupyterLab, terminals)."),
+    "serve": ("aicc.cli.serve", "app", True, "Always-on services behind the gateway at /svc/<project>/<name>/."),
+    "ws": ("aicc.cli.workspaces", "app", True, "Your project's workspace (/workspace in its jobs)."),
+    "datasets": ("aicc.cli.datazone", "datasets_app", True, "Datasets held by custodians (secure data zone)."),
+    "grants": ("aicc.cli.datazone", "grants_app", True, "Grants: a project's access to a sensitive dataset."),
+    "outputs": ("aicc.cli.datazone", "outputs_app", True, "Outputs of sensitive jobs, released by the custodian."),
+    "admin": ("aicc.cli.admin", "app", True, "Administer the center (center and organization admins)."),
+    "token": ("aicc.cli.records", "token_app", True, "Your API tokens."),
+    "audit": ("aicc.cli.records", "audit_app", True, "The tamper-evident audit log."),
+    "invitations": ("aicc.cli.invitations", "app", True, "Invitations to join an organization."),
+    "programs": ("aicc.cli.programs", "app", True, "Support programs, calls, decisions (center admins)."),
+    "apply": ("aicc.cli.apply", "apply_app", True, "Apply to a call (organization admins)."),
+    "review": ("aicc.cli.review", "review_app", True, "Your review assignments (reviewers)."),
+    "bench": ("aicc.cli.bench", "app", True, "Accelerator testbed: benchmarks as jobs, results, the matrix."),
+    "sim": ("aicc.cli.sim", "app", True, "Replay cluster traces through the live policy; size a center."),
+}
+_SETTINGS = {"submit": {"allow_interspersed_args": False}}
+
+
+def register(name: str) -> None:
+    """Add the real command ``name`` (importing its module) to :data:`app`."""
+    import importlib
+
+    module, attr, group, _ = LAZY[name]
+    target = getattr(importlib.import_module(module), attr)
+    if group:
+        app.add_typer(target, name=name)
+    else:
+        app.command(name, context_settings=_SETTINGS.get(name))(target)
+
+
+def register_all() -> typer.Typer:
+    """Every command, for completion, documentation and tests that drive the whole tree."""
+    for name in LAZY:
+        if name not in _registered():
+            register(name)
+    return app
+
+
+def _registered() -> set[str]:
+    named = {c.name or getattr(c.callback, "__name__", "") for c in app.registered_commands}
+    return named | {g.name for g in app.registered_groups if g.name}
+
+
+def _placeholders() -> None:
+    """Names and one-line help only, for `aicc --help`: nothing imported."""
+    for name, (_, _, group, text) in LAZY.items():
+        if group:
+            app.add_typer(typer.Typer(help=text), name=name)
+        else:
+            app.command(name, help=text, add_help_option=False)(_not_loaded)
+
+
+def _not_loaded() -> None:  # pragma: no cover - replaced before it could run
+    raise CliError("internal: command not loaded")
+
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -306,6 +336,11 @@ def whoami(as_json: JSON = False) -> None:
 
 
 def main() -> None:
+    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if words and words[0] in LAZY:
+        register(words[0])  # only the command being run
+    elif not words or words[0] not in _registered():
+        _placeholders()  # `aicc --help`, or a typo: the list of commands, fast
     try:
         app()
     except CliError as exc:
