@@ -186,6 +186,14 @@ def submit_scores(s: Session, actor: Principal, review_id: int, *, scores: Mappi
     r.submitted_at = utcnow()
     s.flush()
     audit.record(s, actor, "review.submit", "application", a.id, data={"review_id": r.id, "total": r.total})
+    counted = [x.state for x in s.execute(select(ReviewRow).where(ReviewRow.application_id == a.id)).scalars()
+               if x.state != rules.ReviewState.CONFLICT.value]
+    done = sum(1 for st in counted if st == rules.ReviewState.SUBMITTED.value)
+    # the applicant learns how far the review is, never who scored or what (reviews stay anonymous)
+    notify_events.decided(s, Event.APPLICATION_REVIEWED, notify_events.org_admins(s, a.organization_id),
+                          f"application{a.id}-review{done}",
+                          {"application": a.title, "call": call.name,
+                           "step": f"{done} of {len(counted)} reviews are in"})
     return r
 
 

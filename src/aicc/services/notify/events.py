@@ -3,6 +3,7 @@ transaction. Each finds the recipients and queues; none sends, so none slows the
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
@@ -20,8 +21,11 @@ from aicc.store.models import (
     ProjectMemberRow,
     ProjectRow,
     UsageRow,
+    utcnow,
 )
 
+PROJECTION_DAYS = 7
+"""Warn when, at the last week's pace, the budget runs out sooner than this."""
 FAILED = {JobState.FAILED.value, JobState.TIMED_OUT.value}
 ENDED = {JobState.SUCCEEDED.value, JobState.FAILED.value, JobState.TIMED_OUT.value, JobState.CANCELLED.value}
 NOTIFY_WORDS = ("end", "fail")
@@ -77,18 +81,35 @@ def _project_people(s: Session, project_id: int) -> set[int]:
     return people
 
 
-def budget_thresholds(s: Session, allocation_ids: Iterable[int], *, base_url: str = "") -> int:
-    """Queue 80 % and 100 % of a budget once each (the dedup key holds the allocation and the threshold)."""
+def budget_thresholds(s: Session, allocation_ids: Iterable[int], *, base_url: str = "",
+                      now: dt.datetime | None = None) -> int:
+    """Queue 80 % and 100 % of a budget once each (the dedup key holds the allocation and the threshold), and,
+    once a week at most, that at the last week's pace the budget runs out within a week."""
     from sqlalchemy import func
+
+    from aicc.services.metering import BURN_WINDOW
 
     ids = sorted(set(allocation_ids))
     if not ids:
         return 0
+    now = now or utcnow()
     used = dict(s.execute(select(UsageRow.allocation_id, func.sum(UsageRow.su))
                           .where(UsageRow.allocation_id.in_(ids)).group_by(UsageRow.allocation_id)).all())
+    recent = dict(s.execute(select(UsageRow.allocation_id, func.sum(UsageRow.su))
+                            .where(UsageRow.allocation_id.in_(ids), UsageRow.ended_at > now - BURN_WINDOW)
+                            .group_by(UsageRow.allocation_id)).all())
     notices = []
     for a in s.execute(select(AllocationRow).where(AllocationRow.id.in_(ids))).scalars():
         spent = float(used.get(a.id) or 0.0)
+        per_day = float(recent.get(a.id) or 0.0) / BURN_WINDOW.total_seconds() * 86400
+        left = a.budget_su - spent
+        if a.budget_su > 0 and left > 0 and per_day > 0 and left / per_day < PROJECTION_DAYS:
+            project = s.get(ProjectRow, a.project_id)
+            week = now.isocalendar()
+            params_p: dict[str, object] = {"allocation": a.name, "project": project.name if project else "",
+                                           "days": max(1, round(left / per_day))}
+            notices += [Notice(Event.BUDGET_PROJECTED, u, f"alloc{a.id}-w{week.year}-{week.week}", params_p)
+                        for u in _project_people(s, a.project_id)]
         if a.budget_su <= 0 or spent < 0.8 * a.budget_su:
             continue
         event = Event.BUDGET_100 if spent >= a.budget_su else Event.BUDGET_80
