@@ -46,7 +46,7 @@ def test_program_call_apply_review_award_accept_report(cli: Cli, tmp_path: Path)
         if i == 0:
             bad = cli.run("review", "score", str(review["id"]), "--score", "excellence=12", "--score", "impact=3",
                           token=reviewer_tokens[name], check=False)
-            assert bad.returncode == 1 and "between 0 and 10" in bad.stderr
+            assert bad.returncode == 4 and "between 0 and 10" in bad.stderr
         _j(cli, "review", "score", str(review["id"]), "--score", f"excellence={8 + i}", "--score", "impact=4",
            token=reviewer_tokens[name])
     cli.run("programs", "close", str(call["id"]))
@@ -61,7 +61,7 @@ def test_program_call_apply_review_award_accept_report(cli: Cli, tmp_path: Path)
     mine = [a for a in allocs if a["id"] == accepted["allocation_id"]]
     assert mine and mine[0]["budget_su"] == 6000 and mine[0]["quotas"]["h100"]["nominal"] == 4
     again = cli.run("apply", "accept", str(agreement["id"]), token=alice, check=False)
-    assert again.returncode == 1 and "409" in again.stderr and "already accepted" in again.stderr
+    assert again.returncode == 4 and "409" in again.stderr and "already accepted" in again.stderr
     xlsx = tmp_path / "report.xlsx"
     cli.run("programs", "report", "ai-2027", "--xlsx", str(xlsx))
     wb = load_workbook(io.BytesIO(xlsx.read_bytes()))
