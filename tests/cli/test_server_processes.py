@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.cli.conftest import AICC, free_port
+from tests.live_server import aicc_server
 
 
 def _children(pid: int) -> set[int]:
@@ -29,20 +30,9 @@ def test_two_api_workers_and_the_controller_process_run_a_job_and_stop_together(
     demo = subprocess.run([AICC, "demo", "--url", url], env=env, check=True, capture_output=True, text=True,
                           timeout=60).stdout
     token = next(line.split()[-1] for line in demo.splitlines() if line.startswith("token for bob"))
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen([AICC, "server", "--port", str(port), "--processes", "2"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
     controllers: list[int] = []
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, (tmp_path / "server.log").read_text()
-            time.sleep(0.1)
+    with aicc_server(AICC, env, url, port, tmp_path / "server.log", "--processes", "2", ready_within_s=60,
+                     stop_within_s=60) as server:
         h = {"Authorization": f"Bearer {token}"}
         r = httpx.post(url + "/api/v1/jobs", headers=h, json={"project": "haneul-llm", "command": ["true"],
                                                                "flavors": ["cpu"]})
@@ -55,8 +45,4 @@ def test_two_api_workers_and_the_controller_process_run_a_job_and_stop_together(
         controllers = [p for p in _children(server.pid)
                        if b"aicc.cli.main import main" in Path(f"/proc/{p}/cmdline").read_bytes()]
         assert len(controllers) == 1  # the controller process, beside uvicorn's workers
-    finally:
-        server.terminate()
-        server.wait(60)
-        log.close()
     assert not [p for p in controllers if Path(f"/proc/{p}").exists()], "the controller outlived the server"

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.cli.conftest import AICC, Cli, free_port
+from tests.live_server import aicc_server
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -45,22 +46,8 @@ def center(tmp_path_factory: pytest.TempPathFactory, btrfs_mount: Path) -> Itera
     lines = demo.stdout.splitlines()
     admin = lines[lines.index(next(x for x in lines if x.startswith("admin API token"))) + 1]
     tokens = {line.split()[2].rstrip(":"): line.split()[-1] for line in lines if line.startswith("token for ")}
-    with (home / "server.log").open("w") as log:
-        server = subprocess.Popen([AICC, "server", "--port", str(port)], env=env, stdout=log, stderr=log)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline and server.poll() is None, (home / "server.log").read_text()
-                time.sleep(0.1)
-            yield Cli(env, url, admin, tokens), server.pid
-        finally:
-            server.terminate()
-            server.wait(10)
+    with aicc_server(AICC, env, url, port, home / "server.log") as server:
+        yield Cli(env, url, admin, tokens), server.pid
 
 
 def project_of(cli: Cli) -> tuple[str, str]:
