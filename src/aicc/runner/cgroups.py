@@ -260,7 +260,10 @@ class Cgroup:
         return out
 
     def signal_all(self, sig: int, spare: frozenset[int] = frozenset()) -> None:
-        for pid in self.pids() - spare:
+        """Oldest process first, so a parent has the signal pending before its children die of it: a shell
+        trapping SIGTERM around ``wait`` would otherwise see its child end, finish its script and exit
+        before its own SIGTERM arrived, and its clean-up would never run."""
+        for pid in sorted(self.pids() - spare, key=_started_at):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
 
@@ -310,3 +313,12 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.02)
+
+
+def _started_at(pid: int) -> tuple[int, int]:
+    """When ``pid`` started (clock ticks since boot), then the pid; a process already gone sorts last."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        return int(stat[stat.rindex(b")") + 2 :].split()[19]), pid
+    except (OSError, ValueError, IndexError):
+        return 1 << 62, pid
