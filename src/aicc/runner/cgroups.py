@@ -200,7 +200,6 @@ class Cgroup:
         return cg
 
     def create(self) -> None:
-        self.sweep()
         files = limit_files(self.layout.version, self.limits)
         for controller, path in self.dirs.items():
             try:
@@ -222,8 +221,9 @@ class Cgroup:
 
     def sweep(self, older_than_s: float = 300.0) -> None:
         """Remove runs' cgroups left empty by a runner that was killed before it could (a Slurm step gets
-        SIGKILL after its grace). Only old ones: a new sibling may be between its creation and its join;
-        the kernel refuses to remove one that still holds a process."""
+        SIGKILL after its grace). Called as a run closes, so a start never waits for it. Only old ones: a new
+        sibling may be between its creation and its join; the kernel refuses to remove one that still holds
+        a process."""
         now = time.time()
         for parent in {p.parent for p in self.dirs.values()}:
             try:
@@ -313,6 +313,7 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.02)
+        self.sweep()  # after a run, not before one: leftovers of killed runners cost no start any time
 
 
 def _started_at(pid: int) -> tuple[int, int]:

@@ -19,6 +19,7 @@ server's user.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import shutil
 from collections.abc import Iterable
@@ -76,9 +77,13 @@ def drop_to(uid: int, gid: int) -> None:
         raise PermissionError("identity change did not take")
 
 
+@functools.cache
+def libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _no_new_privs() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+    if libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
 
 

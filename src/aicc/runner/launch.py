@@ -8,13 +8,16 @@ descriptor of ours (all are close-on-exec but the ones named), and cannot regain
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 from aicc.runner import cgroups, identity, mounts, rootless, seccomp
+from aicc.runner.profiles import Profile
 from aicc.runner.spec import RunSpec
 
 NOT_ISOLATED = 125
@@ -58,10 +61,32 @@ def engine_devices(spec: RunSpec, env: Mapping[str, str]) -> RunSpec:
     return dataclasses.replace(spec, devices=[p for p in paths if os.path.exists(p)])
 
 
+_ROOT_PROBLEMS: list[str] | None = None
+"""The machine's isolation problems for a runner as root (the same for every project's uid), found once by
+``warm``; None: not looked at yet."""
+
+
+def warm() -> None:
+    """In the local executor's zygote, before it forks a shepherd per run: what every start would work out
+    the same way (the machine's isolation problems, the seccomp programs, libc) is done once here and
+    inherited by each fork, off the path between a submit and the job's first instruction. A machine that
+    loses bubblewrap or user namespaces later still refuses to start jobs: bubblewrap fails, unisolated
+    nothing runs."""
+    global _ROOT_PROBLEMS
+    if os.geteuid() == 0:
+        _ROOT_PROBLEMS = identity.problems(engine_identity=False)
+    identity.libc()
+    for profile in Profile:
+        with contextlib.suppress(seccomp.UnsupportedArchitecture):
+            _seccomp_program(profile)
+
+
 def prepare(spec: RunSpec) -> cgroups.Cgroup:
     """In the (root) parent: the run's cgroups with their limits; in a step the engine gave its identity and
     cgroups (``spec.engine_identity``), those checked instead. Raises IsolationUnavailable."""
-    problems = identity.problems(engine_identity=spec.engine_identity, span=(spec.uid, 1))
+    root_run = _ROOT_PROBLEMS is not None and not spec.engine_identity and os.geteuid() == 0
+    problems = list(_ROOT_PROBLEMS) if root_run and _ROOT_PROBLEMS is not None else identity.problems(
+        engine_identity=spec.engine_identity, span=(spec.uid, 1))
     if spec.engine_identity and os.geteuid() not in (0, spec.uid):
         problems.append(f"the step runs as uid {os.geteuid()}, not as the project's uid {spec.uid}")
     if problems:
@@ -80,7 +105,7 @@ def exec_child(spec: RunSpec, cg: cgroups.Cgroup, bwrap: str) -> None:
     """In the forked child: join the cgroups, drop to the project's identity, execute bubblewrap. Only
     returns by raising (the caller reports the error and exits)."""
     cg.join()
-    program = seccomp.program(spec.profile.denied_syscalls, spec.profile.denied_socket_families)
+    program = _seccomp_program(spec.profile)
     r, w = os.pipe()
     os.write(w, program)  # a few hundred bytes: fits the pipe's buffer, so no reader is needed yet
     os.close(w)
@@ -91,6 +116,12 @@ def exec_child(spec: RunSpec, cg: cgroups.Cgroup, bwrap: str) -> None:
     else:
         identity.drop_to(spec.uid, spec.gid)
     os.execve(argv[0], argv, mounts.run_env(spec))  # noqa: S606 - a fixed program with our own argv
+
+
+@functools.cache
+def _seccomp_program(profile: Profile) -> bytes:
+    """Built once per profile in the zygote or runner, not in every job's child between fork and exec."""
+    return seccomp.program(profile.denied_syscalls, profile.denied_socket_families)
 
 
 def usage_ns(cg: cgroups.Cgroup) -> int:

@@ -250,6 +250,7 @@ def zygote() -> int:
     on when the zygote or the controller goes away.
     """
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    _runner.warm()
     for line in sys.stdin:
         run_dir = line.strip()
         if not run_dir:
