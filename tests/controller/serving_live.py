@@ -117,3 +117,17 @@ def live_center(db: Database, config: ServingConfig = FAST, **settings_over: Any
         server.should_exit = True
         thread.join(20)
         shutil.rmtree(home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def sqlite_center(tmp_path: Path, sqlite_template: Path, **settings_over: Any) -> Iterator[Live]:
+    """A live center on a copy of the migrated SQLite template: for tests about processes and bytes, not SQL."""
+    from tests.conftest import audit_seal
+
+    shutil.copy(sqlite_template, tmp_path / "aicc.db")
+    db = Database(f"sqlite:///{tmp_path / 'aicc.db'}", audit_seal=audit_seal(tmp_path / "home"))
+    try:
+        with live_center(db, **settings_over) as center:
+            yield center
+    finally:
+        db.dispose()

@@ -7,16 +7,13 @@ reads that report through the gateway, as the tenant would.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from aicc.store.db import Database
-from tests.conftest import audit_seal
-from tests.controller.serving_live import Live, live_center
+from tests.controller.serving_live import Live, sqlite_center
 
 PROBE = r"""
 import http.server, json, os, sys
@@ -61,13 +58,8 @@ SERVER_SECRET = "hunter2-of-the-server"
 @pytest.fixture
 def live(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     monkeypatch.setenv("AICC_TEST_SERVER_SECRET", SERVER_SECRET)  # in the server's environment, as a password is
-    shutil.copy(sqlite_template, tmp_path / "aicc.db")
-    db = Database(f"sqlite:///{tmp_path / 'aicc.db'}", audit_seal=audit_seal(tmp_path / "home"))
-    try:
-        with live_center(db) as center:
-            yield center
-    finally:
-        db.dispose()
+    with sqlite_center(tmp_path, sqlite_template) as center:
+        yield center
 
 
 def test_a_hostile_replica_reads_nothing_of_the_server_home_nor_the_host(live: Live) -> None:

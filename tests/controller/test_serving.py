@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +11,7 @@ import httpx
 import pytest
 
 from aicc.store.db import Database
-from tests.conftest import audit_seal
-from tests.controller.serving_live import SERVER, Live, live_center
+from tests.controller.serving_live import SERVER, Live, live_center, sqlite_center
 
 
 @pytest.fixture
@@ -27,13 +25,8 @@ def live_db(db: Database) -> Iterator[Live]:
 def live(tmp_path: Path, sqlite_template: Path) -> Iterator[Live]:
     """On SQLite only: what these tests prove is about processes and bytes, not SQL, and each costs tens of
     seconds of real replicas (CI stays lean)."""
-    shutil.copy(sqlite_template, tmp_path / "aicc.db")
-    db = Database(f"sqlite:///{tmp_path / 'aicc.db'}", audit_seal=audit_seal(tmp_path / "home"))
-    try:
-        with live_center(db) as center:
-            yield center
-    finally:
-        db.dispose()
+    with sqlite_center(tmp_path, sqlite_template) as center:
+        yield center
 
 
 def test_the_model_answers_through_the_gateway_as_it_does_directly(live_db: Live) -> None:
