@@ -41,6 +41,9 @@ async def admit(gw: Gateway, token: str | None, project: str, name: str) -> tupl
         return problem(401, "Unauthorized", "unknown or revoked API key")
     await gw.refresh()
     route = gw.routes.get((project, name))
+    if route is None or route.service_id != grant.service_id or not route.sockets:
+        await gw.refresh_on_miss()
+        route = gw.routes.get((project, name))
     if route is None or route.service_id != grant.service_id:
         return problem(404, "Not found", "service not found")
     wait = gw.limit(grant)

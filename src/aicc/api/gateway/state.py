@@ -32,6 +32,7 @@ from aicc.store.db import Database
 from aicc.store.models import JobRow, ProjectRow, ServiceRow
 
 REFRESH_S = 0.25
+MISS_REFRESH_S = 0.05
 KEY_CACHE_S = 0.4
 """A key checked this recently is used as it is."""
 KEY_MAX_AGE_S = 0.8
@@ -142,25 +143,26 @@ class Gateway:
     async def refresh(self, force: bool = False) -> None:
         """The routing table, at most ``REFRESH_S`` old: reloaded in the background while a table exists
         (requests go on with the one they have); awaited only when there is none yet, or when ``force``."""
-        if self._refreshing is None:
-            self._refreshing = asyncio.Lock()
         if not force and self.clock() - self._refreshed < REFRESH_S:
             return
-        if self._refreshing.locked() and not force:
-            if not self.routes:
-                async with self._refreshing:
-                    return
-            return
         if self.routes and not force:
-            self._spawn(self._reload())
+            if self._refreshing is None or not self._refreshing.locked():
+                self._spawn(self._reload(REFRESH_S))
             return
-        await self._reload(force)
+        await self._reload(MISS_REFRESH_S if force else REFRESH_S)
 
-    async def _reload(self, force: bool = False) -> None:
-        assert self._refreshing is not None
+    async def refresh_on_miss(self) -> None:
+        """A request found no route or no ready replica in a table older than ``MISS_REFRESH_S``: it waits for a
+        fresh one (a service created or a replica ready a moment ago), at most one query per that time."""
+        if self.clock() - self._refreshed >= MISS_REFRESH_S:
+            await self.refresh(force=True)
+
+    async def _reload(self, min_age: float) -> None:
+        if self._refreshing is None:
+            self._refreshing = asyncio.Lock()
         async with self._refreshing:
-            if not force and self.clock() - self._refreshed < REFRESH_S:
-                return
+            if self.clock() - self._refreshed < min_age:
+                return  # another request reloaded it while this one waited
             self.routes = await asyncio.to_thread(self._load)
             self._refreshed = self.clock()
         live = {str(sock) for route in self.routes.values() for _, sock in route.sockets}
