@@ -95,6 +95,13 @@ def scale_service(db: DB, actor: Actor, service_id: PathId, body: ServiceScale) 
                                     max_replicas=body.max_replicas))
 
 
+@router.post("/{service_id}/stop", response_model=ServiceDetail)
+def stop_service(db: DB, actor: Actor, service_id: PathId) -> ServiceDetail:
+    """Stop every replica (nothing is charged while stopped); revisions and keys stay for ``start``."""
+    with db.write() as s:
+        return _detail(s, svc.halt(s, actor, service_id))
+
+
 @router.post("/{service_id}/start", response_model=ServiceDetail)
 def start_service(db: DB, actor: Actor, service_id: PathId) -> ServiceDetail:
     """Run a stopped or failed service again (after a budget top-up or a fix)."""
