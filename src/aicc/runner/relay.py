@@ -11,6 +11,14 @@ Why a relay outside the sandbox and not ``socat`` or a helper inside: an image n
 Python, and a helper inside would run as the job, which could replace it. A thread that enters only the
 network namespace keeps the host's mounts, so it can bind in the run directory the job cannot see.
 
+On Slurm (``spawn``) the batch step runs the runner as the project's uid, not root: the relay is then a
+process of its own, forked by the runner, that binds its socket first (in ``engine_socket``'s directory: the
+project's, 0700, under the jobs directory but outside every run's view, so no job can replace the socket with
+a link to another's) and then joins the replica's user namespace and, holding that namespace's capabilities
+as its owner, its network namespace (``setns`` of a user namespace needs a single-threaded process: hence a
+process, not a thread). The server reaches that socket only where it shares the node's file system and host
+(the test cluster, a one-host center); a TCP relay with a per-replica secret is what a multi-host cluster needs.
+
 When nothing answers on the port, the relay answers ``503`` itself, naming the port, so a health check
 (and a client) learns why instead of meeting a closed connection. Standard library only (the shepherd's rule).
 """
@@ -20,13 +28,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
+import socket
 import threading
 import time
 from pathlib import Path
 
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+NS_GET_USERNS = 0xB701
+"""ioctl on a namespace's file: a new descriptor of the user namespace that owns it (Linux 4.9)."""
 SOCKET_NAME = "service.sock"
 CHUNK = 256 * 1024
 
@@ -56,17 +69,37 @@ def replica_netns_pid(job_pid: int, children_of: object, timeout_s: float = 10.0
     return job_pid if _netns(job_pid) == own else None
 
 
+def engine_socket(jobs_dir: Path, job_id: int, attempt: int) -> Path:
+    """Where a replica on an engine whose step is not root (Slurm) has its relay's socket."""
+    return jobs_dir / "relays" / f"{job_id}-{attempt}" / SOCKET_NAME
+
+
 def _enter(pid: int) -> None:
+    """Join ``pid``'s network namespace; first, when another user namespace owns it (an unprivileged
+    bubblewrap's, which we own from outside), that user namespace, whose capabilities ``setns`` needs. The
+    owner, not the process's own user namespace: bubblewrap may nest one more inside it, where we would hold
+    no capability over the network namespace."""
     if _netns(pid) == _netns(os.getpid()):
         return
     libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
+
+    def join(fd: int, flag: int, what: str) -> None:
+        if libc.setns(fd, flag) != 0:
             err = ctypes.get_errno()
-            raise OSError(err, f"setns into the replica's network namespace: {os.strerror(err)}")
+            raise OSError(err, f"setns into the replica's {what} namespace: {os.strerror(err)}")
+
+    net = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if os.geteuid() != 0:  # root (the local shepherd's thread) holds the capability everywhere already
+            owner = fcntl.ioctl(net, NS_GET_USERNS)
+            try:
+                if os.fstat(owner).st_ino != os.stat("/proc/self/ns/user").st_ino:
+                    join(owner, CLONE_NEWUSER, "user")
+            finally:
+                os.close(owner)
+        join(net, CLONE_NEWNET, "network")
     finally:
-        os.close(fd)
+        os.close(net)
 
 
 def _refused(port: int, exc: BaseException) -> bytes:
@@ -92,7 +125,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-async def _serve(path: Path, port: int, ready: threading.Event) -> None:
+async def _serve(path: Path, port: int, ready: threading.Event, bound: socket.socket | None = None) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
@@ -111,9 +144,12 @@ async def _serve(path: Path, port: int, ready: threading.Event) -> None:
             up_writer.close()
             writer.close()
 
-    path.unlink(missing_ok=True)
-    server = await asyncio.start_unix_server(handle, path=str(path), backlog=1024)
-    os.chmod(path, 0o600)
+    if bound is None:
+        path.unlink(missing_ok=True)
+        server = await asyncio.start_unix_server(handle, path=str(path), backlog=1024)
+        os.chmod(path, 0o600)
+    else:
+        server = await asyncio.start_unix_server(handle, sock=bound)
     ready.set()
     async with server:
         await server.serve_forever()
@@ -140,3 +176,30 @@ def start(run_dir: Path, port: int, job_pid: int, children_of: object) -> Path:
     threading.Thread(target=main, name="aicc-relay", daemon=True).start()
     ready.wait(15)
     return path
+
+
+def spawn(path: Path, port: int, job_pid: int, children_of: object) -> int:
+    """Run the relay for the replica ``job_pid`` in a child process (the runner's, on Slurm); returns its pid.
+    The socket is bound before the child leaves our namespaces; errors go to ``relay.log`` beside it."""
+    path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    os.chmod(path, 0o600)
+    listener.listen(1024)
+    pid = os.fork()
+    if pid:
+        listener.close()
+        return pid
+    code = 0
+    try:
+        target = replica_netns_pid(job_pid, children_of)
+        if target is None:
+            raise RuntimeError("the replica ended before its network namespace could be found")
+        _enter(target)
+        listener.setblocking(False)
+        asyncio.run(_serve(path, port, threading.Event(), listener))
+    except BaseException as exc:  # the child must never return into the runner's code
+        with contextlib.suppress(OSError):
+            (path.parent / "relay.log").write_text(f"relay failed: {exc}\n")
+        code = 1
+    os._exit(code)
