@@ -41,7 +41,6 @@ CLONE_NEWUSER = 0x10000000
 NS_GET_USERNS = 0xB701
 """ioctl on a namespace's file: a new descriptor of the user namespace that owns it (Linux 4.9)."""
 SOCKET_NAME = "service.sock"
-CHUNK = 256 * 1024
 
 
 def _netns(pid: int) -> str | None:
@@ -111,45 +110,113 @@ def _refused(port: int, exc: BaseException) -> bytes:
             + b"\r\n\r\n" + body)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while True:
-            data = await reader.read(CHUNK)
-            if not data:
+class _End(asyncio.Protocol):
+    """One end of a relayed connection: what it receives is written to its peer as it comes (no coroutine
+    per read: a protocol's callbacks cost a fraction of a stream's), with flow control both ways (a peer
+    whose buffer is full pauses our reading) and half-closes passed on, so HTTP keep-alive works through."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.peer: _End | None = None
+        self.held: list[bytes] = []
+        self.eof = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def join(self, peer: _End) -> None:
+        """Link the two ends; what arrived before the peer was there goes first."""
+        self.peer, peer.peer = peer, self
+        assert peer.transport is not None and self.transport is not None
+        for data in self.held:
+            peer.transport.write(data)
+        for data in peer.held:
+            self.transport.write(data)
+        self.held.clear()
+        peer.held.clear()
+        if self.eof and peer.transport.can_write_eof():
+            peer.transport.write_eof()
+        self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        peer = self.peer
+        if peer is not None and peer.transport is not None:
+            peer.transport.write(data)
+        else:
+            self.held.append(data)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        peer = self.peer
+        if peer is not None and peer.transport is not None and not peer.transport.is_closing():
+            if peer.transport.can_write_eof():
+                peer.transport.write_eof()
+            else:
+                peer.transport.close()
+        return True  # keep the other direction open until the peer ends it too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        peer = self.peer
+        if peer is not None and peer.transport is not None:
+            peer.transport.close()  # after writing what it holds
+
+    def pause_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.resume_reading()
+
+
+class _Client(_End):
+    """The gateway's (or a health check's) connection: the replica's port is dialled when it arrives."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.port = port
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        transport.pause_reading()  # type: ignore[attr-defined]
+        asyncio.get_running_loop().create_task(self._dial())
+
+    async def _dial(self) -> None:
+        assert self.transport is not None
+        loop = asyncio.get_running_loop()
+        try:
+            _, upstream = await loop.create_connection(_End, "127.0.0.1", self.port)
+        except OSError as exc:
+            await self._refuse(exc)
+            return
+        if self.transport.is_closing():
+            upstream.transport.close()  # type: ignore[union-attr]
+            return
+        self.join(upstream)
+
+    async def _refuse(self, exc: OSError) -> None:
+        """Nothing answers on the port: read the request's head first (a client still sending it would meet
+        EPIPE), then answer 503 naming the port."""
+        assert self.transport is not None
+        self.transport.resume_reading()
+        deadline = asyncio.get_running_loop().time() + 1.0
+        while b"\r\n\r\n" not in b"".join(self.held) and not self.eof and not self.transport.is_closing():
+            if asyncio.get_running_loop().time() > deadline:
                 break
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (OSError, RuntimeError):
-        writer.close()
+            await asyncio.sleep(0.01)
+        if not self.transport.is_closing():
+            self.transport.write(_refused(self.port, exc))
+            self.transport.close()
 
 
 async def _serve(path: Path, port: int, ready: threading.Event, bound: socket.socket | None = None) -> None:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError as exc:
-            with contextlib.suppress(OSError, asyncio.TimeoutError, asyncio.IncompleteReadError,
-                                     asyncio.LimitOverrunError):  # read the request's head first: a client
-                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 1.0)  # still sending it would meet EPIPE
-            writer.write(_refused(port, exc))
-            with contextlib.suppress(OSError):
-                await writer.drain()
-            writer.close()
-            return
-        try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        finally:
-            up_writer.close()
-            writer.close()
-
+    loop = asyncio.get_running_loop()
     if bound is None:
         path.unlink(missing_ok=True)
-        server = await asyncio.start_unix_server(handle, path=str(path), backlog=1024)
+        server = await loop.create_unix_server(lambda: _Client(port), path=str(path), backlog=1024)
         os.chmod(path, 0o600)
     else:
-        server = await asyncio.start_unix_server(handle, sock=bound)
+        server = await loop.create_unix_server(lambda: _Client(port), sock=bound)
     ready.set()
     async with server:
         await server.serve_forever()
