@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aicc.services.serving.keys import KeyGrant
 from aicc.store.db import Database
 from tests.conftest import audit_seal
 from tests.controller.serving_live import SERVER, Live, live_center
@@ -85,7 +87,14 @@ def test_keys_no_key_401_revoked_within_a_second_other_org_404_rate_limited_429(
     codes = [live.gateway("/svc/proj-a/echo/v1/version", slow).status_code for _ in range(4)]
     assert codes[:2] == [200, 200] and 429 in codes[2:]
     key_id = live.api("GET", f"/services/{a['id']}/keys", w.a.member_token).json()[0]["id"]
+    assert live.gateway("/svc/proj-a/echo/v1/version", key_a).status_code == 200  # cached as good
     live.api("DELETE", f"/services/{a['id']}/keys/{key_id}", w.a.member_token)
+    # the server that revoked it refuses it at once; another server (its cache) within a second
+    assert live.gateway("/svc/proj-a/echo/v1/version", key_a).status_code == 401
+    # another server checked the key just before the revocation: its cache says good (seeded here, as a
+    # second process would hold it); it must refuse the key within a second all the same
+    gw = live.app.state.gateway
+    gw._keys[hashlib.sha256(key_a.encode()).hexdigest()] = (gw.clock(), KeyGrant(key_id, a["id"], 1000.0, 1000))
     revoked = time.monotonic()
     while live.gateway("/svc/proj-a/echo/v1/version", key_a).status_code != 401:
         assert time.monotonic() - revoked < 1.0, "a revoked key was still let in after a second"

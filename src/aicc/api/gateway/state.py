@@ -226,6 +226,11 @@ class Gateway:
         self._keys[digest] = (at, grant)
         return grant
 
+    def forget_key(self, key_id: int) -> None:
+        """A key revoked through this server is refused by it at once (the others within ``KEY_MAX_AGE_S``)."""
+        for digest in [d for d, (_, g) in self._keys.items() if g is not None and g.key_id == key_id]:
+            self._keys.pop(digest, None)
+
     def _check(self, presented: str) -> key_svc.KeyGrant | None:
         with self.db.read() as s:
             return key_svc.check(s, presented)

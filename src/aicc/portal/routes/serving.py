@@ -188,5 +188,9 @@ def create_key(view: Member, service_id: int, csrf: CSRF = "", name: Short = "",
 
 @router.post("/services/{service_id}/keys/{key_id}/revoke")
 def revoke_key(view: Member, service_id: int, key_id: int, csrf: CSRF = "") -> Response:
-    return _change(view, service_id, csrf, lambda s: key_svc.revoke(s, view.principal, service_id, key_id),
-                   "revoked")
+    response = _change(view, service_id, csrf, lambda s: key_svc.revoke(s, view.principal, service_id, key_id),
+                       "revoked")
+    gateway = getattr(view.request.app.state, "gateway", None)
+    if response.status_code == 303 and gateway is not None:
+        gateway.forget_key(key_id)  # refused at once here, within a second on other servers
+    return response
