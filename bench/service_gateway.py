@@ -7,6 +7,8 @@ short ``AICC_HOME`` under /tmp. The same PP-OCR model server (``aicc.testbed.ser
 same cores (2 ONNX Runtime threads):
 
 - **direct**: started on a free loopback port of the host, reached with no AICC in between;
+- **replica**: the same service's replica reached at its relay's Unix socket (the same process in the same
+  cgroup as the gateway's answers come from: what the gateway alone adds, beside the engine's CPU share);
 - **gateway**: a 1-replica service, reached at ``/svc/haneul-llm/ocr/…`` with an API key: uvicorn,
   FastAPI's routing and middlewares, the key check and rate bucket, ``aicc.proxy.forward`` (httpx over a
   Unix socket), the replica's relay (into its network namespace), then the same server.
@@ -140,14 +142,32 @@ class Center:
         self.log.close()
 
 
-def closed_loop(port: int, path: str, method: str, headers: dict[str, str], clients: int,
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("replica", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def _connect(port: int | str) -> http.client.HTTPConnection:
+    """A TCP port on the loopback, or a Unix socket's path (the replica's own relay socket)."""
+    if isinstance(port, str):
+        return UnixHTTPConnection(port, 30)
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+
+def closed_loop(port: int | str, path: str, method: str, headers: dict[str, str], clients: int,
                 seconds: float) -> dict[str, Any]:
     lat: list[float] = []
     errors = [0]
     stop = time.monotonic() + seconds
 
     def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = _connect(port)
         mine = []
         while time.monotonic() < stop:
             t0 = time.perf_counter()
@@ -161,7 +181,7 @@ def closed_loop(port: int, path: str, method: str, headers: dict[str, str], clie
             except (OSError, http.client.HTTPException):
                 errors[0] += 1
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn = _connect(port)
                 continue
             mine.append(time.perf_counter() - t0)
         conn.close()
@@ -249,21 +269,28 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: httpx.get(f"http://127.0.0.1:{direct_port}/health").status_code == 200, 120, "direct")
-        _, key = center.service("ocr", 1, [], {})
+        sid, key = center.service("ocr", 1, [], {})
         auth = {"Authorization": f"Bearer {key}"}
-        paths = {"direct": (direct_port, "", {}), "gateway": (center.port, "/svc/haneul-llm/ocr", auth)}
+        replica = center.api("GET", f"/services/{sid}")["live_replicas"][0]["id"]
+        sock = str(sorted((center.home / "var" / "jobs" / str(replica)).glob("run-*/service.sock"))[-1])
+        paths: dict[str, tuple[int | str, str, dict[str, str]]] = {
+            "direct": (direct_port, "", {}), "replica": (sock, "", {}),
+            "gateway": (center.port, "/svc/haneul-llm/ocr", auth)}
         out: dict[str, Any] = {}
         for kind, method, path in (("recognize", "POST", "/v1/recognize"), ("version", "GET", "/v1/version")):
-            runs: dict[str, list[dict[str, Any]]] = {"direct": [], "gateway": []}
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in paths}
             for port, prefix, hdrs in paths.values():  # warm-up: connections, pools, the model's caches
                 closed_loop(port, prefix + path, method, hdrs, args.clients, 2)
             for _ in range(args.rounds):
                 for name, (port, prefix, hdrs) in paths.items():
                     runs[name].append(closed_loop(port, prefix + path, method, hdrs, args.clients, args.seconds))
-            d, g = merge(runs["direct"]), merge(runs["gateway"])
-            out[kind] = {"direct": d, "gateway": g, "throughput_ratio": g["rps"] / d["rps"],
-                         "added_p50_ms": g["p50_ms"] - d["p50_ms"], "added_p99_ms": g["p99_ms"] - d["p99_ms"]}
-            print(kind, json.dumps({k: v for k, v in out[kind].items() if k not in ("direct", "gateway")}), flush=True)
+            d, r, g = merge(runs["direct"]), merge(runs["replica"]), merge(runs["gateway"])
+            out[kind] = {"direct": d, "replica": r, "gateway": g, "throughput_ratio": g["rps"] / d["rps"],
+                         "added_p50_ms": g["p50_ms"] - d["p50_ms"], "added_p99_ms": g["p99_ms"] - d["p99_ms"],
+                         "vs_replica": {"throughput_ratio": g["rps"] / r["rps"],
+                                        "added_p50_ms": g["p50_ms"] - r["p50_ms"],
+                                        "added_p99_ms": g["p99_ms"] - r["p99_ms"]}}
+            print(kind, json.dumps({k: v for k, v in out[kind].items() if k not in paths}), flush=True)
         out["rolling_update"] = rolling_update(center, args.rate)
         print("rolling", json.dumps(out["rolling_update"]), flush=True)
     finally:
@@ -286,7 +313,7 @@ def markdown(r: dict[str, Any]) -> str:
                  f"--{k} {v}" for k, v in r["args"].items()]) + "`.", "",
              "| request | path | requests | errors | req/s | p50 ms | p99 ms |", "|---|---|---|---|---|---|---|"]
     for kind in ("recognize", "version"):
-        for path in ("direct", "gateway"):
+        for path in ("direct", "replica", "gateway"):
             x = r[kind][path]
             lines.append(f"| {kind} | {path} | {x['requests']} | {x['errors']} | {x['rps']:.1f} | {x['p50_ms']:.2f} "
                          f"| {x['p99_ms']:.2f} |")
@@ -294,7 +321,11 @@ def markdown(r: dict[str, Any]) -> str:
               "|---|---|---|---|"]
     for kind in ("recognize", "version"):
         x = r[kind]
-        lines.append(f"| {kind} | {x['throughput_ratio']:.3f} | {x['added_p50_ms']:.2f} | {x['added_p99_ms']:.2f} |")
+        lines.append(f"| {kind}: gateway vs direct | {x['throughput_ratio']:.3f} | {x['added_p50_ms']:.2f} | "
+                     f"{x['added_p99_ms']:.2f} |")
+        y = x["vs_replica"]
+        lines.append(f"| {kind}: gateway vs the replica's socket | {y['throughput_ratio']:.3f} | "
+                     f"{y['added_p50_ms']:.2f} | {y['added_p99_ms']:.2f} |")
     u = r["rolling_update"]
     lines += ["", f"Rolling update of a 2-replica service under {u['rate_asked']:g} requests/s asked "
               f"({u['rate_achieved']:.1f} achieved, `GET /v1/version`): **{u['failed']} failed** of {u['requests']} "

@@ -105,3 +105,16 @@ def test_delete_frees_the_name(app_client: TestClient, world: World) -> None:
     assert app_client.delete(f"/api/v1/services/{svc['id']}", headers=H(world.a.member_token)).status_code == 200
     assert app_client.get(f"/api/v1/services/{svc['id']}", headers=H(world.a.member_token)).status_code == 404
     _create(app_client, world.a.member_token)
+
+
+def test_stop_keeps_the_service_and_its_keys_until_start(app_client: TestClient, world: World) -> None:
+    svc = _create(app_client, world.a.member_token)
+    sid, tok = svc["id"], world.a.member_token
+    assert app_client.post(f"/api/v1/services/{sid}/keys", headers=H(tok), json={"name": "k"}).status_code == 201
+    assert app_client.post(f"/api/v1/services/{sid}/stop", headers=H(world.b.member_token)).status_code == 404
+    stopped = app_client.post(f"/api/v1/services/{sid}/stop", headers=H(tok)).json()
+    assert stopped["state"] == "stopped" and "stopped by" in stopped["reason"]
+    assert len(app_client.get(f"/api/v1/services/{sid}/keys", headers=H(tok)).json()) == 1
+    assert app_client.post(f"/api/v1/services/{sid}/start", headers=H(tok)).json()["state"] == "active"
+    kinds = [e["kind"] for e in app_client.get(f"/api/v1/services/{sid}/events", headers=H(tok)).json()]
+    assert "stopped" in kinds

@@ -89,11 +89,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_center(db: Database, config: ServingConfig = FAST, **settings_over: Any) -> Iterator[Live]:
+def live_center(db: Database, config: ServingConfig = FAST, inventory: str | None = None,
+                **settings_over: Any) -> Iterator[Live]:
     # A short home: a replica's socket path (<home>/jobs/<id>/run-<n>/service.sock) must fit in 107 bytes.
     home = Path(tempfile.mkdtemp(prefix="svc", dir="/tmp"))
     home.chmod(0o755)
-    world = build_world(db)
+    world = build_world(db) if inventory is None else build_world(db, inventory)
     settings = Settings(home=home, database_url=db.url, controller=True, tick_s=0.2, preempt_grace_s=3.0,
                         **settings_over)
     app = create_app(settings, db)

@@ -203,6 +203,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, streamed=workspaces.STREAMED,
                        passthrough=("/s/", "/svc/"))
+    from aicc.api.gateway.asgi import GatewayFastPath
+
+    app.add_middleware(GatewayFastPath, gateway=gateway)  # outermost: /svc/ pays for none of the above
     return app
 
 

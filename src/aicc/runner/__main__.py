@@ -11,6 +11,7 @@ when the kernel killed it for its memory limit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -56,6 +57,16 @@ def main(argv: list[str]) -> int:
             print(f"aicc: the job was not started: {exc}", file=sys.stderr)
         os._exit(NOT_ISOLATED)
 
+    relay_pid = None
+    if spec.relay_port and spec.relay_socket:  # a service replica: its port inside, bridged to a socket outside
+        from aicc.runner import relay
+        from aicc.runner.launch import children_of
+
+        try:
+            relay_pid = relay.spawn(Path(spec.relay_socket), spec.relay_port, pid, children_of)
+        except OSError as exc:  # the replica runs, unreachable: its health checks fail and name the socket
+            print(f"aicc: the service's relay did not start: {exc}", file=sys.stderr)
+
     def forward(sig: int, _frame: object) -> None:
         """Slurm's SIGTERM at cancel or time limit, to every process of the job. With proctrack/cgroup
         Slurm signals only the step's first process (us) before its SIGKILL; the job's init (``--as-pid-1``)
@@ -66,6 +77,12 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, forward)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
+    if relay_pid is not None:  # out of the gateway's reach at once, and never the run's exit status
+        with contextlib.suppress(OSError):
+            os.unlink(str(spec.relay_socket))
+        with contextlib.suppress(OSError):
+            os.kill(relay_pid, signal.SIGKILL)
+            os.waitpid(relay_pid, 0)
     while True:  # whatever of the job outlived bubblewrap (its init after a SIGTERM to all): its status wins
         try:
             _, status = os.waitpid(-1, 0)

@@ -11,6 +11,14 @@ Why a relay outside the sandbox and not ``socat`` or a helper inside: an image n
 Python, and a helper inside would run as the job, which could replace it. A thread that enters only the
 network namespace keeps the host's mounts, so it can bind in the run directory the job cannot see.
 
+On Slurm (``spawn``) the batch step runs the runner as the project's uid, not root: the relay is then a
+process of its own, forked by the runner, that binds its socket first (in ``engine_socket``'s directory: the
+project's, 0700, under the jobs directory but outside every run's view, so no job can replace the socket with
+a link to another's) and then joins the replica's user namespace and, holding that namespace's capabilities
+as its owner, its network namespace (``setns`` of a user namespace needs a single-threaded process: hence a
+process, not a thread). The server reaches that socket only where it shares the node's file system and host
+(the test cluster, a one-host center); a TCP relay with a per-replica secret is what a multi-host cluster needs.
+
 When nothing answers on the port, the relay answers ``503`` itself, naming the port, so a health check
 (and a client) learns why instead of meeting a closed connection. Standard library only (the shepherd's rule).
 """
@@ -20,15 +28,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
+import socket
 import threading
 import time
 from pathlib import Path
 
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+NS_GET_USERNS = 0xB701
+"""ioctl on a namespace's file: a new descriptor of the user namespace that owns it (Linux 4.9)."""
 SOCKET_NAME = "service.sock"
-CHUNK = 256 * 1024
 
 
 def _netns(pid: int) -> str | None:
@@ -56,17 +68,37 @@ def replica_netns_pid(job_pid: int, children_of: object, timeout_s: float = 10.0
     return job_pid if _netns(job_pid) == own else None
 
 
+def engine_socket(jobs_dir: Path, job_id: int, attempt: int) -> Path:
+    """Where a replica on an engine whose step is not root (Slurm) has its relay's socket."""
+    return jobs_dir / "relays" / f"{job_id}-{attempt}" / SOCKET_NAME
+
+
 def _enter(pid: int) -> None:
+    """Join ``pid``'s network namespace; first, when another user namespace owns it (an unprivileged
+    bubblewrap's, which we own from outside), that user namespace, whose capabilities ``setns`` needs. The
+    owner, not the process's own user namespace: bubblewrap may nest one more inside it, where we would hold
+    no capability over the network namespace."""
     if _netns(pid) == _netns(os.getpid()):
         return
     libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
+
+    def join(fd: int, flag: int, what: str) -> None:
+        if libc.setns(fd, flag) != 0:
             err = ctypes.get_errno()
-            raise OSError(err, f"setns into the replica's network namespace: {os.strerror(err)}")
+            raise OSError(err, f"setns into the replica's {what} namespace: {os.strerror(err)}")
+
+    net = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if os.geteuid() != 0:  # root (the local shepherd's thread) holds the capability everywhere already
+            owner = fcntl.ioctl(net, NS_GET_USERNS)
+            try:
+                if os.fstat(owner).st_ino != os.stat("/proc/self/ns/user").st_ino:
+                    join(owner, CLONE_NEWUSER, "user")
+            finally:
+                os.close(owner)
+        join(net, CLONE_NEWNET, "network")
     finally:
-        os.close(fd)
+        os.close(net)
 
 
 def _refused(port: int, exc: BaseException) -> bytes:
@@ -78,42 +110,113 @@ def _refused(port: int, exc: BaseException) -> bytes:
             + b"\r\n\r\n" + body)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while True:
-            data = await reader.read(CHUNK)
-            if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (OSError, RuntimeError):
-        writer.close()
+class _End(asyncio.Protocol):
+    """One end of a relayed connection: what it receives is written to its peer as it comes (no coroutine
+    per read: a protocol's callbacks cost a fraction of a stream's), with flow control both ways (a peer
+    whose buffer is full pauses our reading) and half-closes passed on, so HTTP keep-alive works through."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.peer: _End | None = None
+        self.held: list[bytes] = []
+        self.eof = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def join(self, peer: _End) -> None:
+        """Link the two ends; what arrived before the peer was there goes first."""
+        self.peer, peer.peer = peer, self
+        assert peer.transport is not None and self.transport is not None
+        for data in self.held:
+            peer.transport.write(data)
+        for data in peer.held:
+            self.transport.write(data)
+        self.held.clear()
+        peer.held.clear()
+        if self.eof and peer.transport.can_write_eof():
+            peer.transport.write_eof()
+        self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        peer = self.peer
+        if peer is not None and peer.transport is not None:
+            peer.transport.write(data)
+        else:
+            self.held.append(data)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        peer = self.peer
+        if peer is not None and peer.transport is not None and not peer.transport.is_closing():
+            if peer.transport.can_write_eof():
+                peer.transport.write_eof()
+            else:
+                peer.transport.close()
+        return True  # keep the other direction open until the peer ends it too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        peer = self.peer
+        if peer is not None and peer.transport is not None:
+            peer.transport.close()  # after writing what it holds
+
+    def pause_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.resume_reading()
 
 
-async def _serve(path: Path, port: int, ready: threading.Event) -> None:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+class _Client(_End):
+    """The gateway's (or a health check's) connection: the replica's port is dialled when it arrives."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.port = port
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        transport.pause_reading()  # type: ignore[attr-defined]
+        asyncio.get_running_loop().create_task(self._dial())
+
+    async def _dial(self) -> None:
+        assert self.transport is not None
+        loop = asyncio.get_running_loop()
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+            _, upstream = await loop.create_connection(_End, "127.0.0.1", self.port)
         except OSError as exc:
-            with contextlib.suppress(OSError, asyncio.TimeoutError, asyncio.IncompleteReadError,
-                                     asyncio.LimitOverrunError):  # read the request's head first: a client
-                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 1.0)  # still sending it would meet EPIPE
-            writer.write(_refused(port, exc))
-            with contextlib.suppress(OSError):
-                await writer.drain()
-            writer.close()
+            await self._refuse(exc)
             return
-        try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        finally:
-            up_writer.close()
-            writer.close()
+        if self.transport.is_closing():
+            upstream.transport.close()  # type: ignore[union-attr]
+            return
+        self.join(upstream)
 
-    path.unlink(missing_ok=True)
-    server = await asyncio.start_unix_server(handle, path=str(path), backlog=1024)
-    os.chmod(path, 0o600)
+    async def _refuse(self, exc: OSError) -> None:
+        """Nothing answers on the port: read the request's head first (a client still sending it would meet
+        EPIPE), then answer 503 naming the port."""
+        assert self.transport is not None
+        self.transport.resume_reading()
+        deadline = asyncio.get_running_loop().time() + 1.0
+        while b"\r\n\r\n" not in b"".join(self.held) and not self.eof and not self.transport.is_closing():
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.01)
+        if not self.transport.is_closing():
+            self.transport.write(_refused(self.port, exc))
+            self.transport.close()
+
+
+async def _serve(path: Path, port: int, ready: threading.Event, bound: socket.socket | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    if bound is None:
+        path.unlink(missing_ok=True)
+        server = await loop.create_unix_server(lambda: _Client(port), path=str(path), backlog=1024)
+        os.chmod(path, 0o600)
+    else:
+        server = await loop.create_unix_server(lambda: _Client(port), sock=bound)
     ready.set()
     async with server:
         await server.serve_forever()
@@ -140,3 +243,30 @@ def start(run_dir: Path, port: int, job_pid: int, children_of: object) -> Path:
     threading.Thread(target=main, name="aicc-relay", daemon=True).start()
     ready.wait(15)
     return path
+
+
+def spawn(path: Path, port: int, job_pid: int, children_of: object) -> int:
+    """Run the relay for the replica ``job_pid`` in a child process (the runner's, on Slurm); returns its pid.
+    The socket is bound before the child leaves our namespaces; errors go to ``relay.log`` beside it."""
+    path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    os.chmod(path, 0o600)
+    listener.listen(1024)
+    pid = os.fork()
+    if pid:
+        listener.close()
+        return pid
+    code = 0
+    try:
+        target = replica_netns_pid(job_pid, children_of)
+        if target is None:
+            raise RuntimeError("the replica ended before its network namespace could be found")
+        _enter(target)
+        listener.setblocking(False)
+        asyncio.run(_serve(path, port, threading.Event(), listener))
+    except BaseException as exc:  # the child must never return into the runner's code
+        with contextlib.suppress(OSError):
+            (path.parent / "relay.log").write_text(f"relay failed: {exc}\n")
+        code = 1
+    os._exit(code)

@@ -78,6 +78,11 @@ class RunSpec:
     passthrough: list[str] = field(default_factory=list)
     """Variables copied from the runner's own environment when it runs (Slurm sets ``SLURM_JOB_ID``,
     ``CUDA_VISIBLE_DEVICES`` on the node only); a trailing ``*`` names a prefix (``SLURM_*``)."""
+    relay_port: int | None = None
+    """A service replica on an engine whose step is not root: the port its server listens on inside its own
+    network namespace, bridged by a relay process the runner forks (``aicc.runner.relay.spawn``)."""
+    relay_socket: str | None = None
+    """Where that relay listens (``relay.engine_socket``: the project's directory outside every run's view)."""
 
     def __post_init__(self) -> None:
         if self.uid <= 0 or self.gid <= 0:

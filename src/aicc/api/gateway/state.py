@@ -1,8 +1,11 @@
 """What the gateway knows between requests: the routing table, the keys it has checked, the rate buckets.
 
-All of it is a cache of the database, refreshed in a worker thread so no request waits on a query it does not
-need: the table every ``REFRESH_S`` (the supervisor's view of which replicas are ready, at most that old), a
-key's check every ``KEY_CACHE_S`` (so a revoked key is refused within that time on every server).
+All of it is a cache of the database, refreshed in a worker thread so no request waits on a query: the table
+every ``REFRESH_S`` (the supervisor's view of which replicas are ready, at most that old) in the background
+while requests use the table as it is; a key's check after ``KEY_CACHE_S`` in the background too, the key still
+honoured meanwhile, but never past ``KEY_MAX_AGE_S`` (then the request waits for the check): so a revoked key is
+refused within about ``KEY_MAX_AGE_S`` on every server, and a busy key never waits for the database. Nothing
+is written per request: metrics are counters in memory, read by ``/metrics``.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import select
 
+from aicc.api.gateway import upstream
 from aicc.config import Settings
 from aicc.core.serving import ReplicaState, ServiceState
 from aicc.services.serving import keys as key_svc
@@ -27,7 +32,11 @@ from aicc.store.db import Database
 from aicc.store.models import JobRow, ProjectRow, ServiceRow
 
 REFRESH_S = 0.25
-KEY_CACHE_S = 0.5
+MISS_REFRESH_S = 0.05
+KEY_CACHE_S = 0.4
+"""A key checked this recently is used as it is."""
+KEY_MAX_AGE_S = 0.8
+"""A key checked longer ago than this is checked again before the request goes on (a revocation's bound)."""
 
 
 @dataclass
@@ -59,8 +68,27 @@ class Bucket:
         return (1.0 - self.tokens) / self.rate
 
 
+@dataclass
+class ServiceMetrics:
+    """One service's children of the gateway's metrics, looked up once (``labels()`` costs on every call)."""
+
+    family: GatewayMetrics
+    label: str
+    in_flight: Any
+    latency: Any
+    errors: Any
+    by_status: dict[int, Any] = field(default_factory=dict)
+
+    def count(self, status: int) -> None:
+        child = self.by_status.get(status)
+        if child is None:
+            child = self.by_status[status] = self.family.requests.labels(self.label, str(status))
+        child.inc()
+
+
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self._of: dict[str, ServiceMetrics] = {}
         self.requests = Counter("aicc_service_requests_total", "Requests through the gateway",
                                 ["service", "status"], registry=registry)
         self.latency = Histogram("aicc_service_request_seconds",
@@ -69,6 +97,13 @@ class GatewayMetrics:
         self.errors = Counter("aicc_service_errors_total", "Requests that got no answer from a replica (502/503)",
                               ["service"], registry=registry)
         self.in_flight = Gauge("aicc_service_in_flight", "Requests in flight", ["service"], registry=registry)
+
+    def of(self, label: str) -> ServiceMetrics:
+        held = self._of.get(label)
+        if held is None:
+            held = self._of[label] = ServiceMetrics(self, label, self.in_flight.labels(label),
+                                                    self.latency.labels(label), self.errors.labels(label))
+        return held
 
 
 class Gateway:
@@ -79,7 +114,10 @@ class Gateway:
         self.routes: dict[tuple[str, str], Route] = {}
         self._refreshed = -1e9
         self._refreshing: asyncio.Lock | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self.pool = upstream.Pool()
         self._keys: dict[str, tuple[float, key_svc.KeyGrant | None]] = {}
+        self._checking: set[str] = set()
         self._buckets: dict[int, Bucket] = {}
         self._per_replica: dict[int, int] = {}
         self._turn = itertools.count()
@@ -103,17 +141,38 @@ class Gateway:
         return table
 
     async def refresh(self, force: bool = False) -> None:
-        if self._refreshing is None:
-            self._refreshing = asyncio.Lock()
+        """The routing table, at most ``REFRESH_S`` old: reloaded in the background while a table exists
+        (requests go on with the one they have); awaited only when there is none yet, or when ``force``."""
         if not force and self.clock() - self._refreshed < REFRESH_S:
             return
-        if self._refreshing.locked() and self.routes and not force:
-            return  # another request is refreshing: this one uses the table as it is
+        if self.routes and not force:
+            if self._refreshing is None or not self._refreshing.locked():
+                self._spawn(self._reload(REFRESH_S))
+            return
+        await self._reload(MISS_REFRESH_S if force else REFRESH_S)
+
+    async def refresh_on_miss(self) -> None:
+        """A request found no route or no ready replica in a table older than ``MISS_REFRESH_S``: it waits for a
+        fresh one (a service created or a replica ready a moment ago), at most one query per that time."""
+        if self.clock() - self._refreshed >= MISS_REFRESH_S:
+            await self.refresh(force=True)
+
+    async def _reload(self, min_age: float) -> None:
+        if self._refreshing is None:
+            self._refreshing = asyncio.Lock()
         async with self._refreshing:
-            if not force and self.clock() - self._refreshed < REFRESH_S:
-                return
+            if self.clock() - self._refreshed < min_age:
+                return  # another request reloaded it while this one waited
             self.routes = await asyncio.to_thread(self._load)
             self._refreshed = self.clock()
+        live = {str(sock) for route in self.routes.values() for _, sock in route.sockets}
+        for path in [p for p in self.pool.idle if p not in live]:
+            self.pool.forget(path)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def pick(self, route: Route, avoid: set[int]) -> tuple[int, Path] | None:
         """The replica in rotation with the fewest of our requests in flight (round robin among equals)."""
@@ -136,6 +195,8 @@ class Gateway:
 
     def drop(self, route: Route, job_id: int) -> None:
         """A replica whose socket refused us leaves this server's rotation until the next refresh says more."""
+        for _, sock in [c for c in route.sockets if c[0] == job_id]:
+            self.pool.forget(str(sock))
         route.sockets = [c for c in route.sockets if c[0] != job_id]
 
     # -- keys and limits ------------------------------------------------------------------------
@@ -143,13 +204,32 @@ class Gateway:
         digest = hashlib.sha256(presented.encode()).hexdigest()
         held = self._keys.get(digest)
         now = self.clock()
-        if held is not None and now - held[0] < KEY_CACHE_S:
-            return held[1]
-        grant = await asyncio.to_thread(self._check, presented)
+        if held is not None:
+            age = now - held[0]
+            if age < KEY_CACHE_S:
+                return held[1]
+            if age < KEY_MAX_AGE_S:
+                if digest not in self._checking:
+                    self._spawn(self._recheck(digest, presented))
+                return held[1]
+        return await self._recheck(digest, presented)
+
+    async def _recheck(self, digest: str, presented: str) -> key_svc.KeyGrant | None:
+        self._checking.add(digest)
+        try:
+            at = self.clock()
+            grant = await asyncio.to_thread(self._check, presented)
+        finally:
+            self._checking.discard(digest)
         if len(self._keys) > 10_000:
             self._keys.clear()
-        self._keys[digest] = (now, grant)
+        self._keys[digest] = (at, grant)
         return grant
+
+    def forget_key(self, key_id: int) -> None:
+        """A key revoked through this server is refused by it at once (the others within ``KEY_MAX_AGE_S``)."""
+        for digest in [d for d, (_, g) in self._keys.items() if g is not None and g.key_id == key_id]:
+            self._keys.pop(digest, None)
 
     def _check(self, presented: str) -> key_svc.KeyGrant | None:
         with self.db.read() as s:

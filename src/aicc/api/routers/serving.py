@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 
 from aicc.api.deps import DB, Actor, Config
@@ -95,6 +95,13 @@ def scale_service(db: DB, actor: Actor, service_id: PathId, body: ServiceScale) 
                                     max_replicas=body.max_replicas))
 
 
+@router.post("/{service_id}/stop", response_model=ServiceDetail)
+def stop_service(db: DB, actor: Actor, service_id: PathId) -> ServiceDetail:
+    """Stop every replica (nothing is charged while stopped); revisions and keys stay for ``start``."""
+    with db.write() as s:
+        return _detail(s, svc.halt(s, actor, service_id))
+
+
 @router.post("/{service_id}/start", response_model=ServiceDetail)
 def start_service(db: DB, actor: Actor, service_id: PathId) -> ServiceDetail:
     """Run a stopped or failed service again (after a budget top-up or a fix)."""
@@ -129,6 +136,11 @@ def create_key(db: DB, actor: Actor, service_id: PathId, body: KeyCreate) -> Key
 
 
 @router.delete("/{service_id}/keys/{key_id}", response_model=Key)
-def revoke_key(db: DB, actor: Actor, service_id: PathId, key_id: PathId) -> Key:
+def revoke_key(request: Request, db: DB, actor: Actor, service_id: PathId, key_id: PathId) -> Key:
+    """Refused at once by this server's gateway, within a second by every other server's."""
     with db.write() as s:
-        return Key.model_validate(key_svc.revoke(s, actor, service_id, key_id))
+        out = Key.model_validate(key_svc.revoke(s, actor, service_id, key_id))
+    gateway = getattr(request.app.state, "gateway", None)
+    if gateway is not None:
+        gateway.forget_key(key_id)
+    return out

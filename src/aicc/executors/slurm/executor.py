@@ -28,6 +28,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from aicc.executors.base import Launch, RunStatus
 from aicc.executors.slurm import batch, gang
@@ -59,6 +60,23 @@ def _device_pattern(launch: Launch) -> str:
 
     pattern = DEVICE_NODES.get(launch.device_env or "")
     return f"/dev/{pattern}" if pattern and launch.image is None else ""
+
+
+def _relay(launch: Launch, uid: int) -> dict[str, Any]:
+    """A service replica's relay (``aicc.runner.relay.spawn``): its socket's directory made here, the project's
+    own (0700) under ``<jobs>/relays`` (root's, 0711), which no run's sandbox shows, so the job cannot swap the
+    socket for a link to another. The server reaches the socket only on a node that shares its host."""
+    port = launch.extra.get("service_port")
+    if not port:
+        return {}
+    from aicc.executors.local.isolation import own_dir
+    from aicc.runner.relay import engine_socket
+
+    sock = engine_socket(launch.workdir.parent, launch.job_id, launch.attempt)
+    sock.parent.parent.mkdir(mode=0o711, exist_ok=True)
+    sock.parent.mkdir(mode=0o700, exist_ok=True)
+    own_dir(sock.parent, uid, uid, 0o700)
+    return {"relay_port": int(port), "relay_socket": str(sock)}
 
 
 class SlurmExecutor:
@@ -203,7 +221,7 @@ class SlurmExecutor:
             spec = isolation.run_spec(launch, env, uid=uid, device_root=Path("/dev"), engine="slurm")
             spec = dataclasses.replace(spec, passthrough=[*batch.SLURM_PASSTHROUGH, "SLURM_*", "SLURMD_*"],
                                        step=True, engine_identity=True,
-                                       engine_devices=_device_pattern(launch))
+                                       engine_devices=_device_pattern(launch), **_relay(launch, uid))
             isolation.write_new(batch.run_spec_path(launch), json.dumps(spec.to_json()))
             runner = [sys.executable, "-I", "-m", "aicc.runner"]
         from aicc.executors.local.isolation import write_new

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from aicc.config import Settings
 from aicc.core.errors import Conflict, InvalidInput, NotFound
 from aicc.core.jobs import JobState
-from aicc.core.serving import EventKind, ServiceState, check_health_path, check_port, check_service_name
+from aicc.core.serving import EventKind, ReplicaState, ServiceState, check_health_path, check_port, check_service_name
 from aicc.services import audit
 from aicc.services import jobs as job_svc
 from aicc.services.notify import events as notify_events
@@ -166,6 +166,28 @@ def list_services(s: Session, actor: Principal, project_id: int | None = None) -
     return [r for r in rows if _visible(s, actor, r)]
 
 
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A service as a list shows it: its row, its project's name, how many replicas are in rotation."""
+
+    row: ServiceRow
+    project: str
+    ready: int
+
+
+def summaries(s: Session, actor: Principal) -> list[Summary]:
+    out = []
+    for row in list_services(s, actor):
+        ready = sum(j.replica_state == ReplicaState.READY.value for j in replicas(s, row.id))
+        out.append(Summary(row, project_name(s, row), ready))
+    return out
+
+
+def project_name(s: Session, row: ServiceRow) -> str:
+    project = s.get(ProjectRow, row.project_id)
+    return project.name if project else str(row.project_id)
+
+
 def revision(s: Session, row: ServiceRow, number: int | None = None) -> ServiceRevisionRow:
     rev = s.execute(select(ServiceRevisionRow).where(
         ServiceRevisionRow.service_id == row.id,
@@ -245,6 +267,15 @@ def stop(s: Session, row: ServiceRow, state: ServiceState, reason: str, actor: P
         job_svc.cancel(s, actor, job.id)
     kinds = {ServiceState.FAILED: EventKind.FAILED, ServiceState.DELETED: EventKind.DELETED}
     event(s, row, kinds.get(state, EventKind.STOPPED), reason)
+
+
+def halt(s: Session, actor: Principal, service_id: int) -> ServiceRow:
+    """Stop on request: no replica runs (nor is charged) until ``start``; revisions and keys are kept."""
+    row = get(s, actor, service_id)
+    if row.state != ServiceState.STOPPED.value:
+        stop(s, row, ServiceState.STOPPED, f"stopped by {actor.username}", actor)
+        _audit(s, actor, row, "service.stop", {})
+    return row
 
 
 def start(s: Session, actor: Principal, service_id: int) -> ServiceRow:

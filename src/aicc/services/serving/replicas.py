@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from aicc.config import Settings
 from aicc.core.jobs import RunKind
 from aicc.core.serving import ReplicaState
-from aicc.runner.relay import SOCKET_NAME
+from aicc.runner.relay import SOCKET_NAME, engine_socket
 from aicc.services import jobs as job_svc
 from aicc.services.principal import SYSTEM
 from aicc.services.serving.catalog import REPLICA_LEASE_S
@@ -43,7 +43,11 @@ def submit(s: Session, settings: Settings, service: ServiceRow, rev: ServiceRevi
 
 
 def socket_path(settings: Settings, job_id: int, attempt: int) -> Path:
-    """The relay's socket of a replica on the local engine (``aicc.runner.relay``)."""
+    """The relay's socket of a replica (``aicc.runner.relay``): in its run directory on the local engine; on
+    Slurm in the directory the executor made for it outside the run's view (``relay.engine_socket``)."""
+    engine = engine_socket(settings.jobs_dir, job_id, attempt)
+    if engine.parent.is_dir():
+        return engine
     return settings.jobs_dir / str(job_id) / f"run-{attempt}" / SOCKET_NAME
 
 
