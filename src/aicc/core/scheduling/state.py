@@ -103,6 +103,9 @@ class SchedulerState:
         self._no_victims: set[tuple[object, ...]] = set()
         """Searches for victims that found none this cycle, by (changes, project, flavor, units, uncapped): a
         long queue of one shape within its quota costs one search, not one per job."""
+        self._refused: dict[tuple[int, str, int], tuple[float, float, float]] = {}
+        """Preemptions refused this cycle as costing more than they gain, by (project, flavor, units): (the
+        victims' lost unit-seconds, the waiting job's gain, when its shape frees by itself), for its reason."""
 
 
     def _touch(self, project: int) -> None:
