@@ -382,6 +382,7 @@ class Cycling(Preemption):
         self._victim_cache.clear()  # the exemption depends on now; and the controller edits ``preempting``
         self._no_victims.clear()
         self._refused.clear()
+        self._earliest_memo.clear()
         self._can_preempt = self._preemptable()
         # the smallest waiting gang per flavor; constant during the cycle (queues change only at its end)
         self._smallest = {f: min(d) for f, d in self.demand.by_flavor.items() if d}

@@ -99,6 +99,9 @@ class Preemption(Backfill):
             key = (self._changes, job.project, flavor, units, cap is None)
             if key in self._no_victims:
                 continue  # nothing changed since the same search for the same shape found none
+            if not (self.explain or coming) and candidates and self._hopeless(job, flavor, units, candidates, coming):
+                self._no_victims.add(key)
+                continue
             if units <= pool.per_node_max and not pool.flavor.cpu:
                 hole = self._hole_victims(job, flavor, units, candidates, cap)
                 if hole is None or (hole and not self._worth(job, flavor, units, hole)):
@@ -161,6 +164,34 @@ class Preemption(Backfill):
         f = flavors[0]
         return reasons.preempt_no_borrowed(f, self._units(job, f))
 
+    def _urgency(self, job: PendingJob) -> float:
+        """``preempt_worth`` x (1 + the job's wait so far / ``age_after_s``): the longer it has waited, the more
+        work its preemption may cost others (at ``age_after_s``, twice as much; at twice that, three times)."""
+        worth, age = self.config.preempt_worth, self.config.age_after_s
+        return worth * (1 + max(self._now - job.submit_time, 0.0) / age) if age > 0 else worth
+
+    def _hopeless(self, job: PendingJob, flavor: str, units: int, candidates: list[RunningJob],
+                  coming: int) -> bool:
+        """No set of victims can be worth it, by a bound (decisions only, when no reason is wanted): they must
+        free at least the units it lacks beyond what is free and coming, each at no less than the least work per
+        unit any candidate loses; a job refused this way would be refused after the search too. Keeps a job
+        that waits for its shape from searching for victims every cycle."""
+        worth = self.config.preempt_worth
+        if worth <= 0:
+            return False
+        found = self._earliest(self.pools[flavor], flavor, units, self._now)
+        if found is None:
+            return False
+        hit = self._min_loss.get(flavor)
+        if hit is None or hit[0] is not candidates:
+            now, grace = self._now, self.config.preempt_grace_s
+            hit = self._min_loss[flavor] = (candidates, min(victims.lost(v, now, grace) / max(v.units, 1)
+                                                            for v in candidates))
+        pool = self.pools[flavor]
+        lacking = max(units - (pool.top if units <= pool.per_node_max else pool.free) - coming, 1)
+        gain = units * max(found[0] - self._now - self.config.preempt_grace_s, 0.0)
+        return lacking * hit[1] > self._urgency(job) * gain
+
     def _worth(self, job: PendingJob, flavor: str, units: int, chosen: list[int]) -> bool:
         """Whether preempting ``chosen`` for ``job`` gains more than it destroys: the victims' lost work
         (:func:`victims.lost`) against the job's units x the time until a place of its shape frees by itself
@@ -177,10 +208,7 @@ class Preemption(Backfill):
         if found is None:
             return True  # it never fits by itself: preemption is its only way in
         gain = units * max(found[0] - now - grace, 0.0)
-        age = self.config.age_after_s
-        if age > 0:  # urgency: a job that has waited age_after_s weighs its wait twice, three times at twice that
-            worth *= 1 + max(now - job.submit_time, 0.0) / age
-        if cost <= worth * gain:
+        if cost <= self._urgency(job) * gain:
             return True
         self._refused[(job.project, flavor, units)] = (cost, gain, found[0])
         return False
