@@ -196,7 +196,7 @@ def markdown(doc: dict[str, Any]) -> str:
              f"Trace: `{doc['trace']}`. Preemption: {doc['preemption']}. Machine: {m['cpu']} "
              f"({m['cores']} cores shared; load average at the end {' '.join(m['load_average_at_end'])}), "
              f"Python {m['python']}. Replays stopped after {doc['philly_budget_s']:g} s (Philly) and "
-             f"{doc['budget_s']:g} s (speed). AICC's aging (a project's first job waiting this long goes before "
+             f"{doc['budget_s']:g} s (speed). AICC's aging (every job waiting this long goes before "
              f"fair share and holds the reservation): {doc['aicc_age_after_h']:g} h by default. Its cost-aware "
              f"preemption: victims lose at most preempt_worth = {doc['aicc_preempt_worth']:g} x (1 + wait / aging) "
              "times the waiting job's units x the time its shape would otherwise take to free. Rows marked "

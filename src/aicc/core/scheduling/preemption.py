@@ -90,16 +90,20 @@ class Preemption(Backfill):
         ``reservation`` (flavor, start, nodes with their spare units), a job still running at its start takes
         no victims on its nodes: the hole would be one it may not use.
         """
+        quick = not (self.explain or self.preempting) and self.config.preempt_worth > 0
         for flavor in flavors:
             units = self._units(job, flavor)
             pool = self.pools[flavor]
-            candidates, total, coming = self._victims(flavor)
             self._preempt_flavor = flavor
             cap = self._cap(job, flavor, reservation)
             key = (self._changes, job.project, flavor, units, cap is None)
             if key in self._no_victims:
                 continue  # nothing changed since the same search for the same shape found none
-            if not (self.explain or coming) and candidates and self._hopeless(job, flavor, units, candidates, coming):
+            if quick and self._hopeless(job, flavor, units, None):
+                self._no_victims.add(key)
+                continue
+            candidates, total, coming = self._victims(flavor)
+            if quick and candidates and self._hopeless(job, flavor, units, candidates):
                 self._no_victims.add(key)
                 continue
             if units <= pool.per_node_max and not pool.flavor.cpu:
@@ -170,27 +174,29 @@ class Preemption(Backfill):
         worth, age = self.config.preempt_worth, self.config.age_after_s
         return worth * (1 + max(self._now - job.submit_time, 0.0) / age) if age > 0 else worth
 
-    def _hopeless(self, job: PendingJob, flavor: str, units: int, candidates: list[RunningJob],
-                  coming: int) -> bool:
-        """No set of victims can be worth it, by a bound (decisions only, when no reason is wanted): they must
-        free at least the units it lacks beyond what is free and coming, each at no less than the least work per
-        unit any candidate loses; a job refused this way would be refused after the search too. Keeps a job
-        that waits for its shape from searching for victims every cycle."""
-        worth = self.config.preempt_worth
-        if worth <= 0:
-            return False
+    def _hopeless(self, job: PendingJob, flavor: str, units: int, candidates: list[RunningJob] | None) -> bool:
+        """No set of victims can be worth it, by a bound (decisions only, when no reason is wanted and no victim
+        is leaving): they must free at least the units it lacks beyond what is free, each at no less than the
+        least work per unit a candidate loses (``candidates``: theirs; None: what any loses, the grace period
+        and, when no borrowed job checkpoints, its exemption). A job refused this way would be refused after
+        the search too; this keeps a job that waits for its shape from searching for victims every cycle."""
         found = self._earliest(self.pools[flavor], flavor, units, self._now)
         if found is None:
             return False
-        hit = self._min_loss.get(flavor)
-        if hit is None or hit[0] is not candidates:
-            now, grace = self._now, self.config.preempt_grace_s
-            hit = self._min_loss[flavor] = (candidates, min(victims.lost(v, now, grace) / max(v.units, 1)
-                                                            for v in candidates))
+        grace = self.config.preempt_grace_s
+        if candidates is None:
+            per_unit = grace + (0.0 if self._checkpointing else self.config.preempt_after_s)
+        else:
+            hit = self._min_loss.get(flavor)
+            if hit is None or hit[0] is not candidates:
+                now = self._now
+                hit = self._min_loss[flavor] = (candidates, min(victims.lost(v, now, grace) / max(v.units, 1)
+                                                                for v in candidates))
+            per_unit = hit[1]
         pool = self.pools[flavor]
-        lacking = max(units - (pool.top if units <= pool.per_node_max else pool.free) - coming, 1)
-        gain = units * max(found[0] - self._now - self.config.preempt_grace_s, 0.0)
-        return lacking * hit[1] > self._urgency(job) * gain
+        lacking = max(units - (pool.top if units <= pool.per_node_max and not pool.flavor.cpu else pool.free), 1)
+        gain = units * max(found[0] - self._now - grace, 0.0)
+        return lacking * per_unit > self._urgency(job) * gain
 
     def _worth(self, job: PendingJob, flavor: str, units: int, chosen: list[int]) -> bool:
         """Whether preempting ``chosen`` for ``job`` gains more than it destroys: the victims' lost work
