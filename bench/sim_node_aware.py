@@ -4,9 +4,10 @@ Part 1 replays the Philly/Gavel trace (the whole trace under ``/work/shared/data
 here, else the sample in ``tests/data/philly-gavel``) on centers built from Gavel's cluster (300 k80, 300 p100,
 300 v100) with 8-GPU nodes, at full capacity and at 0.75x, under each policy with the simulator's default
 cost of preemption (a 10 s grace period, no checkpoints: a victim starts again); AICC's policy is also run
-with free preemption for comparison. It records mean JCT, max wait, waits by job width, lost
-accelerator-hours, and the verdict of issue 24: AICC's mean JCT beats FIFO's and EASY's, and its max wait is
-no worse than EASY's.
+with free preemption, without aging or with 24 h, and with other preempt_worth settings (0: the policy that
+preempts whenever that helps, as before preemption weighed its cost), for comparison. It records mean JCT,
+max wait, waits by job width, lost accelerator-hours, and the verdict of issue 24: AICC's mean JCT beats
+FIFO's and EASY's, and its max wait is no worse than EASY's.
 
 Part 2 times every policy replaying an 80,000-job synthetic trace (Philly gang sizes, log-normal durations)
 on a 640-accelerator center of 8-GPU nodes, a cycle after every event; the issue's target is 15 s each on
@@ -72,11 +73,15 @@ def _budget(began: float, budget_s: float) -> Any:
 
 
 def replay(trace: Trace, center: SimCenter, policy: str, budget_s: float,
-           preemption: PreemptionCost | None = None, age_after_s: float | None = None) -> dict[str, Any]:
+           preemption: PreemptionCost | None = None, age_after_s: float | None = None,
+           worth: float | None = None) -> dict[str, Any]:
     began = time.perf_counter()
     config = CONFIGS[policy] if age_after_s is None else replace(CONFIGS[policy], age_after_s=age_after_s)
+    if worth is not None:
+        config = replace(config, preempt_worth=worth)
     label = policy + (" (free preemption)" if preemption is LOSSLESS else "") + \
-        ("" if age_after_s is None else (" (no aging)" if not age_after_s else f" (aging {age_after_s / H:g} h)"))
+        ("" if age_after_s is None else (" (no aging)" if not age_after_s else f" (aging {age_after_s / H:g} h)")) + \
+        ("" if worth is None else (" (preempts whenever it helps)" if not worth else f" (preempt_worth {worth:g})"))
     try:
         r = simulate(trace, center, config, on_cycle=_budget(began, budget_s), preemption=preemption)
     except OverBudget:
@@ -129,6 +134,8 @@ def main() -> None:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--aicc-ages", type=float, nargs="*", default=[0.0, 24.0],
                     help="also run AICC with these aging settings (hours; 0: no aging), beside its default")
+    ap.add_argument("--aicc-worths", type=float, nargs="*", default=[0.0, 1.0],
+                    help="also run AICC with these preempt_worth settings (0: preempt whenever it helps)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     trace, source = philly()
@@ -146,6 +153,9 @@ def main() -> None:
             print(json.dumps({"center": c.name} | rows[-1]), flush=True)
             for age in args.aicc_ages:  # the aging setting's trade-off, side by side
                 rows.append(replay(trace, c, "aicc", args.philly_budget_s, age_after_s=age * H))
+                print(json.dumps({"center": c.name} | rows[-1]), flush=True)
+            for worth in args.aicc_worths:  # and cost-aware preemption's
+                rows.append(replay(trace, c, "aicc", args.philly_budget_s, worth=worth))
                 print(json.dumps({"center": c.name} | rows[-1]), flush=True)
         parts.append({"center": c.name, "capacity": c.capacity(), "runs": rows, "verdict": verdict(rows)})
     speed: dict[str, Any] = {}
@@ -166,7 +176,7 @@ def main() -> None:
     with open("/proc/loadavg") as f:
         loadavg = f.read().split()[:3]
     doc = {"benchmark": "sim_node_aware", "trace": source, "jobs": len(trace.jobs), "load_s": round(load_s, 2),
-           "aicc_age_after_h": CONFIGS["aicc"].age_after_s / H,
+           "aicc_age_after_h": CONFIGS["aicc"].age_after_s / H, "aicc_preempt_worth": CONFIGS["aicc"].preempt_worth,
            "preemption": "10 s grace, no checkpoints (the simulator's default)", "budget_s": args.budget_s,
            "philly_budget_s": args.philly_budget_s,
            "machine": machine() | {"load_average_at_end": loadavg, "peak_rss_mib": round(peak_rss_mib())},
@@ -186,9 +196,11 @@ def markdown(doc: dict[str, Any]) -> str:
              f"Trace: `{doc['trace']}`. Preemption: {doc['preemption']}. Machine: {m['cpu']} "
              f"({m['cores']} cores shared; load average at the end {' '.join(m['load_average_at_end'])}), "
              f"Python {m['python']}. Replays stopped after {doc['philly_budget_s']:g} s (Philly) and "
-             f"{doc['budget_s']:g} s (speed). AICC's aging (a project's first job waiting this long goes before "
-             f"fair share and holds the reservation): {doc['aicc_age_after_h']:g} h by default; rows marked "
-             "otherwise set it differently.", ""]
+             f"{doc['budget_s']:g} s (speed). AICC's aging (every job waiting this long goes before "
+             f"fair share and holds the reservation): {doc['aicc_age_after_h']:g} h by default. Its cost-aware "
+             f"preemption: victims lose at most preempt_worth = {doc['aicc_preempt_worth']:g} x (1 + wait / aging) "
+             "times the waiting job's units x the time its shape would otherwise take to free. Rows marked "
+             "otherwise set these differently.", ""]
     widths = [label for _, _, label in WIDTHS]
     for part in doc["centers"]:
         v = part["verdict"]

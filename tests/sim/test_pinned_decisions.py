@@ -84,28 +84,32 @@ def _digest(policy: str, interval: float, small: bool = False, preemption: Preem
 # Re-pinned (aicc, 60 s cycles) when a gang wider than a node began to preempt by node shape: victims whose nodes
 # give it the fewest whole nodes at the least cost, instead of the lowest priority and newest until the count
 # sufficed (issue 24, point 2, for multi-node gangs). Aging (72 h by default) does not come into play here.
+# Re-pinned (aicc, hetero; here and with cost) when preemption began to weigh its cost: victims by the work they
+# would lose since their last checkpoint plus the grace period, and no preemption when that is more than
+# preempt_worth (0.5) x (1 + wait / age_after_s) times the units x wait it saves (the job waits for the holders).
 PINNED = {
     ("fifo", 0.0): "2d775097f6bf48cb",
     ("easy", 0.0): "75ac1b623a7b45c4",
-    ("aicc", 0.0): "b98c28efc78f6530",
-    ("hetero", 0.0): "db672abd0fdb090a",
-    ("aicc", 60.0): "fb22da35b7316661",
-    ("hetero", 60.0): "a9f3896b2458efc3",
+    ("aicc", 0.0): "1e8ddd720db4bb8f",
+    ("hetero", 0.0): "ae898502cfb84d94",
+    ("aicc", 60.0): "a89b54d1b9d0c3b6",
+    ("hetero", 60.0): "37e81d2408c6dc8d",
 }
 
 
-PINNED_SMALL_NODES = {"fifo": "4ae26aba5cb42d7f", "easy": "bee253b3b61c1531", "aicc": "57d86bdfb7a784c3",
-                      "hetero": "57d86bdfb7a784c3"}
+PINNED_SMALL_NODES = {"fifo": "4ae26aba5cb42d7f", "easy": "bee253b3b61c1531", "aicc": "bd19f3dd155d57fa",
+                      "hetero": "bd19f3dd155d57fa"}
 
 
 # Recorded when preemption got its cost in the simulator (grace period, work lost since the last checkpoint), and
 # re-recorded when that met the node-aware policy (reservations on node-shaped capacity, shape-opening preemption,
-# whole nodes first for gangs): the lossless digests above record those policy changes on their own.
+# whole nodes first for gangs): the lossless digests above record those policy changes on their own. Re-recorded
+# with them when preemption began to weigh its cost (hetero at 60 s cycles now preempts nowhere: the same digest).
 PINNED_WITH_COST = {
-    ("aicc", 0.0, False, PreemptionCost()): "ab8be49b9178cb5a",
-    ("hetero", 60.0, False, PreemptionCost()): "110fdf18cf519c06",
-    ("aicc", 0.0, True, PreemptionCost()): "58e1ceebcac2f96d",
-    ("aicc", 0.0, False, PreemptionCost(30.0, 600.0)): "88ac7baee9e795bf",
+    ("aicc", 0.0, False, PreemptionCost()): "2787325220fb9193",
+    ("hetero", 60.0, False, PreemptionCost()): "37e81d2408c6dc8d",
+    ("aicc", 0.0, True, PreemptionCost()): "532c519ca44fd39d",
+    ("aicc", 0.0, False, PreemptionCost(30.0, 600.0)): "48ce7b4c6d0b911c",
 }
 
 

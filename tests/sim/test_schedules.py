@@ -98,8 +98,19 @@ def test_the_project_and_the_center_give_checkpoints_to_jobs_that_declare_none()
 def test_a_victim_whose_work_ends_within_the_grace_period_finishes() -> None:
     c = center(("gpu", 1, 2), projects=QUOTAS)
     t = trace(job(0, 0, 1, "a", gpu=100), job(1, 0, 1, "a", gpu=15), job(2, 10, 1, "b", gpu=10))
-    r = simulate(t, c, NO_EXEMPTION)
+    # a policy that preempts whenever it helps (the default would not preempt here: see the next test)
+    r = simulate(t, c, replace(NO_EXEMPTION, preempt_worth=0.0))
     assert r.preemptions == 1 and r.end[1] == 15 and r.start[2] == 15
+    assert r.lost_unit_seconds["a"] == 0.0
+
+
+def test_by_default_a_borrowed_job_that_ends_within_the_grace_period_is_not_preempted() -> None:
+    """Killing it at 10 would lose 10 s of work and 10 s of grace to save nothing (its limit ends at 15): the
+    quota job waits for it, and the replay has no preemption to count."""
+    c = center(("gpu", 1, 2), projects=QUOTAS)
+    t = trace(job(0, 0, 1, "a", gpu=100), job(1, 0, 1, "a", gpu=15), job(2, 10, 1, "b", gpu=10))
+    r = simulate(t, c, NO_EXEMPTION)
+    assert r.preemptions == 0 and r.end[1] == 15 and r.start[2] == 15
     assert r.lost_unit_seconds["a"] == 0.0
 
 

@@ -68,7 +68,7 @@ class Controller(Reconciling, Starting, Housekeeping):
         # Placement by the testbed's throughput matrix (DESIGN, admission step 3): with no valid benchmark for a
         # job's class it is the same cheapest-first order as before.
         self.planner = Planner(replace(POLICIES["aicc"], preempt_after_s=settings.preempt_after_s,
-                                       age_after_s=settings.age_after_s,
+                                       preempt_grace_s=settings.preempt_grace_s, age_after_s=settings.age_after_s,
                                        placement=FlavorChoice.THROUGHPUT, max_starts=settings.max_starts_per_cycle))
         self._wake = threading.Event()
         self._stop = threading.Event()

@@ -18,7 +18,7 @@ import heapq
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aicc.core.scheduling import POLICIES, CycleResult, PendingJob, PolicyConfig, ProjectState, Scheduler
@@ -88,6 +88,8 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
     for a long queue cost most of a cycle."""
     name, config = _policy(policy)
     cost = preemption or center.preemption
+    if not cost.lossless and config.preempt_grace_s != cost.grace_s:
+        config = replace(config, preempt_grace_s=cost.grace_s)  # the policy weighs the grace it will cost
     sched = Scheduler(center.flavors, center.nodes, config, trace.throughput, explain=explain)
     capacity = center.capacity()
     su_rate = {f.name: f.su_rate for f in center.flavors}
@@ -165,7 +167,7 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
     def stop(v: int, t: float) -> None:
         """A victim has stopped: its units are free, it waits again in its original place."""
         held(jobs[v], t, -jobs[v].accelerators)
-        pj = _pending(v, jobs[v], pid, limit_of[v])
+        pj = _pending(v, jobs[v], pid, limit_of[v], checkpoint[v])
         pending_of[v] = pj
         sched.requeue(v, pj)
 
@@ -256,7 +258,7 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
             events += 1
             if fits(j):
                 limit_of[nxt] = j.time_limit if j.time_limit is not None else max(j.durations.values())
-                pending_of[nxt] = _pending(nxt, j, pid, limit_of[nxt])
+                pending_of[nxt] = _pending(nxt, j, pid, limit_of[nxt], checkpoint[nxt])
                 sched.submit(pending_of[nxt])
                 held(j, t, 0, j.accelerators)
                 changed = True
@@ -288,6 +290,8 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
                      use_of, want_of)
 
 
-def _pending(i: int, j: SimJob, pid: dict[str, int], limit: float) -> PendingJob:
-    """The scheduler's view of job ``i`` (its index in the trace is its id)."""
-    return PendingJob(i, pid[j.project], j.flavors, j.accelerators, 1, 0, limit, 0, j.submit, j.workload_class)
+def _pending(i: int, j: SimJob, pid: dict[str, int], limit: float, checkpoint_s: float | None) -> PendingJob:
+    """The scheduler's view of job ``i`` (its index in the trace is its id), with the checkpoint interval the
+    policy weighs a preemption by."""
+    return PendingJob(i, pid[j.project], j.flavors, j.accelerators, 1, 0, limit, 0, j.submit, j.workload_class,
+                      checkpoint_s=checkpoint_s)

@@ -35,6 +35,7 @@ class ReasonCode(StrEnum):
     PREEMPT_EXEMPT = "preempt_exempt"
     PREEMPT_NO_BORROWED = "preempt_no_borrowed"
     PREEMPT_NO_BORROWED_RESERVED = "preempt_no_borrowed_reserved"
+    PREEMPT_COSTLY = "preempt_costly"
     BEHIND_RESERVATION = "behind_reservation"
     BEHIND_FIFO = "behind_fifo"
     PREEMPTING = "preempting"
@@ -132,6 +133,12 @@ TEXTS: dict[ReasonCode, dict[str, str]] = {
               "needs (the rest runs within quotas); expected free by {at}",
         "ko": "대기: 다음 차례. {flavor} 차용 작업을 선점해도 필요한 노드에 {units}개가 비지 않음 (나머지는 할당량 "
               "안에서 실행 중). {at}까지 비워질 예정"},
+    ReasonCode.PREEMPT_COSTLY: {
+        "en": "waiting: within the project's quota, but preempting the borrowed {flavor} jobs that would make room "
+              "for {units} would lose {lost_h:,.1f} accelerator-hours of their work, more than the {gain_h:,.1f} "
+              "it saves; {units} expected free by {at}",
+        "ko": "대기: 프로젝트 할당량 안의 작업이지만, {units}개 자리를 낼 {flavor} 차용 작업을 선점하면 그 작업의 "
+              "{lost_h:,.1f} 가속기-시간이 사라져 절약되는 {gain_h:,.1f}보다 많음. {at}까지 {units}개가 비워질 예정"},
     ReasonCode.BEHIND_RESERVATION: {
         "en": "waiting: behind reservation for job {job}",
         "ko": "대기: 작업 {job}의 예약 뒤에서 기다리는 중"},

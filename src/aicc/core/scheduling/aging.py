@@ -3,35 +3,54 @@
 Fair share re-orders projects every cycle, and EASY reserves for the first job that cannot start, so under
 fair share the reservation changes hands from cycle to cycle: a wide gang of a project with a large share is
 never first for long, smaller jobs keep filling the nodes it needs, and it starves (on the Philly trace
-8-GPU and wider gangs waited weeks). Aging fixes the order for old jobs only: a project's first waiting job
-that has waited ``PolicyConfig.age_after_s`` is examined before the fair-share walk, oldest first, and the
-first of them that cannot start holds the cycle's reservation (node-aware, EASY's promise: nothing admitted
-after it may delay it). The oldest aged job stays the oldest until it starts, so its reservation holds from
-cycle to cycle and its start time can only move earlier.
+8-GPU and wider gangs waited weeks). Aging fixes the order for old jobs only: every waiting job that has
+waited ``PolicyConfig.age_after_s`` is examined before the fair-share walk, oldest first, and the first of
+them that cannot start holds the cycle's reservation (node-aware, EASY's promise: nothing admitted after it
+may delay it). The oldest aged job stays the oldest until it starts, so its reservation holds from cycle to
+cycle and its start time can only move earlier.
 
-The bound (documented in README and DESIGN): a job that is its project's first waiting job, and whose
-project keeps quota room and budget for it, starts at most ``age_after_s`` + (1 + n) x L after it was
-submitted, where L is the longest time limit of the jobs on its flavor and n the number of aged jobs older
-than it; with no older aged job, ``age_after_s`` + L. Jobs within their nominal quota also preempt borrowed
-work (:mod:`~aicc.core.scheduling.preemption`), which usually starts them much sooner.
+Every aged job, not only each project's first: a project with a long backlog (over its share, so fair share
+puts it last) would otherwise age one job at a time, and its later jobs waited longer than under plain
+FIFO + EASY (on the Philly trace, 330 h against EASY's 274 h at full capacity). Past ``age_after_s`` the
+order is EASY's.
+
+The bound (documented in README): a job whose project keeps quota room and budget for it starts at most
+``age_after_s`` + (1 + n) x L after it was submitted, where L is the longest time limit of the jobs on its
+flavor and n the number of aged jobs older than it; with no older aged job, ``age_after_s`` + L. Jobs
+within their nominal quota also preempt borrowed work when that is worth its cost
+(:mod:`~aicc.core.scheduling.preemption`), which usually starts them much sooner.
 """
 
 from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
 
 from aicc.core.scheduling.model import Order, Pass
 from aicc.core.scheduling.state import SchedulerState
 
 
-def aged_heads(state: SchedulerState, now: float) -> list[int]:
-    """Each project's first waiting job that has waited ``age_after_s`` or longer, oldest first (submit time,
-    then id). Costs the number of projects with waiting jobs, not the length of the queue."""
+def aged_jobs(state: SchedulerState, now: float, skip: set[int]) -> Iterator[int]:
+    """Every waiting job that has waited ``age_after_s`` or longer, oldest first (submit time, then id), each
+    project's in its queue's order; a project put in ``skip`` (no room, not eligible) is left at once. Lazy: a
+    cycle pays for the jobs it takes and one per project, not for the whole aged queue."""
     cfg = state.config
     if cfg.age_after_s <= 0 or cfg.order is not Order.FAIRSHARE:
-        return []  # under FIFO the reservation always goes to the oldest job that cannot start
+        return
     cutoff = now - cfg.age_after_s
-    heads = [(q[0][1], q[0][2]) for q in state._queues.values() if q and q[0][1] <= cutoff]
-    heads.sort()
-    return [job_id for _, job_id in heads]
+    queues = state._queues
+    heap = [(q[0][1], q[0][2], p, 0) for p, q in queues.items() if q and q[0][1] <= cutoff]
+    heapq.heapify(heap)
+    while heap:
+        _, job_id, p, i = heapq.heappop(heap)
+        if p in skip:
+            continue
+        yield job_id
+        if p in skip:
+            continue
+        q = queues[p]
+        if i + 1 < len(q) and q[i + 1][1] <= cutoff:
+            heapq.heappush(heap, (q[i + 1][1], q[i + 1][2], p, i + 1))
 
 
 def aged_pass(state: SchedulerState, project: int, plan: tuple[tuple[str, int], ...],

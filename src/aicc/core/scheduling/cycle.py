@@ -10,7 +10,7 @@ from __future__ import annotations
 from aicc.core.charging import su
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.core.scheduling import reasons
-from aicc.core.scheduling.aging import aged_heads, aged_pass
+from aicc.core.scheduling.aging import aged_jobs, aged_pass
 from aicc.core.scheduling.model import (
     Admission,
     CycleResult,
@@ -257,20 +257,24 @@ class Walk:
         return hit
 
     def aged(self) -> None:
-        """Projects' first jobs that have waited ``age_after_s`` go before fair share, oldest first: each is
-        admitted if it fits, preempts if it is within its nominal quota and that helps, and the first that can
-        do neither holds the cycle's reservation (see :mod:`~aicc.core.scheduling.aging`)."""
+        """Jobs that have waited ``age_after_s`` go before fair share, oldest first: each is admitted if it fits,
+        preempts if it is within its nominal quota and that helps (and is worth it), and the first that can do
+        neither holds the cycle's reservation (see :mod:`~aicc.core.scheduling.aging`). A project with no room
+        or not eligible is left at its first aged job."""
         s, now = self.s, self.now
-        for job_id in aged_heads(s, now):
+        skip: set[int] = set()
+        for job_id in aged_jobs(s, now, skip):
             if self.exhausted or self.reservation is not None or self.res.capped:
                 return
             job = s.pending[job_id]
             if self._eligible(job):
+                skip.add(job.project)
                 continue
             rooms = {Pass.GUARANTEED: s._room(job.project, Pass.GUARANTEED),
                      Pass.BORROW: s._room(job.project, Pass.BORROW)} if s.config.quotas else {}
             found = aged_pass(s, job.project, s._plans[job_id], rooms)
             if found is None:
+                skip.add(job.project)
                 continue
             kind, fits = found
             left = self._budget_of(job.project)
@@ -305,7 +309,8 @@ class Walk:
         p = s.projects[project]
         borrowed = not aged and s.config.quotas and \
             s.usage.get(project, _NO_USE).get(flavor, 0) + units > p.nominal.get(flavor, 0)
-        s.add_running(RunningJob(job.id, project, flavor, where, now, limit, job.priority, borrowed, units))
+        s.add_running(RunningJob(job.id, project, flavor, where, now, limit, job.priority, borrowed, units,
+                                  job.checkpoint_s))
         self.res.admissions.append(Admission(job.id, flavor, where, borrowed, p.allocation_id))
         if len(where) > 1 and s.pools[flavor].spread:
             self.res.spread.append(job.id)
@@ -362,6 +367,8 @@ class Walk:
         at, units = why.params.get("at"), why.params.get("units")
         if why.code is ReasonCode.PREEMPT_EXEMPT and isinstance(at, int | float) and at < start:
             return why
+        if why.code is ReasonCode.PREEMPT_COSTLY:
+            return why  # the reservation is what it waits for instead; the figures say why
         if why.code is ReasonCode.PREEMPT_NO_BORROWED and isinstance(units, int):
             return reasons.preempt_no_borrowed(str(why.params["flavor"]), units, start)
         return reasons.reserved(flavor, start, now)
@@ -374,6 +381,8 @@ class Cycling(Preemption):
         self._spare = {}
         self._victim_cache.clear()  # the exemption depends on now; and the controller edits ``preempting``
         self._no_victims.clear()
+        self._refused.clear()
+        self._earliest_memo.clear()
         self._can_preempt = self._preemptable()
         # the smallest waiting gang per flavor; constant during the cycle (queues change only at its end)
         self._smallest = {f: min(d) for f, d in self.demand.by_flavor.items() if d}

@@ -57,6 +57,8 @@ class PendingJob:
     workload_class: str | None = None
     may_borrow: bool = True
     """False for a service (:attr:`aicc.core.jobs.kind.RunKind.may_borrow`): admitted within nominal quota only."""
+    checkpoint_s: float | None = None
+    """Seconds of run time between its checkpoints (None: none; a preempted run loses all its work)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,8 @@ class RunningJob:
     borrowed: bool = False
     units: int = 0
     """Units held on ``flavor`` (accelerators, or cores on a CPU flavor)."""
+    checkpoint_s: float | None = None
+    """Seconds of run time between its checkpoints (None: none): what a preemption would make it lose."""
 
     @property
     def end_by(self) -> float:
@@ -141,9 +145,18 @@ class PolicyConfig:
     preempt_after_s: float = 0.0
     """A borrowed job is safe from preemption for this long after it started (as Slurm's PreemptExemptTime):
     it makes progress before it can be sent back, and capacity does not ping-pong between projects."""
+    preempt_grace_s: float = 10.0
+    """A victim keeps its units this long after it is told to stop (the controller's ``AICC_PREEMPT_GRACE``):
+    part of what a preemption costs."""
+    preempt_worth: float = 0.5
+    """Cost-aware preemption: victims are taken only when what they lose (accelerator-time since their last
+    checkpoint, all of the run without one, plus the grace period) is at most this many times what the waiting
+    job gains (its units x the time until its shape frees by itself, from time limits), the factor growing with
+    its wait (x (1 + wait / ``age_after_s``)); otherwise it waits, and holds the reservation when it is first
+    (the holders drain). 0: off, preempt whenever it helps (:mod:`~aicc.core.scheduling.preemption`)."""
     age_after_s: float = 259_200.0
-    """Aging, separate from fair share: a project's first waiting job that has waited this long is examined
-    before the fair-share order, oldest first, and the first such job that cannot start holds the reservation
+    """Aging, separate from fair share: every waiting job that has waited this long is examined before the
+    fair-share order, oldest first, and the first such job that cannot start holds the reservation
     (EASY's promise, node by node) until it starts. Bounds its wait: this plus the longest time limit of the
     jobs running on its flavor, per older aged job ahead of it (see :mod:`aicc.core.scheduling.aging`). 0: off.
     Fair-share order only (FIFO already reserves for the oldest)."""

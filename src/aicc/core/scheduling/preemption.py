@@ -1,12 +1,21 @@
 """Preemption: a job within its nominal quota takes back capacity other projects borrowed.
 
 Victims are borrowed jobs of other projects past their exemption (``preempt_after_s``). A job that fits on
-one node opens a hole of its shape on the node where that costs least (GPU-time lost, then priority, then
-newest); a wider gang opens the fewest nodes it needs, whole nodes first, where that costs least
-(:mod:`~aicc.core.scheduling.victims`). A job whose victims are still in their grace period waits for them
-instead of choosing more. When no choice helps, :meth:`Preemption._why_no_preemption` says why. Where borrowed
-work stands in the way, this bounds how long a job within its project's nominal quota waits behind it:
-``preempt_after_s`` plus the grace period; behind work within quotas, aging does
+one node opens a hole of its shape on the node where that costs least (accelerator-time lost since the
+victims' last checkpoints, with the grace period; then priority, then newest); a wider gang opens the fewest
+nodes it needs, whole nodes first, where that costs least (:mod:`~aicc.core.scheduling.victims`). A job whose
+victims are still in their grace period waits for them instead of choosing more.
+
+Preemption has a cost, and the policy weighs it (``PolicyConfig.preempt_worth``): the cheapest victims are
+taken only when the work they lose is at most ``preempt_worth`` x (1 + wait / ``age_after_s``) times what the
+waiting job gains, its units x the time until a place of its shape frees by itself. A victim just started or
+just checkpointed costs little; holders that end soon make the gain small, and the job waits for them instead
+(first in line, its reservation holds their nodes while they drain). Killing work that is nearly done to
+save a short wait is what made preemption lose more accelerator-hours than it saved on the Philly trace.
+
+When no choice helps, or the only one costs too much, :meth:`Preemption._why_no_preemption` says why. Behind
+borrowed work, a job within its project's nominal quota waits at most until preempting is worth it or the
+work ends by its time limit; behind work within quotas, aging bounds the wait
 (:mod:`~aicc.core.scheduling.aging`).
 """
 
@@ -81,18 +90,25 @@ class Preemption(Backfill):
         ``reservation`` (flavor, start, nodes with their spare units), a job still running at its start takes
         no victims on its nodes: the hole would be one it may not use.
         """
+        quick = not (self.explain or self.preempting) and self.config.preempt_worth > 0
         for flavor in flavors:
             units = self._units(job, flavor)
             pool = self.pools[flavor]
-            candidates, total, coming = self._victims(flavor)
             self._preempt_flavor = flavor
             cap = self._cap(job, flavor, reservation)
             key = (self._changes, job.project, flavor, units, cap is None)
             if key in self._no_victims:
                 continue  # nothing changed since the same search for the same shape found none
+            if quick and self._hopeless(job, flavor, units, None):
+                self._no_victims.add(key)
+                continue
+            candidates, total, coming = self._victims(flavor)
+            if quick and candidates and self._hopeless(job, flavor, units, candidates):
+                self._no_victims.add(key)
+                continue
             if units <= pool.per_node_max and not pool.flavor.cpu:
                 hole = self._hole_victims(job, flavor, units, candidates, cap)
-                if hole is None:
+                if hole is None or (hole and not self._worth(job, flavor, units, hole)):
                     self._no_victims.add(key)
                     continue
                 if hole:
@@ -100,8 +116,9 @@ class Preemption(Backfill):
                 return hole
             if not pool.flavor.cpu:
                 others = [v for v in candidates if v.project != job.project]
-                chosen = victims.choose(pool, units, others, self._coming_nodes(flavor), self._now, cap)
-                if chosen is None:
+                chosen = victims.choose(pool, units, others, self._coming_nodes(flavor), self._now, cap,
+                                        self.config.preempt_grace_s)
+                if chosen is None or (chosen and not self._worth(job, flavor, units, chosen)):
                     self._no_victims.add(key)
                     continue
                 if chosen:
@@ -126,9 +143,14 @@ class Preemption(Backfill):
         return None
 
     def _why_no_preemption(self, job: PendingJob, flavors: list[str], reservation: Held | None = None) -> Reason:
-        """Why preempting cannot give ``job`` (within its nominal quota) a place now, exactly: borrowed jobs
-        that would make room are in their exemption until a time still to come, or no set of borrowed jobs of
-        other projects, on nodes it may use, could ever give it its shape (the rest runs within quotas)."""
+        """Why preempting cannot give ``job`` (within its nominal quota) a place now, exactly: the victims would
+        lose more than it gains (refused this cycle, with the figures), borrowed jobs that would make room are in
+        their exemption until a time still to come, or no set of borrowed jobs of other projects, on nodes it
+        may use, could ever give it its shape (the rest runs within quotas)."""
+        for flavor in flavors:
+            refused = self._refused.get((job.project, flavor, self._units(job, flavor)))
+            if refused is not None and refused[2] > self._now:
+                return reasons.preempt_costly(flavor, self._units(job, flavor), *refused)
         after = self.config.preempt_after_s
         best: tuple[float, str, int] | None = None
         for flavor in flavors:
@@ -146,6 +168,57 @@ class Preemption(Backfill):
         f = flavors[0]
         return reasons.preempt_no_borrowed(f, self._units(job, f))
 
+    def _urgency(self, job: PendingJob) -> float:
+        """``preempt_worth`` x (1 + the job's wait so far / ``age_after_s``): the longer it has waited, the more
+        work its preemption may cost others (at ``age_after_s``, twice as much; at twice that, three times)."""
+        worth, age = self.config.preempt_worth, self.config.age_after_s
+        return worth * (1 + max(self._now - job.submit_time, 0.0) / age) if age > 0 else worth
+
+    def _hopeless(self, job: PendingJob, flavor: str, units: int, candidates: list[RunningJob] | None) -> bool:
+        """No set of victims can be worth it, by a bound (decisions only, when no reason is wanted and no victim
+        is leaving): they must free at least the units it lacks beyond what is free, each at no less than the
+        least work per unit a candidate loses (``candidates``: theirs; None: what any loses, the grace period
+        and, when no borrowed job checkpoints, its exemption). A job refused this way would be refused after
+        the search too; this keeps a job that waits for its shape from searching for victims every cycle."""
+        found = self._earliest(self.pools[flavor], flavor, units, self._now)
+        if found is None:
+            return False
+        grace = self.config.preempt_grace_s
+        if candidates is None:
+            per_unit = grace + (0.0 if self._checkpointing else self.config.preempt_after_s)
+        else:
+            hit = self._min_loss.get(flavor)
+            if hit is None or hit[0] is not candidates:
+                now = self._now
+                hit = self._min_loss[flavor] = (candidates, min(victims.lost(v, now, grace) / max(v.units, 1)
+                                                                for v in candidates))
+            per_unit = hit[1]
+        pool = self.pools[flavor]
+        lacking = max(units - (pool.top if units <= pool.per_node_max and not pool.flavor.cpu else pool.free), 1)
+        gain = units * max(found[0] - self._now - grace, 0.0)
+        return lacking * per_unit > self._urgency(job) * gain
+
+    def _worth(self, job: PendingJob, flavor: str, units: int, chosen: list[int]) -> bool:
+        """Whether preempting ``chosen`` for ``job`` gains more than it destroys: the victims' lost work
+        (:func:`victims.lost`) against the job's units x the time until a place of its shape frees by itself
+        (from running jobs' time limits), weighted by ``preempt_worth`` x (1 + its wait so far / ``age_after_s``)
+        so that the longer a job has waited, the more work it may cost others. A refusal is remembered for the
+        cycle, with its figures, for the job's reason: it waits (and, first in line, holds the reservation while
+        the nodes drain). Deterministic: time limits, start times and checkpoint intervals only."""
+        worth = self.config.preempt_worth
+        if worth <= 0:
+            return True
+        now, grace, running = self._now, self.config.preempt_grace_s, self.running
+        cost = sum(victims.lost(running[v], now, grace) for v in chosen)
+        found = self._earliest(self.pools[flavor], flavor, units, now)
+        if found is None:
+            return True  # it never fits by itself: preemption is its only way in
+        gain = units * max(found[0] - now - grace, 0.0)
+        if cost <= self._urgency(job) * gain:
+            return True
+        self._refused[(job.project, flavor, units)] = (cost, gain, found[0])
+        return False
+
     def _commit(self, chosen: list[int]) -> None:
         self._changes += 1
         self.preempting.update(chosen)
@@ -156,7 +229,8 @@ class Preemption(Backfill):
     def _hole_victims(self, job: PendingJob, flavor: str, units: int, candidates: list[RunningJob],
                       cap: Mapping[str, int] | None = None) -> list[int] | None:
         """Victims that open a hole of ``job``'s shape (``units`` on one node), at the least cost: on each node,
-        borrowed jobs of other projects by GPU-time they would lose, then priority, then newest; the node whose
+        borrowed jobs of other projects by the work they would lose (:func:`victims.lost`), then priority, then
+        newest; the node whose
         set costs least. [] when victims already leaving one node make it (wait for them); None when no set
         of victims can (the free units are scattered and no node holds enough borrowed capacity).
 
@@ -175,10 +249,11 @@ class Preemption(Backfill):
                     min(len(node.devices) + n, cap.get(name, units) if cap else units) >= units:
                 return []
         per_node: dict[str, list[tuple[float, int, float, int, int]]] = {}
+        grace = self.config.preempt_grace_s
         for v in candidates:
             if v.project == job.project:
                 continue
-            lost = v.units * max(now - v.start_time, 0.0)
+            lost = victims.lost(v, now, grace)
             for p in v.placements:
                 per_node.setdefault(p.node, []).append((lost, v.priority, -v.start_time, -v.id, len(p.devices)))
         best: tuple[float, int, list[int]] | None = None

@@ -59,6 +59,13 @@ def preempt_no_borrowed(flavor: str, units: int, at: float | None = None) -> Rea
     return Reason(ReasonCode.PREEMPT_NO_BORROWED, {"flavor": flavor, "units": units})
 
 
+def preempt_costly(flavor: str, units: int, lost_s: float, gain_s: float, at: float) -> Reason:
+    """Victims exist, but they would lose more work (``lost_s`` unit-seconds) than the job gains by not waiting
+    until ``at`` (future), when a place of its shape frees by itself."""
+    return Reason(ReasonCode.PREEMPT_COSTLY, {"flavor": flavor, "units": units, "lost_h": round(lost_s / 3600, 1),
+                                              "gain_h": round(gain_s / 3600, 1), "at": at})
+
+
 def behind_reservation(job_id: int) -> Reason:
     return Reason(ReasonCode.BEHIND_RESERVATION, {"job": job_id})
 

@@ -123,7 +123,17 @@ class Backfill(Queues):
                   now: float) -> tuple[float, dict[str, int], dict[str, int]] | None:
         """When and where a gang of ``units`` first fits by node shape as running jobs end, with the free units
         then of the nodes it takes; None if it never does. Costs the jobs it walks past and the node shapes
-        (a histogram of free units), not the number of nodes: it runs each cycle a head is blocked."""
+        (a histogram of free units), not the number of nodes: it runs each cycle a head is blocked. Kept until
+        the running jobs change: a refused preemption and the reservation that follows ask the same question."""
+        key = (flavor, units, now, self._changes)
+        if key in self._earliest_memo:
+            return self._earliest_memo[key]
+        found = self._earliest_of(pool, flavor, units, now)
+        self._earliest_memo[key] = found
+        return found
+
+    def _earliest_of(self, pool: FlavorPool, flavor: str, units: int,
+                     now: float) -> tuple[float, dict[str, int], dict[str, int]] | None:
         cpu, widest, nodes = pool.flavor.cpu, pool.per_node_max, pool.nodes
         k = -(-units // widest) if widest else 0
         if not k or (cpu and units > widest):

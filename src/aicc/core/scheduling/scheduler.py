@@ -97,6 +97,8 @@ class Scheduler(Cycling):
             ends.pop(i)
         self.preempting.discard(job_id)
         self._borrowing.discard(job_id)
+        if job.borrowed and job.checkpoint_s:
+            self._checkpointing -= 1
         self._touch(job.project)
         return job
 

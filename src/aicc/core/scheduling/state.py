@@ -103,6 +103,15 @@ class SchedulerState:
         self._no_victims: set[tuple[object, ...]] = set()
         """Searches for victims that found none this cycle, by (changes, project, flavor, units, uncapped): a
         long queue of one shape within its quota costs one search, not one per job."""
+        self._earliest_memo: dict[tuple[str, int, float, int], tuple[float, dict[str, int], dict[str, int]] | None] = {}
+        """Backfill's earliest start per (flavor, units, now, changes): emptied every cycle."""
+        self._min_loss: dict[str, tuple[list[RunningJob], float]] = {}
+        """Per flavor: the candidates list it was computed for, and the least work per unit one of them loses."""
+        self._checkpointing = 0
+        """Running borrowed jobs that checkpoint: with none, every candidate victim loses at least its exemption."""
+        self._refused: dict[tuple[int, str, int], tuple[float, float, float]] = {}
+        """Preemptions refused this cycle as costing more than they gain, by (project, flavor, units): (the
+        victims' lost unit-seconds, the waiting job's gain, when its shape frees by itself), for its reason."""
 
 
     def _touch(self, project: int) -> None:
@@ -160,6 +169,8 @@ class SchedulerState:
         use = self.usage.setdefault(project, {})
         use[job.flavor] = use.get(job.flavor, 0) + job.units
         bisect.insort(self._ends[job.flavor], (job.end_by, job.id))
+        if job.borrowed and job.checkpoint_s:
+            self._checkpointing += 1
         if job.borrowed and job.id not in self.preempting:
             self._borrowing.add(job.id)
             heapq.heappush(self._borrow_starts, (job.start_time, job.id))

@@ -4,7 +4,8 @@ A job within its nominal quota takes back borrowed capacity only where that give
 its units free (a gang that fits on one node), or the fewest nodes a wider gang needs, whole nodes first (16
 on 8-accelerator nodes: two whole nodes; 12: one whole node and 4). Counting units would preempt jobs whose
 accelerators end up scattered over nodes the gang still cannot use; the victims are chosen so their nodes
-give it that shape, at the least cost (accelerator-time the victims lose, then priority, then newest).
+give it that shape, at the least cost (accelerator-time the victims lose: since their last checkpoint, all of
+the run without one, and the grace period; then priority, then newest). :func:`lost` is that cost.
 
 ``coming`` is what victims already in their grace period will free per node; ``cap`` limits what the job may
 use on the nodes a reservation holds (a job that would still run when the reservation starts): victims are
@@ -23,6 +24,16 @@ Cost = tuple[float, int, float, int]
 """A victim's cost: (accelerator-seconds it would lose, priority, -start, -id): lower goes first."""
 
 
+def lost(v: RunningJob, now: float, grace_s: float) -> float:
+    """Accelerator-seconds (units-seconds) ``v`` loses if it is told to stop at ``now``: the run time since its
+    last checkpoint (all of it without checkpoints) and the grace period it holds its units through."""
+    ran = max(now - v.start_time, 0.0)
+    c = v.checkpoint_s
+    if c:
+        ran -= (ran // c) * c
+    return v.units * (ran + grace_s)
+
+
 def _base(pool: FlavorPool, coming: Mapping[str, int], cap: Mapping[str, int] | None) -> dict[str, int]:
     """Units per available node once victims in their grace period are gone (capped where reserved)."""
     out: dict[str, int] = {}
@@ -37,11 +48,11 @@ def _base(pool: FlavorPool, coming: Mapping[str, int], cap: Mapping[str, int] | 
 
 
 def _by_node(victims: Iterable[RunningJob], base: Mapping[str, int], cap: Mapping[str, int] | None,
-             now: float) -> dict[str, list[tuple[Cost, int, int]]]:
+             now: float, grace_s: float) -> dict[str, list[tuple[Cost, int, int]]]:
     """Per node (never a capped one): (cost, victim id, units it frees there), cheapest first."""
     per: dict[str, list[tuple[Cost, int, int]]] = {}
     for v in victims:
-        cost: Cost = (v.units * max(now - v.start_time, 0.0), v.priority, -v.start_time, -v.id)
+        cost: Cost = (lost(v, now, grace_s), v.priority, -v.start_time, -v.id)
         for p in v.placements:
             if p.node in base and (cap is None or p.node not in cap):
                 per.setdefault(p.node, []).append((cost, v.id, len(p.devices)))
@@ -70,7 +81,7 @@ def _prefix(items: list[tuple[Cost, int, int]], have: int, target: int) -> tuple
 
 
 def choose(pool: FlavorPool, units: int, victims: list[RunningJob], coming: Mapping[str, int],
-           now: float, cap: Mapping[str, int] | None = None) -> list[int] | None:
+           now: float, cap: Mapping[str, int] | None = None, grace_s: float = 0.0) -> list[int] | None:
     """Victims whose leaving gives a gang of ``units`` a place of its shape, at the least cost; [] when victims
     already leaving give it one (wait for them); None when no set of ``victims`` can."""
     widest = pool.per_node_max
@@ -80,7 +91,7 @@ def choose(pool: FlavorPool, units: int, victims: list[RunningJob], coming: Mapp
     base = _base(pool, coming, cap)
     if top_fits(base, units, k):
         return [] if coming else None  # it has a place once those leave (or now: then something else blocks it)
-    per = _by_node(victims, base, cap, now)
+    per = _by_node(victims, base, cap, now, grace_s)
     if not per:
         return None
     targets = [widest] * (k - 1) + [units - widest * (k - 1)]
