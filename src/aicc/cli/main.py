@@ -336,6 +336,9 @@ def whoami(as_json: JSON = False) -> None:
 
 
 def main() -> None:
+    from aicc.cli import fastparams
+
+    fastparams.install()  # plain options coerced without importing pydantic
     words = [a for a in sys.argv[1:] if not a.startswith("-")]
     if words and words[0] in LAZY:
         register(words[0])  # only the command being run
