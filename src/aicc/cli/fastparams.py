@@ -1,10 +1,10 @@
 """Cheap coercion of the plain option types, so `aicc submit` and `aicc jobs` start without pydantic.
 
 Typer (0.29) coerces every parameter through a pydantic ``TypeAdapter``: importing pydantic and building the
-adapters was ~60 ms of every command's start (issue 25 asks for <= 100 ms in all). The CLI's options are almost
-all ``bool``, ``int``, ``float``, ``str`` or lists of them, optionally with ``min``/``max``: those are coerced here, with
-the same error texts pydantic gives (``tests/cli/test_fast_params.py`` compares the two), and everything else
-(enums, paths, files, custom parsers) still goes to Typer's own adapters.
+adapters was ~60 ms of every command's start (issue 25 asks for <= 100 ms in all). The CLI's options are
+almost all ``bool``, ``int``, ``float``, ``str`` or lists of them, optionally with ``min``/``max``: those are
+coerced here, with the same error texts pydantic gives (``tests/cli/test_fast_params.py`` compares the two),
+and everything else (enums, paths, files, custom parsers) still goes to Typer's own adapters.
 
 :func:`install` swaps Typer's ``build_runtime_param`` for one that tries :func:`cheap` first. It touches one
 internal name of Typer; if a Typer release renames it, ``install`` leaves Typer as it is (slower, still right).
@@ -38,8 +38,8 @@ def _bool(value: Any) -> bool:
 def _number(kind: type, value: Any) -> int | float:
     if isinstance(value, bool):
         raise ValueError(_INT_TEXT if kind is int else _FLOAT_TEXT)
-    if isinstance(value, kind):
-        return value  # type: ignore[no-any-return]
+    if isinstance(value, int | float) and isinstance(value, kind):
+        return value
     if kind is float and isinstance(value, int):
         return float(value)
     try:
@@ -96,7 +96,7 @@ def install() -> None:
         return
 
     @dataclass(frozen=True)
-    class CheapParam(RuntimeParam):  # type: ignore[misc]
+    class CheapParam(RuntimeParam):
         kind: type = str
         many: bool = False
 
@@ -119,4 +119,4 @@ def install() -> None:
                           kind=found[0], many=found[1])
 
     build._aicc_cheap = True  # type: ignore[attr-defined]
-    tcore.build_runtime_param = build
+    tcore.build_runtime_param = build  # type: ignore[attr-defined]
