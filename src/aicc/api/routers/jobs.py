@@ -80,7 +80,7 @@ def _views(s: Session, actor: Principal, settings: Settings, rows: list[JobRow])
     released them (services.datazone.runs)."""
     held = runs.held_overrides(s, actor, rows, settings)
     ids = {j.user_id for j in rows}
-    users = dict(s.execute(select(UserRow.id, UserRow.username).where(UserRow.id.in_(ids))).tuples()) if ids else {}
+    users = {uid: name for uid, name in s.execute(select(UserRow.id, UserRow.username).where(UserRow.id.in_(ids)))}
     return [Job.model_validate(j).model_copy(update={**held.get(j.id, {}), "user": users.get(j.user_id)})
             for j in rows]
 
