@@ -200,8 +200,6 @@ def _rows(c: Client, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         j["elapsed"] = _hms(int(_elapsed(j, now)))
         if j["array_id"] is not None:
             j["name"] = f"{j['name']}[{j['array_index']}]"
-        if j.get("held_by"):
-            j["state"] = "pending (held)"
     return jobs
 
 
