@@ -58,10 +58,10 @@ def coerce_leaf(kind: type, value: Any, low: float | None = None, high: float | 
             return value.decode("utf-8", "replace")
         return value if isinstance(value, str) else str(value)
     number = _number(kind, value)
-    if low is not None and number < low:
-        raise ValueError(f"Input should be greater than or equal to {low}")
-    if high is not None and number > high:
+    if high is not None and not number <= high:  # NaN too; the upper bound first, as pydantic
         raise ValueError(f"Input should be less than or equal to {high}")
+    if low is not None and not number >= low:
+        raise ValueError(f"Input should be greater than or equal to {low}")
     return number
 
 
