@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from http.client import HTTPConnection
-
     import httpx
+
+    from aicc.cli.wire import Connection
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -122,9 +122,9 @@ def _query(params: dict[str, Any] | None) -> str:
 class Client:
     """JSON over HTTP to the center's API.
 
-    The plain calls (``get``/``post``/…: every command on the hot path) go through the standard library's
-    ``http.client`` on one kept-alive connection: importing httpx cost ``aicc submit`` and ``aicc jobs`` more
-    than the rest of their start-up (issue 25). ``http`` (an httpx client) is still there, made on first use,
+    The plain calls (``get``/``post``/…: every command on the hot path) go over one kept-alive connection of
+    :mod:`aicc.cli.wire`: importing httpx cost ``aicc submit`` and ``aicc jobs`` more than the rest of their
+    start-up (issue 25). ``http`` (an httpx client) is still there, made on first use,
     for the few commands that stream files.
     """
 
@@ -134,7 +134,7 @@ class Client:
         token = token or saved_token
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.timeout = timeout
-        self._conn: HTTPConnection | None = None
+        self._conn: Connection | None = None
         self._used = False
         self._http: httpx.Client | None = None
 
@@ -152,24 +152,25 @@ class Client:
 
         return httpx
 
-    def _connection(self) -> HTTPConnection:
+    def _connection(self) -> Connection:
         if self._conn is None:
-            import http.client
             from urllib.parse import urlsplit
+
+            from aicc.cli.wire import Plain, Secure
 
             parts = urlsplit(self.url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise CliError(f"{self.url}: not an http(s) address (AICC_URL or `aicc login --url`)")
             self._prefix = parts.path.rstrip("/")
             if parts.scheme == "https":
-                self._conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self.timeout)
+                self._conn = Secure(parts.hostname, parts.port, self.timeout)
             else:
-                self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
+                self._conn = Plain(parts.hostname, parts.port or 80, self.timeout)
             self._used = False
         return self._conn
 
     def _send(self, method: str, path: str, params: dict[str, Any] | None, body: Any) -> _Response:
-        import http.client
+        from aicc.cli.wire import Disconnected
 
         data = None if body is None else json.dumps(body).encode()
         headers = {**self.headers, "Accept": "application/json"}
@@ -179,24 +180,21 @@ class Client:
             conn = self._connection()
             reused = self._used
             try:
-                conn.request(method, self._prefix + "/api/v1" + path + _query(params), body=data, headers=headers)
-                resp = conn.getresponse()
-                content = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                answer = conn.exchange(method, self._prefix + "/api/v1" + path + _query(params), data, headers)
+            except (Disconnected, BrokenPipeError, ConnectionResetError) as exc:
                 conn.close()
                 self._conn = None
                 if reused and attempt == 0:
                     continue  # the server closed the kept-alive connection while we were idle: once more
                 raise CliError(f"cannot reach AICC at {self.url}: {exc}", Exit.UNREACHABLE) from exc
-            except (OSError, http.client.HTTPException) as exc:
+            except OSError as exc:
                 conn.close()
                 self._conn = None
                 raise CliError(f"cannot reach AICC at {self.url}: {exc}", Exit.UNREACHABLE) from exc
             self._used = True
-            if resp.will_close:
-                conn.close()
+            if answer.will_close:
                 self._conn = None
-            return _Response(resp.status, resp.reason, resp.getheader("content-type", ""), content)
+            return _Response(answer.status, answer.reason, answer.headers.get("content-type", ""), answer.content)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
