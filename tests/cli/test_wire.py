@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -17,7 +17,7 @@ from aicc.cli.wire import Plain
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    peers: list[int] = []
+    peers: ClassVar[list[int]] = []
 
     def log_message(self, *_: Any) -> None:
         pass
@@ -41,7 +41,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         Handler.peers.append(self.client_address[1])
         echo = json.dumps({"path": self.path, "auth": self.headers.get("Authorization")}).encode()
         if self.path.startswith("/api/v1/chunked"):
@@ -53,7 +53,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._answer(echo)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         Handler.peers.append(self.client_address[1])
         got = self.rfile.read(int(self.headers["Content-Length"]))
         self._answer(json.dumps({"got": json.loads(got)}).encode())
