@@ -110,6 +110,7 @@ def _fresh_attempt(job: JobRow) -> None:
     job.allocation_id = None
     job.metered_intervals = 0
     job.cancel_requested = job.preempt_requested = False
+    job.held_by = None  # a job cancelled while held runs again unheld: requeue is the user saying "run it"
 
 
 def update(s: Session, actor: Principal, settings: Settings, job_id: int, changes: Mapping[str, Any]) -> JobRow:
