@@ -93,6 +93,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--no-live", action="store_true", help="Only the start-up figures (no server, no Slurm).")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     commands = dict(COMMANDS)
     commands.update({k: v for k, v in ANCHORS.items() if shutil.which(v[0])})
     times = timed(commands, args.runs)
@@ -108,9 +109,12 @@ def main() -> None:
                 "cpu_median_ms": round(statistics.median(CPU[k]), 1)} for k, v in times.items()}
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
-    doc = {"machine": machine(), "runs": args.runs, "commands": rows, "goal_ms": 100}
+    load = (round(load_before, 1), round(os.getloadavg()[0], 1))
+    doc = {"machine": machine(), "runs": args.runs, "commands": rows, "goal_ms": 100, "load_average": load}
     (out / "cli_start.json").write_text(json.dumps(doc, indent=2) + "\n")
     md = ["# CLI start-up (`aicc` beside Slurm's commands)", "", f"Machine: {doc['machine']}", "",
+          f"Load average (1 min) at start and end: {load[0]} and {load[1]} (other work on the machine stretches "
+          "wall times; the CPU column is what each command itself used).", "",
           "| command | median ms | p90 ms | CPU ms (median) |", "|---|---|---|---|"]
     md += [f"| `{k}` | {r['median_ms']} | {r['p90_ms']} | {r['cpu_median_ms']} |" for k, r in rows.items()]
     md += ["", "Goal (issue 25): `aicc --help`, `aicc jobs`, `aicc submit` start in <= 100 ms. Each run is a new "
