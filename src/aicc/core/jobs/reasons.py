@@ -65,7 +65,6 @@ class ReasonCode(StrEnum):
     CANCELLED_BY = "cancelled_by"
     CANCEL_REQUESTED_BY = "cancel_requested_by"
     HELD_BY = "held_by"
-    RELEASED_BY = "released_by"
     REQUEUE_REQUESTED_BY = "requeue_requested_by"
     REQUEUED_BY = "requeued_by"
     GRANT_REVOKED = "grant_revoked"
@@ -239,9 +238,6 @@ TEXTS: dict[ReasonCode, dict[str, str]] = {
     ReasonCode.HELD_BY: {
         "en": "held by {user}: not started until released (aicc release)",
         "ko": "{user}님이 보류함: 해제(aicc release)할 때까지 시작하지 않음"},
-    ReasonCode.RELEASED_BY: {
-        "en": "released by {user}; waiting for the next scheduling cycle",
-        "ko": "{user}님이 보류를 해제함. 다음 스케줄링 주기를 기다리는 중"},
     ReasonCode.REQUEUE_REQUESTED_BY: {
         "en": "requeue requested by {user}: stopping this attempt to run again",
         "ko": "{user}님이 다시 대기열에 넣기를 요청함: 이번 실행을 멈추고 다시 실행함"},
