@@ -1,7 +1,8 @@
 """The controller's long-lived scheduler state equals a full rebuild from the database after any operations.
 
 Random sequences of what users, admins and the engine do (submits, arrays with throttles, dependencies, cancels,
-scheduling cycles, starts, ends, losses, preemptions, quota amendments, suspensions) run through the services and
+scheduling cycles, starts, ends, losses, preemptions, quota amendments, suspensions, a user's hold, release,
+update and requeue) run through the services and
 the controller's own code; after each, the state the controller keeps by deltas is compared with one built from
 scratch. A write that bypasses the change stamps is found by the consistency check, which rebuilds.
 """
@@ -23,9 +24,10 @@ from aicc.controller.lifecycle import apply_status
 from aicc.controller.loop import Controller
 from aicc.controller.planning import Planner
 from aicc.core.allocations import FlavorQuota
+from aicc.core.errors import DomainError
 from aicc.executors.base import RunPhase, RunStatus
 from aicc.executors.local import LocalExecutor
-from aicc.services import allocations, metering, tokens
+from aicc.services import allocations, job_control, metering, tokens
 from aicc.services import jobs as job_service
 from aicc.store.db import Database
 from aicc.store.models import JobRow, utcnow
@@ -42,6 +44,10 @@ OP = st.one_of(
                                                                     RunPhase.LOST, RunPhase.CANCELLED])),
     st.tuples(st.just("quota"), st.sampled_from("ab"), st.integers(0, 8)),
     st.tuples(st.just("suspend"), st.sampled_from("ab"), st.booleans()),
+    st.tuples(st.just("hold"), st.integers(0, 50)),
+    st.tuples(st.just("release"), st.integers(0, 50)),
+    st.tuples(st.just("update"), st.integers(0, 50), st.integers(1, 4), st.integers(-2, 2)),
+    st.tuples(st.just("requeue"), st.integers(0, 50)),
 )
 
 
@@ -124,6 +130,22 @@ class Driver:
                 assert row is not None
                 apply_status(row, RunStatus(row.id, row.attempt, "x", phase, exit_code=0), utcnow(),
                              metering.flavor_rates(s), s)
+        elif kind in ("hold", "release", "update", "requeue"):
+            states = ("pending",) if kind != "requeue" else ("running", "failed", "succeeded", "cancelled")
+            job = self._job(op[1], *states)
+            if job is None:
+                return
+            try:
+                with self.db.write() as s:
+                    if kind == "update":
+                        cpu = job.flavors == ["cpu"]
+                        job_control.update(s, self.admin, self.controller.settings, job.id,
+                                           {"cpus": op[2], "priority": op[3]} if cpu else
+                                           {"accelerators": op[2], "priority": op[3]})
+                    else:
+                        getattr(job_control, kind)(s, self.admin, job.id)
+            except DomainError:
+                pass  # refused (held twice, not held, a job that read data, …): nothing changed
         elif kind == "quota":
             tenant = getattr(self.world, op[1])
             with self.db.write() as s:

@@ -18,7 +18,8 @@ from aicc.cli.output import emit
 
 job_app = typer.Typer(help="One job: show it.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-JOB_COLS = ("id", "name", "project", "state", "flavor", "accelerators", "time_limit", "reason")
+JOB_COLS = ("id", "name", "user", "project", "state", "flavor", "accelerators", "elapsed", "time_limit", "reason")
+JOB_HEADERS = ("JOBID", "NAME", "USER", "PROJECT", "STATE", "FLAVOR", "GPUS", "ELAPSED", "TIME_LIMIT", "REASON")
 
 
 def time_limit_seconds(text: str) -> int:
@@ -82,6 +83,8 @@ def submit(
     notify: Annotated[str | None, typer.Option("--notify", "--mail-type", help="Tell me when it ends: end, fail "
                                                "or end,fail (email and webhooks; sbatch's END, FAIL, ALL too).")
                       ] = None,
+    wait: Annotated[bool, typer.Option("--wait", "-W", help="Wait until the job (every task of an array) has "
+                                       "ended, as sbatch --wait; exit 1 unless all succeeded.")] = False,
     as_json: JSON = False,
 ) -> None:
     """Submit a job; prints its id at once (`Submitted job 42`)."""
@@ -159,12 +162,22 @@ def submit(
     else:
         body["project"] = chosen
     done = c.post("/jobs", {k: v for k, v in body.items() if v is not None})
-    if as_json:
+    if as_json and not wait:
         emit(done, as_json=True)
     elif done["array_id"]:
-        print(f"Submitted array job {done['array_id']} ({len(done['ids'])} tasks: {done['ids'][0]}-{done['ids'][-1]})")
+        print(f"Submitted array job {done['array_id']} ({len(done['ids'])} tasks: {done['ids'][0]}-{done['ids'][-1]})",
+              file=sys.stderr if as_json else sys.stdout, flush=True)
     else:
-        print(f"Submitted job {done['id']}")
+        print(f"Submitted job {done['id']}", file=sys.stderr if as_json else sys.stdout, flush=True)
+    if wait:
+        ended = [wait_for(c, job_id) for job_id in done["ids"]]
+        if as_json:
+            emit(ended, as_json=True)
+        else:
+            for job in ended:
+                print(f"job {job['id']} {job['state']}")
+        for job in ended:
+            _exit_as(job)
 
 
 def _warn_local_files(command: list[str]) -> None:
@@ -178,14 +191,27 @@ def _warn_local_files(command: list[str]) -> None:
 
 def _rows(c: Client, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     names: dict[int, str] = {}
+    now = time.time()
     for j in jobs:
         if j["project_id"] not in names:
             names[j["project_id"]] = c.get(f"/projects/{j['project_id']}")["name"]
         j["project"] = names[j["project_id"]]
         j["time_limit"] = _hms(j["time_limit_s"])
+        j["elapsed"] = _hms(int(_elapsed(j, now)))
         if j["array_id"] is not None:
             j["name"] = f"{j['name']}[{j['array_index']}]"
     return jobs
+
+
+def _elapsed(job: dict[str, Any], now: float) -> float:
+    """Seconds the current attempt has run (squeue's TIME): 0 until it starts, frozen when it ends."""
+    import datetime as dt
+
+    if not job.get("started_at"):
+        return 0.0
+    start = dt.datetime.fromisoformat(job["started_at"]).timestamp()
+    end = dt.datetime.fromisoformat(job["ended_at"]).timestamp() if job.get("ended_at") else now
+    return max(0.0, end - start)
 
 
 def _hms(seconds: int) -> str:
@@ -195,29 +221,46 @@ def _hms(seconds: int) -> str:
     return (f"{d}-" if d else "") + f"{h:02d}:{m:02d}:{s:02d}"
 
 
+PAGE = 500
+"""The API's largest page; `aicc jobs` asks for as many pages as --limit needs."""
+
+
 def jobs(
-    project: Annotated[str | None, typer.Option("--project", "-p")] = None,
-    state: Annotated[list[str] | None, typer.Option("--state", "-s", help="pending, running, … (repeatable)")] = None,
+    project: Annotated[str | None, typer.Option("--account", "-A", "--project",
+                                                help="Only this project's jobs (squeue's -A).")] = None,
+    state: Annotated[list[str] | None, typer.Option("--state", "-t", "-s",
+                                                    help="pending, running, … (repeatable; squeue's -t)")] = None,
     all_states: Annotated[bool, typer.Option("--all", help="Include finished jobs.")] = False,
-    mine: Annotated[bool, typer.Option("--mine", help="Only jobs you submitted.")] = False,
-    limit: Annotated[int, typer.Option(help="At most this many (newest first), up to 500.")] = 200,
+    mine: Annotated[bool, typer.Option("--mine", "--me", help="Only jobs you submitted.")] = False,
+    limit: Annotated[int, typer.Option(min=0, help="At most this many (newest first), fetched page by page; "
+                                              "0: all of them.")] = 200,
     cursor: Annotated[str | None, typer.Option("--cursor", help="The next page, as the notice says.")] = None,
     as_json: JSON = False,
 ) -> None:
-    """Your projects' jobs, newest first (active ones unless --all or --state); says when more are older."""
+    """Your projects' jobs, newest first (active ones unless --all or --state), with who submitted each and how
+    long it has run; says when more are older."""
+    from aicc.cli.output import plain
+
     c = Client()
     states = state or ([] if all_states else ["pending", "admitted", "running"])
-    params: dict[str, Any] = {"state": states, "mine": mine or None, "limit": max(1, min(limit, 500)),
-                              "order": "desc", "cursor": cursor}
+    params: dict[str, Any] = {"state": states, "mine": mine or None, "order": "desc"}
     if project:
         params["project_id"] = _project_by_name(c, project)["id"]
-    page = c.get("/jobs", **params)
-    items = page["items"]
-    emit(items if as_json else _rows(c, items), as_json=as_json, columns=JOB_COLS)
-    if page["next_cursor"] and not as_json:
+    items: list[dict[str, Any]] = []
+    while True:  # the API's pages, until --limit is reached or the list ends
+        size = PAGE if limit == 0 else min(PAGE, limit - len(items))
+        page = c.get("/jobs", **params, limit=size, cursor=cursor)
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor or (limit and len(items) >= limit):
+            break
+    if as_json:
+        emit(items, as_json=True)
+        return
+    plain(_rows(c, items), JOB_COLS, JOB_HEADERS)
+    if cursor:
         again = " ".join(a for a in sys.argv[1:] if not a.startswith("--cursor"))
-        print(f"the newest {len(items)} shown; older jobs: aicc {again} --cursor {page['next_cursor']}",
-              file=sys.stderr)
+        print(f"the newest {len(items)} shown; older jobs: aicc {again} --cursor {cursor}", file=sys.stderr)
 
 
 @job_app.command("show")
@@ -242,25 +285,42 @@ def logs(
     stderr: Annotated[bool, typer.Option("--stderr", help="The error stream instead of stdout.")] = False,
     rank: Annotated[int | None, typer.Option("--rank", min=0, help="Only this rank of a multi-node job (by "
                                              "default all ranks, each line labelled with its rank).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (job, stream, data, size, "
+                                          "finished) once all is read (with -f: once the job has ended).")
+                       ] = False,
 ) -> None:
     """Print a job's output (like `tail -f` with -f)."""
     c = Client()
     stream = "stderr" if stderr else "stdout"
     offset = 0
     by_rank = {"rank": rank} if rank is not None else {}
+    text: list[str] = []
+
+    def out(data: str) -> None:
+        if as_json:
+            text.append(data)
+        else:
+            sys.stdout.write(data)
+            sys.stdout.flush()
+
     while True:
         chunk = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20, **by_rank)
-        sys.stdout.write(chunk["data"])
-        sys.stdout.flush()
+        out(chunk["data"])
         offset = chunk["next_offset"]
         if chunk["next_offset"] < chunk["size"]:
             continue
         if not follow or chunk["finished"]:
+            job = None
             if follow:  # one last read after the end: output written just before it
                 last = c.get(f"/jobs/{job_id}/logs", stream=stream, offset=offset, limit=1 << 20, **by_rank)
-                sys.stdout.write(last["data"])
-                sys.stdout.flush()
-                _exit_as(c.get(f"/jobs/{job_id}"))
+                out(last["data"])
+                chunk = {**last, "offset": 0}
+                job = c.get(f"/jobs/{job_id}")
+            if as_json:
+                emit({"job": job_id, "stream": stream, "data": "".join(text), "size": chunk["size"],
+                      "finished": chunk["finished"]}, as_json=True)
+            if job is not None:
+                _exit_as(job)
             return
         time.sleep(0.5)
 
@@ -276,14 +336,8 @@ def _exit_as(job: dict[str, Any]) -> None:
 TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
 
 
-@job_app.command("wait")
-def job_wait(
-    job_id: int,
-    timeout: Annotated[float, typer.Option(help="Give up after this many seconds (0: never).")] = 0,
-) -> None:
-    """Wait until a job has ended; exit 0 if it succeeded, 1 otherwise (also for a sandboxed job, whose logs
-    are held)."""
-    c = Client()
+def wait_for(c: Client, job_id: int, timeout: float = 0) -> dict[str, Any]:
+    """The job once it has ended (polled, backing off to every 2 s); CliError(JOB_FAILED) past ``timeout``."""
     deadline = time.monotonic() + timeout if timeout > 0 else None
     delay = 0.2
     while (job := c.get(f"/jobs/{job_id}"))["state"] not in TERMINAL:
@@ -292,7 +346,22 @@ def job_wait(
                            Exit.JOB_FAILED)
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)
-    print(f"job {job_id} {job['state']}")
+    return job  # type: ignore[no-any-return]
+
+
+@job_app.command("wait")
+def job_wait(
+    job_id: int,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds (0: never).")] = 0,
+    as_json: JSON = False,
+) -> None:
+    """Wait until a job has ended; exit 0 if it succeeded, 1 otherwise (also for a sandboxed job, whose logs
+    are held)."""
+    job = wait_for(Client(), job_id, timeout)
+    if as_json:
+        emit(job, as_json=True)
+    else:
+        print(f"job {job_id} {job['state']}")
     _exit_as(job)
 
 

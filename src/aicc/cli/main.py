@@ -8,6 +8,7 @@ Rich) are imported inside the commands that need them, to keep start-up fast.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -38,6 +39,10 @@ LAZY: dict[str, tuple[str, str, bool, str]] = {
     "job": ("aicc.cli.jobs", "job_app", True, "One job: show it, wait for it."),
     "logs": ("aicc.cli.jobs", "logs", False, "Print a job's output (like `tail -f` with -f)."),
     "cancel": ("aicc.cli.jobs", "cancel", False, "Cancel jobs."),
+    "hold": ("aicc.cli.control", "hold", False, "Keep pending jobs from starting until released."),
+    "release": ("aicc.cli.control", "release", False, "Let held jobs be scheduled again."),
+    "requeue": ("aicc.cli.control", "requeue", False, "Run jobs again as a new attempt."),
+    "update": ("aicc.cli.control", "update", False, "Change a pending job: time limit, priority, flavors, size."),
     "usage": ("aicc.cli.usage", "usage", False, "Service units per allocation: budget, used, burn rate, projection."),
     "session": ("aicc.cli.sessions", "app", True, "Interactive sessions (JupyterLab, terminals)."),
     "serve": ("aicc.cli.serve", "app", True, "Always-on services behind the gateway at /svc/<project>/<name>/."),
@@ -310,6 +315,21 @@ def discover(
     print(devices.inventory_toml(accelerators))
 
 
+COMPLETE_VAR = "_AICC_COMPLETE"
+"""Set by the completion script (``aicc completion bash``) when the shell asks for completions."""
+
+
+@app.command("completion")
+def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")] = "bash") -> None:
+    """Print the shell completion script: add `eval "$(aicc completion bash)"` to ~/.bashrc (zsh, fish: the
+    same with their name). Commands and their options then complete on Tab."""
+    from typer._completion_shared import get_completion_script
+
+    if shell not in ("bash", "zsh", "fish"):
+        raise CliError(f"completion: {shell!r}: say bash, zsh or fish")
+    print(get_completion_script(prog_name="aicc", complete_var=COMPLETE_VAR, shell=shell))
+
+
 @app.command()
 def login(
     url: Annotated[str, typer.Option(help="The center's address.")] = "http://127.0.0.1:8000",
@@ -336,8 +356,16 @@ def whoami(as_json: JSON = False) -> None:
 
 
 def main() -> None:
+    from aicc.cli import fastparams
+
+    fastparams.install()  # plain options coerced without importing pydantic
     words = [a for a in sys.argv[1:] if not a.startswith("-")]
-    if words and words[0] in LAZY:
+    if COMPLETE_VAR in os.environ:  # the shell asks what may come next: every command, with its options
+        from typer._completion_classes import completion_init
+
+        completion_init()
+        register_all()
+    elif words and words[0] in LAZY:
         register(words[0])  # only the command being run
     elif not words or words[0] not in _registered():
         _placeholders()  # `aicc --help`, or a typo: the list of commands, fast

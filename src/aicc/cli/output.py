@@ -1,4 +1,5 @@
-"""Tables for people, JSON for scripts. Rich is imported only when a table is printed."""
+"""Tables for people, JSON for scripts. Rich is imported only when a table is printed; ``plain`` tables (``aicc
+jobs``, as ``squeue`` prints them) need no Rich at all, which keeps the hottest command's start-up short."""
 
 from __future__ import annotations
 
@@ -52,3 +53,17 @@ def _console() -> Any:
     from rich.console import Console
 
     return Console(width=None if sys.stdout.isatty() else 200)
+
+
+def plain(rows: Sequence[dict[str, Any]], columns: Sequence[str], headers: Sequence[str] = (),
+          last_wide: bool = True) -> None:
+    """Columns separated by two spaces under UPPERCASE headers, as ``squeue`` prints them: what ``awk`` and
+    ``grep`` expect, and no Rich to import. The last column is never padded (a long reason reads whole)."""
+    names = list(headers) or [c.upper() for c in columns]
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(names[i]), *(len(row[i]) for row in cells)]) for i in range(len(columns))]
+    out = []
+    for row in [names, *cells]:
+        parts = [v.ljust(widths[i]) if i < len(row) - 1 or not last_wide else v for i, v in enumerate(row)]
+        out.append("  ".join(parts).rstrip())
+    sys.stdout.write("\n".join(out) + "\n")

@@ -64,6 +64,9 @@ def apply_status(job: JobRow, status: RunStatus, now: dt.datetime, rates: dict[s
                 else Reason(ReasonCode.RUN_LOST))
         return "job.lost"
     if status.phase is RunPhase.CANCELLED and job.preempt_requested and not job.cancel_requested:
+        if job.reason_code == ReasonCode.REQUEUE_REQUESTED_BY.value:  # `aicc requeue` (services.job_control)
+            requeue(job, Reason(ReasonCode.REQUEUED_BY, {"user": str((job.reason_params or {}).get("user", ""))}))
+            return "job.requeued"
         requeue(job, Reason(ReasonCode.PREEMPTED))
         return "job.preempted"
     job.ended_at = ended

@@ -3,8 +3,9 @@
 The database is the source of truth. Every transaction that changes a job stamps it with a number that grows
 in commit order (``store.changes``); each cycle reads only the rows stamped since the last look and applies them
 to the mirror of pending and live jobs and to the :class:`Scheduler` (submit, cancel, start, finish, requeue,
-preemption). Allocation and quota changes refresh the projects; an inventory load (nodes, flavors, the testbed's
-matrix, a project's default workload class) rebuilds. A delta that cannot be applied (a stale version, a live job
+preemption, a user's hold, release and update: a held job is mirrored but kept out of the queue). Allocation and
+quota changes refresh the projects; an inventory load (nodes, flavors, the testbed's matrix, a project's default
+workload class) rebuilds. A delta that cannot be applied (a stale version, a live job
 this controller never admitted) raises :class:`Drift`, and the caller rebuilds: never a wrong admission.
 """
 
@@ -62,6 +63,8 @@ class JobFacts(NamedTuple):
     borrowed: bool
     preempt_requested: bool
     kind: str
+    held: bool = False
+    """Held by a user (``aicc hold``): mirrored, but kept out of the scheduler's queue until released."""
 
     @property
     def gated(self) -> bool:
@@ -80,7 +83,7 @@ _COLS = (JobRow.id, JobRow.project_id, JobRow.state, cast(JobRow.flavors, Text),
          JobRow.reason, cast(JobRow.datasets, Text), JobRow.change_seq, JobRow.flavor, JobRow.placement,
          JobRow.allocation_id, type_coerce(JobRow.admitted_at, _RAW_TIME), type_coerce(JobRow.started_at, _RAW_TIME),
          type_coerce(JobRow.metered_until, _RAW_TIME), JobRow.borrowed, JobRow.preempt_requested,
-         JobRow.kind)
+         JobRow.kind, JobRow.held_by)
 _UTC = dt.UTC
 
 
@@ -112,7 +115,7 @@ def load_facts(s: Session, *where: Any) -> list[JobFacts]:
                             t if t.tzinfo is _UTC else utc(t), r[10], lst(r[11]), r[12], r[13], r[14] or "",
                             lst(r[15]), r[16] or 0, r[17], r[18], r[19], utc(r[20]) if r[20] else None,
                             utc(r[21]) if r[21] else None, utc(r[22]) if r[22] else None, bool(r[23]), bool(r[24]),
-                            r[25] or RunKind.JOB.value))
+                            r[25] or RunKind.JOB.value, r[26] is not None))
     return out
 
 
@@ -202,7 +205,8 @@ class LiveState:
             if self.live.pop(job.id, None) is not None or job.id in sched.running:
                 sched.finish(job.id)  # requeued (preempted or lost)
             old = self.pending.get(job.id)
-            if old is not None and self._pending_job(old) == self._pending_job(job) and old.gated == job.gated:
+            if old is not None and self._pending_job(old) == self._pending_job(job) and old.gated == job.gated \
+                    and old.held == job.held:
                 self._remember_pending(job)  # only its reason changed
                 return
             self._forget_pending(job.id)
@@ -224,6 +228,8 @@ class LiveState:
         sched = self.sched
         if job.state == PENDING:
             self._remember_pending(job)
+            if job.held:
+                return  # never admitted while held; a release is a delta that brings it back
             if job.gated:
                 self.gated.add(job.id)
             elif batch is not None:

@@ -21,6 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+LOG_FILES = {"stdout": "stdout.log", "stderr": "stderr.log"}
+"""The names every engine gives a run's output streams in the job's directory. The API (``aicc logs``), the data
+zone (held logs), sessions and services read the files by these names, from here only."""
+
+
+def log_file(stream: str) -> str:
+    """The file name of ``stream`` (``stdout`` or ``stderr``); KeyError for anything else."""
+    return LOG_FILES[stream]
+
 
 class RunPhase(enum.Enum):
     """What the engine says about one run (one attempt of one job)."""

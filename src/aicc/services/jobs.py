@@ -26,6 +26,7 @@ from aicc.core.jobs import JobState, parse_array
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.core.jobs.reasons import columns as reason_columns
 from aicc.core.names import ENV_VAR_RE, check_job_name
+from aicc.executors.base import log_file
 from aicc.services import audit, projects
 from aicc.services.notify import events as notify_events
 from aicc.services.paging import Page, page
@@ -416,7 +417,7 @@ def read_log(settings: Settings, job: JobRow, stream: str, offset: int, limit: i
     """Bytes [offset, offset+limit) of the job's stdout or stderr, the next offset and the file's size."""
     if stream not in ("stdout", "stderr"):
         raise InvalidInput("stream must be stdout or stderr")
-    path = job_dir(settings, job.id) / f"{stream}.log"
+    path = job_dir(settings, job.id) / log_file(stream)
     try:
         with path.open("rb") as f:
             size = f.seek(0, 2)

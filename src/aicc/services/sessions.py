@@ -26,6 +26,7 @@ from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.jobs import JobState, RunKind
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.core.sessions import SessionKind, SessionPhase
+from aicc.executors.base import log_file
 from aicc.services import audit, courses, jobs
 from aicc.services.principal import Principal
 from aicc.store.models import JobRow, SessionRow, utcnow
@@ -173,7 +174,7 @@ def list_course(s: Session, actor: Principal, settings: Settings, course_id: int
 
 def log_tail(settings: Settings, job_id: int) -> str | None:
     """The end of the server's error log (JupyterLab writes everything there)."""
-    path = jobs.job_dir(settings, job_id) / "stderr.log"
+    path = jobs.job_dir(settings, job_id) / log_file("stderr")
     try:
         with path.open("rb") as f:
             size = f.seek(0, 2)

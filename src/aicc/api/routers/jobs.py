@@ -1,24 +1,27 @@
-"""/api/v1/jobs: submit, list, show, cancel, logs."""
+"""/api/v1/jobs: submit, list, show, cancel, logs; hold, release, requeue and update (``PATCH``)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicc.api.deps import DB, Actor, Config
 from aicc.api.schemas.common import MAX_ID, Cursor, Limit, Page, PathId, decode_cursor, encode_cursor
-from aicc.api.schemas.jobs import Job, JobSubmit, JobSubmitted, LogChunk
+from aicc.api.schemas.jobs import Job, JobSubmit, JobSubmitted, JobUpdate, LogChunk
 from aicc.config import Settings
 from aicc.core.errors import Forbidden, NotFound
 from aicc.core.jobs import JobState, RunKind
+from aicc.services import job_control
 from aicc.services import jobs as svc
 from aicc.services.datazone import outputs, runs
 from aicc.services.principal import Principal
 from aicc.services.submission import Submitter
-from aicc.store.models import JobRow
+from aicc.store.models import JobRow, UserRow
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 StateQ = Annotated[list[JobState] | None, Query(max_length=8)]
@@ -76,8 +79,50 @@ def _views(s: Session, actor: Principal, settings: Settings, rows: list[JobRow])
     """Jobs as ``actor`` may see them: a sensitive job's exact exit code and times only once its custodian
     released them (services.datazone.runs)."""
     held = runs.held_overrides(s, actor, rows, settings)
-    return [Job.model_validate(j).model_copy(update=held[j.id]) if j.id in held else Job.model_validate(j)
+    ids = {j.user_id for j in rows}
+    users = {uid: name for uid, name in s.execute(select(UserRow.id, UserRow.username).where(UserRow.id.in_(ids)))}
+    return [Job.model_validate(j).model_copy(update={**held.get(j.id, {}), "user": users.get(j.user_id)})
             for j in rows]
+
+
+def _controlled(request: Request, db: DB, actor: Principal, settings: Settings,
+                act: Callable[[Session], JobRow]) -> Job:
+    """One command on one job in one transaction, then a poke to the controller (it takes the change as a
+    delta at once instead of at its next timed cycle)."""
+    with db.write() as s:
+        view = _views(s, actor, settings, [act(s)])[0]
+    wake = getattr(request.app.state, "wake_controller", None)
+    if wake:
+        wake()
+    return view
+
+
+@router.post("/{job_id}/hold", response_model=Job)
+def hold_job(request: Request, db: DB, actor: Actor, settings: Config, job_id: PathId) -> Job:
+    """Keep a pending job from starting (`scontrol hold`): its reason says who holds it, until released."""
+    return _controlled(request, db, actor, settings, lambda s: job_control.hold(s, actor, job_id))
+
+
+@router.post("/{job_id}/release", response_model=Job)
+def release_job(request: Request, db: DB, actor: Actor, settings: Config, job_id: PathId) -> Job:
+    """Let a held job be scheduled again, in its original place in the queue."""
+    return _controlled(request, db, actor, settings, lambda s: job_control.release(s, actor, job_id))
+
+
+@router.post("/{job_id}/requeue", response_model=Job)
+def requeue_job(request: Request, db: DB, actor: Actor, settings: Config, job_id: PathId) -> Job:
+    """Run a job again as a new attempt: an ended one is pending again at once; a running one is stopped
+    (SIGTERM, grace, SIGKILL) and requeued."""
+    return _controlled(request, db, actor, settings, lambda s: job_control.requeue(s, actor, job_id))
+
+
+@router.patch("/{job_id}", response_model=Job)
+def update_job(request: Request, db: DB, actor: Actor, settings: Config, job_id: PathId, body: JobUpdate) -> Job:
+    """Change a pending job's time limit, priority, flavors, size or name (`scontrol update`), checked as at
+    submit; a job that has started is refused (409)."""
+    changes = body.model_dump(exclude_none=True)
+    return _controlled(request, db, actor, settings,
+                       lambda s: job_control.update(s, actor, settings, job_id, changes))
 
 
 @router.post("/{job_id}/cancel", response_model=list[Job])

@@ -114,6 +114,27 @@ class Job(Out):
     image_digest: str | None = Field(None, description="The digest it resolved to; every attempt runs these bits.")
     tasks_per_node: int = 1
     mpi: bool = False
+    held_by: str | None = Field(None, description="Who holds this pending job (`aicc hold`); it does not start "
+                                                   "until released.")
+    user: str | None = Field(None, description="The submitter's username (squeue's USER).")
+
+
+class JobUpdate(Strict):
+    """A pending job's new shape (`aicc update`); what is left out stays. Checked as at submit."""
+
+    name: JobName | None = None
+    flavors: list[FlavorName] | None = Field(None, min_length=1, max_length=16)
+    accelerators: int | None = Field(None, ge=0, le=4096)
+    cpus: int | None = Field(None, ge=1, le=65_536)
+    memory_mb: int | None = Field(None, ge=1, le=64 * 1024 * 1024)
+    time_limit_s: int | None = Field(None, ge=1, le=366 * 86400)
+    priority: int | None = Field(None, ge=-100, le=100)
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.model_dump(exclude_none=True):
+            raise ValueError("give at least one field to change")
+        return self
 
 
 class LogChunk(Out):

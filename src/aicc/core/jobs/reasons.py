@@ -65,6 +65,9 @@ class ReasonCode(StrEnum):
     CANCELLED_BY_ENGINE = "cancelled_by_engine"
     CANCELLED_BY = "cancelled_by"
     CANCEL_REQUESTED_BY = "cancel_requested_by"
+    HELD_BY = "held_by"
+    REQUEUE_REQUESTED_BY = "requeue_requested_by"
+    REQUEUED_BY = "requeued_by"
     GRANT_REVOKED = "grant_revoked"
     SESSION_IDLE = "session_idle"
     IMAGE_RESOLVING = "image_resolving"
@@ -239,6 +242,15 @@ TEXTS: dict[ReasonCode, dict[str, str]] = {
     ReasonCode.CANCEL_REQUESTED_BY: {
         "en": "cancel requested by {user}",
         "ko": "{user}님이 취소를 요청함"},
+    ReasonCode.HELD_BY: {
+        "en": "held by {user}: not started until released (aicc release)",
+        "ko": "{user}님이 보류함: 해제(aicc release)할 때까지 시작하지 않음"},
+    ReasonCode.REQUEUE_REQUESTED_BY: {
+        "en": "requeue requested by {user}: stopping this attempt to run again",
+        "ko": "{user}님이 다시 대기열에 넣기를 요청함: 이번 실행을 멈추고 다시 실행함"},
+    ReasonCode.REQUEUED_BY: {
+        "en": "requeued by {user}; waiting to run again as a new attempt",
+        "ko": "{user}님이 다시 대기열에 넣음. 새 시도로 다시 실행을 기다리는 중"},
     ReasonCode.GRANT_REVOKED: {
         "en": "cancelled: the grant for dataset {dataset} was revoked by its custodian",
         "ko": "취소됨: 데이터셋 {dataset}의 이용 승인을 관리자가 철회함"},

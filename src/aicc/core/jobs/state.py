@@ -8,7 +8,8 @@
 changes: the controller and the job service write ``JobRow.state`` directly,
 guarding each write by the state it expects (``WHERE state = 'pending'``, a
 finished job is never read back as live), and the tests of the controller check
-the moves end to end. Route a new writer through :func:`transition`.
+the moves end to end. Route a new writer through :func:`transition`, as hold, release, update and
+requeue (``services.job_control``) do.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ class JobEvent(enum.StrEnum):
     FAIL = "fail"
     TIME_OUT = "time_out"
     CANCEL = "cancel"
-    REQUEUE = "requeue"  # preempted, or lost with its node
+    REQUEUE = "requeue"  # preempted, lost with its node, or asked for (`aicc requeue`: a new attempt)
+    HOLD = "hold"  # `aicc hold`: stays pending, never admitted until released
+    RELEASE = "release"
+    UPDATE = "update"  # `aicc update`: a pending job's limits, priority or flavors changed
 
 
 _MOVES: dict[tuple[JobState, JobEvent], JobState] = {
@@ -62,6 +66,15 @@ _MOVES: dict[tuple[JobState, JobEvent], JobState] = {
     (JobState.RUNNING, JobEvent.TIME_OUT): JobState.TIMED_OUT,
     (JobState.RUNNING, JobEvent.CANCEL): JobState.CANCELLED,
     (JobState.RUNNING, JobEvent.REQUEUE): JobState.PENDING,
+    # a user's own moves on a waiting job: it stays pending (held or not); only a pending job may change
+    (JobState.PENDING, JobEvent.HOLD): JobState.PENDING,
+    (JobState.PENDING, JobEvent.RELEASE): JobState.PENDING,
+    (JobState.PENDING, JobEvent.UPDATE): JobState.PENDING,
+    # `aicc requeue` of an ended job: it runs again as a new attempt
+    (JobState.SUCCEEDED, JobEvent.REQUEUE): JobState.PENDING,
+    (JobState.FAILED, JobEvent.REQUEUE): JobState.PENDING,
+    (JobState.CANCELLED, JobEvent.REQUEUE): JobState.PENDING,
+    (JobState.TIMED_OUT, JobEvent.REQUEUE): JobState.PENDING,
 }
 
 

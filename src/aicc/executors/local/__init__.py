@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aicc.executors.base import Launch, RunPhase, RunStatus
+from aicc.executors.base import LOG_FILES, Launch, RunPhase, RunStatus
 from aicc.executors.local import isolation, ranks, shepherd
 from aicc.executors.local.shepherd import boot_id, proc_start_ticks, write_json
 from aicc.executors.tasks import is_multi
@@ -123,7 +123,7 @@ class LocalExecutor:
         return self.jobs_dir / str(int(job_id)) / f"run-{int(attempt)}"
 
     def log_paths(self, workdir: Path) -> tuple[Path, Path]:
-        return workdir / "stdout.log", workdir / "stderr.log"
+        return workdir / LOG_FILES["stdout"], workdir / LOG_FILES["stderr"]
 
     # -- protocol ------------------------------------------------------------------------------
     def start(self, launch: Launch) -> str:

@@ -13,13 +13,13 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from aicc.executors.base import Launch
+from aicc.executors.base import LOG_FILES, Launch
 from aicc.executors.slurm.config import SlurmConfig
 from aicc.executors.slurm.gang import sbatch_options as gang_options
 from aicc.executors.tasks import is_multi
 
-STDOUT_NAME = "stdout.log"
-STDERR_NAME = "stderr.log"
+STDOUT_NAME = LOG_FILES["stdout"]
+STDERR_NAME = LOG_FILES["stderr"]
 
 
 def batch_script_path(launch: Launch) -> Path:

@@ -40,6 +40,7 @@ from aicc.core.datazone.datasets import ColumnRole
 from aicc.core.datazone.states import Action, FileDecision, OutputState, decide_file, move, needs_sandbox
 from aicc.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from aicc.core.notify import Event
+from aicc.executors.base import log_file
 from aicc.services import audit
 from aicc.services.datazone.datasets import is_custodian, load_prints
 from aicc.services.datazone.files import Entry, read_limited, sha256_of, walk
@@ -48,7 +49,7 @@ from aicc.services.principal import Principal
 from aicc.store.models import DatasetRow, JobRow, OutputFileRow, OutputRequestRow, ProjectRow, utcnow
 
 log = logging.getLogger(__name__)
-LOGS = ("stdout.log", "stderr.log")
+LOGS = (log_file("stdout"), log_file("stderr"))
 RUN_FILE = "run.json"
 MAX_HELD_FILES = 10_000
 MAX_PATH_CHARS = 500  # the column holds 512

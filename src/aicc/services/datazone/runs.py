@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from aicc.config import Settings
 from aicc.core.datazone.outcome import coarse, sandbox_never_started
 from aicc.core.datazone.states import SANDBOXED, FileDecision
+from aicc.executors.base import log_file
 from aicc.services.datazone.datasets import is_custodian
 from aicc.services.datazone.files import read_limited
 from aicc.services.datazone.outputs import RUN_FILE
@@ -67,7 +68,7 @@ def _sandbox_lines(settings: Settings, job: JobRow) -> list[str] | None:
     status = read_limited(workdir / SANDBOX_STATUS, 64 * 1024)
     if status is None or not sandbox_never_started(status.decode("utf-8", "replace").splitlines()):
         return None
-    err = read_limited(workdir / "stderr.log", 64 * 1024) or b""
+    err = read_limited(workdir / log_file("stderr"), 64 * 1024) or b""
     return [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.startswith(SANDBOX_PREFIXES)]
 
 

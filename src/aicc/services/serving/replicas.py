@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from aicc.config import Settings
 from aicc.core.jobs import RunKind
 from aicc.core.serving import ReplicaState
+from aicc.executors.base import log_file
 from aicc.runner.relay import SOCKET_NAME, engine_socket
 from aicc.services import jobs as job_svc
 from aicc.services.principal import SYSTEM
@@ -93,7 +94,7 @@ def probe(path: Path, health_path: str, port: int, timeout_s: float = 1.0) -> st
 def last_lines(settings: Settings, job_id: int) -> str:
     """The last lines of a replica's output (stderr first): why it would not come up, in its own words."""
     out = []
-    for name in ("stderr.log", "stdout.log"):
+    for name in (log_file("stderr"), log_file("stdout")):
         try:
             with open(settings.jobs_dir / str(job_id) / name, "rb") as f:
                 f.seek(0, 2)

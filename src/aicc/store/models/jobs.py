@@ -94,6 +94,8 @@ class JobRow(Base):
     metered_intervals: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     preempt_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    held_by: Mapped[str | None] = mapped_column(String(64))
+    """Who held this pending job (`aicc hold`): the controller never admits it until it is released."""
     version: Mapped[int] = mapped_column(Integer, default=1)
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
     """The stamp of the last transaction that changed this row (``store.changes``): the controller reads only
