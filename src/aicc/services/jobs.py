@@ -30,7 +30,7 @@ from aicc.services import audit, projects
 from aicc.services.notify import events as notify_events
 from aicc.services.paging import Page, page
 from aicc.services.principal import Principal
-from aicc.store import changes
+from aicc.store import bulk, changes
 from aicc.store.models import (
     AllocationRow,
     DatasetRow,
@@ -309,8 +309,7 @@ def write_many(s: Session, items: list[tuple[Principal, Prepared]]) -> list[Subm
     now = utcnow()
     table = JOBS
     seq = changes.stamp(s, changes.JOBS)
-    ids = list(s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                         [{**_row(actor, p, now), "change_seq": seq} for actor, p in items]).scalars())
+    ids = bulk.insert_ids(s, table, [{**_row(actor, p, now), "change_seq": seq} for actor, p in items])
     audit.record_many(s, [(actor, "job.submit", "job", job_id, p.organization_id, _audit_data(p, 1))
                           for (actor, p), job_id in zip(items, ids, strict=True)])
     for (actor, p), job_id in zip(items, ids, strict=True):
