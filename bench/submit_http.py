@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -303,30 +304,39 @@ def compare(args: argparse.Namespace) -> None:
     name = f"submit_http_compare_{args.processes}proc" + ("_postgresql" if POSTGRES else "") + \
         ("" if use_wrk(args) else "_httpx")
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    render_compare(result, args, out / f"{name}.md")
+
+
+def render_compare(result: dict[str, Any], args: argparse.Namespace, md: Path) -> None:
+    """The Markdown table of a comparison (also from its JSON: ``--render-compare FILE``)."""
+    runs: dict[str, list[dict[str, object]]] = result["runs"]
+    backend = result.get("database", "SQLite")
     client = next(iter(runs.values()))[0]["client"]
     lines = [f"# Submission, API only and with the controller running every job: {args.anchor} vs this tree", "",
              f"{backend}, `aicc server --processes {args.processes}`, {args.concurrency} connections, {client} for "
              f"{args.seconds} s per run, alternating ({args.rounds} rounds), each on a fresh demo center. "
              f"Goal: >= 1,500 jobs/s, p99 <= 100 ms, with the controller running every job.", "",
              f"Run: `sudo .venv/bin/python bench/submit_http.py --processes {args.processes} --anchor {args.anchor} "
-             f"--client {args.client}" + (" --postgres URL" if POSTGRES else "") + "`", "",
-             "| code, mode | round | jobs/s | p50 ms | p99 ms | CPU s (API / controller) | started / ended by the "
-             "controller in the window |", "|---|---|---|---|---|---|---|"]
+             f"--client {args.client}" + (" --postgres URL" if backend == "PostgreSQL" else "") + "`", "",
+             "| code, mode | round | jobs/s | p50 ms | p99 ms | CPU s (API / controller) | API CPU ms per job | "
+             "started / ended by the controller in the window |", "|---|---|---|---|---|---|---|---|"]
     for code, got in runs.items():
         for i, r in enumerate(got):
             cpu = r["cpu_s"]
             assert isinstance(cpu, dict)
             work = r.get("controller_work")
             done = f"{work['started_in_window']} / {work['ended_in_window']}" if isinstance(work, dict) else "-"
+            per_job = cpu.get("api", 0) * 1000 / (float(r["jobs_per_s"]) * float(r["window_s"]))  # type: ignore[arg-type]
             lines.append(f"| {code} | {i + 1} | {r['jobs_per_s']} | {r['p50_ms']} | {r['p99_ms']} | "
-                         f"{cpu.get('api', 0)} / {cpu.get('controller', 0)} in {r['window_s']} s | {done} |")
+                         f"{cpu.get('api', 0)} / {cpu.get('controller', 0)} in {r['window_s']} s | {per_job:.2f} | "
+                         f"{done} |")
     m = result["machine"]
     assert isinstance(m, dict)
     lines += ["", f"Machine: {m['cpus']} cores, {m['cpu_model']}; the load generator runs on it too; load average "
               f"{result['load_average_start_end'][0]} at start, {result['load_average_start_end'][1]} at the end "
               "(shared with other sessions: compare the rows of one run, not runs; the absolute figures need a "
               "quiet machine).", ""]
-    (out / f"{name}.md").write_text("\n".join(lines))
+    md.write_text("\n".join(lines))
     print("\n".join(lines))
 
 
@@ -349,7 +359,15 @@ def main() -> None:
                     "through the local executor, isolated and bare, and measure the CPU they cost (0: skip)")
     ap.add_argument("--postgres", metavar="URL", help="PostgreSQL instead of SQLite: a fresh database per server "
                     "on this server's cluster (e.g. the URL scripts/pg-up prints)")
+    ap.add_argument("--render-compare", metavar="JSON", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.render_compare:  # the Markdown of an earlier comparison, from its JSON
+        result = json.loads(args.render_compare.read_text())
+        args.processes, args.concurrency, args.seconds = result["processes"], result["concurrency"], result["seconds"]
+        args.rounds = len(next(iter(result["runs"].values())))
+        args.anchor = next(iter(result["runs"])).split(",")[0]
+        render_compare(result, args, args.render_compare.with_suffix(".md"))
+        return
     global POSTGRES
     POSTGRES = args.postgres
     if args.anchor:
