@@ -155,12 +155,16 @@ def job_cost(n: int) -> dict[str, dict[str, object]]:
         try:
             out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True,
                                  timeout=600).stdout
-        finally:
-            with contextlib.suppress(OSError):
-                for child in sorted(group.rglob("*"), reverse=True):
-                    if child.is_dir():
+        finally:  # the executor's zygote may outlive the child a moment: retry until the group is empty
+            for _ in range(50):
+                for child in sorted((d for d in group.rglob("*") if d.is_dir()), reverse=True):
+                    with contextlib.suppress(OSError):
                         child.rmdir()
-                group.rmdir()
+                with contextlib.suppress(OSError):
+                    group.rmdir()
+                if not group.exists():
+                    break
+                time.sleep(0.1)
         got[mode] = json.loads(out.splitlines()[-1])
     return got
 
