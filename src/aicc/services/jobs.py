@@ -333,8 +333,7 @@ def write(s: Session, actor: Principal, p: Prepared) -> Submitted:
         s.execute(update(JobRow).where(JobRow.id == first).values(array_id=first))
         if len(p.indexes) > 1:
             rows = [{**base, "array_id": first, "array_index": i} for i in p.indexes[1:]]
-            ids += list(s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                  rows).scalars())
+            ids += bulk.insert_ids(s, table, rows)
     audit.record(s, actor, "job.submit", "job", first, organization_id=p.organization_id,
                  data=_audit_data(p, len(ids)))
     notify_events.opt_in(s, ids, actor.user_id, spec.notify)
