@@ -46,3 +46,26 @@ def test_two_api_workers_and_the_controller_process_run_a_job_and_stop_together(
                        if b"aicc.cli.main import main" in Path(f"/proc/{p}/cmdline").read_bytes()]
         assert len(controllers) == 1  # the controller process, beside uvicorn's workers
     assert not [p for p in controllers if Path(f"/proc/{p}").exists()], "the controller outlived the server"
+
+
+def test_a_token_revoked_through_one_worker_is_refused_by_every_worker_at_once(tmp_path: Path) -> None:
+    """Each worker caches authenticated tokens; a revocation in one must reach the others' caches at once."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AICC_")}
+    env.update(AICC_HOME=str(tmp_path / "var"), AICC_CONFIG_DIR=str(tmp_path / "config"), AICC_URL=url,
+               AICC_CONTROLLER="off")
+    subprocess.run([AICC, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=60)
+    demo = subprocess.run([AICC, "demo", "--url", url], env=env, check=True, capture_output=True, text=True,
+                          timeout=60).stdout
+    token = next(line.split()[-1] for line in demo.splitlines() if line.startswith("token for bob"))
+    with aicc_server(AICC, env, url, port, tmp_path / "server.log", "--processes", "2", ready_within_s=60,
+                     stop_within_s=60):
+        issued = httpx.post(url + "/api/v1/tokens", headers={"Authorization": f"Bearer {token}"},
+                            json={"name": "laptop"}).json()
+        h = {"Authorization": f"Bearer {issued['token']}"}
+        # a new connection each time: the two workers accept from one socket, so both see (and cache) it
+        assert {httpx.get(url + "/api/v1/users/me", headers=h).status_code for _ in range(40)} == {200}
+        r = httpx.delete(f"{url}/api/v1/tokens/{issued['id']}", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        assert {httpx.get(url + "/api/v1/users/me", headers=h).status_code for _ in range(40)} == {401}

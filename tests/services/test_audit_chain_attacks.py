@@ -186,3 +186,40 @@ def test_a_moved_head_does_not_make_new_events_link_to_a_forged_row(db: Database
     write(db, 2, "after.attack")
     found = problems(db)
     assert len(found) == 1 and found[0].startswith(f"{head.seq + 1}: ") and "not written by AICC" in found[0]
+
+
+def write_batches(db: Database, n: int, action: str = "batch.event") -> None:
+    """The group-committed path (``record_many``, plain SQL on the head), two events per transaction."""
+    for i in range(n):
+        with db.write() as s:
+            audit.record_many(s, [(SYSTEM, action, "thing", f"{i}-{k}", None, {"i": i, "k": k}) for k in (0, 1)])
+
+
+def test_batched_appends_after_a_moved_head_chain_on_from_the_last_authentic_event(db: Database) -> None:
+    write_batches(db, 2)
+    with db.read() as s:
+        head = s.execute(text("SELECT seq, hash FROM audit_head")).one()
+    with attacker(db) as c:
+        c.execute(text("INSERT INTO audit_events (seq, at, actor, action, target_type, target_id, organization_id, "
+                       "data, prev_hash, hash) VALUES (:s, '2026-12-01T00:00:00', 'mallory', 'x', 'x', NULL, NULL, "
+                       "'{}', :p, :h)"), {"s": head.seq + 1, "p": head.hash, "h": "e" * 64})
+        c.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": head.seq + 1, "h": "e" * 64})
+    write_batches(db, 2, "after.attack")
+    found = problems(db)
+    assert len(found) == 1 and found[0].startswith(f"{head.seq + 1}: ") and "not written by AICC" in found[0]
+
+
+def test_single_and_batched_appends_in_one_transaction_keep_one_intact_chain(db: Database) -> None:
+    """``record`` holds the head as an object; a ``record_many`` after it in the same session must not leave
+    that object stale (it takes the ORM path), and the next transaction's plain path links to both."""
+    with db.write() as s:
+        audit.record(s, SYSTEM, "one", "thing", 1)
+        audit.record_many(s, [(SYSTEM, "many", "thing", k, None, {}) for k in range(3)])
+        audit.record(s, SYSTEM, "one-more", "thing", 2)
+    write_batches(db, 2)
+    seal(db).flush()
+    with db.read() as s:
+        v = audit.verify(s, SYSTEM)
+        head = s.execute(text("SELECT seq FROM audit_head")).scalar_one()
+    assert v.intact and v.events == head == v.last_seq
+    assert v.events >= 9

@@ -46,6 +46,7 @@ from aicc.api.routers import (
 from aicc.config import Settings, load_settings
 from aicc.controller.wake import poke
 from aicc.services import inventory as inventory_svc
+from aicc.services import token_cache
 from aicc.services.notify.delivery import spawn as spawn_notifier
 from aicc.services.oidc.registry import Providers
 from aicc.services.submission import Submitter
@@ -152,6 +153,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.gateway = gateway
     app.state.supervisor = supervisor
     app.state.submitter = Submitter(db, settings)
+    # every server process of this center drops cached tokens the moment one of them revokes or changes access
+    token_cache.cache.share(settings.home / "auth-epoch")
     # Without a controller of its own (an API worker of `aicc server --processes N`), a submission pokes the
     # center's controller process on this machine.
     app.state.wake_controller = controller.wake if controller is not None else partial(poke, settings.home)

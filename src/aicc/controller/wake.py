@@ -12,6 +12,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -27,11 +28,20 @@ def address(home: Path) -> str:
     return f"\0aicc-wake-{digest}"
 
 
+_sender: tuple[int, socket.socket] | None = None
+
+
 def poke(home: Path) -> None:
-    """Tell the controller of this center (if one listens on this machine) that there is work."""
-    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.setblocking(False)
-        sock.sendto(b"w", address(home))
+    """Tell the controller of this center (if one listens on this machine) that there is work.
+
+    One unbound datagram socket per process, kept: an API worker pokes after every submission."""
+    global _sender
+    with contextlib.suppress(OSError):
+        if _sender is None or _sender[0] != os.getpid():
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            _sender = (os.getpid(), sock)
+        _sender[1].sendto(b"w", address(home))
 
 
 class WakeListener:

@@ -18,6 +18,7 @@ import json
 import secrets
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, event, func, insert, select
@@ -73,7 +74,7 @@ _TIP_SQL = ("SELECT seq, at, actor, action, target_type, target_id, organization
             "prev_hash, hash FROM audit_events WHERE seq <= {p} ORDER BY seq DESC LIMIT 50")
 
 
-def _authentic_tip(s: Session, head: AuditHeadRow, keys: ChainKeys) -> None:
+def _authentic_tip(s: Session, head: AuditHeadRow | _Head, keys: ChainKeys) -> None:
     """Make sure the head points at an authentic event before linking to it.
 
     The head row lives in the database too: if someone moved it (to a row they inserted, or past a row they
@@ -87,7 +88,7 @@ def _authentic_tip(s: Session, head: AuditHeadRow, keys: ChainKeys) -> None:
     cur = s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cur.execute(_TIP_SQL.format(p="?" if sqlite else "%s"), (head.seq,))
-        for r in cur.fetchall():
+        for r in cur:  # row by row: the newest one holds when nothing is wrong
             if r[0] < head.keyed_from:
                 return
             if mac(mac_body(*r[:9])) == r[9]:
@@ -101,7 +102,7 @@ def _locked_head(s: Session) -> AuditHeadRow:
     return s.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar_one()
 
 
-def _remember(s: Session, head: AuditHeadRow) -> None:
+def _remember(s: Session, head: AuditHeadRow | _Head) -> None:
     assert head.chain_id is not None and head.keyed_from is not None
     force = bool(s.info.get(_PENDING, (None,) * 5)[4])
     s.info[_PENDING] = (head.chain_id, head.keyed_from, head.seq, head.hash, force)
@@ -146,16 +147,64 @@ def record(
     return row
 
 
+@dataclass(slots=True)
+class _Head:
+    """The head row's columns, read and written with plain SQL by ``record_many``."""
+
+    seq: int
+    hash: str
+    chain_id: str
+    keyed_from: int
+
+
+def _sql(s: Session, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """One statement on the session's connection, through the driver (no ORM, no autoflush)."""
+    if s.get_bind().dialect.name != "sqlite":
+        statement = statement.replace("?", "%s")
+    cur = s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(statement, params)
+        return list(cur.fetchall()) if cur.description else []
+    finally:
+        cur.close()
+
+
+_HEAD_SQL = "SELECT seq, hash, chain_id, keyed_from FROM audit_head WHERE id = 1"
+
+
+def _plain_head(s: Session) -> _Head | None:
+    """The locked head as plain values, or None where the ORM path must run: a chain not keyed yet, or a head
+    row this session already holds as an object (which a plain UPDATE would leave stale)."""
+    if any(isinstance(obj, AuditHeadRow) for obj in s.identity_map.values()):
+        return None
+    sqlite = s.get_bind().dialect.name == "sqlite"
+    row = _sql(s, _HEAD_SQL if sqlite else _HEAD_SQL + " FOR UPDATE")[0]
+    if row[2] is None or row[3] is None:
+        return None
+    return _Head(int(row[0]), str(row[1]), str(row[2]), int(row[3]))
+
+
 def record_many(s: Session, events: list[tuple[Principal | None, str, str, object, int | None, Mapping[str, Any]]]
                 ) -> None:
     """Append many events at once (actor, action, target type, target id, organization, data): one head
-    update and one multi-row insert, for the group-committed submission path."""
+    update and one multi-row insert, for the group-committed submission path.
+
+    The same steps as ``record`` (lock the head, check its tip's MAC, link past the highest row), through
+    the driver rather than the ORM: the ORM's statements cost more than the events themselves on the
+    submission path (a profile under load: 70 % of a batch's write in head lock, ``max(seq)`` and flush)."""
     if not events:
         return
-    head = _locked_head(s)
-    keys = _keyed(s, head)
+    s.flush()  # pending rows first, as the ORM path's autoflush would
+    head: _Head | AuditHeadRow
+    plain = _plain_head(s)
+    if plain is None:
+        head = _locked_head(s)
+        keys = _keyed(s, head)
+    else:
+        head, keys = plain, seal_of(s).keys(plain.chain_id)
     _authentic_tip(s, head, keys)
-    seq, prev = _top(s, head), head.hash
+    highest = _sql(s, "SELECT max(seq) FROM audit_events")[0][0]
+    seq, prev = max(head.seq, int(highest or 0)), head.hash
     at = utcnow().isoformat(timespec="microseconds")
     rows = []
     for actor, action, target_type, target_id, org, data in events:
@@ -165,7 +214,10 @@ def record_many(s: Session, events: list[tuple[Principal | None, str, str, objec
         rows.append(fields)
     s.execute(insert(cast(Table, AuditEventRow.__table__)), rows)
     head.seq, head.hash = seq, prev
-    s.flush()
+    if isinstance(head, AuditHeadRow):
+        s.flush()
+    else:
+        _sql(s, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
     _remember(s, head)
 
 

@@ -31,7 +31,7 @@ from aicc.services import audit, projects
 from aicc.services.notify import events as notify_events
 from aicc.services.paging import Page, page
 from aicc.services.principal import Principal
-from aicc.store import changes
+from aicc.store import bulk, changes
 from aicc.store.models import (
     AllocationRow,
     DatasetRow,
@@ -310,8 +310,7 @@ def write_many(s: Session, items: list[tuple[Principal, Prepared]]) -> list[Subm
     now = utcnow()
     table = JOBS
     seq = changes.stamp(s, changes.JOBS)
-    ids = list(s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                         [{**_row(actor, p, now), "change_seq": seq} for actor, p in items]).scalars())
+    ids = bulk.insert_ids(s, table, [{**_row(actor, p, now), "change_seq": seq} for actor, p in items])
     audit.record_many(s, [(actor, "job.submit", "job", job_id, p.organization_id, _audit_data(p, 1))
                           for (actor, p), job_id in zip(items, ids, strict=True)])
     for (actor, p), job_id in zip(items, ids, strict=True):
@@ -335,8 +334,7 @@ def write(s: Session, actor: Principal, p: Prepared) -> Submitted:
         s.execute(update(JobRow).where(JobRow.id == first).values(array_id=first))
         if len(p.indexes) > 1:
             rows = [{**base, "array_id": first, "array_index": i} for i in p.indexes[1:]]
-            ids += list(s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                  rows).scalars())
+            ids += bulk.insert_ids(s, table, rows)
     audit.record(s, actor, "job.submit", "job", first, organization_id=p.organization_id,
                  data=_audit_data(p, len(ids)))
     notify_events.opt_in(s, ids, actor.user_id, spec.notify)

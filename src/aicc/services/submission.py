@@ -51,6 +51,11 @@ class Submitter:
     def _stale(self) -> bool:
         return self._ref is None or self._ref_gen != generation.current() or time.monotonic() - self._ref_at > TTL
 
+    def fresh(self) -> jobs.Reference | None:
+        """The cached reference data when still fresh (no database, no thread hop), else None."""
+        ref = self._ref
+        return None if ref is None or self._stale() else ref
+
     def reference(self) -> jobs.Reference:
         with self._ref_lock:
             if self._ref is None or self._stale():

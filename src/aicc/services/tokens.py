@@ -12,8 +12,6 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -21,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from aicc.core.errors import InvalidInput, NotFound
 from aicc.core.tenancy import CenterRole, OrgRole
-from aicc.services import audit
+from aicc.services import audit, token_cache
 from aicc.services.principal import Principal
 from aicc.store.models import ApiTokenRow, MembershipRow, ProjectMemberRow, UserRow, utcnow
 
@@ -88,7 +86,7 @@ def revoke(s: Session, actor: Principal, token_id: int) -> ApiTokenRow:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         audit.record(s, actor, "token.revoke", "token", row.id)
-    _cache.clear()
+    invalidate_cache()
     return row
 
 
@@ -106,55 +104,21 @@ def principal_for(s: Session, user: UserRow) -> Principal:
     )
 
 
-class _Cache:
-    """Recently authenticated tokens, for a few seconds.
-
-    Saves two queries per request on the submission path. A revocation or a
-    role change in this process clears it at once; another API server sees it
-    within ``TTL`` seconds.
-    """
-
-    TTL = 5.0
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: dict[str, tuple[float, Principal]] = {}
-
-    def get(self, token: str) -> Principal | None:
-        with self._lock:
-            hit = self._items.get(token)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        return None
-
-    def put(self, token: str, principal: Principal) -> None:
-        with self._lock:
-            if len(self._items) > 10_000:
-                self._items.clear()
-            self._items[token] = (time.monotonic() + self.TTL, principal)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_cache = _Cache()
-
-
 def invalidate_cache() -> None:
-    """Call after anything that changes what a principal may see (memberships, roles)."""
-    _cache.clear()
+    """Call after anything that changes what a principal may see (memberships, roles, revocations)."""
+    token_cache.cache.invalidate()
 
 
 def cached(token: str) -> Principal | None:
     """The principal for a recently seen token, without touching the database."""
-    return _cache.get(token)
+    return token_cache.cache.get(token)
 
 
 def authenticate(s: Session, token: str) -> Principal:
-    cached = _cache.get(token)
-    if cached is not None:
-        return cached
+    hit = token_cache.cache.get(token)
+    if hit is not None:
+        return hit
+    epoch = token_cache.cache.epoch()  # before the reads: a change committed meanwhile makes the entry stale
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or len(parts[1]) != 12:
         raise Unauthenticated()
@@ -167,5 +131,5 @@ def authenticate(s: Session, token: str) -> Principal:
     if user is None or user.disabled:
         raise Unauthenticated()
     principal = principal_for(s, user)
-    _cache.put(token, principal)
+    token_cache.cache.put(token, epoch, principal, (row.expires_at - utcnow()).total_seconds())
     return principal

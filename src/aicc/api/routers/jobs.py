@@ -34,7 +34,9 @@ async def submit_job(request: Request, actor: Actor, body: JobSubmit) -> JobSubm
     submitter: Submitter = request.app.state.submitter
     project_id = body.project_id
     if project_id is None:
-        ref = await asyncio.to_thread(submitter.reference)
+        ref = submitter.fresh()
+        if ref is None:  # a trip through the thread pool only when the cached reference data is stale
+            ref = await asyncio.to_thread(submitter.reference)
         project_id = next((pid for pid, (_, name) in ref.projects.items() if name == body.project), None)
         if project_id is None:
             raise NotFound(f"project {body.project!r} not found")
