@@ -194,3 +194,32 @@ def test_an_inventory_that_retires_a_busy_node_does_not_stop_scheduling(harness:
     release.touch()
     assert h.until_state(busy, "succeeded")["exit_code"] == 0
     assert h.until_state(over, "succeeded")["placement"][0][0] == "cpu-node-2"
+
+
+def test_runs_ending_together_are_written_in_bounded_transactions_each_once(harness: Harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A tick that sees many runs end writes them in chunks (SQLite's write lock is not held for all of them at
+    once); every ending is still written exactly once, with its audit event and its charge."""
+    from aicc.controller import reconcile
+    from aicc.store.models import AuditEventRow
+
+    monkeypatch.setattr(reconcile, "WRITE_CHUNK", 2)
+    chunks: list[int] = []
+    write_news = harness.controller._write_news
+
+    def counting(news, now, report):  # type: ignore[no-untyped-def]
+        chunks.append(len(news))
+        return write_news(news, now, report)
+
+    monkeypatch.setattr(harness.controller, "_write_news", counting)
+    w = harness.world
+    ids = [harness.submit(w.a.member_token, flavors=["cpu"], command=["sh", "-c", "sleep 1"]) for _ in range(5)]
+    harness.until(lambda: all(harness.job(i)["state"] == "running" for i in ids))
+    time.sleep(1.5)  # all five end before the next tick looks
+    harness.until(lambda: all(harness.job(i)["state"] == "succeeded" for i in ids))
+    assert max(chunks) == 2 and sum(chunks) >= 5 and len(chunks) >= 3
+    with harness.db.read() as s:
+        for i in ids:
+            actions = list(s.execute(select(AuditEventRow.action).where(
+                AuditEventRow.target_type == "job", AuditEventRow.target_id == str(i))).scalars())
+            assert actions == ["job.submit", "job.start", "job.succeeded"], actions
+            assert s.execute(select(UsageRow).where(UsageRow.job_id == i)).scalars().first() is not None

@@ -18,7 +18,7 @@ from aicc.config import Settings
 from aicc.controller.lifecycle import apply_status
 from aicc.controller.metrics import ControllerMetrics
 from aicc.core.jobs import LIVE, JobState
-from aicc.executors.base import Executor, RunPhase
+from aicc.executors.base import Executor, RunPhase, RunStatus
 from aicc.services import audit, metering
 from aicc.services.datazone import outputs, runs
 from aicc.services.notify import events as notify_events
@@ -28,6 +28,8 @@ from aicc.store.models import JobRow, ProjectRow, utcnow
 
 log = logging.getLogger("aicc.controller")
 METER_EVERY = dt.timedelta(seconds=60)
+WRITE_CHUNK = 64
+"""Runs whose news one reconcile transaction writes at most (see ``_write_news``)."""
 
 
 @dataclass
@@ -63,6 +65,16 @@ class Reconciling:
         if not news:
             return
         now = utcnow()
+        for first in range(0, len(news), WRITE_CHUNK):
+            self._write_news(news[first:first + WRITE_CHUNK], now, report)
+        for job_id in report.finished:
+            self._ingest_benchmark(job_id)
+
+    def _write_news(self, news: list[RunStatus], now: dt.datetime, report: CycleReport) -> None:
+        """One bounded write transaction for a chunk of the engine's news: with hundreds of runs ending in a
+        tick, one transaction for all held SQLite's write lock for over a second and every submission waited
+        behind it. Each chunk commits on its own; a crash between chunks leaves the rest to the next tick,
+        which reads the engine again (a run's ending is written once: it is news only while still live)."""
         changed: list[JobRow] = []
         with self.db.write() as s:
             rates = metering.flavor_rates(s)
@@ -95,8 +107,6 @@ class Reconciling:
             notify_events.budget_thresholds(s, {j.allocation_id for j in changed if j.allocation_id is not None},
                                             base_url=self.settings.public_url or "")
             audit.record_many(s, events)
-        for job_id in report.finished:
-            self._ingest_benchmark(job_id)
 
     def _hold_outputs(self, s: Session, job: JobRow) -> None:
         """Quarantine a sensitive job's outputs; a failure is logged and never stops the cycle (nothing of the
