@@ -28,6 +28,7 @@ from aicc.core.scheduling.model import (
     ProjectState,
     RunningJob,
 )
+from aicc.core.scheduling.windows import Window, Windows
 
 Key = tuple[int, float, int]
 """A pending job's place in its queue: (-priority or 0 under FIFO, submit time, id)."""
@@ -103,6 +104,11 @@ class SchedulerState:
         self._no_victims: set[tuple[object, ...]] = set()
         """Searches for victims that found none this cycle, by (changes, project, flavor, units, uncapped): a
         long queue of one shape within its quota costs one search, not one per job."""
+        self.windows = Windows()
+        """Reserved windows (class hours), :mod:`~aicc.core.scheduling.windows`."""
+        self._active: tuple[Window, ...] = ()
+        self._extra: dict[int, dict[str, int]] = {}
+        """Per member project: the guaranteed units its windows in force add, per flavor."""
 
 
     def _touch(self, project: int) -> None:
