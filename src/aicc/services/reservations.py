@@ -55,7 +55,7 @@ def _capacity(s: Session, flavor_id: int, cpu: bool) -> int:
 
 def create(s: Session, actor: Principal, *, name: str, flavor: str, units: int, first_local: dt.datetime,
            timezone: str, length_min: int, count: int = 1, every_days: int = 7, project_id: int | None = None,
-           course_id: int | None = None) -> ReservationRow:
+           course_id: int | None = None, course: str | None = None) -> ReservationRow:
     """Hold ``units`` of ``flavor`` for a course (its project's runs) or a project, over the windows of the
     recurrence. Center admins."""
     actor.require_center_admin()
@@ -63,14 +63,15 @@ def create(s: Session, actor: Principal, *, name: str, flavor: str, units: int, 
         raise InvalidInput("reservation name: lowercase letters, digits, '_', '.', '-' (at most 32)")
     if units < 1:
         raise InvalidInput("units: at least 1")
-    if (project_id is None) == (course_id is None):
+    if [project_id, course_id, course].count(None) != 2:
         raise InvalidInput("name exactly one of course or project")
-    course = None
-    if course_id is not None:
-        course = s.get(CourseRow, course_id)
-        if course is None:
+    held_for = None
+    if course_id is not None or course is not None:
+        held_for = s.get(CourseRow, course_id) if course_id is not None else s.execute(
+            select(CourseRow).where(CourseRow.name == course)).scalar_one_or_none()
+        if held_for is None:
             raise NotFound("course not found")
-        project_id = course.project_id
+        project_id = held_for.project_id
     assert project_id is not None
     project = projects.get(s, actor, project_id)
     fl = s.execute(select(FlavorRow).where(FlavorRow.name == flavor, FlavorRow.retired.is_(False))).scalar_one_or_none()
@@ -88,14 +89,14 @@ def create(s: Session, actor: Principal, *, name: str, flavor: str, units: int, 
     if why:
         raise Conflict(f"reservation {name!r} refused: {why}")
     row = ReservationRow(name=name, flavor_id=fl.id, units=units, project_id=project.id,
-                         course_id=course.id if course else None, first_local=first_local, timezone=timezone,
+                         course_id=held_for.id if held_for else None, first_local=first_local, timezone=timezone,
                          length_min=length_min, count=count, every_days=every_days, starts_at=occ[0].start,
                          ends_at=occ[-1].end, created_by=actor.user_id or None)
     s.add(row)
     s.flush()
     audit.record(s, actor, "reservation.create", "reservation", row.id, organization_id=project.organization_id,
                  data={"name": name, "flavor": flavor, "units": units, "project": project.name,
-                       "course": course.name if course else None, "first": first_local.isoformat(),
+                       "course": held_for.name if held_for else None, "first": first_local.isoformat(),
                        "timezone": timezone, "length_min": length_min, "count": count, "every_days": every_days})
     return row
 

@@ -21,6 +21,7 @@ class ReservationCreate(Strict):
     flavor: FlavorName
     units: int = Field(ge=1, le=100_000, description="Accelerators held (cores on a CPU flavor).")
     course_id: Ident | None = Field(None, description="For a course: its project's runs use it.")
+    course: Name | None = Field(None, description="Or the course by name.")
     project_id: Ident | None = Field(None, description="Or for a project (name exactly one).")
     first_start: dt.datetime = Field(description="The first start in the time zone's wall-clock time, without an "
                                                  "offset: 2027-03-02T14:00.")
@@ -31,8 +32,8 @@ class ReservationCreate(Strict):
 
     @model_validator(mode="after")
     def _one_owner(self) -> ReservationCreate:
-        if (self.course_id is None) == (self.project_id is None):
-            raise ValueError("name exactly one of course_id and project_id")
+        if [self.course_id, self.course, self.project_id].count(None) != 2:
+            raise ValueError("name exactly one of course_id, course and project_id")
         if self.first_start.tzinfo is not None:
             raise ValueError("first_start: a local date and time without an offset (timezone says where)")
         return self
@@ -65,7 +66,7 @@ def create_reservation(db: DB, actor: Actor, body: ReservationCreate) -> Reserva
         row = svc.create(s, actor, name=body.name, flavor=body.flavor, units=body.units,
                          first_local=body.first_start.replace(second=0, microsecond=0), timezone=body.timezone,
                          length_min=body.length_min, count=body.count, every_days=body.every_days,
-                         project_id=body.project_id, course_id=body.course_id)
+                         project_id=body.project_id, course_id=body.course_id, course=body.course)
         view = next(v for v in svc.list_(s, actor, include_past=True) if v.id == row.id)
         return ReservationOut.model_validate(dataclasses.asdict(view))
 
