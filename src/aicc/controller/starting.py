@@ -24,6 +24,7 @@ from aicc.core.datazone.states import needs_sandbox
 from aicc.core.jobs import JobState, RunKind
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.executors.base import EngineUnavailable, Executor, ImageSpec, Launch, Placement, SandboxSpec, StartsMany
+from aicc.services import course_materials
 from aicc.services.datazone.datasets import mounted_dir, sdc_env
 from aicc.services.unix_ids import project_uids
 from aicc.store.db import Database
@@ -183,8 +184,13 @@ class Starting:
             for d in data:
                 env[f"AICC_DATA_{d.name.upper().replace('-', '_')}"] = str(mounted_dir(self.settings, d))
             readonly = tuple(mounted_dir(self.settings, d) for d in data)
-        service = replica_launch(job)
         s = object_session(job)
+        materials = course_materials.for_run(s, self.settings, job.project_id) if s is not None and \
+            sandbox is None else None
+        if materials is not None:  # a course's runs: its materials, read-only
+            readonly += (materials,)
+            env["AICC_MATERIALS"] = str(materials)
+        service = replica_launch(job)
         device_ids = {} if s is None or not placements or flavor.device_env is None else {
             name: tuple(ids) for name, ids in s.execute(select(NodeRow.name, NodeRow.devices).where(
                 NodeRow.name.in_({p.node for p in placements}))) if ids}  # slices: MIG-<uuid> (inventory)
