@@ -228,19 +228,22 @@ Machine: {m['cpus']} cores, {m['cpu_model']}, {m['memory_gib']} GiB; load averag
 - memory per idle session (PSS of its server and the bubblewrap processes around it, no kernel started):
   mean **{mem.get('mean')} MiB**, max {mem.get('max')} MiB
 
+- CPU seconds per session once idle (its processes, by program): {r['cpu_s_per_session']}
+
 Live path: `aicc server` with its controller, local engine, each session isolated by the runner under the
-project's uid; JupyterLab {jupyter_version()} from /opt/aicc/jupyter (scripts/install-jupyter). Ready means the
-server's watcher (1 s period here) got JupyterLab's `/api/status` through the session's socket. On two shared
-cores the figure is dominated by 30 JupyterLab start-ups (each a few CPU-seconds of Python imports) running at
-once. Run as root: `.venv/bin/python bench/class_start.py`.
+project's uid; JupyterLab {jupyter_version(args.jupyter)} ({args.jupyter or 'the center default'}). Ready means
+the server's watcher (every 0.5 s for sessions still starting) got JupyterLab's `/api/status` through the
+session's socket. Admission and the engine's start take well under a second per session (see the job rows'
+admitted_at/started_at); the rest is the 30 JupyterLab start-ups sharing the machine's cores. Run as root:
+`.venv/bin/python bench/class_start.py [--jupyter PATH]`.
 """)
     print(json.dumps(report, indent=2))
 
 
-def jupyter_version() -> str:
+def jupyter_version(path: str | None = None) -> str:
     try:
-        return subprocess.run([load_settings({}).session_jupyter, "--version"], capture_output=True, text=True,
-                              timeout=30).stdout.strip()
+        return subprocess.run([path or load_settings({}).session_jupyter, "--version"], capture_output=True,
+                              text=True, timeout=30).stdout.strip()
     except OSError:
         return "?"
 
