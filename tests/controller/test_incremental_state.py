@@ -24,9 +24,9 @@ from aicc.controller.lifecycle import apply_status
 from aicc.controller.loop import Controller
 from aicc.controller.planning import Planner
 from aicc.core.allocations import FlavorQuota
+from aicc.core.errors import Conflict
 from aicc.executors.base import RunPhase, RunStatus
 from aicc.executors.local import LocalExecutor
-from aicc.core.errors import Conflict
 from aicc.services import allocations, metering, reservations, tokens
 from aicc.services import jobs as job_service
 from aicc.store.db import Database

@@ -15,8 +15,8 @@ from aicc.controller.lifecycle import apply_status
 from aicc.controller.loop import Controller
 from aicc.executors.base import RunPhase, RunStatus
 from aicc.executors.local import LocalExecutor
-from aicc.services import metering, reservations, tokens
 from aicc.services import jobs as job_service
+from aicc.services import metering, reservations, tokens
 from aicc.store.db import Database
 from aicc.store.models import JobRow, utcnow
 from tests.world import World
