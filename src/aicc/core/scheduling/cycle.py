@@ -325,6 +325,8 @@ class Walk:
                                  p.nominal.get(flavor, 0) + s._extra.get(project, _NO_USE).get(flavor, 0))
         self.lent = False
         s.add_running(RunningJob(job.id, project, flavor, where, now, limit, job.priority, borrowed, units))
+        if s._past is not None:
+            s._past.note(flavor, project, units, now + limit)
         self.res.admissions.append(Admission(job.id, flavor, where, borrowed, p.allocation_id))
         if len(where) > 1 and s.pools[flavor].spread:
             self.res.spread.append(job.id)
@@ -404,6 +406,7 @@ class Cycling(Preemption):
         self._victim_cache.clear()  # the exemption depends on now; and the controller edits ``preempting``
         self._no_victims.clear()
         self._can_preempt = self._preemptable()
+        self._past = None
         self._tick_windows(now)
         # the smallest waiting gang per flavor; constant during the cycle (queues change only at its end)
         self._smallest = {f: min(d) for f, d in self.demand.by_flavor.items() if d}

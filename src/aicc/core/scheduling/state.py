@@ -28,7 +28,7 @@ from aicc.core.scheduling.model import (
     ProjectState,
     RunningJob,
 )
-from aicc.core.scheduling.windows import Window, Windows
+from aicc.core.scheduling.windows import Past, Window, Windows
 
 Key = tuple[int, float, int]
 """A pending job's place in its queue: (-priority or 0 under FIFO, submit time, id)."""
@@ -109,6 +109,8 @@ class SchedulerState:
         self._active: tuple[Window, ...] = ()
         self._extra: dict[int, dict[str, int]] = {}
         """Per member project: the guaranteed units its windows in force add, per flavor."""
+        self._past: Past | None = None
+        """This cycle's look ahead at window starts (made on first need, dropped at the next cycle)."""
 
 
     def _touch(self, project: int) -> None:

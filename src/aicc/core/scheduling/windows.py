@@ -22,7 +22,7 @@ counted: ``min(units, max(0, members' use - members' nominal))``.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -66,6 +66,35 @@ class RunningUse:
     project: int
     units: int
     end_by: float
+
+
+class Past:
+    """Per flavor and instant ``t``: the units of runs still running after ``t``, in all and per project. Built
+    once a cycle per window start asked about (a walk over the flavor's running jobs), then kept current by the
+    cycle's own admissions (:meth:`note`): a long queue checked against a coming window costs one walk, not one
+    per job."""
+
+    def __init__(self, runs_of: Callable[[str], Iterable[RunningUse]]) -> None:
+        self._runs_of = runs_of
+        self._at: dict[tuple[str, float], tuple[list[int], dict[int, int]]] = {}
+
+    def at(self, flavor: str, t: float) -> tuple[int, Mapping[int, int]]:
+        hit = self._at.get((flavor, t))
+        if hit is None:
+            total, per = 0, dict[int, int]()
+            for r in self._runs_of(flavor):
+                if r.end_by > t:
+                    total += r.units
+                    per[r.project] = per.get(r.project, 0) + r.units
+            hit = self._at[(flavor, t)] = ([total], per)
+        return hit[0][0], hit[1]
+
+    def note(self, flavor: str, project: int, units: int, end_by: float) -> None:
+        """A run admitted in this cycle."""
+        for (f, t), (total, per) in self._at.items():
+            if f == flavor and end_by > t:
+                total[0] += units
+                per[project] = per.get(project, 0) + units
 
 
 class Windows:
@@ -126,16 +155,16 @@ def _reserved_use(w: Window, use: Mapping[int, Mapping[str, int]], nominal: Mapp
 
 def check(windows: Windows, project: int, flavor: str, units: int, now: float, end_by: float, *, free: int,
           total: int, use: Mapping[int, Mapping[str, int]], nominal: Mapping[int, Mapping[str, int]],
-          running: Iterable[RunningUse], borrower: bool, may_lend: bool, exempt_s: float,
+          past: Callable[[float], tuple[int, Mapping[int, int]]], borrower: bool, may_lend: bool, exempt_s: float,
           waiting: frozenset[int] | set[int] = frozenset()) -> tuple[Verdict, Window | None]:
     """May ``project`` start a run of ``units`` on ``flavor`` now that holds them until ``end_by``?
 
     ``free``: the flavor's free units now; ``total``: its units in all; ``use``/``nominal``: units in use and
-    nominal quota per project and flavor; ``running``: the runs on the flavor (only read when a window starts
-    before ``end_by``); ``borrower``: it is admitted beyond its nominal quota anyway (preemptible);
-    ``may_lend``: it may run on lent capacity at all (a job that may borrow, preemption on); ``waiting``: projects
-    with runs waiting for the flavor (a window whose members wait lends nothing: the class comes first). With
-    the verdict, the window in the way (for the reason)."""
+    nominal quota per project and flavor; ``past(t)``: units of the flavor's runs still running after ``t``, in
+    all and per project (asked only when a window starts before ``end_by``); ``borrower``: it is admitted
+    beyond its nominal quota anyway (preemptible); ``may_lend``: it may run on lent capacity at all (a job that
+    may borrow, preemption on); ``waiting``: projects with runs waiting for the flavor (a window whose members
+    wait lends nothing: the class comes first). With the verdict, the window in the way (for the reason)."""
     ws = [w for w in windows.relevant(flavor, now, end_by) if project not in w.members]
     if not ws:
         return Verdict.FREE, None
@@ -148,19 +177,17 @@ def check(windows: Windows, project: int, flavor: str, units: int, now: float, e
                 return Verdict.NO, active[0]
             verdict, blocking = Verdict.LEND, active[0]
     upcoming = [w for w in ws if w.start > now]
-    if upcoming:
-        runs = list(running)
-        for w in upcoming:
-            at = w.start
-            past = [r for r in runs if r.end_by > at]
-            then = [x for x in ws if x.active(at)]
-            needed = sum(x.units - min(x.units, sum(r.units for r in past if r.project in x.members)) for x in then)
-            if total - sum(r.units for r in past) - units >= needed:
-                continue
-            if may_lend and borrower and now + exempt_s <= at:
-                verdict, blocking = Verdict.LEND, blocking or w
-                continue
-            return Verdict.NO, w
+    for w in upcoming:
+        at = w.start
+        still, per = past(at)
+        then = [x for x in ws if x.active(at)]
+        needed = sum(x.units - min(x.units, sum(per.get(p, 0) for p in x.members)) for x in then)
+        if total - still - units >= needed:
+            continue
+        if may_lend and borrower and now + exempt_s <= at:
+            verdict, blocking = Verdict.LEND, blocking or w
+            continue
+        return Verdict.NO, w
     return verdict, blocking
 
 
@@ -184,14 +211,20 @@ def fence(s: SchedulerState, job: PendingJob, kind: Pass, flavor: str, units: in
     nominal = {m: s.projects[m].nominal for m in members if m in s.projects}
     waiting = {m for m in members if s.demand.by_project.get(m, {}).get(flavor)}
 
-    def running() -> Iterator[RunningUse]:
-        for end_by, rid in s._ends[flavor]:
-            r = s.running.get(rid)
-            if r is not None:
-                yield RunningUse(r.project, r.units, end_by)
+    if s._past is None:
+        s._past = Past(lambda f: runs_on(s, f))
+    cache = s._past
 
     verdict, w = check(s.windows, project, flavor, units, now, now + job.time_limit_s, free=pool.free - held,
-                       total=pool.total, use=s.usage, nominal=nominal, running=running(), borrower=borrower,
+                       total=pool.total, use=s.usage, nominal=nominal, past=lambda t: cache.at(flavor, t),
+                       borrower=borrower,
                        may_lend=job.may_borrow and cfg.quotas and cfg.preemption, exempt_s=cfg.preempt_after_s,
                        waiting=waiting)
     return verdict, (reason(w, now) if verdict is Verdict.NO and w is not None else None)
+
+
+def runs_on(s: SchedulerState, flavor: str) -> Iterator[RunningUse]:
+    for end_by, rid in s._ends[flavor]:
+        r = s.running.get(rid)
+        if r is not None:
+            yield RunningUse(r.project, r.units, end_by)
