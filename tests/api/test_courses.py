@@ -99,7 +99,7 @@ def test_instructors_hand_out_materials_students_read_them_and_nobody_else_sees_
     assert app_client.put(f"/api/v1/courses/{cid}/materials/x.txt", content=b"mine",
                           headers=auth(minji)).status_code == 404  # a student may not change them
     assert app_client.get(f"/api/v1/courses/{cid}/materials", headers=auth(world.b.member_token)).status_code == 404
-    for bad in (".hidden", "..", "a\\b"):
+    for bad in (".hidden", "..", "a\\b", "가" * 100):  # (the last: 300 bytes, past a file name's 255)
         r = app_client.put(f"/api/v1/courses/{cid}/materials/{bad}", content=b"x", headers=auth(world.admin_token))
         assert r.status_code in (404, 422), bad
     assert app_client.put(f"/api/v1/courses/{cid}/materials/..%2Fescape", content=b"x",

@@ -44,3 +44,9 @@ def test_a_conflict_names_the_reservation_and_the_time_and_capacity_left_over_is
     assert conflict("h100", 9, 8, fourth, []) == "9 h100 asked, the center has 8"
     after = occurrences(Recurrence(dt.datetime(2027, 3, 23, 17), "UTC", 60))
     assert conflict("h100", 8, 8, after, [held]) is None  # back to back
+
+
+def test_a_first_start_out_of_any_sensible_range_is_refused_not_overflowed() -> None:
+    for year in (1, 9999):
+        with pytest.raises(InvalidInput, match="year"):
+            validate(Recurrence(dt.datetime(year, 12, 31, 23), "Pacific/Kiritimati", 60, count=520))

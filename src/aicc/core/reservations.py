@@ -64,6 +64,8 @@ def validate(r: Recurrence) -> None:
     zone(r.timezone)
     if r.first.tzinfo is not None:
         raise InvalidInput("first start: a local date and time without an offset (the time zone says where)")
+    if not 2000 <= r.first.year <= 2200:
+        raise InvalidInput("first start: a year from 2000 to 2200")
     if not 1 <= r.length_min <= MAX_LENGTH_MIN:
         raise InvalidInput(f"length: 1 to {MAX_LENGTH_MIN} minutes")
     if not 1 <= r.count <= MAX_OCCURRENCES:

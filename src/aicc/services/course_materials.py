@@ -54,7 +54,11 @@ def _course(s: Session, actor: Principal, course_id: int, *, write: bool) -> Cou
 
 
 def _checked(name: str) -> str:
-    if not NAME_RE.match(name) or name.strip() != name:
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        size = 0
+    if not NAME_RE.match(name) or name.strip() != name or not 0 < size <= 200:
         raise InvalidInput("a material's name: one file name (no '/', no leading '.', at most 200 characters)")
     return name
 
