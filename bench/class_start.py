@@ -102,6 +102,31 @@ def session_memory(jobs_dir: Path, ids: list[int]) -> dict[int, int]:
     return out
 
 
+def session_cpu(jobs_dir: Path, ids: list[int]) -> dict[int, dict[str, float]]:
+    """CPU seconds so far of each session's processes (by their working directory), by program: what a start
+    costs, and which part of it (the runner, bubblewrap, JupyterLab)."""
+    want = {str((jobs_dir / str(i)).resolve()): i for i in ids}
+    out: dict[int, dict[str, float]] = {i: {} for i in ids}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+            with open(f"/proc/{entry}/stat") as f:
+                comm, rest = f.read().split(" (", 1)[1].rsplit(")", 1)
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if cwd in want:
+            fields = rest.split()
+            name = Path(argv[1].decode() if comm.startswith("python") and len(argv) > 1 else comm).name
+            per = out[want[cwd]]
+            per[name] = per.get(name, 0.0) + sum(int(x) for x in fields[11:15]) / tick
+    return out
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
@@ -113,13 +138,16 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=10.0)
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--jupyter", default=None, help="AICC_SESSION_JUPYTER for the sessions (default: the center's)")
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="aicc-class-"))
     os.chmod(home, 0o711)
     port = 18000 + os.getpid() % 1000
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AICC_")}
-    env.update(AICC_HOME=str(home / "var"), AICC_TICK_SECONDS="0.5", AICC_SESSION_POLL="1")
+    env.update(AICC_HOME=str(home / "var"), AICC_TICK_SECONDS="0.5", AICC_SESSION_POLL="5")
+    if args.jupyter:
+        env["AICC_SESSION_JUPYTER"] = args.jupyter
     student_tokens = build(env, args.students)
     aicc = str(Path(sys.executable).with_name("aicc"))
     server = subprocess.Popen([aicc, "server", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
@@ -166,6 +194,10 @@ def main() -> None:
         window = max(sent.values()) if sent else 0.0
         time.sleep(10)  # idle: the servers settle after their start
         memory = session_memory(home / "var" / "jobs", list(ready))
+        cpu = session_cpu(home / "var" / "jobs", list(ready))
+        programs = sorted({k for per in cpu.values() for k in per})
+        cpu_by = {k: round(statistics.fmean(per.get(k, 0.0) for per in cpu.values()), 2) for k in programs} \
+            if cpu else {}
         per = [kib / 1024 for kib in memory.values() if kib]
         secs = list(ready.values())
         report: dict[str, Any] = {
@@ -175,6 +207,7 @@ def main() -> None:
                         "max": round(max(secs), 1), "min": round(min(secs), 1)} if secs else None,
             "idle_session_memory_mib": {"mean": round(statistics.fmean(per), 1), "max": round(max(per), 1)}
             if per else None,
+            "cpu_s_per_session": {"total": round(sum(cpu_by.values()), 2), "by_program": cpu_by},
         }
     finally:
         admin_stop(home, server)  # stop the class: runs outlive the server by design
@@ -195,19 +228,22 @@ Machine: {m['cpus']} cores, {m['cpu_model']}, {m['memory_gib']} GiB; load averag
 - memory per idle session (PSS of its server and the bubblewrap processes around it, no kernel started):
   mean **{mem.get('mean')} MiB**, max {mem.get('max')} MiB
 
+- CPU seconds per session once idle (its processes, by program): {r['cpu_s_per_session']}
+
 Live path: `aicc server` with its controller, local engine, each session isolated by the runner under the
-project's uid; JupyterLab {jupyter_version()} from /opt/aicc/jupyter (scripts/install-jupyter). Ready means the
-server's watcher (1 s period here) got JupyterLab's `/api/status` through the session's socket. On two shared
-cores the figure is dominated by 30 JupyterLab start-ups (each a few CPU-seconds of Python imports) running at
-once. Run as root: `.venv/bin/python bench/class_start.py`.
+project's uid; JupyterLab {jupyter_version(args.jupyter)} ({args.jupyter or 'the center default'}). Ready means
+the server's watcher (every 0.5 s for sessions still starting) got JupyterLab's `/api/status` through the
+session's socket. Admission and the engine's start take well under a second per session (see the job rows'
+admitted_at/started_at); the rest is the 30 JupyterLab start-ups sharing the machine's cores. Run as root:
+`.venv/bin/python bench/class_start.py [--jupyter PATH]`.
 """)
     print(json.dumps(report, indent=2))
 
 
-def jupyter_version() -> str:
+def jupyter_version(path: str | None = None) -> str:
     try:
-        return subprocess.run([load_settings({}).session_jupyter, "--version"], capture_output=True, text=True,
-                              timeout=30).stdout.strip()
+        return subprocess.run([path or load_settings({}).session_jupyter, "--version"], capture_output=True,
+                              text=True, timeout=30).stdout.strip()
     except OSError:
         return "?"
 

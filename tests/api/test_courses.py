@@ -84,3 +84,26 @@ def test_only_center_admins_create_courses_or_import_rosters(app_client: TestCli
     cid = _course(app_client, world)
     r = app_client.post(f"/api/v1/courses/{cid}/roster", json={"csv": ROSTER}, headers=auth(world.a.member_token))
     assert r.status_code == 403
+
+
+def test_instructors_hand_out_materials_students_read_them_and_nobody_else_sees_them(
+        app_client: TestClient, world: World) -> None:
+    cid = _course(app_client, world)
+    app_client.post(f"/api/v1/courses/{cid}/roster", json={"csv": ROSTER}, headers=auth(world.admin_token))
+    minji = _token_of(app_client, world, "minji")
+    put = app_client.put(f"/api/v1/courses/{cid}/materials/week1.ipynb", content=b'{"cells": []}',
+                         headers=auth(world.a.member_token))  # a-member is the instructor
+    assert put.status_code == 201 and put.json() == {"name": "week1.ipynb", "size": 13}
+    assert app_client.get(f"/api/v1/courses/{cid}/materials", headers=auth(minji)).json() == [
+        {"name": "week1.ipynb", "size": 13}]
+    assert app_client.put(f"/api/v1/courses/{cid}/materials/x.txt", content=b"mine",
+                          headers=auth(minji)).status_code == 404  # a student may not change them
+    assert app_client.get(f"/api/v1/courses/{cid}/materials", headers=auth(world.b.member_token)).status_code == 404
+    for bad in (".hidden", "..", "a\\b", "가" * 100):  # (the last: 300 bytes, past a file name's 255)
+        r = app_client.put(f"/api/v1/courses/{cid}/materials/{bad}", content=b"x", headers=auth(world.admin_token))
+        assert r.status_code in (404, 422), bad
+    assert app_client.put(f"/api/v1/courses/{cid}/materials/..%2Fescape", content=b"x",
+                          headers=auth(world.admin_token)).status_code in (404, 422)
+    gone = app_client.delete(f"/api/v1/courses/{cid}/materials/week1.ipynb", headers=auth(world.a.member_token))
+    assert gone.status_code == 204
+    assert app_client.get(f"/api/v1/courses/{cid}/materials", headers=auth(minji)).json() == []

@@ -30,3 +30,17 @@ def test_start_list_stop_a_session_and_a_stranger_sees_nothing(cli: Cli) -> None
             break
         time.sleep(0.5)
     assert shown["phase"] == "ended" and shown["state"] == "cancelled"
+
+
+def test_an_admin_reserves_class_hours_lists_them_and_removes_them(cli: Cli) -> None:
+    made = cast(dict[str, Any], cli.json("reservation", "create", "llm-lab", "--flavor", "h100", "--units", "8",
+                                         "--project", "haneul-llm", "--first", "2027-03-02T14:00", "--length", "3h",
+                                         "--weeks", "8", "--tz", "Asia/Seoul", token=cli.admin_token))
+    assert made["starts_at"].startswith("2027-03-02T05:00") and made["count"] == 8
+    clash = cli.run("reservation", "create", "other-lab", "--flavor", "h100", "--units", "12", "--project",
+                    "haneul-llm", "--first", "2027-03-09T16:00", "--length", "1h", token=cli.admin_token, check=False)
+    assert clash.returncode != 0 and "llm-lab" in clash.stderr + clash.stdout
+    listed = cast(list[dict[str, Any]], cli.json("reservation", "ls", token=cli.tokens["bob"]))
+    assert [r["name"] for r in listed] == ["llm-lab"]
+    assert "Removed reservation llm-lab" in cli.run("reservation", "rm", "llm-lab", token=cli.admin_token).stdout
+    assert cli.json("reservation", "ls", token=cli.admin_token) == []

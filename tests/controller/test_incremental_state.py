@@ -10,6 +10,7 @@ scratch. A write that bypasses the change stamps is found by the consistency che
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from typing import Any
 
@@ -24,10 +25,10 @@ from aicc.controller.lifecycle import apply_status
 from aicc.controller.loop import Controller
 from aicc.controller.planning import Planner
 from aicc.core.allocations import FlavorQuota
-from aicc.core.errors import DomainError
+from aicc.core.errors import Conflict, DomainError
 from aicc.executors.base import RunPhase, RunStatus
 from aicc.executors.local import LocalExecutor
-from aicc.services import allocations, job_control, metering, tokens
+from aicc.services import allocations, job_control, metering, reservations, tokens
 from aicc.services import jobs as job_service
 from aicc.store.db import Database
 from aicc.store.models import JobRow, utcnow
@@ -48,6 +49,8 @@ OP = st.one_of(
     st.tuples(st.just("release"), st.integers(0, 50)),
     st.tuples(st.just("update"), st.integers(0, 50), st.integers(1, 4), st.integers(-2, 2)),
     st.tuples(st.just("requeue"), st.integers(0, 50)),
+    st.tuples(st.just("reserve"), st.sampled_from("ab"), st.integers(1, 6), st.sampled_from([-30, 5, 120])),
+    st.tuples(st.just("unreserve"), st.integers(0, 5)),
 )
 
 
@@ -63,6 +66,7 @@ def snapshot_of(planner: Planner) -> dict[str, Any]:
         "preempting": set(sched.preempting) & set(sched.running),
         "projects": {p: dataclasses.replace(v, budget_left=0.0) for p, v in sched.projects.items()},
         "free": {f: (pool.free, pool.total) for f, pool in sched.pools.items()},
+        "windows": sched.windows.all,
         "mirror": ({i: j.change_seq for i, j in state.pending.items()},
                    {i: j.change_seq for i, j in state.live.items()}),
     }
@@ -91,6 +95,7 @@ class Driver:
             self.admin = tokens.authenticate(s, world.admin_token)
         self.jobs: list[int] = []
         self.mine: dict[str, list[int]] = {"a": [], "b": []}
+        self.reserved: list[str] = []
 
     def _job(self, i: int, *states: str) -> JobRow | None:
         with self.db.read() as s:
@@ -152,6 +157,22 @@ class Driver:
                 view = allocations.get(s, self.admin, tenant.allocation_id)
                 allocations.update(s, self.admin, tenant.allocation_id, version=view.row.version,
                                    changes={"quotas": {"h100": FlavorQuota(op[2], 4), "cpu": FlavorQuota(8, 8)}})
+        elif kind == "reserve":  # class hours for a tenant's project, in force now or soon
+            _, tenant, units, offset = op
+            start = (utcnow() + dt.timedelta(minutes=offset)).replace(tzinfo=None, second=0, microsecond=0)
+            with self.db.write() as s:
+                try:
+                    reservations.create(s, self.admin, name=f"r{len(self.reserved)}", flavor="h100", units=units,
+                                        first_local=start, timezone="UTC", length_min=60, count=2,
+                                        project_id=getattr(self.world, tenant).project_id)
+                except Conflict:
+                    return  # more than the flavor has at once: refused, nothing written
+            self.reserved.append(f"r{len(self.reserved)}")
+        elif kind == "unreserve":
+            if self.reserved:
+                name = self.reserved.pop(op[1] % len(self.reserved))
+                with self.db.write() as s:
+                    reservations.remove(s, self.admin, reservations.by_name(s, name).id)
         elif kind == "suspend":
             tenant = getattr(self.world, op[1])
             with self.db.write() as s:
@@ -333,3 +354,18 @@ def test_the_states_rows_carry_the_same_utc_times_as_the_orm_on_either_database(
         for name in ("submitted_at", "admitted_at", "started_at", "metered_until"):
             mine, theirs = getattr(got, name), getattr(row, name)
             assert mine == theirs and (mine is None or mine.utcoffset() == dt.timedelta(0)), name
+
+
+def test_a_reservation_made_and_removed_reaches_the_live_state_as_a_delta(
+        db: Database, world: World, controller: Controller) -> None:
+    driver = Driver(db, world, controller)
+    driver.run(("cycle", False))
+    driver.run(("reserve", "a", 4, -30))
+    compare_with_rebuild(db, controller)
+    state = controller.planner.state
+    assert state is not None and [w.name for w in state.sched.windows.all] == ["r0", "r0"]  # two occurrences
+    driver.run(("reserve", "b", 8, -30))  # with r0's 4, more than the 8 h100 at once: refused
+    assert driver.reserved == ["r0"]
+    driver.run(("unreserve", 0))
+    compare_with_rebuild(db, controller)
+    assert not state.sched.windows

@@ -96,3 +96,44 @@ def test_a_topology_label_on_some_nodes_of_a_flavor_but_not_others_names_the_lin
     assert "label all of them or none" in str(caught.value)
     inv = parse_inventory(TOPOLOGY.rstrip() + '\nswitch = "leaf-2"\n', "center.toml")
     assert [(n.name, n.switch) for n in inv.nodes] == [("a-01", "leaf-1"), ("a-02", "leaf-1"), ("b", "leaf-2")]
+
+
+SLICES = """
+[[flavors]]
+name = "h100"
+vendor = "nvidia"
+su_rate = 2.0
+
+[[flavors]]
+name = "h100.1g.10gb"
+vendor = "nvidia"
+memory_gb = 10
+su_rate = 0.3
+slice_of = "h100"
+
+[[nodes]]
+name = "gpu01-mig"
+flavor = "h100.1g.10gb"
+accelerators = 2
+cpus = 8
+memory_gb = 64
+devices = ["MIG-aaaa1111-0000-5000-8000-000000000000", "MIG-bbbb2222-0000-5000-8000-000000000000"]
+"""
+
+
+def test_a_node_declares_its_slices_as_a_flavor_of_their_own() -> None:
+    inv = parse_inventory(SLICES, "mig.toml")
+    assert inv.flavors["h100.1g.10gb"].slice_of == "h100" and inv.flavors["h100.1g.10gb"].su_rate == 0.3
+    assert inv.capacity() == {"h100": 0, "h100.1g.10gb": 2}
+    assert inv.nodes[0].devices[1].startswith("MIG-bbbb")
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (('slice_of = "h100"', 'slice_of = "a100"'), "must name a declared accelerator flavor"),
+    (('"MIG-bbbb2222-0000-5000-8000-000000000000"', '"MIG-aaaa1111-0000-5000-8000-000000000000"'), "twice"),
+    ((', "MIG-bbbb2222-0000-5000-8000-000000000000"', ""), "names 1 devices for 2 accelerators"),
+    (('"MIG-aaaa1111', '"/dev/nvidia0;'), "is not a device selector"),
+])
+def test_bad_slices_are_refused_with_the_field(edit: tuple[str, str], message: str) -> None:
+    with pytest.raises(InventoryError, match=message):
+        parse_inventory(SLICES.replace(*edit), "mig.toml")

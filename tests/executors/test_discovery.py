@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from aicc.core.inventory import parse_inventory
-from aicc.executors.discovery import flavor_for
+from aicc.executors.discovery import flavor_for, nvml_slices, parse_nvidia_smi_l, slices_inventory_toml
 from aicc.testbed.devices import AcceleratorDevice, inventory_toml, nvidia
 
 
@@ -34,3 +34,30 @@ def test_discovered_devices_make_a_loadable_inventory() -> None:
     assert [n.name for n in inv.nodes] == ["gpu01-h100", "gpu01-l4"]
     cpu_only = parse_inventory(inventory_toml([], host="login", cpus=4, memory_gb=8), "cpu.toml")
     assert cpu_only.capacity() == {"cpu": 4}
+
+
+NVIDIA_SMI_L = """GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-5c5b3c2e-0c4a-4d7e-9a1e-0f6f2a3b4c5d)
+  MIG 3g.40gb     Device  0: (UUID: MIG-9f1e2d3c-4b5a-5968-8776-a5b4c3d2e1f0)
+  MIG 1g.10gb     Device  1: (UUID: MIG-1a2b3c4d-5e6f-5a7b-8c9d-0e1f2a3b4c5d)
+  MIG 1g.10gb     Device  2: (UUID: MIG-2b3c4d5e-6f7a-5b8c-9d0e-1f2a3b4c5d6e)
+GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-6d6c4d3f-1d5b-5e8f-0b2f-1a7a3b4c5d6e)
+"""
+
+
+def test_mig_slices_from_nvidia_smi_become_flavors_of_their_own_in_a_loadable_inventory() -> None:
+    gpus, slices = parse_nvidia_smi_l(NVIDIA_SMI_L)
+    assert [g[0] for g in gpus] == [0, 1] and gpus[1][2].startswith("GPU-6d6c")
+    assert [(s.gpu, s.flavor) for s in slices] == [(0, "h100.3g.40gb"), (0, "h100.1g.10gb"), (0, "h100.1g.10gb")]
+    whole = "\n".join(['[[flavors]]', 'name = "h100"', 'vendor = "nvidia"', 'su_rate = 2.0', ''])
+    text = whole + slices_inventory_toml(slices, "gpu01.center.kr", cpus=28, memory_gb=256, su_rate=2.0)
+    inv = parse_inventory(text, "slices.toml")
+    assert inv.capacity() == {"h100": 0, "h100.3g.40gb": 1, "h100.1g.10gb": 2}
+    small = inv.flavors["h100.1g.10gb"]
+    assert small.slice_of == "h100" and small.memory_gb == 10 and small.su_rate == round(2.0 / 7, 3)
+    node = next(n for n in inv.nodes if n.flavor == "h100.1g.10gb")
+    assert node.name == "gpu01-h100-1g-10gb" and node.devices == (slices[1].uuid, slices[2].uuid)
+
+
+def test_nvml_without_a_device_finds_no_slices() -> None:
+    if not os.path.exists("/dev/nvidiactl"):
+        assert nvml_slices() == []

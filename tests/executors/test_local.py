@@ -169,3 +169,18 @@ def test_killed_shepherd_means_lost_and_the_orphan_is_killed(tmp_path: Path) -> 
     time.sleep(0.2)
     assert not alive(state["pid"])
 
+
+
+def test_a_slice_is_handed_to_the_run_by_its_mig_uuid(tmp_path: Path) -> None:
+    """A node whose inventory names its devices (MIG slices): the run's variable names them, not indexes."""
+    import dataclasses
+    ex = LocalExecutor(tmp_path)
+    code = "import os; print(os.environ['CUDA_VISIBLE_DEVICES'])"
+    mig = ("MIG-aaaa1111-0000-5000-8000-000000000000", "MIG-bbbb2222-0000-5000-8000-000000000000",
+           "MIG-cccc3333-0000-5000-8000-000000000000")
+    spec = dataclasses.replace(launch(tmp_path, 1, [sys.executable, "-c", code], devices=(0, 2)),
+                               flavor="h100.1g.10gb", device_ids={"h100-node-01": mig})
+    st = wait_done(ex, 1, ex.start(spec))
+    assert st.phase is RunPhase.SUCCEEDED
+    out, _ = ex.log_paths(tmp_path / "1")
+    assert out.read_text().splitlines()[-1] == f"{mig[0]},{mig[2]}"  # (the log starts with a header line)

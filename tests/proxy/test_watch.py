@@ -71,3 +71,13 @@ def test_the_owner_is_told_once_before_an_idle_session_is_stopped(db: Database, 
         assert owner is not None and {o.user_id for o in notes} == {owner.user_id} and len(notes) >= 1
         assert len({o.dedup_key.split(":")[1] for o in notes}) == 1  # one warning, whatever its channels
         assert f"{sid}" in notes[0].payload["subject"]
+
+
+def test_between_full_looks_only_sessions_still_starting_are_probed(db: Database, settings: Settings,
+                                                                    world: World) -> None:
+    """A class waits on its sessions becoming ready: those are looked at every half second, the ready ones
+    (thirty busy servers) only every AICC_SESSION_POLL."""
+    ready, starting = (_running_session(db, settings, world, idle_limit_s=600) for _ in range(2))
+    watch.record(db, [watch.Probe(ready, utcnow(), 0)], utcnow())
+    assert {j for j, _, _ in watch._live(db, settings, starting_only=True)} == {starting}
+    assert {j for j, _, _ in watch._live(db, settings)} == {ready, starting}

@@ -36,6 +36,7 @@ from aicc.api.routers import (
     organizations,
     programs,
     projects,
+    reservations,
     serving,
     sessions,
     tokens,
@@ -164,7 +165,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     api = APIRouter(prefix="/api/v1")
     # jobs first: the submission path is the hottest, and routes are matched in order
     for module in (jobs, organizations, users, projects, allocations, usage, tokens, inventory, audit, bench, datazone,
-                   programs, workspaces, job_files, incoming, notifications, sessions, courses, serving):
+                   programs, workspaces, job_files, incoming, notifications, sessions, courses, serving, reservations):
         api.include_router(module.router)
     api.include_router(organizations.mine)  # /invitations: the invitee's side
     app.include_router(api)

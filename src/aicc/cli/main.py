@@ -45,6 +45,7 @@ LAZY: dict[str, tuple[str, str, bool, str]] = {
     "update": ("aicc.cli.control", "update", False, "Change a pending job: time limit, priority, flavors, size."),
     "usage": ("aicc.cli.usage", "usage", False, "Service units per allocation: budget, used, burn rate, projection."),
     "session": ("aicc.cli.sessions", "app", True, "Interactive sessions (JupyterLab, terminals)."),
+    "reservation": ("aicc.cli.reservations", "app", True, "Class hours: capacity held for a course or project."),
     "serve": ("aicc.cli.serve", "app", True, "Always-on services behind the gateway at /svc/<project>/<name>/."),
     "ws": ("aicc.cli.workspaces", "app", True, "Your project's workspace (/workspace in its jobs)."),
     "datasets": ("aicc.cli.datazone", "datasets_app", True, "Datasets held by custodians (secure data zone)."),

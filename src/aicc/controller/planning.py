@@ -31,7 +31,8 @@ from aicc.core.jobs import JobState
 from aicc.core.jobs.reasons import Reason, ReasonCode, columns, render
 from aicc.core.scheduling import POLICIES, FlavorChoice, Placement, PolicyConfig, ProjectState, Scheduler
 from aicc.core.scheduling.reasons import IDLE
-from aicc.services import metering
+from aicc.core.scheduling.windows import Windows
+from aicc.services import metering, reservations
 from aicc.services.datazone import grants
 from aicc.store import changes
 from aicc.store.models import AllocationRow, DatasetRow, FlavorRow, JobRow
@@ -272,6 +273,9 @@ class Planner:
                 active=not a.suspended, allocation_id=a.id)
             if sched.projects.get(project_id) != project:
                 sched.set_project(project)
+        # reserved windows (class hours): a reservation's rows stamp the allocations counter, so a change is read
+        # at the next cycle; set_windows is a no-op when they are the same
+        sched.set_windows(Windows(reservations.windows(s, now)))
 
     def _gate(self, s: Session, state: LiveState, now: dt.datetime) -> dict[int, dict[str, Any]]:
         """The jobs waiting on grants, dependencies or their array's throttle go into the policy's queue when

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from aicc.config import Settings
 from aicc.controller.metrics import ControllerMetrics
@@ -24,10 +24,11 @@ from aicc.core.datazone.states import needs_sandbox
 from aicc.core.jobs import JobState, RunKind
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.executors.base import EngineUnavailable, Executor, ImageSpec, Launch, Placement, SandboxSpec, StartsMany
+from aicc.services import course_materials
 from aicc.services.datazone.datasets import mounted_dir, sdc_env
 from aicc.services.unix_ids import project_uids
 from aicc.store.db import Database
-from aicc.store.models import DatasetRow, FlavorRow, JobRow, ProjectRow, utcnow
+from aicc.store.models import DatasetRow, FlavorRow, JobRow, NodeRow, ProjectRow, utcnow
 
 if TYPE_CHECKING:
     from aicc.images.cache import ImageCache
@@ -183,7 +184,16 @@ class Starting:
             for d in data:
                 env[f"AICC_DATA_{d.name.upper().replace('-', '_')}"] = str(mounted_dir(self.settings, d))
             readonly = tuple(mounted_dir(self.settings, d) for d in data)
+        s = object_session(job)
+        materials = course_materials.for_run(s, self.settings, job.project_id) if s is not None and \
+            sandbox is None else None
+        if materials is not None:  # a course's runs: its materials, read-only
+            readonly += (materials,)
+            env["AICC_MATERIALS"] = str(materials)
         service = replica_launch(job)
+        device_ids = {} if s is None or not placements or flavor.device_env is None else {
+            name: tuple(ids) for name, ids in s.execute(select(NodeRow.name, NodeRow.devices).where(
+                NodeRow.name.in_({p.node for p in placements}))) if ids}  # slices: MIG-<uuid> (inventory)
         return Launch(
             job_id=job.id, attempt=job.attempt, name=f"{self.settings.job_prefix}-{job.id}-{job.attempt}",
             argv=argv, workdir=workdir,
@@ -191,7 +201,7 @@ class Starting:
             memory_mb=job.memory_mb, time_limit_s=service.get("time_limit_s", job.time_limit_s),
             gres_type=flavor.name, sandbox=sandbox, unix_uid=unix_uid, readonly=readonly, image=image,
             tasks_per_node=job.tasks_per_node or 1, mpi=bool(job.mpi),
-            extra=service.get("extra", {}), network=service.get("network", True),
+            extra=service.get("extra", {}), network=service.get("network", True), device_ids=device_ids,
         )
 
 

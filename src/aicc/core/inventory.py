@@ -19,6 +19,13 @@ Format::
     device_env = "CUDA_VISIBLE_DEVICES"
     su_rate = 2.0                 # service units per accelerator-hour (per core-hour for CPU flavors)
 
+    [[flavors]]                   # a slice of a device (an NVIDIA MIG profile): a flavor of its own
+    name = "h100.1g.10gb"
+    vendor = "nvidia"
+    memory_gb = 10
+    su_rate = 0.3
+    slice_of = "h100"             # the whole device's flavor
+
     [[nodes]]
     name = "h100-node"
     flavor = "h100"
@@ -28,6 +35,14 @@ Format::
     count = 2                     # optional: expands to h100-node-01, h100-node-02
     switch = "leaf-1"             # optional topology label: a gang wider than a node prefers one switch;
                                   # on all nodes of a flavor or on none
+
+    [[nodes]]                     # the slices a host offers: one entry per flavor, named apart
+    name = "h100-node-01-mig"
+    flavor = "h100.1g.10gb"
+    accelerators = 7
+    cpus = 14
+    memory_gb = 128
+    devices = ["MIG-<uuid>", …]   # optional: how a run is handed each one (else its index); one per accelerator
 """
 
 from __future__ import annotations
@@ -39,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aicc.core.errors import InvalidInput
-from aicc.core.names import ENV_VAR_RE, SLUG_RE
+from aicc.core.names import DEVICE_ID_RE, ENV_VAR_RE, FLAVOR_RE, SLUG_RE
 
 EXECUTORS = ("local", "slurm")
 VENDORS = ("nvidia", "amd", "intel", "rebellions", "furiosa", "cpu", "other")
@@ -66,6 +81,8 @@ class Flavor:
     memory_gb: int
     device_env: str | None
     su_rate: float
+    slice_of: str | None = None
+    """A slice of a device (MIG profile): the whole device's flavor. Scheduled and charged as its own flavor."""
 
     @property
     def is_cpu(self) -> bool:
@@ -81,6 +98,8 @@ class Node:
     memory_gb: int
     switch: str | None = None
     """The network switch it hangs off (topology): a gang wider than a node prefers nodes under one."""
+    devices: tuple[str, ...] = ()
+    """How a run is handed each accelerator, by index (``MIG-<uuid>`` for a slice); empty: the index itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +186,21 @@ def _slug(v: Any) -> str | None:
     return None if SLUG_RE.match(v) else "must be lowercase letters, digits and '-' (1-63 characters)"
 
 
+def _flavor_name(v: Any) -> str | None:
+    if not isinstance(v, str):
+        return "must be a string"
+    return None if FLAVOR_RE.match(v) else "must be lowercase letters, digits, '-' and '.' (1-63 characters)"
+
+
+def _device_ids(v: Any) -> str | None:
+    if not isinstance(v, list) or not v or len(v) > 1024:
+        return "must be a list of device selectors (one per accelerator)"
+    for d in v:
+        if not isinstance(d, str) or not DEVICE_ID_RE.match(d):
+            return f"{d!r} is not a device selector (MIG-<uuid>, GPU-<uuid>, an index)"
+    return None if len(set(v)) == len(v) else "names a device twice"
+
+
 def _one_of(choices: tuple[str, ...]) -> Checker:
     def check(v: Any) -> str | None:
         return None if v in choices else f"must be one of {', '.join(choices)}"
@@ -186,20 +220,22 @@ def _short_text(v: Any) -> str | None:
 
 _SITE = {"name": (_slug, True), "executor": (_one_of(EXECUTORS), False), "region": (_short_text, False)}
 _FLAVOR = {
-    "name": (_slug, True),
+    "name": (_flavor_name, True),
     "vendor": (_one_of(VENDORS), True),
     "memory_gb": (_int_at_least(0), False),
     "device_env": (_env_var, False),
     "su_rate": (_positive_number, True),
+    "slice_of": (_flavor_name, False),
 }
 _NODE = {
     "name": (_slug, True),
-    "flavor": (_slug, True),
+    "flavor": (_flavor_name, True),
     "accelerators": (_int_at_least(0), True),
     "cpus": (_int_at_least(1), True),
     "memory_gb": (_int_at_least(1), True),
     "count": (_int_at_least(1), False),
     "switch": (_slug, False),
+    "devices": (_device_ids, False),
 }
 
 
@@ -260,7 +296,12 @@ def parse_inventory(text: str, source: str, *, keep_tables: tuple[str, ...] = ()
             memory_gb=f.get("memory_gb", 0),
             device_env=None if is_cpu else f.get("device_env", "CUDA_VISIBLE_DEVICES"),
             su_rate=float(f["su_rate"]),
+            slice_of=f.get("slice_of"),
         )
+    for i, declared in enumerate(flavors.values()):
+        whole = flavors.get(declared.slice_of) if declared.slice_of else None
+        if declared.slice_of and (whole is None or whole.is_cpu or whole.slice_of or declared.is_cpu):
+            raise fail("flavors", i, "slice_of", "must name a declared accelerator flavor that is not itself a slice")
 
     nodes: list[Node] = []
     seen: set[str] = set()
@@ -278,6 +319,8 @@ def parse_inventory(text: str, source: str, *, keep_tables: tuple[str, ...] = ()
             raise fail("nodes", i, "accelerators", "must be 0 on a CPU node")
         if not flavor.is_cpu and n["accelerators"] == 0:
             raise fail("nodes", i, "accelerators", f"an {flavor.name} node needs at least 1 accelerator")
+        if "devices" in n and len(n["devices"]) != n["accelerators"]:
+            raise fail("nodes", i, "devices", f"names {len(n['devices'])} devices for {n['accelerators']} accelerators")
         count = n.get("count", 1)
         if len(nodes) + count > MAX_NODES:
             raise fail("nodes", i, "count", f"more than {MAX_NODES} nodes in one inventory")
@@ -287,6 +330,7 @@ def parse_inventory(text: str, source: str, *, keep_tables: tuple[str, ...] = ()
             if name in seen or len(name) > 63:
                 raise fail("nodes", i, "name", f"duplicate or too long node name {name!r}")
             seen.add(name)
-            nodes.append(Node(name, flavor.name, n["accelerators"], n["cpus"], n["memory_gb"], n.get("switch")))
+            nodes.append(Node(name, flavor.name, n["accelerators"], n["cpus"], n["memory_gb"], n.get("switch"),
+                              tuple(n.get("devices", ()))))
     extra = {k: doc[k] for k in keep_tables if k in doc}
     return Inventory(site=site, flavors=flavors, nodes=tuple(nodes), extra=extra)

@@ -12,6 +12,11 @@ from aicc.core.errors import InvalidInput
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 SLUG_PATTERN = SLUG_RE.pattern
+FLAVOR_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$")
+"""A flavor's name: a slug, with dots for the slices of a device (NVIDIA MIG profiles: ``h100.1g.10gb``)."""
+FLAVOR_PATTERN = FLAVOR_RE.pattern
+DEVICE_ID_RE = re.compile(r"^(?:MIG-[A-Za-z0-9/-]{1,100}|GPU-[A-Za-z0-9-]{1,100}|[0-9]{1,3}(?::[0-9]{1,3})?)$")
+"""How a run is handed one device: ``MIG-<uuid>`` (a MIG slice), ``GPU-<uuid>``, an index, or ``gpu:slice``."""
 USERNAME_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 USERNAME_PATTERN = USERNAME_RE.pattern
 ENV_VAR_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")

@@ -97,6 +97,11 @@ class ServerCommand:
             "--no-browser", f"--ServerApp.sock={SOCKET_NAME}", "--ServerApp.sock_mode=0600",
             "--ServerApp.allow_remote_access=True", "--ServerApp.terminals_enabled=True",
             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            # a class starts thirty of these on a few cores: leave out what a session does not use (the language
+            # server bridge scans for servers at start; the classic-notebook shim; the PyPI extension manager,
+            # which a read-only environment could not install into anyway): about a quarter of a start's CPU
+            "--ServerApp.jpserver_extensions={'jupyter_lsp': False, 'notebook_shim': False}",
+            "--LabApp.extension_manager=readonly",
         ]
         flags = " ".join(shlex.quote(f) for f in fixed)
         per_run = '"--ServerApp.base_url=/s/$AICC_JOB_ID/" "--ServerApp.root_dir=${AICC_WORKSPACE:-$HOME}"'

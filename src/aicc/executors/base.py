@@ -121,6 +121,9 @@ class Launch:
     per node, runs as ranks that know each other (MASTER_ADDR, WORLD_SIZE, …) instead of once."""
     mpi: bool = False
     """Start the ranks under the engine's MPI launcher (``srun --mpi=pmix`` on Slurm, ``mpirun`` locally)."""
+    device_ids: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Per placed node whose inventory names its devices: the selector of each, by index (``MIG-<uuid>`` for a
+    slice); see :func:`aicc.executors.discovery.selection`. A node not named here is handed indexes."""
     workspace: Path | None = None
     """The project's workspace directory (``aicc.workspaces``), shown read-write at ``/workspace``. On Slurm
     it must be a path every node sees (a shared file system). Never given to a sensitive-data run."""

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aicc.executors.base import Launch, Placement
+from aicc.executors.discovery import selection
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ def task_env(task: Task, launch: Launch, *, master_addr: str, master_port: int) 
         "AICC_ACCELERATORS": str(len(task.devices)),
     }
     if launch.device_env:
-        env[launch.device_env] = ",".join(map(str, task.devices))
+        env[launch.device_env] = selection(launch, task.node, task.devices)
     return env
 
 

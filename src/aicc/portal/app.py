@@ -20,6 +20,7 @@ from aicc.portal.routes import (
     notify,
     oidc,
     programs,
+    reservations,
     reviews,
     serving,
     sessions,
@@ -32,8 +33,8 @@ from aicc.portal.session import Throttle
 
 def router() -> APIRouter:
     r = APIRouter(route_class=PortalRoute, include_in_schema=False)
-    for module in (auth, oidc, notify, home, jobs, sessions, admin, members, programs, applications, reviews,
-                   datazone, testbed, workspaces, serving):
+    for module in (auth, oidc, notify, home, jobs, sessions, reservations, admin, members, programs, applications,
+                   reviews, datazone, testbed, workspaces, serving):
         r.include_router(module.router)
     return r
 

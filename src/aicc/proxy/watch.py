@@ -32,6 +32,8 @@ from aicc.store.models import JobRow, SessionRow, utcnow
 
 log = logging.getLogger("aicc.sessions")
 PROBE_TIMEOUT_S = 3.0
+READY_POLL_S = 0.5
+"""Sessions not yet ready are looked at this often (a class waits on it); the rest every ``session_poll_s``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +43,14 @@ class Probe:
     connections: int
 
 
-def _live(db: Database, settings: Settings) -> list[tuple[int, Path, str]]:
+def _live(db: Database, settings: Settings, starting_only: bool = False) -> list[tuple[int, Path, str]]:
+    q = select(JobRow.id, SessionRow.token).join(SessionRow, SessionRow.job_id == JobRow.id).where(
+        JobRow.kind == RunKind.SESSION.value, JobRow.state == JobState.RUNNING.value,
+        JobRow.cancel_requested.is_(False))
+    if starting_only:
+        q = q.where(SessionRow.ready_at.is_(None))
     with db.read() as s:
-        rows = s.execute(select(JobRow.id, SessionRow.token).join(SessionRow, SessionRow.job_id == JobRow.id).where(
-            JobRow.kind == RunKind.SESSION.value, JobRow.state == JobState.RUNNING.value,
-            JobRow.cancel_requested.is_(False))).all()
+        rows = s.execute(q).all()
     return [(job_id, jobs.job_dir(settings, job_id) / core.SOCKET_NAME, token) for job_id, token in rows]
 
 
@@ -98,8 +103,10 @@ def record(db: Database, probes: list[Probe], now: dt.datetime) -> list[int]:
     return culled
 
 
-async def look_once(db: Database, settings: Settings, wake: Callable[[], None] | None = None) -> list[int]:
-    live = await asyncio.to_thread(_live, db, settings)
+async def look_once(db: Database, settings: Settings, wake: Callable[[], None] | None = None, *,
+                    starting_only: bool = False) -> list[int]:
+    """Probe the live sessions (``starting_only``: those not yet ready), record what they say, stop the idle."""
+    live = await asyncio.to_thread(_live, db, settings, starting_only)
     if not live:
         return []
     found = await asyncio.gather(*(probe(job_id, sock, token) for job_id, sock, token in live))
@@ -116,10 +123,17 @@ async def look_once(db: Database, settings: Settings, wake: Callable[[], None] |
 
 
 async def watch(db: Database, settings: Settings, wake: Callable[[], None] | None = None) -> None:
-    """Until cancelled (the server's shutdown)."""
+    """Until cancelled (the server's shutdown). Every session every ``session_poll_s`` (activity, idleness);
+    between those, every :data:`READY_POLL_S`, only the ones still starting: a session is shown ready within
+    half a second of its server answering, without probing thirty busy ones twice a second."""
+    loop = asyncio.get_running_loop()
+    last_full = -float("inf")
     while True:
+        full = loop.time() - last_full >= settings.session_poll_s
+        if full:
+            last_full = loop.time()
         try:
-            await look_once(db, settings, wake)
+            await look_once(db, settings, wake, starting_only=not full)
         except Exception:  # one bad look must not end the watch: the next one may succeed
             log.exception("looking at sessions failed")
-        await asyncio.sleep(settings.session_poll_s)
+        await asyncio.sleep(min(READY_POLL_S, settings.session_poll_s))

@@ -46,7 +46,7 @@ def apply(s: Session, actor: Principal, inv: Inventory, source: str) -> LoadResu
             row = flavors[name] = FlavorRow(name=name)
             s.add(row)
         row.vendor, row.memory_gb, row.device_env, row.su_rate = f.vendor, f.memory_gb, f.device_env, f.su_rate
-        row.retired = False
+        row.retired, row.slice_of = False, f.slice_of
     for name, row in flavors.items():
         if name not in inv.flavors:
             row.retired = True
@@ -61,6 +61,7 @@ def apply(s: Session, actor: Principal, inv: Inventory, source: str) -> LoadResu
         node.site_id, node.flavor_id = site.id, flavors[n.flavor].id
         node.accelerators, node.cpus, node.memory_gb, node.retired = n.accelerators, n.cpus, n.memory_gb, False
         node.switch = n.switch
+        node.devices = list(n.devices) or None
     wanted = {n.name for n in inv.nodes}
     retired = 0
     for name, node in nodes.items():

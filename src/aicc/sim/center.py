@@ -4,6 +4,10 @@
 budget_su, checkpoint_s) are read here, not by the inventory parser. Projects a trace mentions but the file
 does not list get equal shares: nominal = capacity x weight / total weight, borrowing up to the whole flavor.
 
+``[[reservations]]`` tables hold class hours as the live center does (:mod:`aicc.core.scheduling.windows`):
+name, flavor, units, project (the member), start_s (seconds from the trace's start), length_s, and optionally
+count and every_s (default weekly).
+
 A ``[simulation]`` table says what preemption costs (:class:`PreemptionCost`): ``preempt_grace_s`` (the
 controller's ``AICC_PREEMPT_GRACE``, default 10) and a center-wide ``checkpoint_s``.
 """
@@ -74,12 +78,31 @@ class ProjectSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SimReservation:
+    """Class hours in simulated time: ``units`` of ``flavor`` for ``project`` over ``count`` windows."""
+
+    name: str
+    flavor: str
+    units: int
+    project: str
+    start_s: float
+    length_s: float
+    count: int = 1
+    every_s: float = 7 * 86400.0
+
+    def windows(self) -> list[tuple[float, float]]:
+        return [(self.start_s + k * self.every_s, self.start_s + k * self.every_s + self.length_s)
+                for k in range(self.count)]
+
+
+@dataclass(frozen=True, slots=True)
 class SimCenter:
     name: str
     flavors: tuple[FlavorInfo, ...]
     nodes: tuple[NodeInfo, ...]
     projects: Mapping[str, ProjectSpec] = field(default_factory=dict)
     preemption: PreemptionCost = DEFAULT_COST
+    reservations: tuple[SimReservation, ...] = ()
 
     def capacity(self) -> dict[str, int]:
         cpu = {f.name for f in self.flavors if f.cpu}
@@ -123,7 +146,7 @@ def _units_table(raw: Any, where: str) -> dict[str, int] | None:
 
 
 def parse_center(text: str, source: str) -> SimCenter:
-    inv = parse_inventory(text, source, keep_tables=("projects", "simulation"))
+    inv = parse_inventory(text, source, keep_tables=("projects", "simulation", "reservations"))
     flavors = tuple(FlavorInfo(f.name, f.su_rate, f.is_cpu) for f in inv.flavors.values())
     nodes = tuple(NodeInfo(n.name, n.flavor, n.accelerators, n.cpus, n.memory_gb * 1024, switch=n.switch)
                   for n in inv.nodes)
@@ -145,7 +168,31 @@ def parse_center(text: str, source: str) -> SimCenter:
         checkpoint = check_interval(raw.get("checkpoint_s"), f"{where} ({raw['name']}): checkpoint_s")
         projects[raw["name"]] = ProjectSpec(raw["name"], float(weight), _units_table(raw.get("nominal"), where),
                                             _units_table(raw.get("borrowing"), where), float(budget), checkpoint)
-    return SimCenter(inv.site.name, flavors, nodes, projects, _preemption(inv.extra.get("simulation", {}), source))
+    return SimCenter(inv.site.name, flavors, nodes, projects, _preemption(inv.extra.get("simulation", {}), source),
+                     _reservations(inv.extra.get("reservations", []), source, {f.name for f in flavors}))
+
+
+def _reservations(raw: Any, source: str, flavors: set[str]) -> tuple[SimReservation, ...]:
+    if not isinstance(raw, list):
+        raise CenterError(f"{source}: reservations must be [[reservations]] tables")
+    out = []
+    for i, r in enumerate(raw):
+        where = f"{source}: reservations[{i}]"
+        if not isinstance(r, dict):
+            raise CenterError(f"{where}: must be a table")
+        unknown = set(r) - {"name", "flavor", "units", "project", "start_s", "length_s", "count", "every_s"}
+        if unknown:
+            raise CenterError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        name, flavor, project = r.get("name"), r.get("flavor"), r.get("project")
+        if not (isinstance(name, str) and isinstance(project, str) and flavor in flavors):
+            raise CenterError(f"{where}: needs a name, a project and one of the flavors")
+        nums = [r.get("units"), r.get("start_s"), r.get("length_s"), r.get("count", 1), r.get("every_s", 604800)]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in nums) or \
+                nums[0] < 1 or nums[1] < 0 or nums[2] <= 0 or nums[3] < 1 or nums[4] < nums[2]:
+            raise CenterError(f"{where}: units >= 1, start_s >= 0, length_s > 0, count >= 1, every_s >= length_s")
+        out.append(SimReservation(name, str(flavor), int(nums[0]), project, float(nums[1]), float(nums[2]),
+                                  int(nums[3]), float(nums[4])))
+    return tuple(out)
 
 
 def _preemption(raw: Any, source: str) -> PreemptionCost:

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aicc.core.scheduling import POLICIES, CycleResult, PendingJob, PolicyConfig, ProjectState, Scheduler
+from aicc.core.scheduling.windows import Window, Windows
 from aicc.sim.center import DEFAULT_COST, PreemptionCost, SimCenter
 from aicc.sim.series import StepSeries
 from aicc.sim.trace import SimJob, Trace
 
-_FINISH, _STOP, _TICK = 0, 1, 2
+_FINISH, _STOP, _TICK, _WINDOW = 0, 1, 2, 3
 
 
 @dataclass(slots=True)
@@ -101,6 +102,14 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
                           allocation_id=pid[n])
         states[pid[n]] = st
         sched.set_project(st)
+    heap: list[tuple[float, int, int, int]] = []
+    if center.reservations:  # class hours: the policy honours them; a cycle runs as each window opens and closes
+        windows = [Window(k, r.flavor, r.units, a, b, frozenset({pid[r.project]} if r.project in pid else ()), r.name)
+                   for k, r in enumerate(center.reservations) for a, b in r.windows()]
+        sched.set_windows(Windows(windows))
+        for w in windows:
+            heap += [(w.start, _WINDOW, -1, 0), (w.end, _WINDOW, -1, 0)]
+        heapq.heapify(heap)
     jobs = trace.jobs
     if any(jobs[k].submit > jobs[k + 1].submit for k in range(len(jobs) - 1)):
         jobs = sorted(jobs, key=lambda j: j.submit)
@@ -116,7 +125,6 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
     su: dict[str, float] = dict.fromkeys(specs, 0.0)
     busy = {f: StepSeries() for f in capacity}
     queue = StepSeries()
-    heap: list[tuple[float, int, int, int]] = []
     decisions: list[dict[str, Any]] = []
     preemptions = unschedulable = cycles = events = 0
     limit_of = [0.0] * n_jobs
@@ -140,6 +148,9 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
 
     limits = {n: {f: (s.nominal or {}).get(f, 0) + (s.borrowing or {}).get(f, 0) for f in capacity}
               for n, s in specs.items()}
+    for r in center.reservations:  # a member may run within its reservation beyond its quota
+        if r.project in limits:
+            limits[r.project][r.flavor] = limits[r.project].get(r.flavor, 0) + r.units
 
     def fits(j: SimJob) -> bool:
         """Whether the gang can ever start: some acceptable flavor is big enough (and within quota)."""
@@ -240,6 +251,9 @@ def simulate(trace: Trace, center: SimCenter, policy: str | PolicyConfig = "aicc
                 tick_at = math.inf
                 run_cycle(t)
                 moved = True
+                continue
+            if kind == _WINDOW:  # a cycle after this instant's arrivals (a class's sessions come as it opens)
+                changed = True
                 continue
             if ep != epoch[i]:
                 continue  # a run that was preempted

@@ -28,6 +28,7 @@ from aicc.store.models import (
     JobRow,
     NodeRow,
     ProjectRow,
+    ReservationRow,
     SiteRow,
 )
 
@@ -65,7 +66,7 @@ def read(s: Session) -> dict[str, int]:
     return {k: found.get(k, 0) for k in (SEQ, *KINDS)}
 
 
-_ALLOC = (AllocationRow, AllocationQuotaRow)
+_ALLOC = (AllocationRow, AllocationQuotaRow, ReservationRow)  # reservations: the windows the policy honours
 _INVENTORY = (NodeRow, FlavorRow, SiteRow, BenchResultRow)
 _GRANTS = (GrantRow, DatasetRow)
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, Request
 from pydantic import Field
 
 from aicc.api.deps import DB, Actor, Config
 from aicc.api.schemas.common import Ident, Name, Strict
 from aicc.api.schemas.sessions import SessionOut
+from aicc.services import course_materials, sessions
 from aicc.services import courses as svc
-from aicc.services import sessions
 
 router = APIRouter(prefix="/courses", tags=["courses"])
 
@@ -76,3 +76,30 @@ def course_sessions(db: DB, actor: Actor, settings: Config, course_id: Ident) ->
             data.pop("reason_params")
             out.append(SessionOut.model_validate(data))
         return out
+
+
+MaterialName = Annotated[str, Path(min_length=1, max_length=200, description="One file name (no '/', no leading '.').")]
+
+
+@router.put("/{course_id}/materials/{name}", status_code=201)
+async def put_material(request: Request, db: DB, actor: Actor, settings: Config, course_id: Ident,
+                       name: MaterialName) -> dict[str, Any]:
+    """Instructors of the course (and center admins): the body is the file (at most AICC_MAX_BODY_BYTES). Every
+    session of the course sees it read-only under ``$AICC_MATERIALS``."""
+    data = await request.body()
+    with db.write() as s:
+        m = course_materials.put(s, actor, settings, course_id, name, data)
+    return {"name": m.name, "size": m.size}
+
+
+@router.get("/{course_id}/materials")
+def list_materials(db: DB, actor: Actor, settings: Config, course_id: Ident) -> list[dict[str, Any]]:
+    """The course's instructors and students."""
+    with db.read() as s:
+        return [{"name": m.name, "size": m.size} for m in course_materials.list_(s, actor, settings, course_id)]
+
+
+@router.delete("/{course_id}/materials/{name}", status_code=204)
+def delete_material(db: DB, actor: Actor, settings: Config, course_id: Ident, name: MaterialName) -> None:
+    with db.write() as s:
+        course_materials.remove(s, actor, settings, course_id, name)

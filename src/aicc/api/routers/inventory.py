@@ -25,7 +25,7 @@ def list_flavors(db: DB, actor: Actor, include_retired: bool = False) -> list[Fl
 
 @router.get("/nodes", response_model=list[Node])
 def list_nodes(
-    db: DB, actor: Actor, flavor: str | None = Query(None, max_length=63, pattern=r"^[a-z0-9-]+$"),
+    db: DB, actor: Actor, flavor: str | None = Query(None, max_length=63, pattern=r"^[a-z0-9.-]+$"),
     include_retired: bool = False,
 ) -> list[Node]:
     with db.read() as s:

@@ -24,6 +24,8 @@ class Flavor(Out):
     device_env: str | None
     su_rate: float
     retired: bool
+    slice_of: str | None = None
+    """A slice of a device (MIG profile): the whole device's flavor."""
 
 
 class Node(Out):

@@ -9,14 +9,15 @@ from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
 from aicc.api.schemas.common import Ident, Name, Out, Strict
 from aicc.core.jobs.kind import RunKind
-from aicc.core.names import JOB_NAME_PATTERN
+from aicc.core.names import FLAVOR_PATTERN, JOB_NAME_PATTERN
 
 Arg = Annotated[str, StringConstraints(max_length=4096, pattern=r"^[^\x00]*$")]
 EnvValue = Annotated[str, StringConstraints(max_length=32_768, pattern=r"^[^\x00]*$")]
 EnvKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 JobName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=JOB_NAME_PATTERN)]
 """Letters of any language (학습-1차); no control characters, nor those that break paths or shells."""
-FlavorName = Annotated[Name, BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v)]
+FlavorName = Annotated[str, StringConstraints(pattern=FLAVOR_PATTERN, min_length=1, max_length=63),
+                       BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v)]
 """Flavor names are lowercase; `H100` means `h100`, as people write it."""
 
 

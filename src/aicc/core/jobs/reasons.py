@@ -41,6 +41,8 @@ class ReasonCode(StrEnum):
     PREEMPTING = "preempting"
     PREEMPTION_IN_PROGRESS = "preemption_in_progress"
     CENTER_FULL = "center_full"
+    WINDOW_HELD = "window_held"
+    WINDOW_COMING = "window_coming"
     # the controller
     SUBMITTED = "submitted"
     NO_LIVE_GRANT = "no_live_grant"
@@ -78,7 +80,7 @@ class ReasonCode(StrEnum):
     IMAGE_PREEMPTED = "image_preempted"
 
 
-TIME_PARAMS = frozenset({"at"})
+TIME_PARAMS = frozenset({"at", "until"})
 """Parameters that are Unix times, rendered as a UTC date and time."""
 
 TEXTS: dict[ReasonCode, dict[str, str]] = {
@@ -142,6 +144,12 @@ TEXTS: dict[ReasonCode, dict[str, str]] = {
               "it saves; {units} expected free by {at}",
         "ko": "대기: 프로젝트 할당량 안의 작업이지만, {units}개 자리를 낼 {flavor} 차용 작업을 선점하면 그 작업의 "
               "{lost_h:,.1f} 가속기-시간이 사라져 절약되는 {gain_h:,.1f}보다 많음. {at}까지 {units}개가 비워질 예정"},
+    ReasonCode.WINDOW_HELD: {
+        "en": "waiting: {units} {flavor} reserved for {name} until {until}",
+        "ko": "대기: {flavor} {units}개가 {until}까지 {name}에 예약되어 있음"},
+    ReasonCode.WINDOW_COMING: {
+        "en": "waiting: {units} {flavor} reserved for {name} from {at}; it would still run then",
+        "ko": "대기: {flavor} {units}개가 {at}부터 {name}에 예약되어 있고, 이 작업은 그때도 실행 중일 것임"},
     ReasonCode.BEHIND_RESERVATION: {
         "en": "waiting: behind reservation for job {job}",
         "ko": "대기: 작업 {job}의 예약 뒤에서 기다리는 중"},

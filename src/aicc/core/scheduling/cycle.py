@@ -22,6 +22,7 @@ from aicc.core.scheduling.model import (
 )
 from aicc.core.scheduling.preemption import Preemption
 from aicc.core.scheduling.state import Key
+from aicc.core.scheduling.windows import Verdict, Windows, fence
 
 _NO_USE: dict[str, int] = {}
 
@@ -59,6 +60,10 @@ class Walk:
         self.kind = Pass.ANY
         self.whys: dict[tuple[object, ...], Reason] = {}
         """Per (project, flavors, units, outlasts the reservation): why preemption cannot help, once a cycle."""
+        self.lent = False
+        """The placement being admitted takes reserved capacity: a borrowed (preemptible) run."""
+        self.fenced: Reason | None = None
+        """Why the job being placed was refused on some flavor by a reserved window."""
 
     def _budget_of(self, project: int) -> float:
         left = self.budget.get(project)
@@ -119,6 +124,7 @@ class Walk:
         admitted, settled, held, rate, now, reasons_of = self.admitted, self.settled, self.held, self.rate, \
             self.now, res.reasons
         strict = not cfg.backfill
+        fenced_flavors = s.windows.by_flavor
         if cfg.age_after_s > 0:
             self.aged()
         for kind in passes:
@@ -165,10 +171,16 @@ class Walk:
                 limit, cpus, memory = job.time_limit_s, job.cpus, job.memory_mb
                 where = None
                 flavor, units = "", 0
+                self.fenced = None
                 for flavor, units in fits:
                     pool = pools[flavor]
                     if units > pool.free - held.get(flavor, 0) or su(units, limit, rate[flavor]) > left:
                         continue
+                    if flavor in fenced_flavors:
+                        if not self.window_allows(job, kind, flavor, units):
+                            continue
+                    elif self.lent:
+                        self.lent = False
                     outlasts = flavor == self.r_flavor and now + limit > self.r_start
                     if outlasts and units > self.extra:
                         continue
@@ -182,6 +194,9 @@ class Walk:
                     self.blocked_shapes.add(shape)
                 if where is not None:
                     self.admit(job, kind, flavor, units, where)
+                    continue
+                if self.fenced is not None:  # a reserved window keeps it off: that, not capacity, is why
+                    reasons_of[job_id] = self.fenced
                     continue
                 if self.reservation is not None and left == float("inf") and not (
                         guaranteed and (s._can_preempt or s._coming([f for f, _ in fits]))):
@@ -285,6 +300,9 @@ class Walk:
                 if units > pool.free - self.held.get(flavor, 0) or \
                         su(units, job.time_limit_s, self.rate[flavor]) > left:
                     continue
+                self.lent = False
+                if flavor in s.windows.by_flavor and not self.window_allows(job, kind, flavor, units):
+                    continue
                 where = pool.place(units, job.cpus, job.memory_mb)
                 if where is not None:
                     self.admit(job, kind, flavor, units, where, aged=True)
@@ -307,10 +325,13 @@ class Walk:
                 if pl.node in self.spare:
                     self.spare[pl.node] -= pl.cpus if cpu else len(pl.devices)
         p = s.projects[project]
-        borrowed = not aged and s.config.quotas and \
-            s.usage.get(project, _NO_USE).get(flavor, 0) + units > p.nominal.get(flavor, 0)
+        borrowed = self.lent or (not aged and s.config.quotas and s.usage.get(project, _NO_USE).get(flavor, 0) + units >
+                                 p.nominal.get(flavor, 0) + s._extra.get(project, _NO_USE).get(flavor, 0))
+        self.lent = False
         s.add_running(RunningJob(job.id, project, flavor, where, now, limit, job.priority, borrowed, units,
-                                  job.checkpoint_s))
+                                 job.checkpoint_s))
+        if s._past is not None:
+            s._past.note(flavor, project, units, now + limit)
         self.res.admissions.append(Admission(job.id, flavor, where, borrowed, p.allocation_id))
         if len(where) > 1 and s.pools[flavor].spread:
             self.res.spread.append(job.id)
@@ -326,6 +347,16 @@ class Walk:
             self.exhausted = False  # the flavor it took still has a hole: what _exhausted would say
         else:
             self.exhausted = s._exhausted(kind, reservation, self.extra)
+
+    def window_allows(self, job: PendingJob, kind: Pass, flavor: str, units: int) -> bool:
+        """Reserved windows on ``flavor`` let ``job`` start there now (sets :attr:`lent` when only as a borrowed
+        run, :attr:`fenced` with the reason when not at all); see :mod:`~aicc.core.scheduling.windows`."""
+        verdict, why = fence(self.s, job, kind, flavor, units, self.now, self.held.get(flavor, 0))
+        if verdict is Verdict.NO:
+            self.fenced = self.fenced or why
+            return False
+        self.lent = verdict is Verdict.LEND
+        return True
 
     def blocked(self, job: PendingJob, flavors: list[str], why: Reason | None = None) -> None:
         """It cannot start now: the first such job reserves (EASY) or blocks the queue (FIFO); the rest wait.
@@ -384,6 +415,8 @@ class Cycling(Preemption):
         self._refused.clear()
         self._earliest_memo.clear()
         self._can_preempt = self._preemptable()
+        self._past = None
+        self._tick_windows(now)
         # the smallest waiting gang per flavor; constant during the cycle (queues change only at its end)
         self._smallest = {f: min(d) for f, d in self.demand.by_flavor.items() if d}
         self._wide = {}  # and the smallest wider than any node of its flavor
@@ -393,6 +426,16 @@ class Cycling(Preemption):
             if wide:
                 self._wide[f] = min(wide)
         return Walk(self, now).run()
+
+    def _tick_windows(self, now: float) -> None:
+        """The windows in force changed since the last cycle: their members' guaranteed headroom with them."""
+        if not self.windows and not self._active:
+            return
+        active = self.windows.active(now)
+        if active != self._active:
+            for project in {*self._extra, *(p for w in active for p in w.members)}:
+                self._touch(project)
+            self._active, self._extra = active, Windows.extra_quota(active)
 
     def _explain_heads(self, res: CycleResult, skipped: dict[int, int]) -> None:
         """The walk stopped early (nothing can start): still tell each project's first waiting job why,

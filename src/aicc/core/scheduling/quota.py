@@ -28,9 +28,10 @@ class QuotaState(SchedulerState):
         if p is None:
             return dict.fromkeys(self.flavors, 0.0)
         use = self.usage.get(project, {})
+        extra = self._extra.get(project, {})  # a reserved window in force for it: guaranteed too
         out: dict[str, float] = {}
         for f in self.flavors:
-            limit = p.nominal.get(f, 0) + (p.borrowing_limit.get(f, 0) if kind is Pass.BORROW else 0)
+            limit = p.nominal.get(f, 0) + extra.get(f, 0) + (p.borrowing_limit.get(f, 0) if kind is Pass.BORROW else 0)
             out[f] = limit - use.get(f, 0)
         self._rooms[(project, kind)] = (version, out)
         return out

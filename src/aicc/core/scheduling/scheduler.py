@@ -24,6 +24,7 @@ from aicc.core.scheduling.cycle import Cycling
 from aicc.core.scheduling.demand import Plan
 from aicc.core.scheduling.model import Order, PendingJob, ProjectState, RunningJob
 from aicc.core.scheduling.state import queue_key
+from aicc.core.scheduling.windows import Windows
 
 
 class Scheduler(Cycling):
@@ -31,6 +32,16 @@ class Scheduler(Cycling):
         self.projects[project.id] = project
         self.usage.setdefault(project.id, {})
         self._touch(project.id)
+
+    def set_windows(self, windows: Windows) -> None:
+        """The reserved windows changed (a reservation made, changed or removed): the next cycle reads them."""
+        if windows == self.windows:
+            return
+        self.windows = windows
+        self._active = ()  # re-derived (and its members' quota headroom with it) at the next cycle
+        for project in list(self._extra):
+            self._touch(project)
+        self._extra = {}
 
     def remove_project(self, project_id: int) -> None:
         """The project has no allocation to charge any more (it ended): its jobs wait as for an unknown project."""

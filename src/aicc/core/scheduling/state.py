@@ -28,6 +28,7 @@ from aicc.core.scheduling.model import (
     ProjectState,
     RunningJob,
 )
+from aicc.core.scheduling.windows import Past, Window, Windows
 
 Key = tuple[int, float, int]
 """A pending job's place in its queue: (-priority or 0 under FIFO, submit time, id)."""
@@ -112,6 +113,13 @@ class SchedulerState:
         self._refused: dict[tuple[int, str, int], tuple[float, float, float]] = {}
         """Preemptions refused this cycle as costing more than they gain, by (project, flavor, units): (the
         victims' lost unit-seconds, the waiting job's gain, when its shape frees by itself), for its reason."""
+        self.windows = Windows()
+        """Reserved windows (class hours), :mod:`~aicc.core.scheduling.windows`."""
+        self._active: tuple[Window, ...] = ()
+        self._extra: dict[int, dict[str, int]] = {}
+        """Per member project: the guaranteed units its windows in force add, per flavor."""
+        self._past: Past | None = None
+        """This cycle's look ahead at window starts (made on first need, dropped at the next cycle)."""
 
 
     def _touch(self, project: int) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from aicc.executors.base import LOG_FILES, Launch, RunPhase, RunStatus
+from aicc.executors.discovery import selection
 from aicc.executors.local import isolation, ranks, shepherd
 from aicc.executors.local.shepherd import boot_id, proc_start_ticks, write_json
 from aicc.executors.tasks import is_multi
@@ -153,7 +154,8 @@ class LocalExecutor:
             "OMP_NUM_THREADS": str(launch.cpus),
         }
         if launch.device_env:
-            env[launch.device_env] = ",".join(map(str, devices))
+            env[launch.device_env] = ",".join(selection(launch, p.node, p.devices) for p in launch.placements
+                                              if p.devices)
         tasks: list[dict[str, Any]] | None = None
         run: RunSpec | None = None
         try:

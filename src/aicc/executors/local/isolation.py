@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from aicc.executors.base import Launch
+from aicc.executors.discovery import selection
 from aicc.runner.identity import UidRange
 from aicc.runner.mounts import host_python_dirs
 from aicc.runner.profiles import Profile
@@ -194,7 +195,9 @@ def _image_spec(launch: Launch, env: dict[str, str], common: dict[str, object]) 
         extra, gpu_env = gpu_args(devices)
         for key, value in gpu_env.items():  # driver libraries and tools first, the image's own after
             job_env[key] = value + (":" + job_env[key] if job_env.get(key) else "")
-        job_env[launch.device_env] = ",".join(str(i) for i in range(len(devices)))  # renumbered from 0
+        named = [selection(launch, p.node, p.devices) for p in launch.placements if p.node in launch.device_ids]
+        # slices by their own names (MIG-<uuid>: the driver resolves them), whole devices renumbered from 0
+        job_env[launch.device_env] = ",".join(named) if named else ",".join(str(i) for i in range(len(devices)))
     binds = [Bind(str(workdir), INSIDE_JOB, writable=True), *(Bind(str(p)) for p in launch.readonly),
              *workspace_binds(launch)]
     if launch.workspace is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from aicc.core.errors import DomainError
@@ -16,7 +16,7 @@ from aicc.core.sessions import SessionKind, SessionPhase
 from aicc.portal.routing import Member, PortalRoute
 from aicc.portal.session import check_csrf
 from aicc.portal.view import View
-from aicc.services import courses, inventory, job_search
+from aicc.services import course_materials, courses, inventory, job_search
 from aicc.services import sessions as svc
 
 router = APIRouter(route_class=PortalRoute)
@@ -88,13 +88,49 @@ def stop(view: Member, session_id: int, csrf: Annotated[str, Form(max_length=100
 
 @router.get("/courses/{course_id}")
 def course_page(view: Member, course_id: int, stopped: int | None = None) -> Response:
-    """An instructor's view: who is enrolled, what each runs and has used, and every session with Stop."""
+    """An instructor's view: who is enrolled, what each runs and has used, every session with Stop, and the
+    materials every session sees read-only."""
+    return _course(view, course_id, stopped=stopped)
+
+
+def _course(view: View, course_id: int, status: int = 200, stopped: int | None = None,
+            error: str | None = None) -> Response:
     with view.db.read() as s:
         course = courses.get(s, course_id)
         members = courses.roster(s, view.principal, course_id)
         live = [x for x in svc.list_course(s, view.principal, view.settings, course_id)
                 if x.phase is not SessionPhase.ENDED]
-    return view.render("course.html", course=course, members=members, live=live, stopped=stopped)
+        materials = course_materials.list_(s, view.principal, view.settings, course_id)
+    return view.render("course.html", status=status, course=course, members=members, live=live, stopped=stopped,
+                       materials=materials, error=error)
+
+
+@router.post("/courses/{course_id}/materials")
+async def material_put(view: Member, course_id: int, csrf: Annotated[str, Form(max_length=100)] = "",
+                       file: Annotated[UploadFile | None, File()] = None) -> Response:
+    assert view.me is not None
+    check_csrf(view.me.csrf, csrf)
+    if file is None or not file.filename:
+        return _course(view, course_id, 422, error=view._("Choose a file to attach."))
+    data = await file.read()
+    try:
+        with view.db.write() as s:
+            course_materials.put(s, view.principal, view.settings, course_id, file.filename, data)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return _course(view, course_id, 422, error=view.refusal(exc.detail or ""))
+    return RedirectResponse(f"/courses/{course_id}", status_code=303)
+
+
+@router.post("/courses/{course_id}/materials/{name}/remove")
+def material_remove(view: Member, course_id: int, name: str,
+                    csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    assert view.me is not None
+    check_csrf(view.me.csrf, csrf)
+    with view.db.write() as s:
+        course_materials.remove(s, view.principal, view.settings, course_id, name)
+    return RedirectResponse(f"/courses/{course_id}", status_code=303)
 
 
 @router.post("/courses/{course_id}/sessions/{session_id}/stop")

@@ -29,6 +29,7 @@ from aicc.store.models.programs import (
     ReviewRow,
     UtilizationCheckRow,
 )
+from aicc.store.models.reservations import ReservationRow
 from aicc.store.models.serving import ServiceEventRow, ServiceKeyRow, ServiceRevisionRow, ServiceRow
 from aicc.store.models.sessions import CourseMemberRow, CourseRow, SessionRow
 from aicc.store.models.tenancy import (
@@ -82,6 +83,7 @@ __all__ = [
     "ProjectMemberRow",
     "ProjectRow",
     "ReclaimRow",
+    "ReservationRow",
     "ReviewRow",
     "ServiceEventRow",
     "ServiceKeyRow",

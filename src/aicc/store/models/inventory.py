@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aicc.core.inventory import CPU_VENDOR
@@ -27,6 +27,8 @@ class FlavorRow(Base):
     su_rate: Mapped[float] = mapped_column(Float)
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
     """Gone from the inventory file. Kept because allocations and usage refer to it."""
+    slice_of: Mapped[str | None] = mapped_column(String(63))
+    """A slice of a device (an NVIDIA MIG profile such as ``h100.1g.10gb``): the whole device's flavor."""
 
     @property
     def is_cpu(self) -> bool:
@@ -48,3 +50,6 @@ class NodeRow(Base):
     switch: Mapped[str | None] = mapped_column(String(63))
     """The network switch it hangs off (topology label; on all nodes of a flavor or none): a gang wider than a
     node prefers nodes under one switch."""
+    devices: Mapped[list[str] | None] = mapped_column(JSON)
+    """The device selectors of its accelerators, by index (MIG slices: ``MIG-<uuid>``), when the inventory names
+    them; else a run is handed the indexes."""
