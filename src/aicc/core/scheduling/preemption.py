@@ -181,7 +181,7 @@ class Preemption(Backfill):
         and, when no borrowed job checkpoints, its exemption). A job refused this way would be refused after
         the search too; this keeps a job that waits for its shape from searching for victims every cycle."""
         found = self._earliest(self.pools[flavor], flavor, units, self._now)
-        if found is None:
+        if found is None or self._reclaims_window(job, flavor):
             return False
         grace = self.config.preempt_grace_s
         if candidates is None:
@@ -206,7 +206,7 @@ class Preemption(Backfill):
         cycle, with its figures, for the job's reason: it waits (and, first in line, holds the reservation while
         the nodes drain). Deterministic: time limits, start times and checkpoint intervals only."""
         worth = self.config.preempt_worth
-        if worth <= 0:
+        if worth <= 0 or self._reclaims_window(job, flavor):
             return True
         now, grace, running = self._now, self.config.preempt_grace_s, self.running
         cost = sum(victims.lost(running[v], now, grace) for v in chosen)
@@ -218,6 +218,11 @@ class Preemption(Backfill):
             return True
         self._refused[(job.project, flavor, units)] = (cost, gain, found[0])
         return False
+
+    def _reclaims_window(self, job: PendingJob, flavor: str) -> bool:
+        """A member of a reserved window in force takes back the window's units: what runs there was lent to
+        others as preemptible, so the class's promise is kept without weighing their lost work."""
+        return self._extra.get(job.project, {}).get(flavor, 0) > 0
 
     def _commit(self, chosen: list[int]) -> None:
         self._changes += 1
