@@ -96,3 +96,16 @@ def test_a_topology_label_on_some_nodes_of_a_flavor_but_not_others_names_the_lin
     assert "label all of them or none" in str(caught.value)
     inv = parse_inventory(TOPOLOGY.rstrip() + '\nswitch = "leaf-2"\n', "center.toml")
     assert [(n.name, n.switch) for n in inv.nodes] == [("a-01", "leaf-1"), ("a-02", "leaf-1"), ("b", "leaf-2")]
+
+
+def test_storage_has_a_rate_per_gib_month_like_a_flavor_and_its_name_is_reserved() -> None:
+    assert parse_inventory(INVENTORY, "c.toml").storage_su_per_gb_month == 0.0  # metered, free by default
+    priced = parse_inventory(INVENTORY + "\n[storage]\nsu_per_gb_month = 0.5\n", "c.toml")
+    assert priced.storage_su_per_gb_month == 0.5
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory(INVENTORY + "\n[storage]\nsu_per_gb_month = -1\n", "c.toml")
+    assert caught.value.field_path == "storage.su_per_gb_month" and caught.value.line == 45
+    with pytest.raises(InventoryError, match="unknown field"):
+        parse_inventory(INVENTORY + "\n[storage]\nsu_per_tb = 1\n", "c.toml")
+    with pytest.raises(InventoryError, match="'storage' is reserved"):
+        parse_inventory(INVENTORY.replace('name = "a100"\n', 'name = "storage"\n', 1), "c.toml")
