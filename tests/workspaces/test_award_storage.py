@@ -20,7 +20,7 @@ from aicc.core.workspaces import GIB
 from aicc.services import applications, programs, reviews, workspaces
 from aicc.services.principal import SYSTEM
 from aicc.store.db import Database
-from aicc.store.models import AgreementRow, AllocationRow, AuditEventRow, utcnow
+from aicc.store.models import AgreementRow, AllocationRow, AuditEventRow, CallRow, utcnow
 from tests.programs.helpers import make_program, principal
 from tests.world import World
 
@@ -173,3 +173,26 @@ def test_housekeeping_applies_the_quota_an_ended_allocation_leaves_and_audits_it
     with db.read() as s:
         (event,) = s.execute(select(AuditEventRow).where(AuditEventRow.action == "workspace.quota")).scalars()
         assert event.data["old_quota_bytes"] == 4 * GIB and event.data["quota_bytes"] == GIB
+
+
+def test_the_programs_report_shows_each_awards_storage_and_what_it_cost(
+        client: TestClient, db: Database, world: World) -> None:
+    from aicc.services import program_reports
+    from aicc.store.models import UsageRow
+
+    g = awarded(db, world, storage_gib=5)
+    accepted = client.post(f"{API}/agreements/{g}/accept", headers=H(world.a.admin_token)).json()
+    now = utcnow()
+    with db.write() as s:
+        s.add(UsageRow(kind="storage", job_id=0, attempt=0, interval=1, allocation_id=accepted["allocation_id"],
+                       project_id=world.a.project_id, flavor="storage", accelerators=0, cpus=0,
+                       started_at=now - dt.timedelta(hours=2), ended_at=now, su=0.75, gib=4.0))
+        call = s.get(CallRow, s.get(AgreementRow, g).call_id)  # type: ignore[union-attr]
+        assert call is not None
+        report = program_reports.build(s, SYSTEM, call.program_id)
+    table = report.sections["storage"]
+    assert table.columns[3:] == ["awarded_storage_gib", "current_storage_gib", "storage_su", "storage_gib_hours"]
+    assert table.rows == [[g, world.a.org_name, world.a.project_name, 5, 5, 0.75, 8.0]]
+    settlement = report.sections["settlement"]
+    assert settlement.rows[0][6] == pytest.approx(0.75)  # storage is spent from the award like its runs
+    assert "storage" in program_reports.SECTIONS

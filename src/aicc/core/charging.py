@@ -11,6 +11,8 @@ from __future__ import annotations
 
 HOURS_PER_MONTH = 730.0
 """A billing month (365 x 24 / 12 hours), as storage is priced per GB-month."""
+STORAGE_KIND = "storage"
+"""``kind`` of the usage ledger's storage rows (runs are ``run``)."""
 STORAGE_FLAVOR = "storage"
 """The flavor name storage rows carry in the usage ledger (and reports); no inventory flavor may take it."""
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aicc.config import Settings
-from aicc.core.charging import STORAGE_FLAVOR, storage_su
+from aicc.core.charging import STORAGE_FLAVOR, STORAGE_KIND, storage_su
 from aicc.core.workspaces import GIB, charged_grant
 from aicc.services import projects
 from aicc.services.principal import Principal
@@ -25,8 +25,7 @@ from aicc.services.workspaces import grants_of, workspaces
 from aicc.store.db import Database
 from aicc.store.models import ProjectRow, SiteRow, UsageRow
 
-STORAGE = "storage"
-"""``UsageRow.kind`` of storage rows (runs are ``run``)."""
+STORAGE = STORAGE_KIND
 FIRST_INTERVAL = dt.timedelta(hours=1)
 """A workspace never sampled before is charged from one housekeeping period back."""
 MIN_INTERVAL = dt.timedelta(minutes=1)
