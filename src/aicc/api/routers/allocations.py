@@ -63,6 +63,7 @@ def amend_allocation(db: DB, actor: Actor, config: Config, allocation_id: PathId
     changes = body.model_dump(exclude_unset=True, exclude={"version", "quotas", "force_below_use"})
     if body.quotas is not None:
         changes["quotas"] = _quotas(body.quotas)
+    actor.require_center_admin()  # before anything is looked up, as the service itself does
     with db.write() as s:
         project_id = svc.get(s, actor, allocation_id).row.project_id
         before = workspaces.quota_of(s, config, project_id)

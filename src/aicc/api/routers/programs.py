@@ -287,6 +287,7 @@ def amend(db: DB, actor: Actor, config: Config, agreement_id: PathId, body: w.Am
     quota is applied to the file system once the amendment committed."""
     from aicc.services import workspaces
 
+    actor.require_center_admin()  # before anything is looked up, as the service itself does
     with db.write() as s:
         project_id = agreements.get(s, actor, agreement_id).project_id
         before = workspaces.quota_of(s, config, project_id)
