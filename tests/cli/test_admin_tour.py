@@ -39,11 +39,12 @@ def test_tour_org_project_member_allocation_token(cli: Cli) -> None:
     cli.run("admin", "projects", "add-member", "bio-llm", "minsu")
     alloc = cast(dict[str, Any], cli.json("admin", "allocations", "create", "bio-llm", "--budget", "5000",
                                          "--start", "2026-01-01", "--end", "2027-12-31", "--quota", "h100=8+4",
-                                         "--quota", "cpu=32"))
+                                         "--quota", "cpu=32", "--storage-gib", "3"))
     assert alloc["state"] == "active" and alloc["quotas"]["h100"] == {"nominal": 8, "borrowing_limit": 4}
+    assert alloc["storage_gib"] == 3
     amended = cast(dict[str, Any], cli.json("admin", "allocations", "amend", str(alloc["id"]), "--budget", "6000",
-                                           "--suspend"))
-    assert amended["budget_su"] == 6000 and amended["state"] == "suspended"
+                                           "--suspend", "--storage-gib", "7"))
+    assert amended["budget_su"] == 6000 and amended["state"] == "suspended" and amended["storage_gib"] == 7
     issued = cast(dict[str, Any], cli.json("token", "create", "--user", "minsu", "--name", "laptop"))
     minsu = issued["token"]
     mine = cast(list[dict[str, Any]], cli.json("admin", "projects", "list", token=minsu))

@@ -137,3 +137,16 @@ def test_a_node_declares_its_slices_as_a_flavor_of_their_own() -> None:
 def test_bad_slices_are_refused_with_the_field(edit: tuple[str, str], message: str) -> None:
     with pytest.raises(InventoryError, match=message):
         parse_inventory(SLICES.replace(*edit), "mig.toml")
+
+
+def test_storage_has_a_rate_per_gib_month_like_a_flavor_and_its_name_is_reserved() -> None:
+    assert parse_inventory(INVENTORY, "c.toml").storage_su_per_gb_month == 0.0  # metered, free by default
+    priced = parse_inventory(INVENTORY + "\n[storage]\nsu_per_gb_month = 0.5\n", "c.toml")
+    assert priced.storage_su_per_gb_month == 0.5
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory(INVENTORY + "\n[storage]\nsu_per_gb_month = -1\n", "c.toml")
+    assert caught.value.field_path == "storage.su_per_gb_month" and caught.value.line == 45
+    with pytest.raises(InventoryError, match="unknown field"):
+        parse_inventory(INVENTORY + "\n[storage]\nsu_per_tb = 1\n", "c.toml")
+    with pytest.raises(InventoryError, match="'storage' is reserved"):
+        parse_inventory(INVENTORY.replace('name = "a100"\n', 'name = "storage"\n', 1), "c.toml")

@@ -54,3 +54,35 @@ def test_one_range_is_honoured(header: str | None, span: tuple[int, int] | None)
 def test_ranges_that_cannot_be_satisfied(header: str) -> None:
     with pytest.raises(ValueError):
         parse_range(header, 100)
+
+
+def test_a_quota_change_below_use_is_refused_forced_it_is_over_quota_and_raising_is_always_fine() -> None:
+    from aicc.core.workspaces import QuotaBelowUse, check_quota_change
+
+    with pytest.raises(QuotaBelowUse, match="holds 300 bytes"):
+        check_quota_change(used=300, old_quota=1000, new_quota=200, force=False)
+    assert check_quota_change(used=300, old_quota=1000, new_quota=200, force=True) is True
+    assert check_quota_change(used=300, old_quota=1000, new_quota=400, force=False) is False  # still above use
+    assert check_quota_change(used=300, old_quota=100, new_quota=200, force=False) is False  # raised, still over
+
+
+def test_storage_is_charged_to_the_active_allocation_granting_the_most() -> None:
+    from aicc.core.workspaces import charged_grant
+
+    now = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    day = dt.timedelta(days=1)
+    base = StorageGrant(0, now - day, now + 30 * day, allocation_id=1)
+    award = StorageGrant(50, now - day, now + 10 * day, allocation_id=2)
+    ended = StorageGrant(500, now - 9 * day, now - day, allocation_id=3)
+    suspended = StorageGrant(900, now - day, now + day, suspended=True, allocation_id=4)
+    assert charged_grant([base, award, ended, suspended], now) == award
+    assert charged_grant([base, ended], now) == base
+    assert charged_grant([ended, suspended], now) is None
+
+
+def test_a_gib_month_costs_the_rate_through_the_one_unit_hour_formula() -> None:
+    from aicc.core.charging import HOURS_PER_MONTH, storage_su, su
+
+    assert storage_su(gib=1.0, seconds=HOURS_PER_MONTH * 3600, su_per_gb_month=0.5) == pytest.approx(0.5)
+    assert storage_su(gib=10.0, seconds=3600, su_per_gb_month=0.5) == pytest.approx(su(10, 3600, 0.5 / 730))
+    assert storage_su(gib=3.0, seconds=-5, su_per_gb_month=0.5) == 0.0

@@ -64,3 +64,28 @@ def test_another_organizations_member_gets_404(signed_in: Callable[[str], TestCl
     c = signed_in("b-member")
     assert c.get(f"/projects/{pworld.a.project_id}/workspace").status_code == 404
     assert c.get(f"/projects/{pworld.a.project_id}/workspace/file", params={"path": "x"}).status_code == 404
+
+
+def test_the_project_dashboard_shows_storage_use_against_quota_and_what_it_was_charged(
+        signed_in: Callable[[str], TestClient], pworld: World, db: Database) -> None:
+    import datetime as dt
+
+    from aicc.services import inventory
+    from aicc.services.principal import SYSTEM
+    from aicc.store.models import UsageRow, utcnow
+    from tests.world import INVENTORY
+
+    c = signed_in("a-member")
+    base = f"/projects/{pworld.a.project_id}"
+    page = c.get(base).text  # Korean by default; no workspace made yet: nothing used
+    assert 'id="pj-ws-use"' in page and 'max="1073741824"' in page and 'value="0"' in page
+    assert "워크스페이스 사용량" in page and "1 GiB 중 0 GiB" in page and "스토리지 요금" not in page
+    with db.write() as s:
+        inventory.load(s, SYSTEM, INVENTORY + "\n[storage]\nsu_per_gb_month = 0.5\n", "test.toml")
+        now = utcnow()
+        s.add(UsageRow(kind="storage", job_id=0, attempt=0, interval=1, allocation_id=pworld.a.allocation_id,
+                       project_id=pworld.a.project_id, flavor="storage", accelerators=0, cpus=0,
+                       started_at=now - dt.timedelta(hours=1), ended_at=now, su=1.25, gib=0.5))
+    en = c.get(base, headers={"Accept-Language": "en"}).text
+    assert "Workspace used" in en and "1.25 SU charged for storage, at 0.5 SU per GiB-month." in en
+    assert "Over quota" not in en

@@ -29,8 +29,8 @@ def test_program_call_apply_review_award_accept_report(cli: Cli, tmp_path: Path)
     app = _j(cli, "apply", "create", "--call", str(call["id"]), "--project", "haneul-llm", "--track", "industry",
              "--title", "법률 LLM", "--su", "h100=8000", "--accelerators", "h100=4",
              "--start", today.date().isoformat(), "--end", (today + dt.timedelta(days=180)).date().isoformat(),
-             "--member", "김민지:PI", token=alice)
-    assert app["state"] == "draft" and app["requested_su"] == {"h100": 8000.0}
+             "--member", "김민지:PI", "--storage-gib", "50", token=alice)
+    assert app["state"] == "draft" and app["requested_su"] == {"h100": 8000.0} and app["requested_storage_gib"] == 50
     edited = _j(cli, "apply", "edit", str(app["id"]), "--title", "법률 LLM v2", "--su", "h100=9000", token=alice)
     assert edited["title"] == "법률 LLM v2" and edited["requested_su"] == {"h100": 9000.0}
     plan = tmp_path / "plan.pdf"
@@ -53,13 +53,19 @@ def test_program_call_apply_review_award_accept_report(cli: Cli, tmp_path: Path)
     ranking = _j(cli, "programs", "ranking", str(call["id"]))
     assert ranking[0]["application_id"] == app["id"] and ranking[0]["reviews"] == 2
     decided = _j(cli, "programs", "decide", str(app["id"]), "--decision", "partial", "--su", "h100=6000",
-                 "--reason", "예산 한도로 일부 지원")
+                 "--storage-gib", "20", "--reason", "예산 한도로 일부 지원")
     assert decided["state"] == "partially_awarded"
     agreement = _j(cli, "apply", "agreements", token=alice)[0]
     accepted = _j(cli, "apply", "accept", str(agreement["id"]), token=alice)
     allocs = _j(cli, "admin", "allocations", "list", "--project", "haneul-llm")
     mine = [a for a in allocs if a["id"] == accepted["allocation_id"]]
     assert mine and mine[0]["budget_su"] == 6000 and mine[0]["quotas"]["h100"]["nominal"] == 4
+    assert mine[0]["storage_gib"] == 20  # the award's storage, on the allocation that sets the workspace quota
+    more = _j(cli, "programs", "amend", str(agreement["id"]), "--add-storage", "5", "--reason", "데이터 증가")
+    assert more["kind"] == "top_up" and more["delta_storage_gib"] == 5 and more["delta_su"] == {}
+    both = cli.run("programs", "amend", str(agreement["id"]), "--add-storage", "5", "--remove-storage", "1",
+                   "--reason", "x", check=False)
+    assert both.returncode != 0 and "exactly one of" in both.stderr
     again = cli.run("apply", "accept", str(agreement["id"]), token=alice, check=False)
     assert again.returncode == 4 and "409" in again.stderr and "already accepted" in again.stderr
     xlsx = tmp_path / "report.xlsx"

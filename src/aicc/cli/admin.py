@@ -277,13 +277,14 @@ def allocs_create(
     quota: Annotated[list[str] | None, typer.Option(help="FLAVOR=NOMINAL[+BORROW], repeatable.")] = None,
     name: Annotated[str, typer.Option(help="What the allocation is, e.g. the program.")] = "allocation",
     weight: Annotated[float, typer.Option(help="Fair-share weight.")] = 1.0,
+    storage_gib: Annotated[int, typer.Option(min=0, help="Workspace storage granted while active (GiB).")] = 0,
     as_json: JSON = False,
 ) -> None:
     """Grant a project an allocation (center admins)."""
     c = Client()
     body = {"project_id": project_by(c, project)["id"], "name": name, "budget_su": budget,
             "starts_at": parse_date(start, "--start"), "ends_at": parse_date(end, "--end"),
-            "quotas": _quotas(quota or []), "weight": weight}
+            "quotas": _quotas(quota or []), "weight": weight, "storage_gib": storage_gib}
     emit(c.post("/allocations", body), as_json=as_json, columns=ALLOC_COLS)
 
 
@@ -299,9 +300,12 @@ def allocs_amend(
     end: Annotated[str | None, typer.Option(help="New window end.")] = None,
     quota: Annotated[list[str] | None, typer.Option(help="Replace quotas: FLAVOR=NOMINAL[+BORROW].")] = None,
     suspend: Annotated[bool | None, typer.Option("--suspend/--resume")] = None,
+    storage_gib: Annotated[int | None, typer.Option(min=0, help="New workspace storage (GiB).")] = None,
+    force_below_use: Annotated[bool, typer.Option(help="Apply a change that leaves the workspace over its new "
+                                                  "quota (data stays, writes fail); refused without it.")] = False,
     as_json: JSON = False,
 ) -> None:
-    """Top up, extend, change quotas, suspend or resume (versioned, audited)."""
+    """Top up, extend, change quotas or storage, suspend or resume (versioned, audited)."""
     c = Client()
     current = c.get(f"/allocations/{allocation_id}")
     body: dict[str, Any] = {"version": current["version"]}
@@ -313,6 +317,10 @@ def allocs_amend(
         body["quotas"] = _quotas(quota)
     if suspend is not None:
         body["suspended"] = suspend
+    if storage_gib is not None:
+        body["storage_gib"] = storage_gib
+    if force_below_use:
+        body["force_below_use"] = True
     emit(c.patch(f"/allocations/{allocation_id}", body), as_json=as_json)
 
 

@@ -33,6 +33,7 @@ def apply_create(
     outcomes: Annotated[str, typer.Option(help="Expected outcomes.")] = "",
     member: Annotated[list[str] | None, typer.Option(help="Team member NAME[:ROLE], repeated.")] = None,
     youth: Annotated[bool, typer.Option(help="A youth-led organization (청년 기업).")] = False,
+    storage_gib: Annotated[int, typer.Option(min=0, help="Workspace storage asked for beside the SU (GiB).")] = 0,
     as_json: JSON = False,
 ) -> None:
     """Draft an application (과제); `aicc apply submit` sends it."""
@@ -42,7 +43,8 @@ def apply_create(
             "plan": plan.read_text(encoding="utf-8") if plan else "", "expected_outcomes": outcomes, "team": team,
             "requested_su": flavor_amounts(su, "--su"),
             "requested_accelerators": flavor_amounts(accelerators or [], "--accelerators", integer=True),
-            "starts_at": parse_date(start, "--start"), "ends_at": parse_date(end, "--end"), "youth": youth}
+            "starts_at": parse_date(start, "--start"), "ends_at": parse_date(end, "--end"), "youth": youth,
+            "requested_storage_gib": storage_gib}
     emit(c.post("/applications", body), as_json=as_json, columns=APP_COLS)
 
 
@@ -74,6 +76,7 @@ def apply_edit(
     outcomes: Annotated[str | None, typer.Option(help="Expected outcomes.")] = None,
     start: Annotated[str | None, typer.Option(help="Period start.")] = None,
     end: Annotated[str | None, typer.Option(help="Period end.")] = None,
+    storage_gib: Annotated[int | None, typer.Option(min=0, help="Replaces the storage asked for (GiB).")] = None,
     as_json: JSON = False,
 ) -> None:
     """Change a draft (or a withdrawn application, which becomes a draft again)."""
@@ -94,6 +97,8 @@ def apply_edit(
         body["starts_at"] = parse_date(start, "--start")
     if end is not None:
         body["ends_at"] = parse_date(end, "--end")
+    if storage_gib is not None:
+        body["requested_storage_gib"] = storage_gib
     emit(c.patch(f"/applications/{application_id}", body), as_json=as_json, columns=APP_COLS)
 
 

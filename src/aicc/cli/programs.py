@@ -187,12 +187,16 @@ def decide(
     decision: Annotated[str, typer.Option(help="award, partial or reject.")],
     reason: Annotated[str, typer.Option(help="Shown to the applicant.")],
     su: Annotated[list[str] | None, typer.Option(help="For partial: SU per flavor, repeated.")] = None,
+    storage_gib: Annotated[int | None, typer.Option(min=0, help="For partial: storage given (GiB); default all "
+                                                    "that was asked for.")] = None,
     as_json: JSON = False,
 ) -> None:
     """Award, partially award or reject; the reason is shown to the applicant."""
     body: dict[str, Any] = {"decision": decision, "reason": reason}
     if su:
         body["awarded_su"] = flavor_amounts(su, "--su")
+    if storage_gib is not None:
+        body["awarded_storage_gib"] = storage_gib
     emit(Client().post(f"/applications/{application_id}/decision", body), as_json=as_json, columns=APP_COLS)
 
 
@@ -215,19 +219,26 @@ def amend(
     extend_to: Annotated[str | None, typer.Option(help="New end date (extension).")] = None,
     top_up: Annotated[list[str] | None, typer.Option(help="More SU per flavor.")] = None,
     reduce: Annotated[list[str] | None, typer.Option(help="Less SU per flavor (never below what was used).")] = None,
+    add_storage: Annotated[int, typer.Option(min=0, help="More storage (GiB): a top-up.")] = 0,
+    remove_storage: Annotated[int, typer.Option(min=0, help="Less storage (GiB): a reduction.")] = 0,
+    force_below_use: Annotated[bool, typer.Option(help="Apply a storage reduction that leaves the workspace "
+                                                  "over its quota (data stays, writes fail).")] = False,
     as_json: JSON = False,
 ) -> None:
-    """A versioned amendment: exactly one of --extend-to, --top-up, --reduce."""
-    chosen = [x for x in (extend_to, top_up, reduce) if x]
+    """A versioned amendment: an extension (--extend-to), a top-up (--top-up and/or --add-storage) or a
+    reduction (--reduce and/or --remove-storage)."""
+    chosen = [x for x in (extend_to, top_up or add_storage, reduce or remove_storage) if x]
     if len(chosen) != 1:
-        raise CliError("give exactly one of --extend-to, --top-up, --reduce")
+        raise CliError("give exactly one of --extend-to, --top-up/--add-storage, --reduce/--remove-storage")
     body: dict[str, Any] = {"reason": reason}
     if extend_to:
         body |= {"kind": "extension", "ends_at": parse_date(extend_to, "--extend-to")}
-    elif top_up:
-        body |= {"kind": "top_up", "delta_su": flavor_amounts(top_up, "--top-up")}
+    elif top_up or add_storage:
+        body |= {"kind": "top_up", "delta_su": flavor_amounts(top_up or [], "--top-up"),
+                 "delta_storage_gib": add_storage}
     else:
-        body |= {"kind": "reduction", "delta_su": flavor_amounts(reduce or [], "--reduce")}
+        body |= {"kind": "reduction", "delta_su": flavor_amounts(reduce or [], "--reduce"),
+                 "delta_storage_gib": remove_storage, "force_below_use": force_below_use}
     emit(Client().post(f"/agreements/{agreement_id}/amendments", body), as_json=as_json)
 
 

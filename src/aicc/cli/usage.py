@@ -43,5 +43,5 @@ def usage(
         return
     if not storage_only:
         emit(rows, as_json=as_json, columns=COLS)
-    emit(storage, as_json=False, columns=("project", "used_bytes", "quota_bytes", "used_pct", "enforcement"),
-         title="Workspace storage")
+    emit(storage, as_json=False, title="Workspace storage",
+         columns=("project", "used_bytes", "quota_bytes", "used_pct", "charged_su", "enforcement"))

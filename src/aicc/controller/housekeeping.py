@@ -41,3 +41,10 @@ class Housekeeping:
             workspaces.expire_uploads(self.db, self.settings)
         except Exception:  # a directory that cannot be removed must not stop scheduling
             log.exception("expiring job directories failed; retrying at the next housekeeping")
+        try:
+            from aicc.services import storage_metering, workspaces
+
+            workspaces.sync_quotas(self.db, self.settings)  # allocations that began or ended change quotas
+            storage_metering.charge_all(self.db, self.settings, now)
+        except Exception:  # a workspace that cannot be measured must not stop scheduling
+            log.exception("workspace quotas or storage charging failed; retrying at the next housekeeping")

@@ -43,6 +43,8 @@ Format::
     cpus = 14
     memory_gb = 128
     devices = ["MIG-<uuid>", …]   # optional: how a run is handed each one (else its index); one per accelerator
+    [storage]                     # optional: workspaces charged against the project's budget
+    su_per_gb_month = 0.5         # SU per GiB held for a month (730 h), sampled by the controller; default 0
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aicc.core.charging import STORAGE_FLAVOR
 from aicc.core.errors import InvalidInput
 from aicc.core.names import DEVICE_ID_RE, ENV_VAR_RE, FLAVOR_RE, SLUG_RE
 
@@ -108,6 +111,8 @@ class Inventory:
     flavors: Mapping[str, Flavor]
     nodes: tuple[Node, ...]
     extra: Mapping[str, Any] = field(default_factory=dict)  # unknown top-level tables a caller asked to keep
+    storage_su_per_gb_month: float = 0.0
+    """``[storage] su_per_gb_month``: workspace storage is charged like a flavor, per GiB-month."""
 
     def capacity(self) -> dict[str, int]:
         """Accelerators per flavor (CPU cores for CPU flavors)."""
@@ -180,6 +185,12 @@ def _positive_number(v: Any) -> str | None:
     return None if 0 < v < 1e9 else "must be greater than 0"
 
 
+def _non_negative_number(v: Any) -> str | None:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0 or v == float("inf"):
+        return "must be a number, 0 or more"
+    return None
+
+
 def _slug(v: Any) -> str | None:
     if not isinstance(v, str):
         return "must be a string"
@@ -239,6 +250,9 @@ _NODE = {
 }
 
 
+_STORAGE: dict[str, tuple[Checker, bool]] = {"su_per_gb_month": (_non_negative_number, False)}
+
+
 def parse_inventory(text: str, source: str, *, keep_tables: tuple[str, ...] = ()) -> Inventory:
     """Parse and validate an inventory; raise :class:`InventoryError` on the first problem.
 
@@ -253,12 +267,13 @@ def parse_inventory(text: str, source: str, *, keep_tables: tuple[str, ...] = ()
     loc = _Locator(text)
 
     def fail(table: str, index: int, key: str, message: str) -> InventoryError:
-        label = table if table == "site" else f"{table}[{index}]"
+        label = table if table in ("site", "storage") else f"{table}[{index}]"
         return InventoryError(source, loc.line(table, index, key), f"{label}.{key}" if key else label, message)
 
     for key in doc:
-        if key not in ("site", "flavors", "nodes", *keep_tables):
-            raise InventoryError(source, loc.line(key, 0), key, "unknown table (expected site, flavors, nodes)")
+        if key not in ("site", "flavors", "nodes", "storage", *keep_tables):
+            raise InventoryError(source, loc.line(key, 0), key,
+                                 "unknown table (expected site, flavors, nodes, storage)")
 
     def table_fields(table: str, index: int, raw: Any, spec: dict[str, tuple[Checker, bool]]) -> dict[str, Any]:
         if not isinstance(raw, dict):
@@ -287,6 +302,8 @@ def parse_inventory(text: str, source: str, *, keep_tables: tuple[str, ...] = ()
         f = table_fields("flavors", i, raw, _FLAVOR)
         if f["name"] in flavors:
             raise fail("flavors", i, "name", f"duplicate flavor {f['name']!r}")
+        if f["name"] == STORAGE_FLAVOR:
+            raise fail("flavors", i, "name", f"{STORAGE_FLAVOR!r} is reserved: the usage ledger's storage rows")
         is_cpu = f["vendor"] == CPU_VENDOR
         if is_cpu and "device_env" in f:
             raise fail("flavors", i, "device_env", "a CPU flavor selects no devices")
@@ -333,4 +350,6 @@ def parse_inventory(text: str, source: str, *, keep_tables: tuple[str, ...] = ()
             nodes.append(Node(name, flavor.name, n["accelerators"], n["cpus"], n["memory_gb"], n.get("switch"),
                               tuple(n.get("devices", ()))))
     extra = {k: doc[k] for k in keep_tables if k in doc}
-    return Inventory(site=site, flavors=flavors, nodes=tuple(nodes), extra=extra)
+    storage = table_fields("storage", 0, doc.get("storage", {}), _STORAGE)
+    return Inventory(site=site, flavors=flavors, nodes=tuple(nodes), extra=extra,
+                     storage_su_per_gb_month=float(storage.get("su_per_gb_month", 0.0)))

@@ -35,6 +35,13 @@ class StorageFull(DomainError):
     title = "Storage full"
 
 
+class QuotaBelowUse(DomainError):
+    """A quota change that would leave the workspace holding more than its new limit, refused unless forced."""
+
+    status = 409
+    title = "Quota below current use"
+
+
 def check_path(raw: str, *, allow_root: bool = False) -> tuple[str, ...]:
     """The components of ``raw``, a path relative to a workspace, or InvalidInput saying why not.
 
@@ -71,20 +78,47 @@ def check_path(raw: str, *, allow_root: bool = False) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class StorageGrant:
-    """One source of a project's storage: an allocation (its ``storage_gib``) active over a window."""
+    """One source of a project's storage: an allocation (its ``storage_gib``, which an accepted program award
+    sets to the awarded storage) active over a window."""
 
     storage_gib: int
     starts_at: dt.datetime
     ends_at: dt.datetime
     suspended: bool = False
+    allocation_id: int = 0
+
+    def active(self, now: dt.datetime) -> bool:
+        return not self.suspended and self.starts_at <= now < self.ends_at
 
 
 def quota_bytes(grants: Iterable[StorageGrant], now: dt.datetime, default_gib: int) -> int:
     """The workspace's size limit: the sum of what its active allocations grant, never less than the center's
     default (a project without an allocation can still keep its code). Expired or suspended allocations
     grant nothing; data above the new limit stays (writes fail, new jobs are refused) until reduced."""
-    granted = sum(g.storage_gib for g in grants if not g.suspended and g.starts_at <= now < g.ends_at)
+    granted = sum(g.storage_gib for g in grants if g.active(now))
     return max(granted, default_gib) * GIB
+
+
+def check_quota_change(*, used: int, old_quota: int, new_quota: int, force: bool) -> bool:
+    """The defined outcome of a quota change: True when the workspace ends up over its new limit (allowed only
+    with ``force``: the data stays, writes fail with EDQUOT, the change is audited as a warning); a lowering
+    below what the workspace holds without ``force`` raises :class:`QuotaBelowUse` and nothing changes. Raising
+    a quota, or lowering it to a size still above use, is always fine."""
+    if new_quota >= used or new_quota >= old_quota:
+        return False
+    if not force:
+        raise QuotaBelowUse(f"the workspace holds {used} bytes; a quota of {new_quota} bytes would be below that. "
+                            "Free space first, or repeat with force to keep the data over quota (writes then fail)")
+    return True
+
+
+def charged_grant(grants: Iterable[StorageGrant], now: dt.datetime) -> StorageGrant | None:
+    """The allocation a workspace's storage is charged to: of the active ones, the one granting the most
+    storage (an award's storage is paid from the award), then the one ending last, then the lowest id."""
+    active = [g for g in grants if g.active(now)]
+    if not active:
+        return None
+    return max(active, key=lambda g: (g.storage_gib, g.ends_at, -g.allocation_id))
 
 
 def over_quota(used: int, quota: int, adding: int = 0) -> bool:

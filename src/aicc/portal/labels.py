@@ -58,6 +58,7 @@ LABELS = (
     N_("utilization_by_month"),
     N_("outcomes"),
     N_("settlement"),
+    N_("storage"),
     N_("sensitive"),
     N_("registered"),
     N_("published"),

@@ -99,8 +99,9 @@ def _call(s: Session, g: AgreementRow) -> CallRow:
     return c
 
 
-def offer(s: Session, actor: Principal, a: ApplicationRow, call: CallRow, awarded: Mapping[str, float]) -> AgreementRow:
-    """Called by the decision: the terms the organization will accept or decline."""
+def offer(s: Session, actor: Principal, a: ApplicationRow, call: CallRow, awarded: Mapping[str, float], *,
+          storage_gib: int = 0) -> AgreementRow:
+    """Called by the decision: the terms the organization will accept or decline (SU, and workspace storage)."""
     org = s.get(OrganizationRow, a.organization_id)
     assert org is not None
     ratio = rules.cost_share_ratio(base=call.cost_share, regional_discount=call.regional_discount,
@@ -109,13 +110,15 @@ def offer(s: Session, actor: Principal, a: ApplicationRow, call: CallRow, awarde
     g = AgreementRow(application_id=a.id, call_id=call.id, project_id=a.project_id, organization_id=a.organization_id,
                      state=rules.AgreementState.OFFERED.value, awarded_su=dict(awarded), current_su=dict(awarded),
                      accelerators=dict(a.requested_accelerators), starts_at=a.starts_at, ends_at=a.ends_at,
-                     cost_share_ratio=ratio,
-                     terms=(f"{call.title}: {rules.total(awarded):g} SU from {a.starts_at.date()} to "
-                            f"{a.ends_at.date()}; cost share {ratio:.1%}"))
+                     cost_share_ratio=ratio, awarded_storage_gib=storage_gib, current_storage_gib=storage_gib,
+                     terms=(f"{call.title}: {rules.total(awarded):g} SU"
+                            f"{f' and {storage_gib} GiB of storage' if storage_gib else ''} from {a.starts_at.date()} "
+                            f"to {a.ends_at.date()}; cost share {ratio:.1%}"))
     s.add(g)
     s.flush()
     audit.record(s, actor, "agreement.offer", "agreement", g.id, organization_id=g.organization_id,
-                 data={"application_id": a.id, "awarded_su": dict(awarded), "cost_share_ratio": ratio})
+                 data={"application_id": a.id, "awarded_su": dict(awarded), "awarded_storage_gib": storage_gib,
+                       "cost_share_ratio": ratio})
     return g
 
 
@@ -133,11 +136,11 @@ def _quotas(s: Session, g: AgreementRow, call: CallRow) -> dict[str, FlavorQuota
 
 
 def _record_amendment(s: Session, actor: Principal, g: AgreementRow, kind: rules.AmendmentKind,
-                      delta: Mapping[str, float], reason: str) -> AmendmentRow:
+                      delta: Mapping[str, float], reason: str, delta_storage_gib: int = 0) -> AmendmentRow:
     number = 0 if kind is rules.AmendmentKind.ORIGINAL else g.amendment_no + 1
     g.amendment_no = number
     row = AmendmentRow(agreement_id=g.id, number=number, kind=kind.value, delta_su=dict(delta), ends_at=g.ends_at,
-                       reason=reason, actor=actor.username)
+                       reason=reason, actor=actor.username, delta_storage_gib=delta_storage_gib)
     s.add(row)
     s.flush()
     return row
@@ -154,10 +157,10 @@ def accept(s: Session, actor: Principal, agreement_id: int) -> AgreementRow:
     view = allocations.create(
         s, _on_behalf(actor), project_id=g.project_id, name=f"{call.name}: {a.title}"[:200],
         budget_su=round(rules.total(g.current_su), 6), starts_at=g.starts_at, ends_at=g.ends_at,
-        quotas=_quotas(s, g, call), note=f"program agreement {g.id}")
+        quotas=_quotas(s, g, call), note=f"program agreement {g.id}", storage_gib=g.current_storage_gib)
     g.allocation_id = view.row.id
     g.accepted_at = utcnow()
-    _record_amendment(s, actor, g, rules.AmendmentKind.ORIGINAL, g.current_su, "accepted")
+    _record_amendment(s, actor, g, rules.AmendmentKind.ORIGINAL, g.current_su, "accepted", g.current_storage_gib)
     audit.record(s, actor, "agreement.accept", "agreement", g.id, organization_id=g.organization_id,
                  data={"allocation_id": view.row.id})
     return g
@@ -188,24 +191,29 @@ def usage_of(s: Session, g: AgreementRow, now: dt.datetime) -> rules.Utilization
 
 
 def _apply(s: Session, actor: Principal, g: AgreementRow, kind: rules.AmendmentKind, delta: Mapping[str, float],
-           reason: str) -> AmendmentRow:
+           reason: str, delta_storage_gib: int = 0) -> AmendmentRow:
     """Change the agreement and its allocation together (one transaction, one amendment number)."""
     g.current_su = {f: round(v, 6) for f, v in rules.add(g.current_su, delta).items()}
+    g.current_storage_gib += delta_storage_gib
     assert g.allocation_id is not None
     current = allocations.get(s, _on_behalf(actor), g.allocation_id)
     allocations.update(s, _on_behalf(actor), g.allocation_id, version=current.row.version,
-                       changes={"budget_su": round(rules.total(g.current_su), 6), "ends_at": g.ends_at})
-    row = _record_amendment(s, actor, g, kind, delta, reason)
+                       changes={"budget_su": round(rules.total(g.current_su), 6), "ends_at": g.ends_at,
+                                "storage_gib": g.current_storage_gib})
+    row = _record_amendment(s, actor, g, kind, delta, reason, delta_storage_gib)
     audit.record(s, actor, f"agreement.{kind.value}", "agreement", g.id, organization_id=g.organization_id,
                  data={"number": row.number, "delta_su": dict(delta), "ends_at": g.ends_at, "reason": reason,
-                       "allocation_id": g.allocation_id})
+                       "allocation_id": g.allocation_id, "delta_storage_gib": delta_storage_gib})
     return row
 
 
 def amend(s: Session, actor: Principal, agreement_id: int, *, kind: rules.AmendmentKind,
           delta_su: Mapping[str, float] | None = None, ends_at: dt.datetime | None = None, reason: str,
-          now: dt.datetime | None = None) -> AmendmentRow:
-    """Extension (a later end), top-up (more SU, from the program's pool) or reduction (less, never below use)."""
+          now: dt.datetime | None = None, delta_storage_gib: int = 0) -> AmendmentRow:
+    """Extension (a later end), top-up (more SU, from the program's pool) or reduction (less, never below use).
+    Top-ups and reductions may change the award's storage too (``delta_storage_gib``, GiB added or taken: a
+    reduction below what the workspace holds is for the caller to refuse or force, see
+    ``services.workspaces.quota_changing``); storage is not drawn from the program's SU budget."""
     actor.require_center_admin()
     now = now or utcnow()
     g = _accepted(s, actor, agreement_id)
@@ -214,14 +222,16 @@ def amend(s: Session, actor: Principal, agreement_id: int, *, kind: rules.Amendm
     call = _call(s, g)
     delta = dict(delta_su or {})
     if kind is rules.AmendmentKind.EXTENSION:
-        if ends_at is None or ends_at <= g.ends_at or delta:
-            raise InvalidInput("an extension names a later ends_at and no SU")
+        if ends_at is None or ends_at <= g.ends_at or delta or delta_storage_gib:
+            raise InvalidInput("an extension names a later ends_at and no SU or storage")
         g.ends_at = ends_at
         return _apply(s, actor, g, kind, {}, reason)
     if ends_at is not None:
         raise InvalidInput("only an extension changes the end date")
+    if delta_storage_gib < 0:
+        raise InvalidInput("delta_storage_gib is a size (GiB): the kind says whether it is added or taken")
     if kind is rules.AmendmentKind.TOP_UP:
-        rules.validate_su(delta, "top-up")
+        rules.validate_su(delta, "top-up", allow_zero_total=delta_storage_gib > 0)
         programs_svc.lock_program(s, call.program_id)
         program = s.get(ProgramRow, call.program_id)
         assert program is not None
@@ -231,14 +241,17 @@ def amend(s: Session, actor: Principal, agreement_id: int, *, kind: rules.Amendm
         left = programs_svc.remaining(s, program)
         if not rules.fits(delta, left):
             raise Conflict(f"the program's remaining budget ({left}) cannot cover the top-up {delta}")
-        return _apply(s, actor, g, kind, delta, reason)
+        return _apply(s, actor, g, kind, delta, reason, delta_storage_gib)
     if kind is rules.AmendmentKind.REDUCTION:
-        rules.validate_su(delta, "reduction")
+        rules.validate_su(delta, "reduction", allow_zero_total=delta_storage_gib > 0)
+        if delta_storage_gib > g.current_storage_gib:
+            raise InvalidInput(f"cannot reduce storage below zero (the agreement grants {g.current_storage_gib} GiB)")
         over = [f for f, su in delta.items() if su > g.current_su.get(f, 0.0) + rules.EPS]
         if over:
             raise InvalidInput(f"cannot reduce {', '.join(over)} below zero")
-        rules.check_reclaim(rules.total(delta), usage_of(s, g, now))
-        return _apply(s, actor, g, kind, {f: -v for f, v in delta.items()}, reason)
+        if rules.total(delta) > 0:
+            rules.check_reclaim(rules.total(delta), usage_of(s, g, now))
+        return _apply(s, actor, g, kind, {f: -v for f, v in delta.items()}, reason, -delta_storage_gib)
     raise InvalidInput("amendments are extension, top_up or reduction; reclaims go through a reclaim proposal")
 
 

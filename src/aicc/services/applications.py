@@ -113,7 +113,8 @@ def _program(s: Session, call: CallRow) -> ProgramRow:
 
 
 def _check_terms(s: Session, call: CallRow, *, track: str, requested_su: Mapping[str, float],
-                 requested_accelerators: Mapping[str, int], starts_at: dt.datetime, ends_at: dt.datetime) -> None:
+                 requested_accelerators: Mapping[str, int], starts_at: dt.datetime, ends_at: dt.datetime,
+                 requested_storage_gib: int = 0) -> None:
     if track not in call.tracks:
         raise InvalidInput(f"track {track!r} is not one of this call's tracks ({', '.join(call.tracks)})")
     flavors = list(_program(s, call).budget_su)
@@ -125,6 +126,8 @@ def _check_terms(s: Session, call: CallRow, *, track: str, requested_su: Mapping
         raise InvalidInput("requested accelerators must not be negative")
     if ends_at <= starts_at:
         raise InvalidInput("the period's end must be after its start")
+    if requested_storage_gib < 0:
+        raise InvalidInput("requested storage must not be negative")
 
 
 def create(
@@ -143,6 +146,7 @@ def create(
     starts_at: dt.datetime,
     ends_at: dt.datetime,
     youth: bool = False,
+    requested_storage_gib: int = 0,
     now: dt.datetime | None = None,
 ) -> ApplicationRow:
     """A draft; nothing is checked against the call's eligibility until it is submitted."""
@@ -151,22 +155,25 @@ def create(
     actor.require_org_admin(project.organization_id, "project")
     rules.check_window(opens_at=call.opens_at, closes_at=call.closes_at, now=now or utcnow(), action="apply")
     _check_terms(s, call, track=track.value, requested_su=requested_su,
-                 requested_accelerators=requested_accelerators, starts_at=starts_at, ends_at=ends_at)
+                 requested_accelerators=requested_accelerators, starts_at=starts_at, ends_at=ends_at,
+                 requested_storage_gib=requested_storage_gib)
     a = ApplicationRow(
         call_id=call.id, project_id=project.id, organization_id=project.organization_id, track=track.value,
         title=title, plan=plan, expected_outcomes=expected_outcomes, team=[dict(m) for m in team],
         requested_su=dict(requested_su), requested_accelerators=dict(requested_accelerators), starts_at=starts_at,
         ends_at=ends_at, youth=youth, state=rules.ApplicationState.DRAFT.value,
+        requested_storage_gib=requested_storage_gib,
     )
     s.add(a)
     s.flush()
     audit.record(s, actor, "application.create", "application", a.id, organization_id=a.organization_id,
-                 data={"call": call.name, "project": project.name, "requested_su": dict(requested_su)})
+                 data={"call": call.name, "project": project.name, "requested_su": dict(requested_su),
+                       "requested_storage_gib": requested_storage_gib})
     return a
 
 
 EDITABLE = frozenset({"track", "title", "plan", "expected_outcomes", "team", "requested_su",
-                      "requested_accelerators", "starts_at", "ends_at", "youth"})
+                      "requested_accelerators", "requested_storage_gib", "starts_at", "ends_at", "youth"})
 
 
 def update(s: Session, actor: Principal, application_id: int, *, version: int, changes: dict[str, Any],
@@ -185,7 +192,7 @@ def update(s: Session, actor: Principal, application_id: int, *, version: int, c
     merged = {k: getattr(a, k) for k in EDITABLE} | changes
     _check_terms(s, call, track=str(merged["track"]), requested_su=merged["requested_su"],
                  requested_accelerators=merged["requested_accelerators"], starts_at=merged["starts_at"],
-                 ends_at=merged["ends_at"])
+                 ends_at=merged["ends_at"], requested_storage_gib=int(merged["requested_storage_gib"] or 0))
     for key, value in changes.items():
         setattr(a, key, value.value if isinstance(value, rules.Track) else value)
     if a.state == rules.ApplicationState.WITHDRAWN.value and changes:

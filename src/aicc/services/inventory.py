@@ -37,6 +37,7 @@ def apply(s: Session, actor: Principal, inv: Inventory, source: str) -> LoadResu
         site = SiteRow(name=inv.site.name)
         s.add(site)
     site.executor, site.region = inv.site.executor, inv.site.region
+    site.storage_su_per_gb_month = inv.storage_su_per_gb_month
     s.flush()
 
     flavors = {f.name: f for f in s.execute(select(FlavorRow)).scalars()}

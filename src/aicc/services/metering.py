@@ -135,9 +135,10 @@ def ledger_csv(rows: Iterable[tuple[UsageRow, str]]) -> str:
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["id", "job_id", "attempt", "interval", "project", "allocation_id", "flavor", "accelerators", "cpus",
-                "started_at", "ended_at", "seconds", "su"])
+                "started_at", "ended_at", "seconds", "su", "kind", "gib"])
     for r, name in rows:
         w.writerow([r.id, r.job_id, r.attempt, r.interval, name, r.allocation_id, r.flavor, r.accelerators, r.cpus,
                     r.started_at.isoformat(), r.ended_at.isoformat(),
-                    round((r.ended_at - r.started_at).total_seconds(), 3), round(r.su, 6)])
+                    round((r.ended_at - r.started_at).total_seconds(), 3), round(r.su, 6), r.kind,
+                    "" if r.gib is None else round(r.gib, 6)])
     return out.getvalue()

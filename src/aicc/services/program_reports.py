@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicc.core import programs as rules
+from aicc.core.charging import STORAGE_KIND as STORAGE
 from aicc.core.errors import NotFound
 from aicc.services import programs as programs_svc
 from aicc.services.principal import Principal
@@ -34,7 +35,7 @@ from aicc.store.models import (
 
 Cell = str | int | float | None
 SECTIONS = ("by_track", "by_org_kind", "by_region", "su_by_organization", "utilization_by_month", "outcomes",
-            "settlement")
+            "settlement", "storage")
 
 
 @dataclass
@@ -150,6 +151,20 @@ def build(s: Session, actor: Principal, program_id: int, *, call_id: int | None 
                                 g.cost_share_ratio, st.organization_su, st.program_su, st.organization_krw,
                                 st.program_krw])
     sections["settlement"] = settlement
+
+    storage = Table(["agreement_id", "organization", "project", "awarded_storage_gib", "current_storage_gib",
+                     "storage_su", "storage_gib_hours"])
+    stored: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for u in ledger:
+        if u.kind == STORAGE:
+            stored[u.allocation_id][0] += u.su
+            stored[u.allocation_id][1] += (u.gib or 0.0) * (u.ended_at - u.started_at).total_seconds() / 3600
+    for g in agreements:
+        if g.state == rules.AgreementState.ACCEPTED.value:
+            su, gib_hours = stored.get(g.allocation_id or 0, [0.0, 0.0])
+            storage.rows.append([g.id, org_name(g.organization_id), projects.get(g.project_id, "?"),
+                                 g.awarded_storage_gib, g.current_storage_gib, round(su, 6), round(gib_hours, 3)])
+    sections["storage"] = storage
     return Report(program.name, None if call_id is None else calls[call_id].name, sections)
 
 

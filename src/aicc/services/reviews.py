@@ -276,8 +276,10 @@ def ranking(s: Session, actor: Principal, call_id: int) -> list[RankRow]:
 
 
 def decide(s: Session, actor: Principal, application_id: int, *, decision: rules.Decision, reason: str,
-           awarded_su: Mapping[str, float] | None = None, now: dt.datetime | None = None) -> ApplicationRow:
-    """Award, partially award or reject; an award offers an agreement at once. The reason is shown to the applicant."""
+           awarded_su: Mapping[str, float] | None = None, awarded_storage_gib: int | None = None,
+           now: dt.datetime | None = None) -> ApplicationRow:
+    """Award, partially award or reject; an award offers an agreement at once. The reason is shown to the applicant.
+    Storage asked for is given in full by an award, up to the request by a partial one, never by a rejection."""
     actor.require_center_admin()
     now = now or utcnow()
     a = apps.get(s, actor, application_id)
@@ -288,16 +290,21 @@ def decide(s: Session, actor: Principal, application_id: int, *, decision: rules
     if now < call.closes_at:
         raise Conflict(f"the call closes at {call.closes_at.isoformat()}; decisions come after the close date")
     give: dict[str, float] = {}
+    storage = 0
     if decision is rules.Decision.AWARD:
-        if awarded_su is not None:
+        if awarded_su is not None or awarded_storage_gib is not None:
             raise InvalidInput("a full award gives what was requested; use decision 'partial' to give less")
         give = dict(a.requested_su)
+        storage = a.requested_storage_gib
     elif decision is rules.Decision.PARTIAL:
         if awarded_su is None:
             raise InvalidInput("a partial award names awarded_su per flavor")
         rules.check_partial(awarded_su, a.requested_su)
         give = {f: float(v) for f, v in awarded_su.items()}
-    elif awarded_su is not None:
+        storage = a.requested_storage_gib if awarded_storage_gib is None else awarded_storage_gib
+        if not 0 <= storage <= a.requested_storage_gib:
+            raise InvalidInput(f"a partial award gives at most the {a.requested_storage_gib} GiB of storage requested")
+    elif awarded_su is not None or awarded_storage_gib is not None:
         raise InvalidInput("a rejection awards nothing")
     if give:
         programs_svc.lock_program(s, call.program_id)
@@ -309,11 +316,12 @@ def decide(s: Session, actor: Principal, application_id: int, *, decision: rules
     a.decided_at = now
     s.flush()
     audit.record(s, actor, "application.decide", "application", a.id, organization_id=a.organization_id,
-                 data={"decision": decision.value, "reason": reason, "awarded_su": give})
+                 data={"decision": decision.value, "reason": reason, "awarded_su": give,
+                       "awarded_storage_gib": storage})
     notify_events.decided(s, Event.APPLICATION_DECIDED, notify_events.org_admins(s, a.organization_id),
                           f"application{a.id}", {"application": a.title, "call": call.name, "decision": state.value})
     if give:
-        agreements.offer(s, actor, a, call, give)
+        agreements.offer(s, actor, a, call, give, storage_gib=storage)
     return a
 
 

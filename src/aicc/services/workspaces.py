@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from aicc.config import Settings
 from aicc.core.errors import Conflict
-from aicc.core.workspaces import StorageGrant, quota_bytes
+from aicc.core.workspaces import StorageGrant, check_quota_change, quota_bytes
 from aicc.services import audit, projects
 from aicc.services.principal import SYSTEM, Principal
 from aicc.services.unix_ids import project_uids
 from aicc.store.db import Database
-from aicc.store.models import AllocationRow, utcnow
+from aicc.store.models import AllocationRow, ProjectRow, utcnow
 from aicc.workspaces.layout import Workspace, Workspaces, for_root
 
 
@@ -37,10 +37,60 @@ def workspaces(settings: Settings) -> Workspaces:
     return for_root(settings.workspaces_dir)
 
 
-def quota_of(s: Session, settings: Settings, project_id: int) -> int:
+def grants_of(s: Session, project_id: int) -> list[StorageGrant]:
     rows = s.execute(select(AllocationRow).where(AllocationRow.project_id == project_id)).scalars()
-    grants = [StorageGrant(a.storage_gib, a.starts_at, a.ends_at, a.suspended) for a in rows]
-    return quota_bytes(grants, utcnow(), settings.workspace_default_gib)
+    return [StorageGrant(a.storage_gib, a.starts_at, a.ends_at, a.suspended, a.id) for a in rows]
+
+
+def quota_of(s: Session, settings: Settings, project_id: int) -> int:
+    """Allocations' storage (an accepted award's included) summed over those active now, at least the default."""
+    return quota_bytes(grants_of(s, project_id), utcnow(), settings.workspace_default_gib)
+
+
+def quota_changing(s: Session, settings: Settings, actor: Principal, project_id: int, old_quota: int, *,
+                   force: bool) -> int:
+    """Called inside the transaction that changed a project's allocations (amended, suspended, an award's
+    storage changed), after the change is flushed: the new quota, or :class:`QuotaBelowUse` (the transaction
+    rolls back) when it would be below what the workspace holds and ``force`` is not given. Forced, the data
+    stays over quota (writes fail with EDQUOT) and a ``workspace.over_quota`` audit event says so. The caller
+    applies the limit with :func:`apply_limit` once the transaction committed."""
+    new_quota = quota_of(s, settings, project_id)
+    if new_quota == old_quota:
+        return new_quota
+    used = workspaces(settings).usage(project_id)
+    over = check_quota_change(used=used, old_quota=old_quota, new_quota=new_quota, force=force)
+    org = s.execute(select(ProjectRow.organization_id).where(ProjectRow.id == project_id)).scalar()
+    audit.record(s, actor, "workspace.over_quota" if over else "workspace.quota", "project", project_id,
+                 organization_id=org, data={"old_quota_bytes": old_quota, "quota_bytes": new_quota,
+                                            "used_bytes": used, "forced": force})
+    return new_quota
+
+
+def apply_limit(settings: Settings, project_id: int, quota: int) -> bool:
+    """Write the quota to the file system now (a workspace not made yet gets it when first opened)."""
+    return workspaces(settings).set_limit(project_id, quota)
+
+
+def sync_quotas(db: Database, settings: Settings) -> int:
+    """Housekeeping: every workspace's limit brought to its allocations' quota now (an allocation that ended or
+    began changes it without anyone asking). A limit that falls below use is applied all the same (the
+    window is over) and audited as ``workspace.over_quota``. Returns how many limits changed."""
+    spaces = workspaces(settings)
+    changed = 0
+    for pid in spaces.existing():
+        with db.read() as s:
+            quota = quota_of(s, settings, pid)
+        old = spaces.limit(pid)
+        if old == quota or not spaces.set_limit(pid, quota):
+            continue
+        changed += 1
+        used = spaces.usage(pid)
+        with db.write() as s:
+            org = s.execute(select(ProjectRow.organization_id).where(ProjectRow.id == pid)).scalar()
+            audit.record(s, SYSTEM, "workspace.over_quota" if used > quota else "workspace.quota", "project", pid,
+                         organization_id=org, data={"old_quota_bytes": old, "quota_bytes": quota,
+                                                    "used_bytes": used, "reason": "allocation window"})
+    return changed
 
 
 def open_workspace(db: Database, settings: Settings, actor: Principal, project_id: int) -> Opened:
@@ -70,9 +120,9 @@ def summary(settings: Settings, opened: Opened) -> dict[str, object]:
 
 def storage_usage(db: Database, settings: Settings, actor: Principal,
                   project_id: int | None = None) -> list[dict[str, object]]:
-    """Bytes each visible project's workspace holds beside its quota: the storage half of ``aicc usage``.
-    Projects without a workspace yet hold nothing and are listed with 0."""
-    from aicc.store.models import ProjectRow
+    """Bytes each visible project's workspace holds beside its quota, and the SU its storage was charged: the
+    storage half of ``aicc usage``. Projects without a workspace yet hold nothing and are listed with 0."""
+    from aicc.services import storage_metering
 
     spaces = workspaces(settings)
     with db.read() as s:
@@ -80,12 +130,15 @@ def storage_usage(db: Database, settings: Settings, actor: Principal,
         if project_id is not None:
             q = q.where(ProjectRow.id == project_id)
         rows = [(p.id, p.name, quota_of(s, settings, p.id)) for p in s.execute(q).scalars()]
+        charged = storage_metering.charged(s, actor, project_id)
+        rate = storage_metering.rate(s)
     out: list[dict[str, object]] = []
     for pid, name, quota in rows:
         used = spaces.usage(pid)
         out.append({"project_id": pid, "project": name, "used_bytes": used, "quota_bytes": quota,
                     "used_pct": round(100 * used / quota, 1) if quota else 0.0,
-                    "enforcement": "filesystem" if spaces.backend.enforced else "measured"})
+                    "enforcement": "filesystem" if spaces.backend.enforced else "measured",
+                    "charged_su": round(charged.get(pid, 0.0), 6), "su_per_gb_month": rate})
     return out
 
 
@@ -117,7 +170,6 @@ UPLOAD_TTL_S = 7 * 86400
 
 
 def expire_uploads(db: Database, settings: Settings) -> int:
-    from aicc.store.models import ProjectRow
     from aicc.workspaces import uploads
 
     spaces = workspaces(settings)

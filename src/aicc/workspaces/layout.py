@@ -78,6 +78,21 @@ class Workspaces:
                 self._limits[project_id] = quota_bytes
         return ws
 
+    def limit(self, project_id: int) -> int | None:
+        """The limit the file system holds now (None: none, or no workspace)."""
+        path = self.path_of(project_id)
+        return self.backend.limit(path) if path.is_dir() else None
+
+    def set_limit(self, project_id: int, quota_bytes: int) -> bool:
+        """Apply a changed quota to an existing workspace at once; False when the project has none yet."""
+        path = self.path_of(project_id)
+        if not path.is_dir():
+            return False
+        with self._lock:
+            self.backend.set_limit(path, quota_bytes)
+            self._limits[project_id] = quota_bytes
+        return True
+
     def usage(self, project_id: int) -> int:
         path = self.path_of(project_id)
         return self.backend.usage(path) if path.is_dir() else 0

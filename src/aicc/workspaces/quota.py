@@ -37,6 +37,10 @@ class QuotaBackend(Protocol):
 
     def set_limit(self, path: Path, limit_bytes: int) -> None: ...
 
+    def limit(self, path: Path) -> int | None:
+        """The limit in force now, None when there is none."""
+        ...
+
     def usage(self, path: Path) -> int:
         """Bytes the workspace holds now (what counts against its quota)."""
         ...
@@ -68,11 +72,20 @@ class BtrfsQuota:
     def usage(self, path: Path) -> int:
         """The subvolume's referenced bytes, as its qgroup counts them (updated at each transaction commit,
         so a write of the last second may show a moment later; the kernel enforces on reservation)."""
+        return int(self._qgroup(path)[1])
+
+    def limit(self, path: Path) -> int | None:
+        """The qgroup's ``Max referenced`` (``none`` when unlimited)."""
+        value = self._qgroup(path)[3]
+        return int(value) if value.isdigit() else None
+
+    def _qgroup(self, path: Path) -> list[str]:
+        """``qgroupid, referenced, exclusive, max referenced`` of the subvolume's level-0 qgroup."""
         qgroup = f"0/{self._subvolume_id(path)}"
         for line in _run(self.btrfs, "qgroup", "show", "--raw", "-r", str(path)).splitlines():
             fields = line.split()
-            if fields and fields[0] == qgroup:
-                return int(fields[1])
+            if fields and fields[0] == qgroup and len(fields) >= 4:
+                return fields
         raise OSError(f"no qgroup {qgroup} for {path}")
 
     def _subvolume_id(self, path: Path) -> int:
@@ -96,12 +109,18 @@ class MeasuredQuota:
 
     def __post_init__(self) -> None:
         self._cache: dict[Path, tuple[float, int]] = {}
+        self._set: dict[Path, int] = {}
 
     def create(self, path: Path) -> None:
         path.mkdir(mode=0o711)
 
     def set_limit(self, path: Path, limit_bytes: int) -> None:
-        """Nothing to tell the file system: the services compare :meth:`usage` with the quota."""
+        """Nothing to tell the file system: the services compare :meth:`usage` with the quota (kept here, for
+        :meth:`limit`, while the process lives)."""
+        self._set[path] = limit_bytes
+
+    def limit(self, path: Path) -> int | None:
+        return self._set.get(path)
 
     def usage(self, path: Path) -> int:
         hit = self._cache.get(path)

@@ -3,7 +3,9 @@
 A client declares the path, the size and (best) the SHA-256 first; the size is checked against the room
 left in the workspace before a byte is sent. Parts are appended to ``.uploads/<id>.part``, which is inside
 the quota, so the file system stops an upload that would overrun it even if the declaration lied. A broken
-connection loses nothing that reached the disk: the client asks for the offset and sends the rest. The
+connection loses nothing that reached the disk: the client asks for the offset and sends the rest. A full disk
+(not the quota: ENOSPC) is refused at declaration when the free space already says so, and a part that meets it
+discards the whole upload (a resumable upload cannot finish on a disk with no room; the caller audits). The
 digest is kept running while the server lives, so finishing a 2 GiB upload does not read it again; after a
 restart it is recomputed from the part file. Finishing verifies the digest and renames the part into place.
 """
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aicc.core.errors import Conflict, InvalidInput, NotFound
-from aicc.core.workspaces import QuotaExceeded, check_path
+from aicc.core.workspaces import QuotaExceeded, StorageFull, check_path
 from aicc.workspaces import files
 from aicc.workspaces.layout import Workspace
 
@@ -95,22 +97,42 @@ def create(ws: Workspace, raw: str, size: int, sha256: str | None, *, overwrite:
     if need > room:
         raise QuotaExceeded(f"{size} bytes do not fit: {max(room, 0)} bytes are left in the workspace"
                             f"{' beside uploads in progress' if need > size - replaced else ''}; nothing was sent")
+    free = disk_free(ws)
+    if size - replaced > free:
+        raise StorageFull(f"{size} bytes do not fit: the disk under the workspaces has {free} bytes free; "
+                          "nothing was sent")
     upload_id = secrets.token_hex(16)
     state = {"path": "/".join(parts), "size": size, "sha256": sha256, "overwrite": overwrite, "user": user,
              "created": time.time()}
     with files.opened(ws.uploads) as up:
-        for name, content in ((f"{upload_id}.part", b""), (f"{upload_id}.json", json.dumps(state).encode())):
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                         dir_fd=up)
-            try:
-                os.write(fd, content)
-            except OSError as exc:
-                raise files.storage_error(exc, "starting the upload") from exc
-            finally:
-                os.close(fd)
+        try:
+            for name, content in ((f"{upload_id}.part", b""), (f"{upload_id}.json", json.dumps(state).encode())):
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                             dir_fd=up)
+                try:
+                    if content:  # the state must be whole on disk, or the upload is not begun
+                        os.write(fd, content)
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+        except OSError as exc:  # nothing half-made stays behind: neither an empty part nor a cut state
+            _discard(up, upload_id)
+            raise files.storage_error(exc, "starting the upload") from exc
     with _digests_lock:
         _digests[(str(ws.container), upload_id)] = (0, hashlib.sha256())
     return Upload(upload_id, "/".join(parts), size, 0, sha256, overwrite)
+
+
+def disk_free(ws: Workspace) -> int:
+    """Bytes an unprivileged writer may still put on the disk under the workspace (``statvfs``)."""
+    st = os.statvfs(ws.uploads)
+    return st.f_bavail * st.f_frsize
+
+
+def _discard(uploads_fd: int, upload_id: str) -> None:
+    for name in (f"{upload_id}.part", f"{upload_id}.json"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=uploads_fd)
 
 
 def status(ws: Workspace, upload_id: str) -> Upload:
@@ -128,6 +150,7 @@ class PartWriter:
         if offset != self.upload.offset:
             raise Conflict(f"the upload is at byte {self.upload.offset}, not {offset}: resume from there")
         self.key = (str(ws.container), upload_id)
+        self.ws = ws
         with files.opened(ws.uploads) as up:
             self.fd = os.open(f"{upload_id}.part", os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
                               dir_fd=up)
@@ -137,7 +160,9 @@ class PartWriter:
         self.digest = digest if at == offset else None
 
     def write(self, data: bytes | bytearray) -> None:
-        """Append ``data``; what a refused write left on disk stays and counts (the client resumes after it)."""
+        """Append ``data``; what a refused write left on disk stays and counts (the client resumes after it).
+        Write-back of what was written is started at once (:func:`start_writeback`), so the disk works while the
+        next bytes arrive and the part's closing ``fsync`` finds little left to do."""
         if self.pos + len(data) > self.upload.size:
             raise InvalidInput(f"the upload was declared as {self.upload.size} bytes; this part goes past it")
         view = memoryview(data)
@@ -149,7 +174,20 @@ class PartWriter:
                 self.pos += n
                 view = view[n:]
         except OSError as exc:
-            raise files.storage_error(exc, "writing the upload") from exc
+            raise self._failed(exc) from exc
+        start_writeback(self.fd, self.pos - len(data), len(data))
+
+    def _failed(self, exc: OSError) -> Exception:
+        """The error to raise; on a full disk (ENOSPC) the upload is discarded first, so nothing half-written
+        holds the disk or can be finished later (a quota's EDQUOT keeps it: free space, then resume)."""
+        error = files.storage_error(exc, "writing the upload")
+        if isinstance(error, StorageFull):
+            self.digest = None
+            with files.opened(self.ws.uploads) as up:
+                _discard(up, self.upload.id)
+            error = StorageFull(f"writing the upload: the disk under the workspaces is full (ENOSPC) after "
+                                f"{self.pos} of {self.upload.size} bytes; the upload was discarded, nothing was kept")
+        return error
 
     def close(self) -> int:
         """Make the part durable (a quota may only show at write-back, here) and return the offset. When that
@@ -161,7 +199,7 @@ class PartWriter:
             with contextlib.suppress(OSError):
                 os.ftruncate(self.fd, self.start)
             self.digest = None
-            raise files.storage_error(exc, "writing the upload") from exc
+            raise self._failed(exc) from exc
         finally:
             os.close(self.fd)
             with _digests_lock:
@@ -170,6 +208,29 @@ class PartWriter:
                 else:
                     _digests.pop(self.key, None)
         return self.pos
+
+
+_libc: Any = None
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to begin writing a range back now, without waiting (``sync_file_range`` with
+    ``SYNC_FILE_RANGE_WRITE``): an upload then streams to disk like ``cp`` instead of piling up dirty pages for
+    one long ``fsync`` per part, during which nothing is received. Best effort: where the call is missing,
+    the ``fsync`` at the end of the part still makes it durable."""
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        try:
+            lib = ctypes.CDLL(None, use_errno=True)
+            fn = lib.sync_file_range
+            fn.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+            _libc = fn
+        except (OSError, AttributeError):
+            _libc = False
+    if _libc:
+        _libc(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE
 
 
 def _hash_fd(fd: int) -> str:
@@ -222,9 +283,7 @@ def finish(ws: Workspace, upload_id: str, sha256: str | None) -> tuple[files.Ent
 def abort(ws: Workspace, upload_id: str) -> None:
     with files.opened(ws.uploads) as up:
         _state(up, upload_id)
-        for name in (f"{upload_id}.part", f"{upload_id}.json"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(name, dir_fd=up)
+        _discard(up, upload_id)
     with _digests_lock:
         _digests.pop((str(ws.container), upload_id), None)
 

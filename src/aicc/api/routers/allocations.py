@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from aicc.api.deps import DB, Actor
+from aicc.api.deps import DB, Actor, Config
 from aicc.api.schemas.allocations import Allocation, AllocationCreate, AllocationUpdate, Quota
 from aicc.api.schemas.common import MAX_ID, Cursor, Limit, Page, PathId, decode_cursor, encode_cursor
 from aicc.core.allocations import AllocationState, FlavorQuota
@@ -55,9 +55,20 @@ def get_allocation(db: DB, actor: Actor, allocation_id: PathId) -> Allocation:
 
 
 @router.patch("/{allocation_id}", response_model=Allocation)
-def amend_allocation(db: DB, actor: Actor, allocation_id: PathId, body: AllocationUpdate) -> Allocation:
-    changes = body.model_dump(exclude_unset=True, exclude={"version", "quotas"})
+def amend_allocation(db: DB, actor: Actor, config: Config, allocation_id: PathId, body: AllocationUpdate) -> Allocation:
+    """A change that lowers the project's workspace quota below what it holds is refused (409) unless
+    ``force_below_use``; the new quota is applied to the file system once the change committed."""
+    from aicc.services import workspaces
+
+    changes = body.model_dump(exclude_unset=True, exclude={"version", "quotas", "force_below_use"})
     if body.quotas is not None:
         changes["quotas"] = _quotas(body.quotas)
+    actor.require_center_admin()  # before anything is looked up, as the service itself does
     with db.write() as s:
-        return _out(svc.update(s, actor, allocation_id, version=body.version, changes=changes))
+        project_id = svc.get(s, actor, allocation_id).row.project_id
+        before = workspaces.quota_of(s, config, project_id)
+        out = _out(svc.update(s, actor, allocation_id, version=body.version, changes=changes))
+        quota = workspaces.quota_changing(s, config, actor, project_id, before, force=body.force_below_use)
+    if quota != before:
+        workspaces.apply_limit(config, project_id, quota)
+    return out

@@ -11,6 +11,7 @@ from aicc.api.deps import DB, Actor, Config
 from aicc.api.routers.workspaces import stream_part, upload_out
 from aicc.api.schemas.common import PathId
 from aicc.api.schemas.workspaces import UploadCreate, UploadFinish, UploadOut, WsEntry, WsFile, WsListing, WsPathQuery
+from aicc.core.workspaces import StorageFull
 from aicc.services.datazone import incoming as svc
 from aicc.workspaces import files, uploads
 
@@ -53,7 +54,12 @@ async def send_dataset_part(request: Request, db: DB, actor: Actor, config: Conf
     from anyio import to_thread
 
     inc = await to_thread.run_sync(svc.open_incoming, db, config, actor, organization_id)
-    return await stream_part(request, inc.ws, upload_id, offset)
+    try:
+        return await stream_part(request, inc.ws, upload_id, offset)
+    except StorageFull as exc:  # the upload was discarded: audited like every removal
+        data: dict[str, object] = {"upload_id": upload_id, "reason": exc.detail}
+        await to_thread.run_sync(svc.record, db, actor, inc, data, "dataset.upload_discard")
+        raise
 
 
 @router.post("/uploads/{upload_id}/finish", response_model=IncomingFile)

@@ -132,7 +132,8 @@ def create_application(db: DB, actor: Actor, body: w.ApplicationCreate) -> w.App
             s, actor, call_id=body.call_id, project_id=body.project_id, track=body.track, title=body.title,
             plan=body.plan, expected_outcomes=body.expected_outcomes, team=[m.model_dump() for m in body.team],
             requested_su=body.requested_su, requested_accelerators=body.requested_accelerators,
-            starts_at=body.starts_at, ends_at=body.ends_at, youth=body.youth))
+            starts_at=body.starts_at, ends_at=body.ends_at, youth=body.youth,
+            requested_storage_gib=body.requested_storage_gib))
 
 
 @router.get("/applications", response_model=Page[w.Application])
@@ -214,7 +215,7 @@ def application_reviews(db: DB, actor: Actor, application_id: PathId) -> list[w.
 def decide(db: DB, actor: Actor, application_id: PathId, body: w.DecisionIn) -> w.Application:
     with db.write() as s:
         return _app(reviews.decide(s, actor, application_id, decision=body.decision, reason=body.reason,
-                                   awarded_su=body.awarded_su))
+                                   awarded_su=body.awarded_su, awarded_storage_gib=body.awarded_storage_gib))
 
 
 # -- reviews (the reviewer's side) ------------------------------------------------------------------------
@@ -255,10 +256,17 @@ def get_agreement(db: DB, actor: Actor, agreement_id: PathId) -> w.Agreement:
 
 
 @router.post("/agreements/{agreement_id}/accept", response_model=w.Agreement)
-def accept_agreement(db: DB, actor: Actor, agreement_id: PathId) -> w.Agreement:
-    """The organization accepts the terms; the project's allocation is created in the same transaction."""
+def accept_agreement(db: DB, actor: Actor, config: Config, agreement_id: PathId) -> w.Agreement:
+    """The organization accepts the terms; the project's allocation (with the awarded storage) is created in the
+    same transaction, and a workspace quota it raises is applied to the file system at once."""
+    from aicc.services import workspaces
+
     with db.write() as s:
-        return _agreement(agreements.accept(s, actor, agreement_id))
+        g = agreements.accept(s, actor, agreement_id)
+        out = _agreement(g)
+        quota = workspaces.quota_of(s, config, g.project_id)
+    workspaces.apply_limit(config, g.project_id, quota)
+    return out
 
 
 @router.post("/agreements/{agreement_id}/decline", response_model=w.Agreement)
@@ -274,11 +282,23 @@ def list_amendments(db: DB, actor: Actor, agreement_id: PathId) -> list[w.Amendm
 
 
 @router.post("/agreements/{agreement_id}/amendments", response_model=w.Amendment, status_code=201)
-def amend(db: DB, actor: Actor, agreement_id: PathId, body: w.AmendmentIn) -> w.Amendment:
+def amend(db: DB, actor: Actor, config: Config, agreement_id: PathId, body: w.AmendmentIn) -> w.Amendment:
+    """A storage reduction below what the workspace holds is refused (409) unless ``force_below_use``; a changed
+    quota is applied to the file system once the amendment committed."""
+    from aicc.services import workspaces
+
+    actor.require_center_admin()  # before anything is looked up, as the service itself does
     with db.write() as s:
+        project_id = agreements.get(s, actor, agreement_id).project_id
+        before = workspaces.quota_of(s, config, project_id)
         row: AmendmentRow = agreements.amend(s, actor, agreement_id, kind=body.kind, delta_su=body.delta_su,
-                                             ends_at=body.ends_at, reason=body.reason)
-        return w.Amendment.model_validate(row)
+                                             ends_at=body.ends_at, reason=body.reason,
+                                             delta_storage_gib=body.delta_storage_gib)
+        out = w.Amendment.model_validate(row)
+        quota = workspaces.quota_changing(s, config, actor, project_id, before, force=body.force_below_use)
+    if quota != before:
+        workspaces.apply_limit(config, project_id, quota)
+    return out
 
 
 @router.post("/agreements/{agreement_id}/outcomes", response_model=w.Outcome, status_code=201)

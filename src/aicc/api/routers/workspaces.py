@@ -34,7 +34,7 @@ from aicc.api.schemas.workspaces import (
     WsPathQuery,
 )
 from aicc.core.errors import InvalidInput
-from aicc.core.workspaces import parse_range
+from aicc.core.workspaces import StorageFull, parse_range
 from aicc.services import workspaces as svc
 from aicc.workspaces import files, uploads
 from aicc.workspaces.layout import Workspace
@@ -105,7 +105,7 @@ def ranged(fd: int, st: os.stat_result, range_: str | None, path: str) -> Respon
 
 
 @router.post("/uploads", response_model=UploadOut, status_code=201,
-             responses={507: {"description": "over the workspace quota: nothing was sent"}})
+             responses={507: {"description": "over the workspace quota, or the disk has no room: nothing was sent"}})
 def start_upload(db: DB, actor: Actor, config: Config, project_id: PathId, body: UploadCreate) -> UploadOut:
     opened = svc.open_workspace(db, config, actor, project_id)
     return upload_out(uploads.create(opened.ws, body.path, body.size, body.sha256, overwrite=body.overwrite,
@@ -123,9 +123,15 @@ def upload_status(db: DB, actor: Actor, config: Config, project_id: PathId, uplo
             responses={409: {"description": "offset is not where the upload stands"}})
 async def send_part(request: Request, db: DB, actor: Actor, config: Config, project_id: PathId, upload_id: str,
                     offset: Annotated[int, Query(ge=0, le=1 << 50)]) -> UploadOut:
-    """Append the body at ``offset``. A connection that breaks keeps what arrived: ask for the offset."""
+    """Append the body at ``offset``. A connection that breaks keeps what arrived: ask for the offset. A full
+    disk (507) discards the upload, with an audit event."""
     opened = await to_thread.run_sync(svc.open_workspace, db, config, actor, project_id)
-    return await stream_part(request, opened.ws, upload_id, offset)
+    try:
+        return await stream_part(request, opened.ws, upload_id, offset)
+    except StorageFull as exc:
+        data: dict[str, object] = {"upload_id": upload_id, "reason": exc.detail}
+        await to_thread.run_sync(svc.record, db, actor, opened, "upload_discard", data)
+        raise
 
 
 async def stream_part(request: Request, ws: Workspace, upload_id: str, offset: int) -> UploadOut:

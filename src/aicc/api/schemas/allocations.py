@@ -54,6 +54,9 @@ class AllocationUpdate(Patch):
     suspended: bool | None = None
     note: LongText | None = None
     storage_gib: StorageGib | None = None
+    force_below_use: bool = Field(False, description="Apply a storage change (or suspension) that leaves the "
+                                  "workspace over its new quota: the data stays, writes fail. Without it such a "
+                                  "change is refused (409).")
 
 
 class Allocation(Out):

@@ -109,6 +109,9 @@ class Call(Out):
     version: int
 
 
+StorageGib = Annotated[int, Field(ge=0, le=1_000_000, description="Workspace storage, GiB.")]
+
+
 class TeamMember(Strict):
     name: Title
     role: Annotated[str, StringConstraints(max_length=100)] = ""
@@ -126,6 +129,7 @@ class ApplicationCreate(Strict):
     requested_su: SUMap
     requested_accelerators: Annotated[dict[FlavorName, Annotated[int, Field(ge=0, le=100_000)]],
                                       Field(max_length=64)] = Field(default_factory=dict)
+    requested_storage_gib: StorageGib = Field(0, description="Workspace storage asked for beside the SU (GiB).")
     starts_at: Timestamp
     ends_at: Timestamp
     youth: bool = Field(False, description="A youth-led organization (청년 기업), for the youth discount.")
@@ -141,6 +145,7 @@ class ApplicationUpdate(Patch):
     requested_su: SUMap | None = None
     requested_accelerators: Annotated[dict[FlavorName, Annotated[int, Field(ge=0, le=100_000)]],
                                       Field(max_length=64)] | None = None
+    requested_storage_gib: StorageGib | None = None
     starts_at: Timestamp | None = None
     ends_at: Timestamp | None = None
     youth: bool | None = None
@@ -158,6 +163,7 @@ class Application(Out):
     team: list[dict[str, Any]]
     requested_su: dict[str, float]
     requested_accelerators: dict[str, int]
+    requested_storage_gib: int = 0
     starts_at: dt.datetime
     ends_at: dt.datetime
     youth: bool
@@ -233,6 +239,8 @@ class DecisionIn(Strict):
     decision: Decision
     reason: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
     awarded_su: SUMap | None = Field(None, description="Only for a partial award.")
+    awarded_storage_gib: StorageGib | None = Field(None, description="Only for a partial award: storage given "
+                                                   "(at most what was requested; default all of it).")
 
 
 class Agreement(Out):
@@ -244,6 +252,8 @@ class Agreement(Out):
     state: AgreementState
     awarded_su: dict[str, float]
     current_su: dict[str, float]
+    awarded_storage_gib: int = 0
+    current_storage_gib: int = 0
     accelerators: dict[str, int]
     starts_at: dt.datetime
     ends_at: dt.datetime
@@ -258,6 +268,9 @@ class Agreement(Out):
 class AmendmentIn(Strict):
     kind: AmendmentKind
     delta_su: SUMap | None = None
+    delta_storage_gib: StorageGib = Field(0, description="Top-up: storage added; reduction: storage taken (GiB).")
+    force_below_use: bool = Field(False, description="A storage reduction that leaves the workspace over its "
+                                  "new quota is refused (409) unless this is set; the data then stays over quota.")
     ends_at: Timestamp | None = None
     reason: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 
@@ -268,6 +281,7 @@ class Amendment(Out):
     number: int
     kind: AmendmentKind
     delta_su: dict[str, float]
+    delta_storage_gib: int = 0
     ends_at: dt.datetime
     reason: str
     actor: str

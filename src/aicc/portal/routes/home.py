@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from aicc.portal import charts
 from aicc.portal.routing import Member, PortalRoute
 from aicc.portal.view import View
-from aicc.services import job_search, metering, organizations, projects, utilization
+from aicc.services import job_search, metering, organizations, projects, utilization, workspaces
 from aicc.services.metering import UsageSummary
 from aicc.services.principal import Principal
 from aicc.store.models import utcnow
@@ -103,6 +103,7 @@ def render_project(view: View, project_id: int, *, status: int = 200, error: str
         summaries = metering.summaries(s, p, project_id=project.id, now=now)
         burn = budget_charts(view, s, summaries, now)
         jobs = job_search.search(s, p, project_id=project.id, per_page=10)
-        return view.render("project.html", status=status, project=project, org=org, members=members,
-                           summaries=summaries, burn=burn, jobs=jobs, now=now, error=error, notice=notice,
-                           manages=p.is_org_admin(project.organization_id))
+    (storage,) = workspaces.storage_usage(view.db, view.settings, p, project.id)  # measured, nothing made
+    return view.render("project.html", status=status, project=project, org=org, members=members,
+                       summaries=summaries, burn=burn, jobs=jobs, now=now, error=error, notice=notice,
+                       manages=p.is_org_admin(project.organization_id), storage=storage)

@@ -63,7 +63,8 @@ def room(settings: Settings) -> int:
     return shutil.disk_usage(settings.datasets_root).free - FREE_MARGIN
 
 
-def record(db: Database, actor: Principal, incoming: Incoming, data: dict[str, object]) -> None:
+def record(db: Database, actor: Principal, incoming: Incoming, data: dict[str, object],
+           action: str = "dataset.upload") -> None:
     with db.write() as s:
-        audit.record(s, actor, "dataset.upload", "organization", incoming.organization_id,
+        audit.record(s, actor, action, "organization", incoming.organization_id,
                      organization_id=incoming.organization_id, data={"organization": incoming.organization, **data})

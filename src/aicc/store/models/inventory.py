@@ -15,6 +15,8 @@ class SiteRow(Base):
     name: Mapped[str] = mapped_column(String(63), unique=True)
     executor: Mapped[str] = mapped_column(String(16), default="local")
     region: Mapped[str | None] = mapped_column(String(200))
+    storage_su_per_gb_month: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    """The inventory's ``[storage] su_per_gb_month``: SU charged per GiB of workspace held for a month."""
 
 
 class FlavorRow(Base):

@@ -83,6 +83,8 @@ class ApplicationRow(Base):
     requested_su: Mapped[dict[str, Any]] = mapped_column(JSON)
     requested_accelerators: Mapped[dict[str, Any]] = mapped_column(JSON)
     """Concurrent accelerators per flavor: becomes the allocation's nominal quota."""
+    requested_storage_gib: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Workspace storage asked for beside the SU (GiB); an award's allocation grants it while active."""
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     youth: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -140,6 +142,10 @@ class AgreementRow(Base):
     """What the award gave; fixed."""
     current_su: Mapped[dict[str, Any]] = mapped_column(JSON)
     """What the agreement holds now, after amendments and reclaims; counts against the program's budget."""
+    awarded_storage_gib: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Workspace storage the award gave (GiB); fixed."""
+    current_storage_gib: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Storage the agreement grants now (its allocation's ``storage_gib``), after amendments."""
     accelerators: Mapped[dict[str, Any]] = mapped_column(JSON)
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -162,6 +168,7 @@ class AmendmentRow(Base):
     """0 is the original terms; each amendment is the next number (the agreement's versions)."""
     kind: Mapped[str] = mapped_column(String(16))
     delta_su: Mapped[dict[str, Any]] = mapped_column(JSON)
+    delta_storage_gib: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(100))

@@ -18,8 +18,11 @@ from aicc.store.models.base import Base, UTCDateTime, utcnow
 
 class UsageRow(Base):
     __tablename__ = "usage_ledger"
-    __table_args__ = (UniqueConstraint("job_id", "attempt", "interval"),)
+    __table_args__ = (UniqueConstraint("kind", "project_id", "job_id", "attempt", "interval"),)
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="run", server_default="run")
+    """``run`` (a job's, session's or service replica's interval) or ``storage`` (a workspace held over an
+    interval: job_id and attempt 0, interval the Unix minute it starts, flavor ``storage``, ``gib`` the size)."""
     job_id: Mapped[int] = mapped_column(Integer, index=True)
     attempt: Mapped[int] = mapped_column(Integer)
     interval: Mapped[int] = mapped_column(Integer)
@@ -32,4 +35,6 @@ class UsageRow(Base):
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     su: Mapped[float] = mapped_column(Float)
+    gib: Mapped[float | None] = mapped_column(Float)
+    """Storage rows: the workspace's size over the interval (GiB, as sampled at its end); None for runs."""
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
