@@ -52,7 +52,7 @@ def test_tour_org_project_member_allocation_token(cli: Cli) -> None:
     # another tenant's project is simply not there for minsu
     other = cli.run("admin", "projects", "show", "haneul-llm", token=minsu, check=False)
     assert other.returncode == 4 and "not found" in other.stderr
-    cli.run("token", "revoke", str(issued["id"]))
+    assert cli.json("token", "revoke", str(issued["id"])) == {"revoked": "token", "id": issued["id"]}
     denied = cli.run("whoami", token=minsu, check=False)
     assert denied.returncode == 4 and "401" in denied.stderr
 

@@ -42,5 +42,10 @@ def test_an_admin_reserves_class_hours_lists_them_and_removes_them(cli: Cli) -> 
     assert clash.returncode != 0 and "llm-lab" in clash.stderr + clash.stdout
     listed = cast(list[dict[str, Any]], cli.json("reservation", "ls", token=cli.tokens["bob"]))
     assert [r["name"] for r in listed] == ["llm-lab"]
+    other = cast(dict[str, Any], cli.json("reservation", "create", "gpu-lab", "--flavor", "h100", "--units", "1",
+                                          "--project", "haneul-llm", "--first", "2027-04-06T14:00", "--length",
+                                          "1h", token=cli.admin_token))
     assert "Removed reservation llm-lab" in cli.run("reservation", "rm", "llm-lab", token=cli.admin_token).stdout
+    assert cli.json("reservation", "rm", "gpu-lab", token=cli.admin_token) == {
+        "removed": "reservation", "id": other["id"], "name": "gpu-lab"}
     assert cli.json("reservation", "ls", token=cli.admin_token) == []

@@ -14,7 +14,7 @@ import typer
 
 from aicc.cli.client import Client, CliError
 from aicc.cli.lookup import org_by, parse_date, project_by, user_by
-from aicc.cli.output import emit
+from aicc.cli.output import done, emit
 from aicc.cli.records import audit_app, inventory_app, token_app
 
 app = typer.Typer(help="Administer the center (center and organization admins).", no_args_is_help=True)
@@ -92,10 +92,11 @@ def orgs_update(
 
 
 @orgs.command("delete")
-def orgs_delete(org: str) -> None:
+def orgs_delete(org: str, as_json: JSON = False) -> None:
     c = Client()
-    c.delete(f"/organizations/{org_by(c, org)['id']}")
-    print(f"organization {org} deleted")
+    found = org_by(c, org)
+    c.delete(f"/organizations/{found['id']}")
+    done(f"organization {org} deleted", {"deleted": "organization", "id": found["id"], "name": org}, as_json=as_json)
 
 
 # -- members ------------------------------------------------------------------------------------
@@ -140,17 +141,17 @@ def members_invitations(org: str, as_json: JSON = False) -> None:
 
 
 @members.command("withdraw")
-def members_withdraw(org: str, invitation_id: int) -> None:
+def members_withdraw(org: str, invitation_id: int, as_json: JSON = False) -> None:
     c = Client()
     c.delete(f"/organizations/{org_by(c, org)['id']}/invitations/{invitation_id}")
-    print(f"invitation {invitation_id} withdrawn")
+    done(f"invitation {invitation_id} withdrawn", {"withdrawn": "invitation", "id": invitation_id}, as_json=as_json)
 
 
 @members.command("remove")
-def members_remove(org: str, username: str) -> None:
+def members_remove(org: str, username: str, as_json: JSON = False) -> None:
     c = Client()
     c.delete(f"/organizations/{org_by(c, org)['id']}/members/{user_by(c, username)['id']}")
-    print(f"{username} removed from {org}")
+    done(f"{username} removed from {org}", {"removed": username, "organization": org}, as_json=as_json)
 
 
 # -- users -------------------------------------------------------------------------------------
@@ -195,11 +196,11 @@ def users_set_password(
 
 
 @users_app.command("disable")
-def users_disable(username: str) -> None:
+def users_disable(username: str, as_json: JSON = False) -> None:
     c = Client()
     u = user_by(c, username)
-    c.patch(f"/users/{u['id']}", {"version": u["version"], "disabled": True})
-    print(f"{username} disabled; their tokens stop working")
+    changed = c.patch(f"/users/{u['id']}", {"version": u["version"], "disabled": True})
+    done(f"{username} disabled; their tokens stop working", changed, as_json=as_json)
 
 
 # -- projects ----------------------------------------------------------------------------------
@@ -230,17 +231,18 @@ def projects_show(project: str, as_json: JSON = False) -> None:
 
 
 @projects_app.command("delete")
-def projects_delete(project: str) -> None:
+def projects_delete(project: str, as_json: JSON = False) -> None:
     c = Client()
-    c.delete(f"/projects/{project_by(c, project)['id']}")
-    print(f"project {project} deleted")
+    found = project_by(c, project)
+    c.delete(f"/projects/{found['id']}")
+    done(f"project {project} deleted", {"deleted": "project", "id": found["id"], "name": project}, as_json=as_json)
 
 
 @projects_app.command("add-member")
-def projects_add_member(project: str, username: str) -> None:
+def projects_add_member(project: str, username: str, as_json: JSON = False) -> None:
     c = Client()
-    c.post(f"/projects/{project_by(c, project)['id']}/members", {"username": username})
-    print(f"{username} added to {project}")
+    added = c.post(f"/projects/{project_by(c, project)['id']}/members", {"username": username})
+    done(f"{username} added to {project}", added, as_json=as_json)
 
 
 @projects_app.command("members")

@@ -14,7 +14,7 @@ import typer
 
 from aicc.cli.client import Client, CliError, Exit
 from aicc.cli.lookup import org_by, parse_date, project_by
-from aicc.cli.output import emit
+from aicc.cli.output import done, emit
 
 datasets_app = typer.Typer(help="Datasets held by custodians (secure data zone).", no_args_is_help=True)
 grants_app = typer.Typer(help="Grants: a project's access to a sensitive dataset.", no_args_is_help=True)
@@ -87,10 +87,10 @@ def datasets_publish(dataset: str, as_json: JSON = False) -> None:
 
 
 @datasets_app.command("withdraw")
-def datasets_withdraw(dataset: str) -> None:
+def datasets_withdraw(dataset: str, as_json: JSON = False) -> None:
     c = Client()
-    c.post(f"/datasets/{dataset_by(c, dataset)['id']}/withdraw", {})
-    print(f"Withdrew dataset {dataset}")
+    withdrawn = c.post(f"/datasets/{dataset_by(c, dataset)['id']}/withdraw", {})
+    done(f"Withdrew dataset {dataset}", withdrawn, as_json=as_json)
 
 
 @grants_app.command("list")
@@ -145,10 +145,12 @@ def grants_reject(grant_id: int, comment: Annotated[str, typer.Option()] = "", a
 
 @grants_app.command("revoke")
 def grants_revoke(grant_id: int, comment: Annotated[str, typer.Option()] = "",
-                  stop_running: Annotated[bool, typer.Option(help="Also cancel running jobs.")] = False) -> None:
+                  stop_running: Annotated[bool, typer.Option(help="Also cancel running jobs.")] = False,
+                  as_json: JSON = False) -> None:
     """Revoke a grant: no new job starts; with --stop-running, running ones are cancelled."""
     r = Client().post(f"/grants/{grant_id}/revoke", {"comment": comment, "stop_running": stop_running})
-    print(f"Revoked grant {grant_id}" + (f"; cancelling jobs {r['stopped_jobs']}" if r["stopped_jobs"] else ""))
+    done(f"Revoked grant {grant_id}" + (f"; cancelling jobs {r['stopped_jobs']}" if r["stopped_jobs"] else ""), r,
+         as_json=as_json)
 
 
 def _summary(req: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,15 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def done(message: str, data: Any, *, as_json: bool) -> None:
+    """A command that changed something: its one confirmation line for people, or with ``--json`` what changed
+    (the server's answer, or the identifiers acted on when the server answers with no body)."""
+    if as_json:
+        emit(data, as_json=True)
+    else:
+        print(message)
+
+
 def emit(data: Any, *, as_json: bool, columns: Sequence[str] = (), title: str | None = None) -> None:
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

@@ -11,7 +11,7 @@ import typer
 
 from aicc.cli.client import Client, CliError
 from aicc.cli.lookup import user_by
-from aicc.cli.output import emit
+from aicc.cli.output import done, emit
 
 inventory_app = typer.Typer(help="The center's sites, flavors and nodes.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -48,9 +48,9 @@ def token_list(user: Annotated[str | None, typer.Option()] = None, as_json: JSON
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: int) -> None:
+def token_revoke(token_id: int, as_json: JSON = False) -> None:
     Client().delete(f"/tokens/{token_id}")
-    print(f"token {token_id} revoked")
+    done(f"token {token_id} revoked", {"revoked": "token", "id": token_id}, as_json=as_json)
 
 
 @inventory_app.command("load")

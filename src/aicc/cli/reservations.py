@@ -14,7 +14,7 @@ import typer
 from aicc.cli.client import Client, CliError
 from aicc.cli.jobs import time_limit_seconds
 from aicc.cli.lookup import project_by
-from aicc.cli.output import emit
+from aicc.cli.output import done, emit
 
 app = typer.Typer(help="Class hours: capacity held for a course or project (center admins).", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -58,11 +58,12 @@ def ls(past: Annotated[bool, typer.Option("--past", help="Also those already ove
 
 
 @app.command("rm")
-def rm(name: Annotated[str, typer.Argument(help="Its name.")]) -> None:
+def rm(name: Annotated[str, typer.Argument(help="Its name.")], as_json: JSON = False) -> None:
     """Remove a reservation: its hours are everyone's from the next cycle."""
     c = Client()
     found = [r for r in c.get("/reservations", past="true") if r["name"] == name]
     if not found:
         raise CliError(f"no reservation {name!r}")
     c.delete(f"/reservations/{found[0]['id']}")
-    print(f"Removed reservation {name}")
+    done(f"Removed reservation {name}", {"removed": "reservation", "id": found[0]["id"], "name": name},
+         as_json=as_json)

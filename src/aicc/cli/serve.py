@@ -11,7 +11,7 @@ import typer
 
 from aicc.cli.client import Client, CliError
 from aicc.cli.jobs import memory_mb
-from aicc.cli.output import emit
+from aicc.cli.output import done, emit
 
 app = typer.Typer(help="Always-on services: replicas behind the gateway at /svc/<project>/<name>/.",
                   no_args_is_help=True)
@@ -185,11 +185,11 @@ def start(name: str, project: Project = None, as_json: JSON = False) -> None:
 
 
 @app.command("delete")
-def delete(name: str, project: Project = None) -> None:
+def delete(name: str, project: Project = None, as_json: JSON = False) -> None:
     """Stop every replica and delete the service (its name becomes free)."""
     c = Client()
-    done = c.delete(f"/services/{_find(c, name, project)['id']}")
-    print(f"Deleted service {name} ({done['id']})")
+    deleted = c.delete(f"/services/{_find(c, name, project)['id']}")
+    done(f"Deleted service {name} ({deleted['id']})", deleted, as_json=as_json)
 
 
 @app.command("events")
@@ -229,7 +229,7 @@ def keys_create(
 
 
 @keys_app.command("revoke")
-def keys_revoke(name: str, key_id: int, project: Project = None) -> None:
+def keys_revoke(name: str, key_id: int, project: Project = None, as_json: JSON = False) -> None:
     c = Client()
     c.delete(f"/services/{_find(c, name, project)['id']}/keys/{key_id}")
-    print(f"Revoked key {key_id}")
+    done(f"Revoked key {key_id}", {"revoked": "key", "id": key_id, "service": name}, as_json=as_json)

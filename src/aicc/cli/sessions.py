@@ -14,7 +14,7 @@ import typer
 
 from aicc.cli.client import Client, CliError
 from aicc.cli.jobs import memory_mb, time_limit_seconds
-from aicc.cli.output import emit
+from aicc.cli.output import done, emit
 
 app = typer.Typer(help="Interactive sessions (JupyterLab, terminals) reached through the portal.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -88,7 +88,7 @@ def show(session_id: int, as_json: JSON = False) -> None:
 
 
 @app.command("stop")
-def stop(session_id: int) -> None:
+def stop(session_id: int, as_json: JSON = False) -> None:
     """Stop it (files in your session's folder stay; its private /tmp goes)."""
-    Client().delete(f"/sessions/{session_id}")
-    print(f"Stopping session {session_id}")
+    stopping = Client().delete(f"/sessions/{session_id}")
+    done(f"Stopping session {session_id}", stopping or {"stopping": "session", "id": session_id}, as_json=as_json)

@@ -21,7 +21,7 @@ import typer
 
 from aicc.cli.client import Client, CliError, config_dir
 from aicc.cli.lookup import project_by
-from aicc.cli.output import emit
+from aicc.cli.output import done, emit
 
 app = typer.Typer(help="Your project's workspace (mounted at /workspace in its jobs): ls, put, get, rm, mv.",
                   no_args_is_help=True)
@@ -234,17 +234,19 @@ def get(remote: Annotated[str, typer.Argument()],
 
 @app.command("rm")
 def rm(project: Project, path: Annotated[str, typer.Argument()],
-       recursive: Annotated[bool, typer.Option("--recursive", "-r")] = False) -> None:
+       recursive: Annotated[bool, typer.Option("--recursive", "-r")] = False,
+       as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Remove a file (or, with -r, a directory and everything in it). Audited."""
     c = Client()
     params = {"path": path.strip("/"), "recursive": str(recursive).lower()}
     c.request("DELETE", _base(c, project) + "/files", params=params)
-    print(f"removed {path}")
+    done(f"removed {path}", {"removed": path.strip("/")}, as_json=as_json)
 
 
 @app.command("mv")
-def mv(project: Project, src: Annotated[str, typer.Argument()], dst: Annotated[str, typer.Argument()]) -> None:
+def mv(project: Project, src: Annotated[str, typer.Argument()], dst: Annotated[str, typer.Argument()],
+       as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Rename within the workspace (the destination must not exist)."""
     c = Client()
     out = c.post(_base(c, project) + "/move", {"src": src.strip("/"), "dst": dst.strip("/")})
-    print(f"{src} -> {out['path']}")
+    done(f"{src} -> {out['path']}", out, as_json=as_json)
