@@ -166,12 +166,13 @@ def world(db: Database) -> World:
 @pytest.fixture(scope="session")
 def btrfs_mount(worker_id: str) -> Iterator[Path]:
     """A loop-mounted btrfs with quotas (scripts/workspaces-up), one per xdist worker, gone afterwards: the
-    file system that enforces workspace quotas. Sparse, 3 GiB: room for the 2 GiB resumed upload."""
+    file system that enforces workspace quotas. Sparse, 6 GiB: the 2 GiB resumed upload must fit beside what
+    the worker's earlier tests left there and btrfs's own metadata (3 GiB showed 2.5 GiB free when empty)."""
     mnt = Path(tempfile.gettempdir()) / f"aicc-test-ws-{os.getpid()}-{worker_id}"
     script = Path(__file__).parent.parent / "scripts"
     import subprocess
 
-    subprocess.run([script / "workspaces-up", str(mnt), "3G"], check=True, capture_output=True)
+    subprocess.run([script / "workspaces-up", str(mnt), "6G"], check=True, capture_output=True)
     try:
         yield mnt
     finally:
