@@ -17,7 +17,8 @@ from aicc.cli.fastparams import cheap, coerce_leaf
 from tests.cli.conftest import AICC
 
 TEXTS = st.one_of(st.text(max_size=8), st.sampled_from(["1", " 7 ", "-3", "0", "1.5", "1e3", "true", "No", "on",
-                                                        "", "x", "2_000", "+4", "0x10", "nan", "inf"]))
+                                                        "", "x", "2_000", "+4", "0x10", "nan", "inf", "0.0", "-1.00",
+                                                        "3.", "\u0663", "\uff11.5"]))
 
 
 def _pydantic(kind: type, value: Any, low: float | None, high: float | None) -> tuple[bool, Any]:

@@ -12,6 +12,7 @@ internal name of Typer; if a Typer release renames it, ``install`` leaves Typer 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, get_args, get_origin
 
@@ -35,6 +36,9 @@ def _bool(value: Any) -> bool:
     raise ValueError(_BOOL_TEXT)
 
 
+_WHOLE = re.compile(r"([+-]?\d+(?:_\d+)*)\.0+")
+
+
 def _number(kind: type, value: Any) -> int | float:
     if isinstance(value, bool):
         raise ValueError(_INT_TEXT if kind is int else _FLOAT_TEXT)
@@ -42,8 +46,15 @@ def _number(kind: type, value: Any) -> int | float:
         return value
     if kind is float and isinstance(value, int):
         return float(value)
+    text = str(value).strip()
+    if not text.isascii():  # Python's int() and float() read other scripts' digits; pydantic does not
+        raise ValueError(_INT_TEXT if kind is int else _FLOAT_TEXT)
+    if kind is int:  # pydantic takes "3.0" and "-1.00" as whole numbers (not "3.", ".0" or "1.5")
+        whole = _WHOLE.fullmatch(text)
+        if whole:
+            text = whole.group(1)
     try:
-        return kind(str(value).strip())  # type: ignore[no-any-return]
+        return kind(text)  # type: ignore[no-any-return]
     except ValueError:
         raise ValueError(_INT_TEXT if kind is int else _FLOAT_TEXT) from None
 
