@@ -1,7 +1,7 @@
 """The data zone's hardening at start: a sensitive-data job before (the old bubblewrap sandbox, as root) and
 after (the runner's SENSITIVE profile: project uid, cgroups, seccomp, read-only /proc/sys, no /sys).
 
-    sudo .venv/bin/python bench/sandbox_start.py --jobs 30
+    .venv/bin/python bench/sandbox_start.py --jobs 30    # as root
 
 Side by side in one run, alternating, through the real local executor (zygote, shepherd, state files). Latency
 is from the ``start()`` call to the timestamp the job writes into ``/out`` as its first act. Goal (issue 16):
@@ -89,7 +89,7 @@ def main() -> int:
              f"Machine: {m['cpus']} cores, {m['cpu_model']}, {m['memory_gib']} GiB; load average (1 min) "
              f"{load_start[0]:.1f} at start, {os.getloadavg()[0]:.1f} at the end (a machine shared with other "
              "work reads noisy: compare the two paths of one run, not runs).", "",
-             f"Run: `sudo .venv/bin/python bench/sandbox_start.py --jobs {args.jobs}`", "",
+             f"Run: `.venv/bin/python bench/sandbox_start.py --jobs {args.jobs}` (as root)", "",
              "| path | median ms | p95 ms | min ms |", "|---|---|---|---|"]
     for name in ("before", "after"):
         s = summary(ms[name])
@@ -98,9 +98,11 @@ def main() -> int:
               "Latency: `start()` to the job's first instruction (a timestamp it writes into `/out`), one job at "
               "a time, the two paths alternating. Before: bubblewrap as root (`executors/sandbox.py`). After: the "
               "runner (cgroups in four v1 hierarchies, the project's uid, seccomp, user namespace, read-only "
-              "`/proc/sys`). The runner's child joins its cgroups by moving its own thread (v1 `tasks`, "
+              "`/proc/sys`). The shepherd enters the run's cgroups by moving its own thread (v1 `tasks`, "
               "`0`), which spares the kernel's global threadgroup lock that a `cgroup.procs` write takes "
-              "(an RCU grace period and a wait for every fork in flight: 1.94x before that change).", ""]
+              "(an RCU grace period and a wait for every fork in flight: 1.94x before that change), forks "
+              "the job there with `subprocess` (the identity drop in C, no Python between fork and exec) and "
+              "moves back.", ""]
     (RESULTS / "sandbox_start.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0

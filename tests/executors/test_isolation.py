@@ -64,6 +64,8 @@ out = {
     "setuid": subprocess.run([e["T_SETUID"], "-u"], capture_output=True, text=True).stdout.strip(),
     "home": tried(lambda: write(os.path.join(e["HOME"], "mine.txt"))),
     "python": subprocess.run(["python", "-c", "print(1)"], capture_output=True, text=True).stdout.strip(),
+    "status": dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines()
+                   if line.split(":")[0] in ("NoNewPrivs", "Seccomp", "CapEff", "CapPrm", "Groups")),
 }
 print(json.dumps(out))
 '''
@@ -150,6 +152,8 @@ def test_an_ordinary_job_reaches_nothing_of_the_server_or_another_tenant(center:
     assert got["procs"] <= 6 and not got["sees_server"]  # its own namespace: bwrap, itself, its children
     assert got["setuid"] == str(A_UID)  # a setuid-root binary does not raise it (no_new_privs, nosuid)
     assert got["python"] == "1"  # `python` resolves on a host with only python3
+    status = {k: v.strip() for k, v in got["status"].items()}
+    assert status == {"NoNewPrivs": "1", "Seccomp": "2", "CapEff": "0" * 16, "CapPrm": "0" * 16, "Groups": ""}
     # controls: the host reads what the job could not, and the setuid copy works outside a run
     assert (home / "aicc.db").read_text() and (jobs / "2" / "stdout.log").read_text().strip().endswith("b-secret")
     assert os.access(code, os.W_OK)
@@ -157,6 +161,13 @@ def test_an_ordinary_job_reaches_nothing_of_the_server_or_another_tenant(center:
                               str(center["setuid"]), "-u"], capture_output=True, text=True, check=True)
     assert outside.stdout.strip() == "0"  # the same binary outside a run does make the project uid root
     os.kill(victim, 0)  # the victim survived the attack
+    # the shepherd entered the victim's cgroups only to fork it there: the job is in all four, it in none
+    shepherd = json.loads((jobs / "2" / "run-0" / "state.json").read_text())["shepherd_pid"]
+    own = cgroups.parse_self(Path(f"/proc/{shepherd}/cgroup").read_text())
+    theirs = cgroups.parse_self(Path(f"/proc/{victim}/cgroup").read_text())
+    for controller in cgroups.V1_CONTROLLERS:
+        assert theirs[controller].endswith(f"/aicc/{run_name(make_launch(jobs, 2, [], B_UID))}"), theirs
+        assert "/aicc/" not in own[controller], own
     ex.cancel(victim_ext, grace_s=1)
     wait(ex, 2, victim_ext, (RunPhase.CANCELLED,))
 

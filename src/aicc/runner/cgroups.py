@@ -252,6 +252,19 @@ class Cgroup:
             else:
                 (path / "cgroup.procs").write_text(str(pid or os.getpid()))
 
+    def leave(self) -> None:
+        """Move the calling thread back to its own cgroups (the layout's), after a ``join`` whose only purpose
+        was to have a child forked in them (``launch.spawn``). v1 only, single-threaded caller: the same
+        ``tasks`` write as ``join``; on v2 a process cannot go back into a cgroup that delegates controllers."""
+        if self.layout.version != 1:
+            raise CgroupUnavailable("leaving a cgroup is only done on v1")
+        for path in {mount / own.lstrip("/") for mount, own in self.layout.places.values()}:
+            (path / "tasks").write_text("0")
+
+    def can_lend(self) -> bool:
+        """The caller may ``join`` these cgroups, fork, and ``leave``: v1, owned, one thread."""
+        return self.owned and self.layout.version == 1 and _single_threaded()
+
     def pids(self) -> set[int]:
         out: set[int] = set()
         for path in set(self.dirs.values()):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -82,9 +83,18 @@ class Job:
             self.cg.signal_all(sig, spare)
 
 
+_SPAWNED: list[subprocess.Popen[bytes]] = []
+"""Jobs started by ``launch.spawn``, held so that ``subprocess`` never reaps one behind our ``waitpid``."""
+
+
 def _spawn(spec: dict[str, Any], stdout: int, stderr: int, run: RunSpec | None = None,
            cg: _cgroups.Cgroup | None = None, bwrap: str = "", netns: int | None = None) -> int:
     """fork + exec into a new session; returns the pid (also the process group id)."""
+    if run is not None and cg is not None and netns is None:
+        proc = _runner.spawn(run, cg, bwrap, stdout, stderr)
+        if proc is not None:
+            _SPAWNED.append(proc)
+            return proc.pid
     argv = spec["argv"]
     r, w = os.pipe()
     pid = os.fork()
