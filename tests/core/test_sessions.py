@@ -49,3 +49,16 @@ def test_the_server_listens_on_its_socket_under_its_own_prefix_with_no_token_on_
     assert "--ServerApp.sock=session.sock" in script and '"--ServerApp.base_url=/s/$AICC_JOB_ID/"' in script
     assert "token" not in script.lower()  # JupyterLab reads JUPYTER_TOKEN from the run's environment
     assert core.base_path(7) == "/s/7/" and core.SessionKind.TERMINAL.landing == "lab/terminals/1"
+
+
+def test_a_known_interpreter_starts_the_server_with_node_out_of_sight_only_while_jupyterlab_imports() -> None:
+    script = core.ServerCommand("/opt/j/bin/jupyter-lab", "/opt/j/bin/python").argv()[2]
+    assert script.startswith("rm -f session.sock; exec /opt/j/bin/python -c ")
+    assert "/opt/j/bin/jupyter-lab" not in script and "--ServerApp.sock=session.sock" in script
+    code = core.LAUNCH
+    hidden, imported, restored, started = (code.index('os.environ["PATH"] = "/nonexistent"'),
+                                           code.index("from jupyterlab.labapp import main"),
+                                           code.index('os.environ["PATH"] = path'), code.index("main()"))
+    assert hidden < imported < restored < started  # kernels and terminals get the run's PATH back
+    plain = core.ServerCommand("jupyter-lab").argv()[2]  # an image's own, on its PATH
+    assert "exec jupyter-lab " in plain and "-c" not in plain.split("exec", 1)[1].split()[0]

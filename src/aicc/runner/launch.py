@@ -1,9 +1,10 @@
 """The privileged steps of a run, in order: cgroups (as root), then the identity drop, then bubblewrap.
 
 Called by the local shepherd (``spawn``: the child's part in C; ``exec_child`` where that cannot be used),
-and by ``python -m aicc.runner`` in a Slurm batch step (``exec_child``). Everything here happens before the job's first instruction and nothing after it: once
-``execve`` of bubblewrap returns control to the job, the job holds no privilege, no capability, no file
-descriptor of ours (all are close-on-exec but the ones named), and cannot regain any (``no_new_privs``).
+and by ``python -m aicc.runner`` in a Slurm batch step (``exec_child``). Everything here happens before the
+job's first instruction and nothing after it: once ``execve`` of bubblewrap returns control to the job, the
+job holds no privilege, no capability, no file descriptor of ours (all are close-on-exec but the ones named),
+and cannot regain any (``no_new_privs``).
 """
 
 from __future__ import annotations

@@ -75,6 +75,13 @@ class SessionView:
     reason_params: dict[str, Any] | None = None
 
 
+def _interpreter_of(jupyter: str) -> str | None:
+    """The ``python`` beside an environment's ``jupyter-lab`` (a venv's, conda's), which sees the same host
+    paths inside the run; None where there is none (then the server starts by its own entry point)."""
+    python = os.path.join(os.path.dirname(jupyter), "python")
+    return python if os.path.isabs(jupyter) and os.access(python, os.X_OK) else None
+
+
 def start(s: Session, actor: Principal, settings: Settings, spec: SessionSpec) -> JobRow:
     """Submit the session's job and its session row in the caller's transaction."""
     idle = settings.session_idle_s if spec.idle_limit_s is None else spec.idle_limit_s
@@ -84,7 +91,7 @@ def start(s: Session, actor: Principal, settings: Settings, spec: SessionSpec) -
     image = spec.image or courses.image_of(s, spec.project_id)
     token = secrets.token_hex(24)
     jupyter = "jupyter-lab" if image else settings.session_jupyter
-    command = core.ServerCommand(jupyter).argv()
+    command = core.ServerCommand(jupyter, None if image else _interpreter_of(jupyter)).argv()
     job_spec = jobs.JobSpec(
         project_id=spec.project_id, command=command, name=spec.kind.value, flavors=spec.flavors,
         accelerators=spec.accelerators, cpus=spec.cpus, memory_mb=spec.memory_mb, time_limit_s=spec.time_limit_s,
