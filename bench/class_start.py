@@ -121,7 +121,8 @@ def session_cpu(jobs_dir: Path, ids: list[int]) -> dict[int, dict[str, float]]:
             continue
         if cwd in want:
             fields = rest.split()
-            name = Path(argv[1].decode() if comm.startswith("python") and len(argv) > 1 else comm).name
+            script = argv[1].decode() if comm.startswith("python") and len(argv) > 1 else comm
+            name = "jupyter-lab" if script == "-c" and b"jupyterlab" in argv[2] else Path(script).name
             per = out[want[cwd]]
             per[name] = per.get(name, 0.0) + sum(int(x) for x in fields[11:15]) / tick
     return out
@@ -220,7 +221,7 @@ def main() -> None:
     (args.out / "class_start.md").write_text(f"""# A class starts: {title}
 
 Machine: {m['cpus']} cores, {m['cpu_model']}, {m['memory_gib']} GiB; load average at start {load_}
-(the machine is shared with about nine other working sessions, which compete for the same two cores).
+(other work on the machine competes for the same cores: compare runs at a similar load).
 
 - requests sent within {r['requests_sent_within_s']} s; ready: {r['ready']} of {r['students']}; errors: {errors_}
 - time from `POST /sessions` to `ready`: p50 **{rs.get('p50')} s**, p95 **{rs.get('p95')} s**,
@@ -262,10 +263,14 @@ def admin_stop(home: Path, server: subprocess.Popen[bytes]) -> None:
     db.dispose()
     deadline = time.monotonic() + 60
     jobs_dir = home / "var" / "jobs"
-    while time.monotonic() < deadline and any(
-            (d / "run-1" / "state.json").exists() and not (d / "run-1" / "exit.json").exists()
-            for d in jobs_dir.iterdir() if d.is_dir()):
+    def live() -> list[Path]:  # a run directory per attempt (run-0, run-1 ...): started, not yet ended
+        return [r for r in jobs_dir.glob("*/run-*") if (r / "state.json").exists() and not (r / "exit.json").exists()]
+
+    while time.monotonic() < deadline and live():
         time.sleep(1)
+    if live():
+        print(f"class_start: {len(live())} sessions still running after the stop; their processes are left",
+              file=sys.stderr)
     server.terminate()
     server.wait(30)
 
