@@ -331,3 +331,41 @@ def test_drafts_take_attachments_that_only_visible_people_download(portal: Porta
     r = other.post(f"/applications/{app_id}/attachments", data={"csrf": csrf},
                    files={"file": ("x.txt", b"x", "text/plain")})
     assert r.status_code == 403  # another session's CSRF token is refused before anything else
+
+
+def test_storage_is_asked_for_in_the_application_and_partly_awarded_in_the_portal(
+        portal: Portal, pworld: World, setup: dict[str, int], db: Database) -> None:
+    admin_a = portal("a-admin")
+    page = admin_a.get(f"/calls/{setup['call']}")
+    assert 'name="requested_storage_gib"' in page.text and "작업 공간 저장소 (GiB)" in page.text
+    bad = admin_a.post(f"/calls/{setup['call']}/applications",
+                       data=_app_form(csrf_of(page.text), project_id=str(pworld.a.project_id),
+                                      requested_storage_gib="1.5"))
+    assert bad.status_code == 422 and "1.5" in bad.text  # a whole number of GiB, said so; nothing written
+    with db.read() as s:
+        assert s.execute(select(ApplicationRow).where(ApplicationRow.title == "Korean legal LLM")).first() is None
+    r = admin_a.post(f"/calls/{setup['call']}/applications",
+                     data=_app_form(csrf_of(page.text), project_id=str(pworld.a.project_id),
+                                    requested_storage_gib="500"), follow_redirects=False)
+    assert r.status_code == 303, r.text
+    app_id = int(r.headers["location"].split("/")[2].split("?")[0])
+    page = admin_a.get(f"/applications/{app_id}")
+    assert "500 GiB" in page.text and 'value="500"' in page.text  # shown, and kept in the edit form
+    admin_a.post(f"/applications/{app_id}/submit", data={"csrf": csrf_of(page.text)})
+    _close_and_score(db, setup["call"], app_id, [{"excellence": 9, "feasibility": 4}])
+    root = portal("root")
+    page = root.get(f"/calls/{setup['call']}")
+    assert 'name="partial_storage_gib"' in page.text and 'max="500"' in page.text
+    over = root.post(f"/applications/{app_id}/decision", data={
+        "csrf": csrf_of(page.text), "decision": "partial", "award_h100": "600", "partial_storage_gib": "800",
+        "reason": "x"})
+    assert over.status_code == 422  # more storage than was asked
+    r = root.post(f"/applications/{app_id}/decision", data={
+        "csrf": csrf_of(page.text), "decision": "partial", "award_h100": "600", "partial_storage_gib": "200",
+        "reason": "storage is scarce"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    with db.read() as s:
+        deal = s.execute(select(AgreementRow).where(AgreementRow.application_id == app_id)).scalar_one()
+        assert (deal.awarded_storage_gib, dict(deal.awarded_su)) == (200, {"h100": 600.0})
+    page = admin_a.get(f"/applications/{app_id}")
+    assert "지원 200 GiB" in page.text

@@ -21,6 +21,7 @@ from aicc.portal.routes.program_forms import (
     call_state,
     draft_fields,
     form_fields,
+    gib,
 )
 from aicc.portal.routing import Member, PortalRoute
 from aicc.portal.view import View
@@ -62,7 +63,7 @@ def render_application(view: View, application_id: int, *, status: int = 200, er
                          "ends_at": view.f.local_date(a.ends_at), "plan": a.plan,
                          "expected_outcomes": a.expected_outcomes, "youth": a.youth,
                          "team": "\n".join(f"{m.get('name', '')}, {m.get('role', '')}" for m in a.team)}
-    v |= {f"su_{fl}": su for fl, su in a.requested_su.items()}
+    v |= {f"su_{fl}": su for fl, su in a.requested_su.items()} | {"requested_storage_gib": a.requested_storage_gib}
     v |= {f"acc_{fl}": n for fl, n in a.requested_accelerators.items()}
     return view.render(
         "application.html", status=status, a=a, call=call, prog=prog, project=project, reviews=shown, deal=deal,
@@ -152,9 +153,11 @@ async def decide(view: Member, application_id: int) -> Response:
             decision = rules.Decision(form.get("decision", ""))
         except ValueError:
             raise InvalidInput("choose award, partial award or reject") from None
-        awarded = amounts(form, "award_") if decision is rules.Decision.PARTIAL else None
+        partial = decision is rules.Decision.PARTIAL
+        awarded = amounts(form, "award_") if partial else None
+        storage = gib(form.get("partial_storage_gib", ""), "storage if partial") if partial else None
         reviews.decide(s, view.principal, application_id, decision=decision,
-                       reason=form.get("reason", "")[:5000], awarded_su=awarded)
+                       reason=form.get("reason", "")[:5000], awarded_su=awarded, awarded_storage_gib=storage)
 
     return attempt(view, change, lambda st, e: render_application(view, application_id, status=st, error=e),
                     f"{target}?done=decided")

@@ -144,7 +144,21 @@ def draft_fields(view: View, form: dict[str, str], default_track: str) -> dict[s
             "team": team(form.get("team", "")), "requested_su": amounts(form, "su_"),
             "requested_accelerators": amounts(form, "acc_", integer=True),
             "starts_at": local_time(view, form.get("starts_at", ""), "start"),
-            "ends_at": local_time(view, form.get("ends_at", ""), "end"), "youth": form.get("youth") == "on"}
+            "ends_at": local_time(view, form.get("ends_at", ""), "end"), "youth": form.get("youth") == "on",
+            "requested_storage_gib": gib(form.get("requested_storage_gib", ""), "workspace storage") or 0}
+
+
+def gib(raw: str, what: str) -> int | None:
+    """A whole number of GiB from a form (None when blank): the API's bounds (0 to 1,000,000)."""
+    if not raw.strip():
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{what}: {raw!r} is not a whole number of GiB") from None
+    if not 0 <= value <= 1_000_000:
+        raise InvalidInput(f"{what}: {value} GiB is not between 0 and 1,000,000")
+    return value
 
 
 async def form_fields(view: View) -> dict[str, str]:
