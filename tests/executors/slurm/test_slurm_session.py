@@ -9,7 +9,9 @@ import dataclasses
 import http.client
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,8 +44,10 @@ def test_a_jupyterlab_session_on_slurm_is_reached_on_its_socket_with_its_token_a
     assert Path(jupyter).exists(), "run scripts/install-jupyter (CI does)"
     token = secrets.token_hex(24)
     argv = core.ServerCommand(jupyter, _interpreter_of(jupyter)).argv()
+    jobs = Path(tempfile.mkdtemp(prefix="aicc-s-", dir="/tmp"))  # a socket's path has at most 107 bytes: a short
+    jobs.chmod(0o711)  # jobs directory, as a center's AICC_HOME is (test workers' tmp paths are longer)
     launch = dataclasses.replace(make_launch(argv, job_id=73, env={"JUPYTER_TOKEN": token}), unix_uid=UID,
-                                 memory_mb=1024)
+                                 memory_mb=1024, workdir=jobs / "73")
     ext = slurm_executor.start(launch)
     sock = launch.workdir / core.SOCKET_NAME  # where the proxy connects for session 73
     deadline = time.monotonic() + 120
@@ -60,3 +64,4 @@ def test_a_jupyterlab_session_on_slurm_is_reached_on_its_socket_with_its_token_a
     assert wait_run(slurm_executor, (73, 1, ext), lambda s: s.phase.value == "running", 30)
     slurm_executor.cancel(ext, 2)
     assert wait_run(slurm_executor, (73, 1, ext), lambda s: s.phase.finished, 60).phase.value == "cancelled"
+    shutil.rmtree(jobs, ignore_errors=True)
