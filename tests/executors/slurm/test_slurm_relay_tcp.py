@@ -124,3 +124,14 @@ def test_a_replica_in_tcp_mode_serves_through_the_gateway_only_with_its_secret_w
     for path in [p for p in workdir.rglob("*") if p.is_file()]:  # its whole writable view: spec, script, logs
         assert target.secret.encode() not in path.read_bytes(), path
     assert any(Path(workdir).glob("slurm-run-*.json"))  # the spec is there (the job sees it): no secret in it
+
+
+def test_the_relay_mode_is_the_sites_setting_unix_unless_it_says_tcp_and_nothing_else(tmp_path: Path) -> None:
+    from aicc.executors.slurm import SlurmConfig
+
+    (tmp_path / "cluster.json").write_text(json.dumps({"flavors": {}, "jobcomp_log": "/x", "slurm_conf": "/y"}))
+    assert SlurmConfig.from_cluster_dir(tmp_path, {}).relay == "unix"
+    tcp = SlurmConfig.from_cluster_dir(tmp_path, {"AICC_SLURM_RELAY": " TCP ", "AICC_SLURM_RELAY_BIND": "10.0.0.7"})
+    assert (tcp.relay, tcp.relay_bind) == ("tcp", "10.0.0.7")
+    with pytest.raises(ValueError, match="AICC_SLURM_RELAY is 'udp'"):
+        SlurmConfig.from_cluster_dir(tmp_path, {"AICC_SLURM_RELAY": "udp"})
