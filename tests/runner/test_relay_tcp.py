@@ -110,3 +110,13 @@ def test_the_servers_checks_reach_a_published_relay_with_its_secret_and_fall_bac
     assert why is not None and "failed" in why  # a wrong secret gets a closed connection, not an answer
     relay.withdraw(tmp_path / "relays" / "7-1" / relay.SOCKET_NAME)
     assert address(settings, 7, 1) == jobs / "relays" / "7-1" / relay.SOCKET_NAME  # withdrawn: no socket either
+
+
+def test_a_tcp_relays_connections_send_at_once_without_waiting_for_an_ack() -> None:
+    """TCP_NODELAY on every accepted connection (inherited from the listener): asyncio sets it only where a
+    socket's proto is TCP's, and a replica's answer in two writes would otherwise wait for a delayed ACK."""
+    listener, host = relay._tcp_listener("127.0.0.1")
+    with listener, socket.create_connection((host, listener.getsockname()[1]), timeout=5):
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
