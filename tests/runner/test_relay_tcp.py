@@ -120,3 +120,20 @@ def test_a_tcp_relays_connections_send_at_once_without_waiting_for_an_ack() -> N
         accepted, _ = listener.accept()
         with accepted:
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_the_server_never_takes_a_secret_from_a_file_it_did_not_write(tmp_path: Path) -> None:
+    """The relay directory is the project's: a link planted as ``secret`` (to another replica's, say) would
+    have the server send that file's content to an address the project published."""
+    directory = tmp_path / "relays" / "9-1"
+    directory.mkdir(parents=True)
+    relay.publish(directory, "127.0.0.1", 4242)
+    other = tmp_path / "other-secret"
+    other.write_text(SECRET)
+    (directory / relay.SECRET_NAME).symlink_to(other)
+    assert relay.published(directory) is None
+    (directory / relay.SECRET_NAME).unlink()
+    (directory / relay.SECRET_NAME).write_text(SECRET)
+    assert relay.published(directory) == relay.TcpAddress("127.0.0.1", 4242, SECRET)
+    os.chown(directory / relay.SECRET_NAME, 200_041, 200_041)  # the project's own file: not the server's
+    assert relay.published(directory) is None

@@ -101,10 +101,15 @@ def publish(directory: Path, host: str, port: int) -> None:
 
 def published(directory: Path) -> TcpAddress | None:
     """The TCP relay of the replica whose relay directory this is, with its secret; None when it has not
-    published one (Unix mode, or not up yet) or what is there is not a well-formed address."""
+    published one (Unix mode, or not up yet), what is there is not a well-formed address, or the secret is not
+    the file the server wrote (the directory is the project's: a link to another file is never read)."""
     try:
         data = json.loads((directory / ADDRESS_NAME).read_text())
-        secret = (directory / SECRET_NAME).read_text().strip()
+        fd = os.open(directory / SECRET_NAME, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd) as f:
+            if os.fstat(fd).st_uid != os.geteuid():  # ours (the server's), not one planted in its place
+                return None
+            secret = f.read(128).strip()
     except (OSError, ValueError):
         return None
     host, port = (data.get("host"), data.get("port")) if isinstance(data, dict) else (None, None)
