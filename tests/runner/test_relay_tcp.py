@@ -122,6 +122,12 @@ def test_a_tcp_relays_connections_send_at_once_without_waiting_for_an_ack() -> N
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
+def test_a_tcp_relay_bound_to_every_address_publishes_the_nodes_name() -> None:
+    listener, host = relay._tcp_listener("")
+    with listener:
+        assert listener.getsockname()[0] == "0.0.0.0" and host == socket.gethostname()
+
+
 def test_the_server_never_takes_a_secret_from_a_file_it_did_not_write(tmp_path: Path) -> None:
     """The relay directory is the project's: a link planted as ``secret`` (to another replica's, say) would
     have the server send that file's content to an address the project published."""
