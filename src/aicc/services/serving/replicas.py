@@ -60,7 +60,9 @@ Target = Path | TcpAddress
 def address(settings: Settings, job_id: int, attempt: int) -> Target:
     """The replica's relay: the TCP address it published (Slurm in TCP mode), else its socket's path."""
     sock = socket_path(settings, job_id, attempt)
-    return published(sock.parent) or sock
+    if sock == engine_socket(settings.jobs_dir, job_id, attempt):  # a Slurm relay's (the local engine's is Unix)
+        return published(sock.parent) or sock
+    return sock
 
 
 class _RelayHTTPConnection(http.client.HTTPConnection):
