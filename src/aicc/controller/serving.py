@@ -146,7 +146,7 @@ class Supervisor:
 
     def _probe(self, job: JobRow, revs: dict[tuple[int, int], tuple[int, str]]) -> str | None:
         port, health = revs.get((job.service_id or 0, job.service_revision or 0), (0, "/"))
-        return replicas.probe(replicas.socket_path(self.settings, job.id, job.attempt), health, port,
+        return replicas.probe(replicas.address(self.settings, job.id, job.attempt), health, port,
                               self.config.probe_timeout_s)
 
     # -- replicas -------------------------------------------------------------------------------

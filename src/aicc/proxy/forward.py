@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,7 +34,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from websockets.asyncio.client import ClientConnection, unix_connect
+from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 log = logging.getLogger("aicc.proxy")
@@ -215,19 +216,22 @@ def _sendable_close(code: int | None) -> int:
     return code
 
 
-async def forward_websocket(websocket: WebSocket, socket_path: Path, upstream_path: str, *,
-                            headers: Mapping[str, str] | None = None) -> None:
-    """Join the person's websocket to one opened on the run's socket until either end closes."""
+async def forward_websocket(websocket: WebSocket, socket_path: Path | str, upstream_path: str, *,
+                            headers: Mapping[str, str] | None = None, sock: socket.socket | None = None) -> None:
+    """Join the person's websocket to one opened on the run's socket until either end closes (``sock``: a
+    connection to it made already, e.g. a service's TCP relay past its secret; ``socket_path`` then names it)."""
     scope_query = websocket.url.query
     uri = "ws://run" + _target(scope_query, upstream_path)
     protocols = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
     hdrs = upstream_headers(list(websocket.scope["headers"]), headers, websocket=True)
     try:
-        upstream = await unix_connect(
-            str(socket_path), uri, additional_headers=hdrs, subprotocols=protocols or None,
-            open_timeout=CONNECT_TIMEOUT_S, ping_interval=None, max_size=None, compression=None,
-            user_agent_header=None, proxy=None,
-        )
+        options = {"additional_headers": hdrs, "subprotocols": protocols or None, "open_timeout": CONNECT_TIMEOUT_S,
+                   "ping_interval": None, "max_size": None, "compression": None, "user_agent_header": None,
+                   "proxy": None}
+        if sock is None:
+            upstream = await unix_connect(str(socket_path), uri, **options)
+        else:
+            upstream = await connect(uri, sock=sock, **options)  # type: ignore[arg-type]
     except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
         log.info("upstream websocket %s not reachable: %s", socket_path, exc)
         status = 503 if isinstance(exc, OSError) else 502

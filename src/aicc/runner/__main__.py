@@ -63,7 +63,9 @@ def main(argv: list[str]) -> int:
         from aicc.runner.launch import children_of
 
         try:
-            relay_pid = relay.spawn(Path(spec.relay_socket), spec.relay_port, pid, children_of)
+            secret = Path(spec.relay_secret_file).read_text().strip() if spec.relay_secret_file else None
+            relay_pid = relay.spawn(Path(spec.relay_socket), spec.relay_port, pid, children_of,
+                                    bind=spec.relay_bind, secret=secret)
         except OSError as exc:  # the replica runs, unreachable: its health checks fail and name the socket
             print(f"aicc: the service's relay did not start: {exc}", file=sys.stderr)
 
@@ -78,8 +80,7 @@ def main(argv: list[str]) -> int:
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     if relay_pid is not None:  # out of the gateway's reach at once, and never the run's exit status
-        with contextlib.suppress(OSError):
-            os.unlink(str(spec.relay_socket))
+        relay.withdraw(Path(str(spec.relay_socket)))
         with contextlib.suppress(OSError):
             os.kill(relay_pid, signal.SIGKILL)
             os.waitpid(relay_pid, 0)

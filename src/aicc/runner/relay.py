@@ -12,12 +12,22 @@ Python, and a helper inside would run as the job, which could replace it. A thre
 network namespace keeps the host's mounts, so it can bind in the run directory the job cannot see.
 
 On Slurm (``spawn``) the batch step runs the runner as the project's uid, not root: the relay is then a
-process of its own, forked by the runner, that binds its socket first (in ``engine_socket``'s directory: the
-project's, 0700, under the jobs directory but outside every run's view, so no job can replace the socket with
-a link to another's) and then joins the replica's user namespace and, holding that namespace's capabilities
-as its owner, its network namespace (``setns`` of a user namespace needs a single-threaded process: hence a
-process, not a thread). The server reaches that socket only where it shares the node's file system and host
-(the test cluster, a one-host center); a TCP relay with a per-replica secret is what a multi-host cluster needs.
+process of its own, forked by the runner, that binds its listener first and then joins the replica's user
+namespace and, holding that namespace's capabilities as its owner, its network namespace (``setns`` of a user
+namespace needs a single-threaded process: hence a process, not a thread). Its directory (``engine_socket``'s:
+the project's, 0700, under the jobs directory but outside every run's view, so no job can replace what is in it)
+holds either of two listeners, the site's choice (``AICC_SLURM_RELAY``):
+
+- ``unix``: a Unix socket there. The server reaches it only where it shares the node's host (the test cluster,
+  a one-host center).
+- ``tcp``: a TCP port on the node (``AICC_SLURM_RELAY_BIND``, the port the kernel's choice), published as
+  ``host:port`` in the file ``address`` there (written atomically, 0600: the server, root, reads it; the jobs
+  directory is shared with the nodes, as the Slurm engine already needs for batch scripts, specs and logs).
+  Anyone on the network may connect, so each connection must open with ``preamble(secret)``: a per-replica
+  secret the server generated at launch into ``secret`` there (root's, group the project's, 0640: the runner
+  reads it; no run's sandbox shows the directory, and neither the spec nor the environment carries it).
+  It is compared in constant time; a wrong, short or late one (``PREAMBLE_DEADLINE_S``) is closed without a
+  byte of the replica's reached. This is what a multi-host cluster needs.
 
 When nothing answers on the port, the relay answers ``503`` itself, naming the port, so a health check
 (and a client) learns why instead of meeting a closed connection. Standard library only (the shepherd's rule).
@@ -29,11 +39,14 @@ import asyncio
 import contextlib
 import ctypes
 import fcntl
+import hmac
 import json
 import os
+import secrets
 import socket
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 CLONE_NEWNET = 0x40000000
@@ -41,6 +54,77 @@ CLONE_NEWUSER = 0x10000000
 NS_GET_USERNS = 0xB701
 """ioctl on a namespace's file: a new descriptor of the user namespace that owns it (Linux 4.9)."""
 SOCKET_NAME = "service.sock"
+ADDRESS_NAME = "address"
+"""Beside the socket's place in TCP mode: ``{"host": …, "port": …}``, where the relay listens."""
+SECRET_NAME = "secret"  # noqa: S105  (a file name, not a secret)
+"""Beside it too: the replica's secret (hex), written by the server at launch, read by the runner."""
+PREAMBLE_PREFIX = b"AICC-RELAY/1 "
+PREAMBLE_DEADLINE_S = 2.0
+"""How long a TCP connection may take to present its secret before it is closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class TcpAddress:
+    """A replica's TCP relay as the server reaches it. ``str()`` names it for connection pools (never the
+    secret)."""
+
+    host: str
+    port: int
+    secret: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return f"tcp://{self.host}:{self.port}"
+
+    @property
+    def preamble(self) -> bytes:
+        return preamble(self.secret)
+
+
+def new_secret() -> str:
+    return secrets.token_hex(32)
+
+
+def preamble(secret: str) -> bytes:
+    """The bytes a TCP connection to a relay opens with, before its HTTP request."""
+    return PREAMBLE_PREFIX + secret.encode("ascii") + b"\n"
+
+
+def publish(directory: Path, host: str, port: int) -> None:
+    """Write where the TCP relay listens, atomically (a reader sees the whole address or none), 0600."""
+    tmp = directory / f".{ADDRESS_NAME}.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps({"host": host, "port": port}))
+    os.replace(tmp, directory / ADDRESS_NAME)
+
+
+def published(directory: Path) -> TcpAddress | None:
+    """The TCP relay of the replica whose relay directory this is, with its secret; None when it has not
+    published one (Unix mode, or not up yet), what is there is not a well-formed address, or the secret is not
+    the file the server wrote (the directory is the project's: a link to another file is never read)."""
+    try:
+        data = json.loads((directory / ADDRESS_NAME).read_text())
+        fd = os.open(directory / SECRET_NAME, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd) as f:
+            if os.fstat(fd).st_uid != os.geteuid():  # ours (the server's), not one planted in its place
+                return None
+            secret = f.read(128).strip()
+    except (OSError, ValueError):
+        return None
+    host, port = (data.get("host"), data.get("port")) if isinstance(data, dict) else (None, None)
+    if not isinstance(host, str) or not host or type(port) is not int or not 0 < port < 65536:
+        return None
+    if len(secret) != 64 or not all(c in "0123456789abcdef" for c in secret):
+        return None
+    return TcpAddress(host, port, secret)
+
+
+def withdraw(path: Path) -> None:
+    """Out of the gateway's reach: the socket (Unix mode) and the published address (TCP mode) go."""
+    for gone in (path, path.parent / ADDRESS_NAME):
+        with contextlib.suppress(OSError):
+            os.unlink(gone)
 
 
 def _netns(pid: int) -> str | None:
@@ -170,16 +254,58 @@ class _End(asyncio.Protocol):
 
 
 class _Client(_End):
-    """The gateway's (or a health check's) connection: the replica's port is dialled when it arrives."""
+    """The gateway's (or a health check's) connection: the replica's port is dialled when it arrives, or, with
+    ``expected`` (TCP mode), once it presented that preamble; a wrong one, or none within
+    ``PREAMBLE_DEADLINE_S``, closes it unbridged."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, expected: bytes | None = None) -> None:
         super().__init__()
         self.port = port
+        self.expected = expected
+        self.got = b""
+        self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        transport.pause_reading()  # type: ignore[attr-defined]
+        if self.expected is None:
+            self._admit()
+        else:
+            self.timer = asyncio.get_running_loop().call_later(PREAMBLE_DEADLINE_S, transport.close)
+
+    def _admit(self) -> None:
+        assert self.transport is not None
+        self.transport.pause_reading()
         asyncio.get_running_loop().create_task(self._dial())
+
+    def data_received(self, data: bytes) -> None:
+        if self.expected is None:
+            super().data_received(data)
+            return
+        self.got += data
+        n = len(self.expected)
+        if len(self.got) < n:
+            return
+        presented, rest, expected = self.got[:n], self.got[n:], self.expected
+        self.got, self.expected = b"", None
+        if self.timer is not None:
+            self.timer.cancel()
+        assert self.transport is not None
+        if not hmac.compare_digest(presented, expected):
+            self.transport.close()
+            return
+        if rest:
+            self.held.append(rest)
+        self._admit()
+
+    def eof_received(self) -> bool:
+        if self.expected is not None:  # ended before its secret: nothing to bridge
+            return False
+        return super().eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        super().connection_lost(exc)
 
     async def _dial(self) -> None:
         assert self.transport is not None
@@ -209,14 +335,17 @@ class _Client(_End):
             self.transport.close()
 
 
-async def _serve(path: Path, port: int, ready: threading.Event, bound: socket.socket | None = None) -> None:
+async def _serve(path: Path, port: int, ready: threading.Event, bound: socket.socket | None = None,
+                 expected: bytes | None = None) -> None:
     loop = asyncio.get_running_loop()
     if bound is None:
         path.unlink(missing_ok=True)
         server = await loop.create_unix_server(lambda: _Client(port), path=str(path), backlog=1024)
         os.chmod(path, 0o600)
-    else:
+    elif bound.family == socket.AF_UNIX:
         server = await loop.create_unix_server(lambda: _Client(port), sock=bound)
+    else:
+        server = await loop.create_server(lambda: _Client(port, expected), sock=bound)
     ready.set()
     async with server:
         await server.serve_forever()
@@ -245,14 +374,42 @@ def start(run_dir: Path, port: int, job_pid: int, children_of: object) -> Path:
     return path
 
 
-def spawn(path: Path, port: int, job_pid: int, children_of: object) -> int:
+def _tcp_listener(bind: str) -> tuple[socket.socket, str]:
+    """A TCP listener on ``bind`` (empty: every address of the node) at a port of the kernel's choice, and the
+    host the server should dial: the bind address, or the node's name when it is a wildcard."""
+    host = bind or "0.0.0.0"  # noqa: S104  (the site chose every address; the secret guards each connection)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.create_server((host, 0), family=family, backlog=1024)
+    # Accepted connections inherit it (Linux). asyncio sets it itself only on sockets whose proto is TCP's, and
+    # create_server's is 0: without it, an answer in two writes waited for a delayed ACK (~40 ms a request).
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    wildcard = host in ("0.0.0.0", "::")  # noqa: S104
+    return listener, socket.gethostname() if wildcard else host
+
+
+def spawn(path: Path, port: int, job_pid: int, children_of: object, *, bind: str | None = None,
+          secret: str | None = None) -> int:
     """Run the relay for the replica ``job_pid`` in a child process (the runner's, on Slurm); returns its pid.
-    The socket is bound before the child leaves our namespaces; errors go to ``relay.log`` beside it."""
-    path.unlink(missing_ok=True)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
-    os.chmod(path, 0o600)
-    listener.listen(1024)
+    Its listener is bound before the child leaves our namespaces: the Unix socket ``path``, or, with ``bind``
+    and ``secret`` (TCP mode), a port on the node published beside ``path`` (``publish``). Errors go to
+    ``relay.log`` beside it."""
+    expected = None
+    if bind is not None:
+        if not secret:
+            raise OSError("a TCP relay needs the replica's secret")
+        expected = preamble(secret)
+        listener, host = _tcp_listener(bind)
+        try:
+            publish(path.parent, host, listener.getsockname()[1])
+        except OSError:
+            listener.close()
+            raise
+    else:
+        path.unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        os.chmod(path, 0o600)
+        listener.listen(1024)
     pid = os.fork()
     if pid:
         listener.close()
@@ -264,7 +421,7 @@ def spawn(path: Path, port: int, job_pid: int, children_of: object) -> int:
             raise RuntimeError("the replica ended before its network namespace could be found")
         _enter(target)
         listener.setblocking(False)
-        asyncio.run(_serve(path, port, threading.Event(), listener))
+        asyncio.run(_serve(path, port, threading.Event(), listener, expected))
     except BaseException as exc:  # the child must never return into the runner's code
         with contextlib.suppress(OSError):
             (path.parent / "relay.log").write_text(f"relay failed: {exc}\n")

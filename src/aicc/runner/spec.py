@@ -83,6 +83,12 @@ class RunSpec:
     network namespace, bridged by a relay process the runner forks (``aicc.runner.relay.spawn``)."""
     relay_socket: str | None = None
     """Where that relay listens (``relay.engine_socket``: the project's directory outside every run's view)."""
+    relay_bind: str | None = None
+    """TCP mode: the node's address the relay listens on ("" every address; None: Unix mode, ``relay_socket``).
+    It publishes ``host:port`` beside ``relay_socket`` and bridges only connections that present the secret."""
+    relay_secret_file: str | None = None
+    """TCP mode: the file with the replica's secret (beside ``relay_socket``). A path, not the secret: this
+    spec lies in the job's own directory, which its sandbox shows."""
 
     def __post_init__(self) -> None:
         if self.uid <= 0 or self.gid <= 0:

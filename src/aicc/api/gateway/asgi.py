@@ -28,6 +28,7 @@ from aicc.api.gateway.routes import MAX_TRIES, admit, bearer
 from aicc.api.gateway.state import Gateway
 from aicc.api.problems import problem
 from aicc.proxy.forward import OUR_COOKIE_PREFIX, upstream_headers
+from aicc.services.serving.replicas import Target
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -153,7 +154,7 @@ async def serve(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None
         gw.begin(route.service_id, job_id)
         m.in_flight.inc()
         try:
-            outcome = await _exchange(gw, scope, receive, send, str(sock), method, head_bytes, held, length, m, t0)
+            outcome = await _exchange(gw, scope, receive, send, sock, method, head_bytes, held, length, m, t0)
         finally:
             gw.end(route.service_id, job_id)
             m.in_flight.dec()
@@ -169,7 +170,7 @@ async def serve(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None
     await _answer(resp, scope, receive, send)
 
 
-async def _exchange(gw: Gateway, scope: Scope, receive: Receive, send: Send, sock: str, method: str,
+async def _exchange(gw: Gateway, scope: Scope, receive: Receive, send: Send, sock: Target, method: str,
                     head_bytes: bytes, held: bytes | None, length: int | None, m: Any, t0: float) -> str:
     """One try on one replica: "refused" (try another), else "done" (the client has its whole answer)."""
     for fresh_try in range(2):
@@ -224,7 +225,7 @@ async def _fail(scope: Scope, receive: Receive, send: Send, m: Any, status: int,
                   send)
 
 
-async def _relay_body(gw: Gateway, scope: Scope, receive: Receive, send: Send, sock: str, conn: upstream.Conn,
+async def _relay_body(gw: Gateway, scope: Scope, receive: Receive, send: Send, sock: Target, conn: upstream.Conn,
                       head: upstream.Head, sender: asyncio.Task[None] | None, m: Any) -> None:
     start = {"type": "http.response.start", "status": head.status, "headers": _downstream(head)}
     reusable = head.keep_alive and sender is None
@@ -239,7 +240,7 @@ async def _relay_body(gw: Gateway, scope: Scope, receive: Receive, send: Send, s
         await send(start)
         await send({"type": "http.response.body", "body": body, "more_body": False})
         if reusable:
-            gw.pool.release(sock, conn)
+            gw.pool.release(str(sock), conn)
         else:
             upstream.close_quietly(conn)
         return
@@ -257,7 +258,7 @@ async def _relay_body(gw: Gateway, scope: Scope, receive: Receive, send: Send, s
             watcher.cancel()
     await send({"type": "http.response.body", "body": b"", "more_body": False})
     if complete and reusable:
-        gw.pool.release(sock, conn)
+        gw.pool.release(str(sock), conn)
     else:
         upstream.close_quietly(conn)
 

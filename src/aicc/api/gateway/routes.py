@@ -15,10 +15,12 @@ import math
 from fastapi import APIRouter, WebSocket
 from starlette.responses import Response
 
+from aicc.api.gateway import upstream
 from aicc.api.gateway.state import Gateway, Route
 from aicc.api.problems import problem
 from aicc.core.serving import ServiceState
 from aicc.proxy.forward import forward_websocket
+from aicc.runner.relay import TcpAddress
 from aicc.services.serving.keys import KeyGrant
 
 router = APIRouter(tags=["gateway"])
@@ -76,11 +78,18 @@ async def service_websocket(websocket: WebSocket, project: str, name: str, path:
     if choice is None:
         await websocket.send_denial_response(problem(503, "Service unavailable", "no replica of this service is ready"))
         return
-    job_id, sock = choice
+    job_id, target = choice
+    connected = None
+    if isinstance(target, TcpAddress):  # a relay on a node: connected here, past its secret
+        try:
+            connected = await upstream.dial(target)
+        except (OSError, TimeoutError):
+            await websocket.send_denial_response(problem(503, "Service unavailable", "the replica did not answer"))
+            return
     gw.begin(route.service_id, job_id)
     try:
-        await forward_websocket(websocket, sock, _upstream_path(websocket.scope.get("raw_path") or b"", project,
-                                                                name, path),
-                                headers={"X-Forwarded-Prefix": f"/svc/{project}/{name}"})
+        await forward_websocket(websocket, str(target), _upstream_path(websocket.scope.get("raw_path") or b"",
+                                                                       project, name, path),
+                                headers={"X-Forwarded-Prefix": f"/svc/{project}/{name}"}, sock=connected)
     finally:
         gw.end(route.service_id, job_id)

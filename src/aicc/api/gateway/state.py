@@ -16,7 +16,6 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -45,8 +44,8 @@ class Route:
     organization_id: int
     state: str
     reason: str
-    sockets: list[tuple[int, Path]] = field(default_factory=list)
-    """(replica job id, its socket) of the replicas in rotation."""
+    sockets: list[tuple[int, replicas.Target]] = field(default_factory=list)
+    """(replica job id, its relay: a socket's path or a TCP address) of the replicas in rotation."""
 
 
 @dataclass
@@ -137,7 +136,7 @@ class Gateway:
             for job_id, attempt, service_id in s.execute(select(JobRow.id, JobRow.attempt, JobRow.service_id).where(
                     JobRow.service_id.in_(list(by_id)), JobRow.replica_state == ReplicaState.READY.value,
                     JobRow.state == "running").order_by(JobRow.id)).all():
-                by_id[service_id or 0].sockets.append((job_id, replicas.socket_path(self.settings, job_id, attempt)))
+                by_id[service_id or 0].sockets.append((job_id, replicas.address(self.settings, job_id, attempt)))
         return table
 
     async def refresh(self, force: bool = False) -> None:
@@ -174,7 +173,7 @@ class Gateway:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def pick(self, route: Route, avoid: set[int]) -> tuple[int, Path] | None:
+    def pick(self, route: Route, avoid: set[int]) -> tuple[int, replicas.Target] | None:
         """The replica in rotation with the fewest of our requests in flight (round robin among equals)."""
         choices = [c for c in route.sockets if c[0] not in avoid]
         if not choices:

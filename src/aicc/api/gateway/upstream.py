@@ -1,4 +1,4 @@
-"""A lean HTTP/1.1 client to replicas' Unix sockets: pooled keep-alive connections, bodies streamed both ways.
+"""A lean HTTP/1.1 client to replicas' relays: pooled keep-alive connections, bodies streamed both ways.
 
 Why not httpx (which ``aicc.proxy.forward`` uses for sessions): on these cores its request and response
 machinery cost about a millisecond of CPU a request, more than everything else the gateway does together. A
@@ -8,14 +8,21 @@ it comes (``content-length`` as sent, else chunked), and a response read by its 
 read from the replica is handed on at once, so server-sent events and chunked answers stream.
 
 A connection goes back to its pool only when its response was read to the end and nobody said ``close``.
+A relay is a Unix socket (the local engine, Slurm in Unix mode) or a TCP address on a node (Slurm in TCP mode),
+where a new connection first sends the replica's secret (``aicc.runner.relay.preamble``); pooled ones are
+already past it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+
+from aicc.runner.relay import TcpAddress
+from aicc.services.serving.replicas import Target
 
 HEAD_LIMIT = 64 * 1024
 """The most a response's status line and headers may take (a replica sending more is broken: 502)."""
@@ -23,6 +30,8 @@ READ_CHUNK = 64 * 1024
 MAX_IDLE = 32
 """Idle connections kept per replica socket (a burst beyond opens more, which are closed after)."""
 NO_BODY_STATUS = frozenset({204, 304})
+CONNECT_TIMEOUT_S = 2.0
+"""A TCP relay whose node does not answer (gone from the network) is refused after this, not waited for."""
 
 
 class Refused(Exception):
@@ -58,24 +67,33 @@ class Head:
 
 @dataclass
 class Pool:
-    """Idle keep-alive connections per replica socket (one pool per event loop: the gateway's)."""
+    """Idle keep-alive connections per replica relay, by ``str(target)`` (one pool per event loop: the
+    gateway's)."""
 
     idle: dict[str, list[Conn]] = field(default_factory=dict)
     loop: asyncio.AbstractEventLoop | None = None
 
-    async def acquire(self, path: str) -> Conn:
+    async def acquire(self, target: Target) -> Conn:
         loop = asyncio.get_running_loop()
         if loop is not self.loop:  # a new event loop (tests run several apps): the old one's connections are dead
             self.idle, self.loop = {}, loop
-        held = self.idle.get(path)
+        held = self.idle.get(str(target))
         while held:
             conn = held.pop()
             if conn.usable():
                 conn.reused = True
                 return conn
             conn.close()
+        if isinstance(target, TcpAddress):
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    reader, writer = await asyncio.open_connection(target.host, target.port, limit=HEAD_LIMIT)
+            except (OSError, TimeoutError) as exc:  # refused, unreachable, no such host, no answer
+                raise Refused(str(exc) or type(exc).__name__) from exc
+            writer.write(target.preamble)
+            return Conn(reader, writer)
         try:
-            reader, writer = await asyncio.open_unix_connection(path, limit=HEAD_LIMIT)
+            reader, writer = await asyncio.open_unix_connection(str(target), limit=HEAD_LIMIT)
         except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError) as exc:
             raise Refused(str(exc)) from exc
         return Conn(reader, writer)
@@ -91,6 +109,23 @@ class Pool:
         """Close every idle connection to a socket (its replica left the rotation)."""
         for conn in self.idle.pop(path, []):
             conn.close()
+
+
+async def dial(target: TcpAddress) -> socket.socket:
+    """A connected socket to a TCP relay, past its secret (for a websocket, which the pool does not carry)."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(CONNECT_TIMEOUT_S):
+        family, kind, proto, _, addr = (await loop.getaddrinfo(target.host, target.port,
+                                                               type=socket.SOCK_STREAM))[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, addr)
+            await loop.sock_sendall(sock, target.preamble)
+        except BaseException:
+            sock.close()
+            raise
+    return sock
 
 
 def request_head(method: str, target: str, headers: list[tuple[str, str]], length: int | None) -> bytes:

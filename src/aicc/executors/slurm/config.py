@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+RELAY_MODES = ("unix", "tcp")
 DEFAULT_CLUSTER_DIR = Path("/tmp/aicc-slurm")  # noqa: S108  (scripts/slurm-up's default, root-only)
 
 
@@ -37,7 +38,10 @@ class SlurmConfig:
     hung controller never blocks AICC's loop for long. ``nice``: the CPU
     priority the tools run at (``nice -n``; 0 leaves it): the controller starts
     them in bursts, and where it shares its cores with the API a user's
-    submission should not wait behind them.
+    submission should not wait behind them. ``relay``: how the server reaches
+    a service replica's relay on a node (``aicc.runner.relay``): ``unix`` (a
+    socket, only where the node is the server's host) or ``tcp`` (a port on
+    ``relay_bind``, "" every address, with a per-replica secret).
     """
 
     flavors: Mapping[str, SlurmFlavor]
@@ -48,6 +52,12 @@ class SlurmConfig:
     bin_dir: Path | None = None  # where sbatch & co. live; None: PATH
     extra_env: Mapping[str, str] = field(default_factory=dict)
     nice: int = 10
+    relay: str = "unix"
+    relay_bind: str = ""
+
+    def __post_init__(self) -> None:
+        if self.relay not in RELAY_MODES:
+            raise ValueError(f"AICC_SLURM_RELAY is {self.relay!r}: it is one of {', '.join(RELAY_MODES)}")
 
     def flavor_for_gres(self, gres_type: str | None) -> str | None:
         """The flavor whose GRES type is ``gres_type`` (None: a CPU-only node)."""
@@ -63,10 +73,12 @@ class SlurmConfig:
         return None
 
     @classmethod
-    def from_cluster_dir(cls, directory: Path | None = None) -> SlurmConfig:
-        """Read ``cluster.json`` written by ``scripts/slurm-up`` (``$AICC_SLURM_DIR``)."""
+    def from_cluster_dir(cls, directory: Path | None = None, env: Mapping[str, str] | None = None) -> SlurmConfig:
+        """Read ``cluster.json`` written by ``scripts/slurm-up`` (``$AICC_SLURM_DIR``); the relay's mode and
+        address from ``AICC_SLURM_RELAY`` and ``AICC_SLURM_RELAY_BIND`` (the site's, not the cluster file's)."""
+        env = os.environ if env is None else env
         if directory is None:
-            directory = Path(os.environ.get("AICC_SLURM_DIR", str(DEFAULT_CLUSTER_DIR)))
+            directory = Path(env.get("AICC_SLURM_DIR", str(DEFAULT_CLUSTER_DIR)))
         data = json.loads((directory / "cluster.json").read_text())
         return cls(
             flavors={
@@ -77,4 +89,6 @@ class SlurmConfig:
             slurm_conf=Path(data["slurm_conf"]),
             kill_wait_s=float(data.get("kill_wait_s", 30)),
             nice=int(data.get("nice", 10)),
+            relay=env.get("AICC_SLURM_RELAY", "").strip().lower() or "unix",
+            relay_bind=env.get("AICC_SLURM_RELAY_BIND", "").strip(),
         )

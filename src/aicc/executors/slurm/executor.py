@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import sys
 import uuid
@@ -62,21 +63,35 @@ def _device_pattern(launch: Launch) -> str:
     return f"/dev/{pattern}" if pattern and launch.image is None else ""
 
 
-def _relay(launch: Launch, uid: int) -> dict[str, Any]:
-    """A service replica's relay (``aicc.runner.relay.spawn``): its socket's directory made here, the project's
-    own (0700) under ``<jobs>/relays`` (root's, 0711), which no run's sandbox shows, so the job cannot swap the
-    socket for a link to another. The server reaches the socket only on a node that shares its host."""
+def _relay(launch: Launch, uid: int, config: SlurmConfig) -> dict[str, Any]:
+    """A service replica's relay (``aicc.runner.relay.spawn``): its directory made here, the project's own
+    (0700) under ``<jobs>/relays`` (root's, 0711), which no run's sandbox shows, so the job cannot swap what is
+    in it. Unix mode: the relay's socket there, reached only where the node is the server's host. TCP mode
+    (``config.relay``): a port on the node, published there, and the replica's secret, made here and kept there
+    (root's, readable by the project's group: the runner reads it; the spec, which the job sees, names only
+    the file). A second try of the same attempt (a controller that crashed before sbatch) keeps its secret."""
     port = launch.extra.get("service_port")
     if not port:
         return {}
     from aicc.executors.local.isolation import own_dir
-    from aicc.runner.relay import engine_socket
+    from aicc.runner.relay import SECRET_NAME, engine_socket, new_secret
 
     sock = engine_socket(launch.workdir.parent, launch.job_id, launch.attempt)
     sock.parent.parent.mkdir(mode=0o711, exist_ok=True)
     sock.parent.mkdir(mode=0o700, exist_ok=True)
     own_dir(sock.parent, uid, uid, 0o700)
-    return {"relay_port": int(port), "relay_socket": str(sock)}
+    out: dict[str, Any] = {"relay_port": int(port), "relay_socket": str(sock)}
+    if config.relay != "tcp":
+        return out
+    secret_file = sock.parent / SECRET_NAME
+    if not (secret_file.is_file() and not secret_file.is_symlink() and secret_file.stat().st_uid == 0):
+        secret_file.unlink(missing_ok=True)
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
+        with os.fdopen(fd, "w") as f:
+            os.fchown(f.fileno(), 0, uid)
+            os.fchmod(f.fileno(), 0o640)
+            f.write(new_secret())
+    return {**out, "relay_bind": config.relay_bind, "relay_secret_file": str(secret_file)}
 
 
 class SlurmExecutor:
@@ -221,7 +236,7 @@ class SlurmExecutor:
             spec = isolation.run_spec(launch, env, uid=uid, device_root=Path("/dev"), engine="slurm")
             spec = dataclasses.replace(spec, passthrough=[*batch.SLURM_PASSTHROUGH, "SLURM_*", "SLURMD_*"],
                                        step=True, engine_identity=True,
-                                       engine_devices=_device_pattern(launch), **_relay(launch, uid))
+                                       engine_devices=_device_pattern(launch), **_relay(launch, uid, self.config))
             isolation.write_new(batch.run_spec_path(launch), json.dumps(spec.to_json()))
             runner = [sys.executable, "-I", "-m", "aicc.runner"]
         from aicc.executors.local.isolation import write_new

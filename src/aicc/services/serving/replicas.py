@@ -1,5 +1,6 @@
-"""A service's replicas as runs: submitting one (a ``jobs`` row of kind ``service``), where its socket is,
-checking its health through it, and the last lines of its log for a failure's reason."""
+"""A service's replicas as runs: submitting one (a ``jobs`` row of kind ``service``), where its relay is (a
+Unix socket, or a TCP address with its secret: ``aicc.runner.relay``), checking its health through it, and the
+last lines of its log for a failure's reason."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from aicc.config import Settings
 from aicc.core.jobs import RunKind
 from aicc.core.serving import ReplicaState
 from aicc.executors.base import log_file
-from aicc.runner.relay import SOCKET_NAME, engine_socket
+from aicc.runner.relay import SOCKET_NAME, TcpAddress, engine_socket, published
 from aicc.services import jobs as job_svc
 from aicc.services.principal import SYSTEM
 from aicc.services.serving.catalog import REPLICA_LEASE_S
@@ -52,28 +53,45 @@ def socket_path(settings: Settings, job_id: int, attempt: int) -> Path:
     return settings.jobs_dir / str(job_id) / f"run-{attempt}" / SOCKET_NAME
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path, timeout: float) -> None:
+Target = Path | TcpAddress
+"""Where a replica is reached: its relay's Unix socket, or its relay's TCP address (with the secret)."""
+
+
+def address(settings: Settings, job_id: int, attempt: int) -> Target:
+    """The replica's relay: the TCP address it published (Slurm in TCP mode), else its socket's path."""
+    sock = socket_path(settings, job_id, attempt)
+    if sock == engine_socket(settings.jobs_dir, job_id, attempt):  # a Slurm relay's (the local engine's is Unix)
+        return published(sock.parent) or sock
+    return sock
+
+
+class _RelayHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, target: Target, timeout: float) -> None:
         super().__init__("replica", timeout=timeout)
-        self._path = path
+        self._target = target
 
     def connect(self) -> None:
+        target = self._target
+        if isinstance(target, TcpAddress):
+            self.sock = socket.create_connection((target.host, target.port), timeout=self.timeout)
+            self.sock.sendall(target.preamble)
+            return
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
-            sock.connect(str(self._path))
+            sock.connect(str(target))
         except OSError:
             sock.close()
             raise
         self.sock = sock
 
 
-def probe(path: Path, health_path: str, port: int, timeout_s: float = 1.0) -> str | None:
-    """None when ``GET health_path`` answers 2xx or 3xx through the replica's socket; else why not, in words
+def probe(target: Target, health_path: str, port: int, timeout_s: float = 1.0) -> str | None:
+    """None when ``GET health_path`` answers 2xx or 3xx through the replica's relay; else why not, in words
     that name the port and the path."""
-    if not path.exists():
+    if isinstance(target, Path) and not target.exists():
         return f"the replica's socket is not there (its relay to port {port} is not up)"
-    conn = _UnixHTTPConnection(path, timeout_s)
+    conn = _RelayHTTPConnection(target, timeout_s)
     try:
         conn.request("GET", health_path, headers={"Host": "replica", "User-Agent": "aicc-health"})
         resp = conn.getresponse()
