@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine
 
 from aicc.api.gateway import upstream
-from aicc.runner import relay
+from aicc.runner import relay, relay_address
 from aicc.runner.launch import children_of
 from aicc.services.serving.replicas import Target, probe
 
@@ -99,8 +99,8 @@ def main() -> int:
         return 2
     load0 = os.getloadavg()[0]
     directory = Path(tempfile.mkdtemp(prefix="relay-bench-"))
-    secret = relay.new_secret()
-    (directory / relay.SECRET_NAME).write_text(secret)
+    secret = relay_address.new_secret()
+    (directory / relay_address.SECRET_NAME).write_text(secret)
     replica = subprocess.Popen(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", sys.executable,
                                 "-m", "aicc.testbed.serve", "--no-model", "--port", str(PORT)],
                                stdout=subprocess.DEVNULL)
@@ -108,7 +108,7 @@ def main() -> int:
     relays = [relay.spawn(sock, PORT, replica.pid, children_of),
               relay.spawn(sock, PORT, replica.pid, children_of, bind="127.0.0.1", secret=secret)]
     try:
-        tcp = relay.published(directory)
+        tcp = relay_address.published(directory)
         assert tcp is not None
         targets: dict[str, Target] = {"unix": sock, "tcp": tcp}
         deadline = time.monotonic() + 30

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from aicc.runner import relay
+from aicc.runner import relay, relay_address
 from aicc.runner.launch import children_of
 from aicc.services.serving.replicas import address, probe
 
-SECRET = relay.new_secret()
+SECRET = relay_address.new_secret()
 
 
 HELLO = """
@@ -39,18 +39,18 @@ http.server.ThreadingHTTPServer(("127.0.0.1", 8000), H).serve_forever()
 
 
 @pytest.fixture
-def tcp_relay(tmp_path: Path) -> Iterator[relay.TcpAddress]:
+def tcp_relay(tmp_path: Path) -> Iterator[relay_address.TcpAddress]:
     """A replica (an HTTP server on port 8000 of its own network namespace's loopback) and its relay in TCP
     mode on the host's 127.0.0.1, as the runner starts it on a Slurm node."""
     directory = tmp_path / "relays" / "7-1"
     directory.mkdir(parents=True)
-    (directory / relay.SECRET_NAME).write_text(SECRET)
+    (directory / relay_address.SECRET_NAME).write_text(SECRET)
     job = subprocess.Popen(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" -c "$1"', sys.executable,
                             HELLO])
     pid = relay.spawn(directory / relay.SOCKET_NAME, 8000, job.pid, children_of,
                       bind="127.0.0.1", secret=SECRET)
     try:
-        published = relay.published(directory)
+        published = relay_address.published(directory)
         assert published is not None
         deadline = time.monotonic() + 10
         while probe(published, "/", 8000) is not None and time.monotonic() < deadline:
@@ -63,7 +63,7 @@ def tcp_relay(tmp_path: Path) -> Iterator[relay.TcpAddress]:
         job.wait()
 
 
-def _exchange(addr: relay.TcpAddress, first: bytes, timeout: float = 5.0) -> bytes:
+def _exchange(addr: relay_address.TcpAddress, first: bytes, timeout: float = 5.0) -> bytes:
     with socket.create_connection((addr.host, addr.port), timeout=timeout) as conn:
         conn.sendall(first + b"GET / HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
         out = b""
@@ -73,31 +73,32 @@ def _exchange(addr: relay.TcpAddress, first: bytes, timeout: float = 5.0) -> byt
 
 
 def test_a_tcp_relay_publishes_its_address_atomically_and_bridges_only_the_secret_holder(
-        tcp_relay: relay.TcpAddress, tmp_path: Path) -> None:
+        tcp_relay: relay_address.TcpAddress, tmp_path: Path) -> None:
     directory = tmp_path / "relays" / "7-1"
-    st = os.stat(directory / relay.ADDRESS_NAME)
+    st = os.stat(directory / relay_address.ADDRESS_NAME)
     assert stat.S_IMODE(st.st_mode) == 0o600
-    assert json.loads((directory / relay.ADDRESS_NAME).read_text()) == {"host": "127.0.0.1", "port": tcp_relay.port}
+    address = json.loads((directory / relay_address.ADDRESS_NAME).read_text())
+    assert address == {"host": "127.0.0.1", "port": tcp_relay.port}
     assert not (directory / relay.SOCKET_NAME).exists()  # TCP mode: no Unix socket
     assert [p.name for p in directory.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
-    assert _exchange(tcp_relay, relay.preamble(SECRET)).endswith(b"hello")
-    wrong = relay.preamble(relay.new_secret())
+    assert _exchange(tcp_relay, relay_address.preamble(SECRET)).endswith(b"hello")
+    wrong = relay_address.preamble(relay_address.new_secret())
     t0 = time.monotonic()
     assert _exchange(tcp_relay, wrong) == b""  # closed at once, nothing of the replica's
     assert time.monotonic() - t0 < 1.0
     t0 = time.monotonic()
     assert _exchange(tcp_relay, b"") == b""  # no secret: a request shorter than one waits for the deadline only
-    assert time.monotonic() - t0 < relay.PREAMBLE_DEADLINE_S + 2
+    assert time.monotonic() - t0 < relay_address.PREAMBLE_DEADLINE_S + 2
     with socket.create_connection((tcp_relay.host, tcp_relay.port), timeout=5) as idle:  # says nothing at all
         t0 = time.monotonic()
         assert idle.recv(10) == b""
-        assert time.monotonic() - t0 < relay.PREAMBLE_DEADLINE_S + 2
-    assert _exchange(tcp_relay, relay.preamble(SECRET)).endswith(b"hello")  # still serving the others
+        assert time.monotonic() - t0 < relay_address.PREAMBLE_DEADLINE_S + 2
+    assert _exchange(tcp_relay, relay_address.preamble(SECRET)).endswith(b"hello")  # still serving the others
 
 
 def test_the_servers_checks_reach_a_published_relay_with_its_secret_and_fall_back_to_the_socket(
-        tcp_relay: relay.TcpAddress, tmp_path: Path) -> None:
+        tcp_relay: relay_address.TcpAddress, tmp_path: Path) -> None:
     from aicc.config import Settings
 
     settings = Settings(home=tmp_path, database_url="sqlite://")
@@ -106,9 +107,9 @@ def test_the_servers_checks_reach_a_published_relay_with_its_secret_and_fall_bac
     (jobs / "relays").symlink_to(tmp_path / "relays")
     assert address(settings, 7, 1) == tcp_relay
     assert probe(tcp_relay, "/health", 8000) is None
-    why = probe(relay.TcpAddress(tcp_relay.host, tcp_relay.port, relay.new_secret()), "/health", 8000)
+    why = probe(relay_address.TcpAddress(tcp_relay.host, tcp_relay.port, relay_address.new_secret()), "/health", 8000)
     assert why is not None and "failed" in why  # a wrong secret gets a closed connection, not an answer
-    relay.withdraw(tmp_path / "relays" / "7-1" / relay.SOCKET_NAME)
+    relay_address.withdraw(tmp_path / "relays" / "7-1" / relay.SOCKET_NAME)
     assert address(settings, 7, 1) == jobs / "relays" / "7-1" / relay.SOCKET_NAME  # withdrawn: no socket either
 
 
@@ -133,13 +134,13 @@ def test_the_server_never_takes_a_secret_from_a_file_it_did_not_write(tmp_path: 
     have the server send that file's content to an address the project published."""
     directory = tmp_path / "relays" / "9-1"
     directory.mkdir(parents=True)
-    relay.publish(directory, "127.0.0.1", 4242)
+    relay_address.publish(directory, "127.0.0.1", 4242)
     other = tmp_path / "other-secret"
     other.write_text(SECRET)
-    (directory / relay.SECRET_NAME).symlink_to(other)
-    assert relay.published(directory) is None
-    (directory / relay.SECRET_NAME).unlink()
-    (directory / relay.SECRET_NAME).write_text(SECRET)
-    assert relay.published(directory) == relay.TcpAddress("127.0.0.1", 4242, SECRET)
-    os.chown(directory / relay.SECRET_NAME, 200_041, 200_041)  # the project's own file: not the server's
-    assert relay.published(directory) is None
+    (directory / relay_address.SECRET_NAME).symlink_to(other)
+    assert relay_address.published(directory) is None
+    (directory / relay_address.SECRET_NAME).unlink()
+    (directory / relay_address.SECRET_NAME).write_text(SECRET)
+    assert relay_address.published(directory) == relay_address.TcpAddress("127.0.0.1", 4242, SECRET)
+    os.chown(directory / relay_address.SECRET_NAME, 200_041, 200_041)  # the project's own file: not the server's
+    assert relay_address.published(directory) is None

@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
 
     relay_pid = None
     if spec.relay_port and spec.relay_socket:  # a service replica: its port inside, bridged to a socket outside
-        from aicc.runner import relay
+        from aicc.runner import relay, relay_address
         from aicc.runner.launch import children_of
 
         try:
@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     if relay_pid is not None:  # out of the gateway's reach at once, and never the run's exit status
-        relay.withdraw(Path(str(spec.relay_socket)))
+        relay_address.withdraw(Path(str(spec.relay_socket)))
         with contextlib.suppress(OSError):
             os.kill(relay_pid, signal.SIGKILL)
             os.waitpid(relay_pid, 0)

@@ -19,7 +19,7 @@ import pytest
 from tests.controller.serving_live import SERVER, Live, sqlite_center
 from tests.executors.slurm.test_slurm_controller import SLURM_INVENTORY
 
-from aicc.runner import relay
+from aicc.runner import relay, relay_address
 from aicc.store.models import JobRow, ProjectRow
 
 OTHER_TENANT = 200_097
@@ -65,7 +65,7 @@ def tcp_live(shared_cluster, tmp_path: Path, sqlite_template: Path,  # type: ign
         yield center
 
 
-def _raw(addr: relay.TcpAddress, first: bytes) -> bytes:
+def _raw(addr: relay_address.TcpAddress, first: bytes) -> bytes:
     with socket.create_connection((addr.host, addr.port), timeout=10) as conn:
         conn.sendall(first + b"GET /health HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
         out = b""
@@ -97,22 +97,24 @@ def test_a_replica_in_tcp_mode_serves_through_the_gateway_only_with_its_secret_w
         uid = s.get(ProjectRow, project_id).unix_uid  # type: ignore[union-attr]
     directory = relay.engine_socket(live.settings.jobs_dir, job_id, attempt).parent
     [(_, target)] = live.app.state.gateway.routes[("proj-a", "tcp")].sockets
-    assert isinstance(target, relay.TcpAddress) and target.host == "127.0.0.1"  # reached over TCP, not the socket
+    assert isinstance(target, relay_address.TcpAddress)  # reached over TCP, not the socket
+    assert target.host == "127.0.0.1"
     assert not (directory / relay.SOCKET_NAME).exists()
-    published = os.stat(directory / relay.ADDRESS_NAME)
+    published = os.stat(directory / relay_address.ADDRESS_NAME)
     assert (published.st_uid, stat.S_IMODE(published.st_mode)) == (uid, 0o600)  # written by the relay
-    kept = os.stat(directory / relay.SECRET_NAME)
+    kept = os.stat(directory / relay_address.SECRET_NAME)
     assert (kept.st_uid, kept.st_gid, stat.S_IMODE(kept.st_mode)) == (0, uid, 0o640)  # the server's; runner reads
-    assert json.loads((directory / relay.ADDRESS_NAME).read_text())["port"] == target.port
-    for name in (relay.ADDRESS_NAME, relay.SECRET_NAME):  # another tenant: the project's 0700 directory stops it
+    assert json.loads((directory / relay_address.ADDRESS_NAME).read_text())["port"] == target.port
+    # another tenant: the project's 0700 directory stops it
+    for name in (relay_address.ADDRESS_NAME, relay_address.SECRET_NAME):
         other = subprocess.run(["cat", str(directory / name)], user=OTHER_TENANT, group=OTHER_TENANT,
                                capture_output=True, text=True, timeout=10)
         assert other.returncode != 0 and "Permission denied" in other.stderr, other
 
     t0 = time.monotonic()
     assert _raw(target, b"") == b""  # no secret: closed after the deadline, nothing of the replica's
-    assert _raw(target, relay.preamble(relay.new_secret())) == b""  # a wrong one: closed at once
-    assert time.monotonic() - t0 < relay.PREAMBLE_DEADLINE_S + 3  # never a hang
+    assert _raw(target, relay_address.preamble(relay_address.new_secret())) == b""  # a wrong one: closed at once
+    assert time.monotonic() - t0 < relay_address.PREAMBLE_DEADLINE_S + 3  # never a hang
     assert _raw(target, target.preamble).startswith(b"HTTP/1.1 200")
     assert live.gateway("/svc/proj-a/tcp/health", key).status_code == 200  # the replica goes on serving
 

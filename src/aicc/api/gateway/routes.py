@@ -20,7 +20,7 @@ from aicc.api.gateway.state import Gateway, Route
 from aicc.api.problems import problem
 from aicc.core.serving import ServiceState
 from aicc.proxy.forward import forward_websocket
-from aicc.runner.relay import TcpAddress
+from aicc.runner.relay_address import TcpAddress
 from aicc.services.serving.keys import KeyGrant
 
 router = APIRouter(tags=["gateway"])

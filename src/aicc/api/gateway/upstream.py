@@ -9,7 +9,7 @@ read from the replica is handed on at once, so server-sent events and chunked an
 
 A connection goes back to its pool only when its response was read to the end and nobody said ``close``.
 A relay is a Unix socket (the local engine, Slurm in Unix mode) or a TCP address on a node (Slurm in TCP mode),
-where a new connection first sends the replica's secret (``aicc.runner.relay.preamble``); pooled ones are
+where a new connection first sends the replica's secret (``aicc.runner.relay_address.preamble``); pooled ones are
 already past it.
 """
 
@@ -21,7 +21,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from aicc.runner.relay import TcpAddress
+from aicc.runner.relay_address import TcpAddress
 from aicc.services.serving.replicas import Target
 
 HEAD_LIMIT = 64 * 1024

@@ -74,7 +74,8 @@ def _relay(launch: Launch, uid: int, config: SlurmConfig) -> dict[str, Any]:
     if not port:
         return {}
     from aicc.executors.local.isolation import own_dir
-    from aicc.runner.relay import SECRET_NAME, engine_socket, new_secret
+    from aicc.runner.relay import engine_socket
+    from aicc.runner.relay_address import SECRET_NAME, new_secret
 
     sock = engine_socket(launch.workdir.parent, launch.job_id, launch.attempt)
     sock.parent.parent.mkdir(mode=0o711, exist_ok=True)

@@ -15,7 +15,8 @@ from aicc.config import Settings
 from aicc.core.jobs import RunKind
 from aicc.core.serving import ReplicaState
 from aicc.executors.base import log_file
-from aicc.runner.relay import SOCKET_NAME, TcpAddress, engine_socket, published
+from aicc.runner.relay import SOCKET_NAME, engine_socket
+from aicc.runner.relay_address import TcpAddress, published
 from aicc.services import jobs as job_svc
 from aicc.services.principal import SYSTEM
 from aicc.services.serving.catalog import REPLICA_LEASE_S
