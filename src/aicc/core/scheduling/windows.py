@@ -191,6 +191,28 @@ def check(windows: Windows, project: int, flavor: str, units: int, now: float, e
     return verdict, blocking
 
 
+def blocker(windows: Windows, project: int, flavor: str, units: int, t: float, end_by: float, *, total: int,
+            past: Callable[[float], tuple[int, Mapping[int, int]]]) -> tuple[float, Window] | None:
+    """What keeps a run of ``units`` of ``project`` on ``flavor`` over ``[t, end_by)`` off a window, for a blocked
+    head's reservation (a start it is promised, so no lending: a lent start depends on who waits then): the
+    first instant (``t`` itself, or a window start within the run) at which the windows it is not a member of,
+    in force then, need more units than the runs still running then (``past``) and the run leave free, with
+    the window; None if none is in the way. The same count as :func:`check`'s before-the-window rule, at a
+    future start: the runs known now (running, and admitted this cycle) are all that is counted."""
+    ws = [w for w in windows.relevant(flavor, t, end_by) if project not in w.members]
+    if not ws:
+        return None
+    for at in sorted({t, *(w.start for w in ws if w.start > t)}):
+        then = [x for x in ws if x.active(at)]
+        if not then:
+            continue
+        still, per = past(at)
+        needed = sum(x.units - min(x.units, sum(per.get(p, 0) for p in x.members)) for x in then)
+        if total - still - units < needed:
+            return at, next((x for x in then if x.start == at), then[0])
+    return None
+
+
 def reason(w: Window, now: float) -> Reason:
     """Why a run waits for a window: held now (until its end), or coming (from its start)."""
     if w.active(now):
