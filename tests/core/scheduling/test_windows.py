@@ -187,3 +187,18 @@ def test_a_head_blocked_during_a_partly_reserved_window_waits_for_a_runs_end_not
     r = s.cycle(now=CLASS_AT + 60)
     assert r.reservation is not None and r.reservation.job_id == 10
     assert r.reservation.start == CLASS_AT + H / 2
+
+
+def test_no_preemption_for_a_job_the_coming_window_would_keep_off_anyway() -> None:
+    """Preempting the borrowed run would free units the coming class still needs (the run that is not
+    borrowed holds the others at its start): the job waits, and the borrowed run keeps its work."""
+    s = classroom(units=4)
+    project(s, LAB, h100=4, borrow=4)
+    s.submit(job(1, LAB, gpus=4, limit=6 * H, t=CLASS_AT - 2 * H))  # its own quota, past the class
+    assert admitted(s.cycle(now=CLASS_AT - 2 * H)) == {1: False}
+    s.submit(job(2, LAB, gpus=4, limit=10 * H, t=CLASS_AT - 70 * 60))  # lent: preemptible before 17:00
+    assert admitted(s.cycle(now=CLASS_AT - 70 * 60)) == {2: True}
+    s.submit(job(10, OTHER, gpus=4, limit=2 * H, t=CLASS_AT - H))  # within its quota, but into the class
+    r = s.cycle(now=CLASS_AT - H)
+    assert r.preemptions == [] and admitted(r) == {}
+    assert r.reasons[10].code is not ReasonCode.PREEMPTING

@@ -192,17 +192,20 @@ def check(windows: Windows, project: int, flavor: str, units: int, now: float, e
 
 
 def blocker(windows: Windows, project: int, flavor: str, units: int, t: float, end_by: float, *, total: int,
-            past: Callable[[float], tuple[int, Mapping[int, int]]]) -> tuple[float, Window] | None:
+            past: Callable[[float], tuple[int, Mapping[int, int]]], coming_only: bool = False
+            ) -> tuple[float, Window] | None:
     """What keeps a run of ``units`` of ``project`` on ``flavor`` over ``[t, end_by)`` off a window, for a blocked
     head's reservation (a start it is promised, so no lending: a lent start depends on who waits then): the
     first instant (``t`` itself, or a window start within the run) at which the windows it is not a member of,
     in force then, need more units than the runs still running then (``past``) and the run leave free, with
     the window; None if none is in the way. The same count as :func:`check`'s before-the-window rule, at a
-    future start: the runs known now (running, and admitted this cycle) are all that is counted."""
+    future start: the runs known now (running, and admitted this cycle) are all that is counted.
+    ``coming_only``: only windows that start after ``t`` (those in force at ``t`` may still lend)."""
     ws = [w for w in windows.relevant(flavor, t, end_by) if project not in w.members]
     if not ws:
         return None
-    for at in sorted({t, *(w.start for w in ws if w.start > t)}):
+    starts = {w.start for w in ws if w.start > t}
+    for at in sorted(starts if coming_only else {t, *starts}):
         then = [x for x in ws if x.active(at)]
         if not then:
             continue
