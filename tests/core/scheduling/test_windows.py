@@ -202,3 +202,19 @@ def test_no_preemption_for_a_job_the_coming_window_would_keep_off_anyway() -> No
     r = s.cycle(now=CLASS_AT - H)
     assert r.preemptions == [] and admitted(r) == {}
     assert r.reasons[10].code is not ReasonCode.PREEMPTING
+
+
+def test_a_head_the_class_keeps_off_until_its_end_is_not_placed_at_a_runs_end_in_between() -> None:
+    """4 of 8 reserved, idle: a non-member 5-gang fits by shape as the first of four single runs ends (17:20),
+    but with the other three running it leaves the class too little, and when they have ended too (18:20) the
+    5 still leave it only 3: its reservation is the class's end."""
+    s = classroom(units=4)
+    project(s, LAB, h100=8, borrow=0)
+    for i, minutes in enumerate((20, 40, 60, 80)):  # from 15:00, each past 17:00, ending 17:20 ... 18:20
+        s.submit(job(1 + i, LAB, gpus=1, limit=2 * H + minutes * 60, t=CLASS_AT - 2 * H + i))
+    assert set(admitted(s.cycle(now=CLASS_AT - 2 * H))) == {1, 2, 3, 4}
+    s.submit(job(10, OTHER, gpus=5, limit=H, t=CLASS_AT + 300))
+    s.submit(job(11, OTHER, gpus=1, limit=H, t=CLASS_AT + 301))
+    r = s.cycle(now=CLASS_AT + 300)
+    assert r.reservation is not None and r.reservation.job_id == 10
+    assert r.reservation.start == CLASS_AT + 3 * H

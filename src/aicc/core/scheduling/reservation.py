@@ -129,12 +129,14 @@ class Backfill(Queues):
                           ) -> tuple[float, dict[str, int], dict[str, int]] | None:
         """The first start from ``found`` (a fit by node shape) that reserved windows also allow: while a window
         the head is not a member of keeps it off (:func:`~aicc.core.scheduling.windows.blocker`), it moves on to
-        the next running job's end after the instant in the way, or that window's end if sooner, and is checked
+        the end of the running job after which the runs ending past the instant in the way have freed the units
+        missing there, or the first end of the windows in force there if sooner (no earlier start can pass:
+        what those windows need falls only as they end, what is still running only as runs end), and is checked
         again. Its members' own windows never move it (a member starts in its window). Asked only on a flavor
-        with windows: elsewhere the reservation costs what it did. Each step walks the flavor's ends once."""
+        with windows: elsewhere the reservation costs what it did."""
         if self._past is None:
             self._past = Past(lambda f: runs_on(self, f))
-        cache, ends, limit = self._past, self._ends[flavor], job.time_limit_s
+        cache, ends, limit, running = self._past, self._ends[flavor], job.time_limit_s, self.running
 
         def past(t: float) -> tuple[int, Mapping[int, int]]:
             return cache.at(flavor, t)
@@ -145,9 +147,15 @@ class Backfill(Queues):
                           total=pool.total, past=past)
             if hit is None:
                 return current
-            at, w = hit
-            i = bisect.bisect_right(ends, (at, math.inf))
-            after = w.end if i == len(ends) else min(w.end, ends[i][0])
+            after, freed = hit.until, 0
+            for i in range(bisect.bisect_right(ends, (hit.at, math.inf)), len(ends)):
+                end_by, rid = ends[i]
+                if end_by >= after:
+                    break
+                freed += running[rid].units
+                if freed >= hit.short:
+                    after = end_by
+                    break
             current = self._earliest(pool, flavor, units, now, after)
         return None
 
