@@ -21,13 +21,16 @@ work ends by its time limit; behind work within quotas, aging bounds the wait
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import math
 from collections.abc import Mapping
 
 from aicc.core.jobs.reasons import Reason
 from aicc.core.scheduling import reasons, victims
 from aicc.core.scheduling.model import PendingJob, RunningJob
 from aicc.core.scheduling.reservation import Backfill
+from aicc.core.scheduling.windows import blocker
 
 Held = tuple[str, float, Mapping[str, int]]
 """A standing reservation as preemption reads it: flavor, start, and per reserved node the units a job still
@@ -95,6 +98,8 @@ class Preemption(Backfill):
             units = self._units(job, flavor)
             pool = self.pools[flavor]
             self._preempt_flavor = flavor
+            if flavor in self.windows.by_flavor and self._kept_off(job, flavor, units):
+                continue
             cap = self._cap(job, flavor, reservation)
             key = (self._changes, job.project, flavor, units, cap is None)
             if key in self._no_victims:
@@ -218,6 +223,25 @@ class Preemption(Backfill):
             return True
         self._refused[(job.project, flavor, units)] = (cost, gain, found[0])
         return False
+
+    def _kept_off(self, job: PendingJob, flavor: str, units: int) -> bool:
+        """A reserved window that starts while ``job`` would run keeps it off whatever is preempted: the runs no
+        preemption can stop (not borrowed) still running at its start leave too little beside it. Preempting for
+        it would free units it may not take, and its victims, admitted again, would be preempted again next
+        cycle. Only on a flavor with windows; a window in force now is left to the cycle (it may lend)."""
+        ends, running = self._ends[flavor], self.running
+
+        def past(t: float) -> tuple[int, dict[int, int]]:
+            total, per = 0, dict[int, int]()
+            for _, rid in ends[bisect.bisect_right(ends, (t, math.inf)):]:
+                r = running.get(rid)
+                if r is not None and not r.borrowed:
+                    total += r.units
+                    per[r.project] = per.get(r.project, 0) + r.units
+            return total, per
+
+        return blocker(self.windows, job.project, flavor, units, self._now, self._now + job.time_limit_s,
+                       total=self.pools[flavor].total, past=past, coming_only=True) is not None
 
     def _reclaims_window(self, job: PendingJob, flavor: str) -> bool:
         """A member of a reserved window in force takes back the window's units: what runs there was lent to

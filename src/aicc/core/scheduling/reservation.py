@@ -4,11 +4,14 @@ start only if they do not delay it. Also the early stops that end a walk when no
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Mapping
 
 from aicc.core.scheduling.capacity import FlavorPool, pick_nodes
 from aicc.core.scheduling.model import Pass, PendingJob, Reservation
 from aicc.core.scheduling.queues import Queues
+from aicc.core.scheduling.windows import Past, blocker, runs_on
 
 
 class Backfill(Queues):
@@ -108,6 +111,8 @@ class Backfill(Queues):
             if units > pool.total:
                 continue
             found = self._earliest(pool, flavor, units, now)
+            if found is not None and flavor in self.windows.by_flavor:
+                found = self._clear_of_windows(job, pool, flavor, units, now, found)
             if found is not None and (best is None or found[0] < best[0]):
                 best = (found[0], flavor, found[1], found[2])
         if best is None:
@@ -119,21 +124,58 @@ class Backfill(Queues):
         locked = sum(max(pool.nodes[n].units(cpu) - spare[n], 0) for n in chosen)
         return Reservation(job.id, flavor, at, spare), pool.free - locked
 
-    def _earliest(self, pool: FlavorPool, flavor: str, units: int,
-                  now: float) -> tuple[float, dict[str, int], dict[str, int]] | None:
-        """When and where a gang of ``units`` first fits by node shape as running jobs end, with the free units
-        then of the nodes it takes; None if it never does. Costs the jobs it walks past and the node shapes
-        (a histogram of free units), not the number of nodes: it runs each cycle a head is blocked. Kept until
-        the running jobs change: a refused preemption and the reservation that follows ask the same question."""
-        key = (flavor, units, now, self._changes)
+    def _clear_of_windows(self, job: PendingJob, pool: FlavorPool, flavor: str, units: int, now: float,
+                          found: tuple[float, dict[str, int], dict[str, int]]
+                          ) -> tuple[float, dict[str, int], dict[str, int]] | None:
+        """The first start from ``found`` (a fit by node shape) that reserved windows also allow: while a window
+        the head is not a member of keeps it off (:func:`~aicc.core.scheduling.windows.blocker`), it moves on to
+        the end of the running job after which the runs ending past the instant in the way have freed the units
+        missing there, or the first end of the windows in force there if sooner (no earlier start can pass:
+        what those windows need falls only as they end, what is still running only as runs end), and is checked
+        again. Its members' own windows never move it (a member starts in its window). Asked only on a flavor
+        with windows: elsewhere the reservation costs what it did."""
+        if self._past is None:
+            self._past = Past(lambda f: runs_on(self, f))
+        cache, ends, limit, running = self._past, self._ends[flavor], job.time_limit_s, self.running
+
+        def past(t: float) -> tuple[int, Mapping[int, int]]:
+            return cache.at(flavor, t)
+
+        current: tuple[float, dict[str, int], dict[str, int]] | None = found
+        while current is not None:
+            hit = blocker(self.windows, job.project, flavor, units, current[0], current[0] + limit,
+                          total=pool.total, past=past)
+            if hit is None:
+                return current
+            after, freed = hit.until, 0
+            for i in range(bisect.bisect_right(ends, (hit.at, math.inf)), len(ends)):
+                end_by, rid = ends[i]
+                if end_by >= after:
+                    break
+                freed += running[rid].units
+                if freed >= hit.short:
+                    after = end_by
+                    break
+            current = self._earliest(pool, flavor, units, now, after)
+        return None
+
+    def _earliest(self, pool: FlavorPool, flavor: str, units: int, now: float,
+                  after: float | None = None) -> tuple[float, dict[str, int], dict[str, int]] | None:
+        """When and where a gang of ``units`` first fits by node shape as running jobs end (not before ``after``,
+        when given), with the free units then of the nodes it takes; None if it never does. Costs the jobs it
+        walks past and the node shapes (a histogram of free units), not the number of nodes: it runs each cycle
+        a head is blocked. Kept until the running jobs change: a refused preemption and the reservation that
+        follows ask the same question."""
+        after = now if after is None else max(after, now)
+        key = (flavor, units, now, self._changes, after)
         if key in self._earliest_memo:
             return self._earliest_memo[key]
-        found = self._earliest_of(pool, flavor, units, now)
+        found = self._earliest_of(pool, flavor, units, now, after)
         self._earliest_memo[key] = found
         return found
 
-    def _earliest_of(self, pool: FlavorPool, flavor: str, units: int,
-                     now: float) -> tuple[float, dict[str, int], dict[str, int]] | None:
+    def _earliest_of(self, pool: FlavorPool, flavor: str, units: int, now: float,
+                     after: float) -> tuple[float, dict[str, int], dict[str, int]] | None:
         cpu, widest, nodes = pool.flavor.cpu, pool.per_node_max, pool.nodes
         k = -(-units // widest) if widest else 0
         if not k or (cpu and units > widest):
@@ -154,9 +196,11 @@ class Backfill(Queues):
             return False
 
         at = now
-        if not fits():
+        if not fits() or after > now:
             running = self.running
             for end_by, rid in self._ends[flavor]:
+                if (at >= after or end_by > after) and fits():
+                    break  # what is free as of ``at`` serves from ``after`` on
                 for p in running[rid].placements:
                     node = nodes.get(p.node)
                     if node is None or not node.info.available:
@@ -164,15 +208,17 @@ class Backfill(Queues):
                     before = touched.get(p.node)
                     if before is None:
                         before = node.units(cpu)
-                    after = before + (p.cpus if cpu else len(p.devices))
-                    touched[p.node] = after
+                    freed = before + (p.cpus if cpu else len(p.devices))
+                    touched[p.node] = freed
                     hist[min(before, widest)] -= 1
-                    hist[min(after, widest)] += 1
+                    hist[min(freed, widest)] += 1
                 at = max(end_by, now)
-                if fits():
+                if at >= after and fits():
                     break
             else:
-                return None
+                if not fits():
+                    return None
+            at = max(at, after)
         # the candidates: the nodes that changed, and up to k untouched nodes of each free size (any node of a
         # size serves as well as another)
         free = dict(touched)

@@ -104,8 +104,9 @@ class SchedulerState:
         self._no_victims: set[tuple[object, ...]] = set()
         """Searches for victims that found none this cycle, by (changes, project, flavor, units, uncapped): a
         long queue of one shape within its quota costs one search, not one per job."""
-        self._earliest_memo: dict[tuple[str, int, float, int], tuple[float, dict[str, int], dict[str, int]] | None] = {}
-        """Backfill's earliest start per (flavor, units, now, changes): emptied every cycle."""
+        self._earliest_memo: dict[tuple[str, int, float, int, float],
+                                  tuple[float, dict[str, int], dict[str, int]] | None] = {}
+        """Backfill's earliest start per (flavor, units, now, changes, not before): emptied every cycle."""
         self._min_loss: dict[str, tuple[list[RunningJob], float]] = {}
         """Per flavor: the candidates list it was computed for, and the least work per unit one of them loses."""
         self._checkpointing = 0

@@ -25,7 +25,7 @@ import bisect
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.core.scheduling.model import Pass, PendingJob
@@ -189,6 +189,44 @@ def check(windows: Windows, project: int, flavor: str, units: int, now: float, e
             continue
         return Verdict.NO, w
     return verdict, blocking
+
+
+class Blocked(NamedTuple):
+    """Why a run cannot start at a given time for the windows (:func:`blocker`)."""
+
+    at: float
+    """The instant in the way: the start asked about, or a window start within the run."""
+    window: Window
+    short: int
+    """Units missing at ``at``: runs still running then must free this many before a later start can pass."""
+    until: float
+    """When the first of the windows in force at ``at`` ends (what they need can fall only then)."""
+
+
+def blocker(windows: Windows, project: int, flavor: str, units: int, t: float, end_by: float, *, total: int,
+            past: Callable[[float], tuple[int, Mapping[int, int]]], coming_only: bool = False
+            ) -> Blocked | None:
+    """What keeps a run of ``units`` of ``project`` on ``flavor`` over ``[t, end_by)`` off a window, for a blocked
+    head's reservation (a start it is promised, so no lending: a lent start depends on who waits then): the
+    first instant (``t`` itself, or a window start within the run) at which the windows it is not a member of,
+    in force then, need more units than the runs still running then (``past``) and the run leave free; None if
+    none is in the way. The same count as :func:`check`'s before-the-window rule, at a future start: the runs
+    known now (running, and admitted this cycle) are all that is counted. ``coming_only``: only windows that
+    start after ``t`` (those in force at ``t`` may still lend)."""
+    ws = [w for w in windows.relevant(flavor, t, end_by) if project not in w.members]
+    if not ws:
+        return None
+    starts = {w.start for w in ws if w.start > t}
+    for at in sorted(starts if coming_only else {t, *starts}):
+        then = [x for x in ws if x.active(at)]
+        if not then:
+            continue
+        still, per = past(at)
+        needed = sum(x.units - min(x.units, sum(per.get(p, 0) for p in x.members)) for x in then)
+        short = needed - (total - still - units)
+        if short > 0:
+            return Blocked(at, next((x for x in then if x.start == at), then[0]), short, min(x.end for x in then))
+    return None
 
 
 def reason(w: Window, now: float) -> Reason:
