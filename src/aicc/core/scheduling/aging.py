@@ -25,9 +25,14 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+from aicc.core.charging import su
 from aicc.core.scheduling.model import Order, Pass
 from aicc.core.scheduling.state import SchedulerState
+
+if TYPE_CHECKING:
+    from aicc.core.scheduling.cycle import Walk
 
 
 def aged_jobs(state: SchedulerState, now: float, skip: set[int]) -> Iterator[int]:
@@ -66,3 +71,44 @@ def aged_pass(state: SchedulerState, project: int, plan: tuple[tuple[str, int], 
         if fits:
             return kind, fits
     return None
+
+
+def admit_aged(walk: Walk) -> None:
+    """Jobs that have waited ``age_after_s`` go before fair share, oldest first: each is admitted if it fits,
+    preempts if it is within its nominal quota and that helps (and is worth it), and the first that can do
+    neither holds the cycle's reservation (the module's docstring says why). A project with no room
+    or not eligible is left at its first aged job."""
+    s, now = walk.s, walk.now
+    skip: set[int] = set()
+    for job_id in aged_jobs(s, now, skip):
+        if walk.exhausted or walk.reservation is not None or walk.res.capped:
+            return
+        job = s.pending[job_id]
+        if walk._eligible(job):
+            skip.add(job.project)
+            continue
+        rooms = {Pass.GUARANTEED: s._room(job.project, Pass.GUARANTEED),
+                 Pass.BORROW: s._room(job.project, Pass.BORROW)} if s.config.quotas else {}
+        found = aged_pass(s, job.project, s._plans[job_id], rooms)
+        if found is None:
+            skip.add(job.project)
+            continue
+        kind, fits = found
+        left = walk._budget_of(job.project)
+        walk.kind = kind
+        walk.res.examined += 1
+        for flavor, units in fits:
+            pool = s.pools[flavor]
+            if units > pool.free - walk.held.get(flavor, 0) or \
+                    su(units, job.time_limit_s, walk.rate[flavor]) > left:
+                continue
+            walk.lent = False
+            if flavor in s.windows.by_flavor and not walk.window_allows(job, kind, flavor, units):
+                continue
+            where = pool.place(units, job.cpus, job.memory_mb)
+            if where is not None:
+                walk.admit(job, kind, flavor, units, where, aged=True)
+                break
+        else:
+            walk.settled.add(job_id)
+            walk.not_placed(job, kind, [f for f, _ in fits], left)
