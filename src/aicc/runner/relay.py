@@ -88,6 +88,17 @@ def engine_socket(jobs_dir: Path, job_id: int, attempt: int) -> Path:
     return jobs_dir / "relays" / f"{job_id}-{attempt}" / SOCKET_NAME
 
 
+def forget_engine_relays(jobs_dir: Path, job_id: int) -> None:
+    """Remove the relay directories of every attempt of a replica whose run ended (its secret and published
+    address with them): a later attempt makes its own, and a secret outlives its replica otherwise."""
+    import shutil
+
+    root = jobs_dir / "relays"
+    for attempt in root.glob(f"{job_id}-*") if root.is_dir() else ():
+        if attempt.name.split("-", 1)[1].isdigit() and not attempt.is_symlink():
+            shutil.rmtree(attempt, ignore_errors=True)
+
+
 def _enter(pid: int) -> None:
     """Join ``pid``'s network namespace; first, when another user namespace owns it (an unprivileged
     bubblewrap's, which we own from outside), that user namespace, whose capabilities ``setns`` needs. The

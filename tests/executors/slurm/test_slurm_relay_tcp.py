@@ -127,6 +127,10 @@ def test_a_replica_in_tcp_mode_serves_through_the_gateway_only_with_its_secret_w
         assert target.secret.encode() not in path.read_bytes(), path
     assert any(Path(workdir).glob("slurm-run-*.json"))  # the spec is there (the job sees it): no secret in it
 
+    stopped = live.api("POST", f"/services/{svc['id']}/stop", w.a.member_token)
+    assert stopped.status_code == 200, stopped.text
+    live.until(lambda: not directory.exists(), 90, "the ended replica's relay directory (its secret) removed")
+
 
 def test_the_relay_mode_is_the_sites_setting_unix_unless_it_says_tcp_and_nothing_else(tmp_path: Path) -> None:
     from aicc.executors.slurm import SlurmConfig
