@@ -87,9 +87,12 @@ def slurm_live(shared_cluster, db: Database) -> Iterator[Live]:  # type: ignore[
         yield center
 
 
-def _is_server(proc: Path, uid: int | None) -> bool:
+def _is_server(proc: Path, uid: int | None, slurm_job: str) -> bool:
+    """The model server of this Slurm job (its cgroup names the job): a test on the other worker runs the same
+    server as the same project uid on the local engine, and must not lose its replicas to this one's kill."""
     try:
-        return proc.stat().st_uid == uid and b"aicc.testbed.serve" in (proc / "cmdline").read_bytes()
+        return proc.stat().st_uid == uid and b"aicc.testbed.serve" in (proc / "cmdline").read_bytes() and \
+            f"/job_{slurm_job}/" in (proc / "cgroup").read_text()
     except OSError:
         return False
 
@@ -109,7 +112,8 @@ def test_a_service_on_slurm_is_served_through_the_gateway_and_a_replica_that_exi
     assert engine_socket(live.settings.jobs_dir, first[0], 0).exists()  # reached through the step's relay
     with live.db.read() as s:
         uid = s.get(ProjectRow, w.a.project_id).unix_uid  # type: ignore[union-attr]
-    victims = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _is_server(p, uid)]
+    victims = [int(p.name) for p in Path("/proc").iterdir()
+               if p.name.isdigit() and _is_server(p, uid, external.split("_")[0])]
     assert victims, "the replica's server is not running as its project's uid"
     for pid in victims:  # the server crashes (as an OOM kill would): the step ends, Slurm records a failure
         os.kill(pid, signal.SIGKILL)
