@@ -160,7 +160,7 @@ def main() -> None:
     (args.out / "proxy_overhead.md").write_text(f"""# {title}
 
 Machine: {m['cpus']} cores, {m['cpu_model']}, {m['memory_gib']} GiB; load average at start {load_}
-(the machine is shared with about nine other working sessions: figures are upper bounds).
+(other work on the machine competes for the same cores: figures at a higher load are upper bounds).
 
 | round trip | direct p50 ms | proxied p50 ms | added p50 | direct p99 ms | proxied p99 ms | added p99 |
 |---|---|---|---|---|---|---|
