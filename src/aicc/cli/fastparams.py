@@ -49,6 +49,8 @@ def _number(kind: type, value: Any) -> int | float:
     text = str(value).strip()
     if not text.isascii():  # Python's int() and float() read other scripts' digits; pydantic does not
         raise ValueError(_INT_TEXT if kind is int else _FLOAT_TEXT)
+    if kind is float and "_" in text:
+        text = _float_underscores(str(value))
     if kind is int:  # pydantic takes "3.0" and "-1.00" as whole numbers (not "3.", ".0" or "1.5")
         whole = _WHOLE.fullmatch(text)
         if whole:
@@ -57,6 +59,18 @@ def _number(kind: type, value: Any) -> int | float:
         return kind(text)  # type: ignore[no-any-return]
     except ValueError:
         raise ValueError(_INT_TEXT if kind is int else _FLOAT_TEXT) from None
+
+
+def _float_underscores(raw: str) -> str:
+    """Pydantic's reading of underscores in a float, which is not Python's: it drops them wherever they stand
+    (``1_.0``, ``-_1``, ``1e_5``), unless the text begins or ends with one or has two in a row, and it then no
+    longer allows spaces around the number."""
+    if raw.startswith("_") or raw.endswith("_") or "__" in raw:
+        raise ValueError(_FLOAT_TEXT)
+    cleaned = raw.replace("_", "")
+    if cleaned != cleaned.strip():
+        raise ValueError(_FLOAT_TEXT)
+    return cleaned
 
 
 def coerce_leaf(kind: type, value: Any, low: float | None = None, high: float | None = None) -> Any:
