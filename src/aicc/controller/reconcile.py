@@ -19,6 +19,7 @@ from aicc.controller.lifecycle import apply_status
 from aicc.controller.metrics import ControllerMetrics
 from aicc.core.jobs import LIVE, JobState
 from aicc.executors.base import Executor, RunPhase, RunStatus
+from aicc.runner.relay import forget_engine_relays
 from aicc.services import audit, metering
 from aicc.services.datazone import outputs, runs
 from aicc.services.notify import events as notify_events
@@ -69,6 +70,7 @@ class Reconciling:
             self._write_news(news[first:first + WRITE_CHUNK], now, report)
         for job_id in report.finished:
             self._ingest_benchmark(job_id)
+            forget_engine_relays(self.settings.jobs_dir, job_id)  # a run's relay (Slurm): its secret goes with it
 
     def _write_news(self, news: list[RunStatus], now: dt.datetime, report: CycleReport) -> None:
         """One bounded write transaction for a chunk of the engine's news: with hundreds of runs ending in a

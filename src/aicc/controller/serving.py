@@ -29,7 +29,6 @@ from aicc.core.jobs import JobState
 from aicc.core.serving import EventKind, Replica, ReplicaState, ServiceState, ServiceView, backoff_s, plan
 from aicc.core.serving.autoscale import Scaling, wanted_replicas
 from aicc.core.serving.budget import budget_step, hours_text
-from aicc.runner.relay import forget_engine_relays
 from aicc.services import jobs as job_svc
 from aicc.services import metering
 from aicc.services.principal import SYSTEM
@@ -157,7 +156,6 @@ class Supervisor:
         if job is None or service is None:
             return
         was, job.replica_state = job.replica_state, ENDED
-        forget_engine_relays(self.settings.jobs_dir, job.id)
         self.seen.fails.pop(job.id, None)
         self.seen.since.pop(job.id, None)
         if was == RETIRED or service.state != ServiceState.ACTIVE.value:

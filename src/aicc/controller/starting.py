@@ -23,6 +23,7 @@ from aicc.controller.reconcile import CycleReport
 from aicc.core.datazone.states import needs_sandbox
 from aicc.core.jobs import JobState, RunKind
 from aicc.core.jobs.reasons import Reason, ReasonCode
+from aicc.core.sessions import SOCKET_NAME as SESSION_SOCKET
 from aicc.executors.base import EngineUnavailable, Executor, ImageSpec, Launch, Placement, SandboxSpec, StartsMany
 from aicc.services import course_materials
 from aicc.services.datazone.datasets import mounted_dir, sdc_env
@@ -208,7 +209,10 @@ class Starting:
 def replica_launch(job: JobRow) -> dict[str, Any]:
     """What differs for a service replica: its own network namespace (reached only through the relay's
     socket, no outbound network), its port for the relay, and no engine time limit (it was admitted for one
-    replica-hour of budget; the supervisor keeps it while the budget lasts)."""
+    replica-hour of budget; the supervisor keeps it while the budget lasts). For a session: the name of the
+    socket its server makes, for an engine that relays it from another host."""
+    if job.kind == RunKind.SESSION.value:  # an engine that relays (Slurm, TCP mode) bridges the session's socket
+        return {"extra": {"session_socket": SESSION_SOCKET}}
     if job.kind != RunKind.SERVICE.value or job.service_id is None:
         return {}
     return {"network": False, "time_limit_s": REPLICA_RUN_LIMIT_S,

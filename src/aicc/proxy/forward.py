@@ -25,10 +25,12 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -36,6 +38,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from aicc.runner.relay_address import TcpAddress
 
 log = logging.getLogger("aicc.proxy")
 
@@ -68,22 +72,55 @@ def problem(status: int, title: str, detail: str) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
-def _client(socket_path: Path) -> httpx.AsyncClient:
-    """The pooled client for this socket, made on first use (one per event loop: tests run several)."""
+class _RelayBackend(httpcore.AsyncNetworkBackend):
+    """Connections to a run's TCP relay on its node (a session on another Slurm host): each new one presents
+    the run's secret first (``aicc.runner.relay_address.preamble``), then speaks plain HTTP through it."""
+
+    def __init__(self, target: TcpAddress) -> None:
+        self.target, self.inner = target, httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        stream = await self.inner.connect_tcp(self.target.host, self.target.port, timeout=timeout,
+                                              socket_options=socket_options)
+        await stream.write(self.target.preamble, timeout=timeout)
+        return stream
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("a run behind a TCP relay is not on a Unix socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+def relay_transport(target: TcpAddress, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    """httpx's transport with its connection pool on ``_RelayBackend``: httpx takes no network backend of its
+    own, and the pool is the one part that differs (everything else, streaming and errors, stays httpx's)."""
+    transport = httpx.AsyncHTTPTransport(retries=0, limits=limits)
+    transport._pool = httpcore.AsyncConnectionPool(  # the private pool: see the docstring
+        max_connections=limits.max_connections, max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry, retries=0, network_backend=_RelayBackend(target))
+    return transport
+
+
+def _client(socket_path: Path | TcpAddress) -> httpx.AsyncClient:
+    """The pooled client for this socket or relay, made on first use (one per event loop: tests run several)."""
     key = str(socket_path)
     loop = asyncio.get_running_loop()
     held = _clients.get(key)
     if held is not None and held[0] is loop and not held[1].is_closed:
         return held[1]
-    transport = httpx.AsyncHTTPTransport(uds=key, retries=0,
-                                         limits=httpx.Limits(max_connections=64, max_keepalive_connections=16))
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
+    transport = relay_transport(socket_path, limits) if isinstance(socket_path, TcpAddress) else \
+        httpx.AsyncHTTPTransport(uds=key, retries=0, limits=limits)
     timeout = httpx.Timeout(connect=CONNECT_TIMEOUT_S, read=None, write=60.0, pool=CONNECT_TIMEOUT_S)
     client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)
     _clients[key] = (loop, client)
     return client
 
 
-async def release(socket_path: Path) -> None:
+async def release(socket_path: Path | TcpAddress) -> None:
     """Close the pooled connections to a run that ended (its socket is gone for good)."""
     held = _clients.pop(str(socket_path), None)
     if held is not None and held[0] is asyncio.get_running_loop():
@@ -151,10 +188,10 @@ def _target(request_query: str, upstream_path: str) -> str:
     return path
 
 
-async def forward_http(request: Request, socket_path: Path, upstream_path: str, *,
+async def forward_http(request: Request, socket_path: Path | TcpAddress, upstream_path: str, *,
                        headers: Mapping[str, str] | None = None,
                        timeout: float = RESPONSE_TIMEOUT_S) -> Response:
-    """Forward one HTTP request to the run on ``socket_path`` and stream its answer back.
+    """Forward one HTTP request to the run on ``socket_path`` (or behind its TCP relay) and stream its answer back.
 
     ``upstream_path`` is the path on the run (the request's query string is appended unless
     it carries its own); ``headers`` are added (and win) after ours are stripped.

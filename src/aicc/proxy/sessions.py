@@ -20,10 +20,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from aicc.api.gateway import upstream
 from aicc.config import Settings
 from aicc.core.errors import NotFound
 from aicc.portal.session import COOKIE
 from aicc.proxy import forward
+from aicc.runner.relay_address import TcpAddress
 from aicc.services import sessions, tokens
 from aicc.services.principal import Principal
 from aicc.store.db import Database
@@ -106,8 +108,15 @@ async def session_websocket(websocket: WebSocket) -> None:
         except RuntimeError:  # a server without the denial extension: a plain refusal
             await websocket.close(code=1008)
         return
-    await forward.forward_websocket(websocket, found.socket, _upstream_path(websocket),
-                                    headers={"authorization": f"token {found.token}"})
+    sock = None
+    if isinstance(found.socket, TcpAddress):  # a session on another host: its relay, past the secret first
+        try:
+            sock = await upstream.dial(found.socket)
+        except (OSError, TimeoutError):
+            await websocket.close(code=1011)
+            return
+    await forward.forward_websocket(websocket, str(found.socket), _upstream_path(websocket),
+                                    headers={"authorization": f"token {found.token}"}, sock=sock)
 
 
 def install(app: FastAPI) -> None:
@@ -121,7 +130,7 @@ def install(app: FastAPI) -> None:
     ]
 
 
-def forget(socket: Path) -> None:
+def forget(socket: Path | TcpAddress) -> None:
     """Drop cached answers for a session that ended."""
     for key, (_, t) in list(_targets.items()):
         if t.socket == socket:

@@ -24,9 +24,10 @@ from aicc.core import sessions as core
 from aicc.core.jobs import JobState, RunKind
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.proxy import forward
-from aicc.services import jobs
+from aicc.proxy.forward import relay_transport
+from aicc.runner.relay_address import TcpAddress
 from aicc.services.notify import events as notify_events
-from aicc.services.sessions import socket_problem
+from aicc.services.sessions import address, socket_problem
 from aicc.store.db import Database
 from aicc.store.models import JobRow, SessionRow, utcnow
 
@@ -43,22 +44,24 @@ class Probe:
     connections: int
 
 
-def _live(db: Database, settings: Settings, starting_only: bool = False) -> list[tuple[int, Path, str]]:
-    q = select(JobRow.id, SessionRow.token).join(SessionRow, SessionRow.job_id == JobRow.id).where(
+def _live(db: Database, settings: Settings,
+          starting_only: bool = False) -> list[tuple[int, Path | TcpAddress, str]]:
+    q = select(JobRow.id, JobRow.attempt, SessionRow.token).join(SessionRow, SessionRow.job_id == JobRow.id).where(
         JobRow.kind == RunKind.SESSION.value, JobRow.state == JobState.RUNNING.value,
         JobRow.cancel_requested.is_(False))
     if starting_only:
         q = q.where(SessionRow.ready_at.is_(None))
     with db.read() as s:
         rows = s.execute(q).all()
-    return [(job_id, jobs.job_dir(settings, job_id) / core.SOCKET_NAME, token) for job_id, token in rows]
+    return [(job_id, address(settings, job_id, attempt), token) for job_id, attempt, token in rows]
 
 
-async def probe(job_id: int, socket: Path, token: str) -> Probe | None:
+async def probe(job_id: int, socket: Path | TcpAddress, token: str) -> Probe | None:
     """The session's status, or None while it does not answer (starting, or gone)."""
     if socket_problem(socket) is not None:
         return None
-    transport = httpx.AsyncHTTPTransport(uds=str(socket), retries=0)
+    transport = relay_transport(socket, httpx.Limits(max_connections=1)) if isinstance(socket, TcpAddress) else \
+        httpx.AsyncHTTPTransport(uds=str(socket), retries=0)
     try:
         async with httpx.AsyncClient(transport=transport, timeout=PROBE_TIMEOUT_S, trust_env=False) as client:
             r = await client.get(f"http://run{core.base_path(job_id)}api/status",
@@ -114,9 +117,10 @@ async def look_once(db: Database, settings: Settings, wake: Callable[[], None] |
     if not answered:
         return []
     culled = await asyncio.to_thread(record, db, answered, utcnow())
+    where = {job_id: sock for job_id, sock, _ in live}
     for job_id in culled:
         log.info("session %d stopped: idle", job_id)
-        await forward.release(jobs.job_dir(settings, job_id) / core.SOCKET_NAME)
+        await forward.release(where[job_id])
     if culled and wake is not None:
         wake()
     return culled

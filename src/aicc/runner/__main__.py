@@ -58,14 +58,15 @@ def main(argv: list[str]) -> int:
         os._exit(NOT_ISOLATED)
 
     relay_pid = None
-    if spec.relay_port and spec.relay_socket:  # a service replica: its port inside, bridged to a socket outside
+    if (spec.relay_port or spec.relay_target) and spec.relay_socket:  # a replica's port inside, or a session's
+        # socket on this node, bridged to a listener the server reaches
         from aicc.runner import relay, relay_address
         from aicc.runner.launch import children_of
 
         try:
             secret = Path(spec.relay_secret_file).read_text().strip() if spec.relay_secret_file else None
-            relay_pid = relay.spawn(Path(spec.relay_socket), spec.relay_port, pid, children_of,
-                                    bind=spec.relay_bind, secret=secret)
+            relay_pid = relay.spawn(Path(spec.relay_socket), spec.relay_target or spec.relay_port or 0, pid,
+                                    children_of, bind=spec.relay_bind, secret=secret)
         except OSError as exc:  # the replica runs, unreachable: its health checks fail and name the socket
             print(f"aicc: the service's relay did not start: {exc}", file=sys.stderr)
 

@@ -127,10 +127,10 @@ def _enter(pid: int) -> None:
         os.close(net)
 
 
-def _refused(port: int, exc: BaseException) -> bytes:
+def _refused(port: int | str, exc: BaseException) -> bytes:
+    where = f"on port {port} inside the replica" if isinstance(port, int) else f"on the session's socket {port}"
     body = json.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
-                       "detail": f"nothing answers on port {port} inside the replica "
-                                 f"({getattr(exc, 'strerror', None) or exc})"}).encode()
+                       "detail": f"nothing answers {where} ({getattr(exc, 'strerror', None) or exc})"}).encode()
     return (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
             b"X-AICC-Relay: refused\r\nConnection: close\r\nContent-Length: " + str(len(body)).encode()
             + b"\r\n\r\n" + body)
@@ -198,9 +198,10 @@ class _End(asyncio.Protocol):
 class _Client(_End):
     """The gateway's (or a health check's) connection: the replica's port is dialled when it arrives, or, with
     ``expected`` (TCP mode), once it presented that preamble; a wrong one, or none within
-    ``PREAMBLE_DEADLINE_S``, closes it unbridged."""
+    ``PREAMBLE_DEADLINE_S``, closes it unbridged. ``port`` as a path: a Unix socket on this node to dial
+    instead (a session's, which its server makes in its run directory)."""
 
-    def __init__(self, port: int, expected: bytes | None = None) -> None:
+    def __init__(self, port: int | str, expected: bytes | None = None) -> None:
         super().__init__()
         self.port = port
         self.expected = expected
@@ -253,7 +254,10 @@ class _Client(_End):
         assert self.transport is not None
         loop = asyncio.get_running_loop()
         try:
-            _, upstream = await loop.create_connection(_End, "127.0.0.1", self.port)
+            if isinstance(self.port, str):
+                _, upstream = await loop.create_unix_connection(_End, self.port)
+            else:
+                _, upstream = await loop.create_connection(_End, "127.0.0.1", self.port)
         except OSError as exc:
             await self._refuse(exc)
             return
@@ -277,7 +281,7 @@ class _Client(_End):
             self.transport.close()
 
 
-async def _serve(path: Path, port: int, ready: threading.Event, bound: socket.socket | None = None,
+async def _serve(path: Path, port: int | str, ready: threading.Event, bound: socket.socket | None = None,
                  expected: bytes | None = None) -> None:
     loop = asyncio.get_running_loop()
     if bound is None:
@@ -329,12 +333,13 @@ def _tcp_listener(bind: str) -> tuple[socket.socket, str]:
     return listener, socket.gethostname() if wildcard else host
 
 
-def spawn(path: Path, port: int, job_pid: int, children_of: object, *, bind: str | None = None,
+def spawn(path: Path, port: int | str, job_pid: int, children_of: object, *, bind: str | None = None,
           secret: str | None = None) -> int:
     """Run the relay for the replica ``job_pid`` in a child process (the runner's, on Slurm); returns its pid.
     Its listener is bound before the child leaves our namespaces: the Unix socket ``path``, or, with ``bind``
-    and ``secret`` (TCP mode), a port on the node published beside ``path`` (``publish``). Errors go to
-    ``relay.log`` beside it."""
+    and ``secret`` (TCP mode), a port on the node published beside ``path`` (``publish``). ``port`` as a path
+    (a session's socket in its run directory): dialled there, no namespace joined. Errors go to ``relay.log``
+    beside it."""
     expected = None
     if bind is not None:
         if not secret:
@@ -358,10 +363,11 @@ def spawn(path: Path, port: int, job_pid: int, children_of: object, *, bind: str
         return pid
     code = 0
     try:
-        target = replica_netns_pid(job_pid, children_of)
-        if target is None:
-            raise RuntimeError("the replica ended before its network namespace could be found")
-        _enter(target)
+        if isinstance(port, int):  # a port inside the replica's namespace; a session's socket is on our disk
+            target = replica_netns_pid(job_pid, children_of)
+            if target is None:
+                raise RuntimeError("the replica ended before its network namespace could be found")
+            _enter(target)
         listener.setblocking(False)
         asyncio.run(_serve(path, port, threading.Event(), listener, expected))
     except BaseException as exc:  # the child must never return into the runner's code

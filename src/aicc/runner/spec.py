@@ -89,6 +89,9 @@ class RunSpec:
     relay_secret_file: str | None = None
     """TCP mode: the file with the replica's secret (beside ``relay_socket``). A path, not the secret: this
     spec lies in the job's own directory, which its sandbox shows."""
+    relay_target: str | None = None
+    """A session's Unix socket on the node (in its run directory), which the relay dials instead of a port
+    inside the run: how a session on another host is reached (TCP mode)."""
 
     def __post_init__(self) -> None:
         if self.uid <= 0 or self.gid <= 0:

@@ -27,6 +27,9 @@ from aicc.core.jobs import JobState, RunKind
 from aicc.core.jobs.reasons import Reason, ReasonCode
 from aicc.core.sessions import SessionKind, SessionPhase
 from aicc.executors.base import log_file
+from aicc.runner import relay_address
+from aicc.runner.relay import engine_socket
+from aicc.runner.relay_address import TcpAddress
 from aicc.services import audit, courses, jobs
 from aicc.services.principal import Principal
 from aicc.store.models import JobRow, SessionRow, utcnow
@@ -196,7 +199,9 @@ def log_tail(settings: Settings, job_id: int) -> str | None:
 class Target:
     """Where the proxy forwards a session's requests, and the credential it adds upstream."""
 
-    socket: Path
+    socket: Path | TcpAddress
+    """The socket the session's server made in its run directory, or, for a session on another host (Slurm in
+    TCP mode), the relay it published on its node (``address``)."""
     token: str
     uid: int | None
 
@@ -206,12 +211,21 @@ def target(s: Session, actor: Principal, settings: Settings, job_id: int) -> Tar
     job, row = _owned(s, actor, job_id)
     if job.state != JobState.RUNNING.value:
         raise NotFound("session not found")
-    return Target(jobs.job_dir(settings, job.id) / core.SOCKET_NAME, row.token, None)
+    return Target(address(settings, job.id, job.attempt), row.token, None)
 
 
-def socket_problem(path: Path) -> str | None:
+def address(settings: Settings, job_id: int, attempt: int) -> Path | TcpAddress:
+    """Where a running session is reached: the TCP relay its node published (a session on another Slurm host,
+    TCP mode: ``runner.relay``), else the socket in its run directory."""
+    published = relay_address.published(engine_socket(settings.jobs_dir, job_id, attempt).parent)
+    return published or jobs.job_dir(settings, job_id) / core.SOCKET_NAME
+
+
+def socket_problem(path: Path | TcpAddress) -> str | None:
     """Why the proxy must not connect to ``path``: the run made it, so it must be its socket, not a link
-    to someone else's (the server connects as root)."""
+    to someone else's (the server connects as root). A relay's address was checked as it was read."""
+    if isinstance(path, TcpAddress):
+        return None
     if len(os.fsencode(path)) > MAX_SOCKET_PATH:
         return f"{path} is too long for a Unix socket: shorten AICC_HOME"
     try:

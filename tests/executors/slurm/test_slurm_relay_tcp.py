@@ -141,3 +141,38 @@ def test_the_relay_mode_is_the_sites_setting_unix_unless_it_says_tcp_and_nothing
     assert (tcp.relay, tcp.relay_bind) == ("tcp", "10.0.0.7")
     with pytest.raises(ValueError, match="AICC_SLURM_RELAY is 'udp'"):
         SlurmConfig.from_cluster_dir(tmp_path, {"AICC_SLURM_RELAY": "udp"})
+
+
+def test_a_session_on_a_slurm_node_is_reached_through_its_tcp_relay_by_its_owner_alone(tcp_live: Live) -> None:
+    """JupyterLab on the node makes its socket in its run directory, as on one host; the runner's relay
+    bridges that socket to a port guarded by the session's secret, and the proxy and the readiness watcher go
+    there: HTTP, the kernel's websocket, a cell run."""
+    import httpx
+    from tests.proxy.test_hostile_session import _execute
+
+    from aicc.services.sessions import address
+
+    live, w = tcp_live, tcp_live.world
+    started = live.api("POST", "/sessions", w.a.member_token, json={"project_id": w.a.project_id,
+                                                                    "kind": "jupyter", "memory_mb": 1024})
+    assert started.status_code == 201, started.text
+    sid = started.json()["id"]
+    live.until(lambda: live.api("GET", f"/sessions/{sid}", w.a.member_token).json()["phase"] == "ready", 120,
+               "the session ready (the watcher reached it through its relay)")
+    with live.db.read() as s:
+        job = s.get(JobRow, sid)
+        assert job is not None and job.external_id and job.external_id.split("_")[0].isdigit()  # a Slurm job
+        attempt = job.attempt
+    target = address(live.settings, sid, attempt)
+    assert isinstance(target, relay_address.TcpAddress)  # over TCP, not the socket in its run directory
+    mine = {"aicc_session": w.a.member_token}
+    status = httpx.get(f"{live.url}/s/{sid}/api/status", cookies=mine, timeout=30)
+    assert status.status_code == 200 and "last_activity" in status.json(), status.text
+    assert _execute(live.url, sid, w.a.member_token, "print(sum(range(10)))").strip() == "45"
+    stranger = httpx.get(f"{live.url}/s/{sid}/api/status", cookies={"aicc_session": w.b.member_token}, timeout=30)
+    assert stranger.status_code == 404
+    assert _raw(target, relay_address.preamble(relay_address.new_secret())) == b""  # the port, without the secret
+
+    directory = relay.engine_socket(live.settings.jobs_dir, sid, attempt).parent
+    assert live.api("DELETE", f"/sessions/{sid}", w.a.member_token).status_code == 204
+    live.until(lambda: not directory.exists(), 90, "the ended session's relay directory (its secret) removed")

@@ -69,9 +69,12 @@ def _relay(launch: Launch, uid: int, config: SlurmConfig) -> dict[str, Any]:
     in it. Unix mode: the relay's socket there, reached only where the node is the server's host. TCP mode
     (``config.relay``): a port on the node, published there, and the replica's secret, made here and kept there
     (root's, readable by the project's group: the runner reads it; the spec, which the job sees, names only
-    the file). A second try of the same attempt (a controller that crashed before sbatch) keeps its secret."""
+    the file). A second try of the same attempt (a controller that crashed before sbatch) keeps its secret.
+    A session gets the same in TCP mode, its relay dialling the socket its server makes in its run directory
+    (in Unix mode the proxy dials that socket itself, the node being the server's host)."""
     port = launch.extra.get("service_port")
-    if not port:
+    session_socket = launch.extra.get("session_socket") if config.relay == "tcp" else None
+    if not port and not session_socket:  # a session in Unix mode: the proxy dials its socket in the run directory
         return {}
     from aicc.executors.local.isolation import own_dir
     from aicc.runner.relay import engine_socket
@@ -81,7 +84,7 @@ def _relay(launch: Launch, uid: int, config: SlurmConfig) -> dict[str, Any]:
     sock.parent.parent.mkdir(mode=0o711, exist_ok=True)
     sock.parent.mkdir(mode=0o700, exist_ok=True)
     own_dir(sock.parent, uid, uid, 0o700)
-    out: dict[str, Any] = {"relay_port": int(port), "relay_socket": str(sock)}
+    out: dict[str, Any] = {"relay_port": int(port) if port else None, "relay_socket": str(sock)}
     if config.relay != "tcp":
         return out
     secret_file = sock.parent / SECRET_NAME
@@ -92,7 +95,10 @@ def _relay(launch: Launch, uid: int, config: SlurmConfig) -> dict[str, Any]:
             os.fchown(f.fileno(), 0, uid)
             os.fchmod(f.fileno(), 0o640)
             f.write(new_secret())
-    return {**out, "relay_bind": config.relay_bind, "relay_secret_file": str(secret_file)}
+    out |= {"relay_bind": config.relay_bind, "relay_secret_file": str(secret_file)}
+    if session_socket:  # the relay dials the session's own socket on the node, not a port inside its run
+        out["relay_target"] = str(launch.workdir / session_socket)
+    return out
 
 
 class SlurmExecutor:
