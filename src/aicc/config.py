@@ -27,7 +27,7 @@ AICC_AUDIT_ANCHOR_EVENTS / AICC_AUDIT_ANCHOR_SECONDS  anchor the head at least e
                       or T seconds of activity (default 60), and at clean shutdown
 AICC_SLURM_DIR        for a site with executor = "slurm": the directory with cluster.json (flavor -> GRES type
                       and partition) as scripts/slurm-up writes it (default /tmp/aicc-slurm)
-AICC_SLURM_RELAY      how the server reaches a service replica on a Slurm node: unix (a socket; the node must be
+AICC_SLURM_RELAY      how the server reaches a replica or a session on a Slurm node: unix (a socket; the node must be
                       this host, the default) or tcp (a port on the node, guarded by a per-replica secret)
 AICC_SLURM_RELAY_BIND the address a tcp relay listens on (default: all, published as the node's host name)
 AICC_REGISTRIES       comma list of image registries jobs may name (host[:port]); empty (default): no images
