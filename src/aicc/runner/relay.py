@@ -29,6 +29,10 @@ holds either of two listeners, the site's choice (``AICC_SLURM_RELAY``):
   It is compared in constant time; a wrong, short or late one (``PREAMBLE_DEADLINE_S``) is closed without a
   byte of the replica's reached. This is what a multi-host cluster needs.
 
+A session on Slurm in TCP mode is reached the same way, except that the relay dials the Unix socket its
+JupyterLab makes in its run directory on the node (``RunSpec.relay_target``) instead of a port inside its
+namespace, which it then never joins. In Unix mode the proxy dials that socket itself.
+
 When nothing answers on the port, the relay answers ``503`` itself, naming the port, so a health check
 (and a client) learns why instead of meeting a closed connection. Standard library only (the shepherd's rule).
 """
