@@ -3,9 +3,6 @@ jobs that do not write there still run (the controller's own state and the jobs'
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,27 +10,17 @@ import pytest
 from aicc.config import Settings
 from aicc.store.db import Database
 from tests.controller.conftest import Harness
-from tests.workspaces.test_full_disk import SCRIPTS, fill_to_the_brim
+from tests.workspaces.test_full_disk import fill_to_the_brim, small_disk  # noqa: F401 - the fixture
 
 
 @pytest.fixture
-def small_disk() -> Iterator[Path]:
-    mnt = Path(tempfile.mkdtemp(prefix="aicc-full-disk-job-"))
-    subprocess.run([SCRIPTS / "workspaces-up", str(mnt), "256M"], check=True, capture_output=True)
-    try:
-        yield mnt
-    finally:
-        subprocess.run([SCRIPTS / "workspaces-down", str(mnt), "--purge"], check=False, capture_output=True)
-
-
-@pytest.fixture
-def settings(tmp_path: Path, db: Database, small_disk: Path) -> Settings:
+def settings(tmp_path: Path, db: Database, small_disk: Path) -> Settings:  # noqa: F811
     """The controller's usual test settings, with the workspaces on the small disk (quota 10 GiB: not the limit)."""
     return Settings(home=tmp_path / "home", database_url=db.url, max_body_bytes=256 * 1024, controller=False,
                     workspace_root=small_disk / "root", workspace_default_gib=10)
 
 
-def test_a_job_writing_to_a_full_disk_fails_with_enospc_in_its_log(harness: Harness, small_disk: Path) -> None:
+def test_a_job_writing_to_a_full_disk_fails_with_enospc_in_its_log(harness: Harness, small_disk: Path) -> None:  # noqa: F811
     w = harness.world
     H = {"Authorization": f"Bearer {w.a.member_token}"}
     first = harness.submit(w.a.member_token, command=["sh", "-c", "echo ok > /workspace/small.txt"],

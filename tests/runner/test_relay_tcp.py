@@ -63,9 +63,10 @@ def tcp_relay(tmp_path: Path) -> Iterator[relay_address.TcpAddress]:
         job.wait()
 
 
-def _exchange(addr: relay_address.TcpAddress, first: bytes, timeout: float = 5.0) -> bytes:
+def _exchange(addr: relay_address.TcpAddress, first: bytes, timeout: float = 5.0, path: bytes = b"/") -> bytes:
+    """A raw connection to a TCP relay: ``first`` (a preamble, or none), one request, all it answers."""
     with socket.create_connection((addr.host, addr.port), timeout=timeout) as conn:
-        conn.sendall(first + b"GET / HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
+        conn.sendall(first + b"GET " + path + b" HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
         out = b""
         while chunk := conn.recv(4096):
             out += chunk

@@ -24,16 +24,7 @@ def requeue(job: JobRow, reason: Reason) -> None:
     """Back to pending, keeping ``submitted_at`` (its place in the queue); the next start is a new attempt."""
     job.state = JobState.PENDING.value
     job.set_reason(reason)
-    job.attempt += 1
-    job.external_id = None
-    job.placement = None
-    job.flavor = None
-    job.borrowed = False
-    job.started_at = None
-    job.admitted_at = None
-    job.metered_until = None
-    job.metered_intervals = 0
-    job.preempt_requested = False
+    job.next_attempt()
 
 
 def apply_status(job: JobRow, status: RunStatus, now: dt.datetime, rates: dict[str, tuple[float, bool]],

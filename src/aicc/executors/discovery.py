@@ -100,18 +100,14 @@ def parse_nvidia_smi_l(text: str) -> tuple[list[tuple[int, str, str]], list[Slic
 
 
 def nvml_slices() -> list[Slice]:
-    """The MIG slices NVML reports on this machine (none without NVML, a GPU or MIG mode): pynvml is read
-    lazily, so a machine without it pays nothing. Checked on a GPU machine by ``bench/check_mig.py``."""
-    try:
-        import pynvml  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return []
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return []
+    """The MIG slices NVML reports on this machine (none without NVML, a GPU or MIG mode). Checked on a GPU
+    machine by ``bench/check_mig.py``."""
+    from aicc.testbed.devices import nvml_session
+
     out: list[Slice] = []
-    try:
+    with nvml_session() as pynvml:
+        if pynvml is None:
+            return []
         for i in range(pynvml.nvmlDeviceGetCount()):
             h = pynvml.nvmlDeviceGetHandleByIndex(i)
             name = _str(pynvml.nvmlDeviceGetName(h))
@@ -129,8 +125,6 @@ def nvml_slices() -> list[Slice]:
                 found = _PROFILE.search(_str(pynvml.nvmlDeviceGetName(mig)))
                 if found:
                     out.append(Slice(i, name, found.group(1), _str(pynvml.nvmlDeviceGetUUID(mig))))
-    finally:
-        pynvml.nvmlShutdown()
     return out
 
 

@@ -97,19 +97,12 @@ def requeue(s: Session, actor: Principal, job_id: int) -> JobRow:
 
 
 def _fresh_attempt(job: JobRow) -> None:
-    """An ended job's row made ready for its next attempt (what ``controller.lifecycle.requeue`` resets, and
-    how the last attempt ended)."""
-    job.attempt += 1
+    """An ended job's row made ready for its next attempt: the run reset as the controller's requeue resets it,
+    and how the last attempt ended forgotten too (it queues anew, from now)."""
+    job.next_attempt()
     job.submitted_at = utcnow()
-    job.ended_at = job.started_at = job.admitted_at = job.metered_until = None
-    job.exit_code = None
-    job.external_id = None
-    job.placement = None
-    job.flavor = None
-    job.borrowed = False
-    job.allocation_id = None
-    job.metered_intervals = 0
-    job.cancel_requested = job.preempt_requested = False
+    job.ended_at = job.exit_code = job.allocation_id = None
+    job.cancel_requested = False
     job.held_by = None  # a job cancelled while held runs again unheld: requeue is the user saying "run it"
 
 

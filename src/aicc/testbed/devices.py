@@ -15,12 +15,14 @@ recorded samples.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,20 +49,33 @@ class AcceleratorDevice:
 
 # -- NVIDIA ------------------------------------------------------------------------------------------
 
-def nvidia() -> list[AcceleratorDevice]:
+@contextlib.contextmanager
+def nvml_session() -> Iterator[Any]:
+    """``pynvml``, initialised for the block and shut down after; None where there is no pynvml, no driver or
+    no GPU. Read lazily, so a machine without them pays nothing (the testbed and the inventory's MIG
+    discovery, ``executors.discovery.nvml_slices``, both open NVML this way)."""
     try:
         import pynvml
     except ImportError:
-        return []
+        yield None
+        return
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError:
-        return []
+        yield None
+        return
     try:
-        driver = _text(_nvml(pynvml.nvmlSystemGetDriverVersion) or "")
-        return [_nvidia_device(pynvml, i, driver) for i in range(pynvml.nvmlDeviceGetCount())]
+        yield pynvml
     finally:
         pynvml.nvmlShutdown()
+
+
+def nvidia() -> list[AcceleratorDevice]:
+    with nvml_session() as pynvml:
+        if pynvml is None:
+            return []
+        driver = _text(_nvml(pynvml.nvmlSystemGetDriverVersion) or "")
+        return [_nvidia_device(pynvml, i, driver) for i in range(pynvml.nvmlDeviceGetCount())]
 
 
 def _text(value: Any) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from tests.controller.serving_live import SERVER, Live, sqlite_center
 from tests.executors.slurm.test_slurm_controller import SLURM_INVENTORY
+from tests.runner.test_relay_tcp import _exchange
 
 from aicc.runner import relay, relay_address
 from aicc.store.models import JobRow, ProjectRow
@@ -66,12 +66,7 @@ def tcp_live(shared_cluster, tmp_path: Path, sqlite_template: Path,  # type: ign
 
 
 def _raw(addr: relay_address.TcpAddress, first: bytes) -> bytes:
-    with socket.create_connection((addr.host, addr.port), timeout=10) as conn:
-        conn.sendall(first + b"GET /health HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
-        out = b""
-        while chunk := conn.recv(4096):
-            out += chunk
-        return out
+    return _exchange(addr, first, timeout=10, path=b"/health")
 
 
 def test_a_replica_in_tcp_mode_serves_through_the_gateway_only_with_its_secret_which_its_job_never_sees(

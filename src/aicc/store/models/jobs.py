@@ -37,6 +37,18 @@ class JobRow(Base):
     def set_reason(self, reason: Reason) -> None:
         self.reason, self.reason_code, self.reason_params = reason.text(), reason.code.value, reason.to_json()
 
+    def next_attempt(self) -> None:
+        """Forget the last attempt's run (engine id, placement, flavor, times, metering): the next start is a
+        new attempt. The one place both requeue paths (the controller's and a user's) reset a run."""
+        self.attempt += 1
+        self.external_id = None
+        self.placement = None
+        self.flavor = None
+        self.borrowed = False
+        self.started_at = self.admitted_at = self.metered_until = None
+        self.metered_intervals = 0
+        self.preempt_requested = False
+
     kind: Mapped[str] = mapped_column(String(16), default="job", server_default="job", index=True)
     """:class:`aicc.core.jobs.kind.RunKind`: a batch job, an interactive session or a service replica."""
     service_id: Mapped[int | None] = mapped_column(Integer, index=True)
