@@ -136,8 +136,10 @@ def spawn(spec: RunSpec, cg: cgroups.Cgroup, bwrap: str, stdout: int, stderr: in
         raise PermissionError("refusing to run a job as root")
     r, w = os.pipe()
     try:
-        os.write(w, _seccomp_program(spec.profile))
-        os.close(w)
+        try:
+            os.write(w, _seccomp_program(spec.profile))
+        finally:
+            os.close(w)
         argv = mounts.bwrap_argv(spec, bwrap, seccomp_fd=r)
         cg.join()
         try:
